@@ -1,0 +1,103 @@
+# runbook — build, test and tool pins.
+#
+# Tools are built from the Go module proxy into the git-ignored .tools/ directory:
+#   .tools/build/<tool>-<version>/<binary>   the build, one directory per pinned version
+#   .tools/bin/<binary>                      a symlink to the pinned build
+# Rule targets are the versioned paths, so bumping a *_VERSION rebuilds that tool and
+# nothing else, and a second `make tools` does no work. None of these builds touches
+# the root go.mod: `go install pkg@version` ignores it, and OpenTofu builds inside its
+# own downloaded module directory (go install refuses its replace directive).
+
+TEMPORAL_VERSION    ?= 1.5.1
+TOFU_VERSION        ?= 1.12.6
+STATICCHECK_VERSION ?= 0.8.2
+
+SHELL       := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+TOOLS_DIR   := $(abspath .tools)
+TOOLS_BIN   := $(TOOLS_DIR)/bin
+TOOLS_BUILD := $(TOOLS_DIR)/build
+
+TEMPORAL    := $(TOOLS_BUILD)/temporal-$(TEMPORAL_VERSION)/temporal
+TOFU        := $(TOOLS_BUILD)/tofu-$(TOFU_VERSION)/tofu
+STATICCHECK := $(TOOLS_BUILD)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+TOOL_LINKS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu $(TOOLS_BIN)/staticcheck
+
+# The environment the end-to-end tests, the demo and the dev stack read.
+RUNBOOK_ENV := \
+	RUNBOOK_TEMPORAL_BIN=$(abspath .tools/bin/temporal) \
+	RUNBOOK_TOFU_BIN=$(abspath .tools/bin/tofu) \
+	RUNBOOK_BIN=$(abspath bin/runbook) \
+	RUNBOOK_SAMPLEAPP_BIN=$(abspath bin/sampleapp)
+
+.PHONY: help tools deps build test lint bench demo dev clean distclean FORCE
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu and staticcheck into .tools/ (once per pin)
+
+deps: ## Check (and as root, install) the Debian packages the tests need
+	@scripts/deps.sh
+
+build: ## Build bin/runbook and bin/sampleapp
+	CGO_ENABLED=0 go build -o bin/runbook ./cmd/runbook
+	CGO_ENABLED=0 go build -o bin/sampleapp ./test/sampleapp
+
+test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint
+	$(RUNBOOK_ENV) go test -count=1 -timeout 30m ./...
+	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s
+	@$(MAKE) --no-print-directory lint
+
+lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
+	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path './.tools/*' -print0 | xargs -0 -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	$(TOOLS_BIN)/staticcheck ./...
+
+bench: ## Run the benchmarks
+	$(RUNBOOK_ENV) go test -run '^$$' -bench . -benchmem ./...
+
+demo: tools build ## Run the demo release on a throw-away local stack
+	$(RUNBOOK_ENV) bin/runbook demo
+
+dev: tools build ## Start the local dev stack (Temporal dev server, UI, worker)
+	$(RUNBOOK_ENV) bin/runbook dev
+
+clean: ## Remove build outputs (bin/), keep the tools
+	rm -rf bin/
+
+distclean: clean ## Remove build outputs and the built tools (.tools/)
+	rm -rf .tools/
+
+# --- tool builds --------------------------------------------------------------------
+
+$(TEMPORAL):
+	GOBIN=$(@D) go install github.com/temporalio/cli/cmd/temporal@v$(TEMPORAL_VERSION)
+
+$(TOFU):
+	dir=$$(cd / && go mod download -json github.com/opentofu/opentofu@v$(TOFU_VERSION) | grep '"Dir":' | cut -d'"' -f4); \
+	test -n "$$dir"; \
+	mkdir -p $(@D); \
+	cd "$$dir" && go build -o $@.tmp ./cmd/tofu
+	mv $@.tmp $@
+
+$(STATICCHECK):
+	GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
+
+# The links are checked on every run (FORCE) but only rewritten when they point at
+# another version, so switching a pin back and forth needs no rebuild and no make -B.
+$(TOOLS_BIN)/temporal: $(TEMPORAL) FORCE
+$(TOOLS_BIN)/tofu: $(TOFU) FORCE
+$(TOOLS_BIN)/staticcheck: $(STATICCHECK) FORCE
+$(TOOL_LINKS):
+	@target=../build/$(notdir $(patsubst %/,%,$(dir $<)))/$(notdir $<); \
+	if [ "$$(readlink $@ 2>/dev/null)" != "$$target" ]; then \
+		mkdir -p $(@D) && ln -sfn "$$target" $@ && echo "$@ -> $$target"; \
+	fi
+
+FORCE:

@@ -1,0 +1,179 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("audit log is closed")
+
+// Log is a file-backed audit log. It is safe for concurrent use, and several
+// processes on one host may append to the same file: every append holds an
+// exclusive flock while it reads what others wrote and adds its line.
+type Log struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File
+	offset int64 // bytes of the file already read into chain and byID
+	chain  chain
+	byID   map[string]Entry
+}
+
+// Open opens or creates the log at path, creating parent directories. The file is
+// created with mode 0600 because entries name people and releases. Open reads the
+// whole log once and fails if its chain is broken, so a tampered log is noticed
+// when the worker starts rather than at the next release.
+func Open(path string) (*Log, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create audit log directory: %w", err)
+	}
+	// O_APPEND makes each write land at the current end even if another process
+	// appended since our last read; O_RDWR lets us read with the same descriptor.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	l := &Log{path: path, f: f, byID: make(map[string]Entry)}
+	unlock, err := lockFile(f, lockShared)
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock audit log %s: %w", path, err)
+	}
+	defer unlock()
+	if err := l.catchUp(false); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Path returns the file the log writes to.
+func (l *Log) Path() string { return l.path }
+
+// Append writes e as the next entry and returns it with Seq, Prev and Hash set.
+// It is idempotent on e.ID: if an entry with that ID is already in the file,
+// written by this or any other process, Append returns that entry and writes
+// nothing. Seq, Prev and Hash in e are ignored; Time is stored in UTC.
+func (l *Log) Append(e Entry) (Entry, error) {
+	if err := validate(e); err != nil {
+		return Entry{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return Entry{}, ErrClosed
+	}
+	// Entries are never removed, so a known ID needs no trip to the file.
+	if got, ok := l.byID[e.ID]; ok {
+		return got, nil
+	}
+	unlock, err := lockFile(l.f, lockExclusive)
+	if err != nil {
+		return Entry{}, fmt.Errorf("lock audit log %s: %w", l.path, err)
+	}
+	defer unlock()
+	if err := l.catchUp(true); err != nil {
+		return Entry{}, err
+	}
+	if got, ok := l.byID[e.ID]; ok {
+		return got, nil
+	}
+	return l.write(e)
+}
+
+// write adds e after the current tail. The caller holds mu and the exclusive lock.
+func (l *Log) write(e Entry) (Entry, error) {
+	e.Seq, e.Prev, e.Time = l.chain.seq+1, l.chain.head, e.Time.UTC()
+	hash, err := hashOf(e)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%w %q: %v", ErrInvalidEntry, e.ID, err)
+	}
+	e.Hash = hash
+	line, err := canonical(e)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%w %q: %v", ErrInvalidEntry, e.ID, err)
+	}
+	line = append(line, '\n')
+	// One write call per line, so a crash leaves at most one torn last line.
+	n, err := l.f.Write(line)
+	if err != nil {
+		l.dropTail(int64(n))
+		return Entry{}, fmt.Errorf("append to audit log %s: %w", l.path, err)
+	}
+	if err := l.chain.accept(e); err != nil {
+		return Entry{}, err // cannot happen: e was built from the chain's own tail
+	}
+	l.offset += int64(n)
+	l.byID[e.ID] = e
+	// The activity reports success once this returns, and then never retries, so
+	// the line must be on disk by then.
+	if err := l.f.Sync(); err != nil {
+		return Entry{}, fmt.Errorf("sync audit log %s: %w", l.path, err)
+	}
+	return e, nil
+}
+
+// catchUp reads lines appended since the last read, by this or other processes,
+// so the chain tail and the ID index are current. With repair set (the caller
+// holds the exclusive lock) it cuts off a torn last line left by a writer that
+// crashed mid-append; that writer's activity never completed and will retry.
+func (l *Log) catchUp(repair bool) error {
+	fi, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat audit log %s: %w", l.path, err)
+	}
+	if fi.Size() < l.offset {
+		return fmt.Errorf("audit log %s shrank from %d to %d bytes: it was truncated or replaced; restore it from backup and run `runbook audit verify`",
+			l.path, l.offset, fi.Size())
+	}
+	r := io.NewSectionReader(l.f, l.offset, fi.Size()-l.offset)
+	res, err := scan(r, &l.chain, func(e Entry) { l.byID[e.ID] = e })
+	l.offset += res.consumed
+	if err != nil {
+		return fmt.Errorf("audit log %s: %w; run `runbook audit verify` and restore the file from backup", l.path, err)
+	}
+	if repair && res.tail > 0 {
+		slog.Warn("audit log: removing a torn last line left by a crashed writer",
+			"path", l.path, "bytes", res.tail, "after_seq", l.chain.seq)
+		return l.truncate()
+	}
+	return nil
+}
+
+// dropTail removes the bytes of a failed partial write so the next line starts
+// clean; if that fails too, the next catchUp repairs it.
+func (l *Log) dropTail(written int64) {
+	if written == 0 {
+		return
+	}
+	if err := l.truncate(); err != nil {
+		slog.Error("audit log: cannot remove a partial line", "path", l.path, "err", err)
+	}
+}
+
+// truncate cuts the file back to the end of the last valid line.
+func (l *Log) truncate() error {
+	if err := l.f.Truncate(l.offset); err != nil {
+		return fmt.Errorf("truncate torn line in audit log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// Close closes the file. Further appends return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runbookhq/runbook/workflows"
+)
+
+var controlHelp = map[string]string{
+	"pause":  "Pause the release before its next step",
+	"resume": "Resume a paused release",
+	"abort":  "Abort the release: interrupt the running step and roll back",
+}
+
+// newControlCmd builds pause, resume or abort.
+func newControlCmd(a *app, verb string) *cobra.Command {
+	var in workflows.ControlInput
+	cmd := &cobra.Command{
+		Use:   verb + " ID",
+		Short: controlHelp[verb],
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rc, closeFn, err := a.releases(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			res, err := rc.Control(cmd.Context(), args[0], verb, in)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "%s: %s\n", args[0], res.State)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, recorded in the audit log")
+	cmd.Flags().StringVar(&in.Actor, "as", defaultActor(), "who acts")
+	return cmd
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runbookhq/runbook/worker"
+)
+
+func newWorkerCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker (configured like the temporal CLI: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			c, err := worker.Dial(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := worker.EnsureSearchAttributes(ctx, c, cfg.Client.Namespace); err != nil {
+				slog.Warn("search attributes not registered; register them once by hand", "error", err)
+			}
+			return worker.Run(ctx, cfg, c)
+		},
+	}
+}

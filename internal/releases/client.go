@@ -1,0 +1,255 @@
+package releases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// Client starts and steers releases.
+type Client struct {
+	Temporal  client.Client
+	Namespace string
+	TaskQueue string
+	// UIURL is the Web UI base URL, for links.
+	UIURL string
+}
+
+// NormalizeID accepts "release/svc/ver" or "svc/ver" and returns the
+// workflow ID.
+func NormalizeID(id string) string {
+	if strings.HasPrefix(id, "release/") {
+		return id
+	}
+	return "release/" + id
+}
+
+// Link returns the Web UI address of a workflow.
+func (c *Client) Link(workflowID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(c.UIURL, "/"),
+		url.PathEscape(c.Namespace), url.PathEscape(workflowID))
+}
+
+// Deploy starts a release. It refuses, naming the running release, when
+// another live release of the service holds one of the environments.
+func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.WorkflowRun, error) {
+	rb := in.Runbook
+	id := workflows.ReleaseID(rb.Service, in.Version)
+	for _, env := range rb.Environments {
+		if err := c.checkEnvironmentFree(ctx, rb.Service, env.Name); err != nil {
+			return nil, err
+		}
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: c.TaskQueue,
+		// A failed release of a version may be retried; a succeeded one not:
+		// ship a new version instead.
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:            fmt.Sprintf("%s %s by %s: %s", rb.Service, in.Version, in.Requester, envNames(in)),
+		StaticDetails:            fmt.Sprintf("owner %s · artifact %s · digest %s", rb.Owner, rb.Artifact.Reference, in.Digest),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrService.ValueSet(rb.Service), workflows.AttrVersion.ValueSet(in.Version),
+			workflows.AttrStatus.ValueSet(workflows.StatePending)),
+	}, workflows.ReleaseWorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil, fmt.Errorf("%s was already released or is running; ship a new version, or see `runbook status %s`", id, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start release %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// checkEnvironmentFree refuses early, with a useful name, when another
+// release is live in the environment. The workflow enforces the same rule
+// through the environment's workflow ID, so a race is still refused.
+func (c *Client) checkEnvironmentFree(ctx context.Context, service, env string) error {
+	id := workflows.EnvironmentID(service, env)
+	d, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check environment %s: %w", env, err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil
+	}
+	owner := id
+	if p := info.GetParentExecution(); p != nil {
+		owner = p.GetWorkflowId()
+	}
+	return fmt.Errorf("%s is already being released to %s by %s (workflow %s); wait for it to finish or abort it: runbook abort %s",
+		service, env, owner, id, owner)
+}
+
+func envNames(in workflows.ReleaseInput) string {
+	names := make([]string, len(in.Runbook.Environments))
+	for i, e := range in.Runbook.Environments {
+		names[i] = e.Name
+	}
+	return strings.Join(names, " → ")
+}
+
+// Status queries the release's status.
+func (c *Client) Status(ctx context.Context, id string) (workflows.ReleaseStatus, error) {
+	id = NormalizeID(id)
+	v, err := c.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			return workflows.ReleaseStatus{}, fmt.Errorf("no release %s: list releases with `runbook list`", id)
+		}
+		return workflows.ReleaseStatus{}, fmt.Errorf("query %s: %w", id, err)
+	}
+	var st workflows.ReleaseStatus
+	if err := v.Get(&st); err != nil {
+		return st, fmt.Errorf("decode status of %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// Wait blocks until the release ends and returns its final status.
+func (c *Client) Wait(ctx context.Context, id string) (workflows.ReleaseStatus, error) {
+	id = NormalizeID(id)
+	var res workflows.ReleaseResult
+	err := c.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
+	if err == nil {
+		return res.Status, nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.HasDetails() {
+		var st workflows.ReleaseStatus
+		if appErr.Details(&st) == nil && st.ReleaseID != "" {
+			return st, nil
+		}
+	}
+	// Terminated, timed out or cancelled without our details: ask the query.
+	if st, qerr := c.Status(ctx, id); qerr == nil {
+		if !st.Finished() {
+			st.State, st.Reason = workflows.StateFailed, err.Error()
+		}
+		return st, nil
+	}
+	return workflows.ReleaseStatus{}, fmt.Errorf("release %s: %w", id, err)
+}
+
+// Decide sends an approve or reject Update to the environment whose gate is
+// waiting. Invalid decisions are refused by the workflow's validator.
+func (c *Client) Decide(ctx context.Context, id string, approve bool, in workflows.DecisionInput) (workflows.DecisionResult, error) {
+	st, err := c.Status(ctx, id)
+	if err != nil {
+		return workflows.DecisionResult{}, err
+	}
+	env, err := envForDecision(st, in.Gate)
+	if err != nil {
+		return workflows.DecisionResult{}, err
+	}
+	name := workflows.UpdateReject
+	if approve {
+		name = workflows.UpdateApprove
+	}
+	var res workflows.DecisionResult
+	return res, c.update(ctx, env, name, in, &res)
+}
+
+// Control sends pause, resume or abort to the running environment.
+func (c *Client) Control(ctx context.Context, id, update string, in workflows.ControlInput) (workflows.ControlResult, error) {
+	var res workflows.ControlResult
+	st, err := c.Status(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	env, ok := st.Current()
+	if !ok || st.Finished() {
+		return res, fmt.Errorf("release %s is %s; there is nothing to %s", st.ReleaseID, st.State, update)
+	}
+	return res, c.update(ctx, env, update, in, &res)
+}
+
+// update sends an Update to an environment workflow and waits for its result.
+func (c *Client) update(ctx context.Context, env workflows.EnvironmentStatus, name string, arg, result any) error {
+	if env.RunID == "" {
+		return fmt.Errorf("environment %s has not started yet; try again in a moment", env.Name)
+	}
+	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: env.WorkflowID, RunID: env.RunID, UpdateName: name,
+		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return refused(name, err)
+	}
+	if err := h.Get(ctx, result); err != nil {
+		return refused(name, err)
+	}
+	return nil
+}
+
+// refused strips Temporal's wrapping so the person sees the validator's
+// sentence, which says what to do.
+func refused(name string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Errorf("%s refused: %s", name, appErr.Message())
+	}
+	return fmt.Errorf("%s refused: %w", name, err)
+}
+
+// envForDecision picks the environment a decision is for: the one with the
+// named gate waiting, else the current one.
+func envForDecision(st workflows.ReleaseStatus, gate string) (workflows.EnvironmentStatus, error) {
+	if st.Finished() {
+		return workflows.EnvironmentStatus{}, fmt.Errorf("release %s is %s; there is nothing to decide", st.ReleaseID, st.State)
+	}
+	if gate != "" {
+		for _, e := range st.Environments {
+			for _, g := range e.PendingGates() {
+				if g.Name == gate {
+					return e, nil
+				}
+			}
+		}
+	}
+	env, ok := st.Current()
+	if !ok {
+		return env, fmt.Errorf("release %s has no running environment yet; try again in a moment", st.ReleaseID)
+	}
+	return env, nil
+}
+
+// WaitFor polls the status until cond holds or the deadline passes.
+func (c *Client) WaitFor(ctx context.Context, id string, timeout time.Duration, cond func(workflows.ReleaseStatus) bool) (workflows.ReleaseStatus, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := c.Status(ctx, id)
+		if err == nil && cond(st) {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("condition not met; last state %s", st.State)
+			}
+			return st, fmt.Errorf("waiting for %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package releases
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// Render writes a release's status as a readable table.
+func Render(w io.Writer, st workflows.ReleaseStatus) {
+	fmt.Fprintf(w, "%s  %s %s  %s", st.ReleaseID, st.Service, st.Version, strings.ToUpper(st.State))
+	if st.Reason != "" {
+		fmt.Fprintf(w, ": %s", st.Reason)
+	}
+	fmt.Fprintf(w, "\n  requested by %s · owner %s · %s\n", st.Requester, st.Owner, st.Digest)
+	for _, e := range st.Environments {
+		renderEnvironment(w, e)
+	}
+}
+
+func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
+	line := fmt.Sprintf("\n%s: %s", e.Name, e.State)
+	if e.Paused {
+		line += " (paused by " + e.PausedBy + ")"
+	}
+	if e.Reason != "" {
+		line += " — " + e.Reason
+	}
+	fmt.Fprintln(w, line)
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	for _, s := range e.Steps {
+		fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s\n", mark(s.State), s.Name, s.Kind, s.State, took(s))
+		if d := stepDetail(s); d != "" {
+			fmt.Fprintf(tw, "      %s\t\t\t\n", d)
+		}
+	}
+	_ = tw.Flush()
+	if len(e.Compensations) > 0 {
+		fmt.Fprintln(w, "  rollback plan (runs top to bottom):")
+		for i, c := range e.Compensations {
+			fmt.Fprintf(w, "    %d. %s: %s [%s]%s\n", i+1, c.Step, c.Action, c.State, suffix(c.Error))
+		}
+	}
+}
+
+func stepDetail(s workflows.StepStatus) string {
+	if s.Error != "" {
+		return "error: " + s.Error
+	}
+	if g := s.Gate; g != nil && g.State == workflows.StateWaiting {
+		who := "anyone but the requester"
+		if len(g.Approvers) > 0 {
+			who = strings.Join(g.Approvers, ", ")
+		}
+		txt := fmt.Sprintf("needs %d approval(s) from %s; has %d; deadline %s", g.MinApprovals, who,
+			len(g.Approvals), g.Deadline.UTC().Format(time.RFC3339))
+		if g.Instructions != "" {
+			txt += "\n      " + g.Instructions
+		}
+		return txt
+	}
+	return s.Detail
+}
+
+func took(s workflows.StepStatus) string {
+	if s.StartedAt.IsZero() || s.EndedAt.IsZero() {
+		return ""
+	}
+	return s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond).String()
+}
+
+func mark(state string) string {
+	switch state {
+	case workflows.StateSucceeded, workflows.StateApproved:
+		return "[ok]"
+	case workflows.StateRunning, workflows.StateWaiting:
+		return "[..]"
+	case workflows.StatePending, workflows.StateNotReached:
+		return "[  ]"
+	case workflows.StateCompensated:
+		return "[<-]"
+	}
+	return "[!!]"
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " " + s
+}
+
+// Tracker prints one line per change between successive statuses, for logs
+// and non-terminal output.
+type Tracker struct {
+	seen map[string]string
+}
+
+// Changes returns the lines describing what changed since the last call.
+func (t *Tracker) Changes(st workflows.ReleaseStatus) []string {
+	if t.seen == nil {
+		t.seen = map[string]string{}
+	}
+	var out []string
+	note := func(key, value, line string) {
+		if t.seen[key] != value {
+			t.seen[key] = value
+			out = append(out, line)
+		}
+	}
+	for _, e := range st.Environments {
+		if e.State == workflows.StatePending {
+			continue
+		}
+		note("env/"+e.Name, e.State+fmt.Sprint(e.Paused), fmt.Sprintf("%s: %s%s", e.Name, pausedWord(e), reasonSuffix(e.Reason)))
+		for _, s := range e.Steps {
+			if s.State == workflows.StatePending {
+				continue
+			}
+			note("step/"+e.Name+"/"+s.Name, s.State+s.Detail+s.Error, fmt.Sprintf("%s/%s: %s%s", e.Name, s.Name, s.State, detailSuffix(s)))
+		}
+		for _, c := range e.Compensations {
+			note("comp/"+e.Name+"/"+c.Step, c.State, fmt.Sprintf("%s/%s rollback: %s %s%s", e.Name, c.Step, c.Action, c.State, suffix(c.Error)))
+		}
+	}
+	note("release", st.State, fmt.Sprintf("release %s: %s%s", st.ReleaseID, st.State, reasonSuffix(st.Reason)))
+	return out
+}
+
+func pausedWord(e workflows.EnvironmentStatus) string {
+	if e.Paused {
+		return e.State + " (paused by " + e.PausedBy + ")"
+	}
+	return e.State
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " — " + r
+}
+
+func detailSuffix(s workflows.StepStatus) string {
+	if d := stepDetail(s); d != "" {
+		return " — " + strings.ReplaceAll(d, "\n      ", " ")
+	}
+	return ""
+}

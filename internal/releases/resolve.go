@@ -1,0 +1,79 @@
+// Package releases is the client side of runbook: it resolves a runbook into
+// a release input, starts releases, reads their status, and sends decisions
+// to the environment that is running. The CLI and the demo use it.
+package releases
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/runbookhq/runbook/runbooks"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+var versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
+
+// ResolveInput is what Resolve needs to turn a runbook into a release.
+type ResolveInput struct {
+	Path      string
+	Runbook   *runbooks.Runbook
+	Version   string
+	Digest    string
+	Requester string
+}
+
+// Resolve produces the Release workflow input: version checked, artifact
+// reference expanded and made absolute (workers may run elsewhere), digest
+// taken from --digest or the runbook (they must agree when both are given).
+func Resolve(in ResolveInput) (workflows.ReleaseInput, error) {
+	if !versionRE.MatchString(in.Version) {
+		return workflows.ReleaseInput{}, fmt.Errorf("version %q is not valid: use letters, digits and . + _ - (at most 64), e.g. 1.4.2", in.Version)
+	}
+	if strings.TrimSpace(in.Requester) == "" {
+		return workflows.ReleaseInput{}, fmt.Errorf("requester is empty: pass --as NAME")
+	}
+	rb := *in.Runbook
+	digest, err := pickDigest(rb.Artifact.Digest, in.Digest)
+	if err != nil {
+		return workflows.ReleaseInput{}, err
+	}
+	ref, err := resolveReference(runbooks.Expand(rb.Artifact.Reference, map[string]string{
+		"version": in.Version, "service": rb.Service,
+	}), filepath.Dir(in.Path))
+	if err != nil {
+		return workflows.ReleaseInput{}, err
+	}
+	rb.Artifact = runbooks.Artifact{Reference: ref, Digest: digest}
+	abs, _ := filepath.Abs(in.Path)
+	return workflows.ReleaseInput{Runbook: rb, Version: in.Version, Digest: digest, Requester: in.Requester, RunbookFile: abs}, nil
+}
+
+func pickDigest(fromRunbook, fromFlag string) (string, error) {
+	switch {
+	case fromFlag == "" && fromRunbook == "":
+		return "", fmt.Errorf("no artifact digest: add artifact.digest to the runbook or pass --digest sha256:<hex> (sha256sum prints it)")
+	case fromFlag != "" && fromRunbook != "" && fromFlag != fromRunbook:
+		return "", fmt.Errorf("--digest %s differs from artifact.digest %s in the runbook; drop one", fromFlag, fromRunbook)
+	case fromFlag != "":
+		if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(fromFlag) {
+			return "", fmt.Errorf("--digest %q must look like sha256:<64 lowercase hex digits>", fromFlag)
+		}
+		return fromFlag, nil
+	}
+	return fromRunbook, nil
+}
+
+// resolveReference makes a local artifact path absolute, relative to the
+// runbook's directory; URLs pass unchanged.
+func resolveReference(ref, dir string) (string, error) {
+	if u, err := url.Parse(ref); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
+		return ref, nil
+	}
+	if filepath.IsAbs(ref) {
+		return ref, nil
+	}
+	return filepath.Abs(filepath.Join(dir, ref))
+}

@@ -1,0 +1,240 @@
+package runbooks
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The validator checks what the types cannot express, with the positions
+// the decoder recorded. It never stops at the first problem.
+
+// nameRe is the form of service, environment, step and gate names: they
+// become parts of workflow IDs, search attributes and URLs.
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+const nameRule = "use lowercase letters, digits and dashes, starting with a letter, at most 63 characters (^[a-z][a-z0-9-]{0,62}$)"
+
+// implementedKinds are the step kinds this version runs. The others are
+// drafted in the schema so runbooks can be written against it, but a
+// runbook using them must not pass validation and then do nothing.
+var implementedKinds = []string{KindApproval, KindHTTPCheck}
+
+// draftKinds are the step kinds drafted in the schema but not implemented.
+var draftKinds = []string{KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
+
+// draftSections are environment sections drafted in the schema but not
+// implemented yet, for the same reason.
+var draftSections = []string{"infra", "database", "traffic", "metrics", "slos"}
+
+type validator struct {
+	c    *collector
+	locs map[string]*loc
+}
+
+func newValidator(c *collector, locs map[string]*loc) *validator {
+	return &validator{c: c, locs: locs}
+}
+
+// has reports whether the field at path was written.
+func (v *validator) has(path string) bool { return v.locs[path] != nil }
+
+// ok reports whether the field at path was written with the right type;
+// the decoder has already reported it otherwise.
+func (v *validator) ok(path string) bool {
+	l := v.locs[path]
+	return l != nil && !l.bad
+}
+
+// valAt is where the value at path was written, or, for a missing field,
+// where its parent was.
+func (v *validator) valAt(path string) pos {
+	for {
+		if l := v.locs[path]; l != nil {
+			return l.val
+		}
+		if path == "" {
+			return pos{}
+		}
+		path = parent(path)
+	}
+}
+
+// keyAt is where the key of path was written (or its parent, if missing).
+func (v *validator) keyAt(path string) pos {
+	if l := v.locs[path]; l != nil {
+		return l.key
+	}
+	return v.valAt(path)
+}
+
+// parent strips the last ".name" or "[i]" from a path.
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+func (v *validator) errf(path, format string, args ...any) {
+	v.c.addf(v.valAt(path), format, args...)
+}
+
+// required checks a text field that must be present and non-blank; hint
+// says how to add it. It returns whether the value can be checked further.
+func (v *validator) required(path, what, value, hint string) bool {
+	switch {
+	case !v.has(path):
+		v.errf(path, "%s is missing; %s", what, hint)
+	case !v.ok(path):
+	case strings.TrimSpace(value) == "":
+		v.errf(path, "%s is empty; %s", what, hint)
+	default:
+		return true
+	}
+	return false
+}
+
+// name checks a required name against nameRe.
+func (v *validator) name(path, what, value string) {
+	if v.required(path, what, value, "add one: "+nameRule) && !nameRe.MatchString(value) {
+		v.errf(path, "%s %q is not a valid name; %s", what, value, nameRule)
+	}
+}
+
+// runbook checks the whole document.
+func (v *validator) runbook(rb *Runbook) {
+	if v.locs[""].bad {
+		return
+	}
+	switch {
+	case !v.has("api-version"):
+		v.errf("api-version", "api-version is missing; add api-version: %s as the first line", APIVersion)
+	case v.ok("api-version") && rb.APIVersion != APIVersion:
+		v.errf("api-version", "api-version %q is not supported; this version of runbook reads api-version: %s", rb.APIVersion, APIVersion)
+	}
+	v.name("service", "service", rb.Service)
+	v.required("owner", "owner", rb.Owner, "add the owning team, e.g. owner: team-payments")
+	v.artifact(rb.Artifact)
+	v.environments(rb.Environments)
+}
+
+// environments checks the list and that names are unique.
+func (v *validator) environments(envs []Environment) {
+	const hint = "add at least one environment with its steps"
+	switch {
+	case !v.has("environments"):
+		v.errf("environments", "environments is missing; %s", hint)
+		return
+	case v.ok("environments") && len(envs) == 0:
+		v.errf("environments", "environments is empty; %s", hint)
+		return
+	}
+	first := map[string]pos{}
+	for i := range envs {
+		path := fmt.Sprintf("environments[%d]", i)
+		if !v.ok(path) {
+			continue
+		}
+		v.environment(path, &envs[i])
+		if name := envs[i].Name; name != "" {
+			if p, dup := first[name]; dup {
+				v.errf(path+".name", "environment %q is defined twice; the first one is at line %d", name, p.line)
+			} else {
+				first[name] = v.valAt(path + ".name")
+			}
+		}
+	}
+}
+
+// environment checks one environment and its steps.
+func (v *validator) environment(path string, e *Environment) {
+	v.name(path+".name", "environment name", e.Name)
+	for _, s := range draftSections {
+		if p := path + "." + s; v.has(p) {
+			v.c.addf(v.keyAt(p), "environment section %q is not implemented in this version of runbook yet (planned); remove it", s)
+		}
+	}
+	if e.ReleaseWindow != nil && v.ok(path+".release-window") {
+		v.releaseWindow(path+".release-window", e.ReleaseWindow)
+	}
+	// Gates and steps share one namespace: approvals and the step list are
+	// both addressed by name (runbook approve --gate NAME).
+	names := map[string]pos{}
+	for i := range e.Approvals {
+		p := fmt.Sprintf("%s.approvals[%d]", path, i)
+		if v.ok(p) {
+			v.gate(p, &e.Approvals[i])
+			v.uniqueName(names, p+".name", e.Approvals[i].Name, "approval gate")
+		}
+	}
+	v.steps(path, e, names)
+}
+
+// uniqueName reports a name already used by a gate or step of the same
+// environment.
+func (v *validator) uniqueName(names map[string]pos, path, name, what string) {
+	if name == "" {
+		return
+	}
+	if p, dup := names[name]; dup {
+		v.errf(path, "%s name %q is already used at line %d; gates and steps of an environment need distinct names", what, name, p.line)
+		return
+	}
+	names[name] = v.valAt(path)
+}
+
+// steps checks the step list of the environment at path.
+func (v *validator) steps(path string, e *Environment, names map[string]pos) {
+	const hint = "add at least one step, e.g. an http-check"
+	p := path + ".steps"
+	switch {
+	case !v.has(p):
+		v.errf(p, "%s has no steps; %s", called("environment", e.Name), hint)
+		return
+	case v.ok(p) && len(e.Steps) == 0:
+		v.errf(p, "steps is empty; %s", hint)
+		return
+	}
+	for i := range e.Steps {
+		sp := fmt.Sprintf("%s[%d]", p, i)
+		if v.ok(sp) {
+			v.step(sp, &e.Steps[i])
+			v.uniqueName(names, sp+".name", e.Steps[i].Name, "step")
+		}
+	}
+}
+
+// step checks one step: its name, that it has exactly one kind, that the
+// kind is implemented, and the kind's own fields.
+func (v *validator) step(path string, s *Step) {
+	v.name(path+".name", "step name", s.Name)
+	label := called("step", s.Name)
+	kinds := s.Kinds()
+	switch {
+	case len(kinds) == 0:
+		v.errf(path, "%s has no kind; add one of: %s", label, strings.Join(implementedKinds, ", "))
+	case len(kinds) > 1:
+		v.errf(path, "%s has several kinds (%s); a step has exactly one, so split it into separate steps", label, strings.Join(kinds, ", "))
+	}
+	for _, k := range kinds {
+		if !contains(implementedKinds, k) {
+			v.c.addf(v.keyAt(path+"."+k), "step kind %q is not implemented in this version of runbook yet (planned); remove the step or use %s", k, strings.Join(implementedKinds, "/"))
+		}
+	}
+	if p := path + "." + KindApproval; s.Approval != nil && v.ok(p) {
+		v.approvers(p, s.Approval.Approvers, s.Approval.MinApprovals)
+	}
+	if p := path + "." + KindHTTPCheck; s.HTTPCheck != nil && v.ok(p) {
+		v.httpCheck(p, s.HTTPCheck)
+	}
+}
+
+// called names a thing in messages, even when its name is missing.
+func called(what, name string) string {
+	if name == "" {
+		return "this " + what
+	}
+	return fmt.Sprintf("%s %q", what, name)
+}

@@ -1,0 +1,63 @@
+// Package worker wires runbook together: configuration, Temporal client,
+// activity implementations, registration, and the worker run loop.
+package worker
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// Config is everything a worker or a CLI command needs to reach Temporal and
+// the local state. Temporal settings come from the same environment variables
+// and config file as the temporal CLI (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE).
+type Config struct {
+	// Client holds the Temporal connection options.
+	Client client.Options
+	// TaskQueue is where releases run (RUNBOOK_TASK_QUEUE, default "runbook").
+	TaskQueue string
+	// StateDir holds local state: the dev server database, the audit log
+	// (RUNBOOK_STATE_DIR, default .runbook).
+	StateDir string
+	// AuditLog is the audit log file (RUNBOOK_AUDIT_LOG, default
+	// <state dir>/audit.jsonl).
+	AuditLog string
+	// UIURL is the Temporal Web UI base URL used in links
+	// (RUNBOOK_UI_URL, default http://127.0.0.1:8233).
+	UIURL string
+}
+
+// LoadConfig reads the configuration from the environment.
+func LoadConfig() (Config, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return Config{}, fmt.Errorf("temporal client configuration: %w (check TEMPORAL_* variables and TEMPORAL_CONFIG_FILE)", err)
+	}
+	if opts.HostPort == "" {
+		opts.HostPort = "127.0.0.1:7233"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	cfg := Config{
+		Client:    opts,
+		TaskQueue: envOr("RUNBOOK_TASK_QUEUE", workflows.DefaultTaskQueue),
+		StateDir:  envOr("RUNBOOK_STATE_DIR", ".runbook"),
+		UIURL:     envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
+	}
+	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
+	return cfg, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

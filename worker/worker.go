@@ -1,0 +1,90 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/runbookhq/runbook/activities/artifact"
+	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/httpcheck"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// Dial connects to Temporal with the configured options and slog logging.
+func Dial(ctx context.Context, cfg Config) (client.Client, error) {
+	opts := cfg.Client
+	if opts.Logger == nil {
+		opts.Logger = sdklog.NewStructuredLogger(slog.Default())
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w; start one with `runbook dev` or set TEMPORAL_ADDRESS",
+			opts.HostPort, opts.Namespace, err)
+	}
+	return c, nil
+}
+
+// Register registers the workflows and activities on a worker.
+func Register(w worker.Registry, log *audit.Log) {
+	w.RegisterWorkflow(workflows.Release)
+	w.RegisterWorkflow(workflows.Environment)
+	w.RegisterActivity(&audit.Activities{Log: log})
+	w.RegisterActivity(&httpcheck.Activities{})
+	w.RegisterActivity(&artifact.Activities{})
+}
+
+// Run runs a worker on cfg.TaskQueue until ctx is cancelled.
+func Run(ctx context.Context, cfg Config, c client.Client) error {
+	log, err := audit.Open(cfg.AuditLog)
+	if err != nil {
+		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path)", err)
+	}
+	defer log.Close()
+	w := worker.New(c, cfg.TaskQueue, worker.Options{})
+	Register(w, log)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
+	}
+	slog.Info("worker running", "task_queue", cfg.TaskQueue, "namespace", cfg.Client.Namespace, "audit_log", cfg.AuditLog)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// EnsureSearchAttributes registers runbook's search attributes in the
+// namespace if they are missing. Temporal Cloud refuses this call from
+// workers; there, register them once with tcld and this is a no-op.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	op := c.OperatorService()
+	have, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("register search attributes %s: %w", strings.Join(workflows.SearchAttributeNames, ", "), err)
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+// Package workflows holds the deterministic workflow code of runbook: the
+// Release workflow, one Environment child workflow per environment, the step
+// interpreter with its compensation stack, and the status query and decision
+// Updates. Nothing here does I/O; side effects live in activities/.
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runbookhq/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Workflow, query, update and signal names. They are part of the wire
+// contract with running releases and the CLI: never rename them.
+const (
+	ReleaseWorkflowName     = "Release"
+	EnvironmentWorkflowName = "Environment"
+
+	QueryStatus = "status"
+
+	UpdateApprove = "approve"
+	UpdateReject  = "reject"
+	UpdatePause   = "pause"
+	UpdateResume  = "resume"
+	UpdateAbort   = "abort"
+
+	// signalProgress carries an environment's status snapshot to its release.
+	signalProgress = "environment-progress"
+)
+
+// DefaultTaskQueue is where workers listen unless configured otherwise.
+const DefaultTaskQueue = "runbook"
+
+// Search attributes kept current by the workflows so SREs can filter
+// releases in the Web UI. `runbook dev` and `runbook worker` register them.
+var (
+	AttrService     = temporal.NewSearchAttributeKeyKeyword("RunbookService")
+	AttrEnvironment = temporal.NewSearchAttributeKeyKeyword("RunbookEnvironment")
+	AttrVersion     = temporal.NewSearchAttributeKeyKeyword("RunbookVersion")
+	AttrStep        = temporal.NewSearchAttributeKeyKeyword("RunbookStep")
+	AttrStatus      = temporal.NewSearchAttributeKeyKeyword("RunbookStatus")
+)
+
+// SearchAttributeNames lists the custom search attributes (all Keyword).
+var SearchAttributeNames = []string{"RunbookService", "RunbookEnvironment", "RunbookVersion", "RunbookStep", "RunbookStatus"}
+
+// ReleaseID is the deterministic workflow ID of a release.
+func ReleaseID(service, version string) string {
+	return "release/" + service + "/" + version
+}
+
+// EnvironmentID is the workflow ID of the environment child workflow. It does
+// not contain the version on purpose: Temporal allows one running workflow per
+// ID, which gives "one live release per service and environment" for free.
+func EnvironmentID(service, env string) string {
+	return "deploy/" + service + "/" + env
+}
+
+// ReleaseInput is the one input of the Release workflow.
+type ReleaseInput struct {
+	// Runbook is resolved: relative artifact paths made absolute, digest set.
+	Runbook   runbooks.Runbook `json:"runbook"`
+	Version   string           `json:"version"`
+	Digest    string           `json:"digest"`
+	Requester string           `json:"requester"`
+	// RunbookFile is where the runbook came from, for the audit trail.
+	RunbookFile string `json:"runbook-file,omitempty"`
+}
+
+// ReleaseResult is what a successful release returns.
+type ReleaseResult struct {
+	Status ReleaseStatus `json:"status"`
+}
+
+// EnvironmentInput is the one input of the Environment workflow.
+type EnvironmentInput struct {
+	ReleaseID string               `json:"release-id"`
+	Service   string               `json:"service"`
+	Owner     string               `json:"owner"`
+	Version   string               `json:"version"`
+	Artifact  runbooks.Artifact    `json:"artifact"`
+	Requester string               `json:"requester"`
+	Policy    runbooks.Policy      `json:"policy"`
+	Env       runbooks.Environment `json:"environment"`
+}
+
+// EnvironmentResult is what an environment returns when it succeeded.
+type EnvironmentResult struct {
+	Status EnvironmentStatus `json:"status"`
+}
+
+// States of releases, environments, steps, gates and compensations. They are
+// also the values of the RunbookStatus search attribute.
+const (
+	StatePending      = "pending"
+	StateWaiting      = "waiting"
+	StateRunning      = "running"
+	StatePaused       = "paused"
+	StateSucceeded    = "succeeded"
+	StateFailed       = "failed"
+	StateRollingBack  = "rolling-back"
+	StateRolledBack   = "rolled-back"
+	StateAborted      = "aborted"
+	StateRejected     = "rejected"
+	StateApproved     = "approved"
+	StateTimedOut     = "timed-out"
+	StateSkipped      = "skipped"
+	StateCompensated  = "compensated"
+	StateDone         = "done"
+	StateNotReached   = "not-reached"
+	StateInterrupted  = "interrupted"
+	StateCompensating = "compensating"
+)
+
+// ReleaseStatus is the answer of the Release workflow's status query.
+type ReleaseStatus struct {
+	ReleaseID          string              `json:"release-id"`
+	Service            string              `json:"service"`
+	Owner              string              `json:"owner"`
+	Version            string              `json:"version"`
+	Digest             string              `json:"digest"`
+	Requester          string              `json:"requester"`
+	State              string              `json:"state"`
+	Reason             string              `json:"reason,omitempty"`
+	CurrentEnvironment string              `json:"current-environment,omitempty"`
+	StartedAt          time.Time           `json:"started-at"`
+	EndedAt            time.Time           `json:"ended-at,omitempty"`
+	Environments       []EnvironmentStatus `json:"environments"`
+}
+
+// Finished reports whether the release reached a final state.
+func (s ReleaseStatus) Finished() bool { return isFinal(s.State) }
+
+// Current returns the environment that is running now, if any.
+func (s ReleaseStatus) Current() (EnvironmentStatus, bool) {
+	for _, e := range s.Environments {
+		if e.Name == s.CurrentEnvironment {
+			return e, true
+		}
+	}
+	return EnvironmentStatus{}, false
+}
+
+// EnvironmentStatus is one environment's progress.
+type EnvironmentStatus struct {
+	Name        string `json:"name"`
+	WorkflowID  string `json:"workflow-id,omitempty"`
+	RunID       string `json:"run-id,omitempty"`
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
+	CurrentStep string `json:"current-step,omitempty"`
+	// Paused is set while a pause is in effect; PausedBy says who paused.
+	Paused    bool      `json:"paused,omitempty"`
+	PausedBy  string    `json:"paused-by,omitempty"`
+	StartedAt time.Time `json:"started-at,omitempty"`
+	EndedAt   time.Time `json:"ended-at,omitempty"`
+	Steps     []StepStatus `json:"steps"`
+	// Compensations is the rollback plan in the order it would run (or ran).
+	Compensations []CompensationStatus `json:"compensations"`
+}
+
+// PendingGates returns the gates waiting for a decision now.
+func (e EnvironmentStatus) PendingGates() []GateStatus {
+	var out []GateStatus
+	for _, s := range e.Steps {
+		if s.Gate != nil && s.Gate.State == StateWaiting {
+			out = append(out, *s.Gate)
+		}
+	}
+	return out
+}
+
+// StepStatus is one step's progress and outcome.
+type StepStatus struct {
+	Name      string      `json:"name"`
+	Kind      string      `json:"kind"`
+	State     string      `json:"state"`
+	Detail    string      `json:"detail,omitempty"`
+	Error     string      `json:"error,omitempty"`
+	StartedAt time.Time   `json:"started-at,omitempty"`
+	EndedAt   time.Time   `json:"ended-at,omitempty"`
+	Gate      *GateStatus `json:"gate,omitempty"`
+}
+
+// GateStatus is an approval gate: who may decide, and who did.
+type GateStatus struct {
+	Name         string     `json:"name"`
+	State        string     `json:"state"`
+	Approvers    []string   `json:"approvers,omitempty"`
+	MinApprovals int        `json:"min-approvals"`
+	Instructions string     `json:"instructions,omitempty"`
+	Deadline     time.Time  `json:"deadline,omitempty"`
+	Approvals    []Decision `json:"approvals,omitempty"`
+	Rejection    *Decision  `json:"rejection,omitempty"`
+}
+
+// Decision is one person's approval or rejection.
+type Decision struct {
+	Actor   string    `json:"actor"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// CompensationStatus is one entry of the rollback plan.
+type CompensationStatus struct {
+	Step   string `json:"step"`
+	Action string `json:"action"`
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+}
+
+// DecisionInput is the argument of the approve and reject Updates.
+type DecisionInput struct {
+	// Gate names the gate; empty means "the one gate waiting now".
+	Gate    string `json:"gate,omitempty"`
+	Actor   string `json:"actor"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// DecisionResult tells the caller what their decision did.
+type DecisionResult struct {
+	Gate      string `json:"gate"`
+	GateState string `json:"gate-state"`
+	Approvals int    `json:"approvals"`
+	Needed    int    `json:"needed"`
+}
+
+// ControlInput is the argument of the pause, resume and abort Updates.
+type ControlInput struct {
+	Actor  string `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ControlResult tells the caller the environment's state after the Update.
+type ControlResult struct {
+	State string `json:"state"`
+}
+
+// Error types carried by failed releases; the CLI prints them as the reason.
+const (
+	ErrTypeRejected   = "ReleaseRejected"
+	ErrTypeAborted    = "ReleaseAborted"
+	ErrTypeTimedOut   = "ApprovalTimedOut"
+	ErrTypeStepFailed = "StepFailed"
+	ErrTypeLocked     = "EnvironmentLocked"
+	ErrTypeInvalid    = "InvalidRelease"
+)
+
+func isFinal(state string) bool {
+	switch state {
+	case StateSucceeded, StateFailed, StateRolledBack, StateAborted, StateRejected, StateTimedOut:
+		return true
+	}
+	return false
+}
+
+// Summary renders the release as a short markdown text for the Web UI.
+func (s ReleaseStatus) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s %s** — %s", s.Service, s.Version, s.State)
+	if s.Reason != "" {
+		fmt.Fprintf(&b, ": %s", s.Reason)
+	}
+	b.WriteString("\n\n")
+	for _, e := range s.Environments {
+		fmt.Fprintf(&b, "- %s: %s", e.Name, e.State)
+		if e.CurrentStep != "" && !isFinal(e.State) {
+			fmt.Fprintf(&b, " (step %s)", e.CurrentStep)
+		}
+		for _, g := range e.PendingGates() {
+			fmt.Fprintf(&b, " — waiting for approval at gate %s", g.Name)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,122 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// registerHandlers installs the status query and the decision Updates. Every
+// Update has a validator, so an invalid call is refused to the caller and
+// leaves no trace in history.
+func (e *environment) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (EnvironmentStatus, error) {
+		return e.status, nil
+	}); err != nil {
+		return err
+	}
+	updates := []struct {
+		name     string
+		handler  any
+		validate any
+	}{
+		{UpdateApprove, e.approve, func(_ workflow.Context, in DecisionInput) error { return e.validateDecision(in, true) }},
+		{UpdateReject, e.reject, func(_ workflow.Context, in DecisionInput) error { return e.validateDecision(in, false) }},
+		{UpdatePause, e.pause, e.validatePause},
+		{UpdateResume, e.resume, e.validateResume},
+		{UpdateAbort, e.abortNow, e.validateAbort},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
+			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// active reports whether the environment still accepts control Updates.
+func (e *environment) active() error {
+	if isFinal(e.status.State) {
+		return fmt.Errorf("environment %s already finished: %s", e.status.Name, e.status.State)
+	}
+	if e.abort != nil || e.status.State == StateRollingBack {
+		return fmt.Errorf("environment %s is rolling back (aborted by %s)", e.status.Name, abortActor(e.abort))
+	}
+	return nil
+}
+
+func requireActor(in ControlInput) error {
+	if strings.TrimSpace(in.Actor) == "" {
+		return fmt.Errorf("say who you are: pass --as NAME")
+	}
+	return nil
+}
+
+func (e *environment) validatePause(_ workflow.Context, in ControlInput) error {
+	if err := requireActor(in); err != nil {
+		return err
+	}
+	if err := e.active(); err != nil {
+		return err
+	}
+	if e.status.Paused {
+		return fmt.Errorf("environment %s is already paused by %s", e.status.Name, e.status.PausedBy)
+	}
+	return nil
+}
+
+// pause stops the environment before its next step; a running step finishes.
+func (e *environment) pause(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	e.status.Paused, e.status.PausedBy = true, in.Actor
+	e.audit(ctx, auditRecord{action: "release.paused", actor: in.Actor, outcome: StatePaused, detail: in.Reason})
+	e.upsertAttrs(ctx)
+	e.publish(ctx)
+	return ControlResult{State: StatePaused}, nil
+}
+
+func (e *environment) validateResume(_ workflow.Context, in ControlInput) error {
+	if err := requireActor(in); err != nil {
+		return err
+	}
+	if err := e.active(); err != nil {
+		return err
+	}
+	if !e.status.Paused {
+		return fmt.Errorf("environment %s is not paused", e.status.Name)
+	}
+	return nil
+}
+
+func (e *environment) resume(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	e.status.Paused, e.status.PausedBy = false, ""
+	e.audit(ctx, auditRecord{action: "release.resumed", actor: in.Actor, outcome: StateRunning, detail: in.Reason})
+	e.upsertAttrs(ctx)
+	e.publish(ctx)
+	return ControlResult{State: e.status.State}, nil
+}
+
+func (e *environment) validateAbort(_ workflow.Context, in ControlInput) error {
+	if err := requireActor(in); err != nil {
+		return err
+	}
+	return e.active()
+}
+
+// abortNow interrupts the running step; the main loop then rolls back.
+func (e *environment) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	e.abort = &in
+	if e.cancelStep != nil {
+		e.cancelStep()
+	}
+	e.audit(ctx, auditRecord{action: "release.aborted", actor: in.Actor, outcome: StateAborted, detail: in.Reason})
+	return ControlResult{State: StateRollingBack}, nil
+}
+
+func abortActor(c *ControlInput) string {
+	if c == nil {
+		return "a failure"
+	}
+	return c.Actor
+}

@@ -1,0 +1,299 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// environment is the state of one Environment workflow execution. Update
+// handlers and the main loop share it; Temporal runs them on one goroutine at
+// a time, so no locking is needed.
+type environment struct {
+	in     EnvironmentInput
+	status EnvironmentStatus
+	plan   []plannedStep
+	comps  []compensation
+	log    log.Logger
+
+	// abort is set by the abort Update or by cancellation of the workflow.
+	abort *ControlInput
+	// cancelStep interrupts the step that is running now (nil between steps).
+	cancelStep workflow.CancelFunc
+	// parent receives progress snapshots; empty when run on its own.
+	parent workflow.Execution
+	// auditSeq numbers audit records so their IDs are stable on replay.
+	auditSeq int
+}
+
+// plannedStep is a step of the environment plus what the interpreter needs.
+type plannedStep struct {
+	step runbooks.Step
+	// builtin is set for the checks every environment runs first.
+	builtin string
+	// gate is set for approval steps (environment approvals and approval steps).
+	gate *runbooks.Approval
+}
+
+// failure is why an environment stopped before its last step.
+type failure struct {
+	cause   string // ErrType* constant
+	message string
+}
+
+func (f *failure) Error() string { return f.message }
+
+// Environment runs one environment of a release: release window, artifact
+// check, approval gates and steps in order; on failure, rejection, timeout or
+// abort it runs the compensations of every completed step in reverse.
+func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, error) {
+	e := newEnvironment(ctx, in)
+	if err := e.registerHandlers(ctx); err != nil {
+		return EnvironmentResult{}, err
+	}
+	fail := e.run(ctx)
+	if fail != nil {
+		e.rollback(ctx, fail)
+	} else {
+		e.finish(ctx, StateSucceeded, "")
+	}
+	// Let in-flight Update handlers (e.g. an audit write) finish before the
+	// workflow closes, or their callers would see an error.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	if fail != nil {
+		return EnvironmentResult{Status: e.status}, temporal.NewNonRetryableApplicationError(
+			e.status.Reason, fail.cause, nil, e.status)
+	}
+	return EnvironmentResult{Status: e.status}, nil
+}
+
+func newEnvironment(ctx workflow.Context, in EnvironmentInput) *environment {
+	info := workflow.GetInfo(ctx)
+	e := &environment{in: in, log: workflow.GetLogger(ctx)}
+	if info.ParentWorkflowExecution != nil {
+		e.parent = *info.ParentWorkflowExecution
+	}
+	e.status = EnvironmentStatus{
+		Name:       in.Env.Name,
+		WorkflowID: info.WorkflowExecution.ID,
+		RunID:      info.WorkflowExecution.RunID,
+		State:      StatePending,
+	}
+	e.plan = planSteps(in)
+	for _, p := range e.plan {
+		e.status.Steps = append(e.status.Steps, newStepStatus(p, in.Policy))
+	}
+	e.status.Compensations = []CompensationStatus{}
+	return e
+}
+
+// planSteps turns the environment into the ordered list the interpreter runs:
+// the environment's approval gates first, then its steps.
+func planSteps(in EnvironmentInput) []plannedStep {
+	var plan []plannedStep
+	if in.Env.ReleaseWindow != nil {
+		plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinWindow}, builtin: BuiltinWindow})
+	}
+	plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinArtifact}, builtin: BuiltinArtifact})
+	for i := range in.Env.Approvals {
+		a := in.Env.Approvals[i]
+		plan = append(plan, plannedStep{step: runbooks.Step{Name: a.Name, Approval: &runbooks.ApprovalStep{
+			Approvers: a.Approvers, MinApprovals: a.MinApprovals, Timeout: a.Timeout, Instructions: a.Instructions,
+		}}, gate: &a})
+	}
+	for _, s := range in.Env.Steps {
+		p := plannedStep{step: s}
+		if s.Approval != nil {
+			p.gate = &runbooks.Approval{Name: s.Name, Approvers: s.Approval.Approvers,
+				MinApprovals: s.Approval.MinApprovals, Timeout: s.Approval.Timeout, Instructions: s.Approval.Instructions}
+		}
+		plan = append(plan, p)
+	}
+	return plan
+}
+
+func newStepStatus(p plannedStep, pol runbooks.Policy) StepStatus {
+	st := StepStatus{Name: p.step.Name, Kind: p.step.Kind(), State: StatePending}
+	if p.builtin != "" {
+		st.Kind = p.builtin
+	}
+	if p.gate != nil {
+		st.Kind = runbooks.KindApproval
+		st.Gate = &GateStatus{
+			Name:         p.gate.Name,
+			State:        StatePending,
+			Approvers:    p.gate.Approvers,
+			MinApprovals: max(1, p.gate.MinApprovals),
+			Instructions: p.gate.Instructions,
+		}
+	}
+	return st
+}
+
+// run executes the environment and returns why it stopped early, or nil.
+func (e *environment) run(ctx workflow.Context) *failure {
+	e.status.State = StateRunning
+	e.status.StartedAt = workflow.Now(ctx)
+	e.upsertAttrs(ctx)
+	e.audit(ctx, auditRecord{action: "environment.started", outcome: StateRunning})
+	e.publish(ctx)
+
+	for i := range e.plan {
+		if f := e.awaitUnpaused(ctx); f != nil {
+			e.markNotReached(i)
+			return f
+		}
+		if f := e.runStep(ctx, i); f != nil {
+			e.markNotReached(i + 1)
+			return f
+		}
+	}
+	return nil
+}
+
+// markNotReached records that steps from index i on will never run.
+func (e *environment) markNotReached(from int) {
+	for j := from; j < len(e.status.Steps); j++ {
+		if e.status.Steps[j].State == StatePending {
+			e.status.Steps[j].State = StateNotReached
+		}
+	}
+}
+
+// runStep runs step i with a cancellable context so abort can interrupt it.
+func (e *environment) runStep(ctx workflow.Context, i int) *failure {
+	p := e.plan[i]
+	st := &e.status.Steps[i]
+	st.State, st.StartedAt = StateRunning, workflow.Now(ctx)
+	e.status.CurrentStep = st.Name
+	e.upsertAttrs(ctx)
+	e.publish(ctx)
+
+	stepCtx, cancel := workflow.WithCancel(ctx)
+	e.cancelStep = cancel
+	defer func() { e.cancelStep = nil }()
+
+	var f *failure
+	if p.gate != nil {
+		f = e.runGate(stepCtx, i)
+	} else {
+		f = e.runAction(stepCtx, i)
+	}
+	if f == nil && e.abort != nil {
+		f = e.abortFailure()
+	}
+	st.EndedAt = workflow.Now(ctx)
+	if f != nil {
+		if st.State == StateRunning {
+			st.State = StateFailed
+		}
+		st.Error = f.message
+		e.audit(ctx, auditRecord{action: "step.failed", step: st.Name, outcome: st.State, detail: f.message})
+		return f
+	}
+	st.State = StateSucceeded
+	if p.gate != nil {
+		st.State = StateApproved
+	}
+	e.audit(ctx, auditRecord{action: "step.succeeded", step: st.Name, outcome: st.State, detail: st.Detail})
+	e.publish(ctx)
+	return nil
+}
+
+// runAction runs a non-gate step and registers its compensation.
+func (e *environment) runAction(ctx workflow.Context, i int) *failure {
+	p := e.plan[i]
+	var err error
+	switch {
+	case p.builtin == BuiltinWindow:
+		err = e.awaitWindow(ctx, i)
+	case p.builtin == BuiltinArtifact:
+		err = e.verifyArtifact(ctx, i)
+	case p.step.Kind() == runbooks.KindHTTPCheck:
+		err = e.httpCheck(ctx, i)
+	default:
+		// The validator refuses unknown kinds; reaching this means a runbook
+		// from a newer client reached an older worker.
+		return &failure{cause: ErrTypeInvalid, message: fmt.Sprintf(
+			"step %s: kind %q is not supported by this worker; upgrade the worker", p.step.Name, p.step.Kind())}
+	}
+	if err != nil {
+		return e.stepFailure(ctx, err)
+	}
+	if p.step.OnRollback != nil {
+		e.pushCompensation(p.step.Name, p.step.OnRollback)
+	}
+	return nil
+}
+
+// stepFailure turns an activity error into a failure, telling an abort (the
+// step was cancelled) apart from the step's own error.
+func (e *environment) stepFailure(ctx workflow.Context, err error) *failure {
+	var f *failure
+	if errors.As(err, &f) {
+		return f
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) || ctx.Err() != nil {
+		e.abortFromCancel()
+		return e.abortFailure()
+	}
+	return &failure{cause: ErrTypeStepFailed, message: fmt.Sprintf("step %s failed: %s",
+		e.status.CurrentStep, rootMessage(err))}
+}
+
+func (e *environment) abortFailure() *failure {
+	msg := "aborted by " + e.abort.Actor
+	if e.abort.Reason != "" {
+		msg += ": " + e.abort.Reason
+	}
+	return &failure{cause: ErrTypeAborted, message: msg}
+}
+
+// awaitUnpaused blocks while the environment is paused; an abort ends the wait.
+func (e *environment) awaitUnpaused(ctx workflow.Context) *failure {
+	if err := workflow.Await(ctx, func() bool { return !e.status.Paused || e.abort != nil }); err != nil {
+		e.abortFromCancel()
+	}
+	if e.abort != nil {
+		return e.abortFailure()
+	}
+	return nil
+}
+
+// abortFromCancel records a cancellation of the workflow (e.g. from the Web
+// UI) as an abort, so it rolls back like one.
+func (e *environment) abortFromCancel() {
+	if e.abort == nil {
+		e.abort = &ControlInput{Actor: "temporal", Reason: "workflow cancelled"}
+	}
+}
+
+// finish records the final state and tells the release.
+func (e *environment) finish(ctx workflow.Context, state, reason string) {
+	e.status.State, e.status.Reason = state, reason
+	e.status.EndedAt = workflow.Now(ctx)
+	e.status.CurrentStep = ""
+	e.status.Paused = false
+	e.upsertAttrs(ctx)
+	e.audit(ctx, auditRecord{action: "environment.finished", outcome: state, detail: reason})
+	e.publish(ctx)
+}
+
+// rootMessage returns the innermost message of a Temporal error chain, which
+// is the one a person can act on.
+func rootMessage(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+

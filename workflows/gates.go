@@ -1,0 +1,167 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// defaultApprovalTimeout applies when neither the gate nor the policy sets one.
+const defaultApprovalTimeout = 24 * time.Hour
+
+// runGate waits until the gate at step i is decided, times out, or the
+// environment is aborted.
+func (e *environment) runGate(ctx workflow.Context, i int) *failure {
+	st := &e.status.Steps[i]
+	g := st.Gate
+	timeout := e.plan[i].gate.Timeout.Or(e.in.Policy.ApprovalTimeout.Or(defaultApprovalTimeout))
+	g.State = StateWaiting
+	g.Deadline = workflow.Now(ctx).Add(timeout)
+	st.State = StateWaiting
+	st.Detail = fmt.Sprintf("waiting for %d approval(s) until %s", g.MinApprovals, g.Deadline.UTC().Format(time.RFC3339))
+	e.upsertAttrs(ctx)
+	e.audit(ctx, auditRecord{action: "gate.waiting", step: g.Name, outcome: StateWaiting, detail: g.Instructions})
+	e.publish(ctx)
+
+	decided, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      timeout,
+		TimerOptions: workflow.TimerOptions{Summary: "approval gate " + g.Name + " times out"},
+	}, func() bool { return g.State != StateWaiting || e.abort != nil })
+	if err != nil {
+		e.abortFromCancel()
+	}
+	switch {
+	case e.abort != nil:
+		g.State, st.State = StateInterrupted, StateInterrupted
+		return e.abortFailure()
+	case !decided:
+		g.State, st.State = StateTimedOut, StateTimedOut
+		return &failure{cause: ErrTypeTimedOut, message: fmt.Sprintf(
+			"approval gate %s timed out after %s without enough approvals", g.Name, timeout)}
+	case g.State == StateRejected:
+		st.State = StateRejected
+		msg := fmt.Sprintf("rejected by %s at gate %s", g.Rejection.Actor, g.Name)
+		if g.Rejection.Comment != "" {
+			msg += ": " + g.Rejection.Comment
+		}
+		return &failure{cause: ErrTypeRejected, message: msg}
+	}
+	st.Detail = "approved by " + actors(g.Approvals)
+	return nil
+}
+
+// findGate resolves the gate a decision is about. An empty name means the one
+// gate that is waiting now.
+func (e *environment) findGate(name string) (*GateStatus, error) {
+	var waiting, all []*GateStatus
+	for i := range e.status.Steps {
+		if g := e.status.Steps[i].Gate; g != nil {
+			all = append(all, g)
+			if g.State == StateWaiting {
+				waiting = append(waiting, g)
+			}
+		}
+	}
+	if name == "" {
+		switch len(waiting) {
+		case 1:
+			return waiting[0], nil
+		case 0:
+			return nil, fmt.Errorf("no approval gate is waiting in environment %s (state %s)", e.status.Name, e.status.State)
+		}
+		return nil, fmt.Errorf("several gates are waiting (%s); name one with --gate", gateNames(waiting))
+	}
+	for _, g := range all {
+		if g.Name != name {
+			continue
+		}
+		if g.State == StateWaiting {
+			return g, nil
+		}
+		if g.State == StatePending {
+			return nil, fmt.Errorf("gate %s is not waiting yet; it opens when the release reaches it", name)
+		}
+		return nil, fmt.Errorf("gate %s was already decided: %s", name, g.State)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("environment %s has no approval gates", e.status.Name)
+	}
+	return nil, fmt.Errorf("no gate named %q in environment %s; gates: %s", name, e.status.Name, gateNames(all))
+}
+
+// validateDecision refuses a decision before anything is written to history.
+func (e *environment) validateDecision(in DecisionInput, approving bool) error {
+	if strings.TrimSpace(in.Actor) == "" {
+		return fmt.Errorf("say who decides: pass --as NAME")
+	}
+	if e.abort != nil || isFinal(e.status.State) || e.status.State == StateRollingBack {
+		return fmt.Errorf("environment %s is %s; there is nothing to decide", e.status.Name, e.status.State)
+	}
+	g, err := e.findGate(in.Gate)
+	if err != nil {
+		return err
+	}
+	if len(g.Approvers) > 0 && !slices.Contains(g.Approvers, in.Actor) {
+		return fmt.Errorf("%s may not decide gate %s; approvers: %s", in.Actor, g.Name, strings.Join(g.Approvers, ", "))
+	}
+	if !approving {
+		return nil
+	}
+	if in.Actor == e.in.Requester && !e.in.Policy.AllowSelfApproval {
+		return fmt.Errorf("%s started this release and may not approve it (separation of duties; set policy.allow-self-approval to change)", in.Actor)
+	}
+	for _, d := range g.Approvals {
+		if d.Actor == in.Actor {
+			return fmt.Errorf("%s already approved gate %s; it needs %d more approval(s) from someone else",
+				in.Actor, g.Name, g.MinApprovals-len(g.Approvals))
+		}
+	}
+	return nil
+}
+
+// approve records an approval; the gate opens once enough people approved.
+func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionResult, error) {
+	g, err := e.findGate(in.Gate)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	g.Approvals = append(g.Approvals, Decision{Actor: in.Actor, Comment: in.Comment, At: workflow.Now(ctx)})
+	if len(g.Approvals) >= g.MinApprovals {
+		g.State = StateApproved
+	}
+	e.audit(ctx, auditRecord{action: "gate.approved", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment})
+	e.publish(ctx)
+	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
+}
+
+// reject records a rejection; one is enough to fail the gate.
+func (e *environment) reject(ctx workflow.Context, in DecisionInput) (DecisionResult, error) {
+	g, err := e.findGate(in.Gate)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	g.Rejection = &Decision{Actor: in.Actor, Comment: in.Comment, At: workflow.Now(ctx)}
+	g.State = StateRejected
+	e.audit(ctx, auditRecord{action: "gate.rejected", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment})
+	e.publish(ctx)
+	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
+}
+
+func actors(ds []Decision) string {
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Actor
+	}
+	return strings.Join(names, ", ")
+}
+
+func gateNames(gs []*GateStatus) string {
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.Name
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,125 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/audit"
+)
+
+var auditActs *audit.Activities
+
+// auditRecord is one line for the audit log, filled by the workflow.
+type auditRecord struct {
+	action, actor, step, outcome, detail string
+}
+
+// audit appends a record to the audit log through a local activity (one
+// marker event instead of three). The record ID is derived from the workflow
+// run and a counter, so a retried or replayed write is not duplicated. The
+// log is a compliance record, so a failing write is retried, not dropped.
+func (e *environment) audit(ctx workflow.Context, r auditRecord) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	e.auditSeq++
+	if r.actor == "" {
+		r.actor = "runbook"
+	}
+	in := audit.AppendAuditInput{Entry: audit.Entry{
+		ID:          fmt.Sprintf("%s/%s/%d", e.status.WorkflowID, e.status.RunID, e.auditSeq),
+		Time:        workflow.Now(ctx).UTC(),
+		Actor:       r.actor,
+		Action:      r.action,
+		Release:     e.in.ReleaseID,
+		Service:     e.in.Service,
+		Environment: e.in.Env.Name,
+		Version:     e.in.Version,
+		Step:        r.step,
+		Outcome:     r.outcome,
+		Detail:      r.detail,
+	}}
+	appendAudit(ctx, in)
+}
+
+// appendAudit runs the audit local activity with a patient retry policy.
+func appendAudit(ctx workflow.Context, in audit.AppendAuditInput) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		Summary:             "audit " + in.Entry.Action,
+	})
+	if err := workflow.ExecuteLocalActivity(ctx, auditActs.AppendAudit, in).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("audit write failed", "action", in.Entry.Action, "error", err)
+	}
+}
+
+// publish refreshes what people see: the Web UI's current details and the
+// parent release's copy of this environment's status.
+func (e *environment) publish(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, e.details())
+	if e.parent.ID == "" {
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	// Fire and forget: the parent also gets the final status from the
+	// child's result, so a lost snapshot only delays the picture.
+	_ = workflow.SignalExternalWorkflow(ctx, e.parent.ID, e.parent.RunID, signalProgress, e.status)
+}
+
+// details renders the environment for the Web UI as markdown.
+func (e *environment) details() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s %s → %s**: %s", e.in.Service, e.in.Version, e.status.Name, e.status.State)
+	if e.status.Paused {
+		fmt.Fprintf(&b, " (paused by %s)", e.status.PausedBy)
+	}
+	if e.status.Reason != "" {
+		fmt.Fprintf(&b, " — %s", e.status.Reason)
+	}
+	b.WriteString("\n\n| step | kind | state | detail |\n|---|---|---|---|\n")
+	for _, s := range e.status.Steps {
+		detail := s.Detail
+		if s.Error != "" {
+			detail = s.Error
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, strings.ReplaceAll(detail, "|", "/"))
+	}
+	if len(e.status.Compensations) > 0 {
+		b.WriteString("\n**Rollback plan**\n")
+		for i, c := range e.status.Compensations {
+			fmt.Fprintf(&b, "%d. %s: %s (%s)\n", i+1, c.Step, c.Action, c.State)
+		}
+	}
+	return b.String()
+}
+
+// upsertAttrs keeps the search attributes current, writing only changes so
+// history stays small.
+func (e *environment) upsertAttrs(ctx workflow.Context) {
+	state := e.status.State
+	if e.status.Paused && !isFinal(state) {
+		state = StatePaused
+	}
+	upsertChanged(ctx, AttrStatus, state)
+	upsertChanged(ctx, AttrStep, e.status.CurrentStep)
+}
+
+// upsertChanged upserts a keyword search attribute when its value changed.
+func upsertChanged(ctx workflow.Context, key temporal.SearchAttributeKeyKeyword, value string) {
+	cur, present := workflow.GetTypedSearchAttributes(ctx).GetKeyword(key)
+	if (present && cur == value) || (!present && value == "") {
+		return
+	}
+	var u temporal.SearchAttributeUpdate
+	if value == "" {
+		u = key.ValueUnset()
+	} else {
+		u = key.ValueSet(value)
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, u); err != nil {
+		workflow.GetLogger(ctx).Warn("search attribute not updated", "key", key.GetName(), "error", err)
+	}
+}

@@ -1,0 +1,215 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/audit"
+)
+
+// release is the state of one Release workflow execution.
+type release struct {
+	in       ReleaseInput
+	status   ReleaseStatus
+	progress workflow.ReceiveChannel
+	auditSeq int
+}
+
+// Release moves one version of a service through its environments in
+// promotion order. Each environment is a child workflow; a later one starts
+// only after the earlier one succeeded. Progress of the running environment
+// arrives as signals so the status query shows every step.
+func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
+	r := newRelease(ctx, in)
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ReleaseStatus, error) {
+		return r.status, nil
+	}); err != nil {
+		return ReleaseResult{}, err
+	}
+	r.status.State = StateRunning
+	r.refresh(ctx)
+	r.audit(ctx, "release.started", in.Requester, StateRunning, "runbook "+in.RunbookFile)
+
+	var fail error
+	for i := range in.Runbook.Environments {
+		if fail = r.runEnvironment(ctx, i); fail != nil {
+			r.markNotReached(i + 1)
+			break
+		}
+	}
+	r.status.EndedAt = workflow.Now(ctx)
+	r.status.CurrentEnvironment = ""
+	if fail == nil {
+		r.status.State = StateSucceeded
+	}
+	r.refresh(ctx)
+	r.audit(ctx, "release.finished", in.Requester, r.status.State, r.status.Reason)
+	if fail != nil {
+		return ReleaseResult{}, fail
+	}
+	return ReleaseResult{Status: r.status}, nil
+}
+
+func newRelease(ctx workflow.Context, in ReleaseInput) *release {
+	r := &release{in: in, progress: workflow.GetSignalChannel(ctx, signalProgress)}
+	rb := in.Runbook
+	r.status = ReleaseStatus{
+		ReleaseID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Service:   rb.Service, Owner: rb.Owner, Version: in.Version, Digest: in.Digest,
+		Requester: in.Requester, State: StatePending, StartedAt: workflow.Now(ctx),
+	}
+	for _, env := range rb.Environments {
+		r.status.Environments = append(r.status.Environments, EnvironmentStatus{
+			Name: env.Name, State: StatePending, WorkflowID: EnvironmentID(rb.Service, env.Name),
+			Steps: []StepStatus{}, Compensations: []CompensationStatus{},
+		})
+	}
+	return r
+}
+
+// runEnvironment runs environment i as a child workflow and returns the error
+// that ends the release, or nil when the environment succeeded.
+func (r *release) runEnvironment(ctx workflow.Context, i int) error {
+	env := r.in.Runbook.Environments[i]
+	r.status.CurrentEnvironment = env.Name
+	r.status.Environments[i].State = StateRunning
+	r.refresh(ctx)
+
+	child := r.startChild(ctx, env.Name, EnvironmentInput{
+		ReleaseID: r.status.ReleaseID, Service: r.in.Runbook.Service, Owner: r.in.Runbook.Owner,
+		Version: r.in.Version, Artifact: r.in.Runbook.Artifact, Requester: r.in.Requester,
+		Policy: r.in.Runbook.Policy, Env: env,
+	})
+	var exec workflow.Execution
+	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+		return r.fail(i, ErrTypeLocked, lockedMessage(r.status.Environments[i].WorkflowID, env.Name, err))
+	}
+	r.status.Environments[i].RunID = exec.RunID
+	r.waitChild(ctx, i, child)
+
+	var res EnvironmentResult
+	err := child.Get(ctx, &res)
+	if err == nil {
+		r.status.Environments[i] = res.Status
+		r.refresh(ctx)
+		return nil
+	}
+	return r.childFailed(ctx, i, err)
+}
+
+func (r *release) startChild(ctx workflow.Context, env string, in EnvironmentInput) workflow.ChildWorkflowFuture {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: EnvironmentID(in.Service, env),
+		// A cancelled or terminated release asks the environment to roll back.
+		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation: true,
+		StaticSummary:       fmt.Sprintf("%s %s → %s (release %s)", in.Service, in.Version, env, in.ReleaseID),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AttrService.ValueSet(in.Service), AttrVersion.ValueSet(in.Version),
+			AttrEnvironment.ValueSet(env), AttrStatus.ValueSet(StateRunning)),
+	})
+	return workflow.ExecuteChildWorkflow(cctx, Environment, in)
+}
+
+// waitChild applies progress snapshots until the child workflow closes.
+func (r *release) waitChild(ctx workflow.Context, i int, child workflow.ChildWorkflowFuture) {
+	done := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(child, func(workflow.Future) { done = true })
+	sel.AddReceive(r.progress, func(c workflow.ReceiveChannel, _ bool) {
+		var st EnvironmentStatus
+		c.Receive(ctx, &st)
+		r.apply(ctx, i, st)
+	})
+	for !done {
+		sel.Select(ctx)
+	}
+	// Snapshots that raced the child's completion are stale; drop them.
+	for r.progress.ReceiveAsync(nil) {
+	}
+}
+
+// apply takes a snapshot from the environment running at index i.
+func (r *release) apply(ctx workflow.Context, i int, st EnvironmentStatus) {
+	if st.RunID != r.status.Environments[i].RunID {
+		return // from another run of the same environment workflow ID
+	}
+	r.status.Environments[i] = st
+	r.refresh(ctx)
+}
+
+// childFailed records a failed environment and returns the release's error.
+func (r *release) childFailed(ctx workflow.Context, i int, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		var st EnvironmentStatus
+		if appErr.HasDetails() && appErr.Details(&st) == nil && st.Name != "" {
+			r.status.Environments[i] = st
+		}
+		return r.fail(i, appErr.Type(), appErr.Message())
+	}
+	return r.fail(i, ErrTypeStepFailed, fmt.Sprintf("environment %s failed: %s", r.in.Runbook.Environments[i].Name, rootMessage(err)))
+}
+
+// fail sets the release's final state from environment i's outcome.
+func (r *release) fail(i int, cause, msg string) error {
+	env := &r.status.Environments[i]
+	if !isFinal(env.State) {
+		env.State, env.Reason = StateFailed, msg
+	}
+	r.status.State = env.State
+	if r.status.State != StateRolledBack {
+		r.status.State = StateFailed
+	}
+	r.status.Reason = fmt.Sprintf("%s: %s", env.Name, msg)
+	return temporal.NewNonRetryableApplicationError(r.status.Reason, cause, nil, r.status)
+}
+
+func (r *release) markNotReached(from int) {
+	for j := from; j < len(r.status.Environments); j++ {
+		r.status.Environments[j].State = StateNotReached
+	}
+}
+
+// refresh updates the Web UI details and search attributes.
+func (r *release) refresh(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, r.status.Summary())
+	state, step := r.status.State, ""
+	if cur, ok := r.status.Current(); ok && !r.status.Finished() {
+		step = cur.CurrentStep
+		if cur.Paused {
+			state = StatePaused
+		}
+	}
+	upsertChanged(ctx, AttrStatus, state)
+	upsertChanged(ctx, AttrEnvironment, r.status.CurrentEnvironment)
+	upsertChanged(ctx, AttrStep, step)
+}
+
+func (r *release) audit(ctx workflow.Context, action, actor, outcome, detail string) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	r.auditSeq++
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	appendAudit(ctx, audit.AppendAuditInput{Entry: audit.Entry{
+		ID:      fmt.Sprintf("%s/%s/%d", info.ID, info.RunID, r.auditSeq),
+		Time:    workflow.Now(ctx).UTC(),
+		Actor:   actor,
+		Action:  action,
+		Release: info.ID, Service: r.in.Runbook.Service, Version: r.in.Version,
+		Outcome: outcome, Detail: detail,
+	}})
+}
+
+// lockedMessage explains why an environment could not start: another live
+// release holds its workflow ID.
+func lockedMessage(wfID, env string, err error) string {
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return fmt.Sprintf("environment %s is locked by another live release (workflow %s); wait for it or abort it", env, wfID)
+	}
+	return fmt.Sprintf("could not start environment %s: %s", env, rootMessage(err))
+}

@@ -1,0 +1,133 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/artifact"
+	"github.com/runbookhq/runbook/activities/httpcheck"
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// Names of the built-in steps every environment runs before its own.
+const (
+	BuiltinWindow   = "release-window"
+	BuiltinArtifact = "verify-artifact"
+)
+
+// Defaults of the http-check step.
+const (
+	defaultHTTPTimeout  = 10 * time.Second
+	defaultHTTPInterval = 2 * time.Second
+	defaultHTTPDeadline = 2 * time.Minute
+)
+
+// Typed nil receivers: workflows call activities through method values so a
+// renamed activity is a compile error, not a stuck release.
+var (
+	httpActs     *httpcheck.Activities
+	artifactActs *artifact.Activities
+)
+
+// vars are the ${...} variables a step may use.
+func (e *environment) vars() map[string]string {
+	return map[string]string{"version": e.in.Version, "service": e.in.Service, "environment": e.in.Env.Name}
+}
+
+// httpCheck runs an http-check step: one activity whose Temporal retry policy
+// repeats the request every interval until it passes or the deadline is hit.
+// Retries add no history events, so a long check keeps history small.
+func (e *environment) httpCheck(ctx workflow.Context, i int) error {
+	c := e.plan[i].step.HTTPCheck
+	in := httpcheck.HTTPCheckInput{
+		URL:            runbooks.Expand(c.URL, e.vars()),
+		Method:         c.Method,
+		Headers:        c.Headers,
+		Body:           runbooks.Expand(c.Body, e.vars()),
+		ExpectStatus:   c.ExpectStatus,
+		ExpectBody:     runbooks.Expand(c.ExpectBody, e.vars()),
+		Timeout:        c.Timeout.Or(defaultHTTPTimeout),
+		IdempotencyKey: e.idempotencyKey(e.plan[i].step.Name),
+	}
+	interval := c.Interval.Or(defaultHTTPInterval)
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    in.Timeout + 5*time.Second,
+		ScheduleToCloseTimeout: c.Deadline.Or(defaultHTTPDeadline),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        interval,
+			BackoffCoefficient:     1,
+			MaximumInterval:        interval,
+			NonRetryableErrorTypes: []string{"HTTPCheckInvalid"},
+		},
+		Summary: fmt.Sprintf("%s: %s %s", e.plan[i].step.Name, methodOr(in.Method, "GET"), in.URL),
+	})
+	var res httpcheck.HTTPCheckResult
+	if err := workflow.ExecuteActivity(ctx, httpActs.HTTPCheck, in).Get(ctx, &res); err != nil {
+		return err
+	}
+	e.status.Steps[i].Detail = fmt.Sprintf("%s %s answered %d in %d ms (attempt %d)",
+		methodOr(in.Method, "GET"), in.URL, res.Status, res.DurationMS, res.Attempt)
+	return nil
+}
+
+// verifyArtifact checks the artifact against the release's digest, so every
+// environment runs exactly the bytes that were approved.
+func (e *environment) verifyArtifact(ctx workflow.Context, i int) error {
+	in := artifact.VerifyArtifactInput{Reference: e.in.Artifact.Reference, Digest: e.in.Artifact.Digest}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			MaximumAttempts:        5,
+			NonRetryableErrorTypes: []string{"ArtifactDigestMismatch", "ArtifactNotFound", "ArtifactInvalid"},
+		},
+		Summary: "verify " + in.Reference,
+	})
+	var res artifact.VerifyArtifactResult
+	if err := workflow.ExecuteActivity(ctx, artifactActs.VerifyArtifact, in).Get(ctx, &res); err != nil {
+		return err
+	}
+	e.status.Steps[i].Detail = fmt.Sprintf("%s matches %s (%d bytes)", in.Reference, res.Digest, res.Size)
+	return nil
+}
+
+// awaitWindow waits, on a durable timer, until the release window is open.
+func (e *environment) awaitWindow(ctx workflow.Context, i int) error {
+	w := *e.in.Env.ReleaseWindow
+	now := workflow.Now(ctx)
+	open, why, err := NextOpening(now, w)
+	if err != nil {
+		return &failure{cause: ErrTypeStepFailed, message: "release window: " + err.Error()}
+	}
+	if !open.After(now) {
+		e.status.Steps[i].Detail = "window open"
+		return nil
+	}
+	e.status.Steps[i].State = StateWaiting
+	e.status.Steps[i].Detail = fmt.Sprintf("%s; opens at %s", why, open.UTC().Format(time.RFC3339))
+	e.upsertAttrs(ctx)
+	e.publish(ctx)
+	timer := workflow.NewTimerWithOptions(ctx, open.Sub(now), workflow.TimerOptions{Summary: "release window opens"})
+	if err := timer.Get(ctx, nil); err != nil {
+		return err // cancelled: an abort, handled by the caller
+	}
+	e.status.Steps[i].State = StateRunning
+	e.status.Steps[i].Detail = "window opened at " + workflow.Now(ctx).UTC().Format(time.RFC3339)
+	return nil
+}
+
+// idempotencyKey is unique per environment run and step, and the same on
+// every retry, so a receiver can apply a step's effect exactly once.
+func (e *environment) idempotencyKey(step string) string {
+	return e.status.WorkflowID + "/" + e.status.RunID + "/" + step
+}
+
+func methodOr(m, def string) string {
+	if m == "" {
+		return def
+	}
+	return m
+}

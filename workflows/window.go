@@ -1,0 +1,120 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// windowHorizon bounds the search for the next opening; a window closed for
+// longer than this is almost certainly a mistake in the runbook.
+const windowHorizon = 400
+
+var weekdays = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+}
+
+// NextOpening returns the earliest instant at or after now when the window is
+// open (now itself when it is open), and, when closed, a sentence saying why.
+// It is a pure function of its arguments, so workflows may call it.
+func NextOpening(now time.Time, w runbooks.ReleaseWindow) (time.Time, string, error) {
+	loc := time.UTC
+	if w.Timezone != "" {
+		l, err := time.LoadLocation(w.Timezone)
+		if err != nil {
+			return time.Time{}, "", fmt.Errorf("unknown time zone %q", w.Timezone)
+		}
+		loc = l
+	}
+	startMin, err := clockMinutes(w.Start, 0)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	endMin, err := clockMinutes(w.End, 24*60)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	local := now.In(loc)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	for n := 0; n < windowHorizon; n++ {
+		d := day.AddDate(0, 0, n)
+		if !dayAllowed(d, w.Days) || inBlackout(d, w.Blackouts) {
+			continue
+		}
+		open := d.Add(time.Duration(startMin) * time.Minute)
+		closeAt := d.Add(time.Duration(endMin) * time.Minute)
+		if !now.Before(closeAt) {
+			continue
+		}
+		if !now.Before(open) {
+			return now, "", nil
+		}
+		return open, closedReason(local, w), nil
+	}
+	return time.Time{}, "", fmt.Errorf("the window does not open in the next %d days; check days and blackouts", windowHorizon)
+}
+
+func clockMinutes(hhmm string, def int) (int, error) {
+	if hhmm == "" {
+		return def, nil
+	}
+	var h, m int
+	if _, err := fmt.Sscanf(hhmm, "%d:%d", &h, &m); err != nil || h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0) {
+		return 0, fmt.Errorf("time %q is not HH:MM", hhmm)
+	}
+	return h*60 + m, nil
+}
+
+func dayAllowed(d time.Time, days []string) bool {
+	if len(days) == 0 {
+		return true
+	}
+	for _, s := range days {
+		if wd, ok := weekdays[strings.ToLower(s)]; ok && wd == d.Weekday() {
+			return true
+		}
+	}
+	return false
+}
+
+func inBlackout(d time.Time, bs []runbooks.Blackout) bool {
+	date := d.Format("2006-01-02")
+	for _, b := range bs {
+		if date >= b.From && date <= b.To {
+			return true
+		}
+	}
+	return false
+}
+
+// closedReason explains, in the window's own terms, why it is closed now.
+func closedReason(local time.Time, w runbooks.ReleaseWindow) string {
+	date := local.Format("2006-01-02")
+	for _, b := range w.Blackouts {
+		if date >= b.From && date <= b.To {
+			if b.Reason != "" {
+				return fmt.Sprintf("blackout %s..%s (%s)", b.From, b.To, b.Reason)
+			}
+			return fmt.Sprintf("blackout %s..%s", b.From, b.To)
+		}
+	}
+	days := "every day"
+	if len(w.Days) > 0 {
+		days = strings.Join(w.Days, ",")
+	}
+	start, end := w.Start, w.End
+	if start == "" {
+		start = "00:00"
+	}
+	if end == "" {
+		end = "24:00"
+	}
+	tz := w.Timezone
+	if tz == "" {
+		tz = "UTC"
+	}
+	return fmt.Sprintf("outside the release window (%s %s-%s %s)", days, start, end, tz)
+}
