@@ -6,7 +6,8 @@
 # Rule targets are the versioned paths, so bumping a *_VERSION rebuilds that tool and
 # nothing else, and a second `make tools` does no work. None of these builds touches
 # the root go.mod: `go install pkg@version` ignores it, and OpenTofu builds inside its
-# own downloaded module directory (go install refuses its replace directive).
+# own downloaded module directory (go install refuses its replace directive), with the
+# flags of its release builds (dev=no, so `tofu version` reports the plain version).
 
 TEMPORAL_VERSION    ?= 1.5.1
 TOFU_VERSION        ?= 1.12.6
@@ -83,7 +84,7 @@ $(TOFU):
 	dir=$$(cd / && go mod download -json github.com/opentofu/opentofu@v$(TOFU_VERSION) | grep '"Dir":' | cut -d'"' -f4); \
 	test -n "$$dir"; \
 	mkdir -p $(@D); \
-	cd "$$dir" && go build -o $@.tmp ./cmd/tofu
+	cd "$$dir" && CGO_ENABLED=0 go build -trimpath -ldflags '-X github.com/opentofu/opentofu/version.dev=no' -o $@.tmp ./cmd/tofu
 	mv $@.tmp $@
 
 $(STATICCHECK):

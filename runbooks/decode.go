@@ -3,6 +3,7 @@ package runbooks
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -21,6 +22,7 @@ import (
 // recursive.
 const (
 	maxAliasExpansions = 10000
+	maxExpandedNodes   = 100000
 	maxNodes           = 1000000
 	maxDepth           = 64
 )
@@ -54,9 +56,13 @@ type decoder struct {
 	// locs maps a field path such as "environments[1].steps[0].http-check.url"
 	// to where it was written; absent paths were not written.
 	locs    map[string]*loc
-	aliases int
-	nodes   int
-	aborted bool
+	aliases int // alias expansions so far
+	nodes   int // nodes visited so far
+	// expanding is how many aliases (or merge keys) the walk is inside;
+	// expanded counts the nodes visited there. Hand-written YAML is
+	// bounded by MaxSize, so this is the count an alias bomb inflates.
+	expanding, expanded int
+	aborted             bool
 }
 
 func newDecoder(c *collector) *decoder {
@@ -83,17 +89,25 @@ func (d *decoder) abort(n *yaml.Node, format string, args ...any) {
 // so an alias bomb is refused instead of expanded. It returns nil after
 // aborting.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	orig := n
 	for n.Kind == yaml.AliasNode {
 		d.aliases++
-		if d.aliases > maxAliasExpansions || n.Alias == nil {
+		if n.Alias == nil { // yaml.v3 refuses unknown anchors; be safe anyway
+			d.abort(n, "alias *%s refers to no anchor", n.Value)
+			return nil
+		}
+		if d.aliases > maxAliasExpansions {
 			d.abort(n, "too many alias expansions (a YAML alias bomb?); a runbook may expand aliases at most %d times", maxAliasExpansions)
 			return nil
 		}
 		n = n.Alias
 	}
 	d.nodes++
-	if d.nodes > maxNodes {
-		d.abort(n, "too many values once aliases are expanded (a YAML alias bomb?); a runbook may hold at most %d", maxNodes)
+	if d.expanding > 0 || n != orig {
+		d.expanded++
+	}
+	if d.nodes > maxNodes || d.expanded > maxExpandedNodes {
+		d.abort(orig, "too many values once aliases are expanded (a YAML alias bomb?); aliases may stand for at most %d values", maxExpandedNodes)
 		return nil
 	}
 	return n
@@ -113,7 +127,21 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path, label string, depth
 	if r == nil {
 		return false
 	}
+	if r != n {
+		d.expanding++
+		defer func() { d.expanding-- }()
+	}
 	return d.dispatch(r, v, path, label, depth)
+}
+
+// mergedValue decodes the value of a pair, counting values brought in by
+// a merge key as alias expansions.
+func (d *decoder) mergedValue(p pair, v reflect.Value, path, label string, depth int) bool {
+	if p.merged {
+		d.expanding++
+		defer func() { d.expanding-- }()
+	}
+	return d.value(p.val, v, path, label, depth)
 }
 
 var durationType = reflect.TypeOf(Duration(0))
@@ -175,7 +203,7 @@ func (d *decoder) structure(r *yaml.Node, v reflect.Value, path, label string, d
 		}
 		child := join(path, name)
 		l := d.newLoc(child, p.at, p.val)
-		l.bad = !d.value(p.val, v.Field(idx), child, fmt.Sprintf("%q", name), depth+1)
+		l.bad = !d.mergedValue(p, v.Field(idx), child, strconv.Quote(name), depth+1)
 	}
 	return true
 }
@@ -197,7 +225,7 @@ func (d *decoder) list(r *yaml.Node, v reflect.Value, path, label string, depth 
 	}
 	s := reflect.MakeSlice(v.Type(), len(r.Content), len(r.Content))
 	for i, el := range r.Content {
-		child := fmt.Sprintf("%s[%d]", path, i)
+		child := path + "[" + strconv.Itoa(i) + "]"
 		l := d.newLoc(child, at(el), el)
 		l.bad = !d.value(el, s.Index(i), child, "an entry of "+label, depth+1)
 	}
@@ -223,7 +251,7 @@ func (d *decoder) dict(r *yaml.Node, v reflect.Value, path, label string, depth 
 		child := join(path, p.key.Value)
 		l := d.newLoc(child, p.at, p.val)
 		ev := reflect.New(v.Type().Elem()).Elem()
-		l.bad = !d.value(p.val, ev, child, fmt.Sprintf("%q in %s", p.key.Value, label), depth+1)
+		l.bad = !d.mergedValue(p, ev, child, strconv.Quote(p.key.Value)+" in "+label, depth+1)
 		m.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(v.Type().Key()), ev)
 	}
 	v.Set(m)

@@ -12,6 +12,7 @@ import (
 type pair struct {
 	key, val *yaml.Node
 	at       pos
+	merged   bool // brought in by a merge key
 }
 
 // pairs returns the entries of mapping m in order, reporting duplicate and
@@ -64,7 +65,7 @@ func (d *decoder) mergeSource(v *yaml.Node, depth int) []pair {
 	}
 	switch r.Kind {
 	case yaml.MappingNode:
-		return d.pairs(r, depth+1)
+		return markMerged(d.pairs(r, depth+1))
 	case yaml.SequenceNode:
 		var all []pair
 		for _, el := range r.Content {
@@ -78,11 +79,18 @@ func (d *decoder) mergeSource(v *yaml.Node, depth int) []pair {
 			}
 			all = append(all, d.pairs(er, depth+1)...)
 		}
-		return all
+		return markMerged(all)
 	default:
 		d.c.addf(at(v), "a merge (<<) takes a mapping or a list of mappings; got %s", describe(r))
 		return nil
 	}
+}
+
+func markMerged(ps []pair) []pair {
+	for i := range ps {
+		ps[i].merged = true
+	}
+	return ps
 }
 
 // scalar decodes a string, integer, float or boolean. A null leaves the

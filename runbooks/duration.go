@@ -3,6 +3,7 @@ package runbooks
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -32,6 +33,10 @@ func ParseDuration(s string) (Duration, error) {
 		if _, err := fmt.Sscanf(s, "%dd", &days); err == nil && fmt.Sprintf("%dd", days) == s {
 			if days < 0 {
 				return 0, fmt.Errorf("duration %q is negative", s)
+			}
+			// Beyond ~292 years the nanosecond count would wrap around.
+			if days > math.MaxInt64/int(24*time.Hour) {
+				return 0, fmt.Errorf("duration %q is too long", s)
 			}
 			return Duration(time.Duration(days) * 24 * time.Hour), nil
 		}

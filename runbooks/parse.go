@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"unicode/utf8"
 
 	// Release windows name IANA time zones; embedding the database makes
@@ -71,6 +72,21 @@ func Parse(filename string, data []byte) (*Runbook, error) {
 	return rb, nil
 }
 
+const emptyMsg = "file is empty; a runbook needs at least api-version, service, owner, artifact and environments"
+
+// blank reports whether data holds only whitespace and comments. yaml.v3
+// calls a line holding only a tab a syntax error, which would be a
+// confusing thing to say about an empty file.
+func blank(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(line, "\ufeff"))
+		if line != "" && !strings.HasPrefix(line, "#") {
+			return false
+		}
+	}
+	return true
+}
+
 // readYAML turns data into the runbook's root node, or records why it
 // cannot and returns nil.
 func readYAML(c *collector, data []byte) *yaml.Node {
@@ -81,18 +97,22 @@ func readYAML(c *collector, data []byte) *yaml.Node {
 	if !checkText(c, data) {
 		return nil
 	}
+	if blank(data) {
+		c.addf(pos{}, emptyMsg)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			c.addf(pos{}, "file is empty; a runbook needs at least api-version, service, owner, artifact and environments")
+			c.addf(pos{}, emptyMsg)
 		} else {
 			syntaxProblem(c, data, err)
 		}
 		return nil
 	}
 	if emptyDocument(&doc) {
-		c.addf(pos{}, "file is empty; a runbook needs at least api-version, service, owner, artifact and environments")
+		c.addf(pos{}, emptyMsg)
 		return nil
 	}
 	if !singleDocument(c, data, dec) {

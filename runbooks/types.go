@@ -17,7 +17,7 @@ const APIVersion = "runbook/v1"
 // through the environments, in promotion order.
 type Runbook struct {
 	APIVersion   string        `yaml:"api-version" json:"api-version" jsonschema:"enum=runbook/v1,description=Format version; always runbook/v1 for now."`
-	Service      string        `yaml:"service" json:"service" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0,62}$,description=Service name; part of every workflow ID."`
+	Service      string        `yaml:"service" json:"service" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$,description=Service name; part of every workflow ID."`
 	Owner        string        `yaml:"owner" json:"owner" jsonschema:"required,description=Owning team or person; shown in status and the audit log."`
 	Description  string        `yaml:"description,omitempty" json:"description,omitempty" jsonschema:"description=Free text shown in the Web UI summary."`
 	Artifact     Artifact      `yaml:"artifact" json:"artifact" jsonschema:"required"`
@@ -48,25 +48,25 @@ type Policy struct {
 
 // Environment is one stage of the promotion path.
 type Environment struct {
-	Name          string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0,62}$"`
-	Region        string         `yaml:"region,omitempty" json:"region,omitempty" jsonschema:"description=Region or site, for data-residency records."`
+	Name          string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
+	Region        string         `yaml:"region,omitempty" json:"region,omitempty" jsonschema:"description=Region or site\\, for data-residency records."`
 	ReleaseWindow *ReleaseWindow `yaml:"release-window,omitempty" json:"release-window,omitempty"`
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
-	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty"`
-	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty"`
-	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty"`
-	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty"`
-	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty"`
+	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment. Planned; not implemented in this version of runbook yet."`
+	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on. Planned; not implemented in this version of runbook yet."`
+	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between stable and new. Planned; not implemented in this version of runbook yet."`
+	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider for SLO analysis. Planned; not implemented in this version of runbook yet."`
+	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during traffic shifts. Planned; not implemented in this version of runbook yet."`
 	Steps         []Step         `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
 }
 
 // ReleaseWindow restricts when a release may enter an environment. Outside
 // the window the environment waits, visibly, until it opens.
 type ReleaseWindow struct {
-	Timezone  string     `yaml:"timezone,omitempty" json:"timezone,omitempty" jsonschema:"description=IANA time zone, e.g. Europe/Berlin (default UTC)."`
-	Days      []string   `yaml:"days,omitempty" json:"days,omitempty" jsonschema:"description=Weekdays, e.g. [mon, tue, wed, thu] (default every day)."`
+	Timezone  string     `yaml:"timezone,omitempty" json:"timezone,omitempty" jsonschema:"description=IANA time zone\\, e.g. Europe/Berlin (default UTC)."`
+	Days      []string   `yaml:"days,omitempty" json:"days,omitempty" jsonschema:"description=Weekdays\\, e.g. [mon\\, tue\\, wed\\, thu] (default every day)."`
 	Start     string     `yaml:"start,omitempty" json:"start,omitempty" jsonschema:"pattern=^([01][0-9]|2[0-3]):[0-5][0-9]$,description=Opening time HH:MM (default 00:00)."`
-	End       string     `yaml:"end,omitempty" json:"end,omitempty" jsonschema:"pattern=^([01][0-9]|2[0-4]):[0-5][0-9]$,description=Closing time HH:MM (default 24:00)."`
+	End       string     `yaml:"end,omitempty" json:"end,omitempty" jsonschema:"pattern=^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$,description=Closing time HH:MM (default 24:00)."`
 	Blackouts []Blackout `yaml:"blackouts,omitempty" json:"blackouts,omitempty"`
 }
 
@@ -81,7 +81,7 @@ type Blackout struct {
 // Approval is a manual gate: a release waits until enough allowed people
 // approve, or fails when one rejects or the gate times out.
 type Approval struct {
-	Name         string   `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0,62}$"`
+	Name         string   `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
 	Approvers    []string `yaml:"approvers,omitempty" json:"approvers,omitempty" jsonschema:"description=Who may decide (default anyone except the requester)."`
 	MinApprovals int      `yaml:"min-approvals,omitempty" json:"min-approvals,omitempty" jsonschema:"minimum=1,description=Distinct approvals needed (default 1)."`
 	Timeout      Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=How long to wait before the gate fails (default policy.approval-timeout)."`
@@ -132,15 +132,29 @@ type Latency struct {
 
 // Step is one unit of work. Exactly one kind field is set; Kind reports it.
 type Step struct {
-	Name      string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0,62}$"`
-	Approval  *ApprovalStep  `yaml:"approval,omitempty" json:"approval,omitempty"`
-	HTTPCheck *HTTPCheckStep `yaml:"http-check,omitempty" json:"http-check,omitempty"`
-	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty"`
-	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty"`
-	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty"`
-	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty"`
-	BlueGreen *BlueGreenStep `yaml:"blue-green,omitempty" json:"blue-green,omitempty"`
-	AllAtOnce *AllAtOnceStep `yaml:"all-at-once,omitempty" json:"all-at-once,omitempty"`
+	Name      string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
+	Approval  *ApprovalStep  `yaml:"approval,omitempty" json:"approval,omitempty" jsonschema:"description=Manual gate: wait for approvals before the next step."`
+	HTTPCheck *HTTPCheckStep `yaml:"http-check,omitempty" json:"http-check,omitempty" jsonschema:"description=Poll a URL until it answers as expected."`
+	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty" jsonschema:"description=Apply the environment's infra module. Planned; not implemented in this version of runbook yet."`
+	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty" jsonschema:"description=Run schema migrations. Planned; not implemented in this version of runbook yet."`
+	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty" jsonschema:"description=Shift traffic in weighted steps with analysis. Planned; not implemented in this version of runbook yet."`
+	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty" jsonschema:"description=Shift traffic by a fixed increment. Planned; not implemented in this version of runbook yet."`
+	BlueGreen *BlueGreenStep `yaml:"blue-green,omitempty" json:"blue-green,omitempty" jsonschema:"description=Preview on the idle slot then cut over. Planned; not implemented in this version of runbook yet."`
+	AllAtOnce *AllAtOnceStep `yaml:"all-at-once,omitempty" json:"all-at-once,omitempty" jsonschema:"description=Move all traffic at once. Planned; not implemented in this version of runbook yet."`
+	// OnRollback is an HTTP call made when this step is compensated, e.g. to
+	// switch a feature flag back or deregister a deployment marker.
+	OnRollback *HTTPHook `yaml:"on-rollback,omitempty" json:"on-rollback,omitempty" jsonschema:"description=HTTP call made when the release rolls this step back."`
+}
+
+// HTTPHook is an HTTP request made as a compensation. It is retried until it
+// answers with the expected status; it carries an Idempotency-Key header so
+// the receiver can ignore repeats.
+type HTTPHook struct {
+	URL          string            `yaml:"url" json:"url" jsonschema:"required"`
+	Method       string            `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=GET,enum=POST,enum=PUT,enum=DELETE,description=Default POST."`
+	Headers      map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema:"description=Header values written env:NAME are read from the worker's environment\\, so secrets stay out of history."`
+	Body         string            `yaml:"body,omitempty" json:"body,omitempty"`
+	ExpectStatus int               `yaml:"expect-status,omitempty" json:"expect-status,omitempty" jsonschema:"minimum=100,maximum=599,description=Default 200."`
 }
 
 // Step kinds, as written in runbooks.
@@ -194,9 +208,9 @@ type ApprovalStep struct {
 // HTTPCheckStep polls a URL until it answers as expected or the deadline
 // passes.
 type HTTPCheckStep struct {
-	URL          string            `yaml:"url" json:"url" jsonschema:"required,description=http:// or https:// URL; ${version}, ${service} and ${environment} are replaced."`
+	URL          string            `yaml:"url" json:"url" jsonschema:"required,description=http:// or https:// URL; ${version}\\, ${service} and ${environment} are replaced."`
 	Method       string            `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=GET,enum=HEAD,enum=POST,enum=PUT,description=Default GET. POST and PUT carry an Idempotency-Key header unique to the release step."`
-	Headers      map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema:"description=Header values written env:NAME are read from the worker's environment, so secrets stay out of history."`
+	Headers      map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema:"description=Header values written env:NAME are read from the worker's environment\\, so secrets stay out of history."`
 	Body         string            `yaml:"body,omitempty" json:"body,omitempty"`
 	ExpectStatus int               `yaml:"expect-status,omitempty" json:"expect-status,omitempty" jsonschema:"minimum=100,maximum=599,description=Default 200."`
 	ExpectBody   string            `yaml:"expect-body,omitempty" json:"expect-body,omitempty" jsonschema:"description=Substring the response body must contain."`

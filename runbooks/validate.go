@@ -98,7 +98,8 @@ func (v *validator) required(path, what, value, hint string) bool {
 
 // name checks a required name against nameRe.
 func (v *validator) name(path, what, value string) {
-	if v.required(path, what, value, "add one: "+nameRule) && !nameRe.MatchString(value) {
+	hint := "add it (lowercase letters, digits and dashes, starting with a letter)"
+	if v.required(path, what, value, hint) && !nameRe.MatchString(value) {
 		v.errf(path, "%s %q is not a valid name; %s", what, value, nameRule)
 	}
 }
@@ -108,10 +109,8 @@ func (v *validator) runbook(rb *Runbook) {
 	if v.locs[""].bad {
 		return
 	}
-	switch {
-	case !v.has("api-version"):
-		v.errf("api-version", "api-version is missing; add api-version: %s as the first line", APIVersion)
-	case v.ok("api-version") && rb.APIVersion != APIVersion:
+	if v.required("api-version", "api-version", rb.APIVersion, "add api-version: "+APIVersion+" as the first line") &&
+		rb.APIVersion != APIVersion {
 		v.errf("api-version", "api-version %q is not supported; this version of runbook reads api-version: %s", rb.APIVersion, APIVersion)
 	}
 	v.name("service", "service", rb.Service)
@@ -159,8 +158,8 @@ func (v *validator) environment(path string, e *Environment) {
 	if e.ReleaseWindow != nil && v.ok(path+".release-window") {
 		v.releaseWindow(path+".release-window", e.ReleaseWindow)
 	}
-	// Gates and steps share one namespace: approvals and the step list are
-	// both addressed by name (runbook approve --gate NAME).
+	// Gates and steps share one namespace: the release status, approvals
+	// and the audit log all address them by name.
 	names := map[string]pos{}
 	for i := range e.Approvals {
 		p := fmt.Sprintf("%s.approvals[%d]", path, i)
@@ -229,6 +228,7 @@ func (v *validator) step(path string, s *Step) {
 	if p := path + "." + KindHTTPCheck; s.HTTPCheck != nil && v.ok(p) {
 		v.httpCheck(p, s.HTTPCheck)
 	}
+	v.rollbackHook(path, s)
 }
 
 // called names a thing in messages, even when its name is missing.

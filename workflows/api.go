@@ -146,17 +146,20 @@ func (s ReleaseStatus) Current() (EnvironmentStatus, bool) {
 
 // EnvironmentStatus is one environment's progress.
 type EnvironmentStatus struct {
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// Revision increases with every published snapshot. Signals between
+	// workflows are not delivered in order, so the release keeps the newest.
+	Revision    int64  `json:"revision"`
 	WorkflowID  string `json:"workflow-id,omitempty"`
 	RunID       string `json:"run-id,omitempty"`
 	State       string `json:"state"`
 	Reason      string `json:"reason,omitempty"`
 	CurrentStep string `json:"current-step,omitempty"`
 	// Paused is set while a pause is in effect; PausedBy says who paused.
-	Paused    bool      `json:"paused,omitempty"`
-	PausedBy  string    `json:"paused-by,omitempty"`
-	StartedAt time.Time `json:"started-at,omitempty"`
-	EndedAt   time.Time `json:"ended-at,omitempty"`
+	Paused    bool         `json:"paused,omitempty"`
+	PausedBy  string       `json:"paused-by,omitempty"`
+	StartedAt time.Time    `json:"started-at,omitempty"`
+	EndedAt   time.Time    `json:"ended-at,omitempty"`
 	Steps     []StepStatus `json:"steps"`
 	// Compensations is the rollback plan in the order it would run (or ran).
 	Compensations []CompensationStatus `json:"compensations"`

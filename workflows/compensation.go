@@ -40,6 +40,7 @@ func describeHook(h *runbooks.HTTPHook) string {
 // undo what it did.
 func (e *environment) rollback(ctx workflow.Context, f *failure) {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	e.awaitHandlers(ctx)
 	e.status.State, e.status.Reason = StateRollingBack, f.message
 	e.status.CurrentStep = ""
 	e.upsertAttrs(ctx)

@@ -187,10 +187,14 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	if f == nil && e.abort != nil {
 		f = e.abortFailure()
 	}
+	e.awaitHandlers(ctx)
 	st.EndedAt = workflow.Now(ctx)
 	if f != nil {
-		if st.State == StateRunning {
+		if st.State == StateRunning || st.State == StateWaiting {
 			st.State = StateFailed
+			if f.cause == ErrTypeAborted {
+				st.State = StateInterrupted
+			}
 		}
 		st.Error = f.message
 		e.audit(ctx, auditRecord{action: "step.failed", step: st.Name, outcome: st.State, detail: f.message})
@@ -274,8 +278,16 @@ func (e *environment) abortFromCancel() {
 	}
 }
 
+// awaitHandlers lets running Update handlers write their audit record
+// first, so the log shows a decision before what it caused.
+func (e *environment) awaitHandlers(ctx workflow.Context) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
 // finish records the final state and tells the release.
 func (e *environment) finish(ctx workflow.Context, state, reason string) {
+	e.awaitHandlers(ctx)
 	e.status.State, e.status.Reason = state, reason
 	e.status.EndedAt = workflow.Now(ctx)
 	e.status.CurrentStep = ""
@@ -291,9 +303,13 @@ func rootMessage(err error) string {
 	for {
 		next := errors.Unwrap(err)
 		if next == nil {
-			return err.Error()
+			break
 		}
 		err = next
 	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
 }
-

@@ -104,14 +104,16 @@ func (e *environment) validateDecision(in DecisionInput, approving bool) error {
 	if err != nil {
 		return err
 	}
+	// Separation of duties first: it is the rule the requester is breaking,
+	// whether or not they are also on the approvers list.
+	if approving && in.Actor == e.in.Requester && !e.in.Policy.AllowSelfApproval {
+		return fmt.Errorf("%s started this release and may not approve it (separation of duties; set policy.allow-self-approval to change)", in.Actor)
+	}
 	if len(g.Approvers) > 0 && !slices.Contains(g.Approvers, in.Actor) {
 		return fmt.Errorf("%s may not decide gate %s; approvers: %s", in.Actor, g.Name, strings.Join(g.Approvers, ", "))
 	}
 	if !approving {
 		return nil
-	}
-	if in.Actor == e.in.Requester && !e.in.Policy.AllowSelfApproval {
-		return fmt.Errorf("%s started this release and may not approve it (separation of duties; set policy.allow-self-approval to change)", in.Actor)
 	}
 	for _, d := range g.Approvals {
 		if d.Actor == in.Actor {

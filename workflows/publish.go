@@ -59,6 +59,7 @@ func appendAudit(ctx workflow.Context, in audit.AppendAuditInput) {
 // publish refreshes what people see: the Web UI's current details and the
 // parent release's copy of this environment's status.
 func (e *environment) publish(ctx workflow.Context) {
+	e.status.Revision++
 	workflow.SetCurrentDetails(ctx, e.details())
 	if e.parent.ID == "" {
 		return

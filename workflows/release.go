@@ -135,8 +135,9 @@ func (r *release) waitChild(ctx workflow.Context, i int, child workflow.ChildWor
 
 // apply takes a snapshot from the environment running at index i.
 func (r *release) apply(ctx workflow.Context, i int, st EnvironmentStatus) {
-	if st.RunID != r.status.Environments[i].RunID {
-		return // from another run of the same environment workflow ID
+	cur := r.status.Environments[i]
+	if st.RunID != cur.RunID || st.Revision <= cur.Revision {
+		return // from another run of the same workflow ID, or overtaken
 	}
 	r.status.Environments[i] = st
 	r.refresh(ctx)

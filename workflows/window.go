@@ -38,14 +38,15 @@ func NextOpening(now time.Time, w runbooks.ReleaseWindow) (time.Time, string, er
 		return time.Time{}, "", err
 	}
 	local := now.In(loc)
-	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
 	for n := 0; n < windowHorizon; n++ {
-		d := day.AddDate(0, 0, n)
+		// Noon exists on every day, also on days with a DST change.
+		d := time.Date(local.Year(), local.Month(), local.Day()+n, 12, 0, 0, 0, loc)
 		if !dayAllowed(d, w.Days) || inBlackout(d, w.Blackouts) {
 			continue
 		}
-		open := d.Add(time.Duration(startMin) * time.Minute)
-		closeAt := d.Add(time.Duration(endMin) * time.Minute)
+		// Wall-clock times of that day; 24:00 normalises to the next midnight.
+		open := time.Date(d.Year(), d.Month(), d.Day(), startMin/60, startMin%60, 0, 0, loc)
+		closeAt := time.Date(d.Year(), d.Month(), d.Day(), endMin/60, endMin%60, 0, 0, loc)
 		if !now.Before(closeAt) {
 			continue
 		}

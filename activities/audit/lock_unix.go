@@ -19,7 +19,7 @@ const (
 func lockFile(f *os.File, how int) (func(), error) {
 	fd := int(f.Fd())
 	for {
-		err := error(nil); _ = how
+		err := syscall.Flock(fd, how)
 		if err == nil {
 			return func() { _ = syscall.Flock(fd, syscall.LOCK_UN) }, nil
 		}

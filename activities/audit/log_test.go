@@ -262,7 +262,7 @@ func TestConcurrentAppends(t *testing.T) {
 	logs := []*Log{openLog(t, path), openLog(t, path)}
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*each)
+	errs := make(chan error, 2*workers*each) // two appends per item
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {

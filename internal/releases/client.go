@@ -78,7 +78,7 @@ func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.
 // through the environment's workflow ID, so a race is still refused.
 func (c *Client) checkEnvironmentFree(ctx context.Context, service, env string) error {
 	id := workflows.EnvironmentID(service, env)
-	d, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	d, err := c.Temporal.DescribeWorkflow(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return nil
@@ -86,7 +86,7 @@ func (c *Client) checkEnvironmentFree(ctx context.Context, service, env string) 
 	if err != nil {
 		return fmt.Errorf("check environment %s: %w", env, err)
 	}
-	info := d.GetWorkflowExecutionInfo()
+	info := d.RawResponse.GetWorkflowExecutionInfo()
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return nil
 	}

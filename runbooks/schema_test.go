@@ -1,0 +1,173 @@
+package runbooks
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// schemaDoc is the part of a JSON Schema these tests read.
+type schemaDoc struct {
+	Schema      string                     `json:"$schema"`
+	ID          string                     `json:"$id"`
+	Title       string                     `json:"title"`
+	Description string                     `json:"description"`
+	Properties  map[string]json.RawMessage `json:"properties"`
+	Defs        map[string]schemaNode      `json:"$defs"`
+}
+
+type schemaNode struct {
+	Type                 string                     `json:"type"`
+	Pattern              string                     `json:"pattern"`
+	Description          string                     `json:"description"`
+	Properties           map[string]json.RawMessage `json:"properties"`
+	AdditionalProperties json.RawMessage            `json:"additionalProperties"`
+	OneOf                []struct {
+		Required []string `json:"required"`
+	} `json:"oneOf"`
+}
+
+func loadSchema(t *testing.T) ([]byte, schemaDoc) {
+	t.Helper()
+	b, err := JSONSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc schemaDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("schema is not valid JSON: %v", err)
+	}
+	return b, doc
+}
+
+func TestSchemaHeader(t *testing.T) {
+	_, doc := loadSchema(t)
+	if doc.Schema != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %q, want draft 2020-12", doc.Schema)
+	}
+	if doc.ID != "https://runbook.dev/schema/runbook-v1.json" || doc.Title == "" || doc.Description == "" {
+		t.Errorf("$id/title/description = %q / %q / %q", doc.ID, doc.Title, doc.Description)
+	}
+	for _, k := range []string{"api-version", "service", "owner", "artifact", "policy", "environments"} {
+		if _, ok := doc.Properties[k]; !ok {
+			t.Errorf("top-level property %q missing", k)
+		}
+	}
+}
+
+func TestSchemaStepKinds(t *testing.T) {
+	_, doc := loadSchema(t)
+	step := doc.Defs["Step"]
+	var oneOf []string
+	for _, o := range step.OneOf {
+		oneOf = append(oneOf, o.Required...)
+	}
+	all := append(append([]string(nil), implementedKinds...), draftKinds...)
+	for _, k := range all {
+		if _, ok := step.Properties[k]; !ok {
+			t.Errorf("step kind %q is not a Step property", k)
+		}
+	}
+	sort.Strings(all)
+	sort.Strings(oneOf)
+	if !reflect.DeepEqual(all, oneOf) {
+		t.Errorf("Step oneOf requires %v, want every kind %v", oneOf, all)
+	}
+}
+
+// Every object is closed, so editors flag typos just as Parse does.
+func TestSchemaClosesEveryObject(t *testing.T) {
+	_, doc := loadSchema(t)
+	for name, def := range doc.Defs {
+		if def.Type == "object" && string(def.AdditionalProperties) != "false" {
+			t.Errorf("%s: additionalProperties = %s, want false", name, def.AdditionalProperties)
+		}
+	}
+	d := doc.Defs["Duration"]
+	if d.Type != "string" || d.Pattern == "" || d.Description == "" {
+		t.Errorf("Duration schema = %+v", d)
+	}
+	re := regexp.MustCompile(d.Pattern)
+	for _, ok := range []string{"30s", "5m", "1h30m", "2d", "1.5h", "300ms", "0"} {
+		if !re.MatchString(ok) {
+			t.Errorf("duration pattern refuses %q", ok)
+		}
+		if _, err := ParseDuration(ok); err != nil {
+			t.Errorf("ParseDuration(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"30", "1 hour", "-5m", "2w", ""} {
+		if re.MatchString(bad) {
+			t.Errorf("duration pattern accepts %q", bad)
+		}
+	}
+}
+
+func TestSchemaCoversExampleKeys(t *testing.T) {
+	raw, _ := loadSchema(t)
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	collectKeys(&root, keys)
+	if len(keys) < 20 {
+		t.Fatalf("found only %d keys in the example", len(keys))
+	}
+	for k := range keys {
+		if !strings.Contains(string(raw), `"`+k+`": {`) {
+			t.Errorf("example key %q is not a property in the schema", k)
+		}
+	}
+}
+
+func collectKeys(n *yaml.Node, keys map[string]bool) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			keys[n.Content[i].Value] = true
+		}
+	}
+	for _, c := range n.Content {
+		collectKeys(c, keys)
+	}
+}
+
+// invopop splits jsonschema tags on commas; a description or pattern with
+// an unescaped comma would be cut short. Every tag's description and
+// pattern must reach the schema whole.
+func TestSchemaKeepsTagsWhole(t *testing.T) {
+	raw, _ := loadSchema(t)
+	var text any
+	if err := json.Unmarshal(raw, &text); err != nil {
+		t.Fatal(err)
+	}
+	flat, _ := json.Marshal(text) // normalise escapes such as \u003c
+	flatStr := string(flat)
+	for _, typ := range []reflect.Type{reflectType[Runbook](), reflectType[Artifact](), reflectType[Policy](),
+		reflectType[Environment](), reflectType[ReleaseWindow](), reflectType[Approval](), reflectType[HTTPCheckStep](),
+		reflectType[Step](), reflectType[HTTPHook](), reflectType[SLO](), reflectType[Database]()} {
+		for i := 0; i < typ.NumField(); i++ {
+			tag := strings.ReplaceAll(typ.Field(i).Tag.Get("jsonschema"), `\,`, "\x00")
+			for _, part := range strings.Split(tag, ",") {
+				k, v, ok := strings.Cut(strings.ReplaceAll(part, "\x00", ","), "=")
+				if !ok || (k != "description" && k != "pattern") {
+					continue
+				}
+				enc, _ := json.Marshal(v)
+				if !strings.Contains(flatStr, string(enc)) {
+					t.Errorf("%s.%s: %s %q is not in the schema whole", typ.Name(), typ.Field(i).Name, k, v)
+				}
+			}
+		}
+	}
+}

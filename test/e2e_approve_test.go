@@ -1,0 +1,219 @@
+package test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/runbookhq/runbook/workflows"
+)
+
+const approveRunbook = `api-version: runbook/v1
+service: {{.Service}}
+owner: team-e2e
+artifact:
+  reference: {{.Artifact}}
+environments:
+  - name: staging
+    steps:
+      - name: smoke
+        http-check:
+          url: {{.X.URL}}/staging/healthz
+          interval: 250ms
+  - name: production
+    approvals:
+      - name: release-manager
+        approvers: [bob, carol]
+        timeout: 1h
+        instructions: Staging passed; approve to ship.
+    steps:
+      - name: smoke
+        http-check:
+          url: {{.X.URL}}/production/${version}/healthz
+          interval: 250ms
+      # The sample app is the service being released: it must report the
+      # version that was deployed.
+      - name: version
+        http-check:
+          url: {{.X.App}}/version
+          expect-body: ${version}
+          interval: 250ms
+`
+
+// TestDeployApproveSucceed runs a release through the CLI: deploy, refused
+// approvals (requester, non-approver, unknown gate), a valid approval, watch,
+// status, history, audit log and list.
+func TestDeployApproveSucceed(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "approve")
+	rec := newRecorder(t)
+	app := startSampleApp(t, "1.0.0")
+	r.startWorker()
+	path, digest := r.writeRunbook("runbook.yaml", approveRunbook, map[string]any{"URL": rec.srv.URL, "App": app})
+
+	id := r.deploy(path, digest, "1.0.0", "alice")
+	if want := "release/" + r.service + "/1.0.0"; id != want {
+		t.Fatalf("release ID %s, want %s", id, want)
+	}
+	st := r.waitFor(id, "gate release-manager waiting", gateWaiting("production", "release-manager"))
+	if s := env(t, st, "staging"); s.State != workflows.StateSucceeded {
+		t.Fatalf("staging is %s while production waits, want succeeded", s.State)
+	}
+	if got := rec.requests("/production"); len(got) != 0 {
+		t.Fatalf("production was checked before its gate opened: %v", got)
+	}
+
+	// Refusals: the requester, someone not on the list, an unknown gate.
+	res := r.cli("approve", id, "--as", "alice")
+	if res.code == 0 || !strings.Contains(res.stderr, "separation of duties") {
+		t.Errorf("alice (the requester) approving: want a refusal mentioning separation of duties, got %s", res)
+	}
+	res = r.cli("approve", id, "--as", "mallory")
+	if res.code == 0 || !strings.Contains(res.stderr, "mallory may not decide") || !strings.Contains(res.stderr, "bob, carol") {
+		t.Errorf("mallory approving: want a refusal naming the approvers, got %s", res)
+	}
+	res = r.cli("approve", id, "--gate", "nope", "--as", "bob")
+	if res.code == 0 || !strings.Contains(res.stderr, `"nope"`) || !strings.Contains(res.stderr, "gates: release-manager") {
+		t.Errorf("approving gate nope: want a refusal listing the gates, got %s", res)
+	}
+
+	res = r.mustCLI("approve", id, "--as", "bob", "--comment", "ok")
+	if !strings.Contains(res.stdout, "gate release-manager is approved") {
+		t.Errorf("approve by bob printed %q", res.stdout)
+	}
+	if res := r.cli("watch", id); res.code != 0 {
+		t.Fatalf("watch: %s", res)
+	}
+
+	st = r.status(id)
+	assertSucceeded(t, st, "staging", "production")
+	gate := step(t, env(t, st, "production"), "release-manager")
+	if gate.State != workflows.StateApproved || len(gate.Gate.Approvals) != 1 || gate.Gate.Approvals[0].Actor != "bob" || gate.Gate.Approvals[0].Comment != "ok" {
+		t.Errorf("gate release-manager: state %s, approvals %+v; want approved by bob with comment ok", gate.State, gate.Gate.Approvals)
+	}
+	want := []string{"/staging/healthz", "/production/1.0.0/healthz"}
+	if got := paths(rec.requests("/")); !slices.Equal(got, want) {
+		t.Errorf("checks hit %v, want %v", got, want)
+	}
+	if v := step(t, env(t, st, "production"), "version"); !strings.Contains(v.Detail, app+"/version answered 200") {
+		t.Errorf("production/version: %q; want the sample app's /version answered 200", v.Detail)
+	}
+
+	prod := env(t, st, "production")
+	assertOneAcceptedUpdate(t, r, prod)
+
+	if res := r.cli("audit", "verify"); res.code != 0 {
+		t.Errorf("audit verify: %s", res)
+	}
+	if !hasAudit(r.auditRecords(id), "gate.approved", "bob", "release-manager") {
+		t.Errorf("audit log has no gate.approved record by bob for gate release-manager")
+	}
+	assertListed(t, r, id)
+
+	c := stack.client
+	exportHistory(t, c, id, "", "release-succeeded")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-approved")
+}
+
+// assertSucceeded checks a finished release: every environment succeeded and
+// every step has a start and an end.
+func assertSucceeded(t *testing.T, st workflows.ReleaseStatus, envs ...string) {
+	t.Helper()
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("release %s is %s (%s), want succeeded", st.ReleaseID, st.State, st.Reason)
+	}
+	if st.EndedAt.IsZero() {
+		t.Errorf("release has no end time")
+	}
+	if len(st.Environments) != len(envs) {
+		t.Fatalf("release has %d environments, want %v", len(st.Environments), envs)
+	}
+	for i, e := range st.Environments {
+		if e.Name != envs[i] || e.State != workflows.StateSucceeded {
+			t.Errorf("environment %d: %s %s, want %s succeeded", i, e.Name, e.State, envs[i])
+		}
+		if len(e.Steps) == 0 {
+			t.Errorf("environment %s has no steps", e.Name)
+		}
+		for _, s := range e.Steps {
+			if s.StartedAt.IsZero() || s.EndedAt.IsZero() || s.EndedAt.Before(s.StartedAt) {
+				t.Errorf("%s/%s: started %v, ended %v; want both set, in order", e.Name, s.Name, s.StartedAt, s.EndedAt)
+			}
+			if s.State != workflows.StateSucceeded && s.State != workflows.StateApproved {
+				t.Errorf("%s/%s is %s", e.Name, s.Name, s.State)
+			}
+		}
+	}
+}
+
+// assertOneAcceptedUpdate reads the environment's history: the refused
+// approvals left no trace, bob's approval is the one accepted Update.
+func assertOneAcceptedUpdate(t *testing.T, r *rig, e workflows.EnvironmentStatus) {
+	t.Helper()
+	h := fetchHistory(t, stack.client, e.WorkflowID, e.RunID)
+	var accepted []string
+	completed := 0
+	for _, ev := range h.Events {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+			req := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest()
+			var in workflows.DecisionInput
+			args := req.GetInput().GetArgs().GetPayloads()
+			if len(args) != 1 || json.Unmarshal(args[0].GetData(), &in) != nil {
+				t.Fatalf("accepted update %s has arguments %v", req.GetInput().GetName(), args)
+			}
+			accepted = append(accepted, req.GetInput().GetName()+":"+in.Actor)
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+			completed++
+		}
+	}
+	if !slices.Equal(accepted, []string{"approve:bob"}) || completed != 1 {
+		t.Errorf("environment history has accepted updates %v and %d completed, want exactly bob's approve", accepted, completed)
+	}
+	text := historyText(h)
+	if !strings.Contains(text, `"bob"`) {
+		t.Fatalf("history text does not contain bob's approval; the search below would prove nothing")
+	}
+	if strings.Contains(text, "mallory") {
+		t.Errorf("mallory appears in the environment's history; a refused update must leave no trace")
+	}
+}
+
+// hasAudit reports whether records hold action by actor on step.
+func hasAudit(recs []map[string]any, action, actor, stepName string) bool {
+	for _, e := range recs {
+		if e["action"] == action && e["actor"] == actor && (stepName == "" || e["step"] == stepName) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertListed polls `runbook list --service` until the release shows
+// (visibility is eventually consistent).
+func assertListed(t *testing.T, r *rig, id string) {
+	t.Helper()
+	eventually(t, "runbook list shows "+id, func() bool {
+		last := runCLIQuiet(r.env, "list", "--service", r.service, "-o", "json")
+		if last.code != 0 {
+			return false
+		}
+		var items []struct {
+			ReleaseID string `json:"release-id"`
+			Service   string `json:"service"`
+			Version   string `json:"version"`
+			Status    string `json:"status"`
+		}
+		if json.Unmarshal([]byte(last.stdout), &items) != nil {
+			return false
+		}
+		return len(items) == 1 && items[0].ReleaseID == id && items[0].Service == r.service &&
+			items[0].Version == "1.0.0" && items[0].Status == workflows.StateSucceeded
+	})
+	if res := r.mustCLI("list", "--service", r.service); !strings.Contains(res.stdout, id) {
+		t.Errorf("runbook list --service %s does not show %s:\n%s", r.service, id, res.stdout)
+	}
+}
