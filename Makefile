@@ -51,7 +51,7 @@ build: ## Build bin/runbook and bin/sampleapp
 
 test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint
 	$(RUNBOOK_ENV) go test -count=1 -timeout 30m ./...
-	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s
+	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 2s
 	@$(MAKE) --no-print-directory lint
 
 lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
