@@ -159,12 +159,12 @@ func (a *app) demoRelease(ctx context.Context, cfg worker.Config, o *demoOptions
 	if err != nil {
 		return st, "", err
 	}
-	fmt.Fprintf(a.out, "\n$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", o.runbook, o.version, digest, run.GetID(), rc.Link(run.GetID()))
+	fmt.Fprintf(a.out, "\n$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", o.runbook, o.version, digest, run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
 	f := newFollower(a.out)
 	f.redraw = false
 	f.onStatus = func(s workflows.ReleaseStatus) { a.demoApprove(ctx, rc, s) }
 	st, err = f.follow(ctx, rc, run.GetID())
-	return st, rc.Link(run.GetID()), err
+	return st, rc.Link(run.GetID(), run.GetRunID()), err
 }
 
 // demoApprove approves any waiting gate demo-bot has not approved yet.

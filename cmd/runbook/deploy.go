@@ -53,10 +53,10 @@ func (a *app) deploy(cmd *cobra.Command, path string, o *deployOptions) error {
 	}
 	if o.output == "json" && !o.wait {
 		return json.NewEncoder(a.out).Encode(map[string]string{
-			"release-id": run.GetID(), "run-id": run.GetRunID(), "link": rc.Link(run.GetID()),
+			"release-id": run.GetID(), "run-id": run.GetRunID(), "link": rc.Link(run.GetID(), run.GetRunID()),
 		})
 	}
-	fmt.Fprintf(a.out, "started %s\n  %s\n", run.GetID(), rc.Link(run.GetID()))
+	fmt.Fprintf(a.out, "started %s\n  %s\n", run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
 	if !o.wait {
 		return nil
 	}

@@ -34,10 +34,15 @@ func NormalizeID(id string) string {
 	return "release/" + id
 }
 
-// Link returns the Web UI address of a workflow.
-func (c *Client) Link(workflowID string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(c.UIURL, "/"),
+// Link returns the Web UI address of a workflow run (the latest run when
+// runID is empty).
+func (c *Client) Link(workflowID, runID string) string {
+	link := fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(c.UIURL, "/"),
 		url.PathEscape(c.Namespace), url.PathEscape(workflowID))
+	if runID != "" {
+		link += "/" + url.PathEscape(runID) + "/history"
+	}
+	return link
 }
 
 // Deploy starts a release. It refuses, naming the running release, when

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/runbookhq/runbook/workflows"
@@ -31,14 +30,16 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 		line += " — " + e.Reason
 	}
 	fmt.Fprintln(w, line)
-	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	width := 0
 	for _, s := range e.Steps {
-		fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s\n", mark(s.State), s.Name, s.Kind, s.State, took(s))
+		width = max(width, len(s.Name))
+	}
+	for _, s := range e.Steps {
+		fmt.Fprintf(w, "  %s %-*s  %-15s  %-11s  %s\n", mark(s.State), width, s.Name, s.Kind, s.State, took(s))
 		if d := stepDetail(s); d != "" {
-			fmt.Fprintf(tw, "      %s\t\t\t\n", d)
+			fmt.Fprintf(w, "       %s\n", d)
 		}
 	}
-	_ = tw.Flush()
 	if len(e.Compensations) > 0 {
 		fmt.Fprintln(w, "  rollback plan (runs top to bottom):")
 		for i, c := range e.Compensations {
@@ -59,7 +60,7 @@ func stepDetail(s workflows.StepStatus) string {
 		txt := fmt.Sprintf("needs %d approval(s) from %s; has %d; deadline %s", g.MinApprovals, who,
 			len(g.Approvals), g.Deadline.UTC().Format(time.RFC3339))
 		if g.Instructions != "" {
-			txt += "\n      " + g.Instructions
+			txt += "\n       " + g.Instructions
 		}
 		return txt
 	}
@@ -116,7 +117,9 @@ func (t *Tracker) Changes(st workflows.ReleaseStatus) []string {
 		if e.State == workflows.StatePending {
 			continue
 		}
-		note("env/"+e.Name, e.State+fmt.Sprint(e.Paused), fmt.Sprintf("%s: %s%s", e.Name, pausedWord(e), reasonSuffix(e.Reason)))
+		if e.State == workflows.StateRunning {
+			note("env/"+e.Name, e.State+fmt.Sprint(e.Paused), fmt.Sprintf("%s: %s", e.Name, pausedWord(e)))
+		}
 		for _, s := range e.Steps {
 			if s.State == workflows.StatePending {
 				continue
@@ -126,6 +129,7 @@ func (t *Tracker) Changes(st workflows.ReleaseStatus) []string {
 		for _, c := range e.Compensations {
 			note("comp/"+e.Name+"/"+c.Step, c.State, fmt.Sprintf("%s/%s rollback: %s %s%s", e.Name, c.Step, c.Action, c.State, suffix(c.Error)))
 		}
+		note("env/"+e.Name, e.State+fmt.Sprint(e.Paused), fmt.Sprintf("%s: %s%s", e.Name, pausedWord(e), reasonSuffix(e.Reason)))
 	}
 	note("release", st.State, fmt.Sprintf("release %s: %s%s", st.ReleaseID, st.State, reasonSuffix(st.Reason)))
 	return out
@@ -147,7 +151,7 @@ func reasonSuffix(r string) string {
 
 func detailSuffix(s workflows.StepStatus) string {
 	if d := stepDetail(s); d != "" {
-		return " — " + strings.ReplaceAll(d, "\n      ", " ")
+		return " — " + strings.ReplaceAll(d, "\n       ", " ")
 	}
 	return ""
 }
