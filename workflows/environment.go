@@ -219,7 +219,9 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 	case p.builtin == BuiltinArtifact:
 		err = e.verifyArtifact(ctx, i)
 	case p.step.Kind() == runbooks.KindHTTPCheck:
-		err = e.httpCheck(ctx, i)
+		if _, err = e.holdForWindow(ctx, i); err == nil {
+			err = e.httpCheck(ctx, i)
+		}
 	default:
 		// The validator refuses unknown kinds; reaching this means a runbook
 		// from a newer client reached an older worker.

@@ -94,29 +94,47 @@ func (e *environment) verifyArtifact(ctx workflow.Context, i int) error {
 	return nil
 }
 
-// awaitWindow waits, on a durable timer, until the release window is open.
+// awaitWindow is the built-in first step of an environment with a release
+// window: it waits, on a durable timer, until the window is open.
 func (e *environment) awaitWindow(ctx workflow.Context, i int) error {
-	w := *e.in.Env.ReleaseWindow
-	now := workflow.Now(ctx)
-	open, why, err := NextOpening(now, w)
+	waited, err := e.holdForWindow(ctx, i)
 	if err != nil {
-		return &failure{cause: ErrTypeStepFailed, message: "release window: " + err.Error()}
+		return err
+	}
+	e.status.Steps[i].Detail = "window open"
+	if waited {
+		e.status.Steps[i].Detail = "window opened at " + workflow.Now(ctx).UTC().Format(time.RFC3339)
+	}
+	return nil
+}
+
+// holdForWindow keeps step i waiting while the release window is closed. It
+// runs before every action step too: approvals can take hours, and no step
+// may start after the window has closed.
+func (e *environment) holdForWindow(ctx workflow.Context, i int) (bool, error) {
+	if e.in.Env.ReleaseWindow == nil {
+		return false, nil
+	}
+	now := workflow.Now(ctx)
+	open, why, err := NextOpening(now, *e.in.Env.ReleaseWindow)
+	if err != nil {
+		return false, &failure{cause: ErrTypeStepFailed, message: "release window: " + err.Error()}
 	}
 	if !open.After(now) {
-		e.status.Steps[i].Detail = "window open"
-		return nil
+		return false, nil
 	}
-	e.status.Steps[i].State = StateWaiting
-	e.status.Steps[i].Detail = fmt.Sprintf("%s; opens at %s", why, open.UTC().Format(time.RFC3339))
+	st := &e.status.Steps[i]
+	st.State = StateWaiting
+	st.Detail = fmt.Sprintf("%s; opens at %s", why, open.UTC().Format(time.RFC3339))
 	e.upsertAttrs(ctx)
 	e.publish(ctx)
 	timer := workflow.NewTimerWithOptions(ctx, open.Sub(now), workflow.TimerOptions{Summary: "release window opens"})
 	if err := timer.Get(ctx, nil); err != nil {
-		return err // cancelled: an abort, handled by the caller
+		return true, err // cancelled: an abort, handled by the caller
 	}
-	e.status.Steps[i].State = StateRunning
-	e.status.Steps[i].Detail = "window opened at " + workflow.Now(ctx).UTC().Format(time.RFC3339)
-	return nil
+	st.State, st.Detail = StateRunning, ""
+	e.publish(ctx)
+	return true, nil
 }
 
 // idempotencyKey is unique per environment run and step, and the same on

@@ -175,3 +175,35 @@ func TestAbortWhileWaitingForWindow(t *testing.T) {
 	require.Equal(t, StateNotReached, step(t, st, "deploy").State)
 	require.Equal(t, StateInterrupted, step(t, st, BuiltinWindow).State, "steps: %v", stepStates(st))
 }
+
+// Approvals can take hours: a step after a gate approved once the window has
+// closed waits for the next opening instead of running outside the window.
+func TestStepAfterLateApprovalWaitsForNextWindow(t *testing.T) {
+	h := newHarness(t)
+	h.env.SetStartTime(utc("2025-06-02T10:00:00Z"))
+	var waiting EnvironmentStatus
+	var requestsWhileClosed []string
+	h.at(8*time.Hour, func() { // 18:00, after the window closed at 17:00
+		h.update(UpdateApprove, DecisionInput{Actor: "bob"})
+	})
+	h.at(9*time.Hour, func() {
+		waiting = h.envStatus()
+		requestsWhileClosed = h.srv.requests()
+	})
+	e := envSpec("production", gateStep("go", 1), check("deploy", h.srv.url("/deploy")))
+	e.ReleaseWindow = &runbooks.ReleaseWindow{Start: "09:00", End: "17:00"}
+	h.runEnvironment(envInput(e))
+
+	deploy := step(t, waiting, "deploy")
+	require.Equal(t, StateWaiting, deploy.State)
+	require.Contains(t, deploy.Detail, "opens at 2025-06-03T09:00:00Z")
+	require.Empty(t, requestsWhileClosed)
+
+	require.NoError(t, h.env.GetWorkflowError())
+	var res EnvironmentResult
+	require.NoError(t, h.env.GetWorkflowResult(&res))
+	deploy = step(t, res.Status, "deploy")
+	require.Equal(t, StateSucceeded, deploy.State)
+	require.False(t, deploy.EndedAt.Before(utc("2025-06-03T09:00:00Z")), "deploy ran outside the window")
+	require.Equal(t, []string{"GET /deploy"}, h.srv.requests())
+}
