@@ -3,6 +3,7 @@ package runbooks
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -171,10 +172,19 @@ func (v *validator) environment(path string, e *Environment) {
 	v.steps(path, e, names)
 }
 
+// ReservedStepNames are the built-in steps the workflow adds to every
+// environment (the release window and the artifact check); the status lists
+// them beside the runbook's own steps, so no step may share their names.
+var ReservedStepNames = []string{"release-window", "verify-artifact"}
+
 // uniqueName reports a name already used by a gate or step of the same
 // environment.
 func (v *validator) uniqueName(names map[string]pos, path, name, what string) {
 	if name == "" {
+		return
+	}
+	if slices.Contains(ReservedStepNames, name) {
+		v.errf(path, "%s name %q is reserved for the built-in step every environment runs; pick another name", what, name)
 		return
 	}
 	if p, dup := names[name]; dup {

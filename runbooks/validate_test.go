@@ -68,6 +68,9 @@ func TestValidationProblems(t *testing.T) {
 		{"two gates one name", func(t *testing.T) string {
 			return edit(t, "    steps:", "    approvals:\n      - name: qa\n      - name: qa\n    steps:")
 		}, "v.yaml:10:15", []string{`approval gate name "qa" is already used at line 9`}},
+		{"reserved step name", func(t *testing.T) string {
+			return edit(t, "      - name: smoke\n", "      - name: verify-artifact\n")
+		}, "v.yaml:9:15", []string{`step name "verify-artifact" is reserved for the built-in step`}},
 		{"empty approver", func(t *testing.T) string {
 			return edit(t, "    steps:", "    approvals:\n      - name: qa\n        approvers: [alice, \"\"]\n    steps:")
 		}, "v.yaml:10:28", []string{"approver is empty"}},

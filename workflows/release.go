@@ -187,8 +187,24 @@ func (r *release) refresh(ctx workflow.Context) {
 		}
 	}
 	upsertChanged(ctx, AttrStatus, state)
-	upsertChanged(ctx, AttrEnvironment, r.status.CurrentEnvironment)
+	upsertChanged(ctx, AttrEnvironment, r.lastReached())
 	upsertChanged(ctx, AttrStep, step)
+}
+
+// lastReached is the environment the release is in, or the last one it
+// reached once it has ended, so `runbook list --env` and the Web UI can
+// still tell where a finished release stopped.
+func (r *release) lastReached() string {
+	if r.status.CurrentEnvironment != "" {
+		return r.status.CurrentEnvironment
+	}
+	last := ""
+	for _, e := range r.status.Environments {
+		if e.State != StatePending && e.State != StateNotReached {
+			last = e.Name
+		}
+	}
+	return last
 }
 
 func (r *release) audit(ctx workflow.Context, action, actor, outcome, detail string) {

@@ -52,9 +52,12 @@ func FindTemporal() (string, error) {
 		}
 		return p, nil
 	}
-	candidates := []string{".tools/bin/temporal"}
+	var candidates []string
+	if wd, err := os.Getwd(); err == nil {
+		candidates = append(candidates, upward(wd, ".tools/bin/temporal")...)
+	}
 	if exe, err := os.Executable(); err == nil {
-		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", ".tools", "bin", "temporal"))
+		candidates = append(candidates, upward(filepath.Dir(exe), ".tools/bin/temporal")...)
 	}
 	for _, c := range candidates {
 		if st, err := os.Stat(c); err == nil && !st.IsDir() {
@@ -66,6 +69,20 @@ func FindTemporal() (string, error) {
 	}
 	return "", errors.New("the temporal CLI was not found: run `make tools` (builds the pinned v1.5.1 into .tools/bin), " +
 		"or `go install github.com/temporalio/cli/cmd/temporal@v1.5.1`, or set RUNBOOK_TEMPORAL_BIN")
+}
+
+// upward lists rel joined to dir and to each of its parents, so the pinned
+// tools are found from any directory of the checkout (tests run in theirs).
+func upward(dir, rel string) []string {
+	var out []string
+	for {
+		out = append(out, filepath.Join(dir, rel))
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return out
+		}
+		dir = parent
+	}
 }
 
 // Start launches the dev server and waits until it answers health checks.
