@@ -26,7 +26,6 @@ import (
 
 	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/releases"
-	"github.com/runbookhq/runbook/worker"
 )
 
 // updateHistories makes the tests that finish a release export its workflow
@@ -226,7 +225,7 @@ func startStack() {
 		return
 	}
 	stack.client = c
-	if err := worker.EnsureSearchAttributes(ctx, c, namespace); err != nil {
+	if err := releases.EnsureSearchAttributes(ctx, c, namespace); err != nil {
 		stack.err = err
 	}
 }

@@ -127,7 +127,7 @@ type ReleaseStatus struct {
 	Reason             string              `json:"reason,omitempty"`
 	CurrentEnvironment string              `json:"current-environment,omitempty"`
 	StartedAt          time.Time           `json:"started-at"`
-	EndedAt            time.Time           `json:"ended-at,omitempty"`
+	EndedAt            time.Time           `json:"ended-at,omitzero"`
 	Environments       []EnvironmentStatus `json:"environments"`
 }
 
@@ -158,8 +158,8 @@ type EnvironmentStatus struct {
 	// Paused is set while a pause is in effect; PausedBy says who paused.
 	Paused    bool         `json:"paused,omitempty"`
 	PausedBy  string       `json:"paused-by,omitempty"`
-	StartedAt time.Time    `json:"started-at,omitempty"`
-	EndedAt   time.Time    `json:"ended-at,omitempty"`
+	StartedAt time.Time    `json:"started-at,omitzero"`
+	EndedAt   time.Time    `json:"ended-at,omitzero"`
 	Steps     []StepStatus `json:"steps"`
 	// Compensations is the rollback plan in the order it would run (or ran).
 	Compensations []CompensationStatus `json:"compensations"`
@@ -183,8 +183,8 @@ type StepStatus struct {
 	State     string      `json:"state"`
 	Detail    string      `json:"detail,omitempty"`
 	Error     string      `json:"error,omitempty"`
-	StartedAt time.Time   `json:"started-at,omitempty"`
-	EndedAt   time.Time   `json:"ended-at,omitempty"`
+	StartedAt time.Time   `json:"started-at,omitzero"`
+	EndedAt   time.Time   `json:"ended-at,omitzero"`
 	Gate      *GateStatus `json:"gate,omitempty"`
 }
 
@@ -195,7 +195,7 @@ type GateStatus struct {
 	Approvers    []string   `json:"approvers,omitempty"`
 	MinApprovals int        `json:"min-approvals"`
 	Instructions string     `json:"instructions,omitempty"`
-	Deadline     time.Time  `json:"deadline,omitempty"`
+	Deadline     time.Time  `json:"deadline,omitzero"`
 	Approvals    []Decision `json:"approvals,omitempty"`
 	Rejection    *Decision  `json:"rejection,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/devstack"
+	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/worker"
 )
 
@@ -85,7 +86,7 @@ func (a *app) startStack(ctx context.Context, port, uiPort int, db string) (work
 		return cfg, nil, err
 	}
 	defer c.Close()
-	if err := worker.EnsureSearchAttributes(ctx, c, cfg.Client.Namespace); err != nil {
+	if err := releases.EnsureSearchAttributes(ctx, c, cfg.Client.Namespace); err != nil {
 		_ = srv.Stop()
 		return cfg, nil, err
 	}

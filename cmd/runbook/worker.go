@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/worker"
 )
 
@@ -27,7 +28,7 @@ func newWorkerCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			if err := worker.EnsureSearchAttributes(ctx, c, cfg.Client.Namespace); err != nil {
+			if err := releases.EnsureSearchAttributes(ctx, c, cfg.Client.Namespace); err != nil {
 				slog.Warn("search attributes not registered; register them once by hand", "error", err)
 			}
 			return worker.Run(ctx, cfg, c)

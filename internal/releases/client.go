@@ -55,7 +55,32 @@ func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.
 			return nil, err
 		}
 	}
-	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	run, err := c.start(ctx, id, in)
+	if isMissingSearchAttribute(err) {
+		// A fresh namespace: register the attributes (the worker does this
+		// too at start) and try once more.
+		if regErr := EnsureSearchAttributes(ctx, c.Temporal, c.Namespace); regErr != nil {
+			return nil, fmt.Errorf("namespace %s lacks runbook's search attributes and registering them failed: %w; "+
+				"register them once with `temporal operator search-attribute create` (names: %s, type Keyword)",
+				c.Namespace, regErr, strings.Join(workflows.SearchAttributeNames, ", "))
+		}
+		run, err = c.start(ctx, id, in)
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil, fmt.Errorf("%s was already released or is running; ship a new version, or see `runbook status %s`", id, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start release %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// start starts the Release workflow with its ID policy, summary and
+// search attributes.
+func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput) (client.WorkflowRun, error) {
+	rb := in.Runbook
+	return c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: c.TaskQueue,
 		// A failed release of a version may be retried; a succeeded one not:
@@ -68,14 +93,13 @@ func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.
 			workflows.AttrService.ValueSet(rb.Service), workflows.AttrVersion.ValueSet(in.Version),
 			workflows.AttrStatus.ValueSet(workflows.StatePending)),
 	}, workflows.ReleaseWorkflowName, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil, fmt.Errorf("%s was already released or is running; ship a new version, or see `runbook status %s`", id, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start release %s: %w", id, err)
-	}
-	return run, nil
+}
+
+// isMissingSearchAttribute recognises the server's refusal of a start whose
+// search attributes are not registered in the namespace.
+func isMissingSearchAttribute(err error) bool {
+	var invalid *serviceerror.InvalidArgument
+	return errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute")
 }
 
 // checkEnvironmentFree refuses early, with a useful name, when another
@@ -119,6 +143,10 @@ func (c *Client) Status(ctx context.Context, id string) (workflows.ReleaseStatus
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {
 			return workflows.ReleaseStatus{}, fmt.Errorf("no release %s: list releases with `runbook list`", id)
+		}
+		var deadline *serviceerror.DeadlineExceeded
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) {
+			return workflows.ReleaseStatus{}, fmt.Errorf("no worker answered the status query of %s: is a worker running on task queue %s? start one with `runbook worker` (or `runbook dev`)", id, c.TaskQueue)
 		}
 		return workflows.ReleaseStatus{}, fmt.Errorf("query %s: %w", id, err)
 	}
