@@ -31,6 +31,9 @@ type Config struct {
 	// UIURL is the Temporal Web UI base URL used in links
 	// (RUNBOOK_UI_URL, default http://127.0.0.1:8233).
 	UIURL string
+	// HTTPAddr, when set, serves /healthz and /readyz (RUNBOOK_HTTP_ADDR,
+	// e.g. 127.0.0.1:9464; default off).
+	HTTPAddr string
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -50,6 +53,7 @@ func LoadConfig() (Config, error) {
 		TaskQueue: envOr("RUNBOOK_TASK_QUEUE", workflows.DefaultTaskQueue),
 		StateDir:  envOr("RUNBOOK_STATE_DIR", ".runbook"),
 		UIURL:     envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
+		HTTPAddr:  os.Getenv("RUNBOOK_HTTP_ADDR"),
 	}
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
 	return cfg, nil

@@ -45,6 +45,13 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path)", err)
 	}
 	defer log.Close()
+	if cfg.HTTPAddr != "" {
+		stop, err := serveHTTP(cfg.HTTPAddr, Handler(c, cfg.TaskQueue))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	Register(w, log)
 	if err := w.Start(); err != nil {

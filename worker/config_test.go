@@ -1,0 +1,46 @@
+package worker
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestLoadConfigReadsTheEnvironment(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	t.Setenv("TEMPORAL_ADDRESS", "temporal.example:7233")
+	t.Setenv("TEMPORAL_NAMESPACE", "releases")
+	t.Setenv("RUNBOOK_TASK_QUEUE", "rq")
+	t.Setenv("RUNBOOK_STATE_DIR", "/var/lib/runbook")
+	t.Setenv("RUNBOOK_AUDIT_LOG", "")
+	t.Setenv("RUNBOOK_HTTP_ADDR", "127.0.0.1:9464")
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Client.HostPort != "temporal.example:7233" || cfg.Client.Namespace != "releases" {
+		t.Errorf("temporal settings not read: %s %s", cfg.Client.HostPort, cfg.Client.Namespace)
+	}
+	if cfg.TaskQueue != "rq" || cfg.HTTPAddr != "127.0.0.1:9464" {
+		t.Errorf("runbook settings not read: %+v", cfg)
+	}
+	if cfg.AuditLog != "/var/lib/runbook/audit.jsonl" {
+		t.Errorf("audit log should default into the state dir, got %s", cfg.AuditLog)
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RUNBOOK_TASK_QUEUE", "RUNBOOK_STATE_DIR", "RUNBOOK_AUDIT_LOG", "RUNBOOK_HTTP_ADDR", "TEMPORAL_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Client.HostPort != "127.0.0.1:7233" || cfg.Client.Namespace != "default" || cfg.TaskQueue != "runbook" {
+		t.Errorf("defaults: %s %s %s", cfg.Client.HostPort, cfg.Client.Namespace, cfg.TaskQueue)
+	}
+	if cfg.HTTPAddr != "" {
+		t.Errorf("HTTP endpoints must be off by default, got %s", cfg.HTTPAddr)
+	}
+}
