@@ -202,7 +202,7 @@ func TestDecodeProblems(t *testing.T) {
 		{"unknown kind key", "environments: [{steps: [{kind: canary}]}]\n", "d.yaml:1:26", "a step's kind is its key"},
 		{"snake case", "api_version: runbook/v1\n", "d.yaml:1:1", `unknown key "api_version"; did you mean "api-version"?`},
 		{"camel case", "apiVersion: runbook/v1\n", "d.yaml:1:1", `did you mean "api-version"?`},
-		{"unknown variable", "description: deploy ${verison}\n", "d.yaml:1:14", "unknown variable ${verison}; the known variables are ${version}, ${service} and ${environment}"},
+		{"unknown variable", "description: deploy ${verison}\n", "d.yaml:1:14", "unknown variable ${verison}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,14 +19,14 @@ const nameRule = "use lowercase letters, digits and dashes, starting with a lett
 // implementedKinds are the step kinds this version runs. The others are
 // drafted in the schema so runbooks can be written against it, but a
 // runbook using them must not pass validation and then do nothing.
-var implementedKinds = []string{KindApproval, KindHTTPCheck}
+var implementedKinds = []string{KindApproval, KindHTTPCheck, KindProvision}
 
 // draftKinds are the step kinds drafted in the schema but not implemented.
-var draftKinds = []string{KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
+var draftKinds = []string{KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
 
 // draftSections are environment sections drafted in the schema but not
 // implemented yet, for the same reason.
-var draftSections = []string{"infra", "database", "traffic", "metrics", "slos"}
+var draftSections = []string{"database", "traffic", "metrics", "slos"}
 
 type validator struct {
 	c    *collector
@@ -159,6 +159,9 @@ func (v *validator) environment(path string, e *Environment) {
 	if e.ReleaseWindow != nil && v.ok(path+".release-window") {
 		v.releaseWindow(path+".release-window", e.ReleaseWindow)
 	}
+	if e.Infra != nil && v.ok(path+".infra") {
+		v.infra(path+".infra", e.Infra)
+	}
 	// Gates and steps share one namespace: the release status, approvals
 	// and the audit log all address them by name.
 	names := map[string]pos{}
@@ -206,11 +209,13 @@ func (v *validator) steps(path string, e *Environment, names map[string]pos) {
 		v.errf(p, "steps is empty; %s", hint)
 		return
 	}
+	provisioned := false
 	for i := range e.Steps {
 		sp := fmt.Sprintf("%s[%d]", p, i)
 		if v.ok(sp) {
 			v.step(sp, &e.Steps[i])
 			v.uniqueName(names, sp+".name", e.Steps[i].Name, "step")
+			v.provisionOrder(sp, e, &e.Steps[i], &provisioned)
 		}
 	}
 }

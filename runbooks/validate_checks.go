@@ -49,7 +49,7 @@ func (v *validator) reference(path, ref string) {
 	case "http", "https":
 		v.httpURL(path, "artifact.reference", ref)
 	case "file":
-		u, err := url.Parse(Expand(ref, placeholders))
+		u, err := url.Parse(withPlaceholders(ref))
 		if err != nil || u.Path == "" || (u.Host != "" && u.Host != "localhost") {
 			v.errf(path, "artifact.reference %q is not a usable file:// URL; write file:///absolute/path, or just the path", ref)
 		}

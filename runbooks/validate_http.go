@@ -83,7 +83,7 @@ func (v *validator) rollbackHook(path string, s *Step) {
 // httpURL checks an http(s) URL, with variables replaced by placeholders
 // since their values are only known at release time.
 func (v *validator) httpURL(path, what, raw string) {
-	u, err := url.Parse(Expand(raw, placeholders))
+	u, err := url.Parse(withPlaceholders(raw))
 	switch {
 	case err != nil:
 		var ue *url.Error

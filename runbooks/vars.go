@@ -2,6 +2,8 @@ package runbooks
 
 import (
 	"fmt"
+	"maps"
+	"regexp"
 	"strings"
 )
 
@@ -12,10 +14,25 @@ const (
 	VarVersion     = "version"     // the release version, e.g. 1.4.2
 	VarService     = "service"     // the runbook's service
 	VarEnvironment = "environment" // the environment the step runs in
+	VarArtifact    = "artifact"    // the verified artifact's resolved reference
+	// VarOutputsPrefix starts ${outputs.NAME}: an output of the
+	// environment's provision step, usable by the steps after it.
+	VarOutputsPrefix = "outputs."
 )
 
 // knownVariables lists the variables in the order messages name them.
-var knownVariables = []string{VarVersion, VarService, VarEnvironment}
+var knownVariables = []string{VarVersion, VarService, VarEnvironment, VarArtifact}
+
+// outputNameRe is the form of an output name in ${outputs.NAME}.
+var outputNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// isKnownVariable reports whether ${name} is a variable runbooks may use.
+func isKnownVariable(name string) bool {
+	if out, ok := strings.CutPrefix(name, VarOutputsPrefix); ok {
+		return outputNameRe.MatchString(out)
+	}
+	return contains(knownVariables, name)
+}
 
 // Expand replaces each ${name} in s with vars[name]. References to names
 // missing from vars, and an unclosed "${", are left as written. It is a
@@ -60,8 +77,8 @@ func variableProblems(s string) []string {
 		if j < 0 {
 			return append(msgs, `"${" is not closed; write variables like ${version}`)
 		}
-		if name := s[i+2 : i+2+j]; !contains(knownVariables, name) {
-			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; the known variables are ${version}, ${service} and ${environment}", name))
+		if name := s[i+2 : i+2+j]; !isKnownVariable(name) {
+			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)", name))
 		}
 		s = s[i+3+j:]
 	}
@@ -69,4 +86,41 @@ func variableProblems(s string) []string {
 
 // placeholders stand in for variables when checking that a URL is well
 // formed before the real values are known.
-var placeholders = map[string]string{VarVersion: "0.0.0", VarService: "service", VarEnvironment: "environment"}
+var placeholders = map[string]string{VarVersion: "0.0.0", VarService: "service", VarEnvironment: "environment", VarArtifact: "artifact"}
+
+// withPlaceholders expands s for a well-formedness check. An output at the
+// very start usually is a base URL (${outputs.url}/healthz), elsewhere a
+// part of one.
+func withPlaceholders(s string) string {
+	vars := placeholders
+	if strings.Contains(s, "${"+VarOutputsPrefix) {
+		vars = maps.Clone(placeholders)
+		for _, name := range outputRefs(s) {
+			vars[VarOutputsPrefix+name] = "output"
+		}
+		if strings.HasPrefix(s, "${"+VarOutputsPrefix) {
+			first := outputRefs(s)[0]
+			vars[VarOutputsPrefix+first] = "http://output.invalid"
+		}
+	}
+	return Expand(s, vars)
+}
+
+// outputRefs lists the NAMEs of the ${outputs.NAME} references in s, in
+// order of appearance.
+func outputRefs(s string) []string {
+	var names []string
+	for {
+		i := strings.Index(s, "${"+VarOutputsPrefix)
+		if i < 0 {
+			return names
+		}
+		s = s[i+2+len(VarOutputsPrefix):]
+		j := strings.IndexByte(s, '}')
+		if j < 0 {
+			return names
+		}
+		names = append(names, s[:j])
+		s = s[j+1:]
+	}
+}

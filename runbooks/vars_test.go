@@ -40,10 +40,10 @@ func TestVariableProblems(t *testing.T) {
 	}{
 		{"${version} ${service} ${environment}", nil},
 		{"$5 and $ {x}", nil},
-		{"${Version}", []string{"unknown variable ${Version}; the known variables are ${version}, ${service} and ${environment}"}},
+		{"${Version}", []string{"unknown variable ${Version}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)"}},
 		{"${a}${b}", []string{
-			"unknown variable ${a}; the known variables are ${version}, ${service} and ${environment}",
-			"unknown variable ${b}; the known variables are ${version}, ${service} and ${environment}",
+			"unknown variable ${a}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)",
+			"unknown variable ${b}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)",
 		}},
 		{"ok ${version} then ${", []string{`"${" is not closed; write variables like ${version}`}},
 	}

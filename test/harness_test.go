@@ -362,8 +362,10 @@ type workerProc struct {
 }
 
 // startWorker starts a `runbook worker` subprocess on the test's task queue
-// and stops it (by pid) when the test ends.
-func (r *rig) startWorker() *workerProc {
+// and stops it (by pid) when the test ends. extraEnv (NAME=value) is added
+// to the worker's environment only, not to the CLI's: a secret the worker
+// needs stays out of every other process.
+func (r *rig) startWorker(extraEnv ...string) *workerProc {
 	r.t.Helper()
 	r.nworkers++
 	bin, _ := binaries(r.t)
@@ -373,7 +375,7 @@ func (r *rig) startWorker() *workerProc {
 		r.t.Fatal(err)
 	}
 	w.cmd = exec.Command(bin, "worker")
-	w.cmd.Env = r.env
+	w.cmd.Env = append(append([]string(nil), r.env...), extraEnv...)
 	w.cmd.Stdout, w.cmd.Stderr = logf, logf
 	if err := w.cmd.Start(); err != nil {
 		r.t.Fatalf("start worker: %v", err)

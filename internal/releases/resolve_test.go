@@ -233,3 +233,23 @@ func TestResolveCopiesTheRest(t *testing.T) {
 		t.Errorf("resolved input lost fields: %+v", got)
 	}
 }
+
+// TestResolveLocalPathWithColon: the validator treats a reference as a URL
+// only when it has a scheme followed by "://" (runbooks.validator.reference);
+// anything else is a local path relative to the runbook. Resolve must agree,
+// or a file named e.g. checkout:1.4.2.tar passes validation, stays relative,
+// and every worker refuses it ("relative paths mean nothing on a worker").
+func TestResolveLocalPathWithColon(t *testing.T) {
+	for _, ref := range []string{"checkout:${version}.tar", "build:7/app"} {
+		in := resolveIn(t)
+		in.Runbook = sampleRunbook(ref, "")
+		got, err := Resolve(in)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		want := filepath.Join(filepath.Dir(in.Path), strings.ReplaceAll(ref, "${version}", "1.4.2"))
+		if got.Runbook.Artifact.Reference != want {
+			t.Errorf("local path %q resolved to %q, want %q", ref, got.Runbook.Artifact.Reference, want)
+		}
+	}
+}

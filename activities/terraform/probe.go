@@ -1,0 +1,3 @@
+package terraform
+
+import _ "github.com/hashicorp/terraform-exec/tfexec"
