@@ -39,7 +39,7 @@ func TestExampleIsValid(t *testing.T) {
 	for _, s := range prod.Steps {
 		steps = append(steps, s.Name+":"+s.Kind())
 	}
-	want := "smoke:http-check,version:http-check,confirm:approval,final-smoke:http-check"
+	want := "provision:provision,smoke:http-check,version:http-check,confirm:approval,final-smoke:http-check"
 	if got := strings.Join(steps, ","); got != want {
 		t.Errorf("production steps = %s, want %s", got, want)
 	}
@@ -47,11 +47,16 @@ func TestExampleIsValid(t *testing.T) {
 	if gate.Name != "release-manager" || gate.MinApprovals != 1 || gate.Timeout.D() != time.Hour || len(gate.Approvers) != 3 {
 		t.Errorf("release-manager gate = %+v", gate)
 	}
-	if c := prod.Steps[2].Approval; c.Timeout.D() != 30*time.Minute || c.Instructions != "Check the dashboards, then confirm" {
+	if c := prod.Steps[3].Approval; c.Timeout.D() != 30*time.Minute || c.Instructions != "Check the dashboards, then confirm" {
 		t.Errorf("confirm step = %+v", c)
 	}
-	if v := rb.Environments[0].Steps[1].HTTPCheck; v.ExpectBody != "${version}" || v.URL != "http://127.0.0.1:18081/version" {
+	if v := rb.Environments[0].Steps[2].HTTPCheck; v.ExpectBody != "${version}" || v.URL != "${outputs.url}/version" {
 		t.Errorf("staging version check = %+v", v)
+	}
+	for _, e := range rb.Environments {
+		if e.Infra == nil || e.Infra.Module != "../../infra/local" || e.Infra.Vars["binary"] != "${artifact}" || e.Infra.OnRollback != "restore" {
+			t.Errorf("%s infra = %+v", e.Name, e.Infra)
+		}
 	}
 	if w := rb.Environments[0].ReleaseWindow; w == nil || w.End != "24:00" || len(w.Days) != 7 {
 		t.Errorf("staging window = %+v", w)

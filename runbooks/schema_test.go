@@ -134,13 +134,22 @@ func TestSchemaCoversExampleKeys(t *testing.T) {
 func collectKeys(n *yaml.Node, keys map[string]bool) {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			keys[n.Content[i].Value] = true
+			k := n.Content[i].Value
+			keys[k] = true
+			// Maps with free-form keys (variables, headers) are not
+			// schema properties.
+			if !freeFormKeys[k] {
+				collectKeys(n.Content[i+1], keys)
+			}
 		}
+		return
 	}
 	for _, c := range n.Content {
 		collectKeys(c, keys)
 	}
 }
+
+var freeFormKeys = map[string]bool{"vars": true, "headers": true, "options": true}
 
 // invopop splits jsonschema tags on commas; a description or pattern with
 // an unescaped comma would be cut short. Every tag's description and

@@ -251,10 +251,10 @@ func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
 
-// rig is one test's slice of the stack: its own task queue, audit log,
-// service name, workers and CLI environment.
+// rig is one test's (or benchmark's) slice of the stack: its own task
+// queue, audit log, service name, workers and CLI environment.
 type rig struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	service  string
 	queue    string
@@ -268,7 +268,7 @@ var serial atomic.Int64
 
 // newRig prepares an isolated test. name becomes part of the service name,
 // so it must be lowercase letters, digits and dashes.
-func newRig(t *testing.T, name string) *rig {
+func newRig(t testing.TB, name string) *rig {
 	t.Helper()
 	c := requireStack(t)
 	n := serial.Add(1)

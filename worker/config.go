@@ -34,6 +34,10 @@ type Config struct {
 	// HTTPAddr, when set, serves /healthz and /readyz (RUNBOOK_HTTP_ADDR,
 	// e.g. 127.0.0.1:9464; default off).
 	HTTPAddr string
+	// TofuBin is the OpenTofu/Terraform binary for provision steps
+	// (RUNBOOK_TOFU_BIN; default: tofu on PATH, the pinned .tools/bin/tofu,
+	// then terraform on PATH).
+	TofuBin string
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -54,6 +58,7 @@ func LoadConfig() (Config, error) {
 		StateDir:  envOr("RUNBOOK_STATE_DIR", ".runbook"),
 		UIURL:     envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
 		HTTPAddr:  os.Getenv("RUNBOOK_HTTP_ADDR"),
+		TofuBin:   os.Getenv("RUNBOOK_TOFU_BIN"),
 	}
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
 	return cfg, nil

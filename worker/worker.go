@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -12,6 +13,7 @@ import (
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/httpcheck"
+	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -30,12 +32,14 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 }
 
 // Register registers the workflows and activities on a worker.
-func Register(w worker.Registry, log *audit.Log) {
+func Register(w worker.Registry, cfg Config, log *audit.Log) {
 	w.RegisterWorkflow(workflows.Release)
 	w.RegisterWorkflow(workflows.Environment)
+	w.RegisterWorkflow(workflows.Drift)
 	w.RegisterActivity(&audit.Activities{Log: log})
 	w.RegisterActivity(&httpcheck.Activities{})
 	w.RegisterActivity(&artifact.Activities{})
+	w.RegisterActivity(&terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state")})
 }
 
 // Run runs a worker on cfg.TaskQueue until ctx is cancelled.
@@ -53,7 +57,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		defer stop()
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
-	Register(w, log)
+	Register(w, cfg, log)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 	}

@@ -113,6 +113,9 @@ const (
 	StateNotReached   = "not-reached"
 	StateInterrupted  = "interrupted"
 	StateCompensating = "compensating"
+	// StateNotNeeded marks the compensations of an environment that
+	// succeeded: they were ready, and never had to run.
+	StateNotNeeded = "not-needed"
 )
 
 // ReleaseStatus is the answer of the Release workflow's status query.

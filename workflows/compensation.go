@@ -16,23 +16,28 @@ import (
 // idempotency key), so running it again after a crash is harmless.
 type compensation struct {
 	step string
-	hook *runbooks.HTTPHook
+	// Exactly one of hook and infra is set.
+	hook  *runbooks.HTTPHook
+	infra *infraUndo
+}
+
+// describe says what the compensation will do, for the visible plan.
+func (c compensation) describe() string {
+	if c.infra != nil {
+		return c.infra.describe()
+	}
+	return fmt.Sprintf("%s %s", methodOr(c.hook.Method, "POST"), c.hook.URL)
 }
 
 // pushCompensation registers the undo of a step that just completed and
 // refreshes the visible plan (in the order it would run: newest first).
-func (e *environment) pushCompensation(step string, hook *runbooks.HTTPHook) {
-	e.comps = append(e.comps, compensation{step: step, hook: hook})
+func (e *environment) pushCompensation(c compensation) {
+	e.comps = append(e.comps, c)
 	plan := make([]CompensationStatus, 0, len(e.comps))
 	for i := len(e.comps) - 1; i >= 0; i-- {
-		c := e.comps[i]
-		plan = append(plan, CompensationStatus{Step: c.step, Action: describeHook(c.hook), State: StatePending})
+		plan = append(plan, CompensationStatus{Step: e.comps[i].step, Action: e.comps[i].describe(), State: StatePending})
 	}
 	e.status.Compensations = plan
-}
-
-func describeHook(h *runbooks.HTTPHook) string {
-	return fmt.Sprintf("%s %s", methodOr(h.Method, "POST"), h.URL)
 }
 
 // rollback runs the compensation stack after a failure, rejection, timeout
@@ -66,6 +71,25 @@ func (e *environment) compensate(ctx workflow.Context, i int, c compensation) er
 	cs := &e.status.Compensations[i]
 	cs.State = StateCompensating
 	e.publish(ctx)
+	var err error
+	if c.infra != nil {
+		err = e.undoInfra(ctx, c.infra)
+	} else {
+		err = e.callHook(ctx, c)
+	}
+	if err != nil {
+		cs.State, cs.Error = StateFailed, rootMessage(err)
+	} else {
+		cs.State = StateDone
+		e.markCompensated(c.step)
+	}
+	e.audit(ctx, auditRecord{action: "compensation.ran", step: c.step, outcome: cs.State, detail: cs.Error})
+	e.publish(ctx)
+	return err
+}
+
+// callHook makes a step's on-rollback HTTP call.
+func (e *environment) callHook(ctx workflow.Context, c compensation) error {
 	in := httpcheck.HTTPCheckInput{
 		URL:            runbooks.Expand(c.hook.URL, e.vars()),
 		Method:         methodOr(c.hook.Method, "POST"),
@@ -82,18 +106,9 @@ func (e *environment) compensate(ctx workflow.Context, i int, c compensation) er
 			InitialInterval: time.Second, MaximumInterval: 15 * time.Second,
 			NonRetryableErrorTypes: []string{"HTTPCheckInvalid"},
 		},
-		Summary: "rollback " + c.step + ": " + describeHook(c.hook),
+		Summary: "rollback " + c.step + ": " + c.describe(),
 	})
-	err := workflow.ExecuteActivity(actx, httpActs.HTTPCheck, in).Get(actx, nil)
-	if err != nil {
-		cs.State, cs.Error = StateFailed, rootMessage(err)
-	} else {
-		cs.State = StateDone
-		e.markCompensated(c.step)
-	}
-	e.audit(ctx, auditRecord{action: "compensation.ran", step: c.step, outcome: cs.State, detail: cs.Error})
-	e.publish(ctx)
-	return err
+	return workflow.ExecuteActivity(actx, httpActs.HTTPCheck, in).Get(actx, nil)
 }
 
 func (e *environment) markCompensated(step string) {

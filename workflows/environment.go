@@ -29,6 +29,9 @@ type environment struct {
 	parent workflow.Execution
 	// auditSeq numbers audit records so their IDs are stable on replay.
 	auditSeq int
+	// outputs are the provision step's non-sensitive outputs, for
+	// ${outputs.NAME} in later steps.
+	outputs map[string]string
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -60,6 +63,9 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	if fail != nil {
 		e.rollback(ctx, fail)
 	} else {
+		for i := range e.status.Compensations {
+			e.status.Compensations[i].State = StateNotNeeded
+		}
 		e.finish(ctx, StateSucceeded, "")
 	}
 	// Let in-flight Update handlers (e.g. an audit write) finish before the
@@ -218,6 +224,10 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 		err = e.awaitWindow(ctx, i)
 	case p.builtin == BuiltinArtifact:
 		err = e.verifyArtifact(ctx, i)
+	case p.step.Kind() == runbooks.KindProvision:
+		if _, err = e.holdForWindow(ctx, i); err == nil {
+			err = e.provision(ctx, i)
+		}
 	case p.step.Kind() == runbooks.KindHTTPCheck:
 		if _, err = e.holdForWindow(ctx, i); err == nil {
 			err = e.httpCheck(ctx, i)
@@ -232,7 +242,7 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 		return e.stepFailure(ctx, err)
 	}
 	if p.step.OnRollback != nil {
-		e.pushCompensation(p.step.Name, p.step.OnRollback)
+		e.pushCompensation(compensation{step: p.step.Name, hook: p.step.OnRollback})
 	}
 	return nil
 }

@@ -15,9 +15,15 @@ const defaultApprovalTimeout = 24 * time.Hour
 // runGate waits until the gate at step i is decided, times out, or the
 // environment is aborted.
 func (e *environment) runGate(ctx workflow.Context, i int) *failure {
-	st := &e.status.Steps[i]
-	g := st.Gate
 	timeout := e.plan[i].gate.Timeout.Or(e.in.Policy.ApprovalTimeout.Or(defaultApprovalTimeout))
+	return e.awaitGate(ctx, &e.status.Steps[i], timeout)
+}
+
+// awaitGate opens the gate of step st and waits for its decision. Approval
+// steps use it, and so do steps that need a person's approval for what they
+// are about to do (a destructive infrastructure plan).
+func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout time.Duration) *failure {
+	g := st.Gate
 	g.State = StateWaiting
 	g.Deadline = workflow.Now(ctx).Add(timeout)
 	st.State = StateWaiting

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -34,7 +35,27 @@ var (
 
 // vars are the ${...} variables a step may use.
 func (e *environment) vars() map[string]string {
-	return map[string]string{"version": e.in.Version, "service": e.in.Service, "environment": e.in.Env.Name}
+	v := map[string]string{
+		runbooks.VarVersion: e.in.Version, runbooks.VarService: e.in.Service,
+		runbooks.VarEnvironment: e.in.Env.Name, runbooks.VarArtifact: e.in.Artifact.Reference,
+	}
+	for _, name := range sortedKeys(e.outputs) {
+		v[runbooks.VarOutputsPrefix+name] = e.outputs[name]
+	}
+	return v
+}
+
+// expand replaces the variables in s. A ${outputs.NAME} left over names an
+// output the module did not produce, or a sensitive one: that is an error
+// of the runbook, not something to retry.
+func (e *environment) expand(s string) (string, error) {
+	out := runbooks.Expand(s, e.vars())
+	if i := strings.Index(out, "${"+runbooks.VarOutputsPrefix); i >= 0 {
+		return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s: the provision step produced no usable output for %s (missing, or sensitive and therefore never exposed)",
+			s, out[i:strings.IndexByte(out[i:], '}')+i+1]), ErrTypeInvalid, nil)
+	}
+	return out, nil
 }
 
 // httpCheck runs an http-check step: one activity whose Temporal retry policy
@@ -42,13 +63,17 @@ func (e *environment) vars() map[string]string {
 // Retries add no history events, so a long check keeps history small.
 func (e *environment) httpCheck(ctx workflow.Context, i int) error {
 	c := e.plan[i].step.HTTPCheck
+	texts, err := e.expandAll(c.URL, c.Body, c.ExpectBody)
+	if err != nil {
+		return err
+	}
 	in := httpcheck.HTTPCheckInput{
-		URL:            runbooks.Expand(c.URL, e.vars()),
+		URL:            texts[0],
 		Method:         c.Method,
 		Headers:        c.Headers,
-		Body:           runbooks.Expand(c.Body, e.vars()),
+		Body:           texts[1],
 		ExpectStatus:   c.ExpectStatus,
-		ExpectBody:     runbooks.Expand(c.ExpectBody, e.vars()),
+		ExpectBody:     texts[2],
 		Timeout:        c.Timeout.Or(defaultHTTPTimeout),
 		IdempotencyKey: e.idempotencyKey(e.plan[i].step.Name),
 	}
@@ -135,6 +160,19 @@ func (e *environment) holdForWindow(ctx workflow.Context, i int) (bool, error) {
 	st.State, st.Detail = StateRunning, ""
 	e.publish(ctx)
 	return true, nil
+}
+
+// expandAll expands each of texts, stopping at the first error.
+func (e *environment) expandAll(texts ...string) ([]string, error) {
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		v, err := e.expand(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // idempotencyKey is unique per environment run and step, and the same on

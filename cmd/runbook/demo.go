@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sync"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/runbooks"
@@ -29,6 +28,7 @@ const demoApprover = "demo-bot"
 type demoOptions struct {
 	runbook, artifact, version string
 	port, uiPort               int
+	keep                       bool
 }
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -44,30 +44,42 @@ func newDemoCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.runbook, "runbook", "runbooks/examples/checkout.yaml", "runbook to release")
-	cmd.Flags().StringVar(&o.artifact, "artifact", "bin/sampleapp", "the sample app binary: released artifact and the process the checks hit")
-	cmd.Flags().StringVar(&o.version, "version", "", "version to release (default 1.4.2-demo.<timestamp>)")
+	cmd.Flags().StringVar(&o.artifact, "artifact", "bin/sampleapp", "the sample app binary the example releases (must match the runbook's artifact)")
+	cmd.Flags().StringVar(&o.version, "version", "", "version of the second release (default 1.4.2-demo.<timestamp>; the first is 1.4.1-demo.<timestamp>)")
+	cmd.Flags().BoolVar(&o.keep, "keep", false, "keep the provisioned sample app processes running after the demo")
 	cmd.Flags().IntVar(&o.port, "port", 7233, "Temporal gRPC port")
 	cmd.Flags().IntVar(&o.uiPort, "ui-port", 8233, "Web UI port")
 	return cmd
 }
 
 func (a *app) demo(ctx context.Context, o *demoOptions) error {
-	if o.version == "" {
-		o.version = "1.4.2-demo." + time.Now().UTC().Format("20060102150405")
+	stamp := time.Now().UTC().Format("20060102150405")
+	versions := []string{"1.4.1-demo." + stamp, "1.4.2-demo." + stamp}
+	if o.version != "" {
+		versions[1] = o.version
 	}
 	cfg, stopStack, err := a.demoStack(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer stopStack()
-	stopApps, err := a.startSampleApps(o)
+	rb, in, err := a.demoInput(o)
 	if err != nil {
 		return err
 	}
-	defer stopApps()
-	st, link, err := a.demoRelease(ctx, cfg, o)
-	if err != nil {
-		return err
+	if !o.keep {
+		defer a.demoTeardown(cfg, o.runbook, rb)
+	}
+	var st workflows.ReleaseStatus
+	var link string
+	for i, v := range versions {
+		fmt.Fprintf(a.out, "\n=== release %d of %d: %s %s ===\n", i+1, len(versions), rb.Service, v)
+		if st, link, err = a.demoRelease(ctx, cfg, o, in, v); err != nil {
+			return err
+		}
+		if st.State != workflows.StateSucceeded {
+			break
+		}
 	}
 	fmt.Fprintln(a.out)
 	releases.Render(a.out, st)
@@ -110,42 +122,25 @@ func (a *app) demoStack(ctx context.Context, o *demoOptions) (worker.Config, fun
 	}, nil
 }
 
-// startSampleApps starts the new version of the sample app for each
-// environment of the example. (The provisioning step will do this itself.)
-func (a *app) startSampleApps(o *demoOptions) (func(), error) {
-	var cmds []*exec.Cmd
-	stop := func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(syscall.SIGTERM)
-			_ = c.Wait()
-		}
-	}
-	for _, addr := range []string{"127.0.0.1:18081", "127.0.0.1:18082"} {
-		c := exec.Command(o.artifact, "--addr", addr, "--version", o.version)
-		c.Stderr = os.Stderr
-		if err := c.Start(); err != nil {
-			stop()
-			return nil, fmt.Errorf("start sample app %s: %w (run `make build` first)", o.artifact, err)
-		}
-		cmds = append(cmds, c)
-		fmt.Fprintf(a.out, "sample app %s listening on %s (pid %d)\n", o.version, addr, c.Process.Pid)
-	}
-	return stop, nil
-}
-
-// demoRelease deploys the example and approves every gate as demo-bot,
-// through the same Update a person sends with `runbook approve`.
-func (a *app) demoRelease(ctx context.Context, cfg worker.Config, o *demoOptions) (workflows.ReleaseStatus, string, error) {
-	var st workflows.ReleaseStatus
+// demoInput loads the example and pins the artifact's digest.
+func (a *app) demoInput(o *demoOptions) (*runbooks.Runbook, releases.ResolveInput, error) {
 	rb, err := runbooks.Load(o.runbook)
 	if err != nil {
-		return st, "", err
+		return nil, releases.ResolveInput{}, err
 	}
 	digest, err := artifact.FileDigest(o.artifact)
 	if err != nil {
-		return st, "", err
+		return nil, releases.ResolveInput{}, fmt.Errorf("%w (run `make build` first)", err)
 	}
-	in, err := releases.Resolve(releases.ResolveInput{Path: o.runbook, Runbook: rb, Version: o.version, Digest: digest, Requester: defaultActor()})
+	return rb, releases.ResolveInput{Path: o.runbook, Runbook: rb, Digest: digest, Requester: defaultActor()}, nil
+}
+
+// demoRelease deploys one version and approves every gate as demo-bot,
+// through the same Update a person sends with `runbook approve`.
+func (a *app) demoRelease(ctx context.Context, cfg worker.Config, o *demoOptions, ri releases.ResolveInput, version string) (workflows.ReleaseStatus, string, error) {
+	var st workflows.ReleaseStatus
+	ri.Version = version
+	in, err := releases.Resolve(ri)
 	if err != nil {
 		return st, "", err
 	}
@@ -159,12 +154,28 @@ func (a *app) demoRelease(ctx context.Context, cfg worker.Config, o *demoOptions
 	if err != nil {
 		return st, "", err
 	}
-	fmt.Fprintf(a.out, "\n$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", o.runbook, o.version, digest, run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
+	fmt.Fprintf(a.out, "$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", o.runbook, version, ri.Digest, run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
 	f := newFollower(a.out)
 	f.redraw = false
 	f.onStatus = func(s workflows.ReleaseStatus) { a.demoApprove(ctx, rc, s) }
 	st, err = f.follow(ctx, rc, run.GetID())
 	return st, rc.Link(run.GetID(), run.GetRunID()), err
+}
+
+// demoTeardown destroys what the demo provisioned, so no sample app keeps
+// running after it (use --keep to explore them).
+func (a *app) demoTeardown(cfg worker.Config, path string, rb *runbooks.Runbook) {
+	acts := &terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state")}
+	for _, e := range rb.Environments {
+		ws, err := releases.WorkspaceFor(path, rb, e.Name)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(a.out, "tearing down %s (tofu destroy; --keep keeps it)\n", e.Name)
+		if _, err := acts.Destroy(context.Background(), terraform.DestroyInput{Workspace: ws}); err != nil {
+			fmt.Fprintf(a.errOut, "teardown of %s: %v\n", e.Name, err)
+		}
+	}
 }
 
 // demoApprove approves any waiting gate demo-bot has not approved yet.

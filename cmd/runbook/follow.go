@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -77,5 +78,7 @@ func outcome(st workflows.ReleaseStatus) error {
 	if st.State == workflows.StateSucceeded {
 		return nil
 	}
-	return &exitError{code: 1, msg: fmt.Sprintf("release %s %s: %s", st.ReleaseID, st.State, st.Reason)}
+	// One line, whatever the reason holds: scripts read the last line.
+	reason := strings.Join(strings.Fields(st.Reason), " ")
+	return &exitError{code: 1, msg: fmt.Sprintf("release %s %s: %s", st.ReleaseID, st.State, reason)}
 }

@@ -40,7 +40,7 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 			fmt.Fprintf(w, "       %s\n", d)
 		}
 	}
-	if len(e.Compensations) > 0 {
+	if len(e.Compensations) > 0 && e.Compensations[0].State != workflows.StateNotNeeded {
 		fmt.Fprintln(w, "  rollback plan (runs top to bottom):")
 		for i, c := range e.Compensations {
 			fmt.Fprintf(w, "    %d. %s: %s [%s]%s\n", i+1, c.Step, c.Action, c.State, suffix(c.Error))
@@ -124,9 +124,12 @@ func (t *Tracker) Changes(st workflows.ReleaseStatus) []string {
 			if s.State == workflows.StatePending {
 				continue
 			}
-			note("step/"+e.Name+"/"+s.Name, s.State+s.Detail+s.Error, fmt.Sprintf("%s/%s: %s%s", e.Name, s.Name, s.State, detailSuffix(s)))
+			note("step/"+e.Name+"/"+s.Name, s.State+stepDetail(s), fmt.Sprintf("%s/%s: %s%s", e.Name, s.Name, s.State, detailSuffix(s)))
 		}
 		for _, c := range e.Compensations {
+			if c.State == workflows.StatePending || c.State == workflows.StateNotNeeded {
+				continue // only a rollback that runs is news
+			}
 			note("comp/"+e.Name+"/"+c.Step, c.State, fmt.Sprintf("%s/%s rollback: %s %s%s", e.Name, c.Step, c.Action, c.State, suffix(c.Error)))
 		}
 		note("env/"+e.Name, e.State+fmt.Sprint(e.Paused), fmt.Sprintf("%s: %s%s", e.Name, pausedWord(e), reasonSuffix(e.Reason)))

@@ -47,6 +47,9 @@ func Resolve(in ResolveInput) (workflows.ReleaseInput, error) {
 		return workflows.ReleaseInput{}, err
 	}
 	rb.Artifact = runbooks.Artifact{Reference: ref, Digest: digest}
+	if rb.Environments, err = resolveModules(rb.Environments, filepath.Dir(in.Path)); err != nil {
+		return workflows.ReleaseInput{}, err
+	}
 	abs, _ := filepath.Abs(in.Path)
 	return workflows.ReleaseInput{Runbook: rb, Version: in.Version, Digest: digest, Requester: in.Requester, RunbookFile: abs}, nil
 }
@@ -69,11 +72,46 @@ func pickDigest(fromRunbook, fromFlag string) (string, error) {
 // resolveReference makes a local artifact path absolute, relative to the
 // runbook's directory; URLs pass unchanged.
 func resolveReference(ref, dir string) (string, error) {
-	if u, err := url.Parse(ref); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
-		return ref, nil
+	// Only the schemes the artifact check reads make a URL; "build:7/app"
+	// is a relative path with a colon in it.
+	if u, err := url.Parse(ref); err == nil {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "https", "file":
+			return ref, nil
+		}
 	}
 	if filepath.IsAbs(ref) {
 		return ref, nil
 	}
 	return filepath.Abs(filepath.Join(dir, ref))
+}
+
+// resolveModules makes every environment's infra module path absolute
+// (relative paths are relative to the runbook) and checks that it holds a
+// module, so a typo fails here and not in the middle of a release.
+func resolveModules(envs []runbooks.Environment, dir string) ([]runbooks.Environment, error) {
+	out := make([]runbooks.Environment, len(envs))
+	copy(out, envs)
+	for i := range out {
+		if out[i].Infra == nil {
+			continue
+		}
+		infra := *out[i].Infra
+		mod := infra.Module
+		if !filepath.IsAbs(mod) {
+			mod = filepath.Join(dir, mod)
+		}
+		mod, err := filepath.Abs(mod)
+		if err != nil {
+			return nil, err
+		}
+		tf, _ := filepath.Glob(filepath.Join(mod, "*.tf"))
+		tfjson, _ := filepath.Glob(filepath.Join(mod, "*.tf.json"))
+		if len(tf)+len(tfjson) == 0 {
+			return nil, fmt.Errorf("environment %s: infra.module %s holds no .tf files; point it at an OpenTofu/Terraform module directory", out[i].Name, mod)
+		}
+		infra.Module = mod
+		out[i].Infra = &infra
+	}
+	return out, nil
 }

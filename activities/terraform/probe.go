@@ -1,3 +1,0 @@
-package terraform
-
-import _ "github.com/hashicorp/terraform-exec/tfexec"

@@ -1,0 +1,280 @@
+package infra
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFormat keeps both modules in `tofu fmt` style; infra/aws is checked only this way
+// (and by review), since its provider cannot be downloaded here.
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	bin := tofuBin(t)
+	tf := &tofu{t: t, bin: bin, dir: filepath.Join(repoRoot(t), "infra"), env: tofuEnv(t)}
+	if out, err := tf.run("fmt", "-check", "-recursive", "-diff", "-no-color"); err != nil {
+		t.Fatalf("tofu fmt -check -recursive infra/: %v (run `tofu fmt -recursive infra` to fix)\n%s", err, out)
+	}
+}
+
+// TestLocalValidate runs init and validate on a copy of the embedded local module.
+func TestLocalValidate(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	if out := tf.must("validate", "-no-color"); !strings.Contains(out, "The configuration is valid") {
+		t.Fatalf("tofu validate:\n%s", out)
+	}
+}
+
+// TestEmbeddedLocalMatchesDisk guards the embed patterns: every .tf and script of
+// infra/local must be in the binary, byte for byte.
+func TestEmbeddedLocalMatchesDisk(t *testing.T) {
+	disk := filepath.Join(repoRoot(t), "infra", "local")
+	var checked int
+	err := filepath.WalkDir(disk, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.IsDir() && (d.Name() == "run" || d.Name() == ".terraform") {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if ext := filepath.Ext(path); ext != ".tf" && ext != ".sh" {
+			return nil
+		}
+		rel, _ := filepath.Rel(disk, path)
+		want, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		got, err := fs.ReadFile(Local(), filepath.ToSlash(rel))
+		if err != nil {
+			return fmt.Errorf("%s is not embedded: %w", rel, err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("embedded %s differs from the file on disk", rel)
+		}
+		checked++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 5 {
+		t.Fatalf("checked %d files, want the 4 .tf files and the script", checked)
+	}
+}
+
+// TestLocalVariableValidation checks each validation block rejects a bad value with its
+// own message, at plan time, before anything starts.
+func TestLocalVariableValidation(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	good := map[string]string{"app_version": "1.0.0", "port": "8080", "binary": "/bin/true"}
+	cases := []struct {
+		name, value, want string
+	}{
+		{"slot", "purple", `The slot must be "blue" or "green".`},
+		{"app_version", "", "The app_version must be 1-128 characters"},
+		{"app_version", "1.0 beta", "The app_version must be 1-128 characters"},
+		{"port", "0", "The port must be a whole number from 1 to 65535."},
+		{"port", "65536", "The port must be a whole number from 1 to 65535."},
+		{"port", "80.5", "The port must be a whole number from 1 to 65535."},
+		{"binary", "bin/sampleapp", "The binary must be an absolute path"},
+		{"run_dir", " ", "The run_dir must be null (the default) or a non-empty path."},
+		{"health_timeout_seconds", "0", "The health_timeout_seconds must be a whole number from 1 to 600."},
+	}
+	for _, c := range cases {
+		vars := map[string]string{}
+		for k, v := range good {
+			vars[k] = v
+		}
+		vars[c.name] = c.value
+		out, err := tf.run(append([]string{"plan", "-input=false", "-no-color"}, varArgs(vars)...)...)
+		if err == nil || !strings.Contains(oneLine(out), c.want) {
+			t.Errorf("%s=%q: plan err=%v, want an error saying %q; output:\n%s", c.name, c.value, err, c.want, out)
+		}
+	}
+}
+
+// TestLocalLifecycle drives one slot through create, a version change, a failed port
+// change and destroy, with a real sample app process each time.
+func TestLocalLifecycle(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	port := freePort(t)
+	vars := func(version string, port int) map[string]string {
+		return map[string]string{"slot": "green", "app_version": version, "port": strconv.Itoa(port), "binary": sampleApp(t)}
+	}
+
+	// Create.
+	tf.mustApply(vars("1.0.0", port))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitVersion(t, url, "1.0.0")
+	out := tf.outputs()
+	for k, want := range map[string]string{"url": url, "slot": "green", "version": "1.0.0"} {
+		if out[k] != want {
+			t.Errorf("output %s = %v, want %q", k, out[k], want)
+		}
+	}
+	pidFile, _ := out["pid_file"].(string)
+	if !filepath.IsAbs(pidFile) || !strings.HasPrefix(pidFile, tf.dir) {
+		t.Fatalf("output pid_file = %q, want an absolute path in the working directory %s", pidFile, tf.dir)
+	}
+	pid1 := mustPid(t, pidFile)
+	if code, body, err := get(url + "/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("GET /healthz = %d %q %v, want 200", code, body, err)
+	}
+
+	// A new version replaces the process: the old one stops, a new one answers.
+	tf.mustApply(vars("1.1.0", port))
+	waitVersion(t, url, "1.1.0")
+	pid2 := mustPid(t, pidFile)
+	if pid2 == pid1 {
+		t.Fatalf("pid stayed %d after a version change, want a new process", pid1)
+	}
+	waitGone(t, pid1)
+
+	// Moving to a port another process holds fails with a clear message. The
+	// replacement stops the old process first, so the state ends with a tainted
+	// resource and nothing of ours running: the next apply replaces it.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	applyOut, err := tf.apply(vars("1.1.0", takenPort))
+	want := fmt.Sprintf("port %d on 127.0.0.1 is already in use", takenPort)
+	if err == nil || !strings.Contains(oneLine(applyOut), want) {
+		t.Fatalf("apply on a taken port: err=%v, want an error saying %q; output:\n%s", err, want, applyOut)
+	}
+	waitGone(t, pid2)
+	if got := tf.tainted(); len(got) != 1 || !got["terraform_data.app"] {
+		t.Fatalf("state after the failed apply = %v, want only terraform_data.app, tainted", got)
+	}
+	takenPidFile := filepath.Join(filepath.Dir(pidFile), fmt.Sprintf("sampleapp-green-%d.pid", takenPort))
+	if _, err := os.Stat(takenPidFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("pid file %s after the failed apply: %v, want none", takenPidFile, err)
+	}
+	if out, err := tf.run(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, varArgs(vars("1.1.0", takenPort))...)...); !isExit(err, 2) || !strings.Contains(out, "is tainted, so it must be replaced") {
+		t.Fatalf("plan after the failed apply: %v, want exit 2 replacing the tainted resource\n%s", err, out)
+	}
+
+	// Once the port is free the same apply recovers.
+	taken.Close()
+	tf.mustApply(vars("1.1.0", takenPort))
+	url = fmt.Sprintf("http://127.0.0.1:%d", takenPort)
+	waitVersion(t, url, "1.1.0")
+	pid3 := mustPid(t, takenPidFile)
+
+	// Destroy stops the process; a second destroy has nothing to do.
+	if out, err := tf.destroy(); err != nil {
+		t.Fatalf("tofu destroy: %v\n%s", err, out)
+	}
+	waitRefused(t, takenPort)
+	waitGone(t, pid3)
+	if _, err := os.Stat(takenPidFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file after destroy: %v, want it removed", err)
+	}
+	if out, err := tf.destroy(); err != nil {
+		t.Fatalf("second tofu destroy: %v\n%s", err, out)
+	}
+	if got := tf.tainted(); len(got) != 0 {
+		t.Fatalf("state after destroy = %v, want empty", got)
+	}
+}
+
+// TestLocalFailingApp starts the app with --fail: the apply waits on /version, since
+// /healthz answers 500 by design.
+func TestLocalFailingApp(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	port := freePort(t)
+	tf.mustApply(map[string]string{"slot": "blue", "app_version": "2.0.0-bad", "port": strconv.Itoa(port), "binary": sampleApp(t), "fail": "true"})
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitVersion(t, url, "2.0.0-bad")
+	if code, _, err := get(url + "/healthz"); err != nil || code != http.StatusInternalServerError {
+		t.Errorf("GET /healthz = %d %v, want 500 from a --fail app", code, err)
+	}
+	pid := mustPid(t, tf.outputs()["pid_file"].(string))
+	if out, err := tf.destroy(); err != nil {
+		t.Fatalf("tofu destroy: %v\n%s", err, out)
+	}
+	waitRefused(t, port)
+	waitGone(t, pid)
+}
+
+// TestLocalStartFailures checks a failed start leaves nothing running: OpenTofu does not
+// run destroy provisioners for the tainted resource, so the script must clean up.
+func TestLocalStartFailures(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	port := strconv.Itoa(freePort(t))
+
+	// A binary that never listens: the health wait times out and stops it.
+	fakeDir := t.TempDir()
+	fake := filepath.Join(fakeDir, "never-listens")
+	script := "#!/bin/sh\necho $$ > \"$(dirname \"$0\")/fake.pid\"\necho starting but never listening\nexec sleep 300\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := tf.apply(map[string]string{"app_version": "1.0.0", "port": port, "binary": fake, "health_timeout_seconds": "1"})
+	want := "did not answer 200 at http://127.0.0.1:" + port + "/healthz within 1s; stopped it"
+	if err == nil || !strings.Contains(oneLine(out), want) || !strings.Contains(out, "starting but never listening") {
+		t.Fatalf("apply with a silent binary: err=%v, want an error saying %q with the log tail; output:\n%s", err, want, out)
+	}
+	t.Logf("health timeout reported after %s", time.Since(start).Round(time.Millisecond))
+	fakePid := mustReadPid(t, filepath.Join(fakeDir, "fake.pid"))
+	t.Cleanup(func() {
+		if processAlive(fakePid) {
+			t.Logf("cleanup: killing leftover fake app pid %d", fakePid)
+			killPid(fakePid)
+		}
+	})
+	waitGone(t, fakePid)
+
+	// A missing binary fails before anything starts.
+	out, err = tf.apply(map[string]string{"app_version": "1.0.0", "port": port, "binary": filepath.Join(fakeDir, "missing")})
+	if err == nil || !strings.Contains(oneLine(out), "is missing or not executable") {
+		t.Fatalf("apply with a missing binary: err=%v, want it to say the binary is missing; output:\n%s", err, out)
+	}
+	if out, err := tf.destroy(); err != nil {
+		t.Fatalf("tofu destroy of the tainted resource: %v\n%s", err, out)
+	}
+}
+
+// mustPid reads a pid file and checks the process runs; the test's cleanup kills it if
+// the module does not.
+func mustPid(t *testing.T, path string) int {
+	t.Helper()
+	pid := mustReadPid(t, path)
+	if !processAlive(pid) {
+		t.Fatalf("pid %d from %s is not running", pid, path)
+	}
+	t.Cleanup(func() { killIfSampleApp(t, pid) })
+	return pid
+}
+
+func mustReadPid(t *testing.T, path string) int {
+	t.Helper()
+	pid, err := readPid(path)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	return pid
+}
+
+func isExit(err error, code int) bool {
+	var ee interface{ ExitCode() int }
+	return errors.As(err, &ee) && ee.ExitCode() == code
+}

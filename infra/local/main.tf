@@ -1,0 +1,67 @@
+# One slot (blue or green) of the sample app as a real local process. The process is
+# started by a create-time provisioner and stopped by a destroy-time one; the
+# terraform_data resource only records where its pid file lives. Any change to what the
+# process runs replaces the resource: the old process stops, then the new one starts.
+
+locals {
+  # abspath: the pid file path is stored in state and read back at destroy time, so it
+  # must not depend on the directory OpenTofu happens to run in then.
+  run_dir  = abspath(coalesce(var.run_dir, "${path.root}/run"))
+  basename = "sampleapp-${var.slot}-${var.port}"
+  # The script is run by path rather than inlined, so OpenTofu's "Executing: ..." line
+  # and its error messages show one short command instead of the whole script.
+  script = abspath("${path.module}/scripts/sampleapp.sh")
+}
+
+resource "terraform_data" "app" {
+  triggers_replace = {
+    slot    = var.slot
+    version = var.app_version
+    port    = var.port
+    binary  = var.binary
+    fail    = var.fail
+    run_dir = local.run_dir
+  }
+
+  # A destroy-time provisioner may only reference self, so everything it needs to find
+  # and stop the process travels in input (and so in state).
+  input = {
+    slot     = var.slot
+    version  = var.app_version
+    port     = var.port
+    url      = "http://127.0.0.1:${var.port}"
+    pid_file = "${local.run_dir}/${local.basename}.pid"
+    log_file = "${local.run_dir}/${local.basename}.log"
+  }
+
+  # A failed create taints the resource, and OpenTofu never runs destroy provisioners of
+  # tainted resources: the script therefore stops whatever it started before it fails.
+  provisioner "local-exec" {
+    interpreter = ["/bin/bash", "-c"]
+    command     = "exec /bin/bash \"$APP_SCRIPT\" start"
+    environment = {
+      APP_SCRIPT         = local.script
+      APP_SLOT           = var.slot
+      APP_VERSION        = var.app_version
+      APP_PORT           = var.port
+      APP_BINARY         = var.binary
+      APP_FAIL           = var.fail
+      APP_PID_FILE       = self.input.pid_file
+      APP_LOG_FILE       = self.input.log_file
+      APP_HEALTH_TIMEOUT = var.health_timeout_seconds
+    }
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = ["/bin/bash", "-c"]
+    command     = "exec /bin/bash \"$APP_SCRIPT\" stop"
+    environment = {
+      # Not local.script: destroy-time provisioners may not reference locals.
+      APP_SCRIPT   = abspath("${path.module}/scripts/sampleapp.sh")
+      APP_SLOT     = self.input.slot
+      APP_PORT     = self.input.port
+      APP_PID_FILE = self.input.pid_file
+    }
+  }
+}

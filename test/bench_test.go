@@ -1,0 +1,183 @@
+package test
+
+// Benchmarks on the real stack: the shared Temporal dev server, a
+// `runbook worker` subprocess, and HTTP checks against a server in this
+// process. Run them with
+//
+//	go test ./test/ -run '^$' -bench . -benchtime 10x
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/runbooks"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+const benchRunbook = `api-version: runbook/v1
+service: {{.Service}}
+owner: team-bench
+artifact:
+  reference: {{.Artifact}}
+environments:
+{{- range .X.Envs}}
+  - name: {{.}}
+    steps:
+      - name: healthz
+        http-check:
+          url: {{$.X.URL}}/{{.}}/healthz
+          interval: 250ms
+      - name: version
+        http-check:
+          url: {{$.X.URL}}/{{.}}/version?v=${version}
+          expect-body: ${version}
+          interval: 250ms
+{{- end}}
+`
+
+// benchPoll is how often the benchmark asks for the release's status.
+const benchPoll = 20 * time.Millisecond
+
+// benchRig is a rig with a worker and a check server, plus the runbook
+// loaded and ready to resolve, as the CLI would.
+type benchRig struct {
+	*rig
+	path, digest string
+	rb           *runbooks.Runbook
+	hits         *atomic.Int64
+}
+
+func newBenchRig(b *testing.B, name string) *benchRig {
+	b.Helper()
+	r := newRig(b, name)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		hits.Add(1)
+		// /<env>/version answers the version it was asked about, like
+		// the sample app would; the check expects ${version} in the body.
+		fmt.Fprintf(w, "ok %s\n", req.URL.Query().Get("v"))
+	}))
+	b.Cleanup(srv.Close)
+	path, digest := r.writeRunbook("runbook.yaml", benchRunbook, map[string]any{
+		"URL": srv.URL, "Envs": []string{"staging", "production"},
+	})
+	rb, err := runbooks.Load(path)
+	if err != nil {
+		b.Fatalf("load %s: %v", path, err)
+	}
+	r.startWorker()
+	return &benchRig{rig: r, path: path, digest: digest, rb: rb, hits: &hits}
+}
+
+// release deploys version through the release client (as `runbook deploy`
+// does, without the process start) and polls the status query until the
+// release ends. It fails the benchmark unless the release succeeded.
+func (br *benchRig) release(b *testing.B, version string) workflows.ReleaseStatus {
+	in, err := releases.Resolve(releases.ResolveInput{
+		Path: br.path, Runbook: br.rb, Version: version, Digest: br.digest, Requester: "bench",
+	})
+	if err != nil {
+		b.Fatalf("resolve: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pollDeadline)
+	defer cancel()
+	run, err := br.rc.Deploy(ctx, in)
+	if err != nil {
+		b.Fatalf("deploy %s: %v", version, err)
+	}
+	var last workflows.ReleaseStatus
+	var lastErr error
+	for {
+		st, err := br.rc.Status(ctx, run.GetID())
+		if err == nil {
+			last, lastErr = st, nil
+			if st.Finished() {
+				if st.State != workflows.StateSucceeded {
+					b.Fatalf("release %s ended %s: %s", st.ReleaseID, st.State, st.Reason)
+				}
+				return st
+			}
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			b.Fatalf("release %s not finished after %s: last state %q, last error %v", run.GetID(), pollDeadline, last.State, lastErr)
+		case <-time.After(benchPoll):
+		}
+	}
+}
+
+// historyEvents counts the events of the release and of each environment
+// run it started.
+func historyEvents(b *testing.B, st workflows.ReleaseStatus) int {
+	n := len(fetchHistory(b, stack.client, st.ReleaseID, "").Events)
+	for _, e := range st.Environments {
+		if e.RunID == "" {
+			b.Fatalf("environment %s of %s has no run ID", e.Name, st.ReleaseID)
+		}
+		n += len(fetchHistory(b, stack.client, e.WorkflowID, e.RunID).Events)
+	}
+	return n
+}
+
+// BenchmarkReleaseEndToEnd measures one release of two environments (each
+// verify-artifact and two http-checks) from the start request until the
+// status query says succeeded, and the history it costs.
+func BenchmarkReleaseEndToEnd(b *testing.B) {
+	br := newBenchRig(b, "bench")
+	// One release before the clock starts: the worker's first poll, the
+	// server's caches for a new task queue, and the artifact's first read
+	// are not what the benchmark measures.
+	br.release(b, "0.0.0-warmup")
+	hitsBefore := br.hits.Load()
+
+	var finished []workflows.ReleaseStatus
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		st := br.release(b, fmt.Sprintf("1.0.%d", len(finished)))
+		total += time.Since(start)
+		finished = append(finished, st)
+	}
+	b.StopTimer()
+
+	n := len(finished)
+	// 2 environments x 2 checks, each passing on its first attempt.
+	if got, want := br.hits.Load()-hitsBefore, int64(4*n); got != want {
+		b.Fatalf("the check server saw %d requests for %d releases, want %d", got, n, want)
+	}
+	events := 0
+	for _, st := range finished {
+		if len(st.Environments) != 2 || st.Environments[1].State != workflows.StateSucceeded {
+			b.Fatalf("release %s: environments %+v", st.ReleaseID, st.Environments)
+		}
+		events += historyEvents(b, st)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/release")
+	b.ReportMetric(float64(events)/float64(n), "events/release")
+}
+
+// BenchmarkStatusQuery measures one status query on a finished release:
+// what `runbook status` and every poll of `runbook watch` cost once the
+// release has ended (the worker answers it from the closed history).
+func BenchmarkStatusQuery(b *testing.B) {
+	br := newBenchRig(b, "benchq")
+	want := br.release(b, "1.0.0")
+	ctx := context.Background()
+	for b.Loop() {
+		st, err := br.rc.Status(ctx, want.ReleaseID)
+		if err != nil {
+			b.Fatalf("status: %v", err)
+		}
+		if st.State != workflows.StateSucceeded || len(st.Environments) != 2 {
+			b.Fatalf("status of %s: %s with %d environments", want.ReleaseID, st.State, len(st.Environments))
+		}
+	}
+}

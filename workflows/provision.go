@@ -1,0 +1,240 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/terraform"
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// tfActs is the typed nil receiver of the provisioning activities.
+var tfActs *terraform.Activities
+
+// staleReplans bounds how often a refused (stale) plan is planned again
+// before the step gives up: state that keeps changing under a release needs
+// a person.
+const staleReplans = 3
+
+// provision runs the provision step: plan, a gate when the plan deletes or
+// replaces anything, then an apply of exactly that plan. A plan refused as
+// stale is planned again (and gated again), never silently re-computed.
+func (e *environment) provision(ctx workflow.Context, i int) error {
+	ws := e.workspace(e.plan[i].step.Provision)
+	st := &e.status.Steps[i]
+	for attempt := 1; ; attempt++ {
+		plan, err := e.tfPlan(ctx, ws)
+		if err != nil {
+			return err
+		}
+		st.Detail = fmt.Sprintf("plan %s: %s", shortHash(plan.PlanHash), plan.Summary.String())
+		e.audit(ctx, auditRecord{action: "infra.planned", step: st.Name, outcome: plan.PlanHash, detail: plan.Summary.String()})
+		e.publish(ctx)
+		if plan.Changes && plan.Summary.Destructive() && e.destructiveNeedsApproval() {
+			if f := e.gateDestructive(ctx, st, plan); f != nil {
+				return f
+			}
+		}
+		outputs, err := e.tfApply(ctx, ws, plan)
+		if isPlanStale(err) && attempt < staleReplans {
+			e.audit(ctx, auditRecord{action: "infra.plan-stale", step: st.Name, outcome: plan.PlanHash, detail: rootMessage(err)})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		e.setOutputs(outputs)
+		e.pushInfraCompensation(st.Name, ws, plan)
+		st.Detail = fmt.Sprintf("applied plan %s: %s", shortHash(plan.PlanHash), plan.Summary.String())
+		return nil
+	}
+}
+
+// workspace is the environment's infra module with the runbook's variables
+// (the provision step's own vars override the environment's).
+func (e *environment) workspace(step *runbooks.ProvisionStep) terraform.Workspace {
+	infra := e.in.Env.Infra
+	vars := map[string]string{}
+	for _, k := range sortedKeys(infra.Vars) {
+		vars[k] = runbooks.Expand(infra.Vars[k], e.vars())
+	}
+	if step != nil {
+		for _, k := range sortedKeys(step.Vars) {
+			vars[k] = runbooks.Expand(step.Vars[k], e.vars())
+		}
+	}
+	return terraform.Workspace{
+		Service: e.in.Service, Environment: e.in.Env.Name,
+		Module: infra.Module, Vars: vars, Version: e.in.Version,
+	}
+}
+
+func (e *environment) destructiveNeedsApproval() bool {
+	p := e.in.Policy.DestructiveChangesNeedApproval
+	return p == nil || *p
+}
+
+// gateDestructive asks a person to approve a plan that deletes or replaces
+// resources; the gate shows the plan's summary and hash.
+func (e *environment) gateDestructive(ctx workflow.Context, st *StepStatus, plan terraform.PlanResult) *failure {
+	st.Gate = &GateStatus{
+		Name:         st.Name,
+		MinApprovals: 1,
+		Instructions: fmt.Sprintf("The plan %s deletes or replaces infrastructure: %s. Approve to apply exactly this plan.",
+			shortHash(plan.PlanHash), plan.Summary.String()),
+	}
+	f := e.awaitGate(ctx, st, e.in.Policy.ApprovalTimeout.Or(defaultApprovalTimeout))
+	if f == nil {
+		st.State = StateRunning
+		e.publish(ctx)
+	}
+	return f
+}
+
+// tfPlan plans the workspace.
+func (e *environment) tfPlan(ctx workflow.Context, ws terraform.Workspace) (terraform.PlanResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, tfOptions(30*time.Minute, "plan "+ws.Environment+" infra"))
+	var res terraform.PlanResult
+	err := workflow.ExecuteActivity(ctx, tfActs.Plan, terraform.PlanInput{Workspace: ws}).Get(ctx, &res)
+	return res, err
+}
+
+// tfApply applies exactly the saved plan and returns the module's outputs.
+// A plan without changes is applied too: it is cheap, and it records the
+// release as the workspace's last applied one, which a later rollback
+// restores.
+func (e *environment) tfApply(ctx workflow.Context, ws terraform.Workspace, plan terraform.PlanResult) (map[string]terraform.Output, error) {
+	ctx = workflow.WithActivityOptions(ctx, tfOptions(2*time.Hour, "apply plan "+shortHash(plan.PlanHash)))
+	var res terraform.ApplyResult
+	err := workflow.ExecuteActivity(ctx, tfActs.Apply, terraform.ApplyInput{
+		Workspace: ws, PlanFile: plan.PlanFile, PlanHash: plan.PlanHash,
+	}).Get(ctx, &res)
+	return res.Outputs, err
+}
+
+// tfOptions are the activity options of OpenTofu commands: they heartbeat,
+// so a dead worker is noticed within a minute, and a few retries cover
+// transient failures (a held state lock among them).
+func tfOptions(timeout time.Duration, summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5,
+			NonRetryableErrorTypes: []string{terraform.ErrPlanStale, terraform.ErrInvalid, terraform.ErrNotFound},
+		},
+		Summary: summary,
+	}
+}
+
+func isPlanStale(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == terraform.ErrPlanStale
+}
+
+// setOutputs makes the module's outputs available to later steps as
+// ${outputs.NAME}. Sensitive outputs are left out on purpose: they must not
+// reach URLs, status or history.
+func (e *environment) setOutputs(outputs map[string]terraform.Output) {
+	e.outputs = map[string]string{}
+	for _, name := range sortedKeys(outputs) {
+		o := outputs[name]
+		if o.Sensitive {
+			continue
+		}
+		e.outputs[name] = outputText(o)
+	}
+}
+
+// outputText renders an output for use in a string: strings unquoted, other
+// types as their JSON.
+func outputText(o terraform.Output) string {
+	v := strings.TrimSpace(string(o.Value))
+	if len(v) >= 2 && v[0] == '"' {
+		var s string
+		if err := json.Unmarshal([]byte(v), &s); err == nil {
+			return s
+		}
+	}
+	return v
+}
+
+func shortHash(h string) string {
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// sortedKeys returns m's keys in order: workflow code must not depend on map
+// iteration order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// infraUndo is the compensation of a provision step, chosen by the
+// runbook's infra.on-rollback: re-apply the previous release's variables
+// (restore, the default) or destroy what the release created. A first
+// release has nothing to restore, so it is destroyed either way.
+type infraUndo struct {
+	ws              terraform.Workspace
+	restore         bool
+	previous        map[string]string
+	previousVersion string
+}
+
+func (u *infraUndo) describe() string {
+	if u.restore {
+		return fmt.Sprintf("restore %s infrastructure to %s (re-apply its variables)", u.ws.Environment, u.previousVersion)
+	}
+	return fmt.Sprintf("destroy the %s infrastructure this release created", u.ws.Environment)
+}
+
+// pushInfraCompensation registers the undo of an applied plan. A plan
+// without changes needs none: there is nothing of this release to undo.
+func (e *environment) pushInfraCompensation(step string, ws terraform.Workspace, plan terraform.PlanResult) {
+	if !plan.Changes {
+		return
+	}
+	u := &infraUndo{ws: ws}
+	if e.in.Env.Infra.OnRollback != "destroy" && plan.Previous != nil {
+		u.restore, u.previous, u.previousVersion = true, plan.Previous, plan.PreviousVersion
+	}
+	e.pushCompensation(compensation{step: step, infra: u})
+}
+
+// undoInfra runs an infra compensation. Restoring plans and applies without
+// a gate: the rollback must not wait for a person, and the plan is the one
+// a person approved for the previous release.
+func (e *environment) undoInfra(ctx workflow.Context, u *infraUndo) error {
+	if !u.restore {
+		actx := workflow.WithActivityOptions(ctx, tfOptions(2*time.Hour, "destroy "+u.ws.Environment+" infra"))
+		return workflow.ExecuteActivity(actx, tfActs.Destroy, terraform.DestroyInput{Workspace: u.ws}).Get(actx, nil)
+	}
+	ws := u.ws
+	ws.Vars, ws.Version = u.previous, u.previousVersion
+	for attempt := 1; ; attempt++ {
+		plan, err := e.tfPlan(ctx, ws)
+		if err != nil || !plan.Changes {
+			return err
+		}
+		_, err = e.tfApply(ctx, ws, plan)
+		if isPlanStale(err) && attempt < staleReplans {
+			continue
+		}
+		return err
+	}
+}
