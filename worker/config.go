@@ -40,6 +40,20 @@ type Config struct {
 	TofuBin string
 }
 
+// HostQueue is the task queue only workers on this host poll: saved plans
+// and local state live on its disk (RUNBOOK_HOST_QUEUE, default
+// <task queue>@<hostname>).
+func (c Config) HostQueue() string {
+	if q := os.Getenv("RUNBOOK_HOST_QUEUE"); q != "" {
+		return q
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return c.TaskQueue + "@" + host
+}
+
 // LoadConfig reads the configuration from the environment.
 func LoadConfig() (Config, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()

@@ -31,7 +31,7 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 	return c, nil
 }
 
-// Register registers the workflows and activities on a worker.
+// Register registers the workflows and activities on the shared task queue.
 func Register(w worker.Registry, cfg Config, log *audit.Log) {
 	w.RegisterWorkflow(workflows.Release)
 	w.RegisterWorkflow(workflows.Environment)
@@ -39,10 +39,17 @@ func Register(w worker.Registry, cfg Config, log *audit.Log) {
 	w.RegisterActivity(&audit.Activities{Log: log})
 	w.RegisterActivity(&httpcheck.Activities{})
 	w.RegisterActivity(&artifact.Activities{})
-	w.RegisterActivity(&terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state")})
+	w.RegisterActivity(terraformActivities(cfg))
 }
 
-// Run runs a worker on cfg.TaskQueue until ctx is cancelled.
+// terraformActivities are the provisioning activities of this worker; they
+// know its host queue so a saved plan is applied where it was made.
+func terraformActivities(cfg Config) *terraform.Activities {
+	return &terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state"), HostQueue: cfg.HostQueue()}
+}
+
+// Run runs a worker on cfg.TaskQueue, and one for the provisioning
+// activities on this host's own queue, until ctx is cancelled.
 func Run(ctx context.Context, cfg Config, c client.Client) error {
 	log, err := audit.Open(cfg.AuditLog)
 	if err != nil {
@@ -56,13 +63,22 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		defer stop()
 	}
-	w := worker.New(c, cfg.TaskQueue, worker.Options{})
-	Register(w, cfg, log)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
+	shared := worker.New(c, cfg.TaskQueue, worker.Options{})
+	Register(shared, cfg, log)
+	host := worker.New(c, cfg.HostQueue(), worker.Options{})
+	host.RegisterActivity(terraformActivities(cfg))
+	for _, w := range []struct {
+		w     worker.Worker
+		queue string
+	}{{shared, cfg.TaskQueue}, {host, cfg.HostQueue()}} {
+		if err := w.w.Start(); err != nil {
+			shared.Stop()
+			return fmt.Errorf("start worker on task queue %s: %w", w.queue, err)
+		}
 	}
-	slog.Info("worker running", "task_queue", cfg.TaskQueue, "namespace", cfg.Client.Namespace, "audit_log", cfg.AuditLog)
+	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", cfg.AuditLog)
 	<-ctx.Done()
-	w.Stop()
+	host.Stop()
+	shared.Stop()
 	return nil
 }

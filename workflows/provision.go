@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -111,7 +112,14 @@ func (e *environment) tfPlan(ctx workflow.Context, ws terraform.Workspace) (terr
 // release as the workspace's last applied one, which a later rollback
 // restores.
 func (e *environment) tfApply(ctx workflow.Context, ws terraform.Workspace, plan terraform.PlanResult) (map[string]terraform.Output, error) {
-	ctx = workflow.WithActivityOptions(ctx, tfOptions(2*time.Hour, "apply plan "+shortHash(plan.PlanHash)))
+	opts := tfOptions(2*time.Hour, "apply plan "+shortHash(plan.PlanHash))
+	if plan.TaskQueue != "" {
+		// The plan file is on the disk of the worker that made it. If that
+		// host is gone for good, the apply is never picked up: the timeout
+		// turns into a new plan elsewhere.
+		opts.TaskQueue, opts.ScheduleToStartTimeout = plan.TaskQueue, applyPickupTimeout
+	}
+	ctx = workflow.WithActivityOptions(ctx, opts)
 	var res terraform.ApplyResult
 	err := workflow.ExecuteActivity(ctx, tfActs.Apply, terraform.ApplyInput{
 		Workspace: ws, PlanFile: plan.PlanFile, PlanHash: plan.PlanHash,
@@ -134,9 +142,19 @@ func tfOptions(timeout time.Duration, summary string) workflow.ActivityOptions {
 	}
 }
 
+// applyPickupTimeout bounds how long an apply waits for the worker holding
+// its plan.
+const applyPickupTimeout = 10 * time.Minute
+
+// isPlanStale reports whether a plan must be made again: OpenTofu refused it
+// as stale, or the worker holding it never picked up the apply.
 func isPlanStale(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == terraform.ErrPlanStale
+	if errors.As(err, &appErr) && appErr.Type() == terraform.ErrPlanStale {
+		return true
+	}
+	var timeout *temporal.TimeoutError
+	return errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START
 }
 
 // setOutputs makes the module's outputs available to later steps as

@@ -51,6 +51,7 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 	if rec != nil {
 		res.Previous, res.PreviousVersion = rec.Vars, rec.Version
 	}
+	res.TaskQueue = a.HostQueue
 	return res, nil
 }
 

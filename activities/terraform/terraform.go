@@ -50,6 +50,10 @@ const VersionVar = "release_version"
 type Activities struct {
 	Bin      string // binary; "" = Discover()
 	StateDir string // root of working directories: <StateDir>/<service>/<environment>
+	// HostQueue is a task queue only this worker's host polls. A saved plan
+	// lives on the disk of the worker that made it, so Plan reports this
+	// queue and the workflow sends the Apply there.
+	HostQueue string
 
 	// observe, when set, sees every progress change as it happens; tests use
 	// it because the SDK batches heartbeats for up to 30 s.
@@ -105,6 +109,9 @@ type PlanResult struct {
 	// compensation re-applies them with PreviousVersion.
 	Previous        map[string]string
 	PreviousVersion string
+	// TaskQueue is where the Apply of this plan must run: the host queue of
+	// the worker holding the plan file ("" when the worker has none).
+	TaskQueue string
 }
 
 // ApplyInput names the saved plan to apply and the hash it must have.
