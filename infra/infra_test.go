@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -191,6 +192,90 @@ func TestLocalLifecycle(t *testing.T) {
 	if got := tf.tainted(); len(got) != 0 {
 		t.Fatalf("state after destroy = %v, want empty", got)
 	}
+}
+
+// TestLocalDrift kills the app outside OpenTofu, as a crash or an operator would: its
+// supervisor removes the pid file, so the next plan replaces terraform_data.app (what
+// runbook's drift check reports), and an apply brings the app back. Plans of a healthy
+// slot, right after a create and after that recovery, show no changes.
+func TestLocalDrift(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	port := freePort(t)
+	vars := map[string]string{"app_version": "1.0.0", "port": strconv.Itoa(port), "binary": sampleApp(t)}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	plan := func() (string, error) {
+		return tf.run(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, varArgs(vars)...)...)
+	}
+
+	tf.mustApply(vars)
+	waitVersion(t, url, "1.0.0")
+	pidFile := tf.outputs()["pid_file"].(string)
+	pid := mustPid(t, pidFile)
+	if out, err := plan(); err != nil {
+		t.Fatalf("plan of a running slot: %v, want exit 0 (no changes)\n%s", err, out)
+	}
+	supervisor := parentPid(t, pid)
+	if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", supervisor)); !bytes.Contains(cmdline, []byte("sampleapp.sh\x00supervise\x00")) {
+		t.Fatalf("parent of the app (pid %d) is %q, want the script's supervisor", supervisor, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+	}
+
+	// Killed outside OpenTofu: the supervisor notices and removes the pid file.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", pid, err)
+	}
+	eventually(t, 10*time.Second, "pid file removed after kill -9", func() error {
+		if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("stat %s: %v", pidFile, err)
+		}
+		return nil
+	})
+	waitGone(t, supervisor)
+	waitRefused(t, port)
+
+	out, err := plan()
+	if !isExit(err, 2) || !strings.Contains(out, "terraform_data.app must be replaced") ||
+		!strings.Contains(oneLine(out), `process = "running" -> (known after apply)`) {
+		t.Fatalf("plan after the app was killed: %v, want exit 2 replacing terraform_data.app for its process\n%s", err, out)
+	}
+
+	// An apply brings it back, and the state converges: the next plan is clean.
+	tf.mustApply(vars)
+	waitVersion(t, url, "1.0.0")
+	if pid2 := mustPid(t, pidFile); pid2 == pid {
+		t.Fatalf("pid %d after the repair, want a new process", pid2)
+	}
+	if out, err := plan(); err != nil {
+		t.Fatalf("plan after the repair: %v, want exit 0 (no changes)\n%s", err, out)
+	}
+
+	// Destroy stops app and supervisor alike.
+	if out, err := tf.destroy(); err != nil {
+		t.Fatalf("tofu destroy: %v\n%s", err, out)
+	}
+	waitRefused(t, port)
+	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file after destroy: %v, want it removed", err)
+	}
+}
+
+// parentPid is pid's parent process, from /proc.
+func parentPid(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // state, ppid, ...
+	if len(fields) < 2 {
+		t.Fatalf("/proc/%d/stat: %q", pid, s)
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
+	return ppid
 }
 
 // TestLocalFailingApp starts the app with --fail: the apply waits on /version, since

@@ -52,7 +52,7 @@ type Environment struct {
 	Region        string         `yaml:"region,omitempty" json:"region,omitempty" jsonschema:"description=Region or site\\, for data-residency records."`
 	ReleaseWindow *ReleaseWindow `yaml:"release-window,omitempty" json:"release-window,omitempty"`
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
-	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment. Planned; not implemented in this version of runbook yet."`
+	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment\\, applied by its provision step."`
 	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on. Planned; not implemented in this version of runbook yet."`
 	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between stable and new. Planned; not implemented in this version of runbook yet."`
 	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider for SLO analysis. Planned; not implemented in this version of runbook yet."`
@@ -92,7 +92,10 @@ type Approval struct {
 type Infra struct {
 	Module     string            `yaml:"module" json:"module" jsonschema:"required"`
 	Vars       map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
-	OnRollback string            `yaml:"on-rollback,omitempty" json:"on-rollback,omitempty" jsonschema:"enum=restore,enum=destroy"`
+	OnRollback string            `yaml:"on-rollback,omitempty" json:"on-rollback,omitempty" jsonschema:"enum=restore,enum=destroy,description=On rollback re-apply the previous release's variables (restore\\, default) or destroy what the release created."`
+	// Approvers may approve a plan that deletes or replaces resources
+	// (default anyone except the requester).
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty" jsonschema:"description=Who may approve a plan that deletes or replaces resources (default anyone except the requester)."`
 }
 
 // Database is the schema the migrate step works on. The URL is a reference
@@ -135,7 +138,7 @@ type Step struct {
 	Name      string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
 	Approval  *ApprovalStep  `yaml:"approval,omitempty" json:"approval,omitempty" jsonschema:"description=Manual gate: wait for approvals before the next step."`
 	HTTPCheck *HTTPCheckStep `yaml:"http-check,omitempty" json:"http-check,omitempty" jsonschema:"description=Poll a URL until it answers as expected."`
-	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty" jsonschema:"description=Apply the environment's infra module. Planned; not implemented in this version of runbook yet."`
+	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty" jsonschema:"description=Plan and apply the environment's infra module; a destructive plan waits for an approval."`
 	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty" jsonschema:"description=Run schema migrations. Planned; not implemented in this version of runbook yet."`
 	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty" jsonschema:"description=Shift traffic in weighted steps with analysis. Planned; not implemented in this version of runbook yet."`
 	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty" jsonschema:"description=Shift traffic by a fixed increment. Planned; not implemented in this version of runbook yet."`
@@ -219,7 +222,8 @@ type HTTPCheckStep struct {
 	Deadline     Duration          `yaml:"deadline,omitempty" json:"deadline,omitempty" jsonschema:"description=Give up after this long (default 2m)."`
 }
 
-// ProvisionStep applies the environment's infra module (not implemented yet).
+// ProvisionStep plans and applies the environment's infra module; its vars
+// override the environment's.
 type ProvisionStep struct {
 	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
 }

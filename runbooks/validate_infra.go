@@ -18,6 +18,7 @@ func (v *validator) infra(path string, in *Infra) {
 		v.errf(path+".on-rollback", "on-rollback %q is not one of restore (re-apply the previous version's variables) or destroy (remove what this release created)", in.OnRollback)
 	}
 	v.infraVars(path+".vars", in.Vars)
+	v.approvers(path, in.Approvers, 0)
 }
 
 // infraVars checks variable names and values, in name order so problems

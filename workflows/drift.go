@@ -48,11 +48,13 @@ type DriftResult struct {
 func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, tfOptions(30*time.Minute, "drift check "+in.Environment))
 	var res terraform.DriftResult
-	if err := workflow.ExecuteActivity(ctx, tfActs.Drift, terraform.DriftInput{Workspace: in.Workspace}).Get(ctx, &res); err != nil {
-		return DriftResult{}, err
-	}
+	err := workflow.ExecuteActivity(ctx, tfActs.Drift, terraform.DriftInput{Workspace: in.Workspace}).Get(ctx, &res)
 	out := DriftResult{State: StateInSync, Summary: "no changes outside releases", Checked: workflow.Now(ctx).UTC()}
-	if res.Drifted {
+	switch {
+	case err != nil:
+		// A check that could not run must not look like one still running.
+		out.State, out.Summary = StateFailed, rootMessage(err)
+	case res.Drifted:
 		out.State, out.Summary = StateDrifted, res.Summary.String()
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s %s**: %s — %s", in.Service, in.Environment, out.State, out.Summary))
@@ -65,6 +67,9 @@ func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 		Action: "drift." + out.State, Release: info.ID, Service: in.Service, Environment: in.Environment,
 		Outcome: out.State, Detail: out.Summary,
 	}})
+	if err != nil {
+		return out, err
+	}
 	return out, nil
 }
 

@@ -28,6 +28,11 @@ const staleReplans = 3
 // replaces anything, then an apply of exactly that plan. A plan refused as
 // stale is planned again (and gated again), never silently re-computed.
 func (e *environment) provision(ctx workflow.Context, i int) error {
+	if e.in.Env.Infra == nil {
+		// The validator refuses this; a hand-made workflow input could not.
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"environment %s has a provision step but no infra section", e.in.Env.Name), ErrTypeInvalid, nil)
+	}
 	ws := e.workspace(e.plan[i].step.Provision)
 	st := &e.status.Steps[i]
 	for attempt := 1; ; attempt++ {
@@ -42,6 +47,10 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 			if f := e.gateDestructive(ctx, st, plan); f != nil {
 				return f
 			}
+			// The approval may come after the release window closed.
+			if _, err := e.holdForWindow(ctx, i); err != nil {
+				return err
+			}
 		}
 		outputs, err := e.tfApply(ctx, ws, plan)
 		if isPlanStale(err) && attempt < staleReplans {
@@ -49,6 +58,11 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 			continue
 		}
 		if err != nil {
+			if mayHaveApplied(err) {
+				// A failed or interrupted apply may have changed some
+				// resources: the rollback must still undo them.
+				e.pushInfraCompensation(st.Name, ws, plan)
+			}
 			return err
 		}
 		e.setOutputs(outputs)
@@ -87,6 +101,7 @@ func (e *environment) destructiveNeedsApproval() bool {
 func (e *environment) gateDestructive(ctx workflow.Context, st *StepStatus, plan terraform.PlanResult) *failure {
 	st.Gate = &GateStatus{
 		Name:         st.Name,
+		Approvers:    e.in.Env.Infra.Approvers,
 		MinApprovals: 1,
 		Instructions: fmt.Sprintf("The plan %s deletes or replaces infrastructure: %s. Approve to apply exactly this plan.",
 			shortHash(plan.PlanHash), plan.Summary.String()),
@@ -140,6 +155,22 @@ func tfOptions(timeout time.Duration, summary string) workflow.ActivityOptions {
 		},
 		Summary: summary,
 	}
+}
+
+// mayHaveApplied reports whether a failed apply may have changed anything:
+// everything but a refused plan or an unusable module or binary.
+func mayHaveApplied(err error) bool {
+	if isPlanStale(err) {
+		return false
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case terraform.ErrInvalid, terraform.ErrNotFound:
+			return false
+		}
+	}
+	return true
 }
 
 // applyPickupTimeout bounds how long an apply waits for the worker holding

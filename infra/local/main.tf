@@ -10,7 +10,23 @@ locals {
   basename = "sampleapp-${var.slot}-${var.port}"
   # The script is run by path rather than inlined, so OpenTofu's "Executing: ..." line
   # and its error messages show one short command instead of the whole script.
-  script = abspath("${path.module}/scripts/sampleapp.sh")
+  script   = abspath("${path.module}/scripts/sampleapp.sh")
+  pid_file = "${local.run_dir}/${local.basename}.pid"
+
+  # Drift detection. terraform_data has no remote object to refresh, so a process that
+  # died or was killed outside a release would be invisible to `tofu plan`. The app
+  # runs under a supervisor that removes its pid file when it exits (see the script),
+  # and this value, part of triggers_replace, turns a missing pid file into a planned
+  # replacement.
+  #
+  # While the pid file exists the value is the known "running", equal to what the state
+  # holds: no change. Without it the value is unknown during plan (timestamp() is only
+  # known at apply) and "running" again at apply. An unknown trigger forces a replace,
+  # and the state still ends up holding "running", so the next plan is clean. A known
+  # "stopped" would not do: it would be stored, and the following plan would replace
+  # the healthy process again. A first create also plans the unknown (there is no pid
+  # file yet), which changes nothing there: the resource is created either way.
+  process = fileexists(local.pid_file) ? "running" : "running${substr(timestamp(), 0, 0)}"
 }
 
 resource "terraform_data" "app" {
@@ -21,6 +37,7 @@ resource "terraform_data" "app" {
     binary  = var.binary
     fail    = var.fail
     run_dir = local.run_dir
+    process = local.process
   }
 
   # A destroy-time provisioner may only reference self, so everything it needs to find
@@ -30,7 +47,7 @@ resource "terraform_data" "app" {
     version  = var.app_version
     port     = var.port
     url      = "http://127.0.0.1:${var.port}"
-    pid_file = "${local.run_dir}/${local.basename}.pid"
+    pid_file = local.pid_file
     log_file = "${local.run_dir}/${local.basename}.log"
   }
 

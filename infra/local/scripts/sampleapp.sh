@@ -96,6 +96,8 @@ start() {
 	: "${APP_SLOT:?} ${APP_VERSION:?} ${APP_PORT:?} ${APP_BINARY:?} ${APP_FAIL:?}"
 	: "${APP_PID_FILE:?} ${APP_LOG_FILE:?} ${APP_HEALTH_TIMEOUT:?}"
 	local url="http://127.0.0.1:${APP_PORT}" pid="" old from probe resp got deadline i
+	local self
+	self=$(realpath -- "${BASH_SOURCE[0]}" 2>/dev/null) || self=${BASH_SOURCE[0]}
 	local -a args launcher
 
 	[[ -x $APP_BINARY && -f $APP_BINARY ]] ||
@@ -123,12 +125,13 @@ start() {
 	# setsid puts the app in its own session, so neither OpenTofu exiting nor a Ctrl-C
 	# sent to runbook's process group reaches it; nohup covers systems without setsid.
 	# All three standard streams are redirected: OpenTofu waits for the provisioner's
-	# output pipe to close, which an app holding it would prevent. The inner shell
-	# records its own pid and then execs the app, which keeps that pid.
+	# output pipe to close, which an app holding it would prevent. The app runs under
+	# this script's supervise command, which writes its pid file and removes it when the
+	# app exits.
 	launcher=(nohup)
 	command -v setsid >/dev/null 2>&1 && launcher=(setsid)
-	"${launcher[@]}" /bin/bash -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && shift && exec "$@"' \
-		sampleapp "$APP_PID_FILE" "$APP_BINARY" "${args[@]}" </dev/null >>"$APP_LOG_FILE" 2>&1 &
+	"${launcher[@]}" /bin/bash "$self" supervise "$APP_PID_FILE" "$APP_BINARY" "${args[@]}" \
+		</dev/null >>"$APP_LOG_FILE" 2>&1 &
 
 	for ((i = 0; i < 50; i++)); do
 		pid=$(cat "$APP_PID_FILE" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] && break
@@ -161,7 +164,7 @@ start() {
 
 stop() {
 	: "${APP_PID_FILE:?} ${APP_PORT:?}"
-	local pid
+	local pid i
 	if [[ ! -e $APP_PID_FILE ]]; then
 		log "no pid file at $APP_PID_FILE: nothing to stop"
 		return 0
@@ -176,12 +179,62 @@ stop() {
 	else
 		terminate "$pid" || die "pid $pid survived KILL; stop it by hand, then destroy again"
 		log "${APP_SLOT:-app} slot stopped (pid $pid)"
+		# Let the supervisor remove the pid file itself, so it is done with the file
+		# before a replacement's start writes a new one; a process started without a
+		# supervisor (by an older version of this module) leaves it to the rm below.
+		for ((i = 0; i < 20; i++)); do
+			[[ -e $APP_PID_FILE ]] || break
+			sleep 0.1
+		done
 	fi
 	rm -f "$APP_PID_FILE"
 }
 
+# supervise PID_FILE BINARY ARGS...: run by start (detached, in its own session) to be
+# the app's parent for as long as it runs. It starts the app, writes the app's pid to
+# PID_FILE, waits for it, and removes PID_FILE once the app has exited, however it ended
+# (stop, crash, kill -9 by someone else). A missing pid file therefore means "not
+# running": the next plan replaces terraform_data.app (see main.tf), which is how drift
+# checks notice a dead app. TERM, INT and HUP sent to the supervisor are passed on to
+# the app. The pid file is only removed while it still holds this app's pid: a newer
+# start owns it otherwise.
+supervise() {
+	local pid_file=$1 app rc sig
+	shift
+	"$@" &
+	app=$!
+	trap 'sig=1; kill -TERM "$app" 2>/dev/null' TERM INT HUP
+	if ! { echo "$app" >"$pid_file.tmp" && mv -f "$pid_file.tmp" "$pid_file"; }; then
+		printf 'infra/local: error: cannot write the pid file %s; stopping pid %s\n' "$pid_file" "$app"
+		kill -TERM "$app" 2>/dev/null
+	fi
+	while :; do
+		sig=0
+		wait "$app"
+		rc=$?
+		((sig && rc > 128)) || break # a trapped signal interrupted wait: wait again
+	done
+	[[ $(cat "$pid_file" 2>/dev/null) == "$app" ]] && rm -f "$pid_file"
+	printf '=== %s infra/local: pid %s exited (status %s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$app" "$rc"
+}
+
+# Each command ends with exit, inside the case: bash reads a script as it runs it, and
+# the supervisor outlives the apply that started it, during which OpenTofu's working
+# directory (and this file) may be rewritten.
 case "${1:-}" in
-start) start ;;
-stop) stop ;;
+start)
+	start
+	exit
+	;;
+stop)
+	stop
+	exit
+	;;
+supervise)
+	shift
+	(($# >= 2)) || die "usage: sampleapp.sh supervise PID_FILE BINARY [ARGS...]"
+	supervise "$@"
+	exit 0
+	;;
 *) die "usage: sampleapp.sh start|stop (inputs in APP_* environment variables)" ;;
 esac
