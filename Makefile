@@ -12,6 +12,9 @@
 TEMPORAL_VERSION    ?= 1.5.1
 TOFU_VERSION        ?= 1.12.6
 STATICCHECK_VERSION ?= 0.8.2
+# Terraform 1.5.7 (the last MPL release) is the second binary the provisioning
+# activities are tested against.
+TERRAFORM_VERSION   ?= 1.5.7
 
 SHELL       := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -25,7 +28,8 @@ TOOLS_BUILD := $(TOOLS_DIR)/build
 TEMPORAL    := $(TOOLS_BUILD)/temporal-$(TEMPORAL_VERSION)/temporal
 TOFU        := $(TOOLS_BUILD)/tofu-$(TOFU_VERSION)/tofu
 STATICCHECK := $(TOOLS_BUILD)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
-TOOL_LINKS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu $(TOOLS_BIN)/staticcheck
+TERRAFORM   := $(TOOLS_BUILD)/terraform-$(TERRAFORM_VERSION)/terraform
+TOOL_LINKS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/terraform
 
 # The environment the end-to-end tests, the demo and the dev stack read.
 RUNBOOK_ENV := \
@@ -40,7 +44,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu and staticcheck into .tools/ (once per pin)
+tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu, terraform and staticcheck into .tools/ (once per pin)
 
 deps: ## Check (and as root, install) the Debian packages the tests need
 	@scripts/deps.sh
@@ -51,6 +55,8 @@ build: ## Build bin/runbook and bin/sampleapp
 
 test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint
 	$(RUNBOOK_ENV) go test -count=1 -timeout 30m ./...
+	@echo "provisioning tests again with Terraform $(TERRAFORM_VERSION):"
+	$(RUNBOOK_ENV) RUNBOOK_TOFU_BIN=$(abspath .tools/bin/terraform) go test -count=1 ./activities/terraform/ ./infra/
 	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 2s
 	@$(MAKE) --no-print-directory lint
 
@@ -90,11 +96,15 @@ $(TOFU):
 $(STATICCHECK):
 	GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
 
+$(TERRAFORM):
+	GOBIN=$(@D) go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
+
 # The links are checked on every run (FORCE) but only rewritten when they point at
 # another version, so switching a pin back and forth needs no rebuild and no make -B.
 $(TOOLS_BIN)/temporal: $(TEMPORAL) FORCE
 $(TOOLS_BIN)/tofu: $(TOFU) FORCE
 $(TOOLS_BIN)/staticcheck: $(STATICCHECK) FORCE
+$(TOOLS_BIN)/terraform: $(TERRAFORM) FORCE
 $(TOOL_LINKS):
 	@target=../build/$(notdir $(patsubst %/,%,$(dir $<)))/$(notdir $<); \
 	if [ "$$(readlink $@ 2>/dev/null)" != "$$target" ]; then \
