@@ -246,7 +246,7 @@ func (tf *tofu) cleanup() {
 			tf.t.Logf("cleanup: tofu destroy: %v\n%s", err, out)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(tf.dir, "run", "*.pid"))
+	files, _ := filepath.Glob(filepath.Join(tf.dir, ".run", "*.pid"))
 	for _, f := range files {
 		if pid, err := readPid(f); err == nil {
 			killIfSampleApp(tf.t, pid)

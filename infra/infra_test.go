@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,7 @@ func TestEmbeddedLocalMatchesDisk(t *testing.T) {
 	var checked int
 	err := filepath.WalkDir(disk, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
-			if d != nil && d.IsDir() && (d.Name() == "run" || d.Name() == ".terraform") {
+			if d != nil && d.IsDir() && (d.Name() == ".run" || d.Name() == ".terraform") {
 				return filepath.SkipDir
 			}
 			return err
@@ -166,7 +167,8 @@ func TestLocalLifecycle(t *testing.T) {
 	if _, err := os.Stat(takenPidFile); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pid file %s after the failed apply: %v, want none", takenPidFile, err)
 	}
-	if out, err := tf.run(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, varArgs(vars("1.1.0", takenPort))...)...); !isExit(err, 2) || !strings.Contains(out, "is tainted, so it must be replaced") {
+	// OpenTofu says "is tainted, so it must be replaced", Terraform 1.5 "so must be".
+	if out, err := tf.run(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, varArgs(vars("1.1.0", takenPort))...)...); !isExit(err, 2) || !regexp.MustCompile(`is tainted, so (it )?must be replaced`).MatchString(out) {
 		t.Fatalf("plan after the failed apply: %v, want exit 2 replacing the tainted resource\n%s", err, out)
 	}
 

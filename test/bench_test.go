@@ -42,7 +42,7 @@ environments:
 `
 
 // benchPoll is how often the benchmark asks for the release's status.
-const benchPoll = 250 * time.Millisecond
+const benchPoll = 20 * time.Millisecond
 
 // benchRig is a rig with a worker and a check server, plus the runbook
 // loaded and ready to resolve, as the CLI would.

@@ -56,6 +56,8 @@ func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 		out.State, out.Summary = StateFailed, rootMessage(err)
 	case res.Drifted:
 		out.State, out.Summary = StateDrifted, res.Summary.String()
+	case res.NothingReleased:
+		out.Summary = "nothing released to this environment yet"
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s %s**: %s — %s", in.Service, in.Environment, out.State, out.Summary))
 	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStatus.ValueSet(out.State)); err != nil {

@@ -81,7 +81,7 @@ func (a *Activities) Drift(ctx context.Context, in DriftInput) (DriftResult, err
 		return DriftResult{}, err
 	}
 	if rec == nil {
-		return DriftResult{Checked: time.Now().UTC()}, nil
+		return DriftResult{NothingReleased: true, Checked: time.Now().UTC()}, nil
 	}
 	vals, err := resolve(w.name(), rec.Vars, rec.Version)
 	if err != nil {

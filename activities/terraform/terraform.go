@@ -153,6 +153,9 @@ type DriftInput struct{ Workspace }
 // DriftResult reports whether the world still matches the last release.
 type DriftResult struct {
 	Drifted bool
+	// NothingReleased is set when no release was applied to the workspace
+	// yet: there is nothing to compare with.
+	NothingReleased bool
 	// Summary is what re-applying the last release would change to undo the drift.
 	Summary PlanSummary
 	Checked time.Time

@@ -6,7 +6,7 @@
 locals {
   # abspath: the pid file path is stored in state and read back at destroy time, so it
   # must not depend on the directory OpenTofu happens to run in then.
-  run_dir  = abspath(coalesce(var.run_dir, "${path.root}/run"))
+  run_dir  = abspath(coalesce(var.run_dir, "${path.root}/.run"))
   basename = "sampleapp-${var.slot}-${var.port}"
   # The script is run by path rather than inlined, so OpenTofu's "Executing: ..." line
   # and its error messages show one short command instead of the whole script.

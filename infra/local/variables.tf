@@ -46,7 +46,7 @@ variable "binary" {
 }
 
 variable "run_dir" {
-  description = "Directory for the pid and log files. Null (the default) means \"run\" under the root module's directory, which is runbook's working directory; a relative path is resolved against that directory too."
+  description = "Directory for the pid and log files. Null (the default) means \".run\" under the root module's directory, which is runbook's working directory; a relative path is resolved against that directory too."
   type        = string
   default     = null
 

@@ -272,3 +272,42 @@ func TestTrackerShowsApprovalProgress(t *testing.T) {
 		t.Errorf("after carol's approval (1 of 2) the tracker printed %q; want one line with has 1", got)
 	}
 }
+
+// TestSucceededEnvironmentHidesUnusedRollbackPlan: the compensations of an
+// environment that succeeded were never needed; neither the table nor the
+// tracker presents them as a plan or as news.
+func TestSucceededEnvironmentHidesUnusedRollbackPlan(t *testing.T) {
+	st := waitingRelease()
+	prod := &st.Environments[1]
+	prod.State = workflows.StateSucceeded
+	for i := range prod.Compensations {
+		prod.Compensations[i].State = workflows.StateNotNeeded
+	}
+	out := render(st)
+	if strings.Contains(out, "rollback plan") || strings.Contains(out, "flags/off") {
+		t.Errorf("a succeeded environment shows its unused rollback plan:\n%s", out)
+	}
+	var tr Tracker
+	for _, line := range tr.Changes(st) {
+		if strings.Contains(line, "rollback") {
+			t.Errorf("tracker reports %q for a rollback that never ran", line)
+		}
+	}
+	// While the plan is pending it is shown (the status table) but is not
+	// news for the tracker; once it runs, it is.
+	st = waitingRelease()
+	if out := render(st); !strings.Contains(out, "rollback plan") {
+		t.Errorf("pending rollback plan not shown:\n%s", out)
+	}
+	tr = Tracker{}
+	for _, line := range tr.Changes(st) {
+		if strings.Contains(line, "rollback") {
+			t.Errorf("tracker reports a pending compensation: %q", line)
+		}
+	}
+	st.Environments[1].Compensations[0].State = workflows.StateCompensating
+	got := tr.Changes(st)
+	if !slices.Contains(got, "production/db-marker rollback: POST http://db/unmark compensating") {
+		t.Errorf("a running compensation is not reported: %q", got)
+	}
+}

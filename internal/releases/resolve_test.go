@@ -253,3 +253,61 @@ func TestResolveLocalPathWithColon(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveInfraModules: a relative infra.module is made absolute from
+// the runbook's directory (the worker runs elsewhere), must hold a module,
+// and the caller's runbook is left as it was.
+func TestResolveInfraModules(t *testing.T) {
+	dir := t.TempDir()
+	rbDir := filepath.Join(dir, "runbooks")
+	for _, m := range []string{"infra/staging", "infra/json-only", "infra/empty"} {
+		if err := os.MkdirAll(filepath.Join(dir, m), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "infra/staging/main.tf"), []byte("# module\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "infra/json-only/main.tf.json"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	in := resolveIn(t)
+	in.Path = filepath.Join(rbDir, "checkout.yaml")
+	in.Runbook.Environments = []runbooks.Environment{
+		{Name: "staging", Infra: &runbooks.Infra{Module: "../infra/staging", Vars: map[string]string{"v": "${version}"}}},
+		{Name: "qa", Infra: &runbooks.Infra{Module: filepath.Join(dir, "infra/json-only")}},
+		{Name: "production"}, // no infra: untouched
+	}
+	got, err := Resolve(in)
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	envs := got.Runbook.Environments
+	if m := envs[0].Infra.Module; m != filepath.Join(dir, "infra", "staging") {
+		t.Errorf("staging module %q, want %q", m, filepath.Join(dir, "infra", "staging"))
+	}
+	if envs[0].Infra.Vars["v"] != "${version}" {
+		t.Errorf("module vars changed: %v", envs[0].Infra.Vars)
+	}
+	if m := envs[1].Infra.Module; m != filepath.Join(dir, "infra", "json-only") {
+		t.Errorf("qa module %q: an absolute module with only .tf.json files should pass unchanged", m)
+	}
+	if envs[2].Infra != nil {
+		t.Errorf("production got an infra section: %+v", envs[2].Infra)
+	}
+	if m := in.Runbook.Environments[0].Infra.Module; m != "../infra/staging" {
+		t.Errorf("Resolve changed the caller's runbook: staging module is now %q", m)
+	}
+
+	in.Runbook.Environments[0].Infra.Module = "../infra/empty"
+	_, err = Resolve(in)
+	want := "environment staging: infra.module " + filepath.Join(dir, "infra", "empty") + " holds no .tf files"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("module without .tf files: err = %v, want it to contain %q", err, want)
+	}
+	in.Runbook.Environments[0].Infra.Module = "../infra/typo"
+	if _, err := Resolve(in); err == nil || !strings.Contains(err.Error(), "infra/typo holds no .tf files") {
+		t.Errorf("missing module directory: err = %v", err)
+	}
+}
