@@ -141,8 +141,8 @@ func TestProblemPositions(t *testing.T) {
 	wantProblem(t, ps, `testdata/invalid/duplicate_key.yaml:15:13: key "Accept" is defined twice; the first one is at line 14`)
 
 	ps = load("unimplemented.yaml")
-	wantProblem(t, ps, `testdata/invalid/unimplemented.yaml:15:9: step kind "canary" is not implemented in this version of runbook yet (planned); remove the step or use approval/http-check/provision`)
-	wantProblem(t, ps, `testdata/invalid/unimplemented.yaml:20:9: step kind "all-at-once" is not implemented in this version of runbook yet (planned); remove the step or use approval/http-check/provision`)
+	wantProblem(t, ps, `testdata/invalid/unimplemented.yaml:15:9: step kind "canary" is not implemented in this version of runbook yet (planned); remove the step or use approval/http-check/provision/migrate`)
+	wantProblem(t, ps, `testdata/invalid/unimplemented.yaml:20:9: step kind "all-at-once" is not implemented in this version of runbook yet (planned); remove the step or use approval/http-check/provision/migrate`)
 	wantProblemContaining(t, ps, "testdata/invalid/unimplemented.yaml:8:5", `environment section "traffic" is not implemented`)
 	wantProblemContaining(t, ps, "testdata/invalid/unimplemented.yaml:5:14", "only local paths, file:// and http(s):// artifacts can be verified in this version")
 

@@ -53,7 +53,7 @@ type Environment struct {
 	ReleaseWindow *ReleaseWindow `yaml:"release-window,omitempty" json:"release-window,omitempty"`
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
 	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment\\, applied by its provision step."`
-	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on. Planned; not implemented in this version of runbook yet."`
+	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on."`
 	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between stable and new. Planned; not implemented in this version of runbook yet."`
 	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider for SLO analysis. Planned; not implemented in this version of runbook yet."`
 	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during traffic shifts. Planned; not implemented in this version of runbook yet."`
@@ -101,9 +101,9 @@ type Infra struct {
 // Database is the schema the migrate step works on. The URL is a reference
 // (env:NAME or file:PATH), never the secret itself.
 type Database struct {
-	URL        string `yaml:"url" json:"url" jsonschema:"required,pattern=^(env|file):.+$"`
-	Driver     string `yaml:"driver,omitempty" json:"driver,omitempty" jsonschema:"enum=postgres,enum=sqlite"`
-	Migrations string `yaml:"migrations" json:"migrations" jsonschema:"required"`
+	URL        string `yaml:"url" json:"url" jsonschema:"required,pattern=^(env|file):.+$,description=Where the connection string is: env:NAME (a variable of the worker) or file:PATH (its first line). Never the connection string itself."`
+	Driver     string `yaml:"driver,omitempty" json:"driver,omitempty" jsonschema:"enum=postgres,enum=sqlite,description=Default: from the connection string's scheme."`
+	Migrations string `yaml:"migrations" json:"migrations" jsonschema:"required,description=Directory of NNN_name.up.sql / NNN_name.down.sql files\\, relative to the runbook."`
 }
 
 // Traffic names the router that shifts traffic between stable and new.
@@ -139,7 +139,7 @@ type Step struct {
 	Approval  *ApprovalStep  `yaml:"approval,omitempty" json:"approval,omitempty" jsonschema:"description=Manual gate: wait for approvals before the next step."`
 	HTTPCheck *HTTPCheckStep `yaml:"http-check,omitempty" json:"http-check,omitempty" jsonschema:"description=Poll a URL until it answers as expected."`
 	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty" jsonschema:"description=Plan and apply the environment's infra module; a destructive plan waits for an approval."`
-	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty" jsonschema:"description=Run schema migrations. Planned; not implemented in this version of runbook yet."`
+	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty" jsonschema:"description=Run schema migrations: expand before the traffic moves\\, contract after."`
 	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty" jsonschema:"description=Shift traffic in weighted steps with analysis. Planned; not implemented in this version of runbook yet."`
 	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty" jsonschema:"description=Shift traffic by a fixed increment. Planned; not implemented in this version of runbook yet."`
 	BlueGreen *BlueGreenStep `yaml:"blue-green,omitempty" json:"blue-green,omitempty" jsonschema:"description=Preview on the idle slot then cut over. Planned; not implemented in this version of runbook yet."`
@@ -228,10 +228,16 @@ type ProvisionStep struct {
 	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
 }
 
-// MigrateStep runs schema migrations (not implemented yet).
+// MigrateStep runs the environment's schema migrations up to a version.
 type MigrateStep struct {
-	Phase string `yaml:"phase,omitempty" json:"phase,omitempty" jsonschema:"enum=expand,enum=contract"`
-	To    int    `yaml:"to,omitempty" json:"to,omitempty"`
+	// Phase expand (default) runs only additive migrations; contract runs
+	// destructive ones too, behind an approval, after the traffic moved.
+	Phase string `yaml:"phase,omitempty" json:"phase,omitempty" jsonschema:"enum=expand,enum=contract,description=expand (default) runs only additive migrations; contract may drop or rewrite\\, behind an approval."`
+	// To is the version to migrate to; 0 means the latest.
+	To int `yaml:"to,omitempty" json:"to,omitempty" jsonschema:"minimum=0,description=Target version (default: the latest)."`
+	// Approvers may approve the contract gate (default anyone except the
+	// requester).
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty" jsonschema:"description=Who may approve a contract migration (default anyone except the requester)."`
 }
 
 // CanaryStep shifts traffic in weighted steps with analysis (not implemented yet).

@@ -19,14 +19,14 @@ const nameRule = "use lowercase letters, digits and dashes, starting with a lett
 // implementedKinds are the step kinds this version runs. The others are
 // drafted in the schema so runbooks can be written against it, but a
 // runbook using them must not pass validation and then do nothing.
-var implementedKinds = []string{KindApproval, KindHTTPCheck, KindProvision}
+var implementedKinds = []string{KindApproval, KindHTTPCheck, KindProvision, KindMigrate}
 
 // draftKinds are the step kinds drafted in the schema but not implemented.
-var draftKinds = []string{KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
+var draftKinds = []string{KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
 
 // draftSections are environment sections drafted in the schema but not
 // implemented yet, for the same reason.
-var draftSections = []string{"database", "traffic", "metrics", "slos"}
+var draftSections = []string{"traffic", "metrics", "slos"}
 
 type validator struct {
 	c    *collector
@@ -162,6 +162,9 @@ func (v *validator) environment(path string, e *Environment) {
 	if e.Infra != nil && v.ok(path+".infra") {
 		v.infra(path+".infra", e.Infra)
 	}
+	if e.Database != nil && v.ok(path+".database") {
+		v.database(path+".database", e.Database)
+	}
 	// Gates and steps share one namespace: the release status, approvals
 	// and the audit log all address them by name.
 	names := map[string]pos{}
@@ -216,6 +219,7 @@ func (v *validator) steps(path string, e *Environment, names map[string]pos) {
 			v.step(sp, &e.Steps[i])
 			v.uniqueName(names, sp+".name", e.Steps[i].Name, "step")
 			v.provisionOrder(sp, e, &e.Steps[i], &provisioned)
+			v.migrateStep(sp, e, i)
 		}
 	}
 }
