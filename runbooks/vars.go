@@ -98,9 +98,9 @@ func withPlaceholders(s string) string {
 		for _, name := range outputRefs(s) {
 			vars[VarOutputsPrefix+name] = "output"
 		}
-		if strings.HasPrefix(s, "${"+VarOutputsPrefix) {
-			first := outputRefs(s)[0]
-			vars[VarOutputsPrefix+first] = "http://output.invalid"
+		// An unclosed "${outputs." has no name; the decoder reports it.
+		if refs := outputRefs(s); len(refs) > 0 && strings.HasPrefix(s, "${"+VarOutputsPrefix) {
+			vars[VarOutputsPrefix+refs[0]] = "http://output.invalid"
 		}
 	}
 	return Expand(s, vars)
