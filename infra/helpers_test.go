@@ -321,6 +321,18 @@ func get(url string) (int, string, error) {
 	return resp.StatusCode, strings.TrimSpace(string(b)), err
 }
 
+// post sends body to url as JSON and returns the status code and the trimmed body.
+func post(url, body string) (int, string, error) {
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b)), err
+}
+
 // waitVersion polls base/version until it answers want.
 func waitVersion(t testing.TB, base, want string) {
 	t.Helper()

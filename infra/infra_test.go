@@ -2,19 +2,24 @@ package infra
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", to create the app's table
 )
 
 // TestFormat keeps both modules in `tofu fmt` style; infra/aws is checked only this way
@@ -92,6 +97,8 @@ func TestLocalVariableValidation(t *testing.T) {
 		{"port", "80.5", "The port must be a whole number from 1 to 65535."},
 		{"binary", "bin/sampleapp", "The binary must be an absolute path"},
 		{"run_dir", " ", "The run_dir must be null (the default) or a non-empty path."},
+		{"db_path", " ", "The db_path must be empty or a file path, not a URL"},
+		{"db_path", "sqlite:///tmp/checkout.db", "The db_path must be empty or a file path, not a URL"},
 		{"health_timeout_seconds", "0", "The health_timeout_seconds must be a whole number from 1 to 600."},
 	}
 	for _, c := range cases {
@@ -134,6 +141,9 @@ func TestLocalLifecycle(t *testing.T) {
 	pid1 := mustPid(t, pidFile)
 	if code, body, err := get(url + "/healthz"); err != nil || code != http.StatusOK {
 		t.Errorf("GET /healthz = %d %q %v, want 200", code, body, err)
+	}
+	if code, body, err := post(url+"/orders", `{"item":"book"}`); err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "no database configured") {
+		t.Errorf("POST /orders without db_path = %d %q %v, want 503 no database configured", code, body, err)
 	}
 
 	// A new version replaces the process: the old one stops, a new one answers.
@@ -364,4 +374,82 @@ func mustReadPid(t *testing.T, path string) int {
 func isExit(err error, code int) bool {
 	var ee interface{ ExitCode() int }
 	return errors.As(err, &ee) && ee.ExitCode() == code
+}
+
+// TestLocalDatabase starts the app with a relative db_path: the module passes it as an
+// absolute --db, and the app answers POST /orders with 503 until the orders table
+// exists, then stores orders in that file, with the note once the column is there.
+func TestLocalDatabase(t *testing.T) {
+	t.Parallel()
+	tf := newLocalModule(t)
+	port := freePort(t)
+	vars := map[string]string{"app_version": "1.0.0", "port": strconv.Itoa(port), "binary": sampleApp(t), "db_path": "orders.db"}
+	tf.mustApply(vars)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitVersion(t, url, "1.0.0")
+
+	dbFile := filepath.Join(tf.dir, "orders.db")
+	pid := mustPid(t, tf.outputs()["pid_file"].(string))
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	args := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+	if i := slices.Index(args, "--db"); i < 0 || i+1 >= len(args) || !filepath.IsAbs(args[i+1]) || !sameFile(args[i+1], dbFile) {
+		t.Fatalf("app arguments %q, want --db %s (absolute)", args, dbFile)
+	}
+
+	const gift = `{"item":"book","note":"gift wrap"}`
+	if code, body, err := post(url+"/orders", gift); err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "run the migrations: table orders does not exist") {
+		t.Fatalf("POST /orders before the migrations = %d %q %v, want 503 asking for the migrations", code, body, err)
+	}
+
+	db, err := sql.Open("sqlite", dbFile+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migrate := func(file string) {
+		t.Helper()
+		text, err := os.ReadFile(filepath.Join(repoRoot(t), "runbooks", "examples", "migrations", "checkout", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(text)); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	migrate("000001_create_orders.up.sql")
+	if code, body, err := post(url+"/orders", gift); err != nil || code != http.StatusCreated || !strings.Contains(body, `"item":"book"`) || strings.Contains(body, "note") {
+		t.Fatalf("POST /orders after 000001 = %d %q %v, want 201 with the order and no note", code, body, err)
+	}
+	migrate("000002_add_order_note.up.sql")
+	if code, body, err := post(url+"/orders", gift); err != nil || code != http.StatusCreated || !strings.Contains(body, `"note":"gift wrap"`) {
+		t.Fatalf("POST /orders after 000002 = %d %q %v, want 201 with the note", code, body, err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM orders WHERE note = 'gift wrap'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("orders with a note in %s: %d (%v), want 1", dbFile, n, err)
+	}
+
+	// The database is part of what the slot runs: another one replaces the process.
+	without := maps.Clone(vars)
+	delete(without, "db_path")
+	if out, err := tf.run(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, varArgs(without)...)...); !isExit(err, 2) || !strings.Contains(out, "terraform_data.app must be replaced") || !strings.Contains(out, "db_path") {
+		t.Fatalf("plan without db_path: %v, want exit 2 replacing terraform_data.app for db_path\n%s", err, out)
+	}
+
+	if out, err := tf.destroy(); err != nil {
+		t.Fatalf("tofu destroy: %v\n%s", err, out)
+	}
+	waitRefused(t, port)
+	waitGone(t, pid)
+}
+
+// sameFile reports whether a and b name the same file, which need not exist yet: the
+// temp dir may be reached through a symlink.
+func sameFile(a, b string) bool {
+	da, errA := filepath.EvalSymlinks(filepath.Dir(a))
+	db, errB := filepath.EvalSymlinks(filepath.Dir(b))
+	return errA == nil && errB == nil && da == db && filepath.Base(a) == filepath.Base(b)
 }

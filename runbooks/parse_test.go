@@ -34,32 +34,74 @@ func TestExampleIsValid(t *testing.T) {
 	if got := strings.Join(names, ","); got != "staging,production" {
 		t.Fatalf("environments = %s, want staging,production", got)
 	}
+	// The expand migration runs before provision: the new version starts on
+	// a schema that already has its column.
+	const common = "schema:migrate,provision:provision,smoke:http-check,version:http-check,orders:http-check"
+	for i, want := range []string{common, common + ",confirm:approval,final-smoke:http-check"} {
+		var steps []string
+		for _, s := range rb.Environments[i].Steps {
+			steps = append(steps, s.Name+":"+s.Kind())
+		}
+		if got := strings.Join(steps, ","); got != want {
+			t.Errorf("%s steps = %s, want %s", names[i], got, want)
+		}
+	}
 	prod := rb.Environments[1]
-	var steps []string
-	for _, s := range prod.Steps {
-		steps = append(steps, s.Name+":"+s.Kind())
-	}
-	want := "provision:provision,smoke:http-check,version:http-check,confirm:approval,final-smoke:http-check"
-	if got := strings.Join(steps, ","); got != want {
-		t.Errorf("production steps = %s, want %s", got, want)
-	}
 	gate := prod.Approvals[0]
 	if gate.Name != "release-manager" || gate.MinApprovals != 1 || gate.Timeout.D() != time.Hour || len(gate.Approvers) != 3 {
 		t.Errorf("release-manager gate = %+v", gate)
 	}
-	if c := prod.Steps[3].Approval; c.Timeout.D() != 30*time.Minute || c.Instructions != "Check the dashboards, then confirm" {
+	if c := prod.Steps[5].Approval; c == nil || c.Timeout.D() != 30*time.Minute || c.Instructions != "Check the dashboards, then confirm" {
 		t.Errorf("confirm step = %+v", c)
 	}
-	if v := rb.Environments[0].Steps[2].HTTPCheck; v.ExpectBody != "${version}" || v.URL != "${outputs.url}/version" {
+	if v := rb.Environments[0].Steps[3].HTTPCheck; v == nil || v.ExpectBody != "${version}" || v.URL != "${outputs.url}/version" {
 		t.Errorf("staging version check = %+v", v)
 	}
 	for _, e := range rb.Environments {
-		if e.Infra == nil || e.Infra.Module != "../../infra/local" || e.Infra.Vars["binary"] != "${artifact}" || e.Infra.OnRollback != "restore" {
+		envVar := "CHECKOUT_" + strings.ToUpper(e.Name) + "_DB"
+		if e.Infra == nil || e.Infra.Module != "../../infra/local" || e.Infra.Vars["binary"] != "${artifact}" || e.Infra.OnRollback != "restore" ||
+			e.Infra.Vars["db_path"] != "env:"+envVar+"_PATH" {
 			t.Errorf("%s infra = %+v", e.Name, e.Infra)
+		}
+		if db := e.Database; db == nil || db.URL != "env:"+envVar || db.Driver != "sqlite" || db.Migrations != "migrations/checkout" {
+			t.Errorf("%s database = %+v, want url env:%s, driver sqlite, migrations migrations/checkout", e.Name, db, envVar)
+		}
+		if db := e.Database; db != nil {
+			checkExampleMigrations(t, filepath.Join(filepath.Dir(examplePath), db.Migrations))
+		}
+		if m := e.Steps[0].Migrate; m == nil || m.Phase != "expand" || m.To != 0 {
+			t.Errorf("%s schema step = %+v, want an expand migration to the latest version", e.Name, m)
+		}
+		o := e.Steps[4].HTTPCheck
+		if o == nil || o.URL != "${outputs.url}/orders" || o.Method != "POST" || o.Body != `{"item":"book","note":"gift wrap"}` ||
+			o.ExpectStatus != 201 || o.ExpectBody != `"note":"gift wrap"` {
+			t.Errorf("%s orders check = %+v", e.Name, o)
 		}
 	}
 	if w := rb.Environments[0].ReleaseWindow; w == nil || w.End != "24:00" || len(w.Days) != 7 {
 		t.Errorf("staging window = %+v", w)
+	}
+}
+
+// checkExampleMigrations: the example's migrations exist in up/down pairs,
+// and each up file carries the marker that lets a rollback migrate down.
+func checkExampleMigrations(t *testing.T, dir string) {
+	t.Helper()
+	ups, err := filepath.Glob(filepath.Join(dir, "*.up.sql"))
+	if err != nil || len(ups) != 2 {
+		t.Fatalf("up migrations in %s = %v (%v), want 2", dir, ups, err)
+	}
+	for _, up := range ups {
+		text, err := os.ReadFile(up)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(text), "\n-- runbook: reversible\n") {
+			t.Errorf("%s has no line -- runbook: reversible", up)
+		}
+		if _, err := os.Stat(strings.TrimSuffix(up, ".up.sql") + ".down.sql"); err != nil {
+			t.Errorf("%s has no down file: %v", up, err)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/httpcheck"
+	"github.com/runbookhq/runbook/activities/migrate"
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -39,6 +40,7 @@ func Register(w worker.Registry, cfg Config, log *audit.Log) {
 	w.RegisterActivity(&audit.Activities{Log: log})
 	w.RegisterActivity(&httpcheck.Activities{})
 	w.RegisterActivity(&artifact.Activities{})
+	w.RegisterActivity(&migrate.Activities{})
 	w.RegisterActivity(terraformActivities(cfg))
 }
 

@@ -26,6 +26,8 @@ const (
 	UpdatePause   = "pause"
 	UpdateResume  = "resume"
 	UpdateAbort   = "abort"
+	// UpdateResolveMigration decides on a failed (dirty) migration.
+	UpdateResolveMigration = "resolve-migration"
 
 	// signalProgress carries an environment's status snapshot to its release.
 	signalProgress = "environment-progress"
@@ -116,6 +118,9 @@ const (
 	// StateNotNeeded marks the compensations of an environment that
 	// succeeded: they were ready, and never had to run.
 	StateNotNeeded = "not-needed"
+	// StateKept marks a compensation that deliberately changed nothing:
+	// irreversible migrations leave the additive schema in place.
+	StateKept = "kept"
 )
 
 // ReleaseStatus is the answer of the Release workflow's status query.

@@ -16,15 +16,19 @@ import (
 // idempotency key), so running it again after a crash is harmless.
 type compensation struct {
 	step string
-	// Exactly one of hook and infra is set.
-	hook  *runbooks.HTTPHook
-	infra *infraUndo
+	// Exactly one of hook, infra and schema is set.
+	hook   *runbooks.HTTPHook
+	infra  *infraUndo
+	schema *schemaUndo
 }
 
 // describe says what the compensation will do, for the visible plan.
 func (c compensation) describe() string {
-	if c.infra != nil {
+	switch {
+	case c.infra != nil:
 		return c.infra.describe()
+	case c.schema != nil:
+		return c.schema.describe()
 	}
 	return fmt.Sprintf("%s %s", methodOr(c.hook.Method, "POST"), c.hook.URL)
 }
@@ -72,14 +76,21 @@ func (e *environment) compensate(ctx workflow.Context, i int, c compensation) er
 	cs.State = StateCompensating
 	e.publish(ctx)
 	var err error
-	if c.infra != nil {
+	changed := true
+	switch {
+	case c.infra != nil:
 		err = e.undoInfra(ctx, c.infra)
-	} else {
+	case c.schema != nil:
+		changed, err = e.undoSchema(ctx, c.schema)
+	default:
 		err = e.callHook(ctx, c)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		cs.State, cs.Error = StateFailed, rootMessage(err)
-	} else {
+	case !changed:
+		cs.State = StateKept
+	default:
 		cs.State = StateDone
 		e.markCompensated(c.step)
 	}

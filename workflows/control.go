@@ -26,6 +26,7 @@ func (e *environment) registerHandlers(ctx workflow.Context) error {
 		{UpdatePause, e.pause, e.validatePause},
 		{UpdateResume, e.resume, e.validateResume},
 		{UpdateAbort, e.abortNow, e.validateAbort},
+		{UpdateResolveMigration, e.resolveMigration, e.validateMigrationDecision},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,

@@ -32,6 +32,8 @@ type environment struct {
 	// outputs are the provision step's non-sensitive outputs, for
 	// ${outputs.NAME} in later steps.
 	outputs map[string]string
+	// blocked is set while a failed migration waits for a decision.
+	blocked *blockedMigration
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -227,6 +229,10 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 	case p.step.Kind() == runbooks.KindProvision:
 		if _, err = e.holdForWindow(ctx, i); err == nil {
 			err = e.provision(ctx, i)
+		}
+	case p.step.Kind() == runbooks.KindMigrate:
+		if _, err = e.holdForWindow(ctx, i); err == nil {
+			err = e.migrateSchema(ctx, i)
 		}
 	case p.step.Kind() == runbooks.KindHTTPCheck:
 		if _, err = e.holdForWindow(ctx, i); err == nil {

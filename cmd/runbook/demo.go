@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -57,6 +59,13 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 	versions := []string{"1.4.1-demo." + stamp, "1.4.2-demo." + stamp}
 	if o.version != "" {
 		versions[1] = o.version
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	if err := demoDatabases(cfg.StateDir); err != nil {
+		return err
 	}
 	cfg, stopStack, err := a.demoStack(ctx, o)
 	if err != nil {
@@ -205,4 +214,29 @@ func approvedBy(g workflows.GateStatus, actor string) bool {
 		}
 	}
 	return false
+}
+
+// demoDatabases points the example's database references at SQLite files
+// under the state directory, unless the caller set them: the worker (running
+// in this process) resolves env:CHECKOUT_*_DB when it migrates, and the
+// provision step passes the file to the sample app.
+func demoDatabases(stateDir string) error {
+	dir, err := filepath.Abs(filepath.Join(stateDir, "demo"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, env := range []string{"staging", "production"} {
+		file := filepath.Join(dir, "checkout-"+env+".db")
+		name := "CHECKOUT_" + strings.ToUpper(env) + "_DB"
+		if os.Getenv(name) == "" {
+			_ = os.Setenv(name, "sqlite://"+file)
+		}
+		if os.Getenv(name+"_PATH") == "" {
+			_ = os.Setenv(name+"_PATH", file)
+		}
+	}
+	return nil
 }

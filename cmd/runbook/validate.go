@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -17,7 +18,11 @@ func newValidateCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, path := range args {
-				if _, err := runbooks.Load(path); err != nil {
+				rb, err := runbooks.Load(path)
+				if err == nil {
+					err = releases.CheckFiles(path, rb)
+				}
+				if err != nil {
 					bad++
 					var probs runbooks.Problems
 					if errors.As(err, &probs) {

@@ -12,6 +12,9 @@ locals {
   # and its error messages show one short command instead of the whole script.
   script   = abspath("${path.module}/scripts/sampleapp.sh")
   pid_file = "${local.run_dir}/${local.basename}.pid"
+  # abspath, like run_dir: the state records which file the slot serves, whatever
+  # directory OpenTofu runs in next time. "" means no database.
+  db_path = var.db_path == "" ? "" : abspath(var.db_path)
 
   # Drift detection. terraform_data has no remote object to refresh, so a process that
   # died or was killed outside a release would be invisible to `tofu plan`. The app
@@ -37,6 +40,7 @@ resource "terraform_data" "app" {
     binary  = var.binary
     fail    = var.fail
     run_dir = local.run_dir
+    db_path = local.db_path
     process = local.process
   }
 
@@ -63,6 +67,7 @@ resource "terraform_data" "app" {
       APP_PORT           = var.port
       APP_BINARY         = var.binary
       APP_FAIL           = var.fail
+      APP_DB             = local.db_path
       APP_PID_FILE       = self.input.pid_file
       APP_LOG_FILE       = self.input.log_file
       APP_HEALTH_TIMEOUT = var.health_timeout_seconds

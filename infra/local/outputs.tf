@@ -1,5 +1,5 @@
 output "url" {
-  description = "Base URL of the running sample app, http://127.0.0.1:PORT (it serves /healthz and /version)."
+  description = "Base URL of the running sample app, http://127.0.0.1:PORT (it serves /healthz, /version and, with db_path, /orders)."
   value       = terraform_data.app.output.url
 }
 

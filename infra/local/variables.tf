@@ -56,6 +56,18 @@ variable "run_dir" {
   }
 }
 
+variable "db_path" {
+  description = "SQLite database file the app serves /orders from (passed as --db; created when missing, its schema comes from the release's migrations). Empty (the default) means none: /orders answers 503. A relative path is resolved against the working directory OpenTofu runs in; it is stored as an absolute path."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.db_path == "" || (trimspace(var.db_path) != "" && !can(regex("^[A-Za-z][A-Za-z0-9+.-]*://", var.db_path)))
+    error_message = "The db_path must be empty or a file path, not a URL: give the SQLite file itself (/abs/path/checkout.db), not the sqlite:// connection string the migrations use."
+  }
+}
+
 variable "fail" {
   description = "Start the sample app with --fail, so /healthz answers 500: a release that breaches its SLOs, for rollback demos. The apply then waits for /version instead of /healthz."
   type        = bool

@@ -286,3 +286,18 @@ func (c *Client) WaitFor(ctx context.Context, id string, timeout time.Duration, 
 		}
 	}
 }
+
+// ResolveMigration sends a decision on a failed migration to the running
+// environment.
+func (c *Client) ResolveMigration(ctx context.Context, id string, in workflows.MigrationDecisionInput) (workflows.MigrationDecisionResult, error) {
+	var res workflows.MigrationDecisionResult
+	st, err := c.Status(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	env, ok := st.Current()
+	if !ok || st.Finished() {
+		return res, fmt.Errorf("release %s is %s; no migration waits for a decision", st.ReleaseID, st.State)
+	}
+	return res, c.update(ctx, env, workflows.UpdateResolveMigration, in, &res)
+}

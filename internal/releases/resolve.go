@@ -50,6 +50,9 @@ func Resolve(in ResolveInput) (workflows.ReleaseInput, error) {
 	if rb.Environments, err = resolveModules(rb.Environments, filepath.Dir(in.Path)); err != nil {
 		return workflows.ReleaseInput{}, err
 	}
+	if rb.Environments, err = resolveDatabases(rb.Environments, filepath.Dir(in.Path)); err != nil {
+		return workflows.ReleaseInput{}, err
+	}
 	abs, _ := filepath.Abs(in.Path)
 	return workflows.ReleaseInput{Runbook: rb, Version: in.Version, Digest: digest, Requester: in.Requester, RunbookFile: abs}, nil
 }

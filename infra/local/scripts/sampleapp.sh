@@ -95,6 +95,7 @@ abort() {
 start() {
 	: "${APP_SLOT:?} ${APP_VERSION:?} ${APP_PORT:?} ${APP_BINARY:?} ${APP_FAIL:?}"
 	: "${APP_PID_FILE:?} ${APP_LOG_FILE:?} ${APP_HEALTH_TIMEOUT:?}"
+	local db=${APP_DB:-}
 	local url="http://127.0.0.1:${APP_PORT}" pid="" old from probe resp got deadline i
 	local self
 	self=$(realpath -- "${BASH_SOURCE[0]}" 2>/dev/null) || self=${BASH_SOURCE[0]}
@@ -116,11 +117,12 @@ start() {
 	rm -f "$APP_PID_FILE"
 	touch "$APP_LOG_FILE" || die "cannot write the log file $APP_LOG_FILE"
 	from=$(wc -l <"$APP_LOG_FILE")
-	printf '=== %s infra/local start: slot=%s version=%s port=%s fail=%s\n' \
-		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$APP_SLOT" "$APP_VERSION" "$APP_PORT" "$APP_FAIL" >>"$APP_LOG_FILE"
+	printf '=== %s infra/local start: slot=%s version=%s port=%s fail=%s db=%s\n' \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$APP_SLOT" "$APP_VERSION" "$APP_PORT" "$APP_FAIL" "${db:-none}" >>"$APP_LOG_FILE"
 
 	args=(--addr "127.0.0.1:${APP_PORT}" --version "$APP_VERSION")
 	[[ $APP_FAIL == true ]] && args+=(--fail)
+	[[ -n $db ]] && args+=(--db "$db")
 
 	# setsid puts the app in its own session, so neither OpenTofu exiting nor a Ctrl-C
 	# sent to runbook's process group reaches it; nohup covers systems without setsid.

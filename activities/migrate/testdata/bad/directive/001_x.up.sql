@@ -1,0 +1,2 @@
+-- runbook: reversable
+CREATE TABLE x (a int);

@@ -1,0 +1,2 @@
+ALTER TABLE accounts RENAME TO users;
+ALTER TABLE users RENAME COLUMN email TO mail;

@@ -1,0 +1,300 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/migrate"
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// migrateActs is the typed nil receiver of the migration activities.
+var migrateActs *migrate.Activities
+
+// Decisions on a failed (dirty) migration, sent with the resolve-migration
+// Update.
+const (
+	MigrationRetry = "retry"
+	MigrationForce = "force"
+)
+
+// MigrationDecisionInput is the argument of the resolve-migration Update:
+// retry the migrations (after the database or the file was fixed), or force
+// the recorded version and continue. An abort goes through abort.
+type MigrationDecisionInput struct {
+	Action  string `json:"action"`
+	Version int    `json:"version,omitempty"`
+	Actor   string `json:"actor"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// MigrationDecisionResult tells the caller what happens next.
+type MigrationDecisionResult struct {
+	Step   string `json:"step"`
+	Action string `json:"action"`
+}
+
+// blockedMigration is a migrate step waiting for a person after a failure.
+type blockedMigration struct {
+	step     int
+	decision *MigrationDecisionInput
+}
+
+// migrateSchema runs a migrate step: record the version to roll back to,
+// gate contract migrations, migrate, and on a dirty failure wait for a
+// person's decision instead of retrying a half-applied change.
+func (e *environment) migrateSchema(ctx workflow.Context, i int) error {
+	if e.in.Env.Database == nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"environment %s has a migrate step but no database section", e.in.Env.Name), ErrTypeInvalid, nil)
+	}
+	step := e.plan[i].step.Migrate
+	target := e.migrateTarget()
+	st := &e.status.Steps[i]
+	before, err := e.schemaStatus(ctx, target)
+	if err != nil {
+		return err
+	}
+	todo := pendingUpTo(before.Pending, step.To)
+	if len(todo) == 0 {
+		st.Detail = fmt.Sprintf("schema at version %d; nothing to migrate", before.Version)
+		return nil
+	}
+	st.Detail = fmt.Sprintf("schema at version %d; to apply: %s", before.Version, describeMigrations(todo))
+	e.audit(ctx, auditRecord{action: "schema.planned", step: st.Name, outcome: fmt.Sprint(before.Version), detail: st.Detail})
+	e.publish(ctx)
+	contract := step.Phase == "contract"
+	if reasons := contractReasons(todo); len(reasons) > 0 {
+		if !contract {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"step %s (phase expand) would run contract migrations: %s; run them in a phase: contract step after the traffic moved",
+				st.Name, strings.Join(reasons, "; ")), migrate.ErrContract, nil)
+		}
+		if f := e.gateContract(ctx, st, step, reasons); f != nil {
+			return f
+		}
+	}
+	res, err := e.migrateUp(ctx, i, target, step.To, contract)
+	if err != nil {
+		return err
+	}
+	e.pushSchemaCompensation(st.Name, target, before, todo)
+	st.Detail = fmt.Sprintf("migrated %d → %d: %s", before.Version, res.To, describeMigrations(todo))
+	return nil
+}
+
+// migrateTarget is the environment's database: a reference to its
+// connection string, resolved only inside the activities.
+func (e *environment) migrateTarget() migrate.Target {
+	db := e.in.Env.Database
+	return migrate.Target{URL: db.URL, Driver: db.Driver, Migrations: db.Migrations}
+}
+
+func (e *environment) schemaStatus(ctx workflow.Context, t migrate.Target) (migrate.StatusResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, migrateOptions(2*time.Minute, "schema status"))
+	var res migrate.StatusResult
+	err := workflow.ExecuteActivity(ctx, migrateActs.Status, migrate.StatusInput{Target: t}).Get(ctx, &res)
+	return res, err
+}
+
+// migrateUp migrates, and on a dirty failure blocks the step until someone
+// decides: retry or force a version (abort ends the wait through abort).
+func (e *environment) migrateUp(ctx workflow.Context, i int, t migrate.Target, to int, contract bool) (migrate.UpResult, error) {
+	for {
+		actx := workflow.WithActivityOptions(ctx, migrateOptions(time.Hour, "migrate "+e.in.Env.Name))
+		var res migrate.UpResult
+		err := workflow.ExecuteActivity(actx, migrateActs.Up, migrate.UpInput{Target: t, To: uint(to), AllowContract: contract}).Get(actx, &res)
+		var appErr *temporal.ApplicationError
+		if err == nil || !errors.As(err, &appErr) || appErr.Type() != migrate.ErrDirty {
+			return res, err
+		}
+		d, f := e.awaitMigrationDecision(ctx, i, appErr)
+		if f != nil {
+			return res, f
+		}
+		if d.Action == MigrationForce {
+			fctx := workflow.WithActivityOptions(ctx, migrateOptions(2*time.Minute, fmt.Sprintf("force version %d", d.Version)))
+			if err := workflow.ExecuteActivity(fctx, migrateActs.Force, migrate.ForceInput{Target: t, Version: d.Version}).Get(fctx, nil); err != nil {
+				return res, err
+			}
+		}
+	}
+}
+
+// awaitMigrationDecision shows the failure and waits for resolve-migration
+// or an abort.
+func (e *environment) awaitMigrationDecision(ctx workflow.Context, i int, failed *temporal.ApplicationError) (MigrationDecisionInput, *failure) {
+	st := &e.status.Steps[i]
+	var d migrate.DirtyDetails
+	_ = failed.Details(&d)
+	st.State = StateWaiting
+	st.Error = failed.Message()
+	st.Detail = fmt.Sprintf("migration %s failed, the schema is dirty at version %d: %s — decide: "+
+		"runbook migrate retry %s | runbook migrate force %s --version N | runbook abort %s",
+		d.File, d.Version, firstLine(d.Statement), e.in.ReleaseID, e.in.ReleaseID, e.in.ReleaseID)
+	e.blocked = &blockedMigration{step: i}
+	e.upsertAttrs(ctx)
+	e.audit(ctx, auditRecord{action: "schema.dirty", step: st.Name, outcome: fmt.Sprint(d.Version), detail: failed.Message()})
+	e.publish(ctx)
+	err := workflow.Await(ctx, func() bool { return e.blocked.decision != nil || e.abort != nil })
+	if err != nil {
+		e.abortFromCancel()
+	}
+	decision := e.blocked.decision
+	e.blocked = nil
+	if e.abort != nil {
+		return MigrationDecisionInput{}, e.abortFailure()
+	}
+	st.State, st.Error = StateRunning, ""
+	e.publish(ctx)
+	return *decision, nil
+}
+
+// validateMigrationDecision refuses a decision when no migration waits.
+func (e *environment) validateMigrationDecision(_ workflow.Context, in MigrationDecisionInput) error {
+	if strings.TrimSpace(in.Actor) == "" {
+		return fmt.Errorf("say who decides: pass --as NAME")
+	}
+	if e.blocked == nil || e.blocked.decision != nil {
+		return fmt.Errorf("no failed migration is waiting for a decision in environment %s", e.status.Name)
+	}
+	switch in.Action {
+	case MigrationRetry:
+	case MigrationForce:
+		if in.Version < -1 {
+			return fmt.Errorf("force needs the version the schema really is at (-1 for none)")
+		}
+	default:
+		return fmt.Errorf("action %q is not retry or force", in.Action)
+	}
+	return nil
+}
+
+// resolveMigration records the decision; the step acts on it.
+func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisionInput) (MigrationDecisionResult, error) {
+	e.blocked.decision = &in
+	step := e.status.Steps[e.blocked.step].Name
+	detail := in.Action
+	if in.Action == MigrationForce {
+		detail = fmt.Sprintf("force version %d", in.Version)
+	}
+	if in.Comment != "" {
+		detail += ": " + in.Comment
+	}
+	e.audit(ctx, auditRecord{action: "schema.decision", actor: in.Actor, step: step, outcome: in.Action, detail: detail})
+	return MigrationDecisionResult{Step: step, Action: in.Action}, nil
+}
+
+// gateContract asks for an approval before drops and rewrites.
+func (e *environment) gateContract(ctx workflow.Context, st *StepStatus, step *runbooks.MigrateStep, reasons []string) *failure {
+	st.Gate = &GateStatus{
+		Name: st.Name, Approvers: step.Approvers, MinApprovals: 1,
+		Instructions: "Contract migrations drop or rewrite data: " + strings.Join(reasons, "; ") +
+			". Approve once no running version needs what they remove.",
+	}
+	f := e.awaitGate(ctx, st, e.in.Policy.ApprovalTimeout.Or(defaultApprovalTimeout))
+	if f == nil {
+		st.State = StateRunning
+		e.publish(ctx)
+	}
+	return f
+}
+
+// migrateOptions: migrations are not retried blindly (a dirty schema needs a
+// person); a held lock and lost connections are.
+func migrateOptions(timeout time.Duration, summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 20,
+			NonRetryableErrorTypes: []string{migrate.ErrDirty, migrate.ErrContract, migrate.ErrInvalid, migrate.ErrIrreversible},
+		},
+		Summary: summary,
+	}
+}
+
+// pendingUpTo returns the pending migrations up to version to (0 = all).
+func pendingUpTo(pending []migrate.Migration, to int) []migrate.Migration {
+	var out []migrate.Migration
+	for _, m := range pending {
+		if to == 0 || m.Version <= uint(to) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func contractReasons(ms []migrate.Migration) []string {
+	var out []string
+	for _, m := range ms {
+		if m.Class == "contract" {
+			out = append(out, m.Reasons...)
+		}
+	}
+	return out
+}
+
+func describeMigrations(ms []migrate.Migration) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = fmt.Sprintf("%s (%s)", m.File, m.Class)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// schemaUndo is the compensation of a migrate step. Migrating down is only
+// safe when every applied migration has a down file and is marked
+// reversible; otherwise the schema stays as it is — the migrations of an
+// expand phase are additive, so the previous version still works with it —
+// and the rollback says so instead of dropping data.
+type schemaUndo struct {
+	target       migrate.Target
+	from, to     uint
+	hadVersion   bool
+	irreversible []string
+}
+
+func (u *schemaUndo) describe() string {
+	if len(u.irreversible) > 0 {
+		return fmt.Sprintf("keep the schema at version %d (%s not reversible; the additive schema stays, nothing is dropped)",
+			u.to, strings.Join(u.irreversible, ", "))
+	}
+	if !u.hadVersion {
+		return "migrate the schema down to empty"
+	}
+	return fmt.Sprintf("migrate the schema down to version %d", u.from)
+}
+
+// pushSchemaCompensation registers the undo of applied migrations.
+func (e *environment) pushSchemaCompensation(step string, t migrate.Target, before migrate.StatusResult, applied []migrate.Migration) {
+	u := &schemaUndo{target: t, from: before.Version, hadVersion: before.HasVersion}
+	for _, m := range applied {
+		u.to = max(u.to, m.Version)
+		if !m.Reversible {
+			u.irreversible = append(u.irreversible, m.File)
+		}
+	}
+	e.pushCompensation(compensation{step: step, schema: u})
+}
+
+// undoSchema runs a schema compensation; it reports whether it changed the
+// schema (false when the schema is kept on purpose).
+func (e *environment) undoSchema(ctx workflow.Context, u *schemaUndo) (bool, error) {
+	if len(u.irreversible) > 0 {
+		return false, nil
+	}
+	ctx = workflow.WithActivityOptions(ctx, migrateOptions(time.Hour, "migrate down "+e.in.Env.Name))
+	in := migrate.DownInput{Target: u.target, To: u.from, ToNothing: !u.hadVersion}
+	return true, workflow.ExecuteActivity(ctx, migrateActs.Down, in).Get(ctx, nil)
+}
