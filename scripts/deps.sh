@@ -10,7 +10,7 @@ set -euo pipefail
 
 REQUIRED=(
 	"docker-compose docker-compose"
-	# "/usr/lib/postgresql/*/bin/pg_ctl postgresql"
+	"/usr/lib/postgresql/*/bin/pg_ctl postgresql"
 	# "haproxy haproxy"
 	# "prometheus prometheus"
 )
