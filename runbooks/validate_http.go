@@ -2,9 +2,10 @@ package runbooks
 
 import (
 	"errors"
+	"maps"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -101,12 +102,7 @@ func (v *validator) httpURL(path, what, raw string) {
 // headers checks header names and values, in name order so the problems
 // come out the same every time.
 func (v *validator) headers(path string, hs map[string]string) {
-	names := make([]string, 0, len(hs))
-	for k := range hs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(hs)) {
 		p := join(path, k)
 		if !headerNameRe.MatchString(k) {
 			v.c.addf(v.keyAt(p), "header name %q is not valid; use letters, digits and dashes, e.g. Authorization", k)

@@ -1,8 +1,9 @@
 package runbooks
 
 import (
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -24,12 +25,7 @@ func (v *validator) infra(path string, in *Infra) {
 // infraVars checks variable names and values, in name order so problems
 // come out the same every time.
 func (v *validator) infraVars(path string, vars map[string]string) {
-	names := make([]string, 0, len(vars))
-	for k := range vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		p := join(path, k)
 		if !varNameRe.MatchString(k) {
 			v.c.addf(v.keyAt(p), "variable name %q is not valid; use letters, digits, _ and -, starting with a letter", k)
