@@ -61,7 +61,9 @@ func (e *environment) migrateSchema(ctx workflow.Context, i int) error {
 		return err
 	}
 	todo := pendingUpTo(before.Pending, step.To)
-	if len(todo) == 0 {
+	// A dirty schema with nothing pending still goes through Up: it refuses
+	// with the failure, and a person decides; it must not pass as done.
+	if len(todo) == 0 && !before.Dirty {
 		st.Detail = fmt.Sprintf("schema at version %d; nothing to migrate", before.Version)
 		return nil
 	}
@@ -83,7 +85,9 @@ func (e *environment) migrateSchema(ctx workflow.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	e.pushSchemaCompensation(st.Name, target, before, todo)
+	if len(todo) > 0 {
+		e.pushSchemaCompensation(st.Name, target, before, todo)
+	}
 	st.Detail = fmt.Sprintf("migrated %d → %d: %s", before.Version, res.To, describeMigrations(todo))
 	return nil
 }
@@ -113,16 +117,38 @@ func (e *environment) migrateUp(ctx workflow.Context, i int, t migrate.Target, t
 		if err == nil || !errors.As(err, &appErr) || appErr.Type() != migrate.ErrDirty {
 			return res, err
 		}
-		d, f := e.awaitMigrationDecision(ctx, i, appErr)
-		if f != nil {
+		if f := e.decideOnDirty(ctx, i, t, appErr); f != nil {
 			return res, f
 		}
-		if d.Action == MigrationForce {
-			fctx := workflow.WithActivityOptions(ctx, migrateOptions(2*time.Minute, fmt.Sprintf("force version %d", d.Version)))
-			if err := workflow.ExecuteActivity(fctx, migrateActs.Force, migrate.ForceInput{Target: t, Version: d.Version}).Get(fctx, nil); err != nil {
-				return res, err
-			}
+	}
+}
+
+// decideOnDirty waits for a decision on a dirty schema and carries out a
+// force. A force the activity refuses (a version not in the directory)
+// shows its error and waits again, rather than ending the release. An abort
+// leaves the dirty schema to a person, and the rollback says so.
+func (e *environment) decideOnDirty(ctx workflow.Context, i int, t migrate.Target, failed *temporal.ApplicationError) *failure {
+	for {
+		d, f := e.awaitMigrationDecision(ctx, i, failed)
+		if f != nil {
+			var dd migrate.DirtyDetails
+			_ = failed.Details(&dd)
+			e.pushCompensation(compensation{step: e.status.Steps[i].Name, schema: &schemaUndo{target: t, dirty: true, to: dd.Version}})
+			return f
 		}
+		if d.Action != MigrationForce {
+			return nil
+		}
+		fctx := workflow.WithActivityOptions(ctx, migrateOptions(2*time.Minute, fmt.Sprintf("force version %d", d.Version)))
+		err := workflow.ExecuteActivity(fctx, migrateActs.Force, migrate.ForceInput{Target: t, Version: d.Version}).Get(fctx, nil)
+		var appErr *temporal.ApplicationError
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &appErr) || appErr.Type() != migrate.ErrInvalid {
+			return &failure{cause: ErrTypeStepFailed, message: "force: " + rootMessage(err)}
+		}
+		failed = appErr
 	}
 }
 
@@ -159,6 +185,9 @@ func (e *environment) awaitMigrationDecision(ctx workflow.Context, i int, failed
 func (e *environment) validateMigrationDecision(_ workflow.Context, in MigrationDecisionInput) error {
 	if strings.TrimSpace(in.Actor) == "" {
 		return fmt.Errorf("say who decides: pass --as NAME")
+	}
+	if err := e.active(); err != nil {
+		return err
 	}
 	if e.blocked == nil || e.blocked.decision != nil {
 		return fmt.Errorf("no failed migration is waiting for a decision in environment %s", e.status.Name)
@@ -263,9 +292,15 @@ type schemaUndo struct {
 	from, to     uint
 	hadVersion   bool
 	irreversible []string
+	// dirty marks a schema a failed migration left dirty when the release
+	// was aborted: only a person can tell what it really holds.
+	dirty bool
 }
 
 func (u *schemaUndo) describe() string {
+	if u.dirty {
+		return fmt.Sprintf("schema left dirty at version %d by a failed migration: repair it by hand (runbook migrate status), then force the real version", u.to)
+	}
 	if len(u.irreversible) > 0 {
 		return fmt.Sprintf("keep the schema at version %d (%s not reversible; the additive schema stays, nothing is dropped)",
 			u.to, strings.Join(u.irreversible, ", "))
@@ -291,6 +326,9 @@ func (e *environment) pushSchemaCompensation(step string, t migrate.Target, befo
 // undoSchema runs a schema compensation; it reports whether it changed the
 // schema (false when the schema is kept on purpose).
 func (e *environment) undoSchema(ctx workflow.Context, u *schemaUndo) (bool, error) {
+	if u.dirty {
+		return false, temporal.NewNonRetryableApplicationError(u.describe(), migrate.ErrDirty, nil)
+	}
 	if len(u.irreversible) > 0 {
 		return false, nil
 	}
