@@ -94,7 +94,11 @@ func (e *environment) compensate(ctx workflow.Context, i int, c compensation) er
 		cs.State = StateDone
 		e.markCompensated(c.step)
 	}
-	e.audit(ctx, auditRecord{action: "compensation.ran", step: c.step, outcome: cs.State, detail: cs.Error})
+	detail := cs.Error
+	if cs.State == StateKept {
+		detail = c.describe()
+	}
+	e.audit(ctx, auditRecord{action: "compensation.ran", step: c.step, outcome: cs.State, detail: detail})
 	e.publish(ctx)
 	return err
 }

@@ -160,9 +160,13 @@ func (e *environment) awaitMigrationDecision(ctx workflow.Context, i int, failed
 	_ = failed.Details(&d)
 	st.State = StateWaiting
 	st.Error = failed.Message()
-	st.Detail = fmt.Sprintf("migration %s failed, the schema is dirty at version %d: %s — decide: "+
+	at := ""
+	if stmt := firstLine(d.Statement); stmt != "" {
+		at = " at `" + stmt + "`"
+	}
+	st.Detail = fmt.Sprintf("migration %s failed%s; the schema is dirty at version %d — decide: "+
 		"runbook migrate retry %s | runbook migrate force %s --version N | runbook abort %s",
-		d.File, d.Version, firstLine(d.Statement), e.in.ReleaseID, e.in.ReleaseID, e.in.ReleaseID)
+		d.File, at, d.Version, e.in.ReleaseID, e.in.ReleaseID, e.in.ReleaseID)
 	e.blocked = &blockedMigration{step: i}
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "schema.dirty", step: st.Name, outcome: fmt.Sprint(d.Version), detail: failed.Message()})

@@ -238,6 +238,6 @@ func (s *session) setTotal(n int) {
 // database goes into it.
 func (s *session) log(msg string, kv ...any) {
 	if activity.IsActivity(s.ctx) {
-		activity.GetLogger(s.ctx).Info(msg, append([]any{"db", s.c.display, "migrations", s.dir}, kv...)...)
+		activity.GetLogger(s.ctx).Info(msg, append([]any{"db", s.c.logName, "migrations", s.dir}, kv...)...)
 	}
 }

@@ -139,8 +139,10 @@ func readUp(dir, name string, m *source.Migration) (*entry, error) {
 	for _, s := range stmts {
 		for _, r := range judge(s.Tokens) {
 			reason := fmt.Sprintf("%s:%d: %s", name, s.Line, r)
+			stmt := oneLine(s.Text, 200)
 			e.Reasons = append(e.Reasons, reason)
-			e.findings = append(e.findings, finding{reason: reason, stmt: oneLine(s.Text, 200)})
+			e.Statements = append(e.Statements, stmt)
+			e.findings = append(e.findings, finding{reason: reason, stmt: stmt})
 		}
 	}
 	if len(e.Reasons) > 0 {

@@ -105,6 +105,9 @@ type Migration struct {
 	// Reasons say why it is Contract, one per statement part, as
 	// "003_drop_note.up.sql:2: DROP COLUMN". Empty for Expand.
 	Reasons []string
+	// Statements holds, for each reason, the statement it is about (on one
+	// line, cut at 200 characters).
+	Statements []string `json:",omitempty"`
 	// Reversible: there is a .down.sql and the up file has the line
 	// "-- runbook: reversible".
 	Reversible bool

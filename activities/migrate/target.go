@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +28,8 @@ type conn struct {
 	dsn     string // postgres: URL for pgx; sqlite: modernc DSN. Secret.
 	path    string // sqlite: the database file; postgres: the URL path ("/db")
 	table   string // the migrations table
-	display string // for messages: no password, no query
+	display string // for messages (they reach history): the reference and database name
+	logName string // for worker logs: host and database, no password, no query
 	redact  redactor
 }
 
@@ -130,11 +132,15 @@ func postgresConn(dsn, ref string, lockTimeout time.Duration) (*conn, error) {
 	setDefault(q, "application_name", "runbook-migrate")
 	u.Scheme, u.RawQuery = "postgres", q.Encode()
 	c.dsn = u.String()
+	// Messages name the reference and the database, not the host: they
+	// travel into workflow history, status and the audit log. The worker's
+	// own log may say where it connected.
+	c.display = fmt.Sprintf("%s (database %s)", ref, strings.TrimPrefix(u.Path, "/"))
 	shown := url.URL{Scheme: "postgres", Host: u.Host, Path: u.Path}
 	if u.User != nil {
 		shown.User = url.User(u.User.Username())
 	}
-	c.display = shown.String()
+	c.logName = shown.String()
 	return c, nil
 }
 
@@ -151,7 +157,7 @@ func sqliteConn(rest, ref string, lockTimeout time.Duration) (*conn, error) {
 	if err != nil {
 		return nil, invalid("the SQLite connection string in %s has a malformed query: %v", ref, err)
 	}
-	c := &conn{driver: SQLite, path: path, table: defaultTable, display: path}
+	c := &conn{driver: SQLite, path: path, table: defaultTable, display: fmt.Sprintf("%s (%s)", ref, filepath.Base(path)), logName: path}
 	for k := range q {
 		switch {
 		case k == "x-migrations-table":

@@ -89,8 +89,11 @@ func TestResolveDSN(t *testing.T) {
 			t.Errorf("%s: %v", dsn, err)
 			continue
 		}
-		if c.driver != want.driver || c.display != want.display || c.dsn != want.dsn {
-			t.Errorf("%s:\n got %s %s %s\nwant %s %s %s", dsn, c.driver, c.display, c.dsn, want.driver, want.display, want.dsn)
+		if c.driver != want.driver || c.logName != want.display || c.dsn != want.dsn {
+			t.Errorf("%s:\n got %s %s %s\nwant %s %s %s", dsn, c.driver, c.logName, c.dsn, want.driver, want.display, want.dsn)
+		}
+		if !strings.HasPrefix(c.display, "file:"+p+" (") || strings.Contains(c.display, "db:5432") {
+			t.Errorf("%s: message name %q must be the reference, never the host", dsn, c.display)
 		}
 		if strings.HasPrefix(dsn, "postgresql") && c.table != "mig" {
 			t.Errorf("%s: table %q", dsn, c.table)

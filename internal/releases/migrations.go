@@ -58,9 +58,16 @@ func CheckMigrations(env runbooks.Environment) error {
 			continue
 		}
 		for _, m := range ms {
-			if m.Class == "contract" && (s.Migrate.To == 0 || m.Version <= uint(s.Migrate.To)) {
-				problems = append(problems, fmt.Sprintf("%s: %s — step %q is an expand phase; run it in a `phase: contract` step after the traffic moved, or stop this step before version %d with `to:`",
-					filepath.Join(env.Database.Migrations, m.File), strings.Join(m.Reasons, "; "), s.Name, m.Version))
+			if m.Class != "contract" || (s.Migrate.To != 0 && m.Version > uint(s.Migrate.To)) {
+				continue
+			}
+			for k, reason := range m.Reasons {
+				stmt := ""
+				if k < len(m.Statements) {
+					stmt = fmt.Sprintf(" in `%s`", m.Statements[k])
+				}
+				problems = append(problems, fmt.Sprintf("%s%s — step %q is an expand phase; run it in a `phase: contract` step after the traffic moved, or stop this step before version %d with `to:`",
+					filepath.Join(env.Database.Migrations, reason), stmt, s.Name, m.Version))
 			}
 		}
 	}
@@ -91,12 +98,17 @@ func MigrationTarget(path string, rb *runbooks.Runbook, env string) (migrate.Tar
 		if e.Database == nil {
 			return migrate.Target{}, fmt.Errorf("environment %s of %s has no database section", env, rb.Service)
 		}
-		envs, err := resolveDatabases([]runbooks.Environment{e}, filepath.Dir(path))
+		// No expand/contract check here: `migrate status` is how one looks
+		// at the classes when that check fails.
+		dir := e.Database.Migrations
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(filepath.Dir(path), dir)
+		}
+		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return migrate.Target{}, err
 		}
-		db := envs[0].Database
-		return migrate.Target{URL: db.URL, Driver: db.Driver, Migrations: db.Migrations}, nil
+		return migrate.Target{URL: e.Database.URL, Driver: e.Database.Driver, Migrations: abs}, nil
 	}
 	return migrate.Target{}, fmt.Errorf("%s has no environment %q", rb.Service, env)
 }

@@ -50,6 +50,10 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 
 func stepDetail(s workflows.StepStatus) string {
 	if s.Error != "" {
+		if s.State == workflows.StateWaiting && s.Detail != "" {
+			// A step waiting on a failure says what to do next too.
+			return "error: " + s.Error + "\n       " + s.Detail
+		}
 		return "error: " + s.Error
 	}
 	if g := s.Gate; g != nil && g.State == workflows.StateWaiting {

@@ -1,0 +1,2 @@
+-- runbook: reversible
+ALTER TABLE items ADD COLUMN note TEXT;

@@ -1,0 +1,3 @@
+-- The old version still reads note until the traffic moved: contract.
+ALTER TABLE items
+	DROP COLUMN note;

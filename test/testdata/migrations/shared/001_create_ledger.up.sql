@@ -1,0 +1,4 @@
+CREATE TABLE ledger (
+	id    SERIAL PRIMARY KEY,
+	entry TEXT NOT NULL
+);

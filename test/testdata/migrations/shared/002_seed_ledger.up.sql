@@ -1,0 +1,2 @@
+-- Applied twice, this would leave two rows: the test counts them.
+INSERT INTO ledger (entry) VALUES ('opened');
