@@ -12,7 +12,7 @@ REQUIRED=(
 	"docker-compose docker-compose"
 	"/usr/lib/postgresql/*/bin/pg_ctl postgresql"
 	# "haproxy haproxy"
-	# "prometheus prometheus"
+	"prometheus prometheus"
 )
 
 present() {

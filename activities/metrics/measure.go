@@ -1,0 +1,229 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// ErrTypeInvalidCheck is the Temporal error type of a check that can never run
+// as written (unknown kind or provider, missing parameter): not retried.
+const ErrTypeInvalidCheck = "MetricsCheckInvalid"
+
+// Check kinds.
+const (
+	KindErrorRatio = "error-ratio"
+	KindLatency    = "latency"
+	KindQuery      = "query"
+	KindCompare    = "compare"
+	KindBurnRate   = "burn-rate"
+)
+
+// Defaults for Check fields left empty.
+const (
+	DefaultMinSamples = 10
+	DefaultAlpha      = 0.05
+)
+
+// Check is one SLO check of an analysis round.
+type Check struct {
+	Name string
+	// Kind is one of error-ratio, latency, query (threshold checks on one
+	// value), compare (Mann-Whitney canary versus baseline) or burn-rate.
+	Kind string
+	// Provider names an entry of Activities.Providers.
+	Provider string
+	// Query is what to measure; for compare, the canary side; for burn-rate,
+	// an error ratio whose Window is the short window.
+	Query Query
+	// Max is the highest passing value of threshold checks.
+	Max float64
+	// Baseline is the baseline side of a compare check.
+	Baseline Query
+	// MinSamples and Alpha tune compare (defaults 10 and 0.05).
+	MinSamples int
+	Alpha      float64
+	// SLOTarget (e.g. 0.999), LongWindow and BurnThreshold (e.g. 14.4) tune burn-rate.
+	SLOTarget     float64
+	LongWindow    time.Duration
+	BurnThreshold float64
+}
+
+// MeasureInput is one analysis round.
+type MeasureInput struct {
+	// Round numbers the analysis rounds of a traffic step, for display.
+	Round  int
+	Checks []Check
+}
+
+// Measurement is everything one check saw and decided.
+type Measurement struct {
+	Check   string
+	Kind    string
+	Verdict Verdict
+	// Value is the measured value (canary side for compare; short-window burn
+	// rate for burn-rate).
+	Value Number
+	// Baseline is the baseline's median for compare and the long-window burn
+	// rate for burn-rate.
+	Baseline Number
+	// Limit is what Value was judged against (Max, Alpha, BurnThreshold).
+	Limit float64
+	// PValue is set for compare.
+	PValue Number
+	// Samples are the raw observations of a compare check, canary then baseline.
+	CanarySamples, BaselineSamples []float64
+	At                             time.Time
+	// Detail says why, in words, especially for Inconclusive.
+	Detail string
+}
+
+// MeasureResult is the outcome of a round: every measurement and their Worst.
+type MeasureResult struct {
+	Round        int
+	Verdict      Verdict
+	Measurements []Measurement
+}
+
+// Activities measures SLOs through named providers.
+type Activities struct {
+	// Providers maps the names checks use to providers built by New.
+	Providers map[string]Provider
+}
+
+// Measure runs every check of a round in order and returns each measurement.
+// Inconclusive answers (no data, NaN, too few samples) become Inconclusive
+// verdicts; other provider errors (network, bad query) fail the activity so
+// Temporal retries it; invalid checks fail it without retry.
+func (a *Activities) Measure(ctx context.Context, in MeasureInput) (MeasureResult, error) {
+	res := MeasureResult{Round: in.Round}
+	verdicts := make([]Verdict, 0, len(in.Checks))
+	for i, c := range in.Checks {
+		m, err := a.measure(ctx, c)
+		if err != nil {
+			return res, fmt.Errorf("check %d (%q): %w", i, c.Name, err)
+		}
+		res.Measurements = append(res.Measurements, m)
+		verdicts = append(verdicts, m.Verdict)
+	}
+	res.Verdict = Worst(verdicts...)
+	return res, nil
+}
+
+func (a *Activities) measure(ctx context.Context, c Check) (Measurement, error) {
+	nan := Number(math.NaN())
+	m := Measurement{Check: c.Name, Kind: c.Kind, Value: nan, Baseline: nan, PValue: nan}
+	p, ok := a.Providers[c.Provider]
+	if !ok {
+		return m, invalid("unknown provider %q: configure it on the worker", c.Provider)
+	}
+	switch c.Kind {
+	case KindErrorRatio, KindLatency, KindQuery:
+		return a.threshold(ctx, p, c, m)
+	case KindCompare:
+		return a.compare(ctx, p, c, m)
+	case KindBurnRate:
+		return a.burnRate(ctx, p, c, m)
+	default:
+		return m, invalid("unknown check kind %q; known: error-ratio, latency, query, compare, burn-rate", c.Kind)
+	}
+}
+
+func (a *Activities) threshold(ctx context.Context, p Provider, c Check, m Measurement) (Measurement, error) {
+	m.Limit = c.Max
+	s, err := p.Query(ctx, c.Query)
+	if done, err := inconclusiveOr(&m, err); done {
+		return m, err
+	}
+	m.Value, m.At = Number(s.Value), s.At
+	m.Verdict = Threshold(s.Value, c.Max)
+	m.Detail = fmt.Sprintf("%g <= %g", s.Value, c.Max)
+	if m.Verdict == Fail {
+		m.Detail = fmt.Sprintf("%g > %g", s.Value, c.Max)
+	}
+	return m, nil
+}
+
+func (a *Activities) compare(ctx context.Context, p Provider, c Check, m Measurement) (Measurement, error) {
+	minSamples, alpha := c.MinSamples, c.Alpha
+	if minSamples <= 0 {
+		minSamples = DefaultMinSamples
+	}
+	if alpha <= 0 {
+		alpha = DefaultAlpha
+	}
+	m.Limit = alpha
+	canary, err := p.Query(ctx, c.Query)
+	if done, err := inconclusiveOr(&m, err); done {
+		return m, err
+	}
+	base, err := p.Query(ctx, c.Baseline)
+	if done, err := inconclusiveOr(&m, err); done {
+		return m, err
+	}
+	m.At, m.CanarySamples, m.BaselineSamples = canary.At, finite(canary.Values), finite(base.Values)
+	m.Value, m.Baseline = Number(median(canary.Values)), Number(median(base.Values))
+	cmp := MannWhitneyU(canary.Values, base.Values, minSamples, alpha)
+	m.Verdict, m.PValue = cmp.Verdict, Number(cmp.PValue)
+	m.Detail = fmt.Sprintf("Mann-Whitney U=%g p=%.4g (alpha %g), n canary=%d baseline=%d", cmp.U, cmp.PValue, alpha, cmp.NCanary, cmp.NBaseline)
+	if cmp.Verdict == Inconclusive {
+		m.Detail = fmt.Sprintf("%s: canary %d, baseline %d, need %d each", cmp.Reason, cmp.NCanary, cmp.NBaseline, minSamples)
+	}
+	return m, nil
+}
+
+func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measurement) (Measurement, error) {
+	if c.LongWindow <= 0 || c.SLOTarget <= 0 || c.SLOTarget >= 1 || c.BurnThreshold <= 0 {
+		return m, invalid("burn-rate needs LongWindow > 0, 0 < SLOTarget < 1 and BurnThreshold > 0")
+	}
+	m.Limit = c.BurnThreshold
+	short, err := p.Query(ctx, c.Query)
+	if done, err := inconclusiveOr(&m, err); done {
+		return m, err
+	}
+	lq := c.Query
+	lq.Window = c.LongWindow
+	long, err := p.Query(ctx, lq)
+	if done, err := inconclusiveOr(&m, err); done {
+		return m, err
+	}
+	m.At = short.At
+	m.Value, m.Baseline = Number(BurnRate(short.Value, c.SLOTarget)), Number(BurnRate(long.Value, c.SLOTarget))
+	m.Verdict = BurnRateCheck(short.Value, long.Value, c.SLOTarget, c.BurnThreshold)
+	m.Detail = fmt.Sprintf("burn rate %g over %s, %g over %s, threshold %g", m.Value, c.Query.Window, m.Baseline, c.LongWindow, c.BurnThreshold)
+	return m, nil
+}
+
+// inconclusiveOr records an inconclusive provider answer in m (done, nil error)
+// or passes any other error on (done, err). A nil err is not done.
+func inconclusiveOr(m *Measurement, err error) (bool, error) {
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, ErrInconclusive):
+		m.Verdict, m.Detail = Inconclusive, err.Error()
+		return true, nil
+	default:
+		return true, err
+	}
+}
+
+func invalid(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidCheck, nil)
+}
+
+func median(xs []float64) float64 {
+	f := finite(xs)
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	sortFloats(f)
+	if len(f)%2 == 1 {
+		return f[len(f)/2]
+	}
+	return (f[len(f)/2-1] + f[len(f)/2]) / 2
+}

@@ -1,0 +1,147 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const testToken = "test-token-6d1f"
+
+// upstream is a test backend that answers with its name and counts hits.
+type upstream struct {
+	name string
+	srv  *httptest.Server
+	hits atomic.Int64
+}
+
+func newUpstream(t testing.TB, name string, h http.HandlerFunc) *upstream {
+	t.Helper()
+	u := &upstream{name: name}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.hits.Add(1)
+		if h != nil {
+			h(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, name)
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// startEdge starts a Server on free 127.0.0.1 ports and stops it at cleanup.
+func startEdge(t testing.TB, stateFile string) *Server {
+	t.Helper()
+	if stateFile == "" {
+		stateFile = filepath.Join(t.TempDir(), "edge.json")
+	}
+	s, err := New(Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: testToken, StateFile: stateFile, Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopEdge(t, s) })
+	return s
+}
+
+func stopEdge(t testing.TB, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// adminCall sends one admin request and returns the status and body.
+func adminCall(t testing.TB, s *Server, method, path, token string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+s.AdminAddr()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// mustAdmin is adminCall that expects 200.
+func mustAdmin(t testing.TB, s *Server, method, path string, body any) []byte {
+	t.Helper()
+	code, out := adminCall(t, s, method, path, testToken, body)
+	if code != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, code, out)
+	}
+	return out
+}
+
+func putBackend(t testing.TB, s *Server, name, url string, weight int) {
+	t.Helper()
+	mustAdmin(t, s, http.MethodPut, "/v1/backends/"+name, PutRequest{URL: url, Weight: &weight})
+}
+
+func setWeights(t testing.TB, s *Server, w map[string]int) {
+	t.Helper()
+	mustAdmin(t, s, http.MethodPut, "/v1/weights", WeightsRequest{Weights: w})
+}
+
+// hitProxy sends n requests through the proxy and counts answers by body.
+func hitProxy(t testing.TB, s *Server, n int) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for range n {
+		code, body := get(t, "http://"+s.ProxyAddr()+"/")
+		if code != http.StatusOK {
+			got[http.StatusText(code)]++
+			continue
+		}
+		got[body]++
+	}
+	return got
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
