@@ -42,7 +42,9 @@ type Check struct {
 	Query Query
 	// Max is the highest passing value of threshold checks.
 	Max float64
-	// Baseline is the baseline side of a compare check.
+	// Baseline is the baseline side of a compare check. Both sides need raw
+	// observations (Sample.Values): with prometheus, set Query.Step for a
+	// range query; edge has none yet, so its compares are inconclusive.
 	Baseline Query
 	// MinSamples and Alpha tune compare (defaults 10 and 0.05).
 	MinSamples int

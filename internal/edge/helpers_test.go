@@ -57,6 +57,9 @@ func startEdge(t testing.TB, stateFile string) *Server {
 
 func stopEdge(t testing.TB, s *Server) {
 	t.Helper()
+	// A client connection dialled but never used is "new" to the server,
+	// and Shutdown waits up to 5 s for those: close them first.
+	http.DefaultClient.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
@@ -67,6 +70,15 @@ func stopEdge(t testing.TB, s *Server) {
 // adminCall sends one admin request and returns the status and body.
 func adminCall(t testing.TB, s *Server, method, path, token string, body any) (int, []byte) {
 	t.Helper()
+	code, out, err := tryAdmin(s, method, path, token, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out
+}
+
+// tryAdmin is adminCall for goroutines, which must not call t.Fatal.
+func tryAdmin(s *Server, method, path, token string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -74,18 +86,18 @@ func adminCall(t testing.TB, s *Server, method, path, token string, body any) (i
 	}
 	req, err := http.NewRequest(method, "http://"+s.AdminAddr()+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
 }
 
 // mustAdmin is adminCall that expects 200.
@@ -125,13 +137,22 @@ func hitProxy(t testing.TB, s *Server, n int) map[string]int {
 
 func get(t testing.TB, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := tryGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return code, body
+}
+
+// tryGet is get for goroutines, which must not call t.Fatal.
+func tryGet(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -144,4 +165,10 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// drain reads and closes a body so the connection is reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 }

@@ -59,24 +59,37 @@ func (s *Server) ProxyAddr() string { return s.run.proxyAddr }
 func (s *Server) AdminAddr() string { return s.run.adminAddr }
 
 // Shutdown stops accepting connections and waits for requests in flight to
-// finish, up to ctx's deadline.
+// finish, up to ctx's deadline; then it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.run == nil {
 		return nil
 	}
 	err := errors.Join(s.run.proxy.Shutdown(ctx), s.run.admin.Shutdown(ctx))
+	if err != nil {
+		// Out of grace: cut the connections still open rather than leave
+		// them to a process that is about to exit.
+		err = errors.Join(err, s.run.proxy.Close(), s.run.admin.Close())
+	}
 	err = errors.Join(err, <-s.run.done, <-s.run.done)
 	s.run = nil
 	return err
 }
 
-// Run starts the server, serves until ctx ends or a listener fails, then
-// shuts down gracefully, giving requests in flight up to grace to finish.
+// Run starts the server and serves until ctx ends; see Wait.
 func (s *Server) Run(ctx context.Context, grace time.Duration) error {
 	if err := s.Start(); err != nil {
 		return err
 	}
+	return s.Wait(ctx, grace)
+}
+
+// Wait serves a started server until ctx ends or a listener fails, then
+// shuts down gracefully, giving requests in flight up to grace to finish.
+func (s *Server) Wait(ctx context.Context, grace time.Duration) error {
 	run := s.run
+	if run == nil {
+		return errors.New("edge: not started")
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,225 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+)
+
+func TestNewUnknownProvider(t *testing.T) {
+	_, err := New("datadog", nil)
+	if err == nil || !strings.Contains(err.Error(), `"datadog"`) ||
+		!strings.Contains(err.Error(), "known: edge, prometheus, cloudwatch (cloudwatch not implemented yet)") {
+		t.Fatalf("err = %v, want unknown provider listing the known ones", err)
+	}
+	_, err = New("cloudwatch", nil)
+	if err == nil || !strings.Contains(err.Error(), "cloudwatch not implemented yet") {
+		t.Fatalf("cloudwatch: err = %v", err)
+	}
+	// This test binary does not import the subpackages.
+	_, err = New("edge", map[string]string{"url": "http://127.0.0.1:1/metrics"})
+	if err == nil || !strings.Contains(err.Error(), "not linked") || !strings.Contains(err.Error(), "activities/metrics/edge") {
+		t.Fatalf("edge unlinked: err = %v", err)
+	}
+}
+
+// registrations makes TestRegister's names unique, so -count=N works.
+var registrations atomic.Int32
+
+func TestRegister(t *testing.T) {
+	name := fmt.Sprintf("test-fake-%d", registrations.Add(1))
+	Register(name, func(map[string]string) (Provider, error) { return fake{}, nil })
+	p, err := New(name, nil)
+	if err != nil || p == nil {
+		t.Fatalf("New(%s) = %v, %v", name, p, err)
+	}
+	found := false
+	for _, n := range Registered() {
+		found = found || n == name
+	}
+	if !found {
+		t.Errorf("Registered() = %v, lacks %s", Registered(), name)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("registering twice did not panic")
+		}
+	}()
+	Register(name, nil)
+}
+
+func TestSecret(t *testing.T) {
+	t.Setenv("RUNBOOK_TEST_TOKEN", "s3cret")
+	if v, err := Secret("env:RUNBOOK_TEST_TOKEN"); err != nil || v != "s3cret" {
+		t.Errorf("Secret(env:) = %q, %v", v, err)
+	}
+	if v, err := Secret("plain"); err != nil || v != "plain" {
+		t.Errorf("Secret(plain) = %q, %v", v, err)
+	}
+	if _, err := Secret("env:RUNBOOK_TEST_UNSET_VARIABLE"); err == nil || !strings.Contains(err.Error(), "RUNBOOK_TEST_UNSET_VARIABLE") {
+		t.Errorf("unset: err = %v", err)
+	}
+}
+
+func TestNumberJSON(t *testing.T) {
+	b, err := json.Marshal(Measurement{Value: Number(math.NaN()), Baseline: 0.25, PValue: Number(math.Inf(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"Value":null`) || !strings.Contains(string(b), `"Baseline":0.25`) {
+		t.Fatalf("json = %s", b)
+	}
+	var m Measurement
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(float64(m.Value)) || m.Baseline != 0.25 || !math.IsNaN(float64(m.PValue)) {
+		t.Errorf("round trip = %+v", m)
+	}
+}
+
+// fake answers by expression from a table; a missing entry is an error.
+type fake map[string]fakeAnswer
+
+type fakeAnswer struct {
+	s   Sample
+	err error
+}
+
+func (f fake) Query(_ context.Context, q Query) (Sample, error) {
+	key := q.Expr
+	if q.Window > 0 {
+		key += "@" + q.Window.String()
+	}
+	a, ok := f[key]
+	if !ok {
+		return Sample{}, errors.New("connection refused: " + key)
+	}
+	return a.s, a.err
+}
+
+func seq(from, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = float64(from + i)
+	}
+	return out
+}
+
+func TestMeasure(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := fake{
+		"errors":           {s: Sample{Value: 0.01, At: at}},
+		"p99":              {s: Sample{Value: 0.8, At: at}},
+		"nan":              {err: Inconclusivef("value is NaN")},
+		"canary":           {s: Sample{Values: seq(20, 12), At: at}},
+		"baseline":         {s: Sample{Values: seq(0, 12), At: at}},
+		"few":              {s: Sample{Values: seq(0, 3), At: at}},
+		"ratio@5m0s":       {s: Sample{Value: 0.02}},
+		"ratio@1h0m0s":     {s: Sample{Value: 0.016}},
+		"calmratio@5m0s":   {s: Sample{Value: 0.02}},
+		"calmratio@1h0m0s": {s: Sample{Value: 0.0001}},
+	}
+	a := &Activities{Providers: map[string]Provider{"prom": p}}
+	in := MeasureInput{Round: 3, Checks: []Check{
+		{Name: "error ratio", Kind: KindErrorRatio, Provider: "prom", Query: Query{Expr: "errors"}, Max: 0.02},
+		{Name: "p99", Kind: KindLatency, Provider: "prom", Query: Query{Expr: "p99"}, Max: 0.5},
+		{Name: "nan", Kind: KindQuery, Provider: "prom", Query: Query{Expr: "nan"}, Max: 1},
+		{Name: "latency vs baseline", Kind: KindCompare, Provider: "prom", Query: Query{Expr: "canary"}, Baseline: Query{Expr: "baseline"}},
+		{Name: "too few", Kind: KindCompare, Provider: "prom", Query: Query{Expr: "canary"}, Baseline: Query{Expr: "few"}},
+		{Name: "burn", Kind: KindBurnRate, Provider: "prom", Query: Query{Expr: "ratio", Window: 5 * time.Minute}, LongWindow: time.Hour, SLOTarget: 0.999, BurnThreshold: 14.4},
+		{Name: "calm burn", Kind: KindBurnRate, Provider: "prom", Query: Query{Expr: "calmratio", Window: 5 * time.Minute}, LongWindow: time.Hour, SLOTarget: 0.999, BurnThreshold: 14.4},
+	}}
+	res, err := a.Measure(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Verdict{Pass, Fail, Inconclusive, Fail, Inconclusive, Fail, Pass}
+	if len(res.Measurements) != len(want) {
+		t.Fatalf("%d measurements, want %d", len(res.Measurements), len(want))
+	}
+	for i, m := range res.Measurements {
+		if m.Verdict != want[i] {
+			t.Errorf("%s: verdict %v, want %v (%s)", m.Check, m.Verdict, want[i], m.Detail)
+		}
+		if m.Detail == "" {
+			t.Errorf("%s: no detail", m.Check)
+		}
+	}
+	if res.Verdict != Fail || res.Round != 3 {
+		t.Errorf("round verdict %v round %d, want fail 3", res.Verdict, res.Round)
+	}
+	cmp := res.Measurements[3]
+	if len(cmp.CanarySamples) != 12 || len(cmp.BaselineSamples) != 12 || cmp.Value != 25.5 || cmp.Baseline != 5.5 || !(cmp.PValue < 0.001) {
+		t.Errorf("compare measurement = %+v", cmp)
+	}
+	burn := res.Measurements[5]
+	if math.Abs(float64(burn.Value)-20) > 1e-9 || math.Abs(float64(burn.Baseline)-16) > 1e-9 || burn.Limit != 14.4 {
+		t.Errorf("burn measurement = %+v", burn)
+	}
+	// Every measurement, NaNs included, must survive Temporal's JSON.
+	if _, err := json.Marshal(res); err != nil {
+		t.Errorf("result does not encode: %v", err)
+	}
+}
+
+func TestMeasureErrors(t *testing.T) {
+	a := &Activities{Providers: map[string]Provider{"prom": fake{}}}
+	ctx := context.Background()
+	for _, c := range []Check{
+		{Name: "x", Kind: "p-value-hacking", Provider: "prom"},
+		{Name: "x", Kind: KindQuery, Provider: "nope"},
+		{Name: "x", Kind: KindBurnRate, Provider: "prom", Query: Query{Expr: "r"}},
+	} {
+		_, err := a.Measure(ctx, MeasureInput{Checks: []Check{c}})
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != ErrTypeInvalidCheck || !appErr.NonRetryable() {
+			t.Errorf("%+v: err = %v, want non-retryable %s", c, err, ErrTypeInvalidCheck)
+		}
+	}
+	// A provider failure is retryable: a plain error.
+	_, err := a.Measure(ctx, MeasureInput{Checks: []Check{{Name: "down", Kind: KindQuery, Provider: "prom", Query: Query{Expr: "x"}}}})
+	var appErr *temporal.ApplicationError
+	if err == nil || errors.As(err, &appErr) || !strings.Contains(err.Error(), "down") {
+		t.Errorf("provider failure: err = %v", err)
+	}
+	res, err := a.Measure(ctx, MeasureInput{})
+	if err != nil || res.Verdict != Inconclusive {
+		t.Errorf("no checks: %+v, %v; want inconclusive", res, err)
+	}
+}
+
+// TestMeasureThroughTemporal runs the activity in the SDK's test environment,
+// so the result goes through Temporal's JSON data converter, NaNs included.
+func TestMeasureThroughTemporal(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	a := &Activities{Providers: map[string]Provider{"p": fake{
+		"nan": {err: Inconclusivef("value is NaN")},
+		"ok":  {s: Sample{Value: 0.5}},
+	}}}
+	env.RegisterActivity(a)
+	val, err := env.ExecuteActivity(a.Measure, MeasureInput{Round: 1, Checks: []Check{
+		{Name: "nan", Kind: KindQuery, Provider: "p", Query: Query{Expr: "nan"}, Max: 1},
+		{Name: "ok", Kind: KindQuery, Provider: "p", Query: Query{Expr: "ok"}, Max: 1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res MeasureResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != Inconclusive || len(res.Measurements) != 2 || !math.IsNaN(float64(res.Measurements[0].Value)) || res.Measurements[1].Value != 0.5 {
+		t.Fatalf("result = %+v", res)
+	}
+}
