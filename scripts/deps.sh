@@ -11,7 +11,7 @@ set -euo pipefail
 REQUIRED=(
 	"docker-compose docker-compose"
 	"/usr/lib/postgresql/*/bin/pg_ctl postgresql"
-	# "haproxy haproxy"
+	"haproxy haproxy"
 	"prometheus prometheus"
 )
 
