@@ -68,7 +68,7 @@ type Factory func(opts map[string]string) (Provider, error)
 // a typo and a missing import give different errors.
 var known = []string{"edge", "prometheus", "cloudwatch"}
 
-const knownMsg = "known: edge, prometheus, cloudwatch (cloudwatch not implemented yet)"
+const knownMsg = "known: edge, prometheus, cloudwatch"
 
 var (
 	regMu    sync.RWMutex
@@ -96,7 +96,7 @@ func New(provider string, opts map[string]string) (Provider, error) {
 		return f(opts)
 	}
 	for _, k := range known {
-		if k == provider && k != "cloudwatch" {
+		if k == provider {
 			return nil, fmt.Errorf("metrics provider %q is not linked into this binary: import github.com/runbookhq/runbook/activities/metrics/%s", provider, provider)
 		}
 	}

@@ -18,12 +18,12 @@ import (
 func TestNewUnknownProvider(t *testing.T) {
 	_, err := New("datadog", nil)
 	if err == nil || !strings.Contains(err.Error(), `"datadog"`) ||
-		!strings.Contains(err.Error(), "known: edge, prometheus, cloudwatch (cloudwatch not implemented yet)") {
+		!strings.Contains(err.Error(), "known: edge, prometheus, cloudwatch") {
 		t.Fatalf("err = %v, want unknown provider listing the known ones", err)
 	}
 	_, err = New("cloudwatch", nil)
-	if err == nil || !strings.Contains(err.Error(), "cloudwatch not implemented yet") {
-		t.Fatalf("cloudwatch: err = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "activities/metrics/cloudwatch") {
+		t.Fatalf("cloudwatch unlinked: err = %v", err)
 	}
 	// This test binary does not import the subpackages.
 	_, err = New("edge", map[string]string{"url": "http://127.0.0.1:1/metrics"})

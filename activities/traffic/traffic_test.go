@@ -17,13 +17,13 @@ import (
 const tokenEnv = "RUNBOOK_TEST_TRAFFIC_TOKEN"
 
 func TestUnknownProvider(t *testing.T) {
-	for _, p := range []string{"", "nginx", "haproxy"} {
+	for _, p := range []string{"", "nginx", "envoy"} {
 		_, err := New(p, nil)
 		var ae *temporal.ApplicationError
 		if !errors.As(err, &ae) || ae.Type() != ErrTypeInvalid || !ae.NonRetryable() {
 			t.Fatalf("provider %q: %v, want non-retryable %s", p, err, ErrTypeInvalid)
 		}
-		want := `unknown traffic provider "` + p + `"; known: edge, haproxy, alb, route53 (only edge is implemented so far)`
+		want := `unknown traffic provider "` + p + `"; known: edge, haproxy, alb, route53`
 		if ae.Message() != want {
 			t.Fatalf("provider %q: %q, want %q", p, ae.Message(), want)
 		}

@@ -1,0 +1,237 @@
+// Package mototest starts a real moto_server (the AWS API emulator, moto 5)
+// for tests: the binary from RUNBOOK_MOTO_BIN or PATH, listening on 127.0.0.1
+// and a free port, stopped by its pid when the test ends.
+//
+//	srv := mototest.Start(t)
+//	cfg := srv.Config()   // static test credentials, us-east-1, BaseEndpoint = srv.URL
+//	c := elasticloadbalancingv2.NewFromConfig(cfg)
+//
+// Without the binary Start skips the test, unless CI is set, where it fails:
+// CI must not go green by skipping.
+package mototest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// EnvBin names the environment variable that overrides the binary's path.
+const EnvBin = "RUNBOOK_MOTO_BIN"
+
+// Region is the region of every client Config builds.
+const Region = "us-east-1"
+
+// Static test credentials: moto accepts any.
+const (
+	AccessKeyID     = "testing"
+	SecretAccessKey = "testing"
+)
+
+// ErrNotInstalled means no moto_server binary was found.
+var ErrNotInstalled = errors.New("moto_server not found: pip install 'moto[server]' or set " + EnvBin)
+
+// Server is a running moto_server owned by the test process.
+type Server struct {
+	// URL is the endpoint every emulated service answers on, e.g. http://127.0.0.1:41234.
+	URL string
+	// Dir holds moto.log.
+	Dir string
+
+	cmd    *exec.Cmd
+	waited chan struct{}
+}
+
+// Bin returns the binary to run: $RUNBOOK_MOTO_BIN, else moto_server on PATH.
+func Bin() (string, error) {
+	if p := os.Getenv(EnvBin); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvBin, p, err)
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath("moto_server")
+	if err != nil {
+		return "", ErrNotInstalled
+	}
+	return p, nil
+}
+
+// Start runs moto_server, waits until it answers and stops it when the test
+// ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Bin()
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	s, err := start(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stopping moto_server: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.waitReady(ctx); err != nil {
+		t.Fatalf("moto_server not ready: %v\n%s", err, s.logTail())
+	}
+	return s
+}
+
+func start(bin, dir string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "moto.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphan if the test binary dies
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	s := &Server{URL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, cmd: cmd, waited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.waited) }()
+	return s, nil
+}
+
+// Stop terminates the server by its pid (SIGTERM, then SIGKILL after 10 s)
+// and waits for it. Calling it twice is fine.
+func (s *Server) Stop() error {
+	select {
+	case <-s.waited:
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.waited:
+		return nil
+	case <-time.After(10 * time.Second):
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("killing moto_server pid %d: %w", s.cmd.Process.Pid, err)
+	}
+	<-s.waited
+	return nil
+}
+
+// Config returns an aws.Config for the server: static test credentials,
+// region us-east-1 and BaseEndpoint set to the server's URL.
+func (s *Server) Config() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: aws.String(s.URL),
+	}
+}
+
+// Query sends one signed AWS query-protocol request (Action=...&Version=...)
+// to service (e.g. "ec2") and returns the XML body of a 200 answer. It lets
+// tests drive services whose SDK module the project does not depend on.
+func (s *Server) Query(ctx context.Context, service string, params url.Values) ([]byte, error) {
+	body := params.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/", bytes.NewReader([]byte(body)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, Region, time.Now()); err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: HTTP %d: %.300s", service, params.Get("Action"), resp.StatusCode, out)
+	}
+	return out, nil
+}
+
+// waitReady polls /moto-api/ until it answers 200, the process exits or ctx ends.
+func (s *Server) waitReady(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.waited:
+			return errors.New("moto_server exited")
+		default:
+		}
+		if s.answers(ctx) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) answers(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "moto.log"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
