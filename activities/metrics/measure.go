@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -35,8 +38,12 @@ type Check struct {
 	// Kind is one of error-ratio, latency, query (threshold checks on one
 	// value), compare (Mann-Whitney canary versus baseline) or burn-rate.
 	Kind string
-	// Provider names an entry of Activities.Providers.
+	// Provider names an entry of Activities.Providers, or, when none has
+	// that name, a registered provider built from Options.
 	Provider string
+	// Options configure a provider built on demand (a runbook's
+	// metrics.options); secrets are env:NAME references.
+	Options map[string]string
 	// Query is what to measure; for compare, the canary side; for burn-rate,
 	// an error ratio whose Window is the short window.
 	Query Query
@@ -95,6 +102,38 @@ type MeasureResult struct {
 type Activities struct {
 	// Providers maps the names checks use to providers built by New.
 	Providers map[string]Provider
+
+	// built caches providers made from a check's Provider and Options: a
+	// provider may keep state between rounds (the edge provider's previous
+	// scrape), so every round of a release must reach the same instance.
+	mu    sync.Mutex
+	built map[string]Provider
+}
+
+// provider returns the provider a check names: a configured one, else one
+// built from its options and kept for later rounds.
+func (a *Activities) provider(c Check) (Provider, error) {
+	if p, ok := a.Providers[c.Provider]; ok {
+		return p, nil
+	}
+	key := c.Provider
+	for _, k := range slices.Sorted(maps.Keys(c.Options)) {
+		key += "\x00" + k + "=" + c.Options[k]
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p, ok := a.built[key]; ok {
+		return p, nil
+	}
+	p, err := New(c.Provider, c.Options)
+	if err != nil {
+		return nil, invalid("metrics provider %q: %v", c.Provider, err)
+	}
+	if a.built == nil {
+		a.built = map[string]Provider{}
+	}
+	a.built[key] = p
+	return p, nil
 }
 
 // Measure runs every check of a round in order and returns each measurement.
@@ -119,9 +158,9 @@ func (a *Activities) Measure(ctx context.Context, in MeasureInput) (MeasureResul
 func (a *Activities) measure(ctx context.Context, c Check) (Measurement, error) {
 	nan := Number(math.NaN())
 	m := Measurement{Check: c.Name, Kind: c.Kind, Value: nan, Baseline: nan, PValue: nan}
-	p, ok := a.Providers[c.Provider]
-	if !ok {
-		return m, invalid("unknown provider %q: configure it on the worker", c.Provider)
+	p, err := a.provider(c)
+	if err != nil {
+		return m, err
 	}
 	switch c.Kind {
 	case KindErrorRatio, KindLatency, KindQuery:

@@ -223,3 +223,34 @@ func TestMeasureThroughTemporal(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 }
+
+// A provider built from a check's options is built once per distinct options
+// and reused by later rounds: the edge provider keeps its previous scrape.
+func TestMeasureBuildsProvidersOnceFromOptions(t *testing.T) {
+	name := fmt.Sprintf("test-cached-%d", registrations.Add(1))
+	var built []map[string]string
+	Register(name, func(opts map[string]string) (Provider, error) {
+		built = append(built, opts)
+		return fake{"errors": {s: Sample{Value: 0.01}}}, nil
+	})
+	a := &Activities{}
+	check := func(url string) Check {
+		return Check{Name: "err", Kind: KindErrorRatio, Provider: name, Options: map[string]string{"url": url}, Query: Query{Expr: "errors"}, Max: 0.05}
+	}
+	for round := 1; round <= 2; round++ {
+		res, err := a.Measure(context.Background(), MeasureInput{Round: round, Checks: []Check{check("http://a"), check("http://b")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Verdict != Pass {
+			t.Fatalf("round %d: verdict %s, want pass", round, res.Verdict)
+		}
+	}
+	if len(built) != 2 || built[0]["url"] != "http://a" || built[1]["url"] != "http://b" {
+		t.Fatalf("providers built %v, want one per distinct options, reused across rounds", built)
+	}
+	_, err := a.Measure(context.Background(), MeasureInput{Checks: []Check{{Name: "x", Kind: KindErrorRatio, Provider: "datadog", Query: Query{Expr: "e"}, Max: 1}}})
+	if err == nil || !strings.Contains(err.Error(), "datadog") {
+		t.Fatalf("unknown provider: err = %v", err)
+	}
+}
