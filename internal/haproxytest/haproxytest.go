@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/proctest"
 )
 
 // EnvBin names the environment variable that overrides the binary's path.
@@ -57,8 +59,7 @@ type HAProxy struct {
 	Dir string
 
 	master string // master CLI socket
-	cmd    *exec.Cmd
-	waited chan struct{}
+	proc   *proctest.Proc
 }
 
 // Bin returns the binary to run: $RUNBOOK_HAPROXY_BIN, else haproxy on PATH
@@ -116,7 +117,6 @@ func start(bin, dir string, servers []Server) (*HAProxy, error) {
 		StateFile: filepath.Join(dir, "servers.state"),
 		master:    filepath.Join(dir, "master.sock"),
 		Dir:       dir,
-		waited:    make(chan struct{}),
 	}
 	cfgText, err := h.config(port, servers)
 	if err != nil {
@@ -134,13 +134,11 @@ func start(bin, dir string, servers []Server) (*HAProxy, error) {
 	// -W: master-worker, so SIGUSR2 reloads; -db: stay in the foreground;
 	// -S: the master CLI, which answers only once the master's loop (and
 	// with it its SIGUSR2 handler) runs: a signal sent earlier is lost.
-	h.cmd = exec.Command(bin, "-W", "-db", "-S", h.master, "-f", cfg)
-	h.cmd.Stdout, h.cmd.Stderr = logf, logf
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphan if the test binary dies
-	if err := h.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	cmd := exec.Command(bin, "-W", "-db", "-S", h.master, "-f", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if h.proc, err = proctest.Start(cmd); err != nil {
+		return nil, err
 	}
-	go func() { _ = h.cmd.Wait(); close(h.waited) }()
 	return h, nil
 }
 
@@ -207,8 +205,8 @@ func (h *HAProxy) Reload(t testing.TB) {
 	if err != nil {
 		t.Fatalf("before reload: %v", err)
 	}
-	if err := h.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
-		t.Fatalf("reload: signalling pid %d: %v", h.cmd.Process.Pid, err)
+	if err := h.proc.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatalf("reload: signalling pid %d: %v", h.proc.Pid(), err)
 	}
 	if _, err := h.waitWorker(old); err != nil {
 		t.Fatalf("reload: %v\n%s", err, h.logTail())
@@ -224,7 +222,7 @@ func (h *HAProxy) waitWorker(old string) (string, error) {
 	defer tick.Stop()
 	for {
 		select {
-		case <-h.waited:
+		case <-h.proc.Exited():
 			return "", errors.New("haproxy exited")
 		default:
 		}
@@ -271,24 +269,7 @@ func (h *HAProxy) masterReady() bool {
 
 // Stop terminates the master by its pid (SIGTERM, which also stops its
 // workers; SIGKILL after 10 s) and waits for it. Calling it twice is fine.
-func (h *HAProxy) Stop() error {
-	select {
-	case <-h.waited:
-		return nil
-	default:
-	}
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.waited:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	if err := h.cmd.Process.Kill(); err != nil {
-		return fmt.Errorf("killing haproxy pid %d: %w", h.cmd.Process.Pid, err)
-	}
-	<-h.waited
-	return nil
-}
+func (h *HAProxy) Stop() error { return h.proc.Stop() }
 
 func (h *HAProxy) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(h.Dir, "haproxy.log"))

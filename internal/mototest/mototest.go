@@ -25,13 +25,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/runbookhq/runbook/internal/proctest"
 )
 
 // EnvBin names the environment variable that overrides the binary's path.
@@ -56,8 +57,7 @@ type Server struct {
 	// Dir holds moto.log.
 	Dir string
 
-	cmd    *exec.Cmd
-	waited chan struct{}
+	proc *proctest.Proc
 }
 
 // Bin returns the binary to run: $RUNBOOK_MOTO_BIN, else moto_server on PATH.
@@ -115,35 +115,16 @@ func start(bin, dir string) (*Server, error) {
 	defer logf.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphan if the test binary dies
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	proc, err := proctest.Start(cmd)
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{URL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, cmd: cmd, waited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.waited) }()
-	return s, nil
+	return &Server{URL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, proc: proc}, nil
 }
 
 // Stop terminates the server by its pid (SIGTERM, then SIGKILL after 10 s)
 // and waits for it. Calling it twice is fine.
-func (s *Server) Stop() error {
-	select {
-	case <-s.waited:
-		return nil
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.waited:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	if err := s.cmd.Process.Kill(); err != nil {
-		return fmt.Errorf("killing moto_server pid %d: %w", s.cmd.Process.Pid, err)
-	}
-	<-s.waited
-	return nil
-}
+func (s *Server) Stop() error { return s.proc.Stop() }
 
 // Config returns an aws.Config for the server: static test credentials,
 // region us-east-1 and BaseEndpoint set to the server's URL.
@@ -191,7 +172,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.waited:
+		case <-s.proc.Exited():
 			return errors.New("moto_server exited")
 		default:
 		}

@@ -27,9 +27,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/proctest"
 )
 
 // EnvBin names the environment variable that overrides the binary's path.
@@ -51,8 +52,7 @@ type Server struct {
 	// Dir holds prometheus.yml, data/ and prometheus.log.
 	Dir string
 
-	cmd    *exec.Cmd
-	waited chan struct{}
+	proc *proctest.Proc
 }
 
 // Bin returns the binary to run: $RUNBOOK_PROMETHEUS_BIN, else prometheus on PATH.
@@ -120,13 +120,11 @@ func start(bin, dir string, targets []string) (*Server, error) {
 		"--log.level=info",
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphan if the test binary dies
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	proc, err := proctest.Start(cmd)
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{URL: "http://" + addr, Dir: dir, cmd: cmd, waited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.waited) }()
-	return s, nil
+	return &Server{URL: "http://" + addr, Dir: dir, proc: proc}, nil
 }
 
 func config(targets []string) string {
@@ -146,30 +144,13 @@ func config(targets []string) string {
 
 // Stop terminates the server by its pid (SIGTERM, then SIGKILL after 10 s)
 // and waits for it. Calling it twice is fine.
-func (s *Server) Stop() error {
-	select {
-	case <-s.waited:
-		return nil
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.waited:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	if err := s.cmd.Process.Kill(); err != nil {
-		return fmt.Errorf("killing prometheus pid %d: %w", s.cmd.Process.Pid, err)
-	}
-	<-s.waited
-	return nil
-}
+func (s *Server) Stop() error { return s.proc.Stop() }
 
 // waitReady polls /-/ready until it answers 200, the process exits or ctx ends.
 func (s *Server) waitReady(ctx context.Context) error {
 	return poll(ctx, func() (bool, error) {
 		select {
-		case <-s.waited:
+		case <-s.proc.Exited():
 			return false, errors.New("prometheus exited")
 		default:
 		}
