@@ -30,13 +30,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	cw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+
+	"github.com/runbookhq/runbook/internal/awsconf"
 )
 
 // Name is the provider's name in runbooks and in metrics.New.
@@ -77,21 +78,12 @@ func New(opts map[string]string) (*Provider, error) {
 			return nil, fmt.Errorf("cloudwatch provider: unknown option %q (known: %s, %s, %s)", k, OptRegion, OptEndpoint, OptNamespace)
 		}
 	}
-	var load []func(*config.LoadOptions) error
-	if r := opts[OptRegion]; r != "" {
-		load = append(load, config.WithRegion(r))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(opts[OptRegion], opts[OptEndpoint])
 	if err != nil {
 		return nil, fmt.Errorf("cloudwatch provider: loading AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		return nil, errors.New("cloudwatch provider: no region: set option region or AWS_REGION on the worker")
-	}
-	if ep := opts[OptEndpoint]; ep != "" {
-		cfg.BaseEndpoint = aws.String(ep)
 	}
 	return NewWithConfig(cfg, opts[OptNamespace]), nil
 }

@@ -14,7 +14,6 @@
 package alb
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,10 +22,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/awsconf"
 )
 
 // Options a runbook may give the alb provider.
@@ -70,18 +70,9 @@ func New(opts map[string]string) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	var load []func(*config.LoadOptions) error
-	if r := opts[OptRegion]; r != "" {
-		load = append(load, config.WithRegion(r))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(opts[OptRegion], opts[OptEndpoint])
 	if err != nil {
 		return nil, fmt.Errorf("alb: loading AWS configuration: %w", err)
-	}
-	if ep := opts[OptEndpoint]; ep != "" {
-		cfg.BaseEndpoint = aws.String(ep)
 	}
 	return NewWithConfig(cfg, opts[OptListenerARN], opts[OptRuleARN], backends), nil
 }

@@ -14,20 +14,18 @@
 package route53
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/awsconf"
 )
 
 // Options a runbook may give the route53 provider.
@@ -75,21 +73,12 @@ func New(opts map[string]string) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	var load []func(*config.LoadOptions) error
-	if r := opts[OptRegion]; r != "" {
-		load = append(load, config.WithRegion(r))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(opts[OptRegion], opts[OptEndpoint])
 	if err != nil {
 		return nil, fmt.Errorf("route53: loading AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1" // Route 53 is global; the SDK still wants a region to sign for.
-	}
-	if ep := opts[OptEndpoint]; ep != "" {
-		cfg.BaseEndpoint = aws.String(ep)
 	}
 	return &Router{
 		client: r53.NewFromConfig(cfg), zone: opts[OptHostedZoneID], name: opts[OptRecordName],
