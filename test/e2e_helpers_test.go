@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/artifact"
-	"github.com/runbookhq/runbook/internal/devstack"
+	"github.com/runbookhq/runbook/internal/proctest"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -255,47 +255,57 @@ func paths(rs []request) []string {
 
 // startSampleApp runs the sample app (the service being "released") on a
 // free port, reporting version, and returns its base URL. It is stopped by
-// pid when the test ends.
+// pid when the test ends. A port taken between probing and binding makes the
+// app exit at once; another port is tried then.
 func startSampleApp(t *testing.T, version string) string {
 	t.Helper()
-	_, bin := binaries(t)
-	port, err := devstack.FreePort()
+	var url string
+	err := proctest.Retry(func() error {
+		var err error
+		url, err = trySampleApp(t, version)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "--addr", addr, "--version", version)
-	var logb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start sample app: %v", err)
+	return url
+}
+
+// trySampleApp starts the sample app once and waits until it answers or exits.
+func trySampleApp(t *testing.T, version string) (string, error) {
+	_, bin := binaries(t)
+	port, err := proctest.FreePort()
+	if err != nil {
+		return "", err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var logb bytes.Buffer
+	cmd := exec.Command(bin, "--addr", addr, "--version", version)
+	cmd.Stdout, cmd.Stderr = &logb, &logb
+	proc, err := proctest.Start(cmd)
+	if err != nil {
+		return "", fmt.Errorf("start sample app: %w", err)
+	}
+	t.Cleanup(func() { _ = proc.Stop() })
 	url := "http://" + addr
-	eventually(t, "sample app answers on "+addr, func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		select {
-		case <-done:
-			t.Fatalf("sample app exited: %s", logb.String())
+		case <-proc.Exited():
+			return "", fmt.Errorf("sample app on %s exited: %s", addr, logb.String())
 		default:
 		}
-		resp, err := http.Get(url + "/healthz")
-		if err != nil {
-			return false
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url, nil
+			}
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return url
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("sample app on %s not ready after 30s: %s", addr, logb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // watchAsync starts `runbook watch ID` in the background; the channel yields

@@ -200,11 +200,6 @@ func startStack() {
 		stack.err, stack.missing = err, true
 		return
 	}
-	port, err := devstack.FreePort()
-	if err != nil {
-		stack.err = err
-		return
-	}
 	stack.serverLog = filepath.Join(stack.tmp, "temporal.log")
 	logf, err := os.Create(stack.serverLog)
 	if err != nil {
@@ -213,7 +208,7 @@ func startStack() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: port, UIPort: -1, Log: logf})
+	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: -1, Log: logf})
 	if err != nil {
 		stack.err = fmt.Errorf("%w\n%s", err, tail(stack.serverLog, 40))
 		return

@@ -24,7 +24,9 @@ type Options struct {
 	// Bin is the temporal CLI; empty means FindTemporal.
 	Bin string
 	// Port is the gRPC port (default 7233); UIPort the Web UI port (default
-	// 8233). UIPort < 0 runs without the UI.
+	// 8233). UIPort < 0 runs without the UI. Port < 0 picks a free port and
+	// tries again with another one if it is taken before the server binds
+	// it (tests run side by side).
 	Port, UIPort int
 	// DBFile keeps state across restarts; empty keeps it in memory.
 	DBFile string
@@ -85,8 +87,32 @@ func upward(dir, rel string) []string {
 	}
 }
 
+// freePortAttempts bounds the retries of a Start with Port < 0.
+const freePortAttempts = 3
+
 // Start launches the dev server and waits until it answers health checks.
 func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Port >= 0 {
+		return start(ctx, o)
+	}
+	var err error
+	for i := 0; i < freePortAttempts; i++ {
+		try := o
+		if try.Port, err = FreePort(); err != nil {
+			return nil, err
+		}
+		var s *Server
+		if s, err = start(ctx, try); err == nil {
+			return s, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
+func start(ctx context.Context, o Options) (*Server, error) {
 	if o.Bin == "" {
 		bin, err := FindTemporal()
 		if err != nil {

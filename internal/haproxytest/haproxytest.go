@@ -91,7 +91,18 @@ func Start(t testing.TB, servers ...Server) *HAProxy {
 		}
 		t.Fatal(err)
 	}
-	h, err := start(bin, t.TempDir(), servers)
+	var h *HAProxy
+	err = proctest.Retry(func() error {
+		if h, err = start(bin, t.TempDir(), servers); err != nil {
+			return err
+		}
+		if _, err := h.waitWorker(""); err != nil {
+			err = fmt.Errorf("haproxy not ready: %v\n%s", err, h.logTail())
+			_ = h.Stop()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +111,11 @@ func Start(t testing.TB, servers ...Server) *HAProxy {
 			t.Errorf("stopping haproxy: %v", err)
 		}
 	})
-	if _, err := h.waitWorker(""); err != nil {
-		t.Fatalf("haproxy not ready: %v\n%s", err, h.logTail())
-	}
 	return h
 }
 
 func start(bin, dir string, servers []Server) (*HAProxy, error) {
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +287,3 @@ func (h *HAProxy) logTail() string {
 	return string(b)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -86,7 +86,20 @@ func Start(t testing.TB) *Server {
 		}
 		t.Fatal(err)
 	}
-	s, err := start(bin, t.TempDir())
+	var s *Server
+	err = proctest.Retry(func() error {
+		if s, err = start(bin, t.TempDir()); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.waitReady(ctx); err != nil {
+			err = fmt.Errorf("moto_server not ready: %v\n%s", err, s.logTail())
+			_ = s.Stop()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,16 +108,11 @@ func Start(t testing.TB) *Server {
 			t.Errorf("stopping moto_server: %v", err)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.waitReady(ctx); err != nil {
-		t.Fatalf("moto_server not ready: %v\n%s", err, s.logTail())
-	}
 	return s
 }
 
 func start(bin, dir string) (*Server, error) {
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -208,11 +216,3 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/runbookhq/runbook/internal/proctest"
 )
 
 // ErrNotInstalled means no initdb/pg_ctl was found: install the Debian
@@ -112,7 +114,7 @@ func Start(ctx context.Context) (*Server, error) {
 	}
 	// A free port can be taken between probing and binding: try a few.
 	for try := 0; ; try++ {
-		if s.Port, err = freePort(); err == nil {
+		if s.Port, err = proctest.FreePort(); err == nil {
 			if err = s.start(ctx); err == nil {
 				return s, nil
 			}
@@ -275,15 +277,6 @@ func (s *Server) chown(p string) error {
 		return nil
 	}
 	return os.Chown(p, int(s.cred.Uid), int(s.cred.Gid))
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randHex(n int) string {

@@ -81,7 +81,20 @@ func Start(t testing.TB, targets ...string) *Server {
 		}
 		t.Fatal(err)
 	}
-	s, err := start(bin, t.TempDir(), targets)
+	var s *Server
+	err = proctest.Retry(func() error {
+		if s, err = start(bin, t.TempDir(), targets); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.waitReady(ctx); err != nil {
+			err = fmt.Errorf("prometheus not ready: %v\n%s", err, s.logTail())
+			_ = s.Stop()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,16 +103,11 @@ func Start(t testing.TB, targets ...string) *Server {
 			t.Errorf("stopping prometheus: %v", err)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.waitReady(ctx); err != nil {
-		t.Fatalf("prometheus not ready: %v\n%s", err, s.logTail())
-	}
 	return s
 }
 
 func start(bin, dir string, targets []string) (*Server, error) {
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -245,11 +253,3 @@ func (s *Server) logTail() string {
 	return "prometheus log (tail):\n" + string(b)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
