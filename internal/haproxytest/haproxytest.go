@@ -286,4 +286,3 @@ func (h *HAProxy) logTail() string {
 	}
 	return string(b)
 }
-

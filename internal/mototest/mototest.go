@@ -215,4 +215,3 @@ func (s *Server) logTail() string {
 	}
 	return string(b)
 }
-

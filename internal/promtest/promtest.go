@@ -252,4 +252,3 @@ func (s *Server) logTail() string {
 	}
 	return "prometheus log (tail):\n" + string(b)
 }
-
