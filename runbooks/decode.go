@@ -63,6 +63,15 @@ type decoder struct {
 	// bounded by MaxSize, so this is the count an alias bomb inflates.
 	expanding, expanded int
 	aborted             bool
+	// slotUses are the texts that use slot variables, in document order;
+	// only the validator knows whether their environment has the slots.
+	slotUses []slotUse
+}
+
+// slotUse is a text at path using the slot variables names.
+type slotUse struct {
+	path  string
+	names []string
 }
 
 func newDecoder(c *collector) *decoder {
@@ -161,7 +170,7 @@ func (d *decoder) dispatch(r *yaml.Node, v reflect.Value, path, label string, de
 	case reflect.Map:
 		return d.dict(r, v, path, label, depth)
 	default:
-		return d.scalar(r, v, label)
+		return d.scalar(r, v, path, label)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// decodeOnly runs the decoder without the validator, so drafted sections
-// (refused by validation) can be checked to decode too.
+// decodeOnly runs the decoder without the validator, so values the
+// validator would refuse can be checked to decode too.
 func decodeOnly(t *testing.T, src string) (*Runbook, Problems) {
 	t.Helper()
 	c := newCollector("d.yaml")
@@ -21,7 +21,7 @@ func decodeOnly(t *testing.T, src string) (*Runbook, Problems) {
 	return rb, c.list
 }
 
-// everyField writes every field of the schema once.
+// everyField writes every field of the schema at least once, and is valid.
 const everyField = `api-version: runbook/v1
 service: checkout
 owner: team-payments
@@ -41,18 +41,27 @@ environments:
       end: "17:30"
       blackouts: [{from: 2025-12-24, to: 2025-12-26, reason: holidays}]
     approvals: [{name: mgr, approvers: [alice, bob], min-approvals: 2, timeout: 1h, instructions: look}]
-    infra: {module: ./infra, vars: {size: small}, on-rollback: destroy}
+    infra: {module: ./infra, vars: {size: small, slot: "${slot}"}, on-rollback: destroy}
     database: {url: "env:DB_URL", driver: postgres, migrations: ./migrations}
-    traffic: {provider: haproxy, options: {socket: /run/haproxy.sock}}
-    metrics: {provider: prometheus, options: {url: "http://127.0.0.1:9090"}}
+    traffic:
+      provider: haproxy
+      options: {socket: /run/haproxy.sock}
+      slots:
+        blue: {url: "http://127.0.0.1:8081", server: app-blue}
+        green: {url: "http://127.0.0.1:8082", server: app-green}
+      rollback: gradual
+    metrics: {provider: prometheus, options: {address: "http://127.0.0.1:9090"}}
     slos:
-      - {name: errors, error-ratio: 0.01, max: 5}
-      - {name: latency, latency: {percentile: 99.5, max: 300ms}, query: q}
+      - {name: errors, error-ratio: 0.01, window: 1m}
+      - {name: latency, latency: {percentile: 99.5, max: 300ms}}
+      - {name: cpu, query: "max(cpu{slot='${slot}'})", max: 0.8}
+      - {name: p50, compare: {query: "lat{slot='${slot}'}", min-samples: 5, alpha: 0.01, step: 5s}}
+      - {name: budget, burn-rate: {target: 0.999, long-window: 1h, threshold: 14.4}, window: 5m}
     steps:
       - {name: a, approval: }
       - name: b
         http-check:
-          url: "http://127.0.0.1/${version}"
+          url: "${slot.url}/v/${version}"
           method: POST
           headers: {X-Token: "env:TOKEN"}
           body: "{}"
@@ -69,15 +78,22 @@ environments:
           expect-status: 204
       - {name: c, provision: {vars: {a: b}}}
       - {name: d, migrate: {phase: expand, to: 3}}
-      - {name: e, canary: {steps: [{weight: 10, bake: 1m}], analysis-interval: 10s}}
-      - {name: f, linear: {increment: 20, every: 2m}}
-      - {name: g, blue-green: {rollback-window: 1h}}
-      - {name: h, all-at-once: {}}
+      - {name: e, canary: {steps: [{weight: 10, bake: 1m}, {weight: 100}], analysis-interval: 10s}}
+  - name: eu
+    traffic: {provider: edge, slots: {a: {}, b: {}}}
+    steps: [{name: f, linear: {increment: 20, every: 2m, analysis-interval: 5s}}]
+  - name: us
+    traffic: {provider: alb, slots: {a: , b: }}
+    steps: [{name: g, blue-green: {rollback-window: 1h, analysis-interval: 5s}}]
+  - name: ap
+    traffic: {provider: route53, slots: {a: {}, b: {}}, rollback: immediate}
+    steps: [{name: h, all-at-once: {bake: 2m, analysis-interval: 5s}}]
 `
 
 func everyFieldWant() *Runbook {
 	f, no := 0.01, false
-	five, p995 := 5.0, 99.5
+	p995, cpuMax := 99.5, 0.8
+	slots := func() map[string]map[string]string { return map[string]map[string]string{"a": nil, "b": nil} }
 	return &Runbook{
 		APIVersion: "runbook/v1", Service: "checkout", Owner: "team-payments", Description: "Checkout API",
 		Artifact: Artifact{Reference: "./app-${version}", Digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
@@ -87,26 +103,42 @@ func everyFieldWant() *Runbook {
 			ReleaseWindow: &ReleaseWindow{Timezone: "Europe/Berlin", Days: []string{"mon", "fri"}, Start: "09:00", End: "17:30",
 				Blackouts: []Blackout{{From: "2025-12-24", To: "2025-12-26", Reason: "holidays"}}},
 			Approvals: []Approval{{Name: "mgr", Approvers: []string{"alice", "bob"}, MinApprovals: 2, Timeout: Duration(time.Hour), Instructions: "look"}},
-			Infra:     &Infra{Module: "./infra", Vars: map[string]string{"size": "small"}, OnRollback: "destroy"},
+			Infra:     &Infra{Module: "./infra", Vars: map[string]string{"size": "small", "slot": "${slot}"}, OnRollback: "destroy"},
 			Database:  &Database{URL: "env:DB_URL", Driver: "postgres", Migrations: "./migrations"},
-			Traffic:   &Traffic{Provider: "haproxy", Options: map[string]string{"socket": "/run/haproxy.sock"}},
-			Metrics:   &Metrics{Provider: "prometheus", Options: map[string]string{"url": "http://127.0.0.1:9090"}},
-			SLOs: []SLO{{Name: "errors", ErrorRatio: &f, Max: &five},
-				{Name: "latency", Latency: &Latency{Percentile: p995, Max: Duration(300 * time.Millisecond)}, Query: "q"}},
+			Traffic: &Traffic{Provider: "haproxy", Options: map[string]string{"socket": "/run/haproxy.sock"},
+				Slots: map[string]map[string]string{
+					"blue":  {"url": "http://127.0.0.1:8081", "server": "app-blue"},
+					"green": {"url": "http://127.0.0.1:8082", "server": "app-green"},
+				}, Rollback: "gradual"},
+			Metrics: &Metrics{Provider: "prometheus", Options: map[string]string{"address": "http://127.0.0.1:9090"}},
+			SLOs: []SLO{
+				{Name: "errors", ErrorRatio: &f, Window: Duration(time.Minute)},
+				{Name: "latency", Latency: &Latency{Percentile: p995, Max: Duration(300 * time.Millisecond)}},
+				{Name: "cpu", Query: "max(cpu{slot='${slot}'})", Max: &cpuMax},
+				{Name: "p50", Compare: &Compare{Query: "lat{slot='${slot}'}", MinSamples: 5, Alpha: 0.01, Step: Duration(5 * time.Second)}},
+				{Name: "budget", BurnRate: &BurnRate{Target: 0.999, LongWindow: Duration(time.Hour), Threshold: 14.4}, Window: Duration(5 * time.Minute)},
+			},
 			Steps: []Step{
 				{Name: "a", Approval: &ApprovalStep{}},
-				{Name: "b", HTTPCheck: &HTTPCheckStep{URL: "http://127.0.0.1/${version}", Method: "POST",
+				{Name: "b", HTTPCheck: &HTTPCheckStep{URL: "${slot.url}/v/${version}", Method: "POST",
 					Headers: map[string]string{"X-Token": "env:TOKEN"}, Body: "{}", ExpectStatus: 201, ExpectBody: "ok",
 					Timeout: Duration(5 * time.Second), Interval: Duration(1500 * time.Millisecond), Deadline: Duration(time.Minute)},
 					OnRollback: &HTTPHook{URL: "http://127.0.0.1/rollback/${version}", Method: "DELETE",
 						Headers: map[string]string{"X-Reason": "rollback"}, Body: "{}", ExpectStatus: 204}},
 				{Name: "c", Provision: &ProvisionStep{Vars: map[string]string{"a": "b"}}},
 				{Name: "d", Migrate: &MigrateStep{Phase: "expand", To: 3}},
-				{Name: "e", Canary: &CanaryStep{Steps: []CanaryWeight{{Weight: 10, Bake: Duration(time.Minute)}}, AnalysisInterval: Duration(10 * time.Second)}},
-				{Name: "f", Linear: &LinearStep{Increment: 20, Every: Duration(2 * time.Minute)}},
-				{Name: "g", BlueGreen: &BlueGreenStep{RollbackWindow: Duration(time.Hour)}},
-				{Name: "h", AllAtOnce: &AllAtOnceStep{}},
+				{Name: "e", Canary: &CanaryStep{Steps: []CanaryWeight{{Weight: 10, Bake: Duration(time.Minute)}, {Weight: 100}},
+					AnalysisInterval: Duration(10 * time.Second)}},
 			},
+		}, {
+			Name: "eu", Traffic: &Traffic{Provider: "edge", Slots: slots()},
+			Steps: []Step{{Name: "f", Linear: &LinearStep{Increment: 20, Every: Duration(2 * time.Minute), AnalysisInterval: Duration(5 * time.Second)}}},
+		}, {
+			Name: "us", Traffic: &Traffic{Provider: "alb", Slots: slots()},
+			Steps: []Step{{Name: "g", BlueGreen: &BlueGreenStep{RollbackWindow: Duration(time.Hour), AnalysisInterval: Duration(5 * time.Second)}}},
+		}, {
+			Name: "ap", Traffic: &Traffic{Provider: "route53", Slots: slots(), Rollback: "immediate"},
+			Steps: []Step{{Name: "h", AllAtOnce: &AllAtOnceStep{Bake: Duration(2 * time.Minute), AnalysisInterval: Duration(5 * time.Second)}}},
 		}},
 	}
 }
@@ -122,22 +154,26 @@ func TestDecodeEveryField(t *testing.T) {
 	assertJSONRoundTrip(t, rb)
 }
 
-// The drafted parts decode but must not validate: exactly one problem per
-// drafted section and kind, nothing silently accepted.
-func TestDraftPartsAreRefused(t *testing.T) {
-	ps := problemsOf(t, "d.yaml", everyField)
-	if len(ps) != len(draftSections)+len(draftKinds) {
-		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(draftSections)+len(draftKinds), ps)
+// everyField is also a valid runbook: every step kind and section is
+// implemented, and the validated runbook survives the workflow input's
+// JSON round trip.
+func TestEveryFieldIsValid(t *testing.T) {
+	rb, err := parseSafely(t, "d.yaml", []byte(everyField))
+	if err != nil {
+		t.Fatalf("everyField refused:\n%v", err)
 	}
-	for _, s := range draftSections {
-		if !strings.Contains(ps.Error(), `environment section "`+s+`" is not implemented`) {
-			t.Errorf("section %s not refused", s)
+	if want := everyFieldWant(); !reflect.DeepEqual(rb, want) {
+		t.Errorf("parsed\n%#v\nwant\n%#v", rb, want)
+	}
+	assertJSONRoundTrip(t, rb)
+	var kinds []string
+	for _, e := range rb.Environments {
+		for _, s := range e.Steps {
+			kinds = append(kinds, s.Kind())
 		}
 	}
-	for _, k := range draftKinds {
-		if !strings.Contains(ps.Error(), `step kind "`+k+`" is not implemented in this version of runbook yet (planned)`) {
-			t.Errorf("kind %s not refused", k)
-		}
+	if !reflect.DeepEqual(kinds, stepKinds) {
+		t.Errorf("everyField has the kinds %v, want each of %v once", kinds, stepKinds)
 	}
 }
 
@@ -202,7 +238,7 @@ func TestDecodeProblems(t *testing.T) {
 		{"unknown kind key", "environments: [{steps: [{kind: canary}]}]\n", "d.yaml:1:26", "a step's kind is its key"},
 		{"snake case", "api_version: runbook/v1\n", "d.yaml:1:1", `unknown key "api_version"; did you mean "api-version"?`},
 		{"camel case", "apiVersion: runbook/v1\n", "d.yaml:1:1", `did you mean "api-version"?`},
-		{"unknown variable", "description: deploy ${verison}\n", "d.yaml:1:14", "unknown variable ${verison}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)"},
+		{"unknown variable", "description: deploy ${verison}\n", "d.yaml:1:14", "unknown variable ${verison}; " + knownVariablesHint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

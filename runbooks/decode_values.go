@@ -95,13 +95,13 @@ func markMerged(ps []pair) []pair {
 
 // scalar decodes a string, integer, float or boolean. A null leaves the
 // zero value, which means "not set" everywhere in the schema.
-func (d *decoder) scalar(r *yaml.Node, v reflect.Value, label string) bool {
+func (d *decoder) scalar(r *yaml.Node, v reflect.Value, path, label string) bool {
 	if isNull(r) {
 		return true
 	}
 	switch v.Kind() {
 	case reflect.String:
-		return d.text(r, v, label)
+		return d.text(r, v, path, label)
 	case reflect.Int, reflect.Int64:
 		return d.integer(r, v, label)
 	case reflect.Bool:
@@ -118,7 +118,7 @@ func (d *decoder) scalar(r *yaml.Node, v reflect.Value, label string) bool {
 // 1.10` or `from: 2025-12-24` are meant as the strings written.
 var textTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!timestamp": true}
 
-func (d *decoder) text(r *yaml.Node, v reflect.Value, label string) bool {
+func (d *decoder) text(r *yaml.Node, v reflect.Value, path, label string) bool {
 	if r.Kind != yaml.ScalarNode {
 		d.typeError(r, label, "text")
 		return false
@@ -130,6 +130,7 @@ func (d *decoder) text(r *yaml.Node, v reflect.Value, label string) bool {
 	for _, msg := range variableProblems(r.Value) {
 		d.c.addf(at(r), "%s: %s", label, msg)
 	}
+	d.recordSlotUse(path, r.Value)
 	v.SetString(r.Value)
 	return true
 }
@@ -190,4 +191,17 @@ func (d *decoder) duration(r *yaml.Node, v reflect.Value, label string) bool {
 	}
 	v.SetInt(int64(dur))
 	return true
+}
+
+// recordSlotUse notes the known slot variables s uses, for the validator.
+func (d *decoder) recordSlotUse(path, s string) {
+	var names []string
+	for _, name := range variableRefs(s) {
+		if isSlotVariable(name) && isKnownVariable(name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) > 0 {
+		d.slotUses = append(d.slotUses, slotUse{path: path, names: names})
+	}
 }

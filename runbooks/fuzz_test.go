@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -15,8 +16,9 @@ import (
 // the fuzzer finds are kept under testdata/fuzz/FuzzParse as regressions.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("examples/*.yaml")
-	more, _ := filepath.Glob("testdata/invalid/*.yaml")
-	for _, path := range append(seeds, more...) {
+	invalid, _ := filepath.Glob("testdata/invalid/*.yaml")
+	valid, _ := filepath.Glob("testdata/valid/*.yaml")
+	for _, path := range slices.Concat(seeds, invalid, valid) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
@@ -25,6 +27,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(validBase))
 	f.Add([]byte(everyField))
+	f.Add([]byte(trafficBase))
 	f.Add([]byte(mergeBomb()))
 	f.Add([]byte("a: &a [*a]\nenvironments: [*a]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -64,7 +64,7 @@ func Parse(filename string, data []byte) (*Runbook, error) {
 	// After an aborted decode (alias bomb) the runbook is partial; checking
 	// it would only add noise to the one problem that matters.
 	if !d.aborted {
-		newValidator(c, d.locs).runbook(rb)
+		newValidator(c, d.locs, d.slotUses).runbook(rb)
 	}
 	if err := c.result(); err != nil {
 		return nil, err

@@ -182,11 +182,11 @@ func TestProblemPositions(t *testing.T) {
 	wantProblem(t, ps, `testdata/invalid/duplicate_key.yaml:4:1: key "service" is defined twice; the first one is at line 2`)
 	wantProblem(t, ps, `testdata/invalid/duplicate_key.yaml:15:13: key "Accept" is defined twice; the first one is at line 14`)
 
-	ps = load("unimplemented.yaml")
-	wantProblem(t, ps, `testdata/invalid/unimplemented.yaml:15:9: step kind "canary" is not implemented in this version of runbook yet (planned); remove the step or use approval/http-check/provision/migrate`)
-	wantProblem(t, ps, `testdata/invalid/unimplemented.yaml:20:9: step kind "all-at-once" is not implemented in this version of runbook yet (planned); remove the step or use approval/http-check/provision/migrate`)
-	wantProblemContaining(t, ps, "testdata/invalid/unimplemented.yaml:8:5", `environment section "traffic" is not implemented`)
-	wantProblemContaining(t, ps, "testdata/invalid/unimplemented.yaml:5:14", "only local paths, file:// and http(s):// artifacts can be verified in this version")
+	ps = load("traffic.yaml")
+	wantProblem(t, ps, `testdata/invalid/traffic.yaml:11:17: traffic provider "hapoxy" is not supported; did you mean "haproxy"? (use edge, haproxy, alb or route53)`)
+	wantProblem(t, ps, `testdata/invalid/traffic.yaml:41:9: step "more": an environment has one traffic step, and step "shift" (canary) at line 34 already moves the traffic; remove one of them or move it to another environment`)
+	wantProblem(t, ps, `testdata/invalid/traffic.yaml:51:9: blue-green step "cut-over" moves traffic, so it needs a router; add a traffic section to environment "production" (traffic: {provider: edge, slots: {blue: {}, green: {}}})`)
+	wantProblem(t, ps, `testdata/invalid/traffic.yaml:44:16: ${slot.urll}: the slots of environment "staging" have no key "urll"; did you mean ${slot.url}?`)
 
 	ps = load("syntax.yaml")
 	if len(ps) != 1 {

@@ -46,27 +46,45 @@ func (Duration) JSONSchema() *jsonschema.Schema {
 }
 
 // JSONSchemaExtend adds what struct tags cannot say: a step has exactly
-// one kind, and only the implemented kinds are accepted, so editors flag
-// the same steps `runbook validate` refuses.
+// one kind.
 func (Step) JSONSchemaExtend(s *jsonschema.Schema) {
-	all := append(append([]string(nil), implementedKinds...), draftKinds...)
-	for _, k := range all {
-		s.OneOf = append(s.OneOf, &jsonschema.Schema{Required: []string{k}})
-	}
-	s.Not = requiresAnyOf(draftKinds)
+	s.OneOf = requiresOneOf(stepKinds)
 }
 
-// JSONSchemaExtend makes editors refuse the environment sections that are
-// drafted but not implemented yet, as `runbook validate` does.
+// JSONSchemaExtend adds that slos need a metrics section to read from.
+// Whether the environment also has a traffic step to analyse them in is
+// left to `runbook validate`.
 func (Environment) JSONSchemaExtend(s *jsonschema.Schema) {
-	s.Not = requiresAnyOf(draftSections)
+	s.DependentRequired = map[string][]string{"slos": {"metrics"}}
 }
 
-// requiresAnyOf is a schema matching objects that have any of keys.
-func requiresAnyOf(keys []string) *jsonschema.Schema {
-	s := &jsonschema.Schema{}
-	for _, k := range keys {
-		s.AnyOf = append(s.AnyOf, &jsonschema.Schema{Required: []string{k}})
+// JSONSchemaExtend adds that an SLO has exactly one objective, and that a
+// query and its max come together.
+func (SLO) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.OneOf = requiresOneOf(sloObjectives)
+	s.DependentRequired = map[string][]string{"query": {"max"}, "max": {"query"}}
+}
+
+// JSONSchemaExtend says there are exactly two slots (the generator ignores
+// minProperties tags on maps) and constrains slot names and keys as `runbook
+// validate` does, so editors flag a key ${slot.KEY} could not read.
+func (Traffic) JSONSchemaExtend(s *jsonschema.Schema) {
+	slots, ok := s.Properties.Get("slots")
+	if !ok || slots.AdditionalProperties == nil {
+		return
 	}
-	return s
+	two := uint64(2)
+	slots.MinProperties, slots.MaxProperties = &two, &two
+	slots.PropertyNames = &jsonschema.Schema{Pattern: nameRe.String()}
+	slots.AdditionalProperties.PropertyNames = &jsonschema.Schema{Pattern: slotKeyRe.String()}
+}
+
+// requiresOneOf is a list of schemas, each requiring one of keys: under
+// oneOf, an object must have exactly one of them.
+func requiresOneOf(keys []string) []*jsonschema.Schema {
+	var list []*jsonschema.Schema
+	for _, k := range keys {
+		list = append(list, &jsonschema.Schema{Required: []string{k}})
+	}
+	return list
 }

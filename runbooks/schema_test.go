@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -31,6 +32,18 @@ type schemaNode struct {
 	OneOf                []struct {
 		Required []string `json:"required"`
 	} `json:"oneOf"`
+	DependentRequired map[string][]string `json:"dependentRequired"`
+	Not               json.RawMessage     `json:"not"`
+}
+
+// oneOfRequired lists the keys n's oneOf alternatives require, sorted.
+func (n schemaNode) oneOfRequired() []string {
+	var keys []string
+	for _, o := range n.OneOf {
+		keys = append(keys, o.Required...)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func loadSchema(t *testing.T) ([]byte, schemaDoc) {
@@ -64,20 +77,66 @@ func TestSchemaHeader(t *testing.T) {
 func TestSchemaStepKinds(t *testing.T) {
 	_, doc := loadSchema(t)
 	step := doc.Defs["Step"]
-	var oneOf []string
-	for _, o := range step.OneOf {
-		oneOf = append(oneOf, o.Required...)
-	}
-	all := append(append([]string(nil), implementedKinds...), draftKinds...)
+	oneOf := step.oneOfRequired()
+	all := slices.Clone(stepKinds)
 	for _, k := range all {
 		if _, ok := step.Properties[k]; !ok {
 			t.Errorf("step kind %q is not a Step property", k)
 		}
 	}
 	sort.Strings(all)
-	sort.Strings(oneOf)
 	if !reflect.DeepEqual(all, oneOf) {
 		t.Errorf("Step oneOf requires %v, want every kind %v", oneOf, all)
+	}
+	// Every kind is implemented: nothing is refused as a draft any more.
+	for _, name := range []string{"Step", "Environment"} {
+		if n := doc.Defs[name].Not; n != nil {
+			t.Errorf("%s has not: %s; every kind and section is implemented", name, n)
+		}
+	}
+}
+
+// The traffic sections are described as what they are, and the rules a
+// schema can express match the validator's.
+func TestSchemaTraffic(t *testing.T) {
+	raw, doc := loadSchema(t)
+	if strings.Contains(string(raw), "not implemented") || strings.Contains(string(raw), "Planned") {
+		t.Error("the schema still calls something planned or not implemented")
+	}
+	env := doc.Defs["Environment"]
+	for _, k := range []string{"traffic", "metrics", "slos"} {
+		if !strings.Contains(string(env.Properties[k]), `"description"`) {
+			t.Errorf("environment %s has no description", k)
+		}
+	}
+	if got := env.DependentRequired["slos"]; !reflect.DeepEqual(got, []string{"metrics"}) {
+		t.Errorf("Environment dependentRequired slos = %v, want [metrics]", got)
+	}
+	slo := doc.Defs["SLO"]
+	if want := slices.Sorted(slices.Values(sloObjectives)); !reflect.DeepEqual(slo.oneOfRequired(), want) {
+		t.Errorf("SLO oneOf requires %v, want %v", slo.oneOfRequired(), want)
+	}
+	if got := slo.DependentRequired; !reflect.DeepEqual(got, map[string][]string{"query": {"max"}, "max": {"query"}}) {
+		t.Errorf("SLO dependentRequired = %v, want query and max together", got)
+	}
+	var slots struct {
+		MinProperties, MaxProperties int
+		PropertyNames                struct{ Pattern string }
+		AdditionalProperties         struct {
+			PropertyNames struct{ Pattern string }
+		}
+	}
+	if err := json.Unmarshal(doc.Defs["Traffic"].Properties["slots"], &slots); err != nil {
+		t.Fatal(err)
+	}
+	if slots.MinProperties != 2 || slots.MaxProperties != 2 || slots.PropertyNames.Pattern != nameRe.String() ||
+		slots.AdditionalProperties.PropertyNames.Pattern != slotKeyRe.String() {
+		t.Errorf("Traffic.slots schema = %+v; want exactly two slots with checked names and keys", slots)
+	}
+	for _, def := range []string{"CanaryStep", "LinearStep", "BlueGreenStep", "AllAtOnceStep", "Compare", "BurnRate", "Latency"} {
+		if _, ok := doc.Defs[def]; !ok {
+			t.Errorf("no $defs/%s", def)
+		}
 	}
 }
 
@@ -164,7 +223,9 @@ func TestSchemaKeepsTagsWhole(t *testing.T) {
 	flatStr := string(flat)
 	for _, typ := range []reflect.Type{reflectType[Runbook](), reflectType[Artifact](), reflectType[Policy](),
 		reflectType[Environment](), reflectType[ReleaseWindow](), reflectType[Approval](), reflectType[HTTPCheckStep](),
-		reflectType[Step](), reflectType[HTTPHook](), reflectType[SLO](), reflectType[Database]()} {
+		reflectType[Step](), reflectType[HTTPHook](), reflectType[SLO](), reflectType[Database](), reflectType[Traffic](),
+		reflectType[Metrics](), reflectType[Latency](), reflectType[Compare](), reflectType[BurnRate](), reflectType[CanaryStep](),
+		reflectType[CanaryWeight](), reflectType[LinearStep](), reflectType[BlueGreenStep](), reflectType[AllAtOnceStep]()} {
 		for i := 0; i < typ.NumField(); i++ {
 			tag := strings.ReplaceAll(typ.Field(i).Tag.Get("jsonschema"), `\,`, "\x00")
 			for _, part := range strings.Split(tag, ",") {

@@ -54,9 +54,9 @@ type Environment struct {
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
 	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment\\, applied by its provision step."`
 	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on."`
-	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between stable and new. Planned; not implemented in this version of runbook yet."`
-	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider for SLO analysis. Planned; not implemented in this version of runbook yet."`
-	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during traffic shifts. Planned; not implemented in this version of runbook yet."`
+	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between the environment's two slots; needed by a canary\\, linear\\, blue-green or all-at-once step and by ${slot} variables."`
+	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider the SLO analysis reads from; needed by slos."`
+	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
 	Steps         []Step         `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
 }
 
@@ -106,31 +106,61 @@ type Database struct {
 	Migrations string `yaml:"migrations" json:"migrations" jsonschema:"required,description=Directory of NNN_name.up.sql / NNN_name.down.sql files\\, relative to the runbook."`
 }
 
-// Traffic names the router that shifts traffic between stable and new.
+// Traffic names the router that shifts traffic between the environment's two
+// slots. The release reads the weights when the environment starts: the slot
+// with the larger weight is live (the stable version), the other one is the
+// target the new version is provisioned into (${slot}) and traffic moves to.
 type Traffic struct {
-	Provider string            `yaml:"provider" json:"provider" jsonschema:"required,enum=edge,enum=haproxy,enum=alb,enum=route53"`
-	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
+	Provider string            `yaml:"provider" json:"provider" jsonschema:"required,enum=edge,enum=haproxy,enum=alb,enum=route53,description=Router: edge (runbook's own proxy)\\, haproxy\\, alb or route53."`
+	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Router options; secrets only as env:NAME references."`
+	// Slots are the two backends, by their name in the router. Each slot's
+	// values are available to steps as ${slot.KEY} for the target slot.
+	Slots map[string]map[string]string `yaml:"slots" json:"slots" jsonschema:"required,minProperties=2,maxProperties=2,description=The two backends (router names) the version alternates between\\, with values steps read as ${slot.KEY}."`
+	// Rollback is how traffic goes back to the live slot on a breach:
+	// immediate (default) or gradual, when the stable side is cold.
+	Rollback string `yaml:"rollback,omitempty" json:"rollback,omitempty" jsonschema:"enum=immediate,enum=gradual,description=immediate (default) moves all traffic back at once; gradual in four steps one second apart\\, for a cold stable side."`
 }
 
 // Metrics names the provider the SLO analysis reads from.
 type Metrics struct {
 	Provider string            `yaml:"provider" json:"provider" jsonschema:"required,enum=edge,enum=prometheus,enum=cloudwatch"`
-	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
+	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Provider options (edge: url; prometheus: address; cloudwatch: region\\, endpoint); secrets only as env:NAME."`
 }
 
-// SLO is one success criterion analysed during traffic shifts.
+// SLO is one success criterion analysed during traffic shifts. Exactly one
+// of error-ratio, latency, query, compare and burn-rate is set.
 type SLO struct {
-	Name       string   `yaml:"name" json:"name" jsonschema:"required"`
-	ErrorRatio *float64 `yaml:"error-ratio,omitempty" json:"error-ratio,omitempty" jsonschema:"description=Maximum ratio of 5xx responses."`
-	Latency    *Latency `yaml:"latency,omitempty" json:"latency,omitempty"`
-	Query      string   `yaml:"query,omitempty" json:"query,omitempty"`
-	Max        *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	Name       string    `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
+	ErrorRatio *float64  `yaml:"error-ratio,omitempty" json:"error-ratio,omitempty" jsonschema:"minimum=0,maximum=1,description=Maximum ratio of 5xx responses of the new version."`
+	Latency    *Latency  `yaml:"latency,omitempty" json:"latency,omitempty" jsonschema:"description=Maximum latency percentile of the new version."`
+	Query      string    `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Any provider query (PromQL for prometheus); fails above max. ${slot} is the new version's slot."`
+	Max        *float64  `yaml:"max,omitempty" json:"max,omitempty" jsonschema:"description=Highest passing value of query."`
+	Compare    *Compare  `yaml:"compare,omitempty" json:"compare,omitempty" jsonschema:"description=Canary versus baseline (Mann-Whitney U)."`
+	BurnRate   *BurnRate `yaml:"burn-rate,omitempty" json:"burn-rate,omitempty" jsonschema:"description=Error-budget burn rate over a short and a long window."`
+	Window     Duration  `yaml:"window,omitempty" json:"window,omitempty" jsonschema:"description=Time span each measurement covers (default: the analysis interval)."`
 }
 
 // Latency is a latency-percentile objective.
 type Latency struct {
-	Percentile float64  `yaml:"percentile" json:"percentile" jsonschema:"required"`
+	Percentile float64  `yaml:"percentile" json:"percentile" jsonschema:"required,exclusiveMinimum=0,exclusiveMaximum=100,description=e.g. 99 for p99."`
 	Max        Duration `yaml:"max" json:"max" jsonschema:"required"`
+}
+
+// Compare tests whether the new version's observations are worse than the
+// live version's (Mann-Whitney U). Too few samples is inconclusive.
+type Compare struct {
+	Query      string   `yaml:"query" json:"query" jsonschema:"required,description=Query of one side; ${slot} is replaced by each side's slot."`
+	MinSamples int      `yaml:"min-samples,omitempty" json:"min-samples,omitempty" jsonschema:"minimum=3,description=Observations needed on each side (default 10)."`
+	Alpha      float64  `yaml:"alpha,omitempty" json:"alpha,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1,description=Significance level (default 0.05)."`
+	Step       Duration `yaml:"step,omitempty" json:"step,omitempty" jsonschema:"description=Resolution of the observations (default 5s)."`
+}
+
+// BurnRate fails when the error budget burns faster than threshold over both
+// the measurement window and the long window.
+type BurnRate struct {
+	Target     float64  `yaml:"target" json:"target" jsonschema:"required,exclusiveMinimum=0,exclusiveMaximum=1,description=SLO target\\, e.g. 0.999."`
+	LongWindow Duration `yaml:"long-window" json:"long-window" jsonschema:"required"`
+	Threshold  float64  `yaml:"threshold" json:"threshold" jsonschema:"required,exclusiveMinimum=0,description=Burn rate that fails\\, e.g. 14.4."`
 }
 
 // Step is one unit of work. Exactly one kind field is set; Kind reports it.
@@ -140,10 +170,10 @@ type Step struct {
 	HTTPCheck *HTTPCheckStep `yaml:"http-check,omitempty" json:"http-check,omitempty" jsonschema:"description=Poll a URL until it answers as expected."`
 	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty" jsonschema:"description=Plan and apply the environment's infra module; a destructive plan waits for an approval."`
 	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty" jsonschema:"description=Run schema migrations: expand before the traffic moves\\, contract after."`
-	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty" jsonschema:"description=Shift traffic in weighted steps with analysis. Planned; not implemented in this version of runbook yet."`
-	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty" jsonschema:"description=Shift traffic by a fixed increment. Planned; not implemented in this version of runbook yet."`
-	BlueGreen *BlueGreenStep `yaml:"blue-green,omitempty" json:"blue-green,omitempty" jsonschema:"description=Preview on the idle slot then cut over. Planned; not implemented in this version of runbook yet."`
-	AllAtOnce *AllAtOnceStep `yaml:"all-at-once,omitempty" json:"all-at-once,omitempty" jsonschema:"description=Move all traffic at once. Planned; not implemented in this version of runbook yet."`
+	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty" jsonschema:"description=Shift traffic to the new version in rising weights\\, analysing the slos at each."`
+	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty" jsonschema:"description=Shift traffic to the new version by a fixed increment every period\\, analysing the slos."`
+	BlueGreen *BlueGreenStep `yaml:"blue-green,omitempty" json:"blue-green,omitempty" jsonschema:"description=Cut all traffic over to the target slot\\, then analyse the slos for a rollback window."`
+	AllAtOnce *AllAtOnceStep `yaml:"all-at-once,omitempty" json:"all-at-once,omitempty" jsonschema:"description=Move all traffic to the new version at once\\, then analyse the slos for a bake time."`
 	// OnRollback is an HTTP call made when this step is compensated, e.g. to
 	// switch a feature flag back or deregister a deployment marker.
 	OnRollback *HTTPHook `yaml:"on-rollback,omitempty" json:"on-rollback,omitempty" jsonschema:"description=HTTP call made when the release rolls this step back."`
@@ -240,28 +270,36 @@ type MigrateStep struct {
 	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty" jsonschema:"description=Who may approve a contract migration (default anyone except the requester)."`
 }
 
-// CanaryStep shifts traffic in weighted steps with analysis (not implemented yet).
+// CanaryStep shifts traffic to the new version in weighted steps, each
+// baking with analysis rounds before the next.
 type CanaryStep struct {
-	Steps            []CanaryWeight `yaml:"steps" json:"steps"`
-	AnalysisInterval Duration       `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty"`
+	Steps            []CanaryWeight `yaml:"steps" json:"steps" jsonschema:"required,minItems=1,description=Weights of the new version in increasing order; the last is normally 100."`
+	AnalysisInterval Duration       `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=Time between SLO analysis rounds (default 10s)."`
 }
 
 // CanaryWeight is one weight of a canary and how long it bakes.
 type CanaryWeight struct {
-	Weight int      `yaml:"weight" json:"weight" jsonschema:"minimum=0,maximum=100"`
-	Bake   Duration `yaml:"bake,omitempty" json:"bake,omitempty"`
+	Weight int      `yaml:"weight" json:"weight" jsonschema:"minimum=1,maximum=100"`
+	Bake   Duration `yaml:"bake,omitempty" json:"bake,omitempty" jsonschema:"description=How long the weight is analysed before the next (default one analysis interval)."`
 }
 
-// LinearStep moves traffic by a fixed increment (not implemented yet).
+// LinearStep moves traffic by a fixed increment every period, with analysis.
 type LinearStep struct {
-	Increment int      `yaml:"increment" json:"increment" jsonschema:"minimum=1,maximum=100"`
-	Every     Duration `yaml:"every" json:"every"`
+	Increment        int      `yaml:"increment" json:"increment" jsonschema:"required,minimum=1,maximum=100,description=Percentage points added each time."`
+	Every            Duration `yaml:"every" json:"every" jsonschema:"required,description=How long each weight bakes."`
+	AnalysisInterval Duration `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=Time between SLO analysis rounds (default 10s)."`
 }
 
-// BlueGreenStep previews on the idle slot then cuts over (not implemented yet).
+// BlueGreenStep cuts all traffic over to the target slot at once (it was
+// previewed on its own address by the steps before), then keeps the old slot
+// ready and analyses for a rollback window.
 type BlueGreenStep struct {
-	RollbackWindow Duration `yaml:"rollback-window,omitempty" json:"rollback-window,omitempty"`
+	RollbackWindow   Duration `yaml:"rollback-window,omitempty" json:"rollback-window,omitempty" jsonschema:"description=How long after the cutover a breach still switches back (default 5m)."`
+	AnalysisInterval Duration `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=Time between SLO analysis rounds (default 10s)."`
 }
 
-// AllAtOnceStep moves all traffic at once (not implemented yet).
-type AllAtOnceStep struct{}
+// AllAtOnceStep moves all traffic at once and analyses for a bake time.
+type AllAtOnceStep struct {
+	Bake             Duration `yaml:"bake,omitempty" json:"bake,omitempty" jsonschema:"description=How long to analyse after the switch (default one analysis interval)."`
+	AnalysisInterval Duration `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=Time between SLO analysis rounds (default 10s)."`
+}

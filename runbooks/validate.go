@@ -16,25 +16,19 @@ var nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 const nameRule = "use lowercase letters, digits and dashes, starting with a letter, at most 63 characters (^[a-z][a-z0-9-]{0,62}$)"
 
-// implementedKinds are the step kinds this version runs. The others are
-// drafted in the schema so runbooks can be written against it, but a
-// runbook using them must not pass validation and then do nothing.
-var implementedKinds = []string{KindApproval, KindHTTPCheck, KindProvision, KindMigrate}
-
-// draftKinds are the step kinds drafted in the schema but not implemented.
-var draftKinds = []string{KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
-
-// draftSections are environment sections drafted in the schema but not
-// implemented yet, for the same reason.
-var draftSections = []string{"traffic", "metrics", "slos"}
+// stepKinds are the step kinds, in the order messages list them.
+var stepKinds = []string{KindApproval, KindHTTPCheck, KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
 
 type validator struct {
 	c    *collector
 	locs map[string]*loc
+	// slotUses are the texts using slot variables, as the decoder found
+	// them; they are checked against their environment's slots.
+	slotUses []slotUse
 }
 
-func newValidator(c *collector, locs map[string]*loc) *validator {
-	return &validator{c: c, locs: locs}
+func newValidator(c *collector, locs map[string]*loc, slotUses []slotUse) *validator {
+	return &validator{c: c, locs: locs, slotUses: slotUses}
 }
 
 // has reports whether the field at path was written.
@@ -118,6 +112,7 @@ func (v *validator) runbook(rb *Runbook) {
 	v.required("owner", "owner", rb.Owner, "add the owning team, e.g. owner: team-payments")
 	v.artifact(rb.Artifact)
 	v.environments(rb.Environments)
+	v.slotVariables(rb.Environments)
 }
 
 // environments checks the list and that names are unique.
@@ -151,11 +146,6 @@ func (v *validator) environments(envs []Environment) {
 // environment checks one environment and its steps.
 func (v *validator) environment(path string, e *Environment) {
 	v.name(path+".name", "environment name", e.Name)
-	for _, s := range draftSections {
-		if p := path + "." + s; v.has(p) {
-			v.c.addf(v.keyAt(p), "environment section %q is not implemented in this version of runbook yet (planned); remove it", s)
-		}
-	}
 	if e.ReleaseWindow != nil && v.ok(path+".release-window") {
 		v.releaseWindow(path+".release-window", e.ReleaseWindow)
 	}
@@ -165,6 +155,7 @@ func (v *validator) environment(path string, e *Environment) {
 	if e.Database != nil && v.ok(path+".database") {
 		v.database(path+".database", e.Database)
 	}
+	v.trafficSections(path, e)
 	// Gates and steps share one namespace: the release status, approvals
 	// and the audit log all address them by name.
 	names := map[string]pos{}
@@ -176,6 +167,7 @@ func (v *validator) environment(path string, e *Environment) {
 		}
 	}
 	v.steps(path, e, names)
+	v.slos(path, e, v.trafficSteps(path, e))
 }
 
 // ReservedStepNames are the built-in steps the workflow adds to every
@@ -224,22 +216,18 @@ func (v *validator) steps(path string, e *Environment, names map[string]pos) {
 	}
 }
 
-// step checks one step: its name, that it has exactly one kind, that the
-// kind is implemented, and the kind's own fields.
+// step checks one step: its name, that it has exactly one kind, and the
+// fields of the kinds that need no context (traffic steps are checked with
+// their environment's traffic section, by trafficSteps).
 func (v *validator) step(path string, s *Step) {
 	v.name(path+".name", "step name", s.Name)
 	label := called("step", s.Name)
 	kinds := s.Kinds()
 	switch {
 	case len(kinds) == 0:
-		v.errf(path, "%s has no kind; add one of: %s", label, strings.Join(implementedKinds, ", "))
+		v.errf(path, "%s has no kind; add one of: %s", label, strings.Join(stepKinds, ", "))
 	case len(kinds) > 1:
 		v.errf(path, "%s has several kinds (%s); a step has exactly one, so split it into separate steps", label, strings.Join(kinds, ", "))
-	}
-	for _, k := range kinds {
-		if !contains(implementedKinds, k) {
-			v.c.addf(v.keyAt(path+"."+k), "step kind %q is not implemented in this version of runbook yet (planned); remove the step or use %s", k, strings.Join(implementedKinds, "/"))
-		}
 	}
 	if p := path + "." + KindApproval; s.Approval != nil && v.ok(p) {
 		v.approvers(p, s.Approval.Approvers, s.Approval.MinApprovals)

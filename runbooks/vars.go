@@ -18,20 +18,40 @@ const (
 	// VarOutputsPrefix starts ${outputs.NAME}: an output of the
 	// environment's provision step, usable by the steps after it.
 	VarOutputsPrefix = "outputs."
+	// VarSlot is the target slot's name: the slot of the environment's
+	// traffic section the new version goes to. Only environments with a
+	// traffic section know it.
+	VarSlot = "slot"
+	// VarLiveSlot is the slot that served before the release (the one
+	// traffic moves away from, and back to on a rollback).
+	VarLiveSlot = "live-slot"
+	// VarSlotPrefix starts ${slot.KEY}: the value of KEY in the target
+	// slot (traffic.slots.<target>.KEY).
+	VarSlotPrefix = "slot."
 )
 
 // knownVariables lists the variables in the order messages name them.
-var knownVariables = []string{VarVersion, VarService, VarEnvironment, VarArtifact}
+var knownVariables = []string{VarVersion, VarService, VarEnvironment, VarArtifact, VarSlot, VarLiveSlot}
 
-// outputNameRe is the form of an output name in ${outputs.NAME}.
+// outputNameRe is the form of an output name in ${outputs.NAME} and of a
+// slot key in ${slot.KEY}.
 var outputNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-// isKnownVariable reports whether ${name} is a variable runbooks may use.
+// isKnownVariable reports whether ${name} is a variable runbooks may use
+// somewhere. Whether a slot variable may be used where it is written
+// depends on the environment; the validator checks that (slotUse).
 func isKnownVariable(name string) bool {
-	if out, ok := strings.CutPrefix(name, VarOutputsPrefix); ok {
-		return outputNameRe.MatchString(out)
+	for _, prefix := range []string{VarOutputsPrefix, VarSlotPrefix} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			return outputNameRe.MatchString(rest)
+		}
 	}
 	return contains(knownVariables, name)
+}
+
+// isSlotVariable reports whether ${name} depends on the traffic section.
+func isSlotVariable(name string) bool {
+	return name == VarSlot || name == VarLiveSlot || strings.HasPrefix(name, VarSlotPrefix)
 }
 
 // Expand replaces each ${name} in s with vars[name]. References to names
@@ -78,29 +98,43 @@ func variableProblems(s string) []string {
 			return append(msgs, `"${" is not closed; write variables like ${version}`)
 		}
 		if name := s[i+2 : i+2+j]; !isKnownVariable(name) {
-			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; the known variables are ${version}, ${service}, ${environment}, ${artifact} and ${outputs.NAME} (an output of the provision step)", name))
+			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s", name, knownVariablesHint))
 		}
 		s = s[i+3+j:]
 	}
 }
 
+// knownVariablesHint ends the message about an unknown variable.
+const knownVariablesHint = "the known variables are ${version}, ${service}, ${environment}, ${artifact}, " +
+	"${outputs.NAME} (an output of the provision step), and with a traffic section ${slot}, ${live-slot} " +
+	"and ${slot.KEY} (a value of the target slot)"
+
 // placeholders stand in for variables when checking that a URL is well
 // formed before the real values are known.
-var placeholders = map[string]string{VarVersion: "0.0.0", VarService: "service", VarEnvironment: "environment", VarArtifact: "artifact"}
+var placeholders = map[string]string{VarVersion: "0.0.0", VarService: "service", VarEnvironment: "environment",
+	VarArtifact: "artifact", VarSlot: "slot", VarLiveSlot: "live-slot"}
 
-// withPlaceholders expands s for a well-formedness check. An output at the
-// very start usually is a base URL (${outputs.url}/healthz), elsewhere a
-// part of one.
+// valuePrefixes start the variables whose values come from the runbook's
+// own modules and sections (an output, a slot value) rather than the
+// release.
+var valuePrefixes = []string{VarOutputsPrefix, VarSlotPrefix}
+
+// withPlaceholders expands s for a well-formedness check. An output or a
+// slot value at the very start usually is a base URL (${outputs.url}/healthz),
+// elsewhere a part of one: a host, a port or a path segment, which "1"
+// stands for in each.
 func withPlaceholders(s string) string {
-	vars := placeholders
-	if strings.Contains(s, "${"+VarOutputsPrefix) {
-		vars = maps.Clone(placeholders)
-		for _, name := range outputRefs(s) {
-			vars[VarOutputsPrefix+name] = "output"
+	if !strings.Contains(s, "${") {
+		return s
+	}
+	vars := maps.Clone(placeholders)
+	for _, prefix := range valuePrefixes {
+		refs := prefixedRefs(s, prefix)
+		for _, name := range refs {
+			vars[prefix+name] = "1"
 		}
-		// An unclosed "${outputs." has no name; the decoder reports it.
-		if refs := outputRefs(s); len(refs) > 0 && strings.HasPrefix(s, "${"+VarOutputsPrefix) {
-			vars[VarOutputsPrefix+refs[0]] = "http://output.invalid"
+		if len(refs) > 0 && strings.HasPrefix(s, "${"+prefix) {
+			vars[prefix+refs[0]] = "http://value.invalid"
 		}
 	}
 	return Expand(s, vars)
@@ -108,19 +142,42 @@ func withPlaceholders(s string) string {
 
 // outputRefs lists the NAMEs of the ${outputs.NAME} references in s, in
 // order of appearance.
-func outputRefs(s string) []string {
+func outputRefs(s string) []string { return prefixedRefs(s, VarOutputsPrefix) }
+
+// prefixedRefs lists the NAMEs of the ${<prefix>NAME} references in s, in
+// order of appearance. An unclosed reference has no name and is skipped;
+// the decoder reports it.
+func prefixedRefs(s, prefix string) []string {
 	var names []string
 	for {
-		i := strings.Index(s, "${"+VarOutputsPrefix)
+		i := strings.Index(s, "${"+prefix)
 		if i < 0 {
 			return names
 		}
-		s = s[i+2+len(VarOutputsPrefix):]
+		s = s[i+2+len(prefix):]
 		j := strings.IndexByte(s, '}')
 		if j < 0 {
 			return names
 		}
 		names = append(names, s[:j])
 		s = s[j+1:]
+	}
+}
+
+// variableRefs lists the names of the closed ${name} references in s, in
+// order of appearance.
+func variableRefs(s string) []string {
+	var names []string
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return names
+		}
+		j := strings.IndexByte(s[i+2:], '}')
+		if j < 0 {
+			return names
+		}
+		names = append(names, s[i+2:i+2+j])
+		s = s[i+3+j:]
 	}
 }

@@ -50,23 +50,25 @@ func TestValidateCLI(t *testing.T) {
 	root := repoRoot(t)
 	env := cleanEnviron()
 
-	res := runCLI(t, env, root, "validate", "runbooks/examples/checkout.yaml")
-	if res.code != 0 || !strings.Contains(res.stdout, "runbooks/examples/checkout.yaml: ok") {
-		t.Errorf("validate the shipped example: %s", res)
+	for _, example := range []string{"runbooks/examples/checkout.yaml", "runbooks/examples/storefront.yaml"} {
+		res := runCLI(t, env, root, "validate", example)
+		if res.code != 0 || !strings.Contains(res.stdout, example+": ok") {
+			t.Errorf("validate the shipped example %s: %s", example, res)
+		}
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte(badRunbook), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res = runCLI(t, env, "", "validate", bad)
+	res := runCLI(t, env, "", "validate", bad)
 	if res.code != 1 {
 		t.Errorf("validate a bad runbook: want exit 1, got %s", res)
 	}
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
 	for _, want := range []struct{ key, says string }{
 		{"retries:", "retries"},
-		{"canary:", "not implemented"},
+		{"canary:", "add a traffic section"},
 	} {
 		line, col := position(t, badRunbook, want.key)
 		prefix := fmt.Sprintf("%s:%d:%d: ", bad, line, col)

@@ -13,8 +13,10 @@ import (
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/httpcheck"
+	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/activities/migrate"
 	"github.com/runbookhq/runbook/activities/terraform"
+	"github.com/runbookhq/runbook/activities/traffic"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -42,6 +44,8 @@ func Register(w worker.Registry, cfg Config, log *audit.Log) {
 	w.RegisterActivity(&artifact.Activities{})
 	w.RegisterActivity(&migrate.Activities{})
 	w.RegisterActivity(terraformActivities(cfg))
+	w.RegisterActivity(&traffic.Activities{})
+	w.RegisterActivity(&metrics.Activities{})
 }
 
 // terraformActivities are the provisioning activities of this worker; they

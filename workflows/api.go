@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runbookhq/runbook/runbooks"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/runbooks"
 )
 
 // Workflow, query, update and signal names. They are part of the wire
@@ -26,6 +28,9 @@ const (
 	UpdatePause   = "pause"
 	UpdateResume  = "resume"
 	UpdateAbort   = "abort"
+	// UpdatePromote ends the bake of the current traffic weight early (or
+	// accepts an inconclusive analysis) and moves to the next weight.
+	UpdatePromote = "promote"
 	// UpdateResolveMigration decides on a failed (dirty) migration.
 	UpdateResolveMigration = "resolve-migration"
 
@@ -171,6 +176,35 @@ type EnvironmentStatus struct {
 	Steps     []StepStatus `json:"steps"`
 	// Compensations is the rollback plan in the order it would run (or ran).
 	Compensations []CompensationStatus `json:"compensations"`
+	// Traffic is set in environments with a traffic section: the slots, the
+	// weights and the SLO analysis of the traffic step.
+	Traffic *TrafficStatus `json:"traffic,omitempty"`
+}
+
+// TrafficStatus is where the traffic of an environment stands and what the
+// analysis measured.
+type TrafficStatus struct {
+	Provider string `json:"provider"`
+	// Live is the slot that served before the release; Target receives the
+	// new version.
+	Live   string `json:"live"`
+	Target string `json:"target"`
+	// Weights are the router's weights as last read back.
+	Weights  map[string]int `json:"weights,omitempty"`
+	Strategy string         `json:"strategy,omitempty"`
+	// Phase counts the weights of the strategy (1-based) out of Phases.
+	Phase  int `json:"phase,omitempty"`
+	Phases int `json:"phases,omitempty"`
+	// BakeEnds is when the current weight's bake is due to end.
+	BakeEnds time.Time `json:"bake-ends,omitzero"`
+	// Hold says why the shift waits for a person (inconclusive analysis).
+	Hold string `json:"hold,omitempty"`
+	// Rounds are the latest analysis rounds (at most maxRounds), oldest first.
+	Rounds []metrics.MeasureResult `json:"rounds,omitempty"`
+	// Decisive is the round that failed the analysis or held it.
+	Decisive *metrics.MeasureResult `json:"decisive,omitempty"`
+	// RevertedAt is when all traffic was back on the live slot after a breach.
+	RevertedAt time.Time `json:"reverted-at,omitzero"`
 }
 
 // PendingGates returns the gates waiting for a decision now.
@@ -239,7 +273,7 @@ type DecisionResult struct {
 	Needed    int    `json:"needed"`
 }
 
-// ControlInput is the argument of the pause, resume and abort Updates.
+// ControlInput is the argument of the pause, resume, promote and abort Updates.
 type ControlInput struct {
 	Actor  string `json:"actor"`
 	Reason string `json:"reason,omitempty"`
@@ -258,6 +292,9 @@ const (
 	ErrTypeStepFailed = "StepFailed"
 	ErrTypeLocked     = "EnvironmentLocked"
 	ErrTypeInvalid    = "InvalidRelease"
+	// ErrTypeSLOBreach: an SLO failed during a traffic shift; the traffic
+	// went back to the live slot before the rollback.
+	ErrTypeSLOBreach = "SLOBreach"
 )
 
 func isFinal(state string) bool {

@@ -16,10 +16,11 @@ import (
 // idempotency key), so running it again after a crash is harmless.
 type compensation struct {
 	step string
-	// Exactly one of hook, infra and schema is set.
-	hook   *runbooks.HTTPHook
-	infra  *infraUndo
-	schema *schemaUndo
+	// Exactly one of hook, infra, schema and traffic is set.
+	hook    *runbooks.HTTPHook
+	infra   *infraUndo
+	schema  *schemaUndo
+	traffic *trafficUndo
 }
 
 // describe says what the compensation will do, for the visible plan.
@@ -29,6 +30,8 @@ func (c compensation) describe() string {
 		return c.infra.describe()
 	case c.schema != nil:
 		return c.schema.describe()
+	case c.traffic != nil:
+		return c.traffic.describe()
 	}
 	return fmt.Sprintf("%s %s", methodOr(c.hook.Method, "POST"), c.hook.URL)
 }
@@ -82,6 +85,8 @@ func (e *environment) compensate(ctx workflow.Context, i int, c compensation) er
 		err = e.undoInfra(ctx, c.infra)
 	case c.schema != nil:
 		changed, err = e.undoSchema(ctx, c.schema)
+	case c.traffic != nil:
+		err = e.undoTraffic(ctx, c.traffic)
 	default:
 		err = e.callHook(ctx, c)
 	}

@@ -26,6 +26,7 @@ func (e *environment) registerHandlers(ctx workflow.Context) error {
 		{UpdatePause, e.pause, e.validatePause},
 		{UpdateResume, e.resume, e.validateResume},
 		{UpdateAbort, e.abortNow, e.validateAbort},
+		{UpdatePromote, e.promoteNow, e.validatePromote},
 		{UpdateResolveMigration, e.resolveMigration, e.validateMigrationDecision},
 	}
 	for _, u := range updates {
@@ -120,4 +121,44 @@ func abortActor(c *ControlInput) string {
 		return "a failure"
 	}
 	return c.Actor
+}
+
+func (e *environment) validatePromote(_ workflow.Context, in ControlInput) error {
+	if err := requireActor(in); err != nil {
+		return err
+	}
+	if err := e.active(); err != nil {
+		return err
+	}
+	tr := e.status.Traffic
+	if tr == nil || tr.Phase == 0 || !isTrafficKind(e.currentKind()) {
+		return fmt.Errorf("environment %s is not shifting traffic (step %s); promote applies during a canary, linear, blue-green or all-at-once step",
+			e.status.Name, e.status.CurrentStep)
+	}
+	if e.promote {
+		return fmt.Errorf("a promote of %s is already pending", e.status.Name)
+	}
+	return nil
+}
+
+// promoteNow ends the current weight's bake (or accepts an inconclusive
+// analysis): the step moves on to its next weight.
+func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	e.promote = true
+	if e.status.Paused {
+		e.status.Paused, e.status.PausedBy = false, ""
+		e.upsertAttrs(ctx)
+	}
+	e.audit(ctx, auditRecord{action: "traffic.promoted", actor: in.Actor, step: e.status.CurrentStep, outcome: StateRunning, detail: in.Reason})
+	return ControlResult{State: e.status.State}, nil
+}
+
+// currentKind is the kind of the step running now.
+func (e *environment) currentKind() string {
+	for _, s := range e.status.Steps {
+		if s.Name == e.status.CurrentStep {
+			return s.Kind
+		}
+	}
+	return ""
 }

@@ -34,6 +34,10 @@ type environment struct {
 	outputs map[string]string
 	// blocked is set while a failed migration waits for a decision.
 	blocked *blockedMigration
+	// slots is set once select-slot read the router (traffic environments).
+	slots *slotChoice
+	// promote is set by the promote Update until the bake it ends sees it.
+	promote bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -108,6 +112,9 @@ func planSteps(in EnvironmentInput) []plannedStep {
 		plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinWindow}, builtin: BuiltinWindow})
 	}
 	plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinArtifact}, builtin: BuiltinArtifact})
+	if in.Env.Traffic != nil {
+		plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinSlots}, builtin: BuiltinSlots})
+	}
 	for i := range in.Env.Approvals {
 		a := in.Env.Approvals[i]
 		plan = append(plan, plannedStep{step: runbooks.Step{Name: a.Name, Approval: &runbooks.ApprovalStep{
@@ -226,6 +233,12 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 		err = e.awaitWindow(ctx, i)
 	case p.builtin == BuiltinArtifact:
 		err = e.verifyArtifact(ctx, i)
+	case p.builtin == BuiltinSlots:
+		err = e.selectSlot(ctx, i)
+	case isTrafficKind(p.step.Kind()):
+		if _, err = e.holdForWindow(ctx, i); err == nil {
+			err = e.runTraffic(ctx, i)
+		}
 	case p.step.Kind() == runbooks.KindProvision:
 		if _, err = e.holdForWindow(ctx, i); err == nil {
 			err = e.provision(ctx, i)

@@ -85,10 +85,14 @@ func (e *environment) workspace(step *runbooks.ProvisionStep) terraform.Workspac
 			vars[k] = runbooks.Expand(step.Vars[k], e.vars())
 		}
 	}
-	return terraform.Workspace{
+	ws := terraform.Workspace{
 		Service: e.in.Service, Environment: e.in.Env.Name,
 		Module: infra.Module, Vars: vars, Version: e.in.Version,
 	}
+	if e.slots != nil {
+		ws.Slot = e.slots.target
+	}
+	return ws
 }
 
 func (e *environment) destructiveNeedsApproval() bool {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,9 @@ func (e *environment) details() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, strings.ReplaceAll(detail, "|", "/"))
 	}
+	if tr := e.status.Traffic; tr != nil {
+		writeTraffic(&b, tr)
+	}
 	if len(e.status.Compensations) > 0 {
 		b.WriteString("\n**Rollback plan**\n")
 		for i, c := range e.status.Compensations {
@@ -122,5 +126,35 @@ func upsertChanged(ctx workflow.Context, key temporal.SearchAttributeKeyKeyword,
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, u); err != nil {
 		workflow.GetLogger(ctx).Warn("search attribute not updated", "key", key.GetName(), "error", err)
+	}
+}
+
+// writeTraffic renders the weights and the analysis rounds kept in the
+// status as a markdown table, newest first.
+func writeTraffic(b *strings.Builder, tr *TrafficStatus) {
+	fmt.Fprintf(b, "\n**Traffic** (%s): %s %d%% (live) · %s %d%% (new)", tr.Provider,
+		tr.Live, tr.Weights[tr.Live], tr.Target, tr.Weights[tr.Target])
+	if tr.Phase > 0 {
+		fmt.Fprintf(b, " · %s weight %d of %d", tr.Strategy, tr.Phase, tr.Phases)
+	}
+	b.WriteString("\n")
+	if tr.Hold != "" {
+		fmt.Fprintf(b, "\n**Held:** %s\n", tr.Hold)
+	}
+	rounds := tr.Rounds
+	if tr.Decisive != nil {
+		rounds = append(slices.Clone(rounds), *tr.Decisive)
+	}
+	if len(rounds) == 0 {
+		return
+	}
+	b.WriteString("\n| round | verdict | measurements |\n|---|---|---|\n")
+	for i := len(rounds) - 1; i >= 0; i-- {
+		r := rounds[i]
+		var ms []string
+		for _, m := range r.Measurements {
+			ms = append(ms, fmt.Sprintf("%s %s: %s", m.Check, m.Verdict, m.Detail))
+		}
+		fmt.Fprintf(b, "| %d | %s | %s |\n", r.Round, r.Verdict, strings.ReplaceAll(strings.Join(ms, "; "), "|", "/"))
 	}
 }

@@ -42,6 +42,13 @@ func (e *environment) vars() map[string]string {
 	for _, name := range sortedKeys(e.outputs) {
 		v[runbooks.VarOutputsPrefix+name] = e.outputs[name]
 	}
+	if e.slots != nil {
+		v[runbooks.VarSlot], v[runbooks.VarLiveSlot] = e.slots.target, e.slots.live
+		slot := e.in.Env.Traffic.Slots[e.slots.target]
+		for _, k := range sortedKeys(slot) {
+			v[runbooks.VarSlotPrefix+k] = slot[k]
+		}
+	}
 	return v
 }
 

@@ -96,16 +96,21 @@ type MeasureResult struct {
 	Round        int
 	Verdict      Verdict
 	Measurements []Measurement
+	// Detail says why a bake decided on this round (which checks failed, or
+	// never passed); empty for other rounds.
+	Detail string `json:",omitempty"`
 }
 
 // Activities measures SLOs through named providers.
 type Activities struct {
 	// Providers maps the names checks use to providers built by New.
 	Providers map[string]Provider
+	// Clock is Bake's time source; nil means real time.
+	Clock Clock
 
 	// built caches providers made from a check's Provider and Options: a
-	// provider may keep state between rounds (the edge provider's previous
-	// scrape), so every round of a release must reach the same instance.
+	// provider may keep state between rounds (the edge provider's scrape
+	// history), so every round of a release must reach the same instance.
 	mu    sync.Mutex
 	built map[string]Provider
 }

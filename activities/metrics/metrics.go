@@ -1,7 +1,8 @@
 // Package metrics is the leaf package of runbook's SLO analysis: one Provider
 // interface that every metrics backend implements, the pure analysis functions
-// (thresholds, Mann-Whitney U, burn rates) and the Measure activity that runs a
-// list of checks and returns every measurement it took.
+// (thresholds, Mann-Whitney U, burn rates), the Measure activity that runs a
+// list of checks and returns every measurement it took, and the Bake activity
+// that runs them every second while a traffic weight bakes.
 //
 // Implementations live in subpackages (edge, prometheus; cloudwatch later) and
 // register themselves with Register from an init function, so that this package

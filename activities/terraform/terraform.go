@@ -74,6 +74,9 @@ type Workspace struct {
 	Vars map[string]string
 	// Version is the release version, passed as the variable release_version.
 	Version string
+	// Slot, when set, gives the workspace its own state per traffic slot:
+	// provisioning the target slot never touches the live one.
+	Slot string
 }
 
 // ResourceChange is one resource a plan changes.

@@ -49,7 +49,10 @@ func (a *Activities) open(ws Workspace) (w *workdir, release func(), err error) 
 	if a.StateDir == "" {
 		return nil, nil, invalid("the worker has no state directory configured for OpenTofu working directories; set Activities.StateDir")
 	}
-	for _, n := range []struct{ what, v string }{{"service", ws.Service}, {"environment", ws.Environment}} {
+	for _, n := range []struct{ what, v string }{{"service", ws.Service}, {"environment", ws.Environment}, {"slot", ws.Slot}} {
+		if n.what == "slot" && n.v == "" {
+			continue
+		}
 		if !nameRE.MatchString(n.v) || strings.Trim(n.v, ".") == "" {
 			return nil, nil, invalid(fmt.Sprintf("%s name %q must be letters, digits, '.', '_' or '-' (it names a directory)", n.what, n.v))
 		}
@@ -62,7 +65,7 @@ func (a *Activities) open(ws Workspace) (w *workdir, release func(), err error) 
 	if err != nil {
 		return nil, nil, invalid(fmt.Sprintf("state directory %q: %v", a.StateDir, err))
 	}
-	w = &workdir{dir: filepath.Join(root, ws.Service, ws.Environment), ws: ws, bin: bin, observe: a.observe}
+	w = &workdir{dir: filepath.Join(root, ws.Service, ws.key()), ws: ws, bin: bin, observe: a.observe}
 	// 0700 even if it existed: saved plans and the state hold variable values,
 	// and OpenTofu creates plan files world-readable.
 	if err := os.MkdirAll(filepath.Join(w.dir, metaDir, plansDir), 0o700); err != nil {
@@ -81,7 +84,16 @@ func (a *Activities) open(ws Workspace) (w *workdir, release func(), err error) 
 }
 
 // name is "service/environment" for messages.
-func (w *workdir) name() string { return w.ws.Service + "/" + w.ws.Environment }
+func (w *workdir) name() string { return w.ws.Service + "/" + w.ws.key() }
+
+// key names the workspace within its service: the environment, or
+// environment@slot for an environment whose slots have their own state.
+func (ws Workspace) key() string {
+	if ws.Slot == "" {
+		return ws.Environment
+	}
+	return ws.Environment + "@" + ws.Slot
+}
 
 func (w *workdir) meta(parts ...string) string {
 	return filepath.Join(append([]string{w.dir, metaDir}, parts...)...)

@@ -9,12 +9,13 @@ import (
 )
 
 var controlHelp = map[string]string{
-	"pause":  "Pause the release before its next step",
-	"resume": "Resume a paused release",
-	"abort":  "Abort the release: interrupt the running step and roll back",
+	"pause":   "Pause the release before its next step",
+	"resume":  "Resume a paused release",
+	"abort":   "Abort the release: interrupt the running step and roll back",
+	"promote": "End the bake of the current traffic weight (or accept an inconclusive analysis) and move to the next weight",
 }
 
-// newControlCmd builds pause, resume or abort.
+// newControlCmd builds pause, resume, abort or promote.
 func newControlCmd(a *app, verb string) *cobra.Command {
 	var in workflows.ControlInput
 	cmd := &cobra.Command{

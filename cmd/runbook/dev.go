@@ -18,6 +18,7 @@ import (
 type devOptions struct {
 	port, uiPort int
 	noWorker     bool
+	noEdge       bool
 	db           string
 }
 
@@ -36,6 +37,7 @@ func newDevCmd(a *app) *cobra.Command {
 	cmd.Flags().IntVar(&o.port, "port", 7233, "Temporal gRPC port on 127.0.0.1")
 	cmd.Flags().IntVar(&o.uiPort, "ui-port", 8233, "Web UI port on 127.0.0.1")
 	cmd.Flags().BoolVar(&o.noWorker, "no-worker", false, "run the server only")
+	cmd.Flags().BoolVar(&o.noEdge, "no-edge", false, "do not start the edge proxy (127.0.0.1:18090, admin 18091)")
 	cmd.Flags().StringVar(&o.db, "db", "", "dev server state file (default <state dir>/temporal.db)")
 	return cmd
 }
@@ -47,6 +49,13 @@ func (a *app) dev(ctx context.Context, o *devOptions) error {
 	}
 	defer srv.Stop()
 	fmt.Fprintf(a.out, "Temporal  %s (namespace %s)\nWeb UI    %s\nAudit log %s\n", srv.Address, cfg.Client.Namespace, srv.UIURL, cfg.AuditLog)
+	if !o.noEdge {
+		_, stopEdge, err := a.startLocalEdge(cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		defer stopEdge()
+	}
 	if o.noWorker {
 		fmt.Fprintln(a.out, "No worker (--no-worker). Ctrl-C stops the server.")
 		<-ctx.Done()

@@ -40,6 +40,9 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 			fmt.Fprintf(w, "       %s\n", d)
 		}
 	}
+	if e.Traffic != nil {
+		renderTraffic(w, e.Traffic)
+	}
 	if len(e.Compensations) > 0 && e.Compensations[0].State != workflows.StateNotNeeded {
 		fmt.Fprintln(w, "  rollback plan (runs top to bottom):")
 		for i, c := range e.Compensations {
@@ -129,6 +132,18 @@ func (t *Tracker) Changes(st workflows.ReleaseStatus) []string {
 				continue
 			}
 			note("step/"+e.Name+"/"+s.Name, s.State+stepDetail(s), fmt.Sprintf("%s/%s: %s%s", e.Name, s.Name, s.State, detailSuffix(s)))
+		}
+		if tr := e.Traffic; tr != nil {
+			for _, r := range tr.Rounds {
+				note(fmt.Sprintf("round/%s/%d", e.Name, r.Round), string(r.Verdict), fmt.Sprintf("%s analysis %s", e.Name, RoundLine(r)))
+			}
+			if tr.Hold != "" {
+				note("hold/"+e.Name, tr.Hold, fmt.Sprintf("%s: HELD — %s", e.Name, tr.Hold))
+			}
+			if !tr.RevertedAt.IsZero() {
+				note("revert/"+e.Name, tr.RevertedAt.String(), fmt.Sprintf("%s: all traffic back on %s", e.Name, tr.Live))
+			}
+			note("weights/"+e.Name, weights(tr), fmt.Sprintf("%s traffic: %s", e.Name, weights(tr)))
 		}
 		for _, c := range e.Compensations {
 			if c.State == workflows.StatePending || c.State == workflows.StateNotNeeded {

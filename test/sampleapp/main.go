@@ -1,6 +1,12 @@
 // Command sampleapp is the small service the demo and the end-to-end tests
 // release: it reports its health and version over HTTP and, given a SQLite
-// database with --db, takes orders at /orders.
+// database with --db, takes orders at /orders. Every answer names the version
+// in an X-App-Version header, so a client behind a weighted proxy can tell
+// which version served it.
+//
+// To show a rollback, a version can be made to fail: --fail fails /healthz,
+// and --error-rate and --delay (or POST /fault at run time) fail and slow the
+// user-facing endpoints / and /orders.
 package main
 
 import (
@@ -9,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,35 +24,68 @@ import (
 	"time"
 )
 
+// config is the command line.
+type config struct {
+	addr, version, dbPath string
+	failing               bool
+	fault                 fault
+}
+
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18080", "listen address")
-	version := flag.String("version", "dev", "version to report at /version")
-	failing := flag.Bool("fail", false, "answer 500 at /healthz (to show a rollback)")
-	dbPath := flag.String("db", "", "SQLite database file for /orders (created when missing; its schema comes from the migrations); without it /orders answers 503")
-	flag.Parse()
-	if err := run(*addr, *version, *failing, *dbPath); err != nil {
+	cfg, err := parseArgs(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2) // the flag set has said what is wrong
+	}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "sampleapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, version string, failing bool, dbPath string) error {
+// parseArgs reads the flags in args, reporting errors and usage to out.
+func parseArgs(args []string, out io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("sampleapp", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:18080", "listen address")
+	fs.StringVar(&cfg.version, "version", "dev", "version to report at /version and in the X-App-Version header")
+	fs.BoolVar(&cfg.failing, "fail", false, "answer 500 at /healthz (to show a rollback)")
+	fs.StringVar(&cfg.dbPath, "db", "", "SQLite database file for /orders (created when missing; its schema comes from the migrations); without it /orders answers 503")
+	fs.Float64Var(&cfg.fault.ErrorRate, "error-rate", 0, "fraction (0..1) of requests to / and /orders answered 500; change it at run time with POST /fault")
+	fs.DurationVar(&cfg.fault.Delay, "delay", 0, "delay added to each request to / and /orders; change it at run time with POST /fault")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := cfg.fault.validate(); err != nil {
+		fmt.Fprintln(out, "sampleapp:", err)
+		fs.Usage()
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func run(cfg config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var db *sql.DB
-	if dbPath != "" {
+	if cfg.dbPath != "" {
 		// sql.Open connects on first use, so the app starts (and answers
 		// /healthz) whatever state the database is in.
 		var err error
-		if db, err = openDB(dbPath); err != nil {
+		if db, err = openDB(cfg.dbPath); err != nil {
 			return err
 		}
 		defer db.Close()
 	}
-	srv := &http.Server{Addr: addr, Handler: newHandler(version, failing, db), ReadHeaderTimeout: 5 * time.Second}
+	handler := newHandler(cfg.version, cfg.failing, db, cfg.fault)
+	srv := &http.Server{Addr: cfg.addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("sampleapp listening", "addr", addr, "version", version, "db", dbPath)
+	slog.Info("sampleapp listening", "addr", cfg.addr, "version", cfg.version, "db", cfg.dbPath,
+		"error-rate", cfg.fault.ErrorRate, "delay", cfg.fault.Delay)
 	select {
 	case err := <-errc:
 		return err
@@ -59,9 +99,17 @@ func run(addr, version string, failing bool, dbPath string) error {
 	return nil
 }
 
-// newHandler serves /healthz, /version and /orders; db may be nil.
-func newHandler(version string, failing bool, db *sql.DB) http.Handler {
+// newHandler serves /, /healthz, /version, /orders and /fault; db may be nil.
+// initial is the fault injected until POST or DELETE /fault changes it; the
+// admin endpoints /healthz and /fault are never faulted, so a failing version
+// can still be probed and healed.
+func newHandler(version string, failing bool, db *sql.DB, initial fault) http.Handler {
 	mux := http.NewServeMux()
+	in := &injector{f: initial}
+	in.register(mux)
+	mux.HandleFunc("GET /{$}", in.wrap(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "sampleapp %s\n", version)
+	}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if failing {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
@@ -73,7 +121,16 @@ func newHandler(version string, failing bool, db *sql.DB) http.Handler {
 		fmt.Fprintln(w, version)
 	})
 	o := &orders{db: db, seen: map[string]seenResponse{}}
-	mux.HandleFunc("GET /orders", o.list)
-	mux.HandleFunc("POST /orders", o.create)
-	return mux
+	mux.HandleFunc("GET /orders", in.wrap(o.list))
+	mux.HandleFunc("POST /orders", in.wrap(o.create))
+	return withVersion(version, mux)
+}
+
+// withVersion names the version on every answer, errors and 404s included:
+// clients behind the proxy count answers per version by this header.
+func withVersion(version string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-App-Version", version)
+		next.ServeHTTP(w, r)
+	})
 }

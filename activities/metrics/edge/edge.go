@@ -3,18 +3,30 @@
 // no Prometheus server.
 //
 // Counters only say what happened since the proxy started, so the provider
-// answers with deltas between two scrapes: it keeps the previous scrape per
-// (backend, expression) in memory, and each Query measures the interval since
-// the previous Query of the same backend and expression. The first Query of a
-// pair only records its baseline and is inconclusive; so is the first Query
-// after a worker restart. Query.Window is therefore not used: the interval is
-// whatever the workflow waits between analysis rounds. A counter that went
-// down (proxy restart) counts from zero.
+// answers with deltas between scrapes, which it keeps in memory. Every Query
+// scrapes the proxy once; what the delta is taken against depends on
+// Query.Window:
 //
-// Expressions: "error-ratio" (5xx / all requests), "latency:Q" (the Q quantile
-// of request duration in seconds, 0 < Q < 1, interpolated within histogram
-// buckets like PromQL's histogram_quantile) and "request-rate" (requests per
-// second). Importing this package registers it with metrics.New as "edge".
+//   - Window > 0 means "over the last Window", like PromQL's increase(). The
+//     provider keeps a bounded history of scrapes per backend (shared by all
+//     expressions: one scrape has every counter) and answers with the delta
+//     since the newest scrape taken at least Window ago. While no scrape is
+//     that old, the oldest one does if it covers at least half the window;
+//     otherwise the answer is inconclusive. Scrapes older than 1.5 windows
+//     never count, so windowed queries must come at least that often; the
+//     Bake activity asks every second.
+//   - Window == 0 means "since the previous Query of the same backend and
+//     expression": the interval is whatever the caller waits between queries.
+//     The first Query of a pair only records its baseline and is inconclusive.
+//
+// Either way the first queries after a worker restart are inconclusive, as the
+// history is gone. A counter that went down (proxy restart) counts from zero.
+//
+// Expressions: "error-ratio" (5xx / all requests; inconclusive over fewer than
+// MinRequests requests), "latency:Q" (the Q quantile of request duration in
+// seconds, 0 < Q < 1, interpolated within histogram buckets like PromQL's
+// histogram_quantile) and "request-rate" (requests per second). Importing this
+// package registers it with metrics.New as "edge".
 package edge
 
 import (
@@ -42,6 +54,11 @@ const (
 
 const maxBody = 16 << 20
 
+// MinRequests is the fewest requests an error ratio is computed over: one 5xx
+// among three requests is noise, not a 33% error rate, and must neither fail a
+// release nor pass it.
+const MinRequests = 10
+
 func init() {
 	metrics.Register(Name, func(opts map[string]string) (metrics.Provider, error) { return New(opts) })
 }
@@ -53,7 +70,8 @@ type Provider struct {
 	now    func() time.Time
 
 	mu   sync.Mutex
-	prev map[string]snapshot // key: backend + "\x00" + expr
+	prev map[string]snapshot // Window 0; key: backend + "\x00" + expr
+	hist map[string]*history // Window > 0; key: backend
 }
 
 // New builds a provider. Options: "url" of the proxy's metrics endpoint
@@ -68,11 +86,12 @@ func New(opts map[string]string) (*Provider, error) {
 			return nil, fmt.Errorf("edge provider: unknown option %q (known: url)", k)
 		}
 	}
-	return &Provider{url: u, client: &http.Client{Timeout: 10 * time.Second}, now: time.Now, prev: map[string]snapshot{}}, nil
+	return &Provider{url: u, client: &http.Client{Timeout: 10 * time.Second}, now: time.Now, prev: map[string]snapshot{}, hist: map[string]*history{}}, nil
 }
 
-// Query scrapes the proxy and answers q.Expr for q.Backend over the interval
-// since the previous Query with the same backend and expression.
+// Query scrapes the proxy and answers q.Expr for q.Backend over the last
+// q.Window, or, when q.Window is 0, over the interval since the previous Query
+// with the same backend and expression.
 func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, error) {
 	if q.Backend == "" {
 		return metrics.Sample{}, errors.New("edge query needs a backend")
@@ -89,19 +108,46 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 	if !cur.seen {
 		return metrics.Sample{}, metrics.Inconclusivef("edge has no series for backend %q yet (no traffic?)", q.Backend)
 	}
-	key := q.Backend + "\x00" + q.Expr
+	var from snapshot
+	if q.Window > 0 {
+		cur, from, err = p.windowStart(q.Backend, cur, q.Window)
+	} else {
+		from, err = p.previous(q.Backend+"\x00"+q.Expr, cur)
+	}
+	if err == nil {
+		var v float64
+		if v, err = eval(cur.minus(from)); err == nil {
+			return metrics.Sample{Value: v, At: cur.at}, nil
+		}
+	}
+	return metrics.Sample{}, fmt.Errorf("edge %s for backend %q: %w", q.Expr, q.Backend, err)
+}
+
+// previous records cur as key's baseline and returns the one it replaces.
+func (p *Provider) previous(key string, cur snapshot) (snapshot, error) {
 	p.mu.Lock()
 	prev, ok := p.prev[key]
 	p.prev[key] = cur
 	p.mu.Unlock()
 	if !ok {
-		return metrics.Sample{}, metrics.Inconclusivef("first scrape of backend %q for %q: baseline recorded, measure again after some traffic", q.Backend, q.Expr)
+		return prev, metrics.Inconclusivef("first scrape: baseline recorded, measure again after some traffic")
 	}
-	v, err := eval(cur.minus(prev))
-	if err != nil {
-		return metrics.Sample{}, fmt.Errorf("edge %s for backend %q: %w", q.Expr, q.Backend, err)
+	return prev, nil
+}
+
+// windowStart records cur in backend's history and returns it reset-adjusted,
+// with the snapshot a window ending now starts from.
+func (p *Provider) windowStart(backend string, cur snapshot, window time.Duration) (snapshot, snapshot, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.hist[backend]
+	if h == nil {
+		h = &history{}
+		p.hist[backend] = h
 	}
-	return metrics.Sample{Value: v, At: cur.at}, nil
+	cur = h.add(cur, window)
+	from, err := h.start(cur, window)
+	return cur, from, err
 }
 
 func (p *Provider) scrape(ctx context.Context) ([]sample, error) {
@@ -144,8 +190,8 @@ func evaluator(expr string) (func(snapshot) (float64, error), error) {
 }
 
 func errorRatio(d snapshot) (float64, error) {
-	if d.total <= 0 {
-		return 0, metrics.Inconclusivef("no requests since the previous measurement")
+	if d.total < MinRequests {
+		return 0, metrics.Inconclusivef("only %g requests in %s, need at least %d for an error ratio", d.total, d.elapsed.Round(time.Millisecond), MinRequests)
 	}
 	return d.errors / d.total, nil
 }

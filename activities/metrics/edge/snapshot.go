@@ -90,7 +90,7 @@ func quantile(q float64, buckets map[float64]float64) (float64, error) {
 	}
 	total := counts[len(counts)-1]
 	if total <= 0 {
-		return 0, metrics.Inconclusivef("no requests since the previous measurement")
+		return 0, metrics.Inconclusivef("no requests in the measured interval")
 	}
 	rank := q * total
 	i := sort.Search(len(counts), func(i int) bool { return counts[i] >= rank })

@@ -1,0 +1,167 @@
+package runbooks
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Checks of the slos an environment's traffic step analyses. A wrong
+// threshold found mid-shift would either roll back a good version or let
+// a bad one through, so every number is checked against its meaning here.
+
+// sloObjectives are the keys of which an SLO sets exactly one.
+var sloObjectives = []string{"error-ratio", "latency", "query", "compare", "burn-rate"}
+
+// slos checks an environment's slos: where they are read from, when they
+// are analysed, and each one.
+func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
+	p := path + ".slos"
+	if len(e.SLOs) == 0 || !v.ok(p) {
+		return
+	}
+	env := called("environment", e.Name)
+	if e.Metrics == nil {
+		v.c.addf(v.keyAt(p), "slos need a metrics section in %s to read from; add metrics: {provider: prometheus, options: {address: http://127.0.0.1:9090}}", env)
+	}
+	if !hasTrafficStep {
+		v.c.addf(v.keyAt(p), "slos are analysed during a traffic step; add one or remove slos (%s has no canary, linear, blue-green or all-at-once step)", env)
+	}
+	names := map[string]pos{}
+	for i := range e.SLOs {
+		sp := fmt.Sprintf("%s[%d]", p, i)
+		if !v.ok(sp) {
+			continue
+		}
+		s := &e.SLOs[i]
+		v.slo(sp, s)
+		if s.Name == "" {
+			continue
+		}
+		if first, dup := names[s.Name]; dup {
+			v.errf(sp+".name", "SLO name %q is already used at line %d; the slos of an environment need distinct names (the status reports them by name)", s.Name, first.line)
+		} else {
+			names[s.Name] = v.valAt(sp + ".name")
+		}
+	}
+}
+
+// slo checks one SLO: its name, that it has exactly one objective, and
+// the objective's numbers.
+func (v *validator) slo(path string, s *SLO) {
+	v.name(path+".name", "SLO name", s.Name)
+	var set []string
+	for _, o := range sloObjectives {
+		if v.has(path + "." + o) {
+			set = append(set, o)
+		}
+	}
+	label := called("SLO", s.Name)
+	switch {
+	case len(set) == 0:
+		v.errf(path, "%s has no objective; add one of error-ratio, latency, query (with max), compare or burn-rate", label)
+	case len(set) > 1:
+		v.errf(path, "%s has several objectives (%s); an SLO has exactly one, so split it into separate slos", label, strings.Join(set, ", "))
+	}
+	v.errorRatio(path+".error-ratio", s.ErrorRatio)
+	if p := path + ".latency"; s.Latency != nil && v.ok(p) {
+		v.latency(p, s.Latency)
+	}
+	v.query(path, s)
+	if p := path + ".compare"; s.Compare != nil && v.ok(p) {
+		v.compare(p, s.Compare)
+	}
+	if p := path + ".burn-rate"; s.BurnRate != nil && v.ok(p) {
+		v.burnRate(p, s.BurnRate)
+	}
+	if p := path + ".window"; v.set(p) && s.Window.D() < minInterval {
+		v.errf(p, "window %s is shorter than 1s; use 1s or more, or leave it out to measure over the analysis interval", s.Window)
+	}
+}
+
+// errorRatio checks the share of 5xx responses an SLO allows.
+func (v *validator) errorRatio(path string, r *float64) {
+	switch {
+	case !v.ok(path):
+	case r == nil:
+		v.errf(path, "error-ratio has no value; write the highest passing share of 5xx responses, e.g. 0.01 for 1%%")
+	case *r < 0 || *r > 1:
+		v.errf(path, "error-ratio %g is not a ratio; use a number from 0 to 1, e.g. 0.01 for 1%% of responses", *r)
+	}
+}
+
+// latency checks a latency-percentile objective.
+func (v *validator) latency(path string, l *Latency) {
+	pp := path + ".percentile"
+	switch {
+	case !v.has(pp):
+		v.errf(pp, "latency percentile is missing; add e.g. percentile: 99 for p99")
+	case v.ok(pp) && (l.Percentile <= 0 || l.Percentile >= 100):
+		v.errf(pp, "percentile %g must be more than 0 and less than 100, e.g. 99 for p99", l.Percentile)
+	}
+	mp := path + ".max"
+	switch {
+	case !v.has(mp):
+		v.errf(mp, "latency max is missing; add the highest passing latency, e.g. max: 300ms")
+	case v.ok(mp) && l.Max <= 0:
+		v.errf(mp, "latency max must be longer than 0, e.g. 300ms")
+	}
+}
+
+// query checks a query objective: the query and its bound come together.
+func (v *validator) query(path string, s *SLO) {
+	qp, mp := path+".query", path+".max"
+	hasQuery := v.has(qp)
+	if hasQuery && v.required(qp, "query", s.Query, "write the provider query, e.g. PromQL for prometheus") && s.Max == nil {
+		v.errf(qp, "query needs max, the highest passing value; add max: next to it, e.g. max: 0.5")
+	}
+	if v.has(mp) && !hasQuery {
+		v.c.addf(v.keyAt(mp), "max only bounds a query; add the query it bounds, or remove max")
+	}
+}
+
+// compare checks a canary-versus-baseline comparison. Its query is run
+// once per side with ${slot} set to that side's slot, so it must use
+// ${slot}, or both sides would measure the same series; ${slot.KEY} has the
+// target's value only, which would do the same.
+func (v *validator) compare(path string, c *Compare) {
+	qp := path + ".query"
+	if v.required(qp, "compare.query", c.Query, "write the query of one side, using ${slot} for the side's slot") {
+		switch refs := prefixedRefs(c.Query, VarSlotPrefix); {
+		case len(refs) > 0:
+			v.errf(qp, "compare.query uses ${%s%s}, which is the target slot's value on both sides; select each side with ${slot} (its slot's name) instead", VarSlotPrefix, refs[0])
+		case !strings.Contains(c.Query, "${"+VarSlot+"}"):
+			v.errf(qp, "compare.query does not use ${slot}; both sides would measure the same series, so select the side's slot with it")
+		}
+	}
+	if p := path + ".min-samples"; v.set(p) && c.MinSamples < 3 {
+		v.errf(p, "min-samples %d is too few to compare; use 3 or more, or leave it out for the default of 10", c.MinSamples)
+	}
+	if p := path + ".alpha"; v.set(p) && (c.Alpha <= 0 || c.Alpha >= 1) {
+		v.errf(p, "alpha %g must be more than 0 and less than 1, e.g. 0.05 (the default)", c.Alpha)
+	}
+}
+
+// burnRate checks an error-budget burn-rate objective.
+func (v *validator) burnRate(path string, b *BurnRate) {
+	tp := path + ".target"
+	switch {
+	case !v.has(tp):
+		v.errf(tp, "burn-rate target is missing; add the SLO target, e.g. target: 0.999")
+	case v.ok(tp) && (b.Target <= 0 || b.Target >= 1):
+		v.errf(tp, "target %g must be more than 0 and less than 1, e.g. 0.999 for 99.9%%", b.Target)
+	}
+	lp := path + ".long-window"
+	switch {
+	case !v.has(lp):
+		v.errf(lp, "burn-rate long-window is missing; add the long window, e.g. long-window: 1h")
+	case v.ok(lp) && b.LongWindow <= 0:
+		v.errf(lp, "long-window must be longer than 0, e.g. 1h")
+	}
+	hp := path + ".threshold"
+	switch {
+	case !v.has(hp):
+		v.errf(hp, "burn-rate threshold is missing; add the burn rate that fails, e.g. threshold: 14.4")
+	case v.ok(hp) && b.Threshold <= 0:
+		v.errf(hp, "threshold %g must be more than 0, e.g. 14.4", b.Threshold)
+	}
+}

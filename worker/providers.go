@@ -1,0 +1,9 @@
+package worker
+
+// The metrics providers register themselves with metrics.New when linked in;
+// the worker links every one the runbook format names.
+import (
+	_ "github.com/runbookhq/runbook/activities/metrics/cloudwatch"
+	_ "github.com/runbookhq/runbook/activities/metrics/edge"
+	_ "github.com/runbookhq/runbook/activities/metrics/prometheus"
+)
