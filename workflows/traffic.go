@@ -99,6 +99,25 @@ func compileShift(s runbooks.Step) shift {
 	return sh
 }
 
+// atLeast stretches every analysed bake to w: a weight analysed for less
+// than one measurement window could never be judged.
+func (sh *shift) atLeast(w time.Duration) {
+	for k := range sh.phases {
+		if sh.phases[k].bake > 0 {
+			sh.phases[k].bake = max(sh.phases[k].bake, w)
+		}
+	}
+}
+
+// longestWindow is the longest time span a check measures over.
+func longestWindow(checks []metrics.Check) time.Duration {
+	var w time.Duration
+	for _, c := range checks {
+		w = max(w, c.Query.Window)
+	}
+	return w
+}
+
 // isTrafficKind reports whether kind is one of the traffic strategies.
 func isTrafficKind(kind string) bool {
 	switch kind {
@@ -194,17 +213,18 @@ func (e *environment) setWeights(ctx workflow.Context, w map[string]int) error {
 // on an SLO breach it does that at once, before anything else.
 func (e *environment) runTraffic(ctx workflow.Context, i int) error {
 	sh := compileShift(e.plan[i].step)
+	checks := e.sloChecks(sh.interval)
 	if e.slots.firstInstall() {
 		// Splitting traffic with a slot that serves nothing would only
 		// send requests nowhere: analyse the new version alone instead.
 		last := sh.phases[len(sh.phases)-1]
 		sh.phases = []phase{{weight: 100, bake: max(last.bake, sh.interval)}}
 	}
+	sh.atLeast(longestWindow(checks))
 	tr := e.status.Traffic
 	tr.Strategy, tr.Phases = sh.strategy, len(sh.phases)
 	e.pushCompensation(compensation{step: e.plan[i].step.Name, traffic: &trafficUndo{
 		live: e.slots.live, target: e.slots.target, gradual: e.in.Env.Traffic.Rollback == "gradual"}})
-	checks := e.sloChecks(sh.interval)
 	round := 1
 	for p := 0; p < len(sh.phases); p++ {
 		ph := sh.phases[p]

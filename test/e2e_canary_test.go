@@ -1,0 +1,385 @@
+package test
+
+// Progressive delivery end to end: a service with two slots behind the real
+// edge proxy, each slot a sample app process started by real OpenTofu, real
+// HTTP load through the proxy, and SLOs measured from the proxy's metrics
+// (by the edge provider directly, or by a real Prometheus scraping it).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+
+	"github.com/runbookhq/runbook/activities/artifact"
+	"github.com/runbookhq/runbook/activities/terraform"
+	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/loadgen"
+	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// canaryRunbook: provision the target slot, preview it on its own port, then
+// a ten-weight canary analysed every 2 s.
+const canaryRunbook = `api-version: runbook/v1
+service: {{.Service}}
+owner: team-e2e
+artifact:
+  reference: {{.X.Binary}}
+policy:
+  destructive-changes-need-approval: false
+environments:
+  - name: production
+    traffic:
+      provider: edge
+      options:
+        admin: {{.X.Admin}}
+        token: env:E2E_EDGE_TOKEN
+      slots:
+        blue:
+          port: "{{.X.BluePort}}"
+        green:
+          port: "{{.X.GreenPort}}"
+    metrics:
+{{.X.Metrics}}
+    slos:
+      - name: errors
+        error-ratio: 0.05
+        window: 4s
+      - name: p99
+        window: 4s
+        latency:
+          percentile: 99
+          max: 1s
+    infra:
+      module: {{.X.Module}}
+      vars:
+        binary: ${artifact}
+        app_version: ${version}
+        slot: ${slot}
+        port: ${slot.port}
+        run_dir: {{.X.RunDir}}
+    steps:
+      - name: provision
+        provision: {}
+      - name: preview
+        http-check:
+          url: http://127.0.0.1:${slot.port}/version
+          expect-body: ${version}
+          interval: 250ms
+      - name: canary
+        canary:
+          analysis-interval: 2s
+          steps:
+{{- range .X.Weights}}
+            - weight: {{.}}
+              bake: 2s
+{{- end}}
+`
+
+// canaryInterval is the runbook's analysis interval.
+const canaryInterval = 2 * time.Second
+
+// slotted is a service released into blue/green slots behind an edge proxy.
+type slotted struct {
+	r       *rig
+	path    string
+	digest  string
+	proxy   string // the proxy's base URL, where load goes
+	admin   string
+	ports   map[string]int
+	runDir  string
+	tofu    string
+	load    *loadgen.Generator
+	edgeSrv *edge.Server
+}
+
+// newSlotted starts the edge proxy (blue and green at weight 0), writes the
+// runbook with metrics (a YAML block) and starts a worker that can reach the
+// proxy's admin API and run OpenTofu.
+func newSlotted(t *testing.T, r *rig, metricsFor func(admin string) string) *slotted {
+	t.Helper()
+	s := &slotted{r: r, runDir: filepath.Join(r.dir, "run"), tofu: tofuBin(t),
+		ports: map[string]int{"blue": appPort(t), "green": appPort(t)}}
+	_, sampleapp := binaries(t)
+	var err error
+	if s.digest, err = artifact.FileDigest(sampleapp); err != nil {
+		t.Fatal(err)
+	}
+	token := randomToken(t)
+	s.startEdge(t, token)
+	weights := make([]int, 10)
+	for i := range weights {
+		weights[i] = 10 * (i + 1)
+	}
+	s.path, _ = r.writeRunbook("runbook.yaml", canaryRunbook, map[string]any{
+		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
+		"Admin": s.admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
+		"Metrics": metricsFor(s.admin), "Weights": weights,
+	})
+	t.Cleanup(s.destroy)
+	r.startWorker(terraform.BinEnv+"="+s.tofu, "E2E_EDGE_TOKEN="+token)
+	return s
+}
+
+func randomToken(t testing.TB) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// startEdge runs the real edge proxy in the test process on free ports.
+func (s *slotted) startEdge(t *testing.T, token string) {
+	srv, err := edge.New(edge.Config{
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: token,
+		StateFile: filepath.Join(s.r.dir, "edge.json"),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []edge.BackendSpec
+	for _, slot := range []string{"blue", "green"} {
+		specs = append(specs, edge.BackendSpec{Name: slot, URL: fmt.Sprintf("http://127.0.0.1:%d", s.ports[slot])})
+	}
+	if _, err := srv.Seed(specs); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	s.edgeSrv = srv
+	s.proxy, s.admin = "http://"+srv.ProxyAddr(), "http://"+srv.AdminAddr()
+}
+
+// startLoad puts 100 requests a second through the proxy until the test ends.
+func (s *slotted) startLoad(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := loadgen.Start(ctx, loadgen.Options{URL: s.proxy + "/", Rate: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); t.Logf("load: %s", g.Stop()) })
+	s.load = g
+}
+
+// weights reads the proxy's weights directly.
+func (s *slotted) weights() map[string]int {
+	out := map[string]int{}
+	for _, b := range s.edgeSrv.Backends() {
+		out[b.Name] = b.Weight
+	}
+	return out
+}
+
+// release deploys version and waits until it finished.
+func (s *slotted) release(version string) workflows.ReleaseStatus {
+	id := s.r.deploy(s.path, s.digest, version, requester)
+	return s.r.waitFor(id, id+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+}
+
+// fault makes the app in slot answer error-rate of its requests with 500.
+func (s *slotted) fault(slot string, rate float64) {
+	s.r.t.Helper()
+	u := fmt.Sprintf("http://127.0.0.1:%d/fault", s.ports[slot])
+	resp, err := http.PostForm(u, url.Values{"error-rate": {strconv.FormatFloat(rate, 'g', -1, 64)}})
+	if err != nil {
+		s.r.t.Fatalf("POST %s: %v", u, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.r.t.Fatalf("POST %s: HTTP %d", u, resp.StatusCode)
+	}
+}
+
+// destroy tears down both slots' OpenTofu workspaces and kills leftovers.
+func (s *slotted) destroy() {
+	acts := &terraform.Activities{Bin: s.tofu, StateDir: filepath.Join(s.r.dir, "state", "state")}
+	for slot, port := range s.ports {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		ws := terraform.Workspace{
+			Service: s.r.service, Environment: "production", Slot: slot, Module: filepath.Join(repoRoot(s.r.t), "infra", "local"),
+			Vars:    map[string]string{"binary": "/bin/true", "app_version": "0.0.0", "slot": slot, "port": strconv.Itoa(port), "run_dir": s.runDir},
+			Version: "0.0.0",
+		}
+		if _, err := acts.Destroy(ctx, terraform.DestroyInput{Workspace: ws}); err != nil {
+			s.r.t.Logf("cleanup: tofu destroy of slot %s: %v", slot, err)
+		}
+		cancel()
+	}
+	files, _ := filepath.Glob(filepath.Join(s.runDir, "*.pid"))
+	for _, f := range files {
+		if pid, err := readPid(f); err == nil && isSampleApp(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// historyEvents counts the events of a workflow's current run.
+func (r *rig) historyEvents(id string) int {
+	it := r.rc.Temporal.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		if _, err := it.Next(); err != nil {
+			r.t.Fatalf("history of %s: %v", id, err)
+		}
+		n++
+	}
+	return n
+}
+
+func edgeMetrics(admin string) string {
+	return "      provider: edge\n      options:\n        url: " + admin + "/metrics"
+}
+
+// TestCanaryUnderLoad: a first install takes all traffic at once, a
+// ten-weight canary moves the next version over while every round passes,
+// and a third version that starts failing mid-canary is taken out of
+// traffic automatically, then its slot is restored.
+func TestCanaryUnderLoad(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "canary")
+	s := newSlotted(t, r, edgeMetrics)
+	s.startLoad(t)
+
+	// 1.0.0: no slot has traffic yet; blue, the first by name, counts as
+	// live and green takes all traffic at once.
+	st := s.release("1.0.0")
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("first install: %s (%s)", st.State, st.Reason)
+	}
+	if w := s.weights(); w["green"] != 100 || w["blue"] != 0 {
+		t.Fatalf("after the first install the proxy has %v, want green 100 blue 0", w)
+	}
+	if d := step(t, env(t, st, "production"), workflows.BuiltinSlots).Detail; !strings.Contains(d, "first install") {
+		t.Errorf("select-slot detail %q, want it to say first install", d)
+	}
+
+	// 2.0.0: a canary from green to blue under load, every round passing.
+	before := s.load.Snapshot()
+	st = s.release("2.0.0")
+	during := s.load.Snapshot().Sub(before)
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("canary 2.0.0: %s (%s)", st.State, st.Reason)
+	}
+	prod := env(t, st, "production")
+	tr := prod.Traffic
+	if tr == nil || tr.Live != "green" || tr.Target != "blue" || tr.Weights["blue"] != 100 || tr.Phase != 10 || tr.Phases != 10 {
+		t.Fatalf("canary 2.0.0 traffic status %+v, want green live, blue target at 100 after weight 10 of 10", tr)
+	}
+	if len(tr.Rounds) == 0 {
+		t.Fatalf("no analysis rounds in the status")
+	}
+	for _, round := range tr.Rounds {
+		if round.Verdict != "pass" || len(round.Measurements) != 2 {
+			t.Errorf("round %d: %s with %d measurements, want pass with 2", round.Round, round.Verdict, len(round.Measurements))
+		}
+	}
+	if during.ServerErrors != 0 || during.ByVersion["2.0.0"] == 0 || during.ByVersion["1.0.0"] == 0 {
+		t.Errorf("load during the canary: %s; want no 5xx and answers from both versions", during)
+	}
+	id2 := workflows.ReleaseID(r.service, "2.0.0")
+	events := r.historyEvents(id2) + r.historyEvents(prod.WorkflowID)
+	t.Logf("ten-weight canary: %d history events (release + environment)", events)
+	if events >= 1000 {
+		t.Errorf("a ten-weight canary wrote %d history events, want well under 1000", events)
+	}
+	if res := r.cli("status", id2); !strings.Contains(res.stdout, "round") || !strings.Contains(res.stdout, "PASS") {
+		t.Errorf("runbook status shows no analysis rounds:\n%s", res)
+	}
+
+	// 3.0.0 goes to green; it starts failing at its third weight.
+	id3 := r.deploy(s.path, s.digest, "3.0.0", requester)
+	watch := r.watchAsync(id3)
+	r.waitFor(id3, "canary 3.0.0 at weight 3", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Traffic != nil && e.Traffic.Phase >= 3
+	})
+	s.fault("green", 1)
+	faultAt := time.Now()
+	res := awaitResult(t, watch, "runbook watch "+id3)
+	st = r.status(id3)
+	prod = env(t, st, "production")
+	if st.State != workflows.StateRolledBack || !strings.Contains(st.Reason, "SLO breach") {
+		t.Fatalf("release 3.0.0 is %s (%s), want rolled-back after an SLO breach", st.State, st.Reason)
+	}
+	if res.code == 0 || !strings.Contains(res.stderr+res.stdout, "errors fail") {
+		t.Errorf("watch of the breached release: want a non-zero exit naming the failing measurement, got %s", res)
+	}
+	if w := s.weights(); w["blue"] != 100 || w["green"] != 0 {
+		t.Errorf("after the breach the proxy has %v, want blue 100 green 0", w)
+	}
+	if d := prod.Traffic.Decisive; d == nil || d.Verdict != "fail" {
+		t.Errorf("decisive round %+v, want the failing one", d)
+	}
+	lastBad := s.load.LastSeen("3.0.0")
+	t.Logf("3.0.0 failing to all traffic back on blue: %s (analysis interval %s); reverted at %s",
+		lastBad.Sub(faultAt).Round(time.Millisecond), canaryInterval, prod.Traffic.RevertedAt.Sub(faultAt).Round(time.Millisecond))
+	comps := prod.Compensations
+	if len(comps) != 2 || comps[0].Step != "canary" || comps[1].Step != "provision" || comps[1].State != workflows.StateDone {
+		t.Errorf("compensations %+v, want canary (traffic) then provision restored", comps)
+	}
+	after := s.load.Snapshot()
+	eventually(t, "load answered only by 2.0.0 again", func() bool {
+		d := s.load.Snapshot().Sub(after)
+		return d.Requests > 50 && d.ByVersion["2.0.0"] == d.Requests
+	})
+	if !hasAuditOutcome(r.auditRecords(id3), "traffic.breach", "canary", workflows.StateFailed) {
+		t.Errorf("the audit log has no traffic.breach record for the canary step")
+	}
+}
+
+// TestCanaryWithPrometheus: the same canary with the SLOs read from a real
+// Prometheus that scrapes the edge proxy; a fault is caught through PromQL.
+func TestCanaryWithPrometheus(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "canary-prom")
+	var prom *promtest.Server
+	s := newSlotted(t, r, func(admin string) string {
+		u, _ := url.Parse(admin)
+		prom = promtest.Start(t, u.Host)
+		return "      provider: prometheus\n      options:\n        url: " + prom.URL
+	})
+	if os.Getenv("CI") == "" && prom == nil {
+		t.Skip("no prometheus")
+	}
+	// The first scrapes, not a release, should be what waits for Prometheus.
+	prom.WaitForData(t, `edge_requests_total{backend="green"}`, time.Minute)
+	s.startLoad(t)
+	if st := s.release("1.0.0"); st.State != workflows.StateSucceeded {
+		t.Fatalf("first install with prometheus SLOs: %s (%s)", st.State, st.Reason)
+	}
+	id := r.deploy(s.path, s.digest, "2.0.0", requester)
+	r.waitFor(id, "canary 2.0.0 at weight 2", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Traffic != nil && e.Traffic.Phase >= 2
+	})
+	s.fault("blue", 1)
+	st := r.waitFor(id, "2.0.0 finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateRolledBack || !strings.Contains(st.Reason, "SLO breach") {
+		t.Fatalf("release 2.0.0 is %s (%s), want rolled-back after an SLO breach seen through Prometheus", st.State, st.Reason)
+	}
+	if w := s.weights(); w["green"] != 100 || w["blue"] != 0 {
+		t.Errorf("after the breach the proxy has %v, want green 100 blue 0", w)
+	}
+}
