@@ -38,7 +38,7 @@ RUNBOOK_ENV := \
 	RUNBOOK_BIN=$(abspath bin/runbook) \
 	RUNBOOK_SAMPLEAPP_BIN=$(abspath bin/sampleapp)
 
-.PHONY: help tools deps build test lint bench demo dev clean distclean FORCE
+.PHONY: help tools deps build test lint bench demo demo-rollback dev clean distclean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -69,8 +69,11 @@ lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
 bench: ## Run the benchmarks
 	$(RUNBOOK_ENV) go test -run '^$$' -bench . -benchmem ./...
 
-demo: tools build ## Run the demo release on a throw-away local stack
+demo: tools build ## Run the demo releases (approvals, migrations, provisioning, a canary under load)
 	$(RUNBOOK_ENV) bin/runbook demo
+
+demo-rollback: tools build ## Run the demo with a canary that breaks and is rolled back automatically
+	$(RUNBOOK_ENV) bin/runbook demo --break
 
 dev: tools build ## Start the local dev stack (Temporal dev server, UI, worker)
 	$(RUNBOOK_ENV) bin/runbook dev

@@ -250,10 +250,14 @@ type infraUndo struct {
 }
 
 func (u *infraUndo) describe() string {
-	if u.restore {
-		return fmt.Sprintf("restore %s infrastructure to %s (re-apply its variables)", u.ws.Environment, u.previousVersion)
+	where := u.ws.Environment
+	if u.ws.Slot != "" {
+		where += " slot " + u.ws.Slot
 	}
-	return fmt.Sprintf("destroy the %s infrastructure this release created", u.ws.Environment)
+	if u.restore {
+		return fmt.Sprintf("restore %s infrastructure to %s (re-apply its variables)", where, u.previousVersion)
+	}
+	return fmt.Sprintf("destroy the %s infrastructure this release created", where)
 }
 
 // pushInfraCompensation registers the undo of an applied plan. A plan

@@ -187,9 +187,9 @@ func (a *Activities) threshold(ctx context.Context, p Provider, c Check, m Measu
 	}
 	m.Value, m.At = Number(s.Value), s.At
 	m.Verdict = Threshold(s.Value, c.Max)
-	m.Detail = fmt.Sprintf("%g <= %g", s.Value, c.Max)
+	m.Detail = fmt.Sprintf("%.4g <= %g", s.Value, c.Max)
 	if m.Verdict == Fail {
-		m.Detail = fmt.Sprintf("%g > %g", s.Value, c.Max)
+		m.Detail = fmt.Sprintf("%.4g > %g", s.Value, c.Max)
 	}
 	return m, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,15 +30,17 @@ const demoApprover = "demo-bot"
 
 type demoOptions struct {
 	runbook, artifact, version string
+	canaryRunbook              string
 	port, uiPort               int
-	keep                       bool
+	keep, breakCanary          bool
+	canaryOnly                 bool
 }
 
 func newDemoCmd(a *app) *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the example release end to end on the embedded local stack, approving its gates visibly",
+		Short: "Run the example releases end to end on the embedded local stack: approvals, migrations, provisioning, then a canary under load",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -49,6 +52,9 @@ func newDemoCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.artifact, "artifact", "bin/sampleapp", "the sample app binary the example releases (must match the runbook's artifact)")
 	cmd.Flags().StringVar(&o.version, "version", "", "version of the second release (default 1.4.2-demo.<timestamp>; the first is 1.4.1-demo.<timestamp>)")
 	cmd.Flags().BoolVar(&o.keep, "keep", false, "keep the provisioned sample app processes running after the demo")
+	cmd.Flags().StringVar(&o.canaryRunbook, "canary-runbook", "runbooks/examples/storefront.yaml", "runbook of the canary part")
+	cmd.Flags().BoolVar(&o.breakCanary, "break", false, "make the canary's new version fail half its requests, to show the automatic rollback")
+	cmd.Flags().BoolVar(&o.canaryOnly, "canary-only", false, "skip the checkout releases; run only the canary part")
 	cmd.Flags().IntVar(&o.port, "port", 7233, "Temporal gRPC port")
 	cmd.Flags().IntVar(&o.uiPort, "ui-port", 8233, "Web UI port")
 	return cmd
@@ -72,23 +78,51 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 		return err
 	}
 	defer stopStack()
-	rb, in, err := a.demoInput(o)
-	if err != nil {
+	var st workflows.ReleaseStatus
+	var link string
+	if !o.canaryOnly {
+		if st, link, err = a.demoCheckout(ctx, cfg, o, versions); err != nil || st.State != workflows.StateSucceeded {
+			return errors.Join(err, a.demoSummary(cfg, st, link))
+		}
+	}
+	if st, link, err = a.demoCanary(ctx, cfg, o, stamp); err != nil {
 		return err
+	}
+	err = a.demoSummary(cfg, st, link)
+	if o.breakCanary && st.State == workflows.StateRolledBack && strings.Contains(st.Reason, "SLO breach") {
+		fmt.Fprintln(a.out, "\n--break: the broken version was rolled back automatically, as it should be.")
+		return nil
+	}
+	return err
+}
+
+// demoCheckout releases the checkout example twice, approving its gates.
+func (a *app) demoCheckout(ctx context.Context, cfg worker.Config, o *demoOptions, versions []string) (workflows.ReleaseStatus, string, error) {
+	var st workflows.ReleaseStatus
+	var link string
+	rb, in, err := a.demoInput(o.runbook, o.artifact)
+	if err != nil {
+		return st, "", err
 	}
 	if !o.keep {
 		defer a.demoTeardown(cfg, o.runbook, rb)
 	}
-	var st workflows.ReleaseStatus
-	var link string
 	for i, v := range versions {
 		fmt.Fprintf(a.out, "\n=== release %d of %d: %s %s ===\n", i+1, len(versions), rb.Service, v)
-		if st, link, err = a.demoRelease(ctx, cfg, o, in, v); err != nil {
-			return err
+		if st, link, err = a.demoRelease(ctx, cfg, in, v, nil); err != nil {
+			return st, link, err
 		}
 		if st.State != workflows.StateSucceeded {
 			break
 		}
+	}
+	return st, link, nil
+}
+
+// demoSummary prints the last release, the audit check and the UI link.
+func (a *app) demoSummary(cfg worker.Config, st workflows.ReleaseStatus, link string) error {
+	if st.ReleaseID == "" {
+		return nil
 	}
 	fmt.Fprintln(a.out)
 	releases.Render(a.out, st)
@@ -131,22 +165,23 @@ func (a *app) demoStack(ctx context.Context, o *demoOptions) (worker.Config, fun
 	}, nil
 }
 
-// demoInput loads the example and pins the artifact's digest.
-func (a *app) demoInput(o *demoOptions) (*runbooks.Runbook, releases.ResolveInput, error) {
-	rb, err := runbooks.Load(o.runbook)
+// demoInput loads an example and pins the artifact's digest.
+func (a *app) demoInput(path, art string) (*runbooks.Runbook, releases.ResolveInput, error) {
+	rb, err := runbooks.Load(path)
 	if err != nil {
 		return nil, releases.ResolveInput{}, err
 	}
-	digest, err := artifact.FileDigest(o.artifact)
+	digest, err := artifact.FileDigest(art)
 	if err != nil {
 		return nil, releases.ResolveInput{}, fmt.Errorf("%w (run `make build` first)", err)
 	}
-	return rb, releases.ResolveInput{Path: o.runbook, Runbook: rb, Digest: digest, Requester: defaultActor()}, nil
+	return rb, releases.ResolveInput{Path: path, Runbook: rb, Digest: digest, Requester: defaultActor()}, nil
 }
 
 // demoRelease deploys one version and approves every gate as demo-bot,
-// through the same Update a person sends with `runbook approve`.
-func (a *app) demoRelease(ctx context.Context, cfg worker.Config, o *demoOptions, ri releases.ResolveInput, version string) (workflows.ReleaseStatus, string, error) {
+// through the same Update a person sends with `runbook approve`. watch, when
+// set, sees every status the follower sees.
+func (a *app) demoRelease(ctx context.Context, cfg worker.Config, ri releases.ResolveInput, version string, watch func(workflows.ReleaseStatus)) (workflows.ReleaseStatus, string, error) {
 	var st workflows.ReleaseStatus
 	ri.Version = version
 	in, err := releases.Resolve(ri)
@@ -163,10 +198,15 @@ func (a *app) demoRelease(ctx context.Context, cfg worker.Config, o *demoOptions
 	if err != nil {
 		return st, "", err
 	}
-	fmt.Fprintf(a.out, "$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", o.runbook, version, ri.Digest, run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
+	fmt.Fprintf(a.out, "$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", ri.Path, version, ri.Digest, run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
 	f := newFollower(a.out)
 	f.redraw = false
-	f.onStatus = func(s workflows.ReleaseStatus) { a.demoApprove(ctx, rc, s) }
+	f.onStatus = func(s workflows.ReleaseStatus) {
+		a.demoApprove(ctx, rc, s)
+		if watch != nil {
+			watch(s)
+		}
+	}
 	st, err = f.follow(ctx, rc, run.GetID())
 	return st, rc.Link(run.GetID(), run.GetRunID()), err
 }

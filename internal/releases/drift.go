@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -31,9 +33,41 @@ func WorkspaceFor(path string, rb *runbooks.Runbook, env string) (terraform.Work
 		if e.Infra == nil {
 			return terraform.Workspace{}, fmt.Errorf("environment %s of %s has no infra section", env, rb.Service)
 		}
+		if e.Traffic != nil {
+			return terraform.Workspace{}, fmt.Errorf("environment %s of %s has traffic slots, each with its own OpenTofu state; drift checks per slot are not supported yet", env, rb.Service)
+		}
 		return terraform.Workspace{Service: rb.Service, Environment: env, Module: e.Infra.Module, Vars: e.Infra.Vars}, nil
 	}
 	return terraform.Workspace{}, fmt.Errorf("%s has no environment %q", rb.Service, env)
+}
+
+// SlotWorkspaces are the OpenTofu workspaces of an environment with traffic
+// slots, one per slot, with the slot's variables filled in (the rest stay
+// as written: enough to destroy what a slot holds).
+func SlotWorkspaces(path string, rb *runbooks.Runbook, env string) ([]terraform.Workspace, error) {
+	envs, err := resolveModules(rb.Environments, filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range envs {
+		if e.Name != env || e.Infra == nil || e.Traffic == nil {
+			continue
+		}
+		var out []terraform.Workspace
+		for _, slot := range slices.Sorted(maps.Keys(e.Traffic.Slots)) {
+			vars := map[string]string{runbooks.VarSlot: slot, runbooks.VarService: rb.Service, runbooks.VarEnvironment: env}
+			for k, v := range e.Traffic.Slots[slot] {
+				vars[runbooks.VarSlotPrefix+k] = v
+			}
+			ws := terraform.Workspace{Service: rb.Service, Environment: env, Slot: slot, Module: e.Infra.Module, Vars: map[string]string{}}
+			for k, v := range e.Infra.Vars {
+				ws.Vars[k] = runbooks.Expand(v, vars)
+			}
+			out = append(out, ws)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s has no environment %q with infra and traffic slots", rb.Service, env)
 }
 
 // DriftInputFor builds the drift check of one environment of a runbook.

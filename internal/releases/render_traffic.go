@@ -34,8 +34,8 @@ func renderTraffic(w io.Writer, t *workflows.TrafficStatus) {
 	for _, r := range rounds {
 		fmt.Fprintf(w, "    %s\n", RoundLine(r))
 	}
-	if t.Decisive != nil {
-		fmt.Fprintf(w, "    decisive: %s\n", RoundLine(*t.Decisive))
+	if d := t.Decisive; d != nil && (len(rounds) == 0 || rounds[len(rounds)-1].Round != d.Round || rounds[len(rounds)-1].Verdict != d.Verdict) {
+		fmt.Fprintf(w, "    decisive: %s\n", RoundLine(*d))
 	}
 	if !t.RevertedAt.IsZero() {
 		fmt.Fprintf(w, "    all traffic back on %s at %s\n", t.Live, t.RevertedAt.Local().Format(time.TimeOnly+".000"))

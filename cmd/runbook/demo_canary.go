@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/runbookhq/runbook/activities/terraform"
+	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/loadgen"
+	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/worker"
+	"github.com/runbookhq/runbook/runbooks"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// Demo load and fault.
+const (
+	demoRate      = 50              // requests per second through the proxy
+	demoLoadEvery = 5 * time.Second // how often the load line is printed
+	demoBreakRate = 0.5             // share of the broken version's requests that fail
+	demoBreakAt   = 2               // the canary weight (1-based) at which it breaks
+)
+
+// demoCanary releases the storefront example twice through the edge proxy
+// under synthetic load: a first install, then a canary to the other slot.
+// With --break the canary's version starts failing at its second weight and
+// the analysis sends all traffic back.
+func (a *app) demoCanary(ctx context.Context, cfg worker.Config, o *demoOptions, stamp string) (workflows.ReleaseStatus, string, error) {
+	var st workflows.ReleaseStatus
+	rb, in, err := a.demoInput(o.canaryRunbook, o.artifact)
+	if err != nil {
+		return st, "", err
+	}
+	srv, stopEdge, err := a.startLocalEdge(cfg.StateDir)
+	if err != nil {
+		return st, "", err
+	}
+	defer stopEdge()
+	if !o.keep {
+		defer a.demoCanaryTeardown(cfg, o.canaryRunbook, rb, srv)
+	}
+	load, stopLoad, err := a.demoLoad(ctx, "http://"+srv.ProxyAddr()+"/")
+	if err != nil {
+		return st, "", err
+	}
+	defer stopLoad()
+
+	versions := []string{"2.0.0-demo." + stamp, "2.1.0-demo." + stamp}
+	var link string
+	for i, v := range versions {
+		fmt.Fprintf(a.out, "\n=== canary release %d of %d: %s %s (load: %d req/s through http://%s) ===\n",
+			i+1, len(versions), rb.Service, v, demoRate, srv.ProxyAddr())
+		var inject func(workflows.ReleaseStatus)
+		var brokeAt time.Time
+		if o.breakCanary && i == len(versions)-1 {
+			inject = a.demoBreaker(&brokeAt)
+		}
+		if st, link, err = a.demoRelease(ctx, cfg, in, v, inject); err != nil {
+			return st, link, err
+		}
+		if !brokeAt.IsZero() {
+			a.reportRollback(st, load, v, brokeAt)
+		}
+		if st.State != workflows.StateSucceeded {
+			break
+		}
+	}
+	return st, link, nil
+}
+
+// demoLoad puts load through the proxy and prints a line every few seconds.
+func (a *app) demoLoad(ctx context.Context, target string) (*loadgen.Generator, func(), error) {
+	lctx, cancel := context.WithCancel(ctx)
+	g, err := loadgen.Start(lctx, loadgen.Options{URL: target, Rate: demoRate})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(demoLoadEvery)
+		defer t.Stop()
+		prev := g.Snapshot()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+				cur := g.Snapshot()
+				fmt.Fprintf(a.out, "  load  %s\n", cur.Sub(prev))
+				prev = cur
+			}
+		}
+	}()
+	return g, func() {
+		cancel()
+		wg.Wait()
+		fmt.Fprintf(a.out, "load in total: %s\n", g.Stop())
+	}, nil
+}
+
+// demoBreaker returns a status watcher that, once the canary reaches its
+// second weight, makes the new slot fail half its requests, as a bad
+// release would, and records when.
+func (a *app) demoBreaker(at *time.Time) func(workflows.ReleaseStatus) {
+	return func(st workflows.ReleaseStatus) {
+		e, ok := st.Current()
+		if !at.IsZero() || !ok || e.Traffic == nil || e.Traffic.Phase < demoBreakAt {
+			return
+		}
+		u, err := slotURL(st, e.Traffic.Target)
+		if err != nil {
+			fmt.Fprintln(a.errOut, "demo --break:", err)
+			return
+		}
+		fmt.Fprintf(a.out, "\n$ curl -X POST '%s/fault?error-rate=%g'   # --break: the new version starts failing\n", u, demoBreakRate)
+		resp, err := http.PostForm(u+"/fault", url.Values{"error-rate": {fmt.Sprint(demoBreakRate)}})
+		if err != nil {
+			fmt.Fprintln(a.errOut, "demo --break:", err)
+			return
+		}
+		resp.Body.Close()
+		*at = time.Now()
+	}
+}
+
+// slotURL is the address of a slot of the local edge.
+func slotURL(_ workflows.ReleaseStatus, slot string) (string, error) {
+	for _, b := range localEdgeBackends {
+		if b.Name == slot {
+			return b.URL, nil
+		}
+	}
+	return "", fmt.Errorf("the local edge has no slot %q", slot)
+}
+
+// reportRollback says how long the broken version served after it broke.
+func (a *app) reportRollback(st workflows.ReleaseStatus, load *loadgen.Generator, version string, brokeAt time.Time) {
+	e, ok := envNamed(st, "production")
+	if !ok || e.Traffic == nil || e.Traffic.RevertedAt.IsZero() {
+		return
+	}
+	last := load.LastSeen(version)
+	fmt.Fprintf(a.out, "\n%s broke at %s; all traffic was back on %s %s later (its last answer through the proxy)\n",
+		version, brokeAt.Format(time.TimeOnly), e.Traffic.Live, last.Sub(brokeAt).Round(time.Millisecond))
+}
+
+func envNamed(st workflows.ReleaseStatus, name string) (workflows.EnvironmentStatus, bool) {
+	for _, e := range st.Environments {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return workflows.EnvironmentStatus{}, false
+}
+
+// demoCanaryTeardown destroys both slots and takes all weight off them, so
+// the next demo starts with a first install again (--keep keeps it all).
+func (a *app) demoCanaryTeardown(cfg worker.Config, path string, rb *runbooks.Runbook, srv *edge.Server) {
+	acts := &terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state")}
+	for _, e := range rb.Environments {
+		wss, err := releases.SlotWorkspaces(path, rb, e.Name)
+		if err != nil {
+			continue
+		}
+		for _, ws := range wss {
+			fmt.Fprintf(a.out, "tearing down %s slot %s (tofu destroy; --keep keeps it)\n", e.Name, ws.Slot)
+			if _, err := acts.Destroy(context.Background(), terraform.DestroyInput{Workspace: ws}); err != nil && !strings.Contains(err.Error(), "no state") {
+				fmt.Fprintf(a.errOut, "teardown of %s slot %s: %v\n", e.Name, ws.Slot, err)
+			}
+		}
+	}
+	zero := map[string]int{}
+	for _, b := range localEdgeBackends {
+		zero[b.Name] = 0
+	}
+	if err := srv.SetWeights(zero); err != nil {
+		fmt.Fprintln(a.errOut, "resetting the edge weights:", err)
+	}
+}
