@@ -181,3 +181,39 @@ func BenchmarkStatusQuery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCanaryRollback measures the time from a version starting to fail
+// mid-canary (every request of its slot answers 500) to its last answer
+// through the edge proxy, under 100 requests a second, with a 2 s analysis
+// interval. Each iteration is a whole release (about 10 s).
+func BenchmarkCanaryRollback(b *testing.B) {
+	r := newRig(b, "bench-rollback")
+	s := newSlotted(b, r, edgeMetrics)
+	s.startLoad(b)
+	if st := s.release("1.0.0"); st.State != workflows.StateSucceeded {
+		b.Fatalf("first install: %s (%s)", st.State, st.Reason)
+	}
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		version := fmt.Sprintf("2.0.%d", i)
+		id := r.deploy(s.path, s.digest, version, requester)
+		var target string
+		r.waitFor(id, "canary at weight 2", func(st workflows.ReleaseStatus) bool {
+			e, ok := st.Current()
+			if ok && e.Traffic != nil && e.Traffic.Phase >= 2 {
+				target = e.Traffic.Target
+				return true
+			}
+			return false
+		})
+		s.fault(target, 1)
+		start := time.Now()
+		st := r.waitFor(id, "rolled back", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+		if st.State != workflows.StateRolledBack {
+			b.Fatalf("release %s is %s (%s), want rolled-back", id, st.State, st.Reason)
+		}
+		total += s.load.LastSeen(version).Sub(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-stable")
+}

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -57,10 +56,8 @@ environments:
 {{.X.Metrics}}
     slos:
       - name: errors
-        error-ratio: 0.05
-        window: 4s
-      - name: p99
-        window: 4s
+        error-ratio: 0.05{{.X.Window}}
+      - name: p99{{.X.Window}}
         latency:
           percentile: 99
           max: 1s
@@ -110,7 +107,13 @@ type slotted struct {
 // newSlotted starts the edge proxy (blue and green at weight 0), writes the
 // runbook with metrics (a YAML block) and starts a worker that can reach the
 // proxy's admin API and run OpenTofu.
-func newSlotted(t *testing.T, r *rig, metricsFor func(admin string) string) *slotted {
+func newSlotted(t testing.TB, r *rig, metricsFor func(admin string) string) *slotted {
+	return newSlottedWindow(t, r, metricsFor, 0)
+}
+
+// newSlottedWindow is newSlotted with the SLOs measured over window (0: the
+// analysis interval).
+func newSlottedWindow(t testing.TB, r *rig, metricsFor func(admin string) string, window time.Duration) *slotted {
 	t.Helper()
 	s := &slotted{r: r, runDir: filepath.Join(r.dir, "run"), tofu: tofuBin(t),
 		ports: map[string]int{"blue": appPort(t), "green": appPort(t)}}
@@ -121,6 +124,10 @@ func newSlotted(t *testing.T, r *rig, metricsFor func(admin string) string) *slo
 	}
 	token := randomToken(t)
 	s.startEdge(t, token)
+	var windowLine string
+	if window > 0 {
+		windowLine = "\n        window: " + window.String()
+	}
 	weights := make([]int, 10)
 	for i := range weights {
 		weights[i] = 10 * (i + 1)
@@ -128,7 +135,7 @@ func newSlotted(t *testing.T, r *rig, metricsFor func(admin string) string) *slo
 	s.path, _ = r.writeRunbook("runbook.yaml", canaryRunbook, map[string]any{
 		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
 		"Admin": s.admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
-		"Metrics": metricsFor(s.admin), "Weights": weights,
+		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
 	})
 	t.Cleanup(s.destroy)
 	r.startWorker(terraform.BinEnv+"="+s.tofu, "E2E_EDGE_TOKEN="+token)
@@ -144,11 +151,22 @@ func randomToken(t testing.TB) string {
 }
 
 // startEdge runs the real edge proxy in the test process on free ports.
-func (s *slotted) startEdge(t *testing.T, token string) {
+func (s *slotted) startEdge(t testing.TB, token string) {
+	logPath := filepath.Join(s.r.dir, "edge.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = logf.Close()
+		if t.Failed() {
+			t.Logf("edge log:\n%s", tail(logPath, 30))
+		}
+	})
 	srv, err := edge.New(edge.Config{
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: token,
 		StateFile: filepath.Join(s.r.dir, "edge.json"),
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:    slog.New(slog.NewTextHandler(logf, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +191,7 @@ func (s *slotted) startEdge(t *testing.T, token string) {
 }
 
 // startLoad puts 100 requests a second through the proxy until the test ends.
-func (s *slotted) startLoad(t *testing.T) {
+func (s *slotted) startLoad(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := loadgen.Start(ctx, loadgen.Options{URL: s.proxy + "/", Rate: 100})
 	if err != nil {
@@ -355,11 +373,12 @@ func TestCanaryWithPrometheus(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "canary-prom")
 	var prom *promtest.Server
-	s := newSlotted(t, r, func(admin string) string {
+	// Prometheus's rate() wants a few scrapes in its range: a 4 s window.
+	s := newSlottedWindow(t, r, func(admin string) string {
 		u, _ := url.Parse(admin)
 		prom = promtest.Start(t, u.Host)
 		return "      provider: prometheus\n      options:\n        url: " + prom.URL
-	})
+	}, 4*time.Second)
 	if os.Getenv("CI") == "" && prom == nil {
 		t.Skip("no prometheus")
 	}

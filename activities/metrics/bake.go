@@ -117,10 +117,21 @@ func (a *Activities) Bake(ctx context.Context, in BakeInput) (BakeResult, error)
 		return BakeResult{}, err
 	}
 	b.resume(ctx)
+	b.judgeFrom(b.clock.Now())
 	if err := b.prime(ctx); err != nil {
 		return BakeResult{}, err
 	}
 	return b.run(ctx)
+}
+
+// judgeFrom makes every check measure traffic from t on only: what the same
+// backend served before this bake (an earlier weight, an earlier release)
+// must not decide it.
+func (b *bake) judgeFrom(t time.Time) {
+	for i := range b.in.Checks {
+		b.in.Checks[i].Query.Since = t
+		b.in.Checks[i].Baseline.Since = t
+	}
 }
 
 // bake is the state of one Bake call.

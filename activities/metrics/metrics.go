@@ -39,6 +39,27 @@ type Query struct {
 	// Step, when set, asks providers that can for every point in Window at this
 	// resolution (Sample.Values), as comparisons need raw observations.
 	Step time.Duration
+	// Since, when set, bounds the window: no traffic before it is judged. A
+	// bake sets it to its start, so a weight is judged on its own traffic,
+	// never on what the same backend served for an earlier weight or release.
+	Since time.Time
+}
+
+// Clamp returns the window to measure over at now: Window, cut at Since.
+// Less than half the window of data is inconclusive.
+func (q Query) Clamp(now time.Time) (time.Duration, error) {
+	if q.Since.IsZero() || q.Window <= 0 {
+		return q.Window, nil
+	}
+	have := now.Sub(q.Since)
+	if have >= q.Window {
+		return q.Window, nil
+	}
+	if have < q.Window/2 {
+		return 0, Inconclusivef("only %s of data since the weight was set, need at least %s of the %s window",
+			have.Round(time.Millisecond), q.Window/2, q.Window)
+	}
+	return have.Truncate(time.Second), nil
 }
 
 // Sample is a provider's answer.

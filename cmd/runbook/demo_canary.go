@@ -14,8 +14,8 @@ import (
 	"github.com/runbookhq/runbook/internal/edge"
 	"github.com/runbookhq/runbook/internal/loadgen"
 	"github.com/runbookhq/runbook/internal/releases"
-	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/runbooks"
+	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/workflows"
 )
 

@@ -115,6 +115,8 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 		}
 		expr = strings.ReplaceAll(expr, BackendPlaceholder, q.Backend)
 	}
+	// q.Since is not applied: CloudWatch publishes by the minute, often
+	// minutes late, so cutting a window at a bake's start would leave no data.
 	window := q.Window
 	if window <= 0 {
 		window = DefaultWindow

@@ -110,7 +110,7 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 	}
 	var from snapshot
 	if q.Window > 0 {
-		cur, from, err = p.windowStart(q.Backend, cur, q.Window)
+		cur, from, err = p.windowStart(q.Backend, cur, q.Window, q.Since)
 	} else {
 		from, err = p.previous(q.Backend+"\x00"+q.Expr, cur)
 	}
@@ -137,7 +137,7 @@ func (p *Provider) previous(key string, cur snapshot) (snapshot, error) {
 
 // windowStart records cur in backend's history and returns it reset-adjusted,
 // with the snapshot a window ending now starts from.
-func (p *Provider) windowStart(backend string, cur snapshot, window time.Duration) (snapshot, snapshot, error) {
+func (p *Provider) windowStart(backend string, cur snapshot, window time.Duration, since time.Time) (snapshot, snapshot, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	h := p.hist[backend]
@@ -146,7 +146,7 @@ func (p *Provider) windowStart(backend string, cur snapshot, window time.Duratio
 		p.hist[backend] = h
 	}
 	cur = h.add(cur, window)
-	from, err := h.start(cur, window)
+	from, err := h.start(cur, window, since)
 	return cur, from, err
 }
 

@@ -82,8 +82,8 @@ func (h *history) prune(now time.Time) {
 // start returns the snapshot a window ending at cur starts from: the newest
 // one taken at or before cur.at-window, or, while none is that old yet, the
 // oldest one if it covers at least half the window. Snapshots older than
-// stale(window) do not count.
-func (h *history) start(cur snapshot, window time.Duration) (snapshot, error) {
+// stale(window) do not count, nor do those taken before since (when set).
+func (h *history) start(cur snapshot, window time.Duration, since time.Time) (snapshot, error) {
 	var oldest *snapshot
 	for i := len(h.snaps) - 1; i >= 0; i-- {
 		s := &h.snaps[i]
@@ -91,7 +91,7 @@ func (h *history) start(cur snapshot, window time.Duration) (snapshot, error) {
 		if age <= 0 {
 			continue // cur itself, or a scrape from the same instant
 		}
-		if age > stale(window) {
+		if age > stale(window) || s.at.Before(since) {
 			break
 		}
 		if age >= window {

@@ -203,3 +203,33 @@ func TestHistoryIsBounded(t *testing.T) {
 		t.Errorf("%d snapshots, want the cap %d", n, maxSnapshots)
 	}
 }
+
+// TestWindowNeverReachesBeforeSince: errors the backend served for an earlier
+// weight (before Since) do not count against the bake that starts after them.
+func TestWindowNeverReachesBeforeSince(t *testing.T) {
+	tg := newTarget(t)
+	c := newClocked(t, tg)
+	start := c.now
+	query := func(offset time.Duration, since time.Time) (float64, error) {
+		c.now = start.Add(offset)
+		s, err := c.Query(context.Background(), metrics.Query{Expr: "error-ratio", Backend: "canary", Window: 4 * time.Second, Since: since})
+		return s.Value, err
+	}
+	counters(tg, 100, 0)
+	_, _ = query(0, time.Time{})
+	counters(tg, 100, 100) // a broken earlier release: 100 errors
+	_, _ = query(2*time.Second, time.Time{})
+	since := start.Add(3 * time.Second) // the next bake starts
+	_, err := query(3*time.Second, since)
+	wantInconclusive(t, "the bake's first query", err, "of data")
+	counters(tg, 200, 100) // 100 good requests since
+	_, err = query(4*time.Second, since)
+	wantInconclusive(t, "one second into a 4s window", err, "of data")
+	counters(tg, 300, 100)
+	v, err := query(5*time.Second, since)
+	wantValue(t, "error ratio of the new bake's own traffic", v, err, 0)
+	v, err = query(5*time.Second, time.Time{})
+	if err != nil || v == 0 {
+		t.Errorf("without Since the window reaches the earlier errors: got %v, %v; want a ratio above 0", v, err)
+	}
+}

@@ -91,13 +91,18 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 	if expr == "" {
 		return metrics.Sample{}, errors.New("prometheus query: empty expression")
 	}
+	now := p.now()
+	window, err := q.Clamp(now)
+	if err != nil {
+		return metrics.Sample{}, err
+	}
+	q.Window = window
 	if strings.Contains(expr, WindowPlaceholder) {
 		if q.Window <= 0 {
 			return metrics.Sample{}, fmt.Errorf("prometheus query %q uses %s but the window is not set", expr, WindowPlaceholder)
 		}
 		expr = strings.ReplaceAll(expr, WindowPlaceholder, Duration(q.Window))
 	}
-	now := p.now()
 	args := url.Values{"query": {expr}}
 	ep := "/api/v1/query"
 	if q.Step > 0 {
