@@ -21,7 +21,7 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 	}
 	env := called("environment", e.Name)
 	if e.Metrics == nil {
-		v.c.addf(v.keyAt(p), "slos need a metrics section in %s to read from; add metrics: {provider: prometheus, options: {address: http://127.0.0.1:9090}}", env)
+		v.c.addf(v.keyAt(p), "slos need a metrics section in %s to read from; add metrics: {provider: prometheus, options: {url: http://127.0.0.1:9090}}", env)
 	}
 	if !hasTrafficStep {
 		v.c.addf(v.keyAt(p), "slos are analysed during a traffic step; add one or remove slos (%s has no canary, linear, blue-green or all-at-once step)", env)
@@ -34,6 +34,9 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		}
 		s := &e.SLOs[i]
 		v.slo(sp, s)
+		if e.Metrics != nil && e.Metrics.Provider == "cloudwatch" {
+			v.cloudwatchSLO(sp, s)
+		}
 		if s.Name == "" {
 			continue
 		}
@@ -163,5 +166,19 @@ func (v *validator) burnRate(path string, b *BurnRate) {
 		v.errf(hp, "burn-rate threshold is missing; add the burn rate that fails, e.g. threshold: 14.4")
 	case v.ok(hp) && b.Threshold <= 0:
 		v.errf(hp, "threshold %g must be more than 0, e.g. 14.4", b.Threshold)
+	}
+}
+
+// cloudwatchSLO refuses the objectives that read the edge proxy's request
+// metrics (error-ratio, latency, burn-rate): CloudWatch has other names for
+// them, so such an SLO could only ever be inconclusive.
+func (v *validator) cloudwatchSLO(path string, s *SLO) {
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"error-ratio", s.ErrorRatio != nil}, {"latency", s.Latency != nil}, {"burn-rate", s.BurnRate != nil}} {
+		if k.set && v.has(path+"."+k.key) {
+			v.c.addf(v.keyAt(path+"."+k.key), "%s reads the request metrics of runbook's edge proxy, which CloudWatch does not have; write a query SLO with its max instead, e.g. query: \"AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum:TargetGroup=${slot.target-group}\"", k.key)
+		}
 	}
 }

@@ -364,3 +364,31 @@ func TestTrafficExampleIsValid(t *testing.T) {
 		t.Errorf("canary = %+v", c)
 	}
 }
+
+func TestCloudWatchNeedsQuerySLOs(t *testing.T) {
+	src := `api-version: runbook/v1
+service: shop
+owner: team
+artifact: {reference: file:///tmp/a, digest: sha256:0000000000000000000000000000000000000000000000000000000000000000}
+environments:
+  - name: production
+    traffic: {provider: alb, slots: {blue: {tg: a}, green: {tg: b}}}
+    metrics: {provider: cloudwatch}
+    slos:
+      - name: errors
+        error-ratio: 0.01
+      - name: fivexx
+        query: "AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum"
+        max: 5
+    steps:
+      - name: shift
+        all-at-once: {}
+`
+	_, err := Parse("rb.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "rb.yaml:11:9: error-ratio reads the request metrics of runbook's edge proxy") {
+		t.Fatalf("err = %v, want the error-ratio SLO refused at 11:9", err)
+	}
+	if strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("want exactly one problem (the query SLO is fine), got:\n%v", err)
+	}
+}

@@ -105,7 +105,9 @@ func (e *environment) bakeOnce(ctx workflow.Context, d, interval time.Duration, 
 func bakeCtx(ctx workflow.Context, d, interval time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: d + interval + 2*time.Minute,
-		HeartbeatTimeout:    max(10*time.Second, 3*interval),
+		// The SDK sends heartbeats at most every 80% of this: short, so
+		// `runbook status` shows each round soon after it is measured.
+		HeartbeatTimeout: max(5*time.Second, 2*interval),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, MaximumInterval: 10 * time.Second,
 			NonRetryableErrorTypes: []string{metrics.ErrTypeInvalidCheck},

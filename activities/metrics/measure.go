@@ -69,36 +69,38 @@ type MeasureInput struct {
 	Checks []Check
 }
 
-// Measurement is everything one check saw and decided.
+// Measurement is everything one check saw and decided. It is shown in
+// `runbook status -o json` and the Web UI, hence the kebab-case keys.
 type Measurement struct {
-	Check   string
-	Kind    string
-	Verdict Verdict
+	Check   string  `json:"check"`
+	Kind    string  `json:"kind"`
+	Verdict Verdict `json:"verdict"`
 	// Value is the measured value (canary side for compare; short-window burn
 	// rate for burn-rate).
-	Value Number
+	Value Number `json:"value"`
 	// Baseline is the baseline's median for compare and the long-window burn
 	// rate for burn-rate.
-	Baseline Number
+	Baseline Number `json:"baseline"`
 	// Limit is what Value was judged against (Max, Alpha, BurnThreshold).
-	Limit float64
+	Limit float64 `json:"limit"`
 	// PValue is set for compare.
-	PValue Number
+	PValue Number `json:"p-value"`
 	// Samples are the raw observations of a compare check, canary then baseline.
-	CanarySamples, BaselineSamples []float64
-	At                             time.Time
+	CanarySamples   []float64 `json:"canary-samples,omitempty"`
+	BaselineSamples []float64 `json:"baseline-samples,omitempty"`
+	At              time.Time `json:"at,omitzero"`
 	// Detail says why, in words, especially for Inconclusive.
-	Detail string
+	Detail string `json:"detail,omitempty"`
 }
 
 // MeasureResult is the outcome of a round: every measurement and their Worst.
 type MeasureResult struct {
-	Round        int
-	Verdict      Verdict
-	Measurements []Measurement
+	Round        int           `json:"round"`
+	Verdict      Verdict       `json:"verdict"`
+	Measurements []Measurement `json:"measurements"`
 	// Detail says why a bake decided on this round (which checks failed, or
 	// never passed); empty for other rounds.
-	Detail string `json:",omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Activities measures SLOs through named providers.

@@ -75,7 +75,7 @@ func TestNumberJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"Value":null`) || !strings.Contains(string(b), `"Baseline":0.25`) {
+	if !strings.Contains(string(b), `"value":null`) || !strings.Contains(string(b), `"baseline":0.25`) {
 		t.Fatalf("json = %s", b)
 	}
 	var m Measurement

@@ -51,6 +51,7 @@ func (a *app) demoCanary(ctx context.Context, cfg worker.Config, o *demoOptions,
 	}
 	defer stopLoad()
 
+	fmt.Fprintln(a.out, "\n(until the first release takes traffic no slot is live, so the proxy answers 503: that is the 5xx of the first load lines)")
 	versions := []string{"2.0.0-demo." + stamp, "2.1.0-demo." + stamp}
 	var link string
 	for i, v := range versions {

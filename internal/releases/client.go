@@ -154,6 +154,9 @@ func (c *Client) Status(ctx context.Context, id string) (workflows.ReleaseStatus
 	if err := v.Get(&st); err != nil {
 		return st, fmt.Errorf("decode status of %s: %w", id, err)
 	}
+	if !st.Finished() {
+		c.addLiveRounds(ctx, &st)
+	}
 	return st, nil
 }
 

@@ -1,0 +1,56 @@
+package releases
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/converter"
+
+	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// bakeActivity is the activity type of a weight's analysis.
+const bakeActivity = "Bake"
+
+// addLiveRounds adds the analysis rounds of a bake still running to the
+// current environment's traffic status. The workflow only learns a bake's
+// rounds when the bake ends; until then they are in the Bake activity's
+// heartbeat, which this reads, so `status` and `watch` show every round as
+// it is measured. Errors only mean no live rounds: the status stays valid.
+func (c *Client) addLiveRounds(ctx context.Context, st *workflows.ReleaseStatus) {
+	for i := range st.Environments {
+		e := &st.Environments[i]
+		if e.Name != st.CurrentEnvironment || e.Traffic == nil || e.Traffic.Phase == 0 || e.WorkflowID == "" {
+			continue
+		}
+		desc, err := c.Temporal.DescribeWorkflowExecution(ctx, e.WorkflowID, e.RunID)
+		if err != nil {
+			return
+		}
+		for _, pa := range desc.GetPendingActivities() {
+			if pa.GetActivityType().GetName() != bakeActivity || pa.GetHeartbeatDetails() == nil {
+				continue
+			}
+			var p metrics.BakeProgress
+			if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p); err != nil {
+				continue
+			}
+			e.Traffic.Rounds = mergeRounds(e.Traffic.Rounds, p.Rounds)
+		}
+	}
+}
+
+// mergeRounds appends the rounds of live that rounds does not have yet.
+func mergeRounds(rounds, live []metrics.MeasureResult) []metrics.MeasureResult {
+	last := 0
+	if n := len(rounds); n > 0 {
+		last = rounds[n-1].Round
+	}
+	for _, r := range live {
+		if r.Round > last {
+			rounds = append(rounds, r)
+			last = r.Round
+		}
+	}
+	return rounds
+}
