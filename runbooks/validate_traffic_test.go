@@ -188,7 +188,7 @@ func TestTrafficStepProblems(t *testing.T) {
 func TestSLOProblems(t *testing.T) {
 	runTrafficCases(t, []trafficCase{
 		{"slos without metrics", [2]string{"    metrics:\n      provider: prometheus\n      options: {address: \"http://127.0.0.1:9090\"}\n", ""},
-			`t.yaml:14:5: slos need a metrics section in environment "production" to read from; add metrics: {provider: prometheus, options: {address: http://127.0.0.1:9090}}`, 0},
+			`t.yaml:14:5: slos need a metrics section in environment "production" to read from; add metrics: {provider: prometheus, options: {url: http://127.0.0.1:9090}}`, 0},
 		{"slos without a traffic step", step("        approval: {}\n"),
 			`t.yaml:17:5: slos are analysed during a traffic step; add one or remove slos (environment "production" has no canary, linear, blue-green or all-at-once step)`, 0},
 		{"name missing", slo("      - error-ratio: 0.01\n"),
