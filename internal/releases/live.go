@@ -23,11 +23,11 @@ func (c *Client) addLiveRounds(ctx context.Context, st *workflows.ReleaseStatus)
 		if e.Name != st.CurrentEnvironment || e.Traffic == nil || e.Traffic.Phase == 0 || e.WorkflowID == "" {
 			continue
 		}
-		desc, err := c.Temporal.DescribeWorkflowExecution(ctx, e.WorkflowID, e.RunID)
-		if err != nil {
+		desc, err := c.Temporal.DescribeWorkflow(ctx, e.WorkflowID, e.RunID)
+		if err != nil || desc.RawResponse == nil {
 			return
 		}
-		for _, pa := range desc.GetPendingActivities() {
+		for _, pa := range desc.RawResponse.GetPendingActivities() {
 			if pa.GetActivityType().GetName() != bakeActivity || pa.GetHeartbeatDetails() == nil {
 				continue
 			}
