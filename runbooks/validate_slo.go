@@ -37,6 +37,9 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		if e.Metrics != nil && e.Metrics.Provider == "cloudwatch" {
 			v.cloudwatchSLO(sp, s)
 		}
+		if e.Metrics != nil && e.Metrics.Provider == "edge" {
+			v.edgeSLO(sp, s)
+		}
 		if s.Name == "" {
 			continue
 		}
@@ -180,5 +183,17 @@ func (v *validator) cloudwatchSLO(path string, s *SLO) {
 		if k.set && v.has(path+"."+k.key) {
 			v.c.addf(v.keyAt(path+"."+k.key), "%s reads the request metrics of runbook's edge proxy, which CloudWatch does not have; write a query SLO with its max instead, e.g. query: \"AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum:TargetGroup=${slot.target-group}\"", k.key)
 		}
+	}
+}
+
+// edgeSLO refuses the objectives the edge provider cannot answer: it keeps
+// counters, not raw observations (compare) or hours of history (burn-rate),
+// so they would hold every release as inconclusive.
+func (v *validator) edgeSLO(path string, s *SLO) {
+	if s.Compare != nil && v.has(path+".compare") {
+		v.c.addf(v.keyAt(path+".compare"), "compare needs raw observations of both slots, which the edge provider does not keep; read the edge's metrics through prometheus (metrics: {provider: prometheus, ...}) or use error-ratio and latency")
+	}
+	if s.BurnRate != nil && v.has(path+".burn-rate") {
+		v.c.addf(v.keyAt(path+".burn-rate"), "burn-rate needs the long window's history, which the edge provider does not keep; read the edge's metrics through prometheus (metrics: {provider: prometheus, ...})")
 	}
 }

@@ -392,3 +392,37 @@ environments:
 		t.Errorf("want exactly one problem (the query SLO is fine), got:\n%v", err)
 	}
 }
+
+func TestEdgeMetricsRefuseCompareAndBurnRate(t *testing.T) {
+	src := `api-version: runbook/v1
+service: shop
+owner: team
+artifact: {reference: file:///tmp/a, digest: sha256:0000000000000000000000000000000000000000000000000000000000000000}
+environments:
+  - name: production
+    traffic: {provider: edge, slots: {blue: {}, green: {}}}
+    metrics: {provider: edge, options: {url: "http://127.0.0.1:18091/metrics"}}
+    slos:
+      - name: errors
+        error-ratio: 0.01
+      - name: versus
+        compare: {query: "latency_${slot}"}
+      - name: budget
+        burn-rate: {target: 0.999, long-window: 1h, threshold: 14.4}
+    steps:
+      - name: shift
+        all-at-once: {}
+`
+	_, err := Parse("rb.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("want compare and burn-rate refused with edge metrics")
+	}
+	for _, want := range []string{"rb.yaml:13:9: compare needs raw observations", "rb.yaml:15:9: burn-rate needs the long window's history"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
+		t.Errorf("want exactly 2 problems, got %d:\n%v", n, err)
+	}
+}

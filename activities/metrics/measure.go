@@ -235,6 +235,9 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 	}
 	lq := c.Query
 	lq.Window = c.LongWindow
+	// The long window looks back on purpose: the budget burnt before this
+	// bake counts, so it is not cut at the bake's start.
+	lq.Since = time.Time{}
 	long, err := p.Query(ctx, lq)
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
