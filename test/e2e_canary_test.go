@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,6 +103,9 @@ type slotted struct {
 	tofu    string
 	load    *loadgen.Generator
 	edgeSrv *edge.Server
+	// worker runs the releases; workerEnv starts another like it.
+	worker    *workerProc
+	workerEnv []string
 }
 
 // newSlotted starts the edge proxy (blue and green at weight 0), writes the
@@ -138,7 +142,8 @@ func newSlottedWindow(t testing.TB, r *rig, metricsFor func(admin string) string
 		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
 	})
 	t.Cleanup(s.destroy)
-	r.startWorker(terraform.BinEnv+"="+s.tofu, "E2E_EDGE_TOKEN="+token)
+	s.workerEnv = []string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}
+	s.worker = r.startWorker(s.workerEnv...)
 	return s
 }
 
@@ -400,5 +405,71 @@ func TestCanaryWithPrometheus(t *testing.T) {
 	}
 	if w := s.weights(); w["green"] != 100 || w["blue"] != 0 {
 		t.Errorf("after the breach the proxy has %v, want green 100 blue 0", w)
+	}
+}
+
+// TestCanarySurvivesWorkerCrash: the worker is killed (SIGKILL) while a
+// canary weight bakes; a new worker picks the release up where it was and
+// finishes it, under load, without a weight being set twice or out of order.
+func TestCanarySurvivesWorkerCrash(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "canary-crash")
+	s := newSlotted(t, r, edgeMetrics)
+	s.startLoad(t)
+	if st := s.release("1.0.0"); st.State != workflows.StateSucceeded {
+		t.Fatalf("first install: %s (%s)", st.State, st.Reason)
+	}
+	seen := s.watchWeight("blue")
+	id := r.deploy(s.path, s.digest, "2.0.0", requester)
+	r.waitFor(id, "canary 2.0.0 baking at weight 4", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Traffic != nil && e.Traffic.Phase >= 4
+	})
+	s.worker.kill(t)
+	s.worker = r.startWorker(s.workerEnv...)
+	st := r.waitFor(id, "2.0.0 finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("canary after a worker crash: %s (%s)", st.State, st.Reason)
+	}
+	if w := s.weights(); w["blue"] != 100 || w["green"] != 0 {
+		t.Errorf("after the canary the proxy has %v, want blue 100 green 0", w)
+	}
+	got := seen()
+	t.Logf("blue's weights seen: %v", got)
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Errorf("blue's weight went down from %d to %d: %v", got[i-1], got[i], got)
+		}
+	}
+}
+
+// watchWeight polls the proxy until the test ends and returns a function
+// listing every distinct weight of slot seen so far, in order.
+func (s *slotted) watchWeight(slot string) func() []int {
+	var mu sync.Mutex
+	var seen []int
+	done := make(chan struct{})
+	s.r.t.Cleanup(func() { close(done) })
+	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			w := s.weights()[slot]
+			mu.Lock()
+			if n := len(seen); n == 0 || seen[n-1] != w {
+				seen = append(seen, w)
+			}
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int(nil), seen...)
 	}
 }
