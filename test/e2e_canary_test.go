@@ -119,13 +119,7 @@ func newSlotted(t testing.TB, r *rig, metricsFor func(admin string) string) *slo
 // analysis interval).
 func newSlottedWindow(t testing.TB, r *rig, metricsFor func(admin string) string, window time.Duration) *slotted {
 	t.Helper()
-	s := &slotted{r: r, runDir: filepath.Join(r.dir, "run"), tofu: tofuBin(t),
-		ports: map[string]int{"blue": appPort(t), "green": appPort(t)}}
-	_, sampleapp := binaries(t)
-	var err error
-	if s.digest, err = artifact.FileDigest(sampleapp); err != nil {
-		t.Fatal(err)
-	}
+	s, sampleapp := newSlots(t, r)
 	token := randomToken(t)
 	s.startEdge(t, token)
 	var windowLine string
@@ -145,6 +139,19 @@ func newSlottedWindow(t testing.TB, r *rig, metricsFor func(admin string) string
 	s.workerEnv = []string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}
 	s.worker = r.startWorker(s.workerEnv...)
 	return s
+}
+
+// newSlots reserves the two slots' ports and pins the sample app, the parts
+// every router's variant shares; the router and the runbook are the caller's.
+func newSlots(t testing.TB, r *rig) (*slotted, string) {
+	s := &slotted{r: r, runDir: filepath.Join(r.dir, "run"), tofu: tofuBin(t),
+		ports: map[string]int{"blue": appPort(t), "green": appPort(t)}}
+	_, sampleapp := binaries(t)
+	var err error
+	if s.digest, err = artifact.FileDigest(sampleapp); err != nil {
+		t.Fatal(err)
+	}
+	return s, sampleapp
 }
 
 func randomToken(t testing.TB) string {

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic/haproxy"
 	"github.com/runbookhq/runbook/internal/haproxytest"
@@ -93,13 +92,7 @@ environments:
 // that can run OpenTofu. The edge-only parts of slotted stay unset.
 func newHAProxySlotted(t *testing.T, r *rig) (*slotted, *haproxytest.HAProxy) {
 	t.Helper()
-	s := &slotted{r: r, runDir: filepath.Join(r.dir, "run"), tofu: tofuBin(t),
-		ports: map[string]int{"blue": appPort(t), "green": appPort(t)}}
-	_, sampleapp := binaries(t)
-	var err error
-	if s.digest, err = artifact.FileDigest(sampleapp); err != nil {
-		t.Fatal(err)
-	}
+	s, sampleapp := newSlots(t, r)
 	var servers []haproxytest.Server
 	for _, slot := range []string{"blue", "green"} {
 		servers = append(servers, haproxytest.Server{Name: slot, URL: fmt.Sprintf("http://127.0.0.1:%d", s.ports[slot])})
