@@ -391,9 +391,6 @@ func TestCanaryWithPrometheus(t *testing.T) {
 		prom = promtest.Start(t, u.Host)
 		return "      provider: prometheus\n      options:\n        url: " + prom.URL
 	}, 4*time.Second)
-	if os.Getenv("CI") == "" && prom == nil {
-		t.Skip("no prometheus")
-	}
 	// The first scrapes, not a release, should be what waits for Prometheus.
 	prom.WaitForData(t, `edge_requests_total{backend="green"}`, time.Minute)
 	s.startLoad(t)
@@ -478,5 +475,37 @@ func (s *slotted) watchWeight(slot string) func() []int {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]int(nil), seen...)
+	}
+}
+
+// TestCanaryWithoutTrafficHoldsForAPerson: with no load at all the analysis
+// has nothing to judge, so the release holds at its weight, paused by
+// analysis, instead of passing; `runbook promote` accepts it.
+func TestCanaryWithoutTrafficHoldsForAPerson(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "canary-quiet")
+	s := newSlotted(t, r, edgeMetrics)
+	id := r.deploy(s.path, s.digest, "1.0.0", requester)
+	st := r.waitFor(id, "held by the analysis", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Paused && e.Traffic != nil && e.Traffic.Hold != ""
+	})
+	e := env(t, st, "production")
+	if e.PausedBy != "analysis" || !strings.Contains(e.Traffic.Hold, "inconclusive") {
+		t.Fatalf("held environment: paused by %q, hold %q; want paused by analysis, inconclusive", e.PausedBy, e.Traffic.Hold)
+	}
+	if res := r.cli("status", id); !strings.Contains(res.stdout, "HELD: analysis inconclusive") {
+		t.Errorf("runbook status does not show the hold:\n%s", res)
+	}
+	if w := s.weights(); w["green"] != 100 {
+		t.Errorf("while held the proxy has %v, want the weight kept (green 100)", w)
+	}
+	r.mustCLI("promote", id, "--as", "erin", "--reason", "no traffic at night; checked by hand")
+	st = r.waitFor(id, "finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("after the promote the release is %s (%s), want succeeded", st.State, st.Reason)
+	}
+	if !hasAudit(r.auditRecords(id), "traffic.promoted", "erin", "canary") {
+		t.Errorf("the audit log has no traffic.promoted record by erin")
 	}
 }
