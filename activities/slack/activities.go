@@ -1,0 +1,190 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	goslack "github.com/slack-go/slack"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Environment variables holding the bot token: the token itself, or the path
+// of a file that holds it (a mounted secret). Never a flag, never history.
+const (
+	EnvBotToken     = "SLACK_BOT_TOKEN"
+	EnvBotTokenFile = "SLACK_BOT_TOKEN_FILE"
+)
+
+// ErrNotConfigured is returned by New when no bot token is set, so the worker
+// can run without Slack instead of failing.
+var ErrNotConfigured = errors.New("slack is not configured: set " + EnvBotToken + " or " + EnvBotTokenFile + " on the worker")
+
+// Activities posts and updates gate messages. Register it on the worker and
+// call its methods from workflows through a typed nil *Activities.
+type Activities struct {
+	Client *goslack.Client
+	// token is kept only to scrub it from errors.
+	token string
+}
+
+// Options configure New.
+type Options struct {
+	// APIURL overrides Slack's API URL (with a trailing slash); tests point it
+	// at slacktest.
+	APIURL string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// New builds the activities with the bot token from SLACK_BOT_TOKEN or the
+// file named by SLACK_BOT_TOKEN_FILE. It returns ErrNotConfigured when
+// neither is set.
+func New(opts Options) (*Activities, error) {
+	token, err := LoadSecret(opts.Getenv, EnvBotToken)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, ErrNotConfigured
+	}
+	var co []goslack.Option
+	if opts.APIURL != "" {
+		co = append(co, goslack.OptionAPIURL(opts.APIURL))
+	}
+	return &Activities{Client: goslack.New(token, co...), token: token}, nil
+}
+
+// LoadSecret reads the secret in the environment variable name, or in the
+// file named by name+"_FILE". Setting both is an error, so that nobody
+// wonders which one is in use; neither gives "". Errors name the variable or
+// the file, never the secret.
+func LoadSecret(getenv func(string) string, name string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	direct, file := getenv(name), getenv(name+"_FILE")
+	switch {
+	case direct != "" && file != "":
+		return "", fmt.Errorf("both %s and %s_FILE are set: unset one", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("%s_FILE: %s is empty", name, file)
+		}
+		return s, nil
+	}
+	return strings.TrimSpace(direct), nil
+}
+
+// PostGateInput is the message to post in a channel.
+type PostGateInput struct {
+	Channel string
+	Message GateMessage
+}
+
+// PostGateResult identifies the posted message for later updates and for the
+// thread of release progress.
+type PostGateResult struct {
+	Channel string
+	TS      string
+}
+
+// PostGate posts the gate message. Slack has no idempotency key for
+// chat.postMessage: if the answer is lost after Slack stored the message, the
+// retry posts a second one. The workflow keeps the TS it got and updates
+// only that message, so the lost one keeps buttons; clicks on it still go
+// through the Update validator.
+func (a *Activities) PostGate(ctx context.Context, in PostGateInput) (PostGateResult, error) {
+	if err := a.check(in.Channel, in.Message); err != nil {
+		return PostGateResult{}, err
+	}
+	ch, ts, err := a.Client.PostMessageContext(ctx, in.Channel,
+		goslack.MsgOptionText(Text(in.Message), true),
+		goslack.MsgOptionBlocks(Blocks(in.Message)...),
+		goslack.MsgOptionDisableLinkUnfurl())
+	if err != nil {
+		return PostGateResult{}, a.classify("chat.postMessage", in.Channel, err)
+	}
+	return PostGateResult{Channel: ch, TS: ts}, nil
+}
+
+// UpdateGateInput names the message to replace and its new content.
+type UpdateGateInput struct {
+	Channel string
+	TS      string
+	Message GateMessage
+}
+
+// UpdateGate replaces the gate message in place: new approvals, or the
+// outcome without buttons once the gate closed. It is idempotent.
+func (a *Activities) UpdateGate(ctx context.Context, in UpdateGateInput) error {
+	if err := a.check(in.Channel, in.Message); err != nil {
+		return err
+	}
+	if in.TS == "" {
+		return invalid("UpdateGate needs the TS that PostGate returned")
+	}
+	_, _, _, err := a.Client.UpdateMessageContext(ctx, in.Channel, in.TS,
+		goslack.MsgOptionText(Text(in.Message), true),
+		goslack.MsgOptionBlocks(Blocks(in.Message)...))
+	if err != nil {
+		return a.classify("chat.update", in.Channel, err)
+	}
+	return nil
+}
+
+// PostThreadInput is one line of release progress for the gate's thread.
+type PostThreadInput struct {
+	Channel  string
+	ThreadTS string
+	Text     string
+}
+
+// PostThread posts a reply into the gate message's thread. Like PostGate, a
+// retry after a lost answer may post the line twice.
+func (a *Activities) PostThread(ctx context.Context, in PostThreadInput) error {
+	if in.Channel == "" || in.ThreadTS == "" || in.Text == "" {
+		return invalid("PostThread needs a channel, the thread's TS and a text")
+	}
+	if err := a.ready(); err != nil {
+		return err
+	}
+	_, _, err := a.Client.PostMessageContext(ctx, in.Channel,
+		goslack.MsgOptionText(in.Text, true),
+		goslack.MsgOptionTS(in.ThreadTS),
+		goslack.MsgOptionDisableLinkUnfurl())
+	if err != nil {
+		return a.classify("chat.postMessage", in.Channel, err)
+	}
+	return nil
+}
+
+// check refuses input that no retry can fix.
+func (a *Activities) check(channel string, m GateMessage) error {
+	if err := a.ready(); err != nil {
+		return err
+	}
+	if channel == "" {
+		return invalid("no Slack channel for environment " + m.Environment + ": set one in the runbook")
+	}
+	if m.State == StateWaiting {
+		if err := RouteOf(m).Validate(); err != nil {
+			return invalid("gate message: " + err.Error())
+		}
+	}
+	return nil
+}
+
+func (a *Activities) ready() error {
+	if a == nil || a.Client == nil {
+		return temporal.NewNonRetryableApplicationError(ErrNotConfigured.Error(), ErrTypeInvalid, nil)
+	}
+	return nil
+}
