@@ -54,6 +54,7 @@ type Environment struct {
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
 	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment\\, applied by its provision step."`
 	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on."`
+	Slack         *Slack         `yaml:"slack,omitempty" json:"slack,omitempty" jsonschema:"description=Slack channel where the environment's approval gates are posted with Approve and Reject buttons."`
 	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between the environment's two slots; needed by a canary\\, linear\\, blue-green or all-at-once step and by ${slot} variables."`
 	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider the SLO analysis reads from; needed by slos."`
 	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
@@ -104,6 +105,13 @@ type Database struct {
 	URL        string `yaml:"url" json:"url" jsonschema:"required,pattern=^(env|file):.+$,description=Where the connection string is: env:NAME (a variable of the worker) or file:PATH (its first line). Never the connection string itself."`
 	Driver     string `yaml:"driver,omitempty" json:"driver,omitempty" jsonschema:"enum=postgres,enum=sqlite,description=Default: from the connection string's scheme."`
 	Migrations string `yaml:"migrations" json:"migrations" jsonschema:"required,description=Directory of NNN_name.up.sql / NNN_name.down.sql files\\, relative to the runbook."`
+}
+
+// Slack is where an environment's gates are posted. The bot token and the
+// signing secret are the worker's (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET),
+// never the runbook's.
+type Slack struct {
+	Channel string `yaml:"channel" json:"channel" jsonschema:"required,description=Channel ID (C0123...) or name the bot is a member of."`
 }
 
 // Traffic names the router that shifts traffic between the environment's two

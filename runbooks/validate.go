@@ -155,6 +155,9 @@ func (v *validator) environment(path string, e *Environment) {
 	if e.Database != nil && v.ok(path+".database") {
 		v.database(path+".database", e.Database)
 	}
+	if e.Slack != nil && v.ok(path+".slack") && strings.TrimSpace(e.Slack.Channel) == "" {
+		v.c.addf(v.keyAt(path+".slack"), "slack needs the channel its gates are posted to, e.g. slack: {channel: C0123456789}")
+	}
 	v.trafficSections(path, e)
 	// Gates and steps share one namespace: the release status, approvals
 	// and the audit log all address them by name.

@@ -38,6 +38,11 @@ type Config struct {
 	// (RUNBOOK_TOFU_BIN; default: tofu on PATH, the pinned .tools/bin/tofu,
 	// then terraform on PATH).
 	TofuBin string
+	// SlackUsers maps Slack user IDs to runbook identities
+	// (RUNBOOK_SLACK_USERS, "U0123ABCD=alice,U0456EFGH=bob").
+	SlackUsers string
+	// SlackAPIURL overrides Slack's API URL (RUNBOOK_SLACK_API_URL; tests).
+	SlackAPIURL string
 }
 
 // HostQueue is the task queue only workers on this host poll: saved plans
@@ -73,6 +78,9 @@ func LoadConfig() (Config, error) {
 		UIURL:     envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
 		HTTPAddr:  os.Getenv("RUNBOOK_HTTP_ADDR"),
 		TofuBin:   os.Getenv("RUNBOOK_TOFU_BIN"),
+
+		SlackUsers:  os.Getenv("RUNBOOK_SLACK_USERS"),
+		SlackAPIURL: os.Getenv("RUNBOOK_SLACK_API_URL"),
 	}
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
 	return cfg, nil

@@ -20,7 +20,7 @@ type healthChecker interface {
 // Handler serves the worker's probes: /healthz answers while the process
 // runs; /readyz answers 200 only when Temporal's frontend is reachable, so an
 // orchestrator does not route work to a worker that cannot poll.
-func Handler(c healthChecker, taskQueue string) http.Handler {
+func Handler(c healthChecker, taskQueue string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

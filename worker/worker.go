@@ -15,8 +15,10 @@ import (
 	"github.com/runbookhq/runbook/activities/httpcheck"
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/activities/migrate"
+	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic"
+	"github.com/runbookhq/runbook/internal/slackin"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -35,7 +37,8 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 }
 
 // Register registers the workflows and activities on the shared task queue.
-func Register(w worker.Registry, cfg Config, log *audit.Log) {
+// slackActs may be nil (no Slack).
+func Register(w worker.Registry, cfg Config, log *audit.Log, slackActs *slack.Activities) {
 	w.RegisterWorkflow(workflows.Release)
 	w.RegisterWorkflow(workflows.Environment)
 	w.RegisterWorkflow(workflows.Drift)
@@ -46,6 +49,10 @@ func Register(w worker.Registry, cfg Config, log *audit.Log) {
 	w.RegisterActivity(terraformActivities(cfg))
 	w.RegisterActivity(&traffic.Activities{})
 	w.RegisterActivity(&metrics.Activities{})
+	if slackActs == nil {
+		slackActs = &slack.Activities{}
+	}
+	w.RegisterActivity(slackActs)
 }
 
 // terraformActivities are the provisioning activities of this worker; they
@@ -62,15 +69,27 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path)", err)
 	}
 	defer log.Close()
+	slackActs, interactions, err := slackSetup(cfg, c, log)
+	if err != nil {
+		return err
+	}
+	if interactions != nil && cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = DefaultSlackHTTPAddr
+	}
 	if cfg.HTTPAddr != "" {
-		stop, err := serveHTTP(cfg.HTTPAddr, Handler(c, cfg.TaskQueue))
+		mux := Handler(c, cfg.TaskQueue)
+		if interactions != nil {
+			mux.Handle("POST "+slackin.Path, interactions)
+			defer interactions.Wait()
+		}
+		stop, err := serveHTTP(cfg.HTTPAddr, mux)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	shared := worker.New(c, cfg.TaskQueue, worker.Options{})
-	Register(shared, cfg, log)
+	Register(shared, cfg, log, slackActs)
 	host := worker.New(c, cfg.HostQueue(), worker.Options{})
 	host.RegisterActivity(terraformActivities(cfg))
 	for _, w := range []struct {

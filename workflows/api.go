@@ -75,6 +75,8 @@ type ReleaseInput struct {
 	Requester string           `json:"requester"`
 	// RunbookFile is where the runbook came from, for the audit trail.
 	RunbookFile string `json:"runbook-file,omitempty"`
+	// UIURL is the Web UI's base, for links in Slack messages.
+	UIURL string `json:"ui-url,omitempty"`
 }
 
 // ReleaseResult is what a successful release returns.
@@ -92,6 +94,8 @@ type EnvironmentInput struct {
 	Requester string               `json:"requester"`
 	Policy    runbooks.Policy      `json:"policy"`
 	Env       runbooks.Environment `json:"environment"`
+	// UIURL is the Web UI's base, for links in Slack messages.
+	UIURL string `json:"ui-url,omitempty"`
 }
 
 // EnvironmentResult is what an environment returns when it succeeded.
@@ -240,6 +244,9 @@ type GateStatus struct {
 	Deadline     time.Time  `json:"deadline,omitzero"`
 	Approvals    []Decision `json:"approvals,omitempty"`
 	Rejection    *Decision  `json:"rejection,omitempty"`
+	// SlackChannel and SlackTS locate the gate's Slack message, if posted.
+	SlackChannel string `json:"slack-channel,omitempty"`
+	SlackTS      string `json:"slack-ts,omitempty"`
 }
 
 // Decision is one person's approval or rejection.
@@ -263,6 +270,17 @@ type DecisionInput struct {
 	Gate    string `json:"gate,omitempty"`
 	Actor   string `json:"actor"`
 	Comment string `json:"comment,omitempty"`
+	// Channel says where the decision was made: cli, slack; empty is an
+	// Update sent some other way, e.g. from the Web UI.
+	Channel string `json:"channel,omitempty"`
+}
+
+// decisionChannel names the channel of a decision for the audit log.
+func decisionChannel(in DecisionInput) string {
+	if in.Channel == "" {
+		return "ui"
+	}
+	return in.Channel
 }
 
 // DecisionResult tells the caller what their decision did.

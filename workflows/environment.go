@@ -38,6 +38,8 @@ type environment struct {
 	slots *slotChoice
 	// promote is set by the promote Update until the bake it ends sees it.
 	promote bool
+	// namespace is the workflow's Temporal namespace, for Web UI links.
+	namespace string
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -86,7 +88,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 
 func newEnvironment(ctx workflow.Context, in EnvironmentInput) *environment {
 	info := workflow.GetInfo(ctx)
-	e := &environment{in: in, log: workflow.GetLogger(ctx)}
+	e := &environment{in: in, log: workflow.GetLogger(ctx), namespace: info.Namespace}
 	if info.ParentWorkflowExecution != nil {
 		e.parent = *info.ParentWorkflowExecution
 	}

@@ -31,14 +31,13 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "gate.waiting", step: g.Name, outcome: StateWaiting, detail: g.Instructions})
 	e.publish(ctx)
+	e.slackGateOpened(ctx, st)
 
-	decided, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-		Timeout:      timeout,
-		TimerOptions: workflow.TimerOptions{Summary: "approval gate " + g.Name + " times out"},
-	}, func() bool { return g.State != StateWaiting || e.abort != nil })
+	decided, err := e.awaitDecision(ctx, g, timeout)
 	if err != nil {
 		e.abortFromCancel()
 	}
+	defer e.slackGateChanged(ctx, g)
 	switch {
 	case e.abort != nil:
 		g.State, st.State = StateInterrupted, StateInterrupted
@@ -57,6 +56,28 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 	}
 	st.Detail = "approved by " + actors(g.Approvals)
 	return nil
+}
+
+// awaitDecision waits until gate g is decided, the environment is aborted,
+// or timeout passes (decided false). With a Slack message to keep current,
+// it also wakes on each approval that does not close the gate yet.
+func (e *environment) awaitDecision(ctx workflow.Context, g *GateStatus, timeout time.Duration) (bool, error) {
+	opts := workflow.AwaitOptions{Timeout: timeout,
+		TimerOptions: workflow.TimerOptions{Summary: "approval gate " + g.Name + " times out"}}
+	if g.SlackTS == "" {
+		return workflow.AwaitWithOptions(ctx, opts, func() bool { return g.State != StateWaiting || e.abort != nil })
+	}
+	for {
+		seen := len(g.Approvals)
+		opts.Timeout = g.Deadline.Sub(workflow.Now(ctx))
+		decided, err := workflow.AwaitWithOptions(ctx, opts, func() bool {
+			return g.State != StateWaiting || e.abort != nil || len(g.Approvals) != seen
+		})
+		if err != nil || !decided || g.State != StateWaiting || e.abort != nil {
+			return decided, err
+		}
+		e.slackGateChanged(ctx, g)
+	}
 }
 
 // findGate resolves the gate a decision is about. An empty name means the one
@@ -140,7 +161,7 @@ func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionR
 	if len(g.Approvals) >= g.MinApprovals {
 		g.State = StateApproved
 	}
-	e.audit(ctx, auditRecord{action: "gate.approved", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment})
+	e.audit(ctx, auditRecord{action: "gate.approved", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment, channel: decisionChannel(in)})
 	e.publish(ctx)
 	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
 }
@@ -153,7 +174,7 @@ func (e *environment) reject(ctx workflow.Context, in DecisionInput) (DecisionRe
 	}
 	g.Rejection = &Decision{Actor: in.Actor, Comment: in.Comment, At: workflow.Now(ctx)}
 	g.State = StateRejected
-	e.audit(ctx, auditRecord{action: "gate.rejected", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment})
+	e.audit(ctx, auditRecord{action: "gate.rejected", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment, channel: decisionChannel(in)})
 	e.publish(ctx)
 	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
 }

@@ -17,6 +17,8 @@ var auditActs *audit.Activities
 // auditRecord is one line for the audit log, filled by the workflow.
 type auditRecord struct {
 	action, actor, step, outcome, detail string
+	// channel is where a person's decision came from (cli, slack, ui).
+	channel string
 }
 
 // audit appends a record to the audit log through a local activity (one
@@ -41,6 +43,7 @@ func (e *environment) audit(ctx workflow.Context, r auditRecord) {
 		Step:        r.step,
 		Outcome:     r.outcome,
 		Detail:      r.detail,
+		Channel:     r.channel,
 	}}
 	appendAudit(ctx, in)
 }

@@ -82,7 +82,7 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 	child := r.startChild(ctx, env.Name, EnvironmentInput{
 		ReleaseID: r.status.ReleaseID, Service: r.in.Runbook.Service, Owner: r.in.Runbook.Owner,
 		Version: r.in.Version, Artifact: r.in.Runbook.Artifact, Requester: r.in.Requester,
-		Policy: r.in.Runbook.Policy, Env: env,
+		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {

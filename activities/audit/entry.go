@@ -44,6 +44,8 @@ type Entry struct {
 	Step        string `json:"step,omitempty"`
 	Outcome     string `json:"outcome,omitempty"`
 	Detail      string `json:"detail,omitempty"`
+	// Channel is where a person's decision came from: cli, slack or ui.
+	Channel string `json:"channel,omitempty"`
 	// Prev is the Hash of the entry before this one, "" for the first.
 	Prev string `json:"prev"`
 	// Hash is the hex SHA-256 of the canonical JSON of this entry with Hash empty.

@@ -25,6 +25,7 @@ func newDecideCmd(a *app, approve bool) *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			in.Channel = "cli"
 			res, err := rc.Decide(cmd.Context(), args[0], approve, in)
 			if err != nil {
 				return err

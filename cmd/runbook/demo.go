@@ -238,7 +238,7 @@ func (a *app) demoApprove(ctx context.Context, rc *releases.Client, st workflows
 			continue
 		}
 		fmt.Fprintf(a.out, "\n$ runbook approve %s --gate %s --as %s --comment 'automatic demo approval'\n", st.ReleaseID, g.Name, demoApprover)
-		res, err := rc.Decide(ctx, st.ReleaseID, true, workflows.DecisionInput{Gate: g.Name, Actor: demoApprover, Comment: "automatic demo approval"})
+		res, err := rc.Decide(ctx, st.ReleaseID, true, workflows.DecisionInput{Gate: g.Name, Actor: demoApprover, Comment: "automatic demo approval", Channel: "cli"})
 		if err != nil {
 			fmt.Fprintln(a.out, err)
 			continue

@@ -50,6 +50,9 @@ func (c *Client) Link(workflowID, runID string) string {
 func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.WorkflowRun, error) {
 	rb := in.Runbook
 	id := workflows.ReleaseID(rb.Service, in.Version)
+	if in.UIURL == "" {
+		in.UIURL = c.UIURL
+	}
 	for _, env := range rb.Environments {
 		if err := c.checkEnvironmentFree(ctx, rb.Service, env.Name); err != nil {
 			return nil, err

@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/slack"
+)
+
+var slackActs *slack.Activities
+
+// slackCtx runs Slack calls: best effort, a few attempts, never long. A
+// Slack outage must not hold or fail a release; `runbook approve` and the Web
+// UI remain open channels.
+func slackCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    15 * time.Second,
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, MaximumInterval: 20 * time.Second, MaximumAttempts: 5,
+			NonRetryableErrorTypes: []string{slack.ErrTypeInvalid},
+		},
+		Summary: summary,
+	})
+}
+
+// slackGateOpened posts the gate's message to the environment's channel and
+// remembers where it is, so later changes edit it in place.
+func (e *environment) slackGateOpened(ctx workflow.Context, st *StepStatus) {
+	if e.in.Env.Slack == nil {
+		return
+	}
+	g := st.Gate
+	var res slack.PostGateResult
+	err := workflow.ExecuteActivity(slackCtx(ctx, "post gate "+g.Name+" to Slack"), slackActs.PostGate,
+		slack.PostGateInput{Channel: e.in.Env.Slack.Channel, Message: e.gateMessage(g)}).Get(ctx, &res)
+	if err != nil {
+		e.log.Warn("gate not posted to Slack", "gate", g.Name, "error", err)
+		return
+	}
+	g.SlackChannel, g.SlackTS = res.Channel, res.TS
+}
+
+// slackGateChanged edits the gate's message: approvals so far, or who
+// closed it and how (the buttons disappear).
+func (e *environment) slackGateChanged(ctx workflow.Context, g *GateStatus) {
+	if e.in.Env.Slack == nil || g.SlackTS == "" {
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	err := workflow.ExecuteActivity(slackCtx(ctx, "update gate "+g.Name+" in Slack"), slackActs.UpdateGate,
+		slack.UpdateGateInput{Channel: g.SlackChannel, TS: g.SlackTS, Message: e.gateMessage(g)}).Get(ctx, nil)
+	if err != nil {
+		e.log.Warn("gate message not updated in Slack", "gate", g.Name, "error", err)
+	}
+}
+
+// gateMessage is what the Slack message of gate g shows.
+func (e *environment) gateMessage(g *GateStatus) slack.GateMessage {
+	m := slack.GateMessage{
+		ReleaseID: e.in.ReleaseID, Service: e.in.Service, Version: e.in.Version, Environment: e.in.Env.Name,
+		Requester: e.in.Requester, Gate: g.Name, Instructions: g.Instructions, Approvers: g.Approvers,
+		MinApprovals: g.MinApprovals, State: g.State, Deadline: g.Deadline, UILink: e.releaseLink(),
+		EnvWorkflowID: e.status.WorkflowID, EnvRunID: e.status.RunID,
+	}
+	for _, d := range g.Approvals {
+		m.Approvals = append(m.Approvals, slack.Approval{Actor: d.Actor, At: d.At})
+	}
+	if g.Rejection != nil {
+		m.Rejection = &slack.Approval{Actor: g.Rejection.Actor, At: g.Rejection.At}
+		m.Reason = g.Rejection.Comment
+	}
+	return m
+}
+
+// releaseLink is the release's page in the Web UI, or "" without a UI URL.
+func (e *environment) releaseLink() string {
+	if e.in.UIURL == "" {
+		return ""
+	}
+	return strings.TrimRight(e.in.UIURL, "/") + "/namespaces/" + url.PathEscape(e.namespace) +
+		"/workflows/" + url.PathEscape(e.in.ReleaseID)
+}

@@ -1,0 +1,72 @@
+package workflows
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// TestSlackMessageFollowsTheGate: the gate is posted once when it opens,
+// edited on an approval that does not close it yet, and edited again when
+// it closes, with every approval and no buttons.
+func TestSlackMessageFollowsTheGate(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterActivity(&slack.Activities{})
+	var mu sync.Mutex
+	var posted []slack.PostGateInput
+	var updates []slack.UpdateGateInput
+	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.PostGateInput) (slack.PostGateResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			posted = append(posted, in)
+			return slack.PostGateResult{Channel: "C1", TS: "1700000000.000100"}, nil
+		})
+	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.UpdateGateInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			updates = append(updates, in)
+			return nil
+		})
+	e := envSpec("production", gateStep("go-live", 2, "alice", "bob", "carol"), check("deploy", h.srv.url("/deploy")))
+	e.Slack = &runbooks.Slack{Channel: "#releases"}
+	in := envInput(e)
+	in.UIURL = "http://ui.example"
+	h.at(time.Minute, func() { h.update(UpdateApprove, DecisionInput{Actor: "alice", Channel: "slack"}) })
+	h.at(2*time.Minute, func() { h.update(UpdateApprove, DecisionInput{Actor: "bob"}) })
+	h.runEnvironment(in)
+	require.NoError(t, h.env.GetWorkflowError())
+
+	require.Len(t, posted, 1)
+	m := posted[0].Message
+	require.Equal(t, "#releases", posted[0].Channel)
+	require.Equal(t, slack.StateWaiting, m.State)
+	require.Equal(t, "go-live", m.Gate)
+	require.Equal(t, []string{"alice", "bob", "carol"}, m.Approvers)
+	require.Contains(t, m.UILink, "http://ui.example/namespaces/")
+	require.NotEmpty(t, m.EnvWorkflowID)
+	require.NotEmpty(t, m.EnvRunID)
+
+	require.Len(t, updates, 2)
+	require.Equal(t, "1700000000.000100", updates[0].TS)
+	require.Equal(t, slack.StateWaiting, updates[0].Message.State)
+	require.Len(t, updates[0].Message.Approvals, 1)
+	require.Equal(t, slack.StateApproved, updates[1].Message.State)
+	require.Len(t, updates[1].Message.Approvals, 2)
+
+	var channels []string
+	for _, en := range h.auditEntries() {
+		if en.Action == "gate.approved" {
+			channels = append(channels, en.Actor+"/"+en.Channel)
+		}
+	}
+	require.Equal(t, []string{"alice/slack", "bob/ui"}, channels)
+}
