@@ -1,0 +1,196 @@
+package test
+
+// Slack approvals end to end: a real `runbook worker` posts the gate to a
+// fake Slack API (slacktest with the methods it lacks), serves signed
+// interaction requests on its HTTP address, and sends each click as the
+// same Update `runbook approve` sends.
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goslack "github.com/slack-go/slack"
+
+	slackacts "github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/activities/slack/slackfake"
+	"github.com/runbookhq/runbook/internal/slackin"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+const slackRunbook = `api-version: runbook/v1
+service: {{.Service}}
+owner: team-e2e
+artifact:
+  reference: {{.Artifact}}
+environments:
+  - name: production
+    slack:
+      channel: C0RELEASES
+    approvals:
+      - name: go-live
+        approvers: [alice, carol]
+        instructions: Check the dashboards.
+    steps:
+      - name: deploy
+        http-check:
+          url: {{.X.URL}}/deploy
+`
+
+const (
+	slackToken  = "xoxb-e2e-0123456789"
+	slackSecret = "e2e-signing-secret-0123456789abcdef"
+)
+
+// slackWorker is a worker with Slack configured against a fake Slack.
+type slackWorker struct {
+	r    *rig
+	fake *slackfake.Server
+	addr string
+}
+
+func newSlackWorker(t *testing.T, r *rig) *slackWorker {
+	t.Helper()
+	s := &slackWorker{r: r, fake: slackfake.New(slackToken), addr: fmt.Sprintf("127.0.0.1:%d", appPort(t))}
+	t.Cleanup(s.fake.Stop)
+	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret,
+		"RUNBOOK_SLACK_API_URL="+s.fake.URL(), "RUNBOOK_SLACK_USERS=U0ALICE=alice,U0CAROL=carol",
+		"RUNBOOK_HTTP_ADDR="+s.addr)
+	eventually(t, "the worker serves "+s.addr, func() bool {
+		resp, err := http.Get("http://" + s.addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+// click sends a signed click on the gate message's button as user.
+func (s *slackWorker) click(user, actionID, value, actionTS string, secret string) int {
+	s.r.t.Helper()
+	ic := goslack.InteractionCallback{
+		Type: goslack.InteractionTypeBlockActions, User: goslack.User{ID: user}, TriggerID: "trig-" + actionTS,
+		Container: goslack.Container{Type: "message", ChannelID: "C0RELEASES", MessageTs: "1.0"},
+		ActionCallback: goslack.ActionCallbacks{BlockActions: []*goslack.BlockAction{{
+			ActionID: actionID, BlockID: slackacts.ActionsBlockID, Value: value, ActionTs: actionTS}}},
+	}
+	payload, err := json.Marshal(&ic)
+	if err != nil {
+		s.r.t.Fatal(err)
+	}
+	body := []byte(url.Values{"payload": {string(payload)}}.Encode())
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	req, err := http.NewRequest(http.MethodPost, "http://"+s.addr+slackin.Path, bytes.NewReader(body))
+	if err != nil {
+		s.r.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.r.t.Fatalf("POST %s: %v", slackin.Path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// approveValue finds the Approve button's value in the posted gate message.
+func approveValue(t *testing.T, c slackfake.Call) string {
+	t.Helper()
+	blocks, err := c.Blocks()
+	if err != nil {
+		t.Fatalf("blocks of the gate message: %v", err)
+	}
+	for _, b := range blocks.BlockSet {
+		if a, ok := b.(*goslack.ActionBlock); ok {
+			for _, el := range a.Elements.ElementSet {
+				if btn, ok := el.(*goslack.ButtonBlockElement); ok && btn.ActionID == slackacts.ActionApprove {
+					return btn.Value
+				}
+			}
+		}
+	}
+	t.Fatalf("the gate message has no Approve button: %+v", blocks)
+	return ""
+}
+
+// TestSlackApproval: the gate is posted with buttons; a forged click is
+// refused with 401; the requester's click is refused (separation of
+// duties) with an ephemeral answer, an audit entry and no approval; an
+// approver's click opens the gate, the release goes on, the message is
+// edited to say who approved, and the audit log says it came from Slack.
+func TestSlackApproval(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "slack")
+	s := newSlackWorker(t, r)
+	rec := newRecorder(t)
+	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
+	id := r.deploy(path, digest, "1.0.0", "carol")
+	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
+
+	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
+	if err != nil {
+		t.Fatalf("the gate was not posted to Slack: %v", err)
+	}
+	value := approveValue(t, posted[0])
+	if text := posted[0].Form.Get("text"); !strings.Contains(text, "go-live") {
+		t.Errorf("gate message text %q does not name the gate", text)
+	}
+
+	if code := s.click("U0ALICE", slackacts.ActionApprove, value, "1.1", "forged-secret"); code != http.StatusUnauthorized {
+		t.Errorf("forged signature: HTTP %d, want 401", code)
+	}
+	if code := s.click("U0CAROL", slackacts.ActionApprove, value, "1.2", slackSecret); code != http.StatusOK {
+		t.Fatalf("carol's click: HTTP %d, want 200 (the refusal comes as an ephemeral message)", code)
+	}
+	eph, err := s.fake.Wait("chat.postEphemeral", 1, pollDeadline)
+	if err != nil || !strings.Contains(eph[0].Form.Get("text"), "separation of duties") {
+		t.Fatalf("carol's refusal: %v %+v, want an ephemeral message naming separation of duties", err, eph)
+	}
+	if g := step(t, env(t, r.status(id), "production"), "go-live").Gate; len(g.Approvals) != 0 || g.State != workflows.StateWaiting {
+		t.Fatalf("after the refused click the gate is %s with %d approvals, want waiting with none", g.State, len(g.Approvals))
+	}
+
+	if code := s.click("U0ALICE", slackacts.ActionApprove, value, "1.3", slackSecret); code != http.StatusOK {
+		t.Fatalf("alice's click: HTTP %d, want 200", code)
+	}
+	st := r.waitFor(id, "release succeeded", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("release is %s (%s), want succeeded", st.State, st.Reason)
+	}
+	eventually(t, "the gate message says alice approved", func() bool {
+		for _, u := range s.fake.Calls("chat.update") {
+			if strings.Contains(u.Form.Get("text")+u.Form.Get("blocks"), "approved by alice") {
+				return true
+			}
+		}
+		return false
+	})
+	recs := r.auditRecords(id)
+	found := false
+	for _, e := range recs {
+		if e["action"] == "gate.approved" && e["actor"] == "alice" && e["channel"] == "slack" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the audit log has no gate.approved by alice with channel slack")
+	}
+	if !hasAudit(recs, "gate.approve-refused", "carol", "go-live") {
+		t.Errorf("the audit log has no record of carol's refused click")
+	}
+}
