@@ -87,6 +87,8 @@ type Approval struct {
 	MinApprovals int      `yaml:"min-approvals,omitempty" json:"min-approvals,omitempty" jsonschema:"minimum=1,description=Distinct approvals needed (default 1)."`
 	Timeout      Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=How long to wait before the gate fails (default policy.approval-timeout)."`
 	Instructions string   `yaml:"instructions,omitempty" json:"instructions,omitempty" jsonschema:"description=What the approver should check."`
+	// RejectNeedsReason refuses a rejection without a comment.
+	RejectNeedsReason bool `yaml:"reject-needs-reason,omitempty" json:"reject-needs-reason,omitempty" jsonschema:"description=A rejection must say why (--comment\\, or the Slack dialog)."`
 }
 
 // Infra is the Terraform/OpenTofu module of an environment (provision step).
@@ -244,6 +246,8 @@ type ApprovalStep struct {
 	MinApprovals int      `yaml:"min-approvals,omitempty" json:"min-approvals,omitempty" jsonschema:"minimum=1"`
 	Timeout      Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	Instructions string   `yaml:"instructions,omitempty" json:"instructions,omitempty"`
+	// RejectNeedsReason refuses a rejection without a comment.
+	RejectNeedsReason bool `yaml:"reject-needs-reason,omitempty" json:"reject-needs-reason,omitempty" jsonschema:"description=A rejection must say why (--comment\\, or the Slack dialog)."`
 }
 
 // HTTPCheckStep polls a URL until it answers as expected or the deadline

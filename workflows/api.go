@@ -236,14 +236,16 @@ type StepStatus struct {
 
 // GateStatus is an approval gate: who may decide, and who did.
 type GateStatus struct {
-	Name         string     `json:"name"`
-	State        string     `json:"state"`
-	Approvers    []string   `json:"approvers,omitempty"`
-	MinApprovals int        `json:"min-approvals"`
-	Instructions string     `json:"instructions,omitempty"`
-	Deadline     time.Time  `json:"deadline,omitzero"`
-	Approvals    []Decision `json:"approvals,omitempty"`
-	Rejection    *Decision  `json:"rejection,omitempty"`
+	Name         string   `json:"name"`
+	State        string   `json:"state"`
+	Approvers    []string `json:"approvers,omitempty"`
+	MinApprovals int      `json:"min-approvals"`
+	Instructions string   `json:"instructions,omitempty"`
+	// RejectNeedsReason: a rejection without a comment is refused.
+	RejectNeedsReason bool       `json:"reject-needs-reason,omitempty"`
+	Deadline          time.Time  `json:"deadline,omitzero"`
+	Approvals         []Decision `json:"approvals,omitempty"`
+	Rejection         *Decision  `json:"rejection,omitempty"`
 	// SlackChannel and SlackTS locate the gate's Slack message, if posted.
 	SlackChannel string `json:"slack-channel,omitempty"`
 	SlackTS      string `json:"slack-ts,omitempty"`

@@ -273,3 +273,19 @@ func TestRequesterOutsideApproversHearsSeparationOfDuties(t *testing.T) {
 	requireDecision(t, ok, DecisionResult{Gate: "sign-off", GateState: StateApproved, Approvals: 1, Needed: 1})
 	require.NoError(t, h.env.GetWorkflowError())
 }
+
+// TestRejectNeedsReason: a gate that wants a reason refuses a bare
+// rejection (nothing recorded) and takes one that says why.
+func TestRejectNeedsReason(t *testing.T) {
+	h := newHarness(t)
+	gate := gateStep("go-live", 1, "bob")
+	gate.Approval.RejectNeedsReason = true
+	var bare, reasoned *updateOutcome
+	h.at(time.Minute, func() { bare = h.update(UpdateReject, DecisionInput{Actor: "bob", Comment: "  "}) })
+	h.at(2*time.Minute, func() { reasoned = h.update(UpdateReject, DecisionInput{Actor: "bob", Comment: "error rate up"}) })
+	h.runEnvironment(envInput(envSpec("production", gate, check("deploy", h.srv.url("/deploy")))))
+	requireRejected(t, bare, "gate go-live needs a reason to reject")
+	require.True(t, reasoned.completed)
+	st, _ := h.failedEnv(ErrTypeRejected)
+	require.Equal(t, "error rate up", step(t, st, "go-live").Gate.Rejection.Comment)
+}

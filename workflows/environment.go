@@ -121,13 +121,15 @@ func planSteps(in EnvironmentInput) []plannedStep {
 		a := in.Env.Approvals[i]
 		plan = append(plan, plannedStep{step: runbooks.Step{Name: a.Name, Approval: &runbooks.ApprovalStep{
 			Approvers: a.Approvers, MinApprovals: a.MinApprovals, Timeout: a.Timeout, Instructions: a.Instructions,
+			RejectNeedsReason: a.RejectNeedsReason,
 		}}, gate: &a})
 	}
 	for _, s := range in.Env.Steps {
 		p := plannedStep{step: s}
 		if s.Approval != nil {
 			p.gate = &runbooks.Approval{Name: s.Name, Approvers: s.Approval.Approvers,
-				MinApprovals: s.Approval.MinApprovals, Timeout: s.Approval.Timeout, Instructions: s.Approval.Instructions}
+				MinApprovals: s.Approval.MinApprovals, Timeout: s.Approval.Timeout, Instructions: s.Approval.Instructions,
+				RejectNeedsReason: s.Approval.RejectNeedsReason}
 		}
 		plan = append(plan, p)
 	}
@@ -142,11 +144,12 @@ func newStepStatus(p plannedStep, pol runbooks.Policy) StepStatus {
 	if p.gate != nil {
 		st.Kind = runbooks.KindApproval
 		st.Gate = &GateStatus{
-			Name:         p.gate.Name,
-			State:        StatePending,
-			Approvers:    p.gate.Approvers,
-			MinApprovals: max(1, p.gate.MinApprovals),
-			Instructions: p.gate.Instructions,
+			Name:              p.gate.Name,
+			State:             StatePending,
+			Approvers:         p.gate.Approvers,
+			MinApprovals:      max(1, p.gate.MinApprovals),
+			Instructions:      p.gate.Instructions,
+			RejectNeedsReason: p.gate.RejectNeedsReason,
 		}
 	}
 	return st

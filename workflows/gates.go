@@ -140,6 +140,9 @@ func (e *environment) validateDecision(in DecisionInput, approving bool) error {
 		return fmt.Errorf("%s may not decide gate %s; approvers: %s", in.Actor, g.Name, strings.Join(g.Approvers, ", "))
 	}
 	if !approving {
+		if g.RejectNeedsReason && strings.TrimSpace(in.Comment) == "" {
+			return fmt.Errorf("gate %s needs a reason to reject: say why with --comment", g.Name)
+		}
 		return nil
 	}
 	for _, d := range g.Approvals {
