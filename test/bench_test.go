@@ -9,9 +9,9 @@ package test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"

@@ -40,6 +40,9 @@ type environment struct {
 	promote bool
 	// namespace is the workflow's Temporal namespace, for Web UI links.
 	namespace string
+	// thread is the Slack message whose thread gets the progress: the
+	// environment's first gate message.
+	thread struct{ channel, ts string }
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -218,6 +221,7 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 		}
 		st.Error = f.message
 		e.audit(ctx, auditRecord{action: "step.failed", step: st.Name, outcome: st.State, detail: f.message})
+		e.slackProgress(ctx, fmt.Sprintf("%s: %s — %s", st.Name, st.State, f.message))
 		return f
 	}
 	st.State = StateSucceeded
@@ -226,6 +230,9 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	}
 	e.audit(ctx, auditRecord{action: "step.succeeded", step: st.Name, outcome: st.State, detail: st.Detail})
 	e.publish(ctx)
+	if p.gate == nil {
+		e.slackProgress(ctx, fmt.Sprintf("%s: %s %s", st.Name, st.State, st.Detail))
+	}
 	return nil
 }
 
@@ -331,6 +338,7 @@ func (e *environment) finish(ctx workflow.Context, state, reason string) {
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "environment.finished", outcome: state, detail: reason})
 	e.publish(ctx)
+	e.slackProgress(ctx, fmt.Sprintf("%s %s in %s: %s %s", e.in.Service, e.in.Version, e.status.Name, state, reason))
 }
 
 // rootMessage returns the innermost message of a Temporal error chain, which

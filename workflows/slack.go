@@ -43,6 +43,23 @@ func (e *environment) slackGateOpened(ctx workflow.Context, st *StepStatus) {
 		return
 	}
 	g.SlackChannel, g.SlackTS = res.Channel, res.TS
+	if e.thread.ts == "" {
+		e.thread.channel, e.thread.ts = res.Channel, res.TS
+	}
+}
+
+// slackProgress posts a line of the environment's progress into the thread
+// of its first gate message (nothing before a gate was posted).
+func (e *environment) slackProgress(ctx workflow.Context, text string) {
+	if e.in.Env.Slack == nil || e.thread.ts == "" {
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	err := workflow.ExecuteActivity(slackCtx(ctx, "progress to Slack"), slackActs.PostThread,
+		slack.PostThreadInput{Channel: e.thread.channel, ThreadTS: e.thread.ts, Text: strings.TrimSpace(text)}).Get(ctx, nil)
+	if err != nil {
+		e.log.Warn("progress not posted to Slack", "error", err)
+	}
 }
 
 // slackGateChanged edits the gate's message: approvals so far, or who

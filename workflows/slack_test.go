@@ -29,6 +29,14 @@ func TestSlackMessageFollowsTheGate(t *testing.T) {
 			posted = append(posted, in)
 			return slack.PostGateResult{Channel: "C1", TS: "1700000000.000100"}, nil
 		})
+	var thread []string
+	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.PostThreadInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			thread = append(thread, in.ThreadTS+" "+in.Text)
+			return nil
+		})
 	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in slack.UpdateGateInput) error {
 			mu.Lock()
@@ -61,6 +69,10 @@ func TestSlackMessageFollowsTheGate(t *testing.T) {
 	require.Len(t, updates[0].Message.Approvals, 1)
 	require.Equal(t, slack.StateApproved, updates[1].Message.State)
 	require.Len(t, updates[1].Message.Approvals, 2)
+
+	require.Len(t, thread, 2, "the deploy step and the end of the environment, in the gate's thread: %v", thread)
+	require.Contains(t, thread[0], "1700000000.000100 deploy: succeeded")
+	require.Contains(t, thread[1], "production: succeeded")
 
 	var channels []string
 	for _, en := range h.auditEntries() {
