@@ -89,6 +89,11 @@ type Approval struct {
 	Instructions string   `yaml:"instructions,omitempty" json:"instructions,omitempty" jsonschema:"description=What the approver should check."`
 	// RejectNeedsReason refuses a rejection without a comment.
 	RejectNeedsReason bool `yaml:"reject-needs-reason,omitempty" json:"reject-needs-reason,omitempty" jsonschema:"description=A rejection must say why (--comment\\, or the Slack dialog)."`
+	// EscalateTo, when set, does not fail the gate at its timeout: it opens
+	// it to these people for one more timeout, then fails.
+	EscalateTo []string `yaml:"escalate-to,omitempty" json:"escalate-to,omitempty" jsonschema:"description=At the timeout\\, open the gate to these approvers for one more timeout instead of failing."`
+	// RemindAfter posts one reminder in the gate message's Slack thread.
+	RemindAfter Duration `yaml:"remind-after,omitempty" json:"remind-after,omitempty" jsonschema:"description=Post one reminder in the Slack thread after this long (at most one per gate)."`
 }
 
 // Infra is the Terraform/OpenTofu module of an environment (provision step).
@@ -248,6 +253,11 @@ type ApprovalStep struct {
 	Instructions string   `yaml:"instructions,omitempty" json:"instructions,omitempty"`
 	// RejectNeedsReason refuses a rejection without a comment.
 	RejectNeedsReason bool `yaml:"reject-needs-reason,omitempty" json:"reject-needs-reason,omitempty" jsonschema:"description=A rejection must say why (--comment\\, or the Slack dialog)."`
+	// EscalateTo, when set, does not fail the gate at its timeout: it opens
+	// it to these people for one more timeout, then fails.
+	EscalateTo []string `yaml:"escalate-to,omitempty" json:"escalate-to,omitempty" jsonschema:"description=At the timeout\\, open the gate to these approvers for one more timeout instead of failing."`
+	// RemindAfter posts one reminder in the gate message's Slack thread.
+	RemindAfter Duration `yaml:"remind-after,omitempty" json:"remind-after,omitempty" jsonschema:"description=Post one reminder in the Slack thread after this long (at most one per gate)."`
 }
 
 // HTTPCheckStep polls a URL until it answers as expected or the deadline

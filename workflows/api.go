@@ -242,10 +242,16 @@ type GateStatus struct {
 	MinApprovals int      `json:"min-approvals"`
 	Instructions string   `json:"instructions,omitempty"`
 	// RejectNeedsReason: a rejection without a comment is refused.
-	RejectNeedsReason bool       `json:"reject-needs-reason,omitempty"`
-	Deadline          time.Time  `json:"deadline,omitzero"`
-	Approvals         []Decision `json:"approvals,omitempty"`
-	Rejection         *Decision  `json:"rejection,omitempty"`
+	RejectNeedsReason bool `json:"reject-needs-reason,omitempty"`
+	// EscalateTo get the gate for one more timeout when it times out;
+	// Escalated says that happened (Approvers are then EscalateTo).
+	EscalateTo []string `json:"escalate-to,omitempty"`
+	Escalated  bool     `json:"escalated,omitempty"`
+	// RemindAfter is when the one Slack reminder is due after opening.
+	RemindAfter time.Duration `json:"remind-after,omitempty"`
+	Deadline    time.Time     `json:"deadline,omitzero"`
+	Approvals   []Decision    `json:"approvals,omitempty"`
+	Rejection   *Decision     `json:"rejection,omitempty"`
 	// SlackChannel and SlackTS locate the gate's Slack message, if posted.
 	SlackChannel string `json:"slack-channel,omitempty"`
 	SlackTS      string `json:"slack-ts,omitempty"`

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -124,7 +125,7 @@ func planSteps(in EnvironmentInput) []plannedStep {
 		a := in.Env.Approvals[i]
 		plan = append(plan, plannedStep{step: runbooks.Step{Name: a.Name, Approval: &runbooks.ApprovalStep{
 			Approvers: a.Approvers, MinApprovals: a.MinApprovals, Timeout: a.Timeout, Instructions: a.Instructions,
-			RejectNeedsReason: a.RejectNeedsReason,
+			RejectNeedsReason: a.RejectNeedsReason, EscalateTo: a.EscalateTo, RemindAfter: a.RemindAfter,
 		}}, gate: &a})
 	}
 	for _, s := range in.Env.Steps {
@@ -132,7 +133,7 @@ func planSteps(in EnvironmentInput) []plannedStep {
 		if s.Approval != nil {
 			p.gate = &runbooks.Approval{Name: s.Name, Approvers: s.Approval.Approvers,
 				MinApprovals: s.Approval.MinApprovals, Timeout: s.Approval.Timeout, Instructions: s.Approval.Instructions,
-				RejectNeedsReason: s.Approval.RejectNeedsReason}
+				RejectNeedsReason: s.Approval.RejectNeedsReason, EscalateTo: s.Approval.EscalateTo, RemindAfter: s.Approval.RemindAfter}
 		}
 		plan = append(plan, p)
 	}
@@ -153,6 +154,8 @@ func newStepStatus(p plannedStep, pol runbooks.Policy) StepStatus {
 			MinApprovals:      max(1, p.gate.MinApprovals),
 			Instructions:      p.gate.Instructions,
 			RejectNeedsReason: p.gate.RejectNeedsReason,
+			EscalateTo:        p.gate.EscalateTo,
+			RemindAfter:       time.Duration(p.gate.RemindAfter),
 		}
 	}
 	return st

@@ -34,6 +34,10 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 	e.slackGateOpened(ctx, st)
 
 	decided, err := e.awaitDecision(ctx, g, timeout)
+	if err == nil && !decided && e.abort == nil && len(g.EscalateTo) > 0 {
+		e.escalate(ctx, st, timeout)
+		decided, err = e.awaitDecision(ctx, g, timeout)
+	}
 	if err != nil {
 		e.abortFromCancel()
 	}
@@ -59,25 +63,56 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 }
 
 // awaitDecision waits until gate g is decided, the environment is aborted,
-// or timeout passes (decided false). With a Slack message to keep current,
-// it also wakes on each approval that does not close the gate yet.
+// or its deadline passes (decided false). With a Slack message to keep
+// current, it also wakes on each approval that does not close the gate yet,
+// and once for the reminder.
 func (e *environment) awaitDecision(ctx workflow.Context, g *GateStatus, timeout time.Duration) (bool, error) {
 	opts := workflow.AwaitOptions{Timeout: timeout,
 		TimerOptions: workflow.TimerOptions{Summary: "approval gate " + g.Name + " times out"}}
 	if g.SlackTS == "" {
 		return workflow.AwaitWithOptions(ctx, opts, func() bool { return g.State != StateWaiting || e.abort != nil })
 	}
+	remindAt := time.Time{}
+	if g.RemindAfter > 0 && !g.Escalated {
+		remindAt = workflow.Now(ctx).Add(g.RemindAfter)
+	}
 	for {
 		seen := len(g.Approvals)
-		opts.Timeout = g.Deadline.Sub(workflow.Now(ctx))
-		decided, err := workflow.AwaitWithOptions(ctx, opts, func() bool {
+		until := g.Deadline
+		reminding := !remindAt.IsZero() && remindAt.Before(until)
+		if reminding {
+			until = remindAt
+		}
+		opts.Timeout = until.Sub(workflow.Now(ctx))
+		woke, err := workflow.AwaitWithOptions(ctx, opts, func() bool {
 			return g.State != StateWaiting || e.abort != nil || len(g.Approvals) != seen
 		})
-		if err != nil || !decided || g.State != StateWaiting || e.abort != nil {
-			return decided, err
+		switch {
+		case err != nil || g.State != StateWaiting || e.abort != nil:
+			return woke, err
+		case !woke && reminding:
+			remindAt = time.Time{}
+			e.slackRemind(ctx, g)
+		case !woke:
+			return false, nil
+		default:
+			e.slackGateChanged(ctx, g)
 		}
-		e.slackGateChanged(ctx, g)
 	}
+}
+
+// escalate opens a timed-out gate to its escalation list for one more
+// timeout.
+func (e *environment) escalate(ctx workflow.Context, st *StepStatus, timeout time.Duration) {
+	g := st.Gate
+	g.Approvers, g.Escalated = g.EscalateTo, true
+	g.Deadline = workflow.Now(ctx).Add(timeout)
+	st.Detail = fmt.Sprintf("escalated to %s: waiting for %d approval(s) until %s",
+		strings.Join(g.EscalateTo, ", "), g.MinApprovals, g.Deadline.UTC().Format(time.RFC3339))
+	e.audit(ctx, auditRecord{action: "gate.escalated", step: g.Name, outcome: StateWaiting, detail: st.Detail})
+	e.publish(ctx)
+	e.slackGateChanged(ctx, g)
+	e.slackProgress(ctx, fmt.Sprintf("gate %s timed out: %s", g.Name, st.Detail))
 }
 
 // findGate resolves the gate a decision is about. An empty name means the one

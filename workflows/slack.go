@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -54,11 +55,16 @@ func (e *environment) slackProgress(ctx workflow.Context, text string) {
 	if e.in.Env.Slack == nil || e.thread.ts == "" {
 		return
 	}
+	e.slackThreadOf(ctx, e.thread.channel, e.thread.ts, text)
+}
+
+// slackThreadOf posts text into the thread of the message at channel, ts.
+func (e *environment) slackThreadOf(ctx workflow.Context, channel, ts, text string) {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	err := workflow.ExecuteActivity(slackCtx(ctx, "progress to Slack"), slackActs.PostThread,
-		slack.PostThreadInput{Channel: e.thread.channel, ThreadTS: e.thread.ts, Text: strings.TrimSpace(text)}).Get(ctx, nil)
+	err := workflow.ExecuteActivity(slackCtx(ctx, "thread reply to Slack"), slackActs.PostThread,
+		slack.PostThreadInput{Channel: channel, ThreadTS: ts, Text: strings.TrimSpace(text)}).Get(ctx, nil)
 	if err != nil {
-		e.log.Warn("progress not posted to Slack", "error", err)
+		e.log.Warn("thread reply not posted to Slack", "error", err)
 	}
 }
 
@@ -101,4 +107,14 @@ func (e *environment) releaseLink() string {
 	}
 	return strings.TrimRight(e.in.UIURL, "/") + "/namespaces/" + url.PathEscape(e.namespace) +
 		"/workflows/" + url.PathEscape(e.in.ReleaseID)
+}
+
+// slackRemind posts the gate's one reminder into its message's thread.
+func (e *environment) slackRemind(ctx workflow.Context, g *GateStatus) {
+	who := "anyone but the requester"
+	if len(g.Approvers) > 0 {
+		who = strings.Join(g.Approvers, ", ")
+	}
+	e.slackThreadOf(ctx, g.SlackChannel, g.SlackTS, fmt.Sprintf("Reminder: gate %s is still waiting for %d approval(s) from %s, until %s.",
+		g.Name, g.MinApprovals-len(g.Approvals), who, g.Deadline.UTC().Format(time.RFC3339)))
 }

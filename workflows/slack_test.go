@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,4 +82,49 @@ func TestSlackMessageFollowsTheGate(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"alice/slack", "bob/ui"}, channels)
+}
+
+// TestGateEscalatesAndRemindsOnce: with remind-after, one reminder goes to
+// the message's thread; at the timeout the gate opens to escalate-to for
+// one more timeout instead of failing, and an escalation approver decides.
+func TestGateEscalatesAndRemindsOnce(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterActivity(&slack.Activities{})
+	var mu sync.Mutex
+	var thread []string
+	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(slack.PostGateResult{Channel: "C1", TS: "1.1"}, nil)
+	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(nil)
+	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.PostThreadInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			thread = append(thread, in.Text)
+			return nil
+		})
+	gate := gateStep("go-live", 1, "alice")
+	gate.Approval.Timeout = runbooks.Duration(time.Hour)
+	gate.Approval.RemindAfter = runbooks.Duration(10 * time.Minute)
+	gate.Approval.EscalateTo = []string{"erin"}
+	e := envSpec("production", gate, check("deploy", h.srv.url("/deploy")))
+	e.Slack = &runbooks.Slack{Channel: "C1"}
+	var early, late *updateOutcome
+	h.at(30*time.Minute, func() { early = h.updateEnv("production", UpdateApprove, DecisionInput{Actor: "erin"}) })
+	h.at(90*time.Minute, func() { late = h.updateEnv("production", UpdateApprove, DecisionInput{Actor: "erin"}) })
+	h.runEnvironment(envInput(e))
+	require.NoError(t, h.env.GetWorkflowError())
+
+	requireRejected(t, early, "erin may not decide gate go-live; approvers: alice")
+	require.True(t, late.completed, "erin approves once the gate escalated to her")
+	reminders := 0
+	for _, line := range thread {
+		if strings.HasPrefix(line, "Reminder: gate go-live") {
+			reminders++
+		}
+	}
+	require.Equal(t, 1, reminders, "exactly one reminder: %v", thread)
+	require.Contains(t, strings.Join(thread, "\n"), "gate go-live timed out: escalated to erin")
+	require.Contains(t, h.auditActions(), "gate.escalated go-live waiting")
+	g := step(t, h.envStatus(), "go-live").Gate
+	require.True(t, g.Escalated)
+	require.Equal(t, []string{"erin"}, g.Approvers)
 }
