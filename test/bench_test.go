@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
+	slackacts "github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/activities/slack/slackfake"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/workflows"
@@ -242,3 +246,145 @@ func (s *slotted) breachedCanary(version string) time.Duration {
 	}
 	return s.load.LastSeen(version).Sub(start)
 }
+
+// slackBenchGates is how many gates each release of the approval benchmark
+// has: every click but the last one opens the next gate.
+const slackBenchGates = 11
+
+// approvalClicks is how many decisions each side of the benchmark measures.
+const approvalClicks = 100
+
+const slackBenchRunbook = `api-version: runbook/v1
+service: {{.Service}}
+owner: team-bench
+artifact:
+  reference: {{.Artifact}}
+environments:
+  - name: production
+    slack:
+      channel: C0BENCH
+    steps:
+{{- range .X.Gates}}
+      - name: gate-{{.}}
+        approval:
+          approvers: [alice]
+{{- end}}
+`
+
+// BenchmarkSlackApproval measures the approval latency from a signed click
+// arriving at the worker's endpoint to the next step starting (the next
+// gate's message reaching Slack), over approvalClicks clicks, next to the
+// same decision sent as a bare Temporal Update. It prints bench: lines.
+func BenchmarkSlackApproval(b *testing.B) {
+	r := newRig(b, "bench-slack")
+	s := newSlackWorker(b, r)
+	gates := make([]int, slackBenchGates)
+	for i := range gates {
+		gates[i] = i + 1
+	}
+	path, digest := r.writeRunbook("runbook.yaml", slackBenchRunbook, map[string]any{"Gates": gates})
+	b.ResetTimer()
+	var viaSlack, bare []time.Duration
+	for rel := 0; len(viaSlack) < approvalClicks*b.N || len(bare) < approvalClicks*b.N; rel++ {
+		slackSide := rel%2 == 0
+		got := s.approveAll(b, path, digest, fmt.Sprintf("1.0.%d", rel), slackSide)
+		if slackSide {
+			viaSlack = append(viaSlack, got...)
+		} else {
+			bare = append(bare, got...)
+		}
+	}
+	b.StopTimer()
+	sm, sp := percentiles(viaSlack)
+	bm, bp := percentiles(bare)
+	fmt.Printf("bench: slack-approval-median %.1f ms\n", ms(sm))
+	fmt.Printf("bench: slack-approval-p99 %.1f ms\n", ms(sp))
+	fmt.Printf("bench: bare-update-median %.1f ms\n", ms(bm))
+	fmt.Printf("bench: bare-update-p99 %.1f ms\n", ms(bp))
+	fmt.Printf("bench: slack-over-bare-median %.2f ratio\n", ms(sm)/ms(bm))
+	b.ReportMetric(ms(sm), "slack-median-ms")
+}
+
+// approveAll releases version and approves each of its gates as alice,
+// by a signed Slack click or by a bare Update, returning the time from each
+// decision to the next gate's message (the last gate has no next one).
+func (s *slackWorker) approveAll(b *testing.B, path, digest, version string, viaSlack bool) []time.Duration {
+	r := s.r
+	seen := len(s.gateMessages())
+	id := r.deploy(path, digest, version, "carol")
+	var out []time.Duration
+	for g := 0; g < slackBenchGates; g++ {
+		gate := s.waitGateMessage(b, seen+1)
+		seen++
+		value := approveValue(b, gate)
+		start := time.Now()
+		if viaSlack {
+			if code := s.click("U0ALICE", slackacts.ActionApprove, value, fmt.Sprintf("%s.%d", version, g), slackSecret); code != http.StatusOK {
+				b.Fatalf("click: HTTP %d", code)
+			}
+		} else {
+			s.bareApprove(b, value)
+		}
+		if g == slackBenchGates-1 {
+			break
+		}
+		s.waitGateMessage(b, seen+1)
+		out = append(out, time.Since(start))
+	}
+	r.waitFor(id, id+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	return out
+}
+
+// gateMessages are the posted messages that are not thread replies.
+func (s *slackWorker) gateMessages() []slackfake.Call {
+	var out []slackfake.Call
+	for _, c := range s.fake.Calls("chat.postMessage") {
+		if c.Form.Get("thread_ts") == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// waitGateMessage waits, on the fake's own notifications, until the n-th
+// gate message was posted and returns it.
+func (s *slackWorker) waitGateMessage(b *testing.B, n int) slackfake.Call {
+	posts := 1
+	for {
+		if _, err := s.fake.Wait("chat.postMessage", posts, pollDeadline); err != nil {
+			b.Fatalf("gate message %d not posted: %v", n, err)
+		}
+		if gates := s.gateMessages(); len(gates) >= n {
+			return gates[n-1]
+		}
+		posts = len(s.fake.Calls("chat.postMessage")) + 1
+	}
+}
+
+// bareApprove sends the approve Update straight to the environment run the
+// button names, as `runbook approve` does after finding it.
+func (s *slackWorker) bareApprove(b *testing.B, value string) {
+	route, err := slackacts.DecodeRoute(value)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := s.r.rc.Temporal.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+		WorkflowID: route.EnvWorkflowID, RunID: route.EnvRunID, UpdateName: workflows.UpdateApprove,
+		Args:         []any{workflows.DecisionInput{Gate: route.Gate, Actor: "alice", Channel: "cli"}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(context.Background(), nil)
+	}
+	if err != nil {
+		b.Fatalf("approve Update: %v", err)
+	}
+}
+
+func percentiles(ds []time.Duration) (median, p99 time.Duration) {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2], s[(len(s)*99)/100]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

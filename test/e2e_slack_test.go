@@ -58,7 +58,7 @@ type slackWorker struct {
 	addr string
 }
 
-func newSlackWorker(t *testing.T, r *rig) *slackWorker {
+func newSlackWorker(t testing.TB, r *rig) *slackWorker {
 	t.Helper()
 	s := &slackWorker{r: r, fake: slackfake.New(slackToken), addr: fmt.Sprintf("127.0.0.1:%d", appPort(t))}
 	t.Cleanup(s.fake.Stop)
@@ -109,7 +109,7 @@ func (s *slackWorker) click(user, actionID, value, actionTS string, secret strin
 }
 
 // approveValue finds the Approve button's value in the posted gate message.
-func approveValue(t *testing.T, c slackfake.Call) string {
+func approveValue(t testing.TB, c slackfake.Call) string {
 	t.Helper()
 	blocks, err := c.Blocks()
 	if err != nil {
