@@ -78,13 +78,30 @@ func newSlackWorker(t testing.TB, r *rig) *slackWorker {
 
 // click sends a signed click on the gate message's button as user.
 func (s *slackWorker) click(user, actionID, value, actionTS string, secret string) int {
-	s.r.t.Helper()
-	ic := goslack.InteractionCallback{
+	return s.send(goslack.InteractionCallback{
 		Type: goslack.InteractionTypeBlockActions, User: goslack.User{ID: user}, TriggerID: "trig-" + actionTS,
 		Container: goslack.Container{Type: "message", ChannelID: "C0RELEASES", MessageTs: "1.0"},
 		ActionCallback: goslack.ActionCallbacks{BlockActions: []*goslack.BlockAction{{
 			ActionID: actionID, BlockID: slackacts.ActionsBlockID, Value: value, ActionTs: actionTS}}},
-	}
+	}, secret)
+}
+
+// submitReason sends the reject dialog (opened with private metadata meta)
+// submitted by user with reason.
+func (s *slackWorker) submitReason(user, meta, reason string) int {
+	return s.send(goslack.InteractionCallback{
+		Type: goslack.InteractionTypeViewSubmission, User: goslack.User{ID: user}, TriggerID: "trig-submit",
+		View: goslack.View{ID: "V1", CallbackID: slackin.CallbackReject, PrivateMetadata: meta,
+			State: &goslack.ViewState{Values: map[string]map[string]goslack.BlockAction{
+				"reason": {"reason": {ActionID: "reason", Value: reason}},
+			}}},
+	}, slackSecret)
+}
+
+// send posts an interaction the way Slack does: the payload as a form
+// field, signed with v0 HMAC-SHA256 over "v0:<timestamp>:<body>".
+func (s *slackWorker) send(ic goslack.InteractionCallback, secret string) int {
+	s.r.t.Helper()
 	payload, err := json.Marshal(&ic)
 	if err != nil {
 		s.r.t.Fatal(err)
@@ -180,6 +197,14 @@ func TestSlackApproval(t *testing.T) {
 		}
 		return false
 	})
+	eventually(t, "the release's progress in the gate message's thread", func() bool {
+		for _, c := range s.fake.Calls("chat.postMessage") {
+			if c.Form.Get("thread_ts") != "" && strings.Contains(c.Form.Get("text"), "deploy: succeeded") {
+				return true
+			}
+		}
+		return false
+	})
 	recs := r.auditRecords(id)
 	found := false
 	for _, e := range recs {
@@ -193,4 +218,52 @@ func TestSlackApproval(t *testing.T) {
 	if !hasAudit(recs, "gate.approve-refused", "carol", "go-live") {
 		t.Errorf("the audit log has no record of carol's refused click")
 	}
+}
+
+// TestSlackRejectWithReason: Reject opens a dialog asking why; the
+// submitted reason rejects the gate, the release rolls back saying who and
+// why, and the message is edited to show it.
+func TestSlackRejectWithReason(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "slack-reject")
+	s := newSlackWorker(t, r)
+	rec := newRecorder(t)
+	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
+	id := r.deploy(path, digest, "1.0.0", "carol")
+	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
+	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
+	if err != nil {
+		t.Fatalf("the gate was not posted: %v", err)
+	}
+	value := approveValue(t, posted[0])
+	if code := s.click("U0ALICE", slackacts.ActionReject, value, "2.1", slackSecret); code != http.StatusOK {
+		t.Fatalf("alice's reject click: HTTP %d", code)
+	}
+	views, err := s.fake.Wait("views.open", 1, pollDeadline)
+	if err != nil {
+		t.Fatalf("the reject click did not open the reason dialog: %v", err)
+	}
+	var opened struct {
+		View struct {
+			PrivateMetadata string `json:"private_metadata"`
+		} `json:"view"`
+	}
+	if err := json.Unmarshal(views[0].JSON, &opened); err != nil || opened.View.PrivateMetadata == "" {
+		t.Fatalf("views.open body %s: %v; want a view with private_metadata", views[0].JSON, err)
+	}
+	if code := s.submitReason("U0ALICE", opened.View.PrivateMetadata, "error budget spent"); code != http.StatusOK {
+		t.Fatalf("submitting the reason: HTTP %d", code)
+	}
+	st := r.waitFor(id, "release finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateRolledBack || !strings.Contains(st.Reason, "rejected by alice at gate go-live: error budget spent") {
+		t.Fatalf("release is %s (%s), want rolled back: rejected by alice at gate go-live: error budget spent", st.State, st.Reason)
+	}
+	eventually(t, "the gate message says alice rejected and why", func() bool {
+		for _, u := range s.fake.Calls("chat.update") {
+			if text := u.Form.Get("text") + u.Form.Get("blocks"); strings.Contains(text, "rejected by alice") && strings.Contains(text, "error budget spent") {
+				return true
+			}
+		}
+		return false
+	})
 }
