@@ -145,6 +145,23 @@ func approveValue(t testing.TB, c slackfake.Call) string {
 	return ""
 }
 
+// openSlackGate starts a worker with Slack, deploys slackRunbook as carol
+// and returns the release once its gate message was posted.
+func openSlackGate(t *testing.T, name string) (*rig, *slackWorker, string, slackfake.Call) {
+	t.Helper()
+	r := newRig(t, name)
+	s := newSlackWorker(t, r)
+	rec := newRecorder(t)
+	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
+	id := r.deploy(path, digest, "1.0.0", "carol")
+	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
+	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
+	if err != nil {
+		t.Fatalf("the gate was not posted to Slack: %v", err)
+	}
+	return r, s, id, posted[0]
+}
+
 // TestSlackApproval: the gate is posted with buttons; a forged click is
 // refused with 401; the requester's click is refused (separation of
 // duties) with an ephemeral answer, an audit entry and no approval; an
@@ -152,19 +169,9 @@ func approveValue(t testing.TB, c slackfake.Call) string {
 // edited to say who approved, and the audit log says it came from Slack.
 func TestSlackApproval(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "slack")
-	s := newSlackWorker(t, r)
-	rec := newRecorder(t)
-	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
-	id := r.deploy(path, digest, "1.0.0", "carol")
-	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
-
-	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
-	if err != nil {
-		t.Fatalf("the gate was not posted to Slack: %v", err)
-	}
-	value := approveValue(t, posted[0])
-	if text := posted[0].Form.Get("text"); !strings.Contains(text, "go-live") {
+	r, s, id, gate := openSlackGate(t, "slack")
+	value := approveValue(t, gate)
+	if text := gate.Form.Get("text"); !strings.Contains(text, "go-live") {
 		t.Errorf("gate message text %q does not name the gate", text)
 	}
 
@@ -225,17 +232,8 @@ func TestSlackApproval(t *testing.T) {
 // why, and the message is edited to show it.
 func TestSlackRejectWithReason(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "slack-reject")
-	s := newSlackWorker(t, r)
-	rec := newRecorder(t)
-	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
-	id := r.deploy(path, digest, "1.0.0", "carol")
-	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
-	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
-	if err != nil {
-		t.Fatalf("the gate was not posted: %v", err)
-	}
-	value := approveValue(t, posted[0])
+	r, s, id, gate := openSlackGate(t, "slack-reject")
+	value := approveValue(t, gate)
 	if code := s.click("U0ALICE", slackacts.ActionReject, value, "2.1", slackSecret); code != http.StatusOK {
 		t.Fatalf("alice's reject click: HTTP %d", code)
 	}
