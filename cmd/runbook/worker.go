@@ -12,7 +12,8 @@ import (
 )
 
 func newWorkerCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var httpAddr string
+	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker (configured like the temporal CLI: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key)",
 		Args:  cobra.NoArgs,
@@ -22,6 +23,9 @@ func newWorkerCmd(a *app) *cobra.Command {
 			cfg, err := a.config()
 			if err != nil {
 				return err
+			}
+			if httpAddr != "" {
+				cfg.HTTPAddr = httpAddr
 			}
 			c, err := worker.Dial(ctx, cfg)
 			if err != nil {
@@ -34,4 +38,6 @@ func newWorkerCmd(a *app) *cobra.Command {
 			return worker.Run(ctx, cfg, c)
 		},
 	}
+	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "serve /healthz, /readyz and POST /slack/interactions here (default $RUNBOOK_HTTP_ADDR; 127.0.0.1:8088 when Slack is configured)")
+	return cmd
 }
