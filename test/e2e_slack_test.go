@@ -265,3 +265,44 @@ func TestSlackRejectWithReason(t *testing.T) {
 		return false
 	})
 }
+
+// TestSlackSocketMode: with --slack-socket-mode (here
+// RUNBOOK_SLACK_SOCKET_MODE=true) the worker opens Slack's websocket instead
+// of serving HTTP; a click pushed down the socket is acknowledged and
+// approves the gate like a click on the public endpoint.
+func TestSlackSocketMode(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "slack-socket")
+	fake := slackfake.New(slackToken)
+	t.Cleanup(fake.Stop)
+	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret,
+		"SLACK_APP_TOKEN="+fake.AppToken, "RUNBOOK_SLACK_SOCKET_MODE=true",
+		"RUNBOOK_SLACK_API_URL="+fake.URL(), "RUNBOOK_SLACK_USERS=U0ALICE=alice")
+	if err := fake.WaitSocket(1, pollDeadline); err != nil {
+		t.Fatalf("the worker did not open a Socket Mode connection: %v", err)
+	}
+	rec := newRecorder(t)
+	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
+	id := r.deploy(path, digest, "1.0.0", "carol")
+	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
+	posted, err := fake.Wait("chat.postMessage", 1, pollDeadline)
+	if err != nil {
+		t.Fatalf("the gate was not posted: %v", err)
+	}
+	env, err := fake.SendInteraction(goslack.InteractionCallback{
+		Type: goslack.InteractionTypeBlockActions, User: goslack.User{ID: "U0ALICE"}, TriggerID: "trig-socket",
+		Container: goslack.Container{Type: "message", ChannelID: "C0RELEASES", MessageTs: "1.0"},
+		ActionCallback: goslack.ActionCallbacks{BlockActions: []*goslack.BlockAction{{
+			ActionID: slackacts.ActionApprove, BlockID: slackacts.ActionsBlockID, Value: approveValue(t, posted[0]), ActionTs: "3.1"}}},
+	})
+	if err != nil {
+		t.Fatalf("sending the click down the socket: %v", err)
+	}
+	if _, err := fake.WaitAck(env, pollDeadline); err != nil {
+		t.Fatalf("the click was not acknowledged: %v", err)
+	}
+	st := r.waitFor(id, "release finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("release is %s (%s), want succeeded after alice's click over the socket", st.State, st.Reason)
+	}
+}

@@ -43,6 +43,10 @@ type Config struct {
 	SlackUsers string
 	// SlackAPIURL overrides Slack's API URL (RUNBOOK_SLACK_API_URL; tests).
 	SlackAPIURL string
+	// SlackSocketMode receives interactions over Socket Mode instead of
+	// POST /slack/interactions (`runbook worker --slack-socket-mode`, or
+	// RUNBOOK_SLACK_SOCKET_MODE=true).
+	SlackSocketMode bool
 }
 
 // HostQueue is the task queue only workers on this host poll: saved plans
@@ -81,6 +85,8 @@ func LoadConfig() (Config, error) {
 
 		SlackUsers:  os.Getenv("RUNBOOK_SLACK_USERS"),
 		SlackAPIURL: os.Getenv("RUNBOOK_SLACK_API_URL"),
+
+		SlackSocketMode: os.Getenv("RUNBOOK_SLACK_SOCKET_MODE") == "true",
 	}
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
 	return cfg, nil

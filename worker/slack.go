@@ -20,36 +20,61 @@ import (
 // Slack is configured and RUNBOOK_HTTP_ADDR is not set.
 const DefaultSlackHTTPAddr = "127.0.0.1:8088"
 
+// slackSide is the worker's Slack: the activities that post and edit gate
+// messages, and the interactions handler with the app token Socket Mode
+// needs (empty without Socket Mode).
+type slackSide struct {
+	acts         *slack.Activities
+	interactions *slackin.Handler
+	appToken     string
+}
+
 // slackSetup builds the Slack activities and, when Slack is configured
 // (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or their _FILE variants), the
 // interactions handler. Without a bot token the activities still register
 // and fail without retry, so a runbook that names a channel says what is
 // missing instead of waiting for a worker that can post.
-func slackSetup(cfg Config, c client.Client, log *audit.Log) (*slack.Activities, *slackin.Handler, error) {
+func slackSetup(cfg Config, c client.Client, log *audit.Log) (slackSide, error) {
 	acts, err := slack.New(slack.Options{APIURL: cfg.SlackAPIURL})
 	if errors.Is(err, slack.ErrNotConfigured) {
-		return &slack.Activities{}, nil, nil
+		return slackSide{acts: &slack.Activities{}}, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return slackSide{}, err
 	}
 	sec, err := slackin.LoadSecrets(nil)
 	if err != nil {
-		return nil, nil, err
+		return slackSide{}, err
 	}
-	if sec.SigningSecret == "" {
-		slog.Warn("slack: SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: gates are posted, buttons are not served")
-		return acts, nil, nil
+	if cfg.SlackSocketMode && sec.AppToken == "" {
+		return slackSide{}, fmt.Errorf("--slack-socket-mode needs the app-level token: set %s (xapp-...) or %s", slackin.EnvAppToken, slackin.EnvAppTokenFile)
 	}
 	ids, err := parseIdentities(cfg.SlackUsers)
 	if err != nil {
-		return nil, nil, err
+		return slackSide{}, err
 	}
 	h, err := slackin.New(slackin.Config{
 		SigningSecret: sec.SigningSecret, Slack: acts.Client, Identities: ids,
 		Decider: decider{c: c}, Audit: auditRefusals(log),
 	})
-	return acts, h, err
+	side := slackSide{acts: acts, interactions: h}
+	if cfg.SlackSocketMode {
+		side.appToken = sec.AppToken
+	}
+	return side, err
+}
+
+// runSocketMode receives interactions over Slack's Socket Mode until ctx
+// ends, for teams without a public URL for POST /slack/interactions.
+func (s slackSide) runSocketMode(ctx context.Context, cfg Config) {
+	var opts []slackin.SocketOption
+	if cfg.SlackAPIURL != "" {
+		opts = append(opts, slackin.SocketAPIURL(cfg.SlackAPIURL))
+	}
+	slog.Info("slack: receiving interactions over Socket Mode")
+	if err := s.interactions.RunSocketMode(ctx, s.appToken, opts...); err != nil {
+		slog.Error("slack: Socket Mode stopped", "error", err)
+	}
 }
 
 // parseIdentities reads RUNBOOK_SLACK_USERS: "U0123=alice,U0456=bob".

@@ -69,18 +69,25 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path)", err)
 	}
 	defer log.Close()
-	slackActs, interactions, err := slackSetup(cfg, c, log)
+	sl, err := slackSetup(cfg, c, log)
 	if err != nil {
 		return err
 	}
-	if interactions != nil && cfg.HTTPAddr == "" {
+	if sl.interactions != nil {
+		defer sl.interactions.Wait()
+	}
+	if sl.appToken != "" {
+		sctx, stopSocket := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); sl.runSocketMode(sctx, cfg) }()
+		defer func() { stopSocket(); <-done }()
+	} else if sl.interactions != nil && cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = DefaultSlackHTTPAddr
 	}
 	if cfg.HTTPAddr != "" {
 		mux := Handler(c, cfg.TaskQueue)
-		if interactions != nil {
-			mux.Handle("POST "+slackin.Path, interactions)
-			defer interactions.Wait()
+		if sl.interactions != nil {
+			mux.Handle("POST "+slackin.Path, sl.interactions)
 		}
 		stop, err := serveHTTP(cfg.HTTPAddr, mux)
 		if err != nil {
@@ -89,7 +96,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		defer stop()
 	}
 	shared := worker.New(c, cfg.TaskQueue, worker.Options{})
-	Register(shared, cfg, log, slackActs)
+	Register(shared, cfg, log, sl.acts)
 	host := worker.New(c, cfg.HostQueue(), worker.Options{})
 	host.RegisterActivity(terraformActivities(cfg))
 	for _, w := range []struct {

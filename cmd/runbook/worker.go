@@ -13,6 +13,7 @@ import (
 
 func newWorkerCmd(a *app) *cobra.Command {
 	var httpAddr string
+	var socketMode bool
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker (configured like the temporal CLI: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key)",
@@ -27,6 +28,7 @@ func newWorkerCmd(a *app) *cobra.Command {
 			if httpAddr != "" {
 				cfg.HTTPAddr = httpAddr
 			}
+			cfg.SlackSocketMode = cfg.SlackSocketMode || socketMode
 			c, err := worker.Dial(ctx, cfg)
 			if err != nil {
 				return err
@@ -39,5 +41,6 @@ func newWorkerCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "serve /healthz, /readyz and POST /slack/interactions here (default $RUNBOOK_HTTP_ADDR; 127.0.0.1:8088 when Slack is configured)")
+	cmd.Flags().BoolVar(&socketMode, "slack-socket-mode", false, "receive Slack clicks over Socket Mode (needs SLACK_APP_TOKEN) instead of POST /slack/interactions")
 	return cmd
 }

@@ -21,19 +21,41 @@ const (
 	reasonAction   = "reason"
 )
 
-// dispatch answers one verified interaction. Types and actions that are not
-// ours are acknowledged and ignored, so Slack shows no error.
-func (h *Handler) dispatch(w http.ResponseWriter, ic goslack.InteractionCallback) {
+// HandleInteraction processes one interaction whose origin is already
+// trusted, and returns the answer Slack expects: nil for an empty
+// acknowledgement, or the errors to show in the reason dialog. It never
+// blocks on Slack or the Decider: decisions and dialogs run afterwards, like
+// for ServeHTTP, and Wait waits for them. Socket Mode uses it for interactions
+// that arrive over the app's own authenticated websocket; an interaction read
+// from an HTTP request must go through ServeHTTP, which checks the signature.
+func (h *Handler) HandleInteraction(ic goslack.InteractionCallback) *goslack.ViewSubmissionResponse {
+	return h.dispatch(ic)
+}
+
+// dispatch processes one trusted interaction, the logic both ServeHTTP and
+// Socket Mode share. Types and actions that are not ours are acknowledged and
+// ignored, so Slack shows no error.
+func (h *Handler) dispatch(ic goslack.InteractionCallback) *goslack.ViewSubmissionResponse {
 	switch ic.Type {
 	case goslack.InteractionTypeBlockActions:
 		h.blockAction(ic)
 	case goslack.InteractionTypeViewSubmission:
 		if ic.View.CallbackID == CallbackReject {
-			h.submitReject(w, ic)
-			return
+			return h.submitReject(ic)
 		}
 	}
-	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// writeAnswer writes dispatch's answer as an HTTP response: 200 with an empty
+// body, or with the JSON of the view submission response.
+func writeAnswer(w http.ResponseWriter, a *goslack.ViewSubmissionResponse) {
+	if a == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(a)
 }
 
 // blockAction handles a click on Approve or Reject: approve decides after the
@@ -143,21 +165,17 @@ func rejectModal(c Click, meta string) goslack.ModalViewRequest {
 // submitReject takes the dialog's reason: an empty one is answered with an
 // error on the field, the dialog staying open; otherwise the dialog closes
 // and the rejection is decided after the answer.
-func (h *Handler) submitReject(w http.ResponseWriter, ic goslack.InteractionCallback) {
+func (h *Handler) submitReject(ic goslack.InteractionCallback) *goslack.ViewSubmissionResponse {
 	c, err := h.rejection(ic)
 	if err != nil {
 		h.cfg.Logger.Warn("slack reject dialog with bad metadata", "user", ic.User.ID, "error", err)
-		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
 	if c.Reason == "" {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(goslack.NewErrorsViewSubmissionResponse(map[string]string{
+		return goslack.NewErrorsViewSubmissionResponse(map[string]string{
 			reasonBlock: "Say why you reject, so the requester knows what to fix.",
-		}))
-		return
+		})
 	}
-	w.WriteHeader(http.StatusOK)
 	c.DeliveryID = "trigger:" + ic.TriggerID
 	if ic.TriggerID == "" {
 		c.DeliveryID = "view:" + ic.View.ID + ":" + ic.View.Hash
@@ -165,6 +183,7 @@ func (h *Handler) submitReject(w http.ResponseWriter, ic goslack.InteractionCall
 	if h.seen.first(c.DeliveryID, h.cfg.Now()) {
 		h.background(DecideTimeout, func(ctx context.Context) { h.decide(ctx, c) })
 	}
+	return nil
 }
 
 // rejection builds the Click of a submitted reason dialog.

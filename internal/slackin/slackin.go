@@ -4,6 +4,9 @@
 // verified with the app's signing secret before anything else happens, and
 // answered at once; the decision, a workflow Update that may take seconds,
 // runs afterwards and its outcome reaches the person as an ephemeral message.
+// An app without a public URL can use Socket Mode instead (RunSocketMode):
+// the same interactions arrive over a websocket the app opens with its
+// app-level token, and go through the same logic.
 //
 // Authorization is not decided here: the Update validator of the environment
 // workflow refuses people who may not decide, without writing to history.
@@ -170,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	h.dispatch(w, ic)
+	writeAnswer(w, h.dispatch(ic))
 }
 
 // parse reads the form's payload field.

@@ -21,6 +21,13 @@ const (
 	EnvSigningSecretFile = "SLACK_SIGNING_SECRET_FILE"
 )
 
+// Environment variables holding the app-level token (xapp-...) of Socket
+// Mode, or the path of a file holding it. Both are optional.
+const (
+	EnvAppToken     = "SLACK_APP_TOKEN"
+	EnvAppTokenFile = "SLACK_APP_TOKEN_FILE"
+)
+
 // MaxSkew is how far a request's timestamp may be from Now: Slack's
 // recommendation, and what slack-go's verifier allows.
 const MaxSkew = 5 * time.Minute
@@ -29,6 +36,9 @@ const MaxSkew = 5 * time.Minute
 // "[redacted]" so a stray log line cannot leak them.
 type Secrets struct {
 	SigningSecret string
+	// AppToken is the app-level token (xapp-...) for Socket Mode; empty
+	// when neither SLACK_APP_TOKEN nor SLACK_APP_TOKEN_FILE is set.
+	AppToken string
 }
 
 // String keeps the secret out of fmt output.
@@ -41,8 +51,10 @@ func (Secrets) GoString() string { return "slackin.Secrets{[redacted]}" }
 func (Secrets) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // LoadSecrets reads the signing secret from SLACK_SIGNING_SECRET or the file
-// named by SLACK_SIGNING_SECRET_FILE; getenv nil means os.Getenv. Without
-// either it fails, naming both variables.
+// named by SLACK_SIGNING_SECRET_FILE, and the optional app-level token of
+// Socket Mode from SLACK_APP_TOKEN or the file named by SLACK_APP_TOKEN_FILE;
+// getenv nil means os.Getenv. Without a signing secret it fails, naming both
+// variables.
 func LoadSecrets(getenv func(string) string) (Secrets, error) {
 	s, err := slackacts.LoadSecret(getenv, EnvSigningSecret)
 	if err != nil {
@@ -51,7 +63,11 @@ func LoadSecrets(getenv func(string) string) (Secrets, error) {
 	if s == "" {
 		return Secrets{}, errors.New("slack interactions need the app's signing secret: set " + EnvSigningSecret + " or " + EnvSigningSecretFile)
 	}
-	return Secrets{SigningSecret: s}, nil
+	app, err := slackacts.LoadSecret(getenv, EnvAppToken)
+	if err != nil {
+		return Secrets{}, err
+	}
+	return Secrets{SigningSecret: s, AppToken: app}, nil
 }
 
 // Reasons a request is refused with 401. They are short and never include

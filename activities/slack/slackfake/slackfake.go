@@ -4,7 +4,9 @@
 // views.open, and its chat.postMessage and chat.postEphemeral hand messages
 // to a websocket feed instead of letting a test read them. Here every call is
 // recorded, messages are stored so chat.update can find them, the bot token
-// is checked, and any method can be made to fail.
+// is checked, and any method can be made to fail. It also serves Socket Mode
+// (socket.go): apps.connections.open and a websocket on which a test sends
+// interactions and reads their acknowledgements.
 package slackfake
 
 import (
@@ -61,6 +63,9 @@ type Server struct {
 	*slacktest.Server
 	// Token is the bot token calls must carry; others get invalid_auth.
 	Token string
+	// AppToken is the app-level token apps.connections.open must carry;
+	// New sets DefaultAppToken.
+	AppToken string
 
 	mu       sync.Mutex
 	calls    []Call
@@ -68,11 +73,13 @@ type Server struct {
 	failures map[string]Failure
 	messages map[string]Call // by channel + "/" + ts
 	lastTS   int64
+	sock     socketState
 }
 
 // New starts a fake that accepts token. Stop it when done.
 func New(token string) *Server {
-	s := &Server{Token: token, changed: make(chan struct{}), failures: map[string]Failure{}, messages: map[string]Call{}}
+	s := &Server{Token: token, AppToken: DefaultAppToken, changed: make(chan struct{}), failures: map[string]Failure{}, messages: map[string]Call{},
+		sock: socketState{envelopes: map[string]envelope{}, acks: map[string][]json.RawMessage{}}}
 	// Binders run before slacktest registers its defaults, and the first
 	// registration of a path wins: these replace its handlers.
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
@@ -80,6 +87,8 @@ func New(token string) *Server {
 		c.Handle("/"+Update, s.handle(Update, s.update))
 		c.Handle("/"+PostEphemeral, s.handle(PostEphemeral, s.postEphemeral))
 		c.Handle("/"+ViewsOpen, s.handle(ViewsOpen, s.viewsOpen))
+		c.Handle("/"+AppsConnectionsOpen, s.handle(AppsConnectionsOpen, s.appsConnectionsOpen))
+		c.Handle(socketPath, s.serveSocket)
 	})
 	s.Start()
 	return s
@@ -151,6 +160,10 @@ func (s *Server) handle(method string, fn func(Call) answer) http.HandlerFunc {
 		s.mu.Lock()
 		f := s.failures[method]
 		s.mu.Unlock()
+		want := s.Token
+		if method == AppsConnectionsOpen {
+			want = s.AppToken
+		}
 		var a answer
 		switch {
 		case f.Status != 0:
@@ -158,7 +171,7 @@ func (s *Server) handle(method string, fn func(Call) answer) http.HandlerFunc {
 				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 			}
 			w.WriteHeader(f.Status)
-		case token != s.Token:
+		case token != want:
 			a = answer{"ok": false, "error": "invalid_auth"}
 		case f.Error != "":
 			a = answer{"ok": false, "error": f.Error}
