@@ -41,6 +41,9 @@ type Config struct {
 	// SlackUsers maps Slack user IDs to runbook identities
 	// (RUNBOOK_SLACK_USERS, "U0123ABCD=alice,U0456EFGH=bob").
 	SlackUsers string
+	// SlackGroups maps Slack user group IDs to the approver groups runbooks
+	// name as group:NAME (RUNBOOK_SLACK_GROUPS, "S0123ABCD=release-managers").
+	SlackGroups string
 	// SlackAPIURL overrides Slack's API URL (RUNBOOK_SLACK_API_URL; tests).
 	SlackAPIURL string
 	// SlackSocketMode receives interactions over Socket Mode instead of
@@ -85,6 +88,7 @@ func LoadConfig() (Config, error) {
 
 		SlackUsers:  os.Getenv("RUNBOOK_SLACK_USERS"),
 		SlackAPIURL: os.Getenv("RUNBOOK_SLACK_API_URL"),
+		SlackGroups: os.Getenv("RUNBOOK_SLACK_GROUPS"),
 
 		SlackSocketMode: os.Getenv("RUNBOOK_SLACK_SOCKET_MODE") == "true",
 	}

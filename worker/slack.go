@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	goslack "github.com/slack-go/slack"
 	"go.temporal.io/sdk/client"
 
 	"github.com/runbookhq/runbook/activities/audit"
@@ -49,13 +54,21 @@ func slackSetup(cfg Config, c client.Client, log *audit.Log) (slackSide, error) 
 	if cfg.SlackSocketMode && sec.AppToken == "" {
 		return slackSide{}, fmt.Errorf("--slack-socket-mode needs the app-level token: set %s (xapp-...) or %s", slackin.EnvAppToken, slackin.EnvAppTokenFile)
 	}
-	ids, err := parseIdentities(cfg.SlackUsers)
+	ids, err := parseIdentities("RUNBOOK_SLACK_USERS", cfg.SlackUsers)
 	if err != nil {
 		return slackSide{}, err
 	}
+	groups, err := parseIdentities("RUNBOOK_SLACK_GROUPS", cfg.SlackGroups)
+	if err != nil {
+		return slackSide{}, err
+	}
+	d := decider{c: c}
+	if len(groups) > 0 {
+		d.groups = newGroupResolver(acts.Client, groups)
+	}
 	h, err := slackin.New(slackin.Config{
 		SigningSecret: sec.SigningSecret, Slack: acts.Client, Identities: ids,
-		Decider: decider{c: c}, Audit: auditRefusals(log),
+		Decider: d, Audit: auditRefusals(log),
 	})
 	side := slackSide{acts: acts, interactions: h}
 	if cfg.SlackSocketMode {
@@ -77,8 +90,9 @@ func (s slackSide) runSocketMode(ctx context.Context, cfg Config) {
 	}
 }
 
-// parseIdentities reads RUNBOOK_SLACK_USERS: "U0123=alice,U0456=bob".
-func parseIdentities(s string) (map[string]string, error) {
+// parseIdentities reads a SLACKID=name list such as RUNBOOK_SLACK_USERS
+// ("U0123=alice,U0456=bob") or RUNBOOK_SLACK_GROUPS ("S0123=cab").
+func parseIdentities(variable, s string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range strings.Split(s, ",") {
 		kv = strings.TrimSpace(kv)
@@ -87,7 +101,7 @@ func parseIdentities(s string) (map[string]string, error) {
 		}
 		id, name, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("RUNBOOK_SLACK_USERS: %q is not SLACKID=name, e.g. U0123ABCD=alice", kv)
+			return nil, fmt.Errorf("%s: %q is not SLACKID=name, e.g. U0123ABCD=alice or S0123ABCD=release-managers", variable, kv)
 		}
 		out[strings.TrimSpace(id)] = strings.TrimSpace(name)
 	}
@@ -98,16 +112,25 @@ func parseIdentities(s string) (map[string]string, error) {
 // run the button belongs to, so a click on an old message cannot decide a
 // later run's gate. The Update's validator applies the same policy as for
 // `runbook approve`; a refusal comes back as the error.
-type decider struct{ c client.Client }
+type decider struct {
+	c client.Client
+	// groups, when set, says which approver groups (group:NAME) the
+	// clicking user is in, as Slack's user groups have it.
+	groups *groupResolver
+}
 
 func (d decider) Decide(ctx context.Context, k slackin.Click) (workflows.DecisionResult, error) {
 	name := workflows.UpdateReject
 	if k.Approve {
 		name = workflows.UpdateApprove
 	}
+	in := workflows.DecisionInput{Gate: k.Gate, Actor: k.Actor, Comment: k.Reason, Channel: "slack"}
+	if d.groups != nil {
+		in.Groups = d.groups.groupsOf(ctx, k.SlackUserID)
+	}
 	h, err := d.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: k.EnvWorkflowID, RunID: k.EnvRunID, UpdateName: name, UpdateID: "slack/" + k.DeliveryID,
-		Args:         []any{workflows.DecisionInput{Gate: k.Gate, Actor: k.Actor, Comment: k.Reason, Channel: "slack"}},
+		Args:         []any{in},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var res workflows.DecisionResult
@@ -140,4 +163,63 @@ func auditRefusals(log *audit.Log) func(context.Context, slackin.Click, string, 
 			slog.Error("slack: audit write failed", "error", aerr)
 		}
 	}
+}
+
+// groupCacheTTL bounds how stale a group's membership may be: a person
+// removed from a group in Slack loses its approvals within a minute.
+const groupCacheTTL = time.Minute
+
+// groupResolver tells which configured Slack user groups a user is in,
+// asking Slack (usergroups.users.list) at most once a groupCacheTTL per group.
+type groupResolver struct {
+	slack *goslack.Client
+	names map[string]string // Slack user group ID → runbook group name
+	now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]groupMembers
+}
+
+type groupMembers struct {
+	users []string
+	at    time.Time
+}
+
+func newGroupResolver(c *goslack.Client, names map[string]string) *groupResolver {
+	return &groupResolver{slack: c, names: names, now: time.Now, cache: map[string]groupMembers{}}
+}
+
+// groupsOf returns the runbook names of the groups user is in, sorted. A
+// group Slack cannot list is left out: membership is never assumed.
+func (g *groupResolver) groupsOf(ctx context.Context, user string) []string {
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(g.names)) {
+		members, err := g.members(ctx, id)
+		if err != nil {
+			slog.Warn("slack: user group not readable; its members cannot decide as it", "group", id, "error", err)
+			continue
+		}
+		if slices.Contains(members, user) {
+			out = append(out, g.names[id])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (g *groupResolver) members(ctx context.Context, id string) ([]string, error) {
+	g.mu.Lock()
+	m, ok := g.cache[id]
+	g.mu.Unlock()
+	if ok && g.now().Sub(m.at) < groupCacheTTL {
+		return m.users, nil
+	}
+	users, err := g.slack.GetUserGroupMembersContext(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.cache[id] = groupMembers{users: users, at: g.now()}
+	g.mu.Unlock()
+	return users, nil
 }

@@ -6,6 +6,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -281,6 +282,27 @@ type DecisionInput struct {
 	// Channel says where the decision was made: cli, slack; empty is an
 	// Update sent some other way, e.g. from the Web UI.
 	Channel string `json:"channel,omitempty"`
+	// Groups are the approver groups the actor belongs to, as the channel
+	// verified them (Slack user groups): approvers may list "group:NAME".
+	Groups []string `json:"groups,omitempty"`
+}
+
+// GroupPrefix marks an approver entry that names a group, e.g.
+// "group:release-managers".
+const GroupPrefix = "group:"
+
+// mayDecide reports whether the decision's actor, or one of its groups, is
+// among approvers.
+func mayDecide(approvers []string, in DecisionInput) bool {
+	if slices.Contains(approvers, in.Actor) {
+		return true
+	}
+	for _, g := range in.Groups {
+		if slices.Contains(approvers, GroupPrefix+g) {
+			return true
+		}
+	}
+	return false
 }
 
 // decisionChannel names the channel of a decision for the audit log.

@@ -289,3 +289,20 @@ func TestRejectNeedsReason(t *testing.T) {
 	st, _ := h.failedEnv(ErrTypeRejected)
 	require.Equal(t, "error rate up", step(t, st, "go-live").Gate.Rejection.Comment)
 }
+
+// TestGroupApprovers: an approver entry group:NAME admits whoever the
+// channel verified as a member of NAME, and nobody else.
+func TestGroupApprovers(t *testing.T) {
+	h := newHarness(t)
+	var outsider, member *updateOutcome
+	h.at(time.Minute, func() {
+		outsider = h.updateEnv("production", UpdateApprove, DecisionInput{Actor: "erin", Groups: []string{"web"}})
+	})
+	h.at(2*time.Minute, func() {
+		member = h.updateEnv("production", UpdateApprove, DecisionInput{Actor: "frank", Groups: []string{"web", "cab"}, Channel: "slack"})
+	})
+	h.runEnvironment(envInput(envSpec("production", gateStep("change-board", 1, "alice", GroupPrefix+"cab"), check("deploy", h.srv.url("/deploy")))))
+	require.NoError(t, h.env.GetWorkflowError())
+	requireRejected(t, outsider, "erin may not decide gate change-board; approvers: alice, group:cab")
+	requireDecision(t, member, DecisionResult{Gate: "change-board", GateState: StateApproved, Approvals: 1, Needed: 1})
+}

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -171,7 +170,7 @@ func (e *environment) validateDecision(in DecisionInput, approving bool) error {
 	if approving && in.Actor == e.in.Requester && !e.in.Policy.AllowSelfApproval {
 		return fmt.Errorf("%s started this release and may not approve it (separation of duties; set policy.allow-self-approval to change)", in.Actor)
 	}
-	if len(g.Approvers) > 0 && !slices.Contains(g.Approvers, in.Actor) {
+	if len(g.Approvers) > 0 && !mayDecide(g.Approvers, in) {
 		return fmt.Errorf("%s may not decide gate %s; approvers: %s", in.Actor, g.Name, strings.Join(g.Approvers, ", "))
 	}
 	if !approving {

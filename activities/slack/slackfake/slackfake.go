@@ -74,6 +74,7 @@ type Server struct {
 	messages map[string]Call // by channel + "/" + ts
 	lastTS   int64
 	sock     socketState
+	groups   map[string][]string // user group → members
 }
 
 // New starts a fake that accepts token. Stop it when done.
@@ -88,6 +89,7 @@ func New(token string) *Server {
 		c.Handle("/"+PostEphemeral, s.handle(PostEphemeral, s.postEphemeral))
 		c.Handle("/"+ViewsOpen, s.handle(ViewsOpen, s.viewsOpen))
 		c.Handle("/"+AppsConnectionsOpen, s.handle(AppsConnectionsOpen, s.appsConnectionsOpen))
+		c.Handle("/"+UserGroupsUsersList, s.handle(UserGroupsUsersList, s.groupMembers))
 		c.Handle(socketPath, s.serveSocket)
 	})
 	s.Start()
