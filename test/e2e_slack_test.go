@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,11 +37,17 @@ environments:
   - name: production
     slack:
       channel: C0RELEASES
+    database:
+      url: env:E2E_SLACK_DB
+      driver: sqlite
+      migrations: {{.X.Migrations}}
     approvals:
       - name: go-live
         approvers: [alice, carol]
         instructions: Check the dashboards.
     steps:
+      - name: schema
+        migrate: {}
       - name: deploy
         http-check:
           url: {{.X.URL}}/deploy
@@ -50,6 +57,12 @@ const (
 	slackToken  = "xoxb-e2e-0123456789"
 	slackSecret = "e2e-signing-secret-0123456789abcdef"
 )
+
+// slackDB is the worker's variable naming the SQLite database the Slack
+// runbook migrates.
+func slackDB(r *rig) string {
+	return "E2E_SLACK_DB=sqlite://" + filepath.Join(r.dir, "slack.db")
+}
 
 // slackWorker is a worker with Slack configured against a fake Slack.
 type slackWorker struct {
@@ -62,7 +75,7 @@ func newSlackWorker(t testing.TB, r *rig) *slackWorker {
 	t.Helper()
 	s := &slackWorker{r: r, fake: slackfake.New(slackToken), addr: fmt.Sprintf("127.0.0.1:%d", appPort(t))}
 	t.Cleanup(s.fake.Stop)
-	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret,
+	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret, slackDB(r),
 		"RUNBOOK_SLACK_API_URL="+s.fake.URL(), "RUNBOOK_SLACK_USERS=U0ALICE=alice,U0CAROL=carol",
 		"RUNBOOK_HTTP_ADDR="+s.addr)
 	eventually(t, "the worker serves "+s.addr, func() bool {
@@ -152,7 +165,7 @@ func openSlackGate(t *testing.T, name string) (*rig, *slackWorker, string, slack
 	r := newRig(t, name)
 	s := newSlackWorker(t, r)
 	rec := newRecorder(t)
-	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
+	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL, "Migrations": filepath.Join(repoRoot(t), "runbooks", "examples", "migrations", "checkout")})
 	id := r.deploy(path, digest, "1.0.0", "carol")
 	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
 	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
@@ -173,6 +186,10 @@ func TestSlackApproval(t *testing.T) {
 	value := approveValue(t, gate)
 	if text := gate.Form.Get("text"); !strings.Contains(text, "go-live") {
 		t.Errorf("gate message text %q does not name the gate", text)
+	}
+	if blocks := gate.Form.Get("blocks"); !strings.Contains(blocks, "000001_create_orders.up.sql (expand)") ||
+		!strings.Contains(blocks, "000002_add_order_note.up.sql (expand)") {
+		t.Errorf("the gate message does not show the pending migrations with their class:\n%s", blocks)
 	}
 
 	if code := s.click("U0ALICE", slackacts.ActionApprove, value, "1.1", "forged-secret"); code != http.StatusUnauthorized {
@@ -275,14 +292,14 @@ func TestSlackSocketMode(t *testing.T) {
 	r := newRig(t, "slack-socket")
 	fake := slackfake.New(slackToken)
 	t.Cleanup(fake.Stop)
-	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret,
+	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret, slackDB(r),
 		"SLACK_APP_TOKEN="+fake.AppToken, "RUNBOOK_SLACK_SOCKET_MODE=true",
 		"RUNBOOK_SLACK_API_URL="+fake.URL(), "RUNBOOK_SLACK_USERS=U0ALICE=alice")
 	if err := fake.WaitSocket(1, pollDeadline); err != nil {
 		t.Fatalf("the worker did not open a Socket Mode connection: %v", err)
 	}
 	rec := newRecorder(t)
-	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL})
+	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL, "Migrations": filepath.Join(repoRoot(t), "runbooks", "examples", "migrations", "checkout")})
 	id := r.deploy(path, digest, "1.0.0", "carol")
 	r.waitFor(id, "gate go-live waiting", gateWaiting("production", "go-live"))
 	posted, err := fake.Wait("chat.postMessage", 1, pollDeadline)

@@ -44,6 +44,9 @@ type environment struct {
 	// thread is the Slack message whose thread gets the progress: the
 	// environment's first gate message.
 	thread struct{ channel, ts string }
+	// preview is what the steps after the first Slack gate will change,
+	// shown in the gate messages; nil until computed.
+	preview *changePreview
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.

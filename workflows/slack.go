@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/runbooks"
 )
 
 var slackActs *slack.Activities
@@ -36,6 +37,7 @@ func (e *environment) slackGateOpened(ctx workflow.Context, st *StepStatus) {
 		return
 	}
 	g := st.Gate
+	e.previewChanges(ctx, g.Name)
 	var res slack.PostGateResult
 	err := workflow.ExecuteActivity(slackCtx(ctx, "post gate "+g.Name+" to Slack"), slackActs.PostGate,
 		slack.PostGateInput{Channel: e.in.Env.Slack.Channel, Message: e.gateMessage(g)}).Get(ctx, &res)
@@ -97,7 +99,78 @@ func (e *environment) gateMessage(g *GateStatus) slack.GateMessage {
 		m.Rejection = &slack.Approval{Actor: g.Rejection.Actor, At: g.Rejection.At}
 		m.Reason = g.Rejection.Comment
 	}
+	if e.preview != nil {
+		m.Changes, m.Migrations = e.preview.changes, e.preview.migrations
+	}
 	return m
+}
+
+// changePreview is what an approver of a Slack gate sees will change.
+type changePreview struct {
+	changes, migrations []string
+}
+
+// previewChanges works out, once, what the provision and migrate steps after
+// gate will do: a plan of the environment's module (not applied; the step
+// plans again) and the pending migrations with their class. A preview that
+// fails says so in the message; it never holds the gate.
+func (e *environment) previewChanges(ctx workflow.Context, gate string) {
+	if e.preview != nil {
+		return
+	}
+	e.preview = &changePreview{}
+	after := false
+	for _, p := range e.plan {
+		if p.step.Name == gate {
+			after = true
+			continue
+		}
+		if !after || e.stepDone(p.step.Name) {
+			continue
+		}
+		switch {
+		case p.step.Provision != nil && e.preview.changes == nil:
+			e.preview.changes = e.previewPlan(ctx, p.step.Provision)
+		case p.step.Migrate != nil && e.preview.migrations == nil:
+			e.preview.migrations = e.previewMigrations(ctx, p.step.Migrate)
+		}
+	}
+}
+
+func (e *environment) previewPlan(ctx workflow.Context, step *runbooks.ProvisionStep) []string {
+	plan, err := e.tfPlan(ctx, e.workspace(step))
+	if err != nil {
+		return []string{"infrastructure: no plan (" + rootMessage(err) + ")"}
+	}
+	if !plan.Changes {
+		return []string{"infrastructure: no changes"}
+	}
+	return []string{"infrastructure: " + plan.Summary.String()}
+}
+
+func (e *environment) previewMigrations(ctx workflow.Context, step *runbooks.MigrateStep) []string {
+	st, err := e.schemaStatus(ctx, e.migrateTarget())
+	if err != nil {
+		return []string{"schema: no status (" + rootMessage(err) + ")"}
+	}
+	out := []string{}
+	for _, m := range pendingUpTo(st.Pending, step.To) {
+		out = append(out, fmt.Sprintf("%s (%s)", m.File, strings.ToLower(m.Class)))
+	}
+	if len(out) == 0 {
+		out = append(out, "schema: up to date")
+	}
+	return out
+}
+
+// stepDone reports whether the named step already ran.
+func (e *environment) stepDone(name string) bool {
+	for _, s := range e.status.Steps {
+		if s.Name == name {
+			return s.State != StatePending && s.State != StateWaiting && s.State != StateRunning
+		}
+	}
+	return false
 }
 
 // releaseLink is the release's page in the Web UI, or "" without a UI URL.

@@ -128,3 +128,27 @@ func TestGateEscalatesAndRemindsOnce(t *testing.T) {
 	require.True(t, g.Escalated)
 	require.Equal(t, []string{"erin"}, g.Approvers)
 }
+
+// TestSlackGateShowsThePlan: the message of a gate before a provision step
+// says what the plan would change; the step then plans again for itself.
+func TestSlackGateShowsThePlan(t *testing.T) {
+	h := newHarness(t)
+	tf := newTF(h, planned(hashA, addOne))
+	h.env.RegisterActivity(&slack.Activities{})
+	var posted []slack.PostGateInput
+	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.PostGateInput) (slack.PostGateResult, error) {
+			posted = append(posted, in)
+			return slack.PostGateResult{Channel: "C1", TS: "1.1"}, nil
+		})
+	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(nil)
+	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(nil)
+	e := infraEnv(runbooks.Infra{}, gateStep("go-live", 1, "alice"), provisionStep("provision", nil))
+	e.Slack = &runbooks.Slack{Channel: "C1"}
+	h.at(time.Minute, func() { h.update(UpdateApprove, DecisionInput{Actor: "alice"}) })
+	h.runEnvironment(envInput(e))
+	require.NoError(t, h.env.GetWorkflowError())
+	require.Len(t, posted, 1)
+	require.Equal(t, []string{"infrastructure: " + addOne.String()}, posted[0].Message.Changes)
+	require.Len(t, tf.plansIn(), 2, "one plan for the preview, one by the provision step")
+}
