@@ -24,7 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"testing"
 	"time"
 
@@ -111,23 +111,39 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// start runs moto_server on a port the kernel picks when it binds (-p 0),
+// so no other test's server can take it between choosing and binding; the
+// URL is set once the server's log names the port (see waitReady).
 func start(bin, dir string) (*Server, error) {
-	port, err := proctest.FreePort()
-	if err != nil {
-		return nil, err
-	}
 	logf, err := os.Create(filepath.Join(dir, "moto.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", "0")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	proc, err := proctest.Start(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{URL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, proc: proc}, nil
+	return &Server{Dir: dir, proc: proc}, nil
+}
+
+// runningOn is how moto's web server announces its address.
+var runningOn = regexp.MustCompile(`Running on http://127\.0\.0\.1:(\d+)`)
+
+// learnURL reads the port the server bound from its log, once it is there.
+func (s *Server) learnURL() bool {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "moto.log"))
+	if err != nil {
+		return false
+	}
+	m := runningOn.FindSubmatch(b)
+	if m == nil {
+		return false
+	}
+	s.URL = "http://" + net.JoinHostPort("127.0.0.1", string(m[1]))
+	return true
 }
 
 // Stop terminates the server by its pid (SIGTERM, then SIGKILL after 10 s)
@@ -184,7 +200,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return errors.New("moto_server exited")
 		default:
 		}
-		if s.answers(ctx) {
+		if (s.URL != "" || s.learnURL()) && s.answers(ctx) {
 			return nil
 		}
 		select {

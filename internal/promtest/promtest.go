@@ -167,8 +167,32 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return false, nil
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		if resp.StatusCode != http.StatusOK {
+			return false, nil
+		}
+		return true, s.ours(ctx)
 	})
+}
+
+// ours checks that the Prometheus answering at URL runs our config file: a
+// port taken by another test's server between choosing and binding would
+// otherwise look ready while this one has exited.
+func (s *Server) ours(ctx context.Context) error {
+	resp, err := httpGet(ctx, s.URL+"/api/v1/status/flags")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var flags struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&flags); err != nil {
+		return fmt.Errorf("prometheus flags: %w", err)
+	}
+	if want := filepath.Join(s.Dir, "prometheus.yml"); flags.Data["config.file"] != want {
+		return fmt.Errorf("the prometheus at %s runs %s, not %s: its port was taken", s.URL, flags.Data["config.file"], want)
+	}
+	return nil
 }
 
 // WaitForData polls the instant query until it returns at least one series
