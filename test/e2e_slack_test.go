@@ -242,6 +242,10 @@ func TestSlackApproval(t *testing.T) {
 	if !hasAudit(recs, "gate.approve-refused", "carol", "go-live") {
 		t.Errorf("the audit log has no record of carol's refused click")
 	}
+	res := r.mustCLI("audit", "export", "--release", id, "--since", "1h", "--format", "csv")
+	if !strings.HasPrefix(res.stdout, "seq,time,actor,channel,action,") || !strings.Contains(res.stdout, ",alice,slack,gate.approved,") {
+		t.Errorf("audit export as CSV lacks the header or alice's Slack approval:\n%s", res.stdout)
+	}
 }
 
 // TestSlackRejectWithReason: Reject opens a dialog asking why; the

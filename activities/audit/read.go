@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // VerifyResult summarises a verified log.
@@ -22,12 +23,17 @@ type VerifyResult struct {
 type Filter struct {
 	Release string
 	Service string
+	// Since and Until bound the entries' times (Since inclusive, Until
+	// exclusive); zero means unbounded.
+	Since, Until time.Time
 }
 
 // match reports whether e passes the filter.
 func (f Filter) match(e Entry) bool {
 	return (f.Release == "" || e.Release == f.Release) &&
-		(f.Service == "" || e.Service == f.Service)
+		(f.Service == "" || e.Service == f.Service) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || e.Time.Before(f.Until))
 }
 
 // Verify re-computes every hash and link of the log at path. If the chain is
