@@ -74,9 +74,12 @@ type ReleaseWindow struct {
 // Blackout is a period (dates inclusive, in the window's time zone) when no
 // release may enter, e.g. a financial close.
 type Blackout struct {
-	From   string `yaml:"from" json:"from" jsonschema:"required,format=date"`
-	To     string `yaml:"to" json:"to" jsonschema:"required,format=date"`
-	Reason string `yaml:"reason,omitempty" json:"reason,omitempty"`
+	From string `yaml:"from,omitempty" json:"from,omitempty" jsonschema:"format=date,description=First day (with to); or use last-business-days."`
+	To   string `yaml:"to,omitempty" json:"to,omitempty" jsonschema:"format=date,description=Last day (with from)."`
+	// LastBusinessDays recurs every month: from the N-th last weekday of
+	// the month to its end, e.g. 3 for a financial close.
+	LastBusinessDays int    `yaml:"last-business-days,omitempty" json:"last-business-days,omitempty" jsonschema:"minimum=1,maximum=10,description=Every month\\, from the N-th last business day (Mon-Fri) to the month's end\\, e.g. 3 for a financial close."`
+	Reason           string `yaml:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // Approval is a manual gate: a release waits until enough allowed people

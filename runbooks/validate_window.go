@@ -97,6 +97,15 @@ func orDefault(s, def string) string {
 
 // blackout checks one blackout period.
 func (v *validator) blackout(path string, b *Blackout) {
+	if b.LastBusinessDays != 0 || (b.From == "" && b.To == "" && v.has(path+".last-business-days")) {
+		switch {
+		case b.From != "" || b.To != "":
+			v.errf(path+".last-business-days", "a blackout is either dates (from, to) or last-business-days, not both; split it in two")
+		case b.LastBusinessDays < 1 || b.LastBusinessDays > 10:
+			v.errf(path+".last-business-days", "last-business-days %d is out of range; use 1 to 10", b.LastBusinessDays)
+		}
+		return
+	}
 	fromOK := v.date(path+".from", "blackout from", b.From)
 	toOK := v.date(path+".to", "blackout to", b.To)
 	// Dates in this form order like strings.

@@ -82,25 +82,53 @@ func dayAllowed(d time.Time, days []string) bool {
 }
 
 func inBlackout(d time.Time, bs []runbooks.Blackout) bool {
+	_, ok := blackoutOn(d, bs)
+	return ok
+}
+
+// blackoutOn returns the blackout that covers day d, if any.
+func blackoutOn(d time.Time, bs []runbooks.Blackout) (runbooks.Blackout, bool) {
 	date := d.Format("2006-01-02")
 	for _, b := range bs {
+		if b.LastBusinessDays > 0 {
+			if !d.Before(nthLastBusinessDay(d, b.LastBusinessDays)) {
+				return b, true
+			}
+			continue
+		}
 		if date >= b.From && date <= b.To {
-			return true
+			return b, true
 		}
 	}
-	return false
+	return runbooks.Blackout{}, false
+}
+
+// nthLastBusinessDay is the start (noon) of the n-th last Monday-to-Friday
+// of d's month; a close runs from there to the month's end, weekend included.
+func nthLastBusinessDay(d time.Time, n int) time.Time {
+	day := time.Date(d.Year(), d.Month()+1, 0, 12, 0, 0, 0, d.Location()) // the month's last day
+	for {
+		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			if n--; n == 0 {
+				return day
+			}
+		}
+		day = day.AddDate(0, 0, -1)
+	}
 }
 
 // closedReason explains, in the window's own terms, why it is closed now.
 func closedReason(local time.Time, w runbooks.ReleaseWindow) string {
-	date := local.Format("2006-01-02")
-	for _, b := range w.Blackouts {
-		if date >= b.From && date <= b.To {
-			if b.Reason != "" {
-				return fmt.Sprintf("blackout %s..%s (%s)", b.From, b.To, b.Reason)
-			}
-			return fmt.Sprintf("blackout %s..%s", b.From, b.To)
+	noon := time.Date(local.Year(), local.Month(), local.Day(), 12, 0, 0, 0, local.Location())
+	if b, ok := blackoutOn(noon, w.Blackouts); ok {
+		what := fmt.Sprintf("blackout %s..%s", b.From, b.To)
+		if b.LastBusinessDays > 0 {
+			what = fmt.Sprintf("blackout: the last %d business days of the month", b.LastBusinessDays)
 		}
+		if b.Reason != "" {
+			what += " (" + b.Reason + ")"
+		}
+		return what
 	}
 	days := "every day"
 	if len(w.Days) > 0 {

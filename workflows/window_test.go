@@ -207,3 +207,41 @@ func TestStepAfterLateApprovalWaitsForNextWindow(t *testing.T) {
 	require.False(t, deploy.EndedAt.Before(utc("2025-06-03T09:00:00Z")), "deploy ran outside the window")
 	require.Equal(t, []string{"GET /deploy"}, h.srv.requests())
 }
+
+// TestFinancialCloseBlackout: last-business-days: 3 closes every month
+// from its third-last weekday to its end, weekend included.
+func TestFinancialCloseBlackout(t *testing.T) {
+	w := runbooks.ReleaseWindow{Timezone: "Europe/Berlin",
+		Blackouts: []runbooks.Blackout{{LastBusinessDays: 3, Reason: "financial close"}}}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, berlin) }
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want time.Time
+	}{
+		// November 2026 ends on Monday the 30th: Thu 26, Fri 27, Mon 30.
+		{"the day before the close is open", at(2026, 11, 25, 10), at(2026, 11, 25, 10)},
+		{"the close waits for December", at(2026, 11, 26, 10), at(2026, 12, 1, 0)},
+		{"the weekend inside the close stays closed", at(2026, 11, 28, 10), at(2026, 12, 1, 0)},
+		// October 2026 ends on Saturday the 31st: Wed 28, Thu 29, Fri 30, then the weekend.
+		{"a month ending on a weekend closes from Wednesday", at(2026, 10, 28, 9), at(2026, 11, 1, 0)},
+		{"Tuesday before is open", at(2026, 10, 27, 9), at(2026, 10, 27, 9)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why, err := NextOpening(tc.now, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(tc.want) {
+				t.Errorf("NextOpening(%s) = %s, want %s", tc.now, got, tc.want)
+			}
+			if got.After(tc.now) && why != "blackout: the last 3 business days of the month (financial close)" {
+				t.Errorf("reason %q", why)
+			}
+		})
+	}
+}
