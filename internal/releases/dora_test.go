@@ -1,0 +1,43 @@
+package releases
+
+import (
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/workflows"
+)
+
+// release is a finished release whose production ended in state after
+// starting at start and taking took.
+func release(start time.Time, took time.Duration, state string) workflows.ReleaseStatus {
+	return workflows.ReleaseStatus{StartedAt: start, State: state, Environments: []workflows.EnvironmentStatus{
+		{Name: "staging", State: workflows.StateSucceeded, EndedAt: start.Add(took / 2)},
+		{Name: "production", State: state, EndedAt: start.Add(took)},
+	}}
+}
+
+func TestComputeDORA(t *testing.T) {
+	day := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	h := time.Hour
+	statuses := []workflows.ReleaseStatus{
+		release(day, h, workflows.StateSucceeded),
+		release(day.Add(24*h), 2*h, workflows.StateRolledBack),  // fails at 11:00 on the 2nd
+		release(day.Add(24*h+3*h), h, workflows.StateSucceeded), // restores at 13:00: 2 h
+		release(day.Add(48*h), 3*h, workflows.StateSucceeded),
+		release(day.Add(72*h), h, workflows.StateRejected),   // a rejection changed nothing
+		release(day.Add(-48*h), h, workflows.StateSucceeded), // before the period
+	}
+	d := ComputeDORA("checkout", "production", day, day.Add(10*24*h), statuses)
+	if d.Deployments != 3 || d.Failures != 1 || d.Restores != 1 {
+		t.Fatalf("deployments %d, failures %d, restores %d; want 3, 1, 1", d.Deployments, d.Failures, d.Restores)
+	}
+	if d.PerDay != 0.3 || d.ChangeFailureRate != 0.25 {
+		t.Errorf("per day %v, change failure rate %v; want 0.3 and 0.25", d.PerDay, d.ChangeFailureRate)
+	}
+	if d.LeadTime != h || d.TimeToRestore != 2*h {
+		t.Errorf("lead time %s, time to restore %s; want 1h and 2h", d.LeadTime, d.TimeToRestore)
+	}
+	if s := ComputeDORA("checkout", "staging", day, day.Add(10*24*h), statuses); s.Deployments != 5 || s.Failures != 0 {
+		t.Errorf("staging: %d deployments, %d failures; want 5 and 0", s.Deployments, s.Failures)
+	}
+}
