@@ -2,6 +2,9 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/runbookhq/runbook/internal/releases"
@@ -30,7 +33,8 @@ environments:
 func TestDORAFromReleaseHistory(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "dora")
-	r.startWorker()
+	addr := fmt.Sprintf("127.0.0.1:%d", appPort(t))
+	r.startWorker("RUNBOOK_HTTP_ADDR=" + addr)
 	rec := newRecorder(t)
 	path, digest := r.writeRunbook("runbook.yaml", doraRunbook, map[string]any{"URL": rec.srv.URL})
 	for _, v := range []struct {
@@ -56,5 +60,10 @@ func TestDORAFromReleaseHistory(t *testing.T) {
 	}
 	if d.LeadTime <= 0 || d.TimeToRestore <= 0 {
 		t.Errorf("lead time %s and time to restore %s should be measured", d.LeadTime, d.TimeToRestore)
+	}
+	code, body, err := httpGet("http://" + addr + "/metrics")
+	want := fmt.Sprintf("runbook_dora_deployments{service=%q} 2\n", r.service)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, want) || !strings.Contains(body, "# TYPE runbook_dora_change_failure_rate gauge") {
+		t.Errorf("GET /metrics of the worker: %d %v, want %q among the gauges:\n%s", code, err, want, body)
 	}
 }

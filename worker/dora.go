@@ -1,0 +1,103 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/runbookhq/runbook/internal/releases"
+)
+
+// Window and caching of the DORA gauges the worker serves at /metrics.
+const (
+	doraWindow = 30 * 24 * time.Hour
+	doraCache  = time.Minute
+)
+
+// doraGauges serves the DORA metrics of every service with releases over
+// the last 30 days as Prometheus gauges. Computing them reads the release
+// history, so an answer is reused for a minute whatever the scrape rate.
+type doraGauges struct {
+	rc  *releases.Client
+	now func() time.Time
+
+	mu   sync.Mutex
+	at   time.Time
+	body []byte
+}
+
+func newDORAGauges(c client.Client, cfg Config) *doraGauges {
+	return &doraGauges{rc: &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue}, now: time.Now}
+}
+
+func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.body == nil || g.now().Sub(g.at) >= doraCache {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		body, err := g.compute(ctx)
+		if err != nil {
+			slog.Warn("dora metrics not computed", "error", err)
+			http.Error(w, "dora metrics: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		g.body, g.at = body, g.now()
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	_, _ = w.Write(g.body)
+}
+
+// compute lists the services that released and renders their metrics.
+func (g *doraGauges) compute(ctx context.Context) ([]byte, error) {
+	items, err := g.rc.List(ctx, releases.ListFilter{Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var services []string
+	for _, it := range items {
+		if it.Service != "" && !slices.Contains(services, it.Service) {
+			services = append(services, it.Service)
+		}
+	}
+	slices.Sort(services)
+	now := g.now()
+	var ds []releases.DORA
+	for _, s := range services {
+		d, err := g.rc.DORA(ctx, s, "", now.Add(-doraWindow), now)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return renderDORA(ds), nil
+}
+
+// renderDORA writes the gauges in the Prometheus text format.
+func renderDORA(ds []releases.DORA) []byte {
+	var b bytes.Buffer
+	gauge := func(name, help string, value func(releases.DORA) float64) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, d := range ds {
+			fmt.Fprintf(&b, "%s{service=%q} %g\n", name, d.Service, value(d))
+		}
+	}
+	gauge("runbook_dora_deployments", "Successful deployments to the last environment in the last 30 days.",
+		func(d releases.DORA) float64 { return float64(d.Deployments) })
+	gauge("runbook_dora_deployments_per_day", "Deployment frequency over the last 30 days.",
+		func(d releases.DORA) float64 { return d.PerDay })
+	gauge("runbook_dora_lead_time_seconds", "Median time from a release's start to its success.",
+		func(d releases.DORA) float64 { return d.LeadTime.Seconds() })
+	gauge("runbook_dora_change_failure_rate", "Share of changes rolled back, aborted or failed.",
+		func(d releases.DORA) float64 { return d.ChangeFailureRate })
+	gauge("runbook_dora_time_to_restore_seconds", "Median time from a failed release to the next success.",
+		func(d releases.DORA) float64 { return d.TimeToRestore.Seconds() })
+	return b.Bytes()
+}
