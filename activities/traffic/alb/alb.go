@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -120,16 +119,6 @@ func (r *Router) String() string {
 
 // LogValue logs the router as its String.
 func (r *Router) LogValue() slog.Value { return slog.StringValue(r.String()) }
-
-// names returns the backend names, sorted, for stable messages.
-func (r *Router) names() []string {
-	out := make([]string, 0, len(r.backends))
-	for n := range r.backends {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // notFoundCodes are ELBv2 error codes that retrying cannot fix: the runbook
 // names something that does not exist or asks for something invalid.

@@ -3,28 +3,24 @@ package alb
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/runbookhq/runbook/activities/traffic/weights"
 )
 
 // SetWeights writes the weights of the named backends into the forward
 // action in one ModifyListener (or ModifyRule) call, keeping every other
 // action, target group and the stickiness setting as they were, then reads
 // the action back and fails unless every weight took effect.
-func (r *Router) SetWeights(ctx context.Context, weights map[string]int) error {
-	for name, w := range weights {
-		if _, ok := r.backends[name]; !ok {
-			return invalid("alb: unknown backend %q; known: %s (add option %s%s=<target group ARN>)",
-				name, strings.Join(r.names(), ", "), OptBackendPrefix, name)
-		}
-		if w < 0 || w > MaxWeight {
-			return invalid("alb: backend %q: weight %d out of range 0..%d", name, w, MaxWeight)
-		}
+func (r *Router) SetWeights(ctx context.Context, want map[string]int) error {
+	if msg := weights.Check("alb", r.backends, want, MaxWeight, func(name string) string {
+		return "add option " + OptBackendPrefix + name + "=<target group ARN>"
+	}); msg != "" {
+		return invalid("%s", msg)
 	}
 	actions, err := r.actions(ctx)
 	if err != nil {
@@ -34,7 +30,7 @@ func (r *Router) SetWeights(ctx context.Context, weights map[string]int) error {
 	if err != nil {
 		return err
 	}
-	actions[i] = r.reweight(actions[i], weights)
+	actions[i] = r.reweight(actions[i], want)
 	if err := r.write(ctx, actions); err != nil {
 		return err
 	}
@@ -42,13 +38,13 @@ func (r *Router) SetWeights(ctx context.Context, weights map[string]int) error {
 	if err != nil {
 		return fmt.Errorf("alb: weights sent, but reading them back failed: %w", err)
 	}
-	return verify(r.String(), weights, got)
+	return weights.Verify(r.String(), want, got)
 }
 
 // reweight returns the forward action with new weights. A plain forward to
 // one target group (TargetGroupArn) becomes a ForwardConfig with that group
-// at the weight it had in effect (100) unless weights names it.
-func (r *Router) reweight(a types.Action, weights map[string]int) types.Action {
+// at the weight it had in effect (100) unless set names it.
+func (r *Router) reweight(a types.Action, set map[string]int) types.Action {
 	fc := &types.ForwardActionConfig{}
 	if a.ForwardConfig != nil {
 		fc.TargetGroupStickinessConfig = a.ForwardConfig.TargetGroupStickinessConfig
@@ -56,8 +52,8 @@ func (r *Router) reweight(a types.Action, weights map[string]int) types.Action {
 	} else if a.TargetGroupArn != nil {
 		fc.TargetGroups = []types.TargetGroupTuple{{TargetGroupArn: a.TargetGroupArn, Weight: aws.Int32(MaxWeight)}}
 	}
-	for _, name := range sortedKeys(weights) {
-		arn, w := r.backends[name], aws.Int32(int32(weights[name]))
+	for _, name := range weights.Names(set) {
+		arn, w := r.backends[name], aws.Int32(int32(set[name]))
 		found := false
 		for j := range fc.TargetGroups {
 			if aws.ToString(fc.TargetGroups[j].TargetGroupArn) == arn {
@@ -195,27 +191,4 @@ func forwardIndex(actions []types.Action) (int, error) {
 		return 0, invalid("alb: no forward action to weight: make the listener's default action (or the rule's) forward to the target groups")
 	}
 	return found, nil
-}
-
-// verify lists mismatches in name order, so the message is stable.
-func verify(where string, want, got map[string]int) error {
-	var bad []string
-	for _, name := range sortedKeys(want) {
-		if g, ok := got[name]; !ok || g != want[name] {
-			bad = append(bad, fmt.Sprintf("%s=%d (read back %d)", name, want[name], g))
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s: weights did not take effect: %s; another writer may be changing them", where, strings.Join(bad, ", "))
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

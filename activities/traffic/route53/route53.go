@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
@@ -131,16 +130,6 @@ func (r *Router) String() string {
 
 // LogValue logs the router as its String.
 func (r *Router) LogValue() slog.Value { return slog.StringValue(r.String()) }
-
-// names returns the backend names, sorted, for stable messages.
-func (r *Router) names() []string {
-	out := make([]string, 0, len(r.backends))
-	for n := range r.backends {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // permanentCodes are Route 53 error codes that retrying cannot fix.
 var permanentCodes = map[string]bool{

@@ -10,34 +10,32 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/runbookhq/runbook/activities/traffic/weights"
 )
 
 // SetWeights UPSERTs every named backend's record set in one change batch
 // with only its Weight changed (values, TTL, alias target and health check
 // kept as read), then reads the records back and fails unless every weight
 // took effect.
-func (r *Router) SetWeights(ctx context.Context, weights map[string]int) error {
-	for name, w := range weights {
-		if _, ok := r.backends[name]; !ok {
-			return invalid("route53: unknown backend %q; known: %s (add option %s%s=<SetIdentifier>)",
-				name, strings.Join(r.names(), ", "), OptBackendPrefix, name)
-		}
-		if w < 0 || w > MaxWeight {
-			return invalid("route53: backend %q: weight %d out of range 0..%d", name, w, MaxWeight)
-		}
+func (r *Router) SetWeights(ctx context.Context, want map[string]int) error {
+	if msg := weights.Check("route53", r.backends, want, MaxWeight, func(name string) string {
+		return "add option " + OptBackendPrefix + name + "=<SetIdentifier>"
+	}); msg != "" {
+		return invalid("%s", msg)
 	}
 	sets, err := r.records(ctx)
 	if err != nil {
 		return err
 	}
 	var changes []types.Change
-	for _, name := range sortedKeys(weights) {
+	for _, name := range weights.Names(want) {
 		rs, ok := sets[name]
 		if !ok {
 			return invalid("route53: backend %q: no weighted %s record %s with SetIdentifier %q in zone %s; create it first",
 				name, r.typeName(), r.name, r.backends[name], r.zone)
 		}
-		rs.Weight = aws.Int64(int64(weights[name]))
+		rs.Weight = aws.Int64(int64(want[name]))
 		changes = append(changes, types.Change{Action: types.ChangeActionUpsert, ResourceRecordSet: &rs})
 	}
 	if len(changes) == 0 {
@@ -54,7 +52,7 @@ func (r *Router) SetWeights(ctx context.Context, weights map[string]int) error {
 	if err != nil {
 		return fmt.Errorf("route53: weights sent, but reading them back failed: %w", err)
 	}
-	return verify(r.String(), weights, got)
+	return weights.Verify(r.String(), want, got)
 }
 
 // Weights reports every backend's weight; a backend without a record fails,
@@ -65,7 +63,7 @@ func (r *Router) Weights(ctx context.Context) (map[string]int, error) {
 		return nil, err
 	}
 	out := make(map[string]int, len(r.backends))
-	for _, name := range r.names() {
+	for _, name := range weights.Names(r.backends) {
 		rs, ok := sets[name]
 		if !ok {
 			return nil, invalid("route53: backend %q: no weighted %s record %s with SetIdentifier %q in zone %s",
@@ -162,27 +160,4 @@ func (r *Router) typeName() string {
 // canonical compares names as Route 53 does: case-insensitive, trailing dot optional.
 func canonical(name string) string {
 	return strings.ToLower(strings.TrimSuffix(name, "."))
-}
-
-// verify lists mismatches in name order, so the message is stable.
-func verify(where string, want, got map[string]int) error {
-	var bad []string
-	for _, name := range sortedKeys(want) {
-		if g, ok := got[name]; !ok || g != want[name] {
-			bad = append(bad, fmt.Sprintf("%s=%d (read back %d)", name, want[name], g))
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s: weights did not take effect: %s; another writer may be changing them", where, strings.Join(bad, ", "))
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
