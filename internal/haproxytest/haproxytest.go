@@ -65,32 +65,15 @@ type HAProxy struct {
 // Bin returns the binary to run: $RUNBOOK_HAPROXY_BIN, else haproxy on PATH
 // or in /usr/sbin.
 func Bin() (string, error) {
-	if p := os.Getenv(EnvBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvBin, p, err)
-		}
-		return p, nil
-	}
-	if p, err := exec.LookPath("haproxy"); err == nil {
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
-		return "/usr/sbin/haproxy", nil
-	}
-	return "", ErrNotInstalled
+	return proctest.FindBin(EnvBin, ErrNotInstalled, "haproxy", "/usr/sbin/haproxy")
 }
 
 // Start runs HAProxy in front of servers, waits until the admin socket
 // answers and stops it when the test ends.
 func Start(t testing.TB, servers ...Server) *HAProxy {
 	t.Helper()
-	bin, err := Bin()
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	bin := proctest.RequireBin(t, Bin)
+	var err error
 	var h *HAProxy
 	err = proctest.Retry(func() error {
 		if h, err = start(bin, t.TempDir(), servers); err != nil {

@@ -62,30 +62,15 @@ type Server struct {
 
 // Bin returns the binary to run: $RUNBOOK_MOTO_BIN, else moto_server on PATH.
 func Bin() (string, error) {
-	if p := os.Getenv(EnvBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvBin, p, err)
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath("moto_server")
-	if err != nil {
-		return "", ErrNotInstalled
-	}
-	return p, nil
+	return proctest.FindBin(EnvBin, ErrNotInstalled, "moto_server")
 }
 
 // Start runs moto_server, waits until it answers and stops it when the test
 // ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Bin()
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	bin := proctest.RequireBin(t, Bin)
+	var err error
 	var s *Server
 	err = proctest.Retry(func() error {
 		if s, err = start(bin, t.TempDir()); err != nil {

@@ -57,30 +57,15 @@ type Server struct {
 
 // Bin returns the binary to run: $RUNBOOK_PROMETHEUS_BIN, else prometheus on PATH.
 func Bin() (string, error) {
-	if p := os.Getenv(EnvBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvBin, p, err)
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath("prometheus")
-	if err != nil {
-		return "", ErrNotInstalled
-	}
-	return p, nil
+	return proctest.FindBin(EnvBin, ErrNotInstalled, "prometheus")
 }
 
 // Start runs Prometheus scraping targets (host:port, path /metrics), waits
 // until it is ready and stops it when the test ends.
 func Start(t testing.TB, targets ...string) *Server {
 	t.Helper()
-	bin, err := Bin()
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	bin := proctest.RequireBin(t, Bin)
+	var err error
 	var s *Server
 	err = proctest.Retry(func() error {
 		if s, err = start(bin, t.TempDir(), targets); err != nil {
