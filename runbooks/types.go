@@ -44,12 +44,62 @@ type Policy struct {
 	ApprovalTimeout Duration `yaml:"approval-timeout,omitempty" json:"approval-timeout,omitempty" jsonschema:"description=Default timeout of approval gates (default 24h)."`
 	// DestructiveChangesNeedApproval gates infrastructure deletes/replaces.
 	DestructiveChangesNeedApproval *bool `yaml:"destructive-changes-need-approval,omitempty" json:"destructive-changes-need-approval,omitempty" jsonschema:"description=Gate any delete or replace in a provisioning plan behind an approval (default true)."`
+	// BreakGlass is who may let an emergency release (deploy --break-glass)
+	// pass a closed release window or a freeze. Without it, break-glass is
+	// refused: an emergency path nobody may approve is no path.
+	// Risk maps the risk level each release and environment gets to the
+	// approvals that level needs, on top of the environment's own.
+	Risk       *RiskPolicy `yaml:"risk,omitempty" json:"risk,omitempty" jsonschema:"description=Approval policy per risk level (low\\, medium\\, high); the level is worked out per environment from the plan\\, the migrations\\, production\\, break-glass\\, the previous release and the change size."`
+	BreakGlass *BreakGlass `yaml:"break-glass,omitempty" json:"break-glass,omitempty" jsonschema:"description=Who approves an emergency release (runbook deploy --break-glass) that must pass a closed window or a freeze."`
+}
+
+// RiskPolicy lists the approval gates each risk level needs. A release
+// into an environment gets a level from facts it already has: production
+// (medium), a plan that deletes or replaces, a contract migration or
+// break-glass (high); a failed previous release or a large change raises
+// the level by one.
+type RiskPolicy struct {
+	Low    []Approval `yaml:"low,omitempty" json:"low,omitempty" jsonschema:"description=Gates a low-risk release needs (usually none)."`
+	Medium []Approval `yaml:"medium,omitempty" json:"medium,omitempty" jsonschema:"description=Gates a medium-risk release needs."`
+	High   []Approval `yaml:"high,omitempty" json:"high,omitempty" jsonschema:"description=Gates a high-risk release needs\\, e.g. two of the change advisory board and a business owner."`
+	// LargeChange is the number of changed lines (deploy --changed-lines
+	// or --commit-range) from which a change counts as large.
+	LargeChange int `yaml:"large-change,omitempty" json:"large-change,omitempty" jsonschema:"minimum=1,description=Changed lines from which a change raises the risk by one level (default 500)."`
+}
+
+// Risk levels, lowest first.
+const (
+	RiskLow    = "low"
+	RiskMedium = "medium"
+	RiskHigh   = "high"
+)
+
+// Gates returns the approval gates of a risk level.
+func (p *RiskPolicy) Gates(level string) []Approval {
+	switch level {
+	case RiskHigh:
+		return p.High
+	case RiskMedium:
+		return p.Medium
+	}
+	return p.Low
+}
+
+// BreakGlass is the emergency group whose extra approval lets a release
+// pass a closed release window or a change freeze.
+type BreakGlass struct {
+	Approvers    []string `yaml:"approvers" json:"approvers" jsonschema:"required,minItems=1,description=The emergency group: people or group:NAME."`
+	MinApprovals int      `yaml:"min-approvals,omitempty" json:"min-approvals,omitempty" jsonschema:"minimum=1,description=Distinct approvals needed (default 1)."`
+	Timeout      Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=How long the break-glass gate waits (default 1h)."`
 }
 
 // Environment is one stage of the promotion path.
 type Environment struct {
-	Name          string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
-	Region        string         `yaml:"region,omitempty" json:"region,omitempty" jsonschema:"description=Region or site\\, for data-residency records."`
+	Name   string `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
+	Region string `yaml:"region,omitempty" json:"region,omitempty" jsonschema:"description=Region or site\\, for data-residency records."`
+	// Production marks an environment whose releases are at least medium
+	// risk; by default an environment named prod, prd, production or live.
+	Production    *bool          `yaml:"production,omitempty" json:"production,omitempty" jsonschema:"description=Whether this is production (default: true for prod\\, prd\\, production and live); production raises the risk level to at least medium."`
 	ReleaseWindow *ReleaseWindow `yaml:"release-window,omitempty" json:"release-window,omitempty"`
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
 	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment\\, applied by its provision step."`
@@ -69,7 +119,15 @@ type ReleaseWindow struct {
 	Start     string     `yaml:"start,omitempty" json:"start,omitempty" jsonschema:"pattern=^([01][0-9]|2[0-3]):[0-5][0-9]$,description=Opening time HH:MM (default 00:00)."`
 	End       string     `yaml:"end,omitempty" json:"end,omitempty" jsonschema:"pattern=^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$,description=Closing time HH:MM (default 24:00)."`
 	Blackouts []Blackout `yaml:"blackouts,omitempty" json:"blackouts,omitempty"`
+	// OnClosed is what a release does when it reaches a closed window.
+	OnClosed string `yaml:"on-closed,omitempty" json:"on-closed,omitempty" jsonschema:"enum=wait,enum=fail,description=wait (default): hold on a durable timer until the window opens; fail: stop the release at once."`
 }
+
+// What a release does at a closed window.
+const (
+	OnClosedWait = "wait"
+	OnClosedFail = "fail"
+)
 
 // Blackout is a period (dates inclusive, in the window's time zone) when no
 // release may enter, e.g. a financial close.
@@ -327,4 +385,16 @@ type BlueGreenStep struct {
 type AllAtOnceStep struct {
 	Bake             Duration `yaml:"bake,omitempty" json:"bake,omitempty" jsonschema:"description=How long to analyse after the switch (default one analysis interval)."`
 	AnalysisInterval Duration `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=Time between SLO analysis rounds (default 10s)."`
+}
+
+// IsProduction reports whether the environment counts as production.
+func (e *Environment) IsProduction() bool {
+	if e.Production != nil {
+		return *e.Production
+	}
+	switch e.Name {
+	case "prod", "prd", "production", "live":
+		return true
+	}
+	return false
 }

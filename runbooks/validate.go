@@ -111,6 +111,7 @@ func (v *validator) runbook(rb *Runbook) {
 	v.name("service", "service", rb.Service)
 	v.required("owner", "owner", rb.Owner, "add the owning team, e.g. owner: team-payments")
 	v.artifact(rb.Artifact)
+	v.policy(&rb.Policy, rb.Environments)
 	v.environments(rb.Environments)
 	v.slotVariables(rb.Environments)
 }

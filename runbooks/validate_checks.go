@@ -68,7 +68,9 @@ func (v *validator) gate(path string, a *Approval) {
 // more distinct approvers than it lists could never pass.
 func (v *validator) approvers(path string, list []string, minApprovals int) {
 	seen := map[string]pos{}
+	groups := false
 	for i, a := range list {
+		groups = groups || strings.HasPrefix(a, GroupPrefix)
 		p := fmt.Sprintf("%s.approvers[%d]", path, i)
 		if !v.ok(p) {
 			continue
@@ -87,7 +89,8 @@ func (v *validator) approvers(path string, list []string, minApprovals int) {
 	switch {
 	case v.set(mp) && minApprovals < 1:
 		v.errf(mp, "min-approvals must be at least 1; leave it out for the default of 1")
-	case len(seen) > 0 && minApprovals > len(seen):
+	case len(seen) > 0 && !groups && minApprovals > len(seen):
+		// A group:NAME entry stands for any number of people.
 		v.errf(mp, "min-approvals is %d but only %s listed; the gate could never pass", minApprovals, plural(len(seen), "approver is", "approvers are"))
 	}
 }
@@ -98,4 +101,61 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// policy checks the release-wide rules.
+func (v *validator) policy(p *Policy, envs []Environment) {
+	if p.Risk != nil && v.ok("policy.risk") {
+		v.risk(p.Risk, envs)
+	}
+	if p.BreakGlass == nil || !v.ok("policy.break-glass") {
+		return
+	}
+	path := "policy.break-glass"
+	if len(p.BreakGlass.Approvers) == 0 {
+		v.errf(path+".approvers", "break-glass needs its emergency approvers; list people or group:NAME under approvers")
+	}
+	v.approvers(path, p.BreakGlass.Approvers, p.BreakGlass.MinApprovals)
+}
+
+// GroupPrefix marks an approver entry that names a group, e.g.
+// "group:release-managers"; whoever decides must belong to it.
+const GroupPrefix = "group:"
+
+// risk checks the gates of each risk level. Their names share the
+// environment's step list, so they must not clash with any step or gate.
+func (v *validator) risk(p *RiskPolicy, envs []Environment) {
+	taken := map[string]bool{}
+	for _, e := range envs {
+		for _, a := range e.Approvals {
+			taken[a.Name] = true
+		}
+		for _, s := range e.Steps {
+			taken[s.Name] = true
+		}
+	}
+	for _, lv := range []struct {
+		name  string
+		gates []Approval
+	}{{RiskLow, p.Low}, {RiskMedium, p.Medium}, {RiskHigh, p.High}} {
+		seen := map[string]bool{}
+		for i := range lv.gates {
+			path := fmt.Sprintf("policy.risk.%s[%d]", lv.name, i)
+			if !v.ok(path) {
+				continue
+			}
+			g := &lv.gates[i]
+			v.gate(path, g)
+			switch {
+			case taken[g.Name]:
+				v.errf(path+".name", "gate name %q is also a step or approval of an environment; give the risk gate its own name, e.g. %s-approval", g.Name, lv.name)
+			case seen[g.Name]:
+				v.errf(path+".name", "gate %q is listed twice under %s", g.Name, lv.name)
+			}
+			seen[g.Name] = true
+		}
+	}
+	if lc := "policy.risk.large-change"; v.set(lc) && p.LargeChange < 1 {
+		v.errf(lc, "large-change must be at least 1 changed line; leave it out for the default of 500")
+	}
 }

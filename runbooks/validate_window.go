@@ -30,6 +30,9 @@ func (v *validator) releaseWindow(path string, w *ReleaseWindow) {
 			v.errf(tz, "unknown time zone %q; use an IANA name such as UTC or Europe/Berlin", w.Timezone)
 		}
 	}
+	if oc := path + ".on-closed"; v.ok(oc) && w.OnClosed != "" && w.OnClosed != OnClosedWait && w.OnClosed != OnClosedFail {
+		v.errf(oc, "on-closed %q is not known; use wait (hold until the window opens) or fail (stop the release)", w.OnClosed)
+	}
 	v.days(path+".days", w.Days)
 	v.clock(path, w.Start, w.End)
 	for i := range w.Blackouts {

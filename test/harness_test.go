@@ -38,6 +38,9 @@ const (
 	pollDeadline = 60 * time.Second
 	// namespace is the dev server's default namespace.
 	namespace = "default"
+	// freezeNamespace is where the freeze tests run: a freeze holds every
+	// release of the namespace it covers, so they get one of their own.
+	freezeNamespace = "e2e-freezes"
 	// pinnedTemporal is the Makefile's pinned build, relative to the repo root.
 	pinnedTemporal = ".tools/build/temporal-1.5.1/temporal"
 )
@@ -208,7 +211,7 @@ func startStack() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: -1, Log: logf})
+	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: -1, Log: logf, Namespaces: []string{freezeNamespace}})
 	if err != nil {
 		stack.err = fmt.Errorf("%w\n%s", err, tail(stack.serverLog, 40))
 		return
@@ -220,8 +223,11 @@ func startStack() {
 		return
 	}
 	stack.client = c
-	if err := releases.EnsureSearchAttributes(ctx, c, namespace); err != nil {
-		stack.err = err
+	for _, ns := range []string{namespace, freezeNamespace} {
+		if err := releases.EnsureSearchAttributes(ctx, c, ns); err != nil {
+			stack.err = err
+			return
+		}
 	}
 }
 

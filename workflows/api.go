@@ -78,6 +78,58 @@ type ReleaseInput struct {
 	RunbookFile string `json:"runbook-file,omitempty"`
 	// UIURL is the Web UI's base, for links in Slack messages.
 	UIURL string `json:"ui-url,omitempty"`
+	// BreakGlass marks an emergency release (deploy --break-glass).
+	BreakGlass *BreakGlassRequest `json:"break-glass,omitempty"`
+	// Build is where the artifact came from (deploy --commit and friends).
+	Build *BuildInfo `json:"build,omitempty"`
+}
+
+// BreakGlassRequest marks an emergency release: at a closed release window
+// or a freeze it asks the runbook's break-glass approvers instead of
+// waiting, and passes once they approved. Everything it does is flagged.
+type BreakGlassRequest struct {
+	Reason string `json:"reason"`
+}
+
+// BuildInfo is the build metadata that travels with a release into status,
+// the Web UI, Slack and the audit log: traceability from commit to
+// production, and the commit time DORA's lead time starts from.
+type BuildInfo struct {
+	Commit     string    `json:"commit,omitempty"`
+	CommitTime time.Time `json:"commit-time,omitzero"`
+	BuildTime  time.Time `json:"build-time,omitzero"`
+	Team       string    `json:"team,omitempty"`
+	Repository string    `json:"repository,omitempty"`
+	// CommitRange, Commits and ChangedLines size the change (deploy
+	// --commit-range): a large change raises the risk level.
+	CommitRange  string `json:"commit-range,omitempty"`
+	Commits      int    `json:"commits,omitempty"`
+	ChangedLines int    `json:"changed-lines,omitempty"`
+}
+
+// String is the one-line form: "commit abc1234 (2026-11-25T10:00:00Z) by team-x".
+func (b *BuildInfo) String() string {
+	if b == nil {
+		return ""
+	}
+	var parts []string
+	if b.Commit != "" {
+		c := "commit " + b.Commit
+		if b.Repository != "" {
+			c = b.Repository + "@" + b.Commit
+		}
+		parts = append(parts, c)
+	}
+	if !b.CommitTime.IsZero() {
+		parts = append(parts, "committed "+b.CommitTime.UTC().Format(time.RFC3339))
+	}
+	if !b.BuildTime.IsZero() {
+		parts = append(parts, "built "+b.BuildTime.UTC().Format(time.RFC3339))
+	}
+	if b.Team != "" {
+		parts = append(parts, "by "+b.Team)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ReleaseResult is what a successful release returns.
@@ -97,6 +149,10 @@ type EnvironmentInput struct {
 	Env       runbooks.Environment `json:"environment"`
 	// UIURL is the Web UI's base, for links in Slack messages.
 	UIURL string `json:"ui-url,omitempty"`
+	// BreakGlass and Build come from the release (see ReleaseInput).
+	BreakGlass *BreakGlassRequest `json:"break-glass,omitempty"`
+	Build      *BuildInfo         `json:"build,omitempty"`
+	Digest     string             `json:"digest,omitempty"`
 }
 
 // EnvironmentResult is what an environment returns when it succeeded.
@@ -147,6 +203,9 @@ type ReleaseStatus struct {
 	StartedAt          time.Time           `json:"started-at"`
 	EndedAt            time.Time           `json:"ended-at,omitzero"`
 	Environments       []EnvironmentStatus `json:"environments"`
+	// BreakGlass is the reason of an emergency release, empty otherwise.
+	BreakGlass string     `json:"break-glass,omitempty"`
+	Build      *BuildInfo `json:"build,omitempty"`
 }
 
 // Finished reports whether the release reached a final state.
@@ -184,6 +243,11 @@ type EnvironmentStatus struct {
 	// Traffic is set in environments with a traffic section: the slots, the
 	// weights and the SLO analysis of the traffic step.
 	Traffic *TrafficStatus `json:"traffic,omitempty"`
+	// BreakGlass is set once the emergency group let this environment pass
+	// a closed window or a freeze: who approved and what was passed.
+	BreakGlass string `json:"break-glass,omitempty"`
+	// Risk is the environment's risk level once assess-risk ran.
+	Risk *RiskStatus `json:"risk,omitempty"`
 }
 
 // TrafficStatus is where the traffic of an environment stands and what the
@@ -287,9 +351,8 @@ type DecisionInput struct {
 	Groups []string `json:"groups,omitempty"`
 }
 
-// GroupPrefix marks an approver entry that names a group, e.g.
-// "group:release-managers".
-const GroupPrefix = "group:"
+// GroupPrefix marks an approver entry that names a group.
+const GroupPrefix = runbooks.GroupPrefix
 
 // mayDecide reports whether the decision's actor, or one of its groups, is
 // among approvers.

@@ -124,12 +124,11 @@ func planSteps(in EnvironmentInput) []plannedStep {
 	if in.Env.Traffic != nil {
 		plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinSlots}, builtin: BuiltinSlots})
 	}
-	for i := range in.Env.Approvals {
-		a := in.Env.Approvals[i]
-		plan = append(plan, plannedStep{step: runbooks.Step{Name: a.Name, Approval: &runbooks.ApprovalStep{
-			Approvers: a.Approvers, MinApprovals: a.MinApprovals, Timeout: a.Timeout, Instructions: a.Instructions,
-			RejectNeedsReason: a.RejectNeedsReason, EscalateTo: a.EscalateTo, RemindAfter: a.RemindAfter,
-		}}, gate: &a})
+	if in.Policy.Risk != nil {
+		plan = append(plan, plannedStep{step: runbooks.Step{Name: BuiltinRisk}, builtin: BuiltinRisk})
+	}
+	for _, a := range in.Env.Approvals {
+		plan = append(plan, gatePlan(a))
 	}
 	for _, s := range in.Env.Steps {
 		p := plannedStep{step: s}
@@ -141,6 +140,14 @@ func planSteps(in EnvironmentInput) []plannedStep {
 		plan = append(plan, p)
 	}
 	return plan
+}
+
+// gatePlan is the planned step of an approval gate.
+func gatePlan(a runbooks.Approval) plannedStep {
+	return plannedStep{step: runbooks.Step{Name: a.Name, Approval: &runbooks.ApprovalStep{
+		Approvers: a.Approvers, MinApprovals: a.MinApprovals, Timeout: a.Timeout, Instructions: a.Instructions,
+		RejectNeedsReason: a.RejectNeedsReason, EscalateTo: a.EscalateTo, RemindAfter: a.RemindAfter,
+	}}, gate: &a}
 }
 
 func newStepStatus(p plannedStep, pol runbooks.Policy) StepStatus {
@@ -172,7 +179,8 @@ func (e *environment) run(ctx workflow.Context) *failure {
 	e.audit(ctx, auditRecord{action: "environment.started", outcome: StateRunning})
 	e.publish(ctx)
 
-	for i := range e.plan {
+	// The plan may grow while it runs (assess-risk adds gates): no range.
+	for i := 0; i < len(e.plan); i++ {
 		if f := e.awaitUnpaused(ctx); f != nil {
 			e.markNotReached(i)
 			return f
@@ -213,6 +221,8 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	} else {
 		f = e.runAction(stepCtx, i)
 	}
+	// assess-risk may have grown the step list: take the step afresh.
+	st = &e.status.Steps[i]
 	if f == nil && e.abort != nil {
 		f = e.abortFailure()
 	}
@@ -253,20 +263,22 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 		err = e.verifyArtifact(ctx, i)
 	case p.builtin == BuiltinSlots:
 		err = e.selectSlot(ctx, i)
+	case p.builtin == BuiltinRisk:
+		err = e.assessRisk(ctx, i)
 	case isTrafficKind(p.step.Kind()):
-		if _, err = e.holdForWindow(ctx, i); err == nil {
+		if _, err = e.hold(ctx, i); err == nil {
 			err = e.runTraffic(ctx, i)
 		}
 	case p.step.Kind() == runbooks.KindProvision:
-		if _, err = e.holdForWindow(ctx, i); err == nil {
+		if _, err = e.hold(ctx, i); err == nil {
 			err = e.provision(ctx, i)
 		}
 	case p.step.Kind() == runbooks.KindMigrate:
-		if _, err = e.holdForWindow(ctx, i); err == nil {
+		if _, err = e.hold(ctx, i); err == nil {
 			err = e.migrateSchema(ctx, i)
 		}
 	case p.step.Kind() == runbooks.KindHTTPCheck:
-		if _, err = e.holdForWindow(ctx, i); err == nil {
+		if _, err = e.hold(ctx, i); err == nil {
 			err = e.httpCheck(ctx, i)
 		}
 	default:

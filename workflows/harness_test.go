@@ -20,12 +20,15 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/activities/history"
 	"github.com/runbookhq/runbook/activities/httpcheck"
 	"github.com/runbookhq/runbook/runbooks"
 )
@@ -138,6 +141,17 @@ type harness struct {
 	unblock chan struct{}
 	// updates numbers Update IDs (the testsuite needs them for children).
 	updates int
+	// freezes is what the ListFreezes activity returns.
+	freezes []freezes.Freeze
+	// previous is what the PreviousRelease activity returns.
+	previous history.PreviousReleaseResult
+}
+
+// setFreezes replaces the freezes the environments read.
+func (h *harness) setFreezes(fs ...freezes.Freeze) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.freezes = fs
 }
 
 func newHarness(t *testing.T) *harness {
@@ -158,9 +172,21 @@ func newHarness(t *testing.T) *harness {
 	h.realHTTP = &httpcheck.Activities{Client: h.srv.srv.Client()}
 	env.RegisterWorkflow(Release)
 	env.RegisterWorkflow(Environment)
+	env.RegisterWorkflow(Freezes)
 	env.RegisterActivity(&audit.Activities{Log: l})
 	env.RegisterActivity(h.realHTTP)
 	env.RegisterActivity(&artifact.Activities{})
+	// The freezes come from the test, under the real activity's name.
+	env.RegisterActivityWithOptions(func(context.Context, freezes.ListFreezesInput) (freezes.ListFreezesResult, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return freezes.ListFreezesResult{Freezes: h.freezes}, nil
+	}, activity.RegisterOptions{Name: "ListFreezes"})
+	env.RegisterActivityWithOptions(func(context.Context, history.PreviousReleaseInput) (history.PreviousReleaseResult, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.previous, nil
+	}, activity.RegisterOptions{Name: "PreviousRelease"})
 	h.artifactPath = filepath.Join(t.TempDir(), "checkout-1.4.2.tar.gz")
 	require.NoError(t, os.WriteFile(h.artifactPath, []byte(testArtifactContent), 0o600))
 	return h
@@ -176,6 +202,9 @@ func (h *harness) artifactRef(a runbooks.Artifact) runbooks.Artifact {
 // installHTTP routes HTTPCheck through the intercept hook, then to the real
 // activity. It must come after any more specific OnActivity mock.
 func (h *harness) installHTTP() {
+	// Held environments register with the Freezes workflow, which is not
+	// part of these tests.
+	h.env.OnSignalExternalWorkflow(mock.Anything, freezes.WorkflowID, "", freezes.SignalWatch, mock.Anything).Return(nil).Maybe()
 	h.env.OnActivity(httpActs.HTTPCheck, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in httpcheck.HTTPCheckInput) (httpcheck.HTTPCheckResult, error) {
 			h.mu.Lock()

@@ -84,6 +84,15 @@ func (e *environment) details() string {
 	if e.status.Reason != "" {
 		fmt.Fprintf(&b, " — %s", e.status.Reason)
 	}
+	for _, f := range e.flags() {
+		fmt.Fprintf(&b, "\n\n**⚠ %s**", f)
+	}
+	if e.status.BreakGlass != "" {
+		fmt.Fprintf(&b, "\n\nBreak-glass %s", e.status.BreakGlass)
+	}
+	if build := e.in.Build.String(); build != "" {
+		fmt.Fprintf(&b, "\n\nBuild: %s", build)
+	}
 	b.WriteString("\n\n| step | kind | state | detail |\n|---|---|---|---|\n")
 	for _, s := range e.status.Steps {
 		detail := s.Detail

@@ -60,7 +60,10 @@ func newRelease(ctx workflow.Context, in ReleaseInput) *release {
 	r.status = ReleaseStatus{
 		ReleaseID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		Service:   rb.Service, Owner: rb.Owner, Version: in.Version, Digest: in.Digest,
-		Requester: in.Requester, State: StatePending, StartedAt: workflow.Now(ctx),
+		Requester: in.Requester, State: StatePending, StartedAt: workflow.Now(ctx), Build: in.Build,
+	}
+	if in.BreakGlass != nil {
+		r.status.BreakGlass = in.BreakGlass.Reason
 	}
 	for _, env := range rb.Environments {
 		r.status.Environments = append(r.status.Environments, EnvironmentStatus{
@@ -83,6 +86,7 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 		ReleaseID: r.status.ReleaseID, Service: r.in.Runbook.Service, Owner: r.in.Runbook.Owner,
 		Version: r.in.Version, Artifact: r.in.Runbook.Artifact, Requester: r.in.Requester,
 		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
+		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {

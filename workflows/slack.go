@@ -91,6 +91,7 @@ func (e *environment) gateMessage(g *GateStatus) slack.GateMessage {
 		Requester: e.in.Requester, Gate: g.Name, Instructions: g.Instructions, Approvers: g.Approvers,
 		MinApprovals: g.MinApprovals, State: g.State, Deadline: g.Deadline, UILink: e.releaseLink(),
 		EnvWorkflowID: e.status.WorkflowID, EnvRunID: e.status.RunID,
+		Flags: e.flags(), Build: e.in.Build.String(),
 	}
 	for _, d := range g.Approvals {
 		m.Approvals = append(m.Approvals, slack.Approval{Actor: d.Actor, At: d.At})

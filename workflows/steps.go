@@ -140,35 +140,6 @@ func (e *environment) awaitWindow(ctx workflow.Context, i int) error {
 	return nil
 }
 
-// holdForWindow keeps step i waiting while the release window is closed. It
-// runs before every action step too: approvals can take hours, and no step
-// may start after the window has closed.
-func (e *environment) holdForWindow(ctx workflow.Context, i int) (bool, error) {
-	if e.in.Env.ReleaseWindow == nil {
-		return false, nil
-	}
-	now := workflow.Now(ctx)
-	open, why, err := NextOpening(now, *e.in.Env.ReleaseWindow)
-	if err != nil {
-		return false, &failure{cause: ErrTypeStepFailed, message: "release window: " + err.Error()}
-	}
-	if !open.After(now) {
-		return false, nil
-	}
-	st := &e.status.Steps[i]
-	st.State = StateWaiting
-	st.Detail = fmt.Sprintf("%s; opens at %s", why, open.UTC().Format(time.RFC3339))
-	e.upsertAttrs(ctx)
-	e.publish(ctx)
-	timer := workflow.NewTimerWithOptions(ctx, open.Sub(now), workflow.TimerOptions{Summary: "release window opens"})
-	if err := timer.Get(ctx, nil); err != nil {
-		return true, err // cancelled: an abort, handled by the caller
-	}
-	st.State, st.Detail = StateRunning, ""
-	e.publish(ctx)
-	return true, nil
-}
-
 // expandAll expands each of texts, stopping at the first error.
 func (e *environment) expandAll(texts ...string) ([]string, error) {
 	out := make([]string, len(texts))

@@ -124,7 +124,7 @@ func TestEnvironmentWaitsForReleaseWindow(t *testing.T) {
 	require.Equal(t, BuiltinWindow, w.Kind)
 	require.Equal(t, StateWaiting, w.State)
 	require.Contains(t, w.Detail, "outside the release window")
-	require.Contains(t, w.Detail, "opens at 2025-06-02T09:00:00Z")
+	require.Contains(t, w.Detail, "waiting for window, opens Mon 2025-06-02 09:00 UTC")
 	require.Equal(t, BuiltinWindow, waiting.CurrentStep)
 	require.Equal(t, StatePending, step(t, waiting, BuiltinArtifact).State)
 	require.Empty(t, requestsWhileClosed)
@@ -196,7 +196,7 @@ func TestStepAfterLateApprovalWaitsForNextWindow(t *testing.T) {
 
 	deploy := step(t, waiting, "deploy")
 	require.Equal(t, StateWaiting, deploy.State)
-	require.Contains(t, deploy.Detail, "opens at 2025-06-03T09:00:00Z")
+	require.Contains(t, deploy.Detail, "opens Tue 2025-06-03 09:00 UTC")
 	require.Empty(t, requestsWhileClosed)
 
 	require.NoError(t, h.env.GetWorkflowError())

@@ -28,6 +28,12 @@ func Blocks(m GateMessage) []goslack.Block {
 		goslack.NewHeaderBlock(plain(clip(headline(m), maxHeaderLen))),
 		goslack.NewSectionBlock(nil, fields(m), nil),
 	}
+	for _, f := range m.Flags {
+		blocks = append(blocks, section(":rotating_light: *"+esc(clip(f, maxSectionLen-32))+"*"))
+	}
+	if m.Build != "" {
+		blocks = append(blocks, goslack.NewContextBlock("", mrkdwn(esc(clip("Build: "+m.Build, maxSectionLen)))))
+	}
 	if m.Instructions != "" {
 		blocks = append(blocks, section(esc(m.Instructions)))
 	}
@@ -53,6 +59,9 @@ func Blocks(m GateMessage) []goslack.Block {
 // by clients that cannot render blocks.
 func Text(m GateMessage) string {
 	s := headline(m) + " (gate " + m.Gate + ", requested by " + m.Requester + ")"
+	if len(m.Flags) > 0 {
+		s = strings.Join(m.Flags, "; ") + " — " + s
+	}
 	if line := outcome(m); line != "" {
 		s += ": " + line
 	}

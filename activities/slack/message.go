@@ -58,6 +58,11 @@ type GateMessage struct {
 	Changes []string `json:"changes,omitempty"`
 	// Migrations are pending migrations with their class, e.g. "3_add_note (expand)".
 	Migrations []string `json:"migrations,omitempty"`
+	// Flags are warnings shown above everything else, e.g. "BREAK-GLASS:
+	// hotfix for INC-42" or "Risk high: contract migration".
+	Flags []string `json:"flags,omitempty"`
+	// Build is the build metadata line: commit, build time, team.
+	Build string `json:"build,omitempty"`
 	// UILink points at the release in the Temporal Web UI.
 	UILink   string    `json:"ui-link,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"`

@@ -2,17 +2,29 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/runbooks"
+	"github.com/runbookhq/runbook/workflows"
 )
 
 type deployOptions struct {
 	version, digest, as, output string
 	wait                        bool
+	breakGlass                  bool
+	reason                      string
+	build                       workflows.BuildInfo
+	commitTime, buildTime       string
 }
 
 func newDeployCmd(a *app) *cobra.Command {
@@ -28,6 +40,15 @@ func newDeployCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.as, "as", defaultActor(), "who requests the release")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends; exit non-zero unless it succeeded")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&o.breakGlass, "break-glass", false, "emergency release: may pass a closed window or a freeze once the runbook's break-glass group approves (needs --reason)")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why this is an emergency (with --break-glass)")
+	cmd.Flags().StringVar(&o.build.Commit, "commit", "", "source commit of the artifact (build metadata; $RUNBOOK_COMMIT)")
+	cmd.Flags().StringVar(&o.commitTime, "commit-time", "", "commit time, RFC 3339: DORA lead time starts here ($RUNBOOK_COMMIT_TIME)")
+	cmd.Flags().StringVar(&o.buildTime, "build-time", "", "build time, RFC 3339 ($RUNBOOK_BUILD_TIME)")
+	cmd.Flags().StringVar(&o.build.Team, "team", "", "team that built it ($RUNBOOK_TEAM)")
+	cmd.Flags().StringVar(&o.build.Repository, "repository", "", "source repository ($RUNBOOK_REPOSITORY)")
+	cmd.Flags().StringVar(&o.build.CommitRange, "commit-range", "", "the change since the last release, e.g. v1.4.1..HEAD: git in the current directory counts its commits and changed lines (a large change raises the risk)")
+	cmd.Flags().IntVar(&o.build.ChangedLines, "changed-lines", 0, "size of the change in lines, when git cannot tell (instead of counting --commit-range)")
 	_ = cmd.MarkFlagRequired("version")
 	return cmd
 }
@@ -37,7 +58,19 @@ func (a *app) deploy(cmd *cobra.Command, path string, o *deployOptions) error {
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	in, err := releases.Resolve(releases.ResolveInput{Path: path, Runbook: rb, Version: o.version, Digest: o.digest, Requester: o.as})
+	ri := releases.ResolveInput{Path: path, Runbook: rb, Version: o.version, Digest: o.digest, Requester: o.as}
+	if ri.Build, err = o.buildInfo(); err != nil {
+		return err
+	}
+	if o.breakGlass {
+		if strings.TrimSpace(o.reason) == "" {
+			return fmt.Errorf("--break-glass needs --reason: say what the emergency is (it goes to the approvers and the audit log)")
+		}
+		ri.BreakGlassReason = o.reason
+	} else if o.reason != "" {
+		return fmt.Errorf("--reason is for --break-glass; add --break-glass or drop --reason")
+	}
+	in, err := releases.Resolve(ri)
 	if err != nil {
 		return err
 	}
@@ -68,4 +101,82 @@ func (a *app) deploy(cmd *cobra.Command, path string, o *deployOptions) error {
 		_ = json.NewEncoder(a.out).Encode(st)
 	}
 	return outcome(st)
+}
+
+// buildInfo collects the build metadata from the flags, falling back to
+// the RUNBOOK_* variables a CI job sets; nil when there is none.
+func (o *deployOptions) buildInfo() (*workflows.BuildInfo, error) {
+	b := o.build
+	b.Commit = orEnv(b.Commit, "RUNBOOK_COMMIT")
+	b.Team = orEnv(b.Team, "RUNBOOK_TEAM")
+	b.Repository = orEnv(b.Repository, "RUNBOOK_REPOSITORY")
+	var err error
+	if b.CommitTime, err = rfc3339("--commit-time", orEnv(o.commitTime, "RUNBOOK_COMMIT_TIME")); err != nil {
+		return nil, err
+	}
+	if b.BuildTime, err = rfc3339("--build-time", orEnv(o.buildTime, "RUNBOOK_BUILD_TIME")); err != nil {
+		return nil, err
+	}
+	if b.CommitRange != "" && b.ChangedLines == 0 {
+		if b.Commits, b.ChangedLines, err = gitChangeSize(b.CommitRange); err != nil {
+			return nil, err
+		}
+	}
+	if b == (workflows.BuildInfo{}) {
+		return nil, nil
+	}
+	return &b, nil
+}
+
+// gitChangeSize counts the commits and changed lines (insertions plus
+// deletions) of a commit range in the repository of the current directory.
+func gitChangeSize(rng string) (commits, lines int, err error) {
+	if strings.HasPrefix(rng, "-") || !strings.Contains(rng, "..") {
+		return 0, 0, fmt.Errorf("--commit-range %q: write FROM..TO, e.g. v1.4.1..HEAD", rng)
+	}
+	count, err := exec.Command("git", "rev-list", "--count", rng).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("--commit-range %s: git rev-list failed (%v); run in the repository or pass --changed-lines", rng, gitErr(err))
+	}
+	if commits, err = strconv.Atoi(strings.TrimSpace(string(count))); err != nil {
+		return 0, 0, fmt.Errorf("--commit-range %s: git rev-list printed %q", rng, count)
+	}
+	stat, err := exec.Command("git", "diff", "--shortstat", rng).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("--commit-range %s: git diff failed (%v); pass --changed-lines instead", rng, gitErr(err))
+	}
+	for _, m := range shortstatRE.FindAllStringSubmatch(string(stat), -1) {
+		n, _ := strconv.Atoi(m[1])
+		lines += n
+	}
+	return commits, lines, nil
+}
+
+var shortstatRE = regexp.MustCompile(`(\d+) (?:insertion|deletion)`)
+
+// gitErr is git's own complaint when it wrote one.
+func gitErr(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return strings.TrimSpace(string(ee.Stderr))
+	}
+	return err.Error()
+}
+
+func orEnv(v, name string) string {
+	if v != "" {
+		return v
+	}
+	return os.Getenv(name)
+}
+
+func rfc3339(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q is not RFC 3339; use e.g. 2026-11-25T10:00:00Z (git log -1 --format=%%cI prints it)", flag, s)
+	}
+	return t.UTC(), nil
 }

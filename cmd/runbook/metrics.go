@@ -47,7 +47,8 @@ func newMetricsCmd(a *app) *cobra.Command {
 			}
 			fmt.Fprintf(a.out, "%s in %s, %s to %s\n", d.Service, where, d.Since.Format(time.DateOnly), d.Until.Format(time.DateOnly))
 			fmt.Fprintf(a.out, "  deployment frequency  %d deployments, %.2f a day\n", d.Deployments, d.PerDay)
-			fmt.Fprintf(a.out, "  lead time (median)    %s from release start to success\n", d.LeadTime.Round(time.Second))
+			fmt.Fprintf(a.out, "  lead time (median)    %s from commit (or release start) to success; %d of %d from a commit time\n",
+				d.LeadTime.Round(time.Second), d.LeadTimeFromCommit, d.Deployments)
 			fmt.Fprintf(a.out, "  change failure rate   %.0f%% (%d of %d changes)\n", 100*d.ChangeFailureRate, d.Failures, d.Failures+d.Deployments)
 			fmt.Fprintf(a.out, "  time to restore       %s median over %d restores\n", d.TimeToRestore.Round(time.Second), d.Restores)
 			return nil

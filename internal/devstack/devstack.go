@@ -34,6 +34,8 @@ type Options struct {
 	Log io.Writer
 	// ReadyTimeout bounds the wait for the server (default 90s).
 	ReadyTimeout time.Duration
+	// Namespaces are created at start besides "default".
+	Namespaces []string
 }
 
 // Server is a running dev server.
@@ -137,6 +139,9 @@ func start(ctx context.Context, o Options) (*Server, error) {
 		args = append(args, "--ui-port", strconv.Itoa(o.UIPort))
 	} else {
 		args = append(args, "--headless")
+	}
+	for _, ns := range o.Namespaces {
+		args = append(args, "--namespace", ns)
 	}
 	if o.DBFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {

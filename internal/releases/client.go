@@ -90,8 +90,8 @@ func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput
 		// ship a new version instead.
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		StaticSummary:            fmt.Sprintf("%s %s by %s: %s", rb.Service, in.Version, in.Requester, envNames(in)),
-		StaticDetails:            fmt.Sprintf("owner %s · artifact %s · digest %s", rb.Owner, rb.Artifact.Reference, in.Digest),
+		StaticSummary:            summaryOf(in),
+		StaticDetails:            detailsOf(in),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.AttrService.ValueSet(rb.Service), workflows.AttrVersion.ValueSet(in.Version),
 			workflows.AttrStatus.ValueSet(workflows.StatePending)),
@@ -306,4 +306,28 @@ func (c *Client) ResolveMigration(ctx context.Context, id string, in workflows.M
 		return res, fmt.Errorf("release %s is %s; no migration waits for a decision", st.ReleaseID, st.State)
 	}
 	return res, c.update(ctx, env, workflows.UpdateResolveMigration, in, &res)
+}
+
+// summaryOf is the release's one line in the Web UI's list; an emergency
+// release says so first.
+func summaryOf(in workflows.ReleaseInput) string {
+	s := fmt.Sprintf("%s %s by %s: %s", in.Runbook.Service, in.Version, in.Requester, envNames(in))
+	if in.BreakGlass != nil {
+		s = "BREAK-GLASS " + s + " — " + in.BreakGlass.Reason
+	}
+	return s
+}
+
+// detailsOf is what the Web UI shows under the summary: ownership, the
+// pinned artifact and where it came from.
+func detailsOf(in workflows.ReleaseInput) string {
+	rb := in.Runbook
+	s := fmt.Sprintf("owner %s · artifact %s · digest %s", rb.Owner, rb.Artifact.Reference, in.Digest)
+	if b := in.Build.String(); b != "" {
+		s += " · " + b
+	}
+	if in.BreakGlass != nil {
+		s += " · BREAK-GLASS: " + in.BreakGlass.Reason
+	}
+	return s
 }

@@ -19,10 +19,12 @@ type DORA struct {
 	// Deployments succeeded in the environment; PerDay is their frequency.
 	Deployments int     `json:"deployments"`
 	PerDay      float64 `json:"deployments-per-day"`
-	// LeadTime is the median from a release's start to its success in the
-	// environment. Commit times are not known yet (no build metadata), so
-	// this is the release's own lead time, not the commit's.
-	LeadTime time.Duration `json:"lead-time"`
+	// LeadTime is the median from the commit (deploy --commit-time) to
+	// the release's success in the environment; a release without build
+	// metadata counts from its own start. LeadTimeFromCommit says how many
+	// of the successes had a commit time.
+	LeadTime           time.Duration `json:"lead-time"`
+	LeadTimeFromCommit int           `json:"lead-time-from-commit"`
 	// Failures are releases rolled back, aborted or failed in the
 	// environment; ChangeFailureRate is Failures over all changes.
 	Failures          int     `json:"failures"`
@@ -36,6 +38,8 @@ type DORA struct {
 type outcome struct {
 	started, ended time.Time
 	ok             bool
+	// fromCommit is set when started is the commit time, not the release's.
+	fromCommit bool
 }
 
 // ComputeDORA works the metrics out of final release statuses. env names
@@ -61,6 +65,9 @@ func ComputeDORA(service, env string, since, until time.Time, statuses []workflo
 		}
 		d.Deployments++
 		leads = append(leads, o.ended.Sub(o.started))
+		if o.fromCommit {
+			d.LeadTimeFromCommit++
+		}
 		if !failedAt.IsZero() {
 			restores = append(restores, o.ended.Sub(failedAt))
 			failedAt = time.Time{}
@@ -95,6 +102,9 @@ func outcomeIn(st workflows.ReleaseStatus, env string, since, until time.Time) (
 	}
 	switch e.State {
 	case workflows.StateSucceeded:
+		if b := st.Build; b != nil && !b.CommitTime.IsZero() && b.CommitTime.Before(e.EndedAt) {
+			return outcome{started: b.CommitTime, ended: e.EndedAt, ok: true, fromCommit: true}, true
+		}
 		return outcome{started: st.StartedAt, ended: e.EndedAt, ok: true}, true
 	case workflows.StateRolledBack, workflows.StateFailed, workflows.StateAborted:
 		return outcome{started: st.StartedAt, ended: e.EndedAt}, true

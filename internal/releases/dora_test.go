@@ -41,3 +41,20 @@ func TestComputeDORA(t *testing.T) {
 		t.Errorf("staging: %d deployments, %d failures; want 5 and 0", s.Deployments, s.Failures)
 	}
 }
+
+// With build metadata, lead time runs from the commit, not the release.
+func TestDORALeadTimeFromCommit(t *testing.T) {
+	day := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	h := time.Hour
+	withCommit := release(day, h, workflows.StateSucceeded)
+	withCommit.Build = &workflows.BuildInfo{Commit: "abc1234", CommitTime: day.Add(-5 * h)}
+	statuses := []workflows.ReleaseStatus{
+		withCommit, // 6 h from the commit
+		release(day.Add(24*h), 2*h, workflows.StateSucceeded),
+		release(day.Add(48*h), 8*h, workflows.StateSucceeded),
+	}
+	d := ComputeDORA("checkout", "production", day.Add(-24*h), day.Add(10*24*h), statuses)
+	if d.LeadTime != 6*h || d.LeadTimeFromCommit != 1 {
+		t.Errorf("lead time %s from %d commit times; want 6h from 1", d.LeadTime, d.LeadTimeFromCommit)
+	}
+}

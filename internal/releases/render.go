@@ -16,6 +16,12 @@ func Render(w io.Writer, st workflows.ReleaseStatus) {
 		fmt.Fprintf(w, ": %s", st.Reason)
 	}
 	fmt.Fprintf(w, "\n  requested by %s · owner %s · %s\n", st.Requester, st.Owner, st.Digest)
+	if b := st.Build.String(); b != "" {
+		fmt.Fprintf(w, "  build: %s\n", b)
+	}
+	if st.BreakGlass != "" {
+		fmt.Fprintf(w, "  BREAK-GLASS: %s\n", st.BreakGlass)
+	}
 	for _, e := range st.Environments {
 		renderEnvironment(w, e)
 	}
@@ -30,6 +36,12 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 		line += " — " + e.Reason
 	}
 	fmt.Fprintln(w, line)
+	if e.Risk != nil {
+		fmt.Fprintf(w, "  risk %s\n", e.Risk)
+	}
+	if e.BreakGlass != "" {
+		fmt.Fprintf(w, "  break-glass: %s\n", e.BreakGlass)
+	}
 	width := 0
 	for _, s := range e.Steps {
 		width = max(width, len(s.Name))

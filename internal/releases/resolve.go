@@ -23,6 +23,10 @@ type ResolveInput struct {
 	Version   string
 	Digest    string
 	Requester string
+	// BreakGlassReason, when set, makes an emergency release.
+	BreakGlassReason string
+	// Build is the build metadata given at deploy time, if any.
+	Build *workflows.BuildInfo
 }
 
 // Resolve produces the Release workflow input: version checked, artifact
@@ -54,7 +58,14 @@ func Resolve(in ResolveInput) (workflows.ReleaseInput, error) {
 		return workflows.ReleaseInput{}, err
 	}
 	abs, _ := filepath.Abs(in.Path)
-	return workflows.ReleaseInput{Runbook: rb, Version: in.Version, Digest: digest, Requester: in.Requester, RunbookFile: abs}, nil
+	out := workflows.ReleaseInput{Runbook: rb, Version: in.Version, Digest: digest, Requester: in.Requester, RunbookFile: abs, Build: in.Build}
+	if in.BreakGlassReason != "" {
+		if rb.Policy.BreakGlass == nil || len(rb.Policy.BreakGlass.Approvers) == 0 {
+			return workflows.ReleaseInput{}, fmt.Errorf("--break-glass needs an emergency group to approve it: add policy.break-glass.approvers to %s", in.Path)
+		}
+		out.BreakGlass = &workflows.BreakGlassRequest{Reason: strings.TrimSpace(in.BreakGlassReason)}
+	}
+	return out, nil
 }
 
 func pickDigest(fromRunbook, fromFlag string) (string, error) {

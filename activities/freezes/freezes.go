@@ -1,0 +1,179 @@
+// Package freezes holds organisation-wide change freezes: the Freeze record
+// kept by the long-lived Freezes workflow, the names of that workflow's
+// query, updates and signals, and the activity environments use to read the
+// freezes that apply to them before each step.
+//
+// The record lives here, in a leaf package, so the workflow (which stores
+// it), the activity (which reads it back through a query) and the CLI share
+// one definition.
+package freezes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+)
+
+// Names of the Freezes workflow and its handlers. They are a wire contract
+// with running releases and the CLI: never rename them.
+const (
+	// WorkflowID is the one Freezes workflow of a namespace.
+	WorkflowID   = "runbook/freezes"
+	WorkflowName = "Freezes"
+	// QueryList returns every freeze the workflow keeps ([]Freeze).
+	QueryList = "freezes"
+	// UpdateCreate creates a freeze (CreateInput → Freeze).
+	UpdateCreate = "freeze-create"
+	// UpdateLift ends a freeze before its end (LiftInput → Freeze).
+	UpdateLift = "freeze-lift"
+	// SignalWatch asks to be told (SignalChanged) when the freezes change;
+	// environments held by a freeze send it with their own execution.
+	SignalWatch = "freeze-watch"
+	// SignalChanged tells a watcher to read the freezes again.
+	SignalChanged = "freezes-changed"
+)
+
+// Freeze stops releases into the environments and services it covers from
+// From until To (or until lifted when To is zero).
+type Freeze struct {
+	ID string `json:"id"`
+	// Services and Environments scope the freeze; empty means all.
+	Services     []string  `json:"services,omitempty"`
+	Environments []string  `json:"environments,omitempty"`
+	From         time.Time `json:"from"`
+	To           time.Time `json:"to,omitempty"`
+	Reason       string    `json:"reason"`
+	CreatedBy    string    `json:"created-by"`
+	CreatedAt    time.Time `json:"created-at"`
+	LiftedBy     string    `json:"lifted-by,omitempty"`
+	LiftedAt     time.Time `json:"lifted-at,omitempty"`
+	LiftReason   string    `json:"lift-reason,omitempty"`
+}
+
+// Covers reports whether the freeze applies to service in env.
+func (f Freeze) Covers(service, env string) bool {
+	return (len(f.Services) == 0 || slices.Contains(f.Services, service)) &&
+		(len(f.Environments) == 0 || slices.Contains(f.Environments, env))
+}
+
+// ActiveAt reports whether the freeze holds releases at t.
+func (f Freeze) ActiveAt(t time.Time) bool {
+	return f.LiftedAt.IsZero() && !t.Before(f.From) && (f.To.IsZero() || t.Before(f.To))
+}
+
+// Ended reports whether the freeze can no longer hold anything after t.
+func (f Freeze) Ended(t time.Time) bool {
+	return !f.LiftedAt.IsZero() || (!f.To.IsZero() && !t.Before(f.To))
+}
+
+// Scope says what the freeze covers, e.g. "services checkout in prod".
+func (f Freeze) Scope() string {
+	svc, env := "all services", "all environments"
+	if len(f.Services) > 0 {
+		svc = "services " + strings.Join(f.Services, ",")
+	}
+	if len(f.Environments) > 0 {
+		env = strings.Join(f.Environments, ",")
+	}
+	return svc + " in " + env
+}
+
+// Until says when the freeze ends, for people.
+func (f Freeze) Until() string {
+	if f.To.IsZero() {
+		return "until lifted"
+	}
+	return "until " + f.To.UTC().Format(time.RFC3339)
+}
+
+// Describe is one line naming the freeze, its scope, end and reason.
+func (f Freeze) Describe() string {
+	return fmt.Sprintf("freeze %s (%s, %s, by %s): %s", f.ID, f.Scope(), f.Until(), f.CreatedBy, f.Reason)
+}
+
+// Holding returns the freezes among fs that hold service in env at t, the
+// one that ends last first (an open-ended freeze counts as latest).
+func Holding(fs []Freeze, service, env string, t time.Time) []Freeze {
+	var out []Freeze
+	for _, f := range fs {
+		if f.Covers(service, env) && f.ActiveAt(t) {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Freeze) int {
+		switch {
+		case a.To.Equal(b.To):
+			return strings.Compare(a.ID, b.ID)
+		case a.To.IsZero():
+			return -1
+		case b.To.IsZero():
+			return 1
+		}
+		return b.To.Compare(a.To)
+	})
+	return out
+}
+
+// CreateInput is the freeze-create Update's argument.
+type CreateInput struct {
+	Services     []string  `json:"services,omitempty"`
+	Environments []string  `json:"environments,omitempty"`
+	From         time.Time `json:"from,omitempty"` // zero: now
+	To           time.Time `json:"to,omitempty"`   // zero: until lifted
+	Reason       string    `json:"reason"`
+	Actor        string    `json:"actor"`
+}
+
+// LiftInput is the freeze-lift Update's argument.
+type LiftInput struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Actor  string `json:"actor"`
+}
+
+// Activities reads the freezes through the Temporal client.
+type Activities struct {
+	Client client.Client
+}
+
+// ListFreezesInput is empty: every environment reads the whole list and
+// filters it in the workflow, against workflow time.
+type ListFreezesInput struct{}
+
+// ListFreezesResult is every freeze the Freezes workflow keeps.
+type ListFreezesResult struct {
+	Freezes []Freeze `json:"freezes"`
+}
+
+// ListFreezes queries the Freezes workflow. No workflow means nobody has
+// ever created a freeze: that is an empty list, not an error.
+func (a *Activities) ListFreezes(ctx context.Context, _ ListFreezesInput) (ListFreezesResult, error) {
+	fs, err := List(ctx, a.Client)
+	return ListFreezesResult{Freezes: fs}, err
+}
+
+// List queries the Freezes workflow for every freeze it keeps.
+func List(ctx context.Context, c client.Client) ([]Freeze, error) {
+	if c == nil {
+		return nil, errors.New("freezes: no Temporal client configured on this worker")
+	}
+	v, err := c.QueryWorkflow(ctx, WorkflowID, "", QueryList)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the freezes (workflow %s): %w", WorkflowID, err)
+	}
+	var fs []Freeze
+	if err := v.Get(&fs); err != nil {
+		return nil, fmt.Errorf("decode the freezes: %w", err)
+	}
+	return fs, nil
+}

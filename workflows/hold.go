@@ -1,0 +1,247 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// Names tied to holds and break-glass.
+const (
+	// BreakGlassGate is the gate an emergency release opens at a closed
+	// window or a freeze.
+	BreakGlassGate = "break-glass"
+	// SignalFreezesChanged wakes an environment held by a freeze.
+	SignalFreezesChanged = freezes.SignalChanged
+	// freezeCheckChange versions the freeze check: releases started before
+	// it existed replay without it.
+	freezeCheckChange = "freeze-check"
+	// defaultBreakGlassTimeout bounds the wait for the emergency group.
+	defaultBreakGlassTimeout = time.Hour
+)
+
+// ErrTypeWindowClosed ends a release that reached a closed window whose
+// runbook says on-closed: fail.
+const ErrTypeWindowClosed = "ReleaseWindowClosed"
+
+var freezeActs *freezes.Activities
+
+// hold keeps step i from starting while the release window is closed or a
+// freeze covers the environment, and reports whether it waited. It runs
+// before every step that changes something: approvals can take hours, and a
+// freeze may be declared while a release is in flight.
+func (e *environment) hold(ctx workflow.Context, i int) (bool, error) {
+	waited := false
+	for e.status.BreakGlass == "" {
+		w, err := e.holdForWindow(ctx, i)
+		waited = waited || w
+		if err != nil || e.status.BreakGlass != "" {
+			return waited, err
+		}
+		f, err := e.holdForFreeze(ctx, i)
+		waited = waited || f
+		if err != nil || !f {
+			return waited, err
+		}
+		// The freeze ended, perhaps after the window closed: look again.
+	}
+	return waited, nil
+}
+
+// holdForWindow keeps step i waiting while the release window is closed,
+// fails at once when the runbook says on-closed: fail, or asks for
+// break-glass.
+func (e *environment) holdForWindow(ctx workflow.Context, i int) (bool, error) {
+	w := e.in.Env.ReleaseWindow
+	if w == nil {
+		return false, nil
+	}
+	now := workflow.Now(ctx)
+	open, why, err := NextOpening(now, *w)
+	if err != nil {
+		return false, &failure{cause: ErrTypeStepFailed, message: "release window: " + err.Error()}
+	}
+	if !open.After(now) {
+		return false, nil
+	}
+	opens := "opens " + describeOpening(open, w.Timezone)
+	switch {
+	case e.in.BreakGlass != nil:
+		return true, e.breakGlass(ctx, i, why+"; "+opens)
+	case w.OnClosed == runbooks.OnClosedFail:
+		return false, &failure{cause: ErrTypeWindowClosed, message: fmt.Sprintf(
+			"release window closed: %s; %s (on-closed: fail stops the release instead of waiting; deploy again then)", why, opens)}
+	}
+	st := &e.status.Steps[i]
+	st.State = StateWaiting
+	st.Detail = fmt.Sprintf("waiting for window, %s — %s", opens, why)
+	e.upsertAttrs(ctx)
+	e.publish(ctx)
+	timer := workflow.NewTimerWithOptions(ctx, open.Sub(now), workflow.TimerOptions{Summary: "release window opens"})
+	if err := timer.Get(ctx, nil); err != nil {
+		return true, err // cancelled: an abort, handled by the caller
+	}
+	st.State, st.Detail = StateRunning, ""
+	e.publish(ctx)
+	return true, nil
+}
+
+// describeOpening says when a window opens in its own zone, with the
+// instant in UTC: "Tue 2026-12-01 09:00 CET (08:00 UTC)".
+func describeOpening(t time.Time, tz string) string {
+	loc := time.UTC
+	if l, err := time.LoadLocation(tz); err == nil && tz != "" {
+		loc = l
+	}
+	local := t.In(loc).Format("Mon 2006-01-02 15:04 MST")
+	if loc == time.UTC {
+		return local
+	}
+	return fmt.Sprintf("%s (%s)", local, t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// holdForFreeze keeps step i waiting while a freeze covers the environment,
+// and reports whether it waited. While held, the environment is registered
+// with the Freezes workflow, which signals it on every change; a freeze
+// with an end also wakes it by timer.
+func (e *environment) holdForFreeze(ctx workflow.Context, i int) (bool, error) {
+	if workflow.GetVersion(ctx, freezeCheckChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false, nil
+	}
+	held, err := e.freezesHolding(ctx)
+	if len(held) == 0 || err != nil {
+		return false, err
+	}
+	if e.in.BreakGlass != nil {
+		return true, e.breakGlass(ctx, i, held[0].Describe())
+	}
+	st := &e.status.Steps[i]
+	e.audit(ctx, auditRecord{action: "step.frozen", step: st.Name, outcome: StateWaiting, detail: held[0].Describe()})
+	e.slackProgress(ctx, fmt.Sprintf("%s: held by %s", st.Name, held[0].Describe()))
+	for len(held) > 0 {
+		// Register first, then read again: a change between the two reads
+		// is either seen by the second read or signalled.
+		watch := workflow.SignalExternalWorkflow(ctx, freezes.WorkflowID, "", freezes.SignalWatch, workflow.GetInfo(ctx).WorkflowExecution)
+		if err := watch.Get(ctx, nil); err != nil && ctx.Err() == nil {
+			e.log.Warn("could not register with the Freezes workflow; relying on the freeze's end", "error", err)
+		}
+		if held, err = e.freezesHolding(ctx); len(held) == 0 || err != nil {
+			break
+		}
+		st.State = StateWaiting
+		st.Detail = fmt.Sprintf("held by %s; lift it with: runbook freeze lift %s --reason ...", held[0].Describe(), held[0].ID)
+		e.upsertAttrs(ctx)
+		e.publish(ctx)
+		if err := e.awaitFreezeChange(ctx, held); err != nil {
+			return true, err
+		}
+		held, err = e.freezesHolding(ctx)
+		if err != nil {
+			return true, err
+		}
+	}
+	if err != nil {
+		return true, err
+	}
+	st.State, st.Detail = StateRunning, ""
+	e.audit(ctx, auditRecord{action: "step.unfrozen", step: st.Name, outcome: StateRunning})
+	e.publish(ctx)
+	return true, nil
+}
+
+// awaitFreezeChange waits for a change signal, the end of the first of held
+// to end, or cancellation (an abort).
+func (e *environment) awaitFreezeChange(ctx workflow.Context, held []freezes.Freeze) error {
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	changed := workflow.GetSignalChannel(ctx, SignalFreezesChanged)
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(changed, func(c workflow.ReceiveChannel, _ bool) {
+		for c.ReceiveAsync(nil) {
+		}
+	})
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	var end time.Time
+	for _, f := range held {
+		if !f.To.IsZero() && (end.IsZero() || f.To.Before(end)) {
+			end = f.To
+		}
+	}
+	if !end.IsZero() {
+		timer := workflow.NewTimerWithOptions(tctx, end.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: "freeze ends"})
+		sel.AddFuture(timer, func(workflow.Future) {})
+	}
+	sel.Select(ctx)
+	if ctx.Err() != nil {
+		return temporal.NewCanceledError()
+	}
+	return nil
+}
+
+// freezesHolding reads the freezes (a local activity: one marker event) and
+// returns those holding this environment now.
+func (e *environment) freezesHolding(ctx workflow.Context) ([]freezes.Freeze, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		Summary:             "read change freezes",
+	})
+	var res freezes.ListFreezesResult
+	if err := workflow.ExecuteLocalActivity(lctx, freezeActs.ListFreezes, freezes.ListFreezesInput{}).Get(lctx, &res); err != nil {
+		return nil, err
+	}
+	return freezes.Holding(res.Freezes, e.in.Service, e.in.Env.Name, workflow.Now(ctx)), nil
+}
+
+// breakGlass asks the runbook's emergency group to let step i pass what
+// blocks it (a closed window or a freeze). Once approved, the environment
+// passes every later window and freeze too: the emergency is the release.
+func (e *environment) breakGlass(ctx workflow.Context, i int, blocked string) error {
+	bg := e.in.Policy.BreakGlass
+	if bg == nil || len(bg.Approvers) == 0 {
+		return &failure{cause: ErrTypeInvalid, message: "break-glass release blocked (" + blocked +
+			"), but the runbook names no policy.break-glass approvers; add them or deploy without --break-glass"}
+	}
+	st := &e.status.Steps[i]
+	prior := st.Gate
+	st.Gate = &GateStatus{
+		Name: BreakGlassGate, State: StatePending, Approvers: bg.Approvers, MinApprovals: max(1, bg.MinApprovals),
+		Instructions: fmt.Sprintf("BREAK-GLASS release requested by %s: %s. Approving lets %s pass: %s.",
+			e.in.Requester, e.in.BreakGlass.Reason, e.status.Name, blocked),
+		RejectNeedsReason: true,
+	}
+	e.audit(ctx, auditRecord{action: "break-glass.requested", step: st.Name, outcome: StateWaiting, actor: e.in.Requester,
+		detail: e.in.BreakGlass.Reason + " — blocked by " + blocked})
+	if f := e.awaitGate(ctx, st, time.Duration(bg.Timeout.Or(defaultBreakGlassTimeout))); f != nil {
+		return f
+	}
+	e.status.BreakGlass = fmt.Sprintf("passed %s, approved by %s: %s", blocked, actors(st.Gate.Approvals), e.in.BreakGlass.Reason)
+	e.audit(ctx, auditRecord{action: "break-glass.approved", step: st.Name, outcome: StateApproved,
+		actor: actors(st.Gate.Approvals), detail: e.status.BreakGlass})
+	e.slackProgress(ctx, "BREAK-GLASS: "+e.status.BreakGlass)
+	st.State, st.Detail = StateRunning, ""
+	if prior != nil {
+		st.Gate = prior
+	}
+	e.publish(ctx)
+	return nil
+}
+
+// flags are the warnings shown wherever people look at the environment:
+// the Slack gate message, the Web UI details.
+func (e *environment) flags() []string {
+	var fs []string
+	if e.in.BreakGlass != nil {
+		fs = append(fs, "BREAK-GLASS: "+strings.TrimSpace(e.in.BreakGlass.Reason))
+	}
+	if r := e.status.Risk; r != nil && r.Level != runbooks.RiskLow {
+		fs = append(fs, "Risk "+strings.ToUpper(r.Level)+": "+strings.Join(r.Reasons, "; "))
+	}
+	return fs
+}
