@@ -1,5 +1,6 @@
 // Package artifact checks that the artifact a release ships is the one that was
-// built and approved, by streaming it through SHA-256 and comparing digests.
+// built and approved: its digest (streamed files and URLs, or an OCI image's
+// manifest), its cosign signature, and its vulnerability scan.
 package artifact
 
 import (
@@ -14,6 +15,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/activities/artifact/oci"
 )
 
 // Error types, visible in the Temporal UI.
@@ -23,6 +26,10 @@ const (
 	ErrTypeInvalid    = "ArtifactInvalid"        // not retried: bad digest or reference
 	ErrTypeUnreadable = "ArtifactUnreadable"     // not retried: permission denied or a client error
 	ErrTypeRead       = "ArtifactReadFailed"     // retried: server errors and broken connections
+
+	ErrTypeSignatureMissing = "ArtifactSignatureMissing" // not retried: sign the artifact, then start again
+	ErrTypeSignatureInvalid = "ArtifactSignatureInvalid" // not retried: another key, or other bytes, were signed
+	ErrTypeVulnerable       = "ArtifactVulnerable"       // not retried: the report breaches the runbook's limits
 )
 
 const digestPrefix = "sha256:"
@@ -38,8 +45,9 @@ type Activities struct {
 
 // VerifyArtifactInput names the artifact and the digest it must have.
 type VerifyArtifactInput struct {
-	// Reference is an absolute path on the worker, a file:// URL or an
-	// http(s):// URL.
+	// Reference is an absolute path on the worker, a file:// URL, an
+	// http(s):// URL, or oci://HOST[:PORT]/REPO[:TAG|@sha256:HEX] for an
+	// image, whose manifest digest is compared.
 	Reference string
 	// Digest is "sha256:" and 64 hex digits, as taken when the artifact was built.
 	Digest string
@@ -48,18 +56,26 @@ type VerifyArtifactInput struct {
 // VerifyArtifactResult reports what was read.
 type VerifyArtifactResult struct {
 	Digest string
-	Size   int64
+	// Size is the number of bytes hashed: the file, or the image manifest.
+	Size int64
+	// MediaType is the manifest's media type for oci:// references.
+	MediaType string `json:",omitempty"`
 }
 
 // VerifyArtifact streams the artifact through SHA-256, heartbeating the bytes read
 // at most once a second, and fails without retry unless its digest is in.Digest.
-// Transient read failures are retried; cancellation stops the read.
+// Transient read failures are retried; cancellation stops the read. For an
+// oci:// reference the manifest is resolved through the registry and its
+// digest compared, which catches a tag moved since the digest was pinned.
 func (a *Activities) VerifyArtifact(ctx context.Context, in VerifyArtifactInput) (VerifyArtifactResult, error) {
 	want, err := parseDigest(in.Digest)
 	if err != nil {
 		return VerifyArtifactResult{}, err
 	}
-	src, name, err := a.open(ctx, in.Reference)
+	if oci.IsReference(in.Reference) {
+		return a.verifyImage(ctx, in.Reference, want)
+	}
+	src, name, err := a.open(ctx, artifactKind, in.Reference)
 	if err != nil {
 		return VerifyArtifactResult{}, err
 	}
