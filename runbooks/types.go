@@ -33,6 +33,32 @@ type Artifact struct {
 	// Digest is "sha256:<64 hex>". It may be left out here and given at deploy
 	// time with --digest instead; one of the two is required.
 	Digest string `yaml:"digest,omitempty" json:"digest,omitempty" jsonschema:"pattern=^sha256:[0-9a-f]{64}$,description=sha256:<64 hex digits>; may be given at deploy time with --digest instead."`
+	// Signature, when set, must vouch for the artifact before any
+	// environment changes: a missing or bad signature stops the release.
+	Signature *ArtifactSignature `yaml:"signature,omitempty" json:"signature,omitempty" jsonschema:"description=Verify a cosign-compatible keyed signature of the artifact before each environment."`
+	// Vulnerabilities, when set, checks the artifact's scan report against
+	// limits before each environment: a breach blocks the promotion.
+	Vulnerabilities *VulnerabilityPolicy `yaml:"vulnerabilities,omitempty" json:"vulnerabilities,omitempty" jsonschema:"description=Check the artifact's vulnerability report (SARIF or OSV JSON) against limits per severity before each environment."`
+}
+
+// ArtifactSignature is how the artifact is signed: cosign sign-blob --key
+// for files and URLs, cosign sign --key for oci:// images.
+type ArtifactSignature struct {
+	// PublicKey is the path of the public key (cosign.pub), relative to
+	// the runbook, or the PEM text itself; deploy reads the file, so the
+	// key travels with the release (a public key is no secret).
+	PublicKey string `yaml:"public-key" json:"public-key" jsonschema:"required,description=Path of the PEM public key (cosign.pub)\\, relative to the runbook\\, or the PEM itself."`
+	// Signature is where the signature file is; default the reference with
+	// .sig appended (oci:// images: the cosign tag of the image).
+	Signature string `yaml:"signature,omitempty" json:"signature,omitempty" jsonschema:"description=Where the base64 signature is (path\\, file:// or http(s)://; ${version} allowed); default <reference>.sig. For oci:// images: empty\\, or another oci:// repository holding the signatures."`
+}
+
+// VulnerabilityPolicy is the artifact's scan report and the most findings
+// of each severity a release may ship with.
+type VulnerabilityPolicy struct {
+	Report string         `yaml:"report" json:"report" jsonschema:"required,description=The scan report: path relative to the runbook\\, file:// or http(s)://; ${version} allowed."`
+	Format string         `yaml:"format,omitempty" json:"format,omitempty" jsonschema:"enum=sarif,enum=osv,description=sarif or osv (osv-scanner JSON); default: detected from the content."`
+	Max    map[string]int `yaml:"max" json:"max" jsonschema:"required,description=Most findings allowed per severity (critical\\, high\\, medium\\, low\\, unknown)\\, e.g. {critical: 0\\, high: 2}; a severity left out is unlimited."`
 }
 
 // Policy holds release-wide rules.

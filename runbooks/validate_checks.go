@@ -2,14 +2,18 @@ package runbooks
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 var (
 	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	schemeRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+	// ociRe is oci://host[:port]/repo[/...][:tag|@sha256:hex].
+	ociRe = regexp.MustCompile(`^oci://[A-Za-z0-9.-]+(:[0-9]+)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})?$`)
 )
 
 // set reports whether the field at path was written with a value of the
@@ -35,6 +39,37 @@ func (v *validator) artifact(a Artifact) {
 	if a.Digest != "" && !digestRe.MatchString(a.Digest) {
 		v.errf("artifact.digest", "artifact.digest %q is not a digest; write sha256: followed by 64 lowercase hex digits, or leave it out and pass --digest at deploy time", a.Digest)
 	}
+	if a.Signature != nil && v.ok("artifact.signature") {
+		v.required("artifact.signature.public-key", "artifact.signature.public-key", a.Signature.PublicKey,
+			"add the path of the public key (cosign.pub), relative to the runbook")
+	}
+	if a.Vulnerabilities != nil && v.ok("artifact.vulnerabilities") {
+		v.vulnerabilities("artifact.vulnerabilities", a.Vulnerabilities)
+	}
+}
+
+// severities are the levels a vulnerability limit may name.
+var severities = []string{"critical", "high", "medium", "low", "unknown"}
+
+// vulnerabilities checks the report reference and the limits.
+func (v *validator) vulnerabilities(path string, p *VulnerabilityPolicy) {
+	v.required(path+".report", "the vulnerability report", p.Report, "add where the scan report is (SARIF or osv-scanner JSON)")
+	if f := path + ".format"; v.ok(f) && p.Format != "" && p.Format != "sarif" && p.Format != "osv" {
+		v.errf(f, "format %q is not known; use sarif or osv, or leave it out to detect it", p.Format)
+	}
+	if !v.has(path + ".max") {
+		v.errf(path, "vulnerabilities needs max: the most findings allowed per severity, e.g. {critical: 0, high: 2}")
+		return
+	}
+	for _, sev := range slices.Sorted(maps.Keys(p.Max)) {
+		p2 := path + ".max." + sev
+		switch {
+		case !contains(severities, sev):
+			v.errf(p2, "%q is not a severity; use %s", sev, strings.Join(severities, ", "))
+		case p.Max[sev] < 0:
+			v.errf(p2, "max %s is %d; use 0 for none allowed", sev, p.Max[sev])
+		}
+	}
 }
 
 // reference checks that the artifact is somewhere this version can read
@@ -48,13 +83,17 @@ func (v *validator) reference(path, ref string) {
 	switch scheme := strings.ToLower(m[1]); scheme {
 	case "http", "https":
 		v.httpURL(path, "artifact.reference", ref)
+	case "oci":
+		if path != "artifact.reference" || !ociRe.MatchString(withPlaceholders(ref)) {
+			v.errf(path, "%q is not an image reference; write oci://registry[:port]/repository[:tag|@sha256:...]", ref)
+		}
 	case "file":
 		u, err := url.Parse(withPlaceholders(ref))
 		if err != nil || u.Path == "" || (u.Host != "" && u.Host != "localhost") {
 			v.errf(path, "artifact.reference %q is not a usable file:// URL; write file:///absolute/path, or just the path", ref)
 		}
 	default:
-		v.errf(path, "artifact.reference uses %s://, but only local paths, file:// and http(s):// artifacts can be verified in this version", scheme)
+		v.errf(path, "artifact.reference uses %s://, but only local paths, file://, http(s):// and oci:// artifacts can be verified in this version", scheme)
 	}
 }
 

@@ -359,19 +359,17 @@ func (e *environment) finish(ctx workflow.Context, state, reason string) {
 	e.slackProgress(ctx, fmt.Sprintf("%s %s in %s: %s %s", e.in.Service, e.in.Version, e.status.Name, state, reason))
 }
 
-// rootMessage returns the innermost message of a Temporal error chain, which
-// is the one a person can act on.
+// rootMessage returns the message of a Temporal error chain a person can
+// act on.
 func rootMessage(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			break
-		}
-		err = next
-	}
+	// The first application error carries the sentence its activity wrote
+	// for people; its causes may only be OS errors without context.
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
+	if errors.As(err, &appErr) && appErr.Message() != "" {
 		return appErr.Message()
+	}
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(err) {
+		err = next
 	}
 	return err.Error()
 }

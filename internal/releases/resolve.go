@@ -6,6 +6,7 @@ package releases
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -44,13 +45,16 @@ func Resolve(in ResolveInput) (workflows.ReleaseInput, error) {
 	if err != nil {
 		return workflows.ReleaseInput{}, err
 	}
-	ref, err := resolveReference(runbooks.Expand(rb.Artifact.Reference, map[string]string{
-		"version": in.Version, "service": rb.Service,
-	}), filepath.Dir(in.Path))
+	vars := map[string]string{"version": in.Version, "service": rb.Service}
+	ref, err := resolveReference(runbooks.Expand(rb.Artifact.Reference, vars), filepath.Dir(in.Path))
 	if err != nil {
 		return workflows.ReleaseInput{}, err
 	}
-	rb.Artifact = runbooks.Artifact{Reference: ref, Digest: digest}
+	vars["artifact"] = ref
+	if rb.Artifact, err = resolveTrust(rb.Artifact, vars, filepath.Dir(in.Path)); err != nil {
+		return workflows.ReleaseInput{}, err
+	}
+	rb.Artifact.Reference, rb.Artifact.Digest = ref, digest
 	if rb.Environments, err = resolveModules(rb.Environments, filepath.Dir(in.Path)); err != nil {
 		return workflows.ReleaseInput{}, err
 	}
@@ -90,7 +94,7 @@ func resolveReference(ref, dir string) (string, error) {
 	// is a relative path with a colon in it.
 	if u, err := url.Parse(ref); err == nil {
 		switch strings.ToLower(u.Scheme) {
-		case "http", "https", "file":
+		case "http", "https", "file", "oci":
 			return ref, nil
 		}
 	}
@@ -128,4 +132,43 @@ func resolveModules(envs []runbooks.Environment, dir string) ([]runbooks.Environ
 		out[i].Infra = &infra
 	}
 	return out, nil
+}
+
+// resolveTrust reads the signature's public key (a path relative to the
+// runbook, unless the PEM is written inline) and makes the signature and
+// vulnerability report references absolute, so the worker gets everything
+// it needs and a missing key fails here, before anything starts.
+func resolveTrust(a runbooks.Artifact, vars map[string]string, dir string) (runbooks.Artifact, error) {
+	if a.Signature != nil {
+		sig := *a.Signature
+		if !strings.HasPrefix(strings.TrimSpace(sig.PublicKey), "-----BEGIN") {
+			path := sig.PublicKey
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(dir, path)
+			}
+			pem, err := os.ReadFile(path)
+			if err != nil {
+				return a, fmt.Errorf("artifact.signature.public-key: %w; give the path of the public key (cosign.pub) relative to the runbook", err)
+			}
+			sig.PublicKey = string(pem)
+		}
+		if sig.Signature != "" {
+			ref, err := resolveReference(runbooks.Expand(sig.Signature, vars), dir)
+			if err != nil {
+				return a, err
+			}
+			sig.Signature = ref
+		}
+		a.Signature = &sig
+	}
+	if a.Vulnerabilities != nil {
+		v := *a.Vulnerabilities
+		ref, err := resolveReference(runbooks.Expand(v.Report, vars), dir)
+		if err != nil {
+			return a, err
+		}
+		v.Report = ref
+		a.Vulnerabilities = &v
+	}
+	return a, nil
 }
