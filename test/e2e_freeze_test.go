@@ -168,7 +168,7 @@ func breakGlassThroughFreeze(t *testing.T, r *rig, rec *recorder, path, digest s
 		t.Errorf("audit log lacks break-glass.approved by erin")
 	}
 	for _, e := range recs {
-		if e["break-glass"] != true {
+		if e["break_glass"] != true {
 			t.Errorf("audit entry %v %v is not flagged break-glass", e["action"], e["step"])
 			break
 		}

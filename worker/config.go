@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
+	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -28,6 +30,13 @@ type Config struct {
 	// AuditLog is the audit log file (RUNBOOK_AUDIT_LOG, default
 	// <state dir>/audit.jsonl).
 	AuditLog string
+	// AuditDSN, when set, keeps the audit log in PostgreSQL instead of the
+	// file (RUNBOOK_AUDIT_DSN, or RUNBOOK_AUDIT_DSN_FILE naming a file that
+	// holds it). It prints redacted.
+	AuditDSN audit.DSN
+	// AuditRetention, when set, makes the worker prune audit entries older
+	// than this at start and daily (RUNBOOK_AUDIT_RETENTION, e.g. 400d).
+	AuditRetention time.Duration
 	// UIURL is the Temporal Web UI base URL used in links
 	// (RUNBOOK_UI_URL, default http://127.0.0.1:8233).
 	UIURL string
@@ -93,6 +102,12 @@ func LoadConfig() (Config, error) {
 		SlackSocketMode: os.Getenv("RUNBOOK_SLACK_SOCKET_MODE") == "true",
 	}
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
+	if cfg.AuditDSN, err = audit.LoadDSN(os.Getenv(audit.EnvDSN), os.Getenv(audit.EnvDSNFile)); err != nil {
+		return Config{}, err
+	}
+	if cfg.AuditRetention, err = audit.ParseRetention(os.Getenv(audit.EnvRetention)); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
 }
 

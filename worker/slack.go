@@ -39,7 +39,7 @@ type slackSide struct {
 // interactions handler. Without a bot token the activities still register
 // and fail without retry, so a runbook that names a channel says what is
 // missing instead of waiting for a worker that can post.
-func slackSetup(cfg Config, c client.Client, log *audit.Log) (slackSide, error) {
+func slackSetup(cfg Config, c client.Client, log audit.Store) (slackSide, error) {
 	acts, err := slack.New(slack.Options{APIURL: cfg.SlackAPIURL})
 	if errors.Is(err, slack.ErrNotConfigured) {
 		return slackSide{acts: &slack.Activities{}}, nil
@@ -142,8 +142,8 @@ func (d decider) Decide(ctx context.Context, k slackin.Click) (workflows.Decisio
 
 // auditRefusals records the Slack clicks that never reached a workflow (the
 // workflow audits the others itself, with channel slack).
-func auditRefusals(log *audit.Log) func(context.Context, slackin.Click, string, error) {
-	return func(_ context.Context, k slackin.Click, outcome string, err error) {
+func auditRefusals(log audit.Store) func(context.Context, slackin.Click, string, error) {
+	return func(ctx context.Context, k slackin.Click, outcome string, err error) {
 		if outcome == slackin.OutcomeDecided {
 			return
 		}
@@ -155,7 +155,7 @@ func auditRefusals(log *audit.Log) func(context.Context, slackin.Click, string, 
 		if err != nil {
 			detail += ": " + err.Error()
 		}
-		_, aerr := log.Append(audit.Entry{
+		_, aerr := log.Append(ctx, audit.Entry{
 			ID: "slack/" + k.DeliveryID, Time: time.Now().UTC(), Actor: k.Actor, Action: action,
 			Release: k.ReleaseID, Step: k.Gate, Outcome: outcome, Detail: detail, Channel: "slack",
 		})

@@ -12,6 +12,8 @@ import (
 
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/activities/history"
 	"github.com/runbookhq/runbook/activities/httpcheck"
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/activities/migrate"
@@ -38,10 +40,12 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 
 // Register registers the workflows and activities on the shared task queue.
 // slackActs may be nil (no Slack).
-func Register(w worker.Registry, cfg Config, log *audit.Log, slackActs *slack.Activities) {
+func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.Activities, c client.Client) {
 	w.RegisterWorkflow(workflows.Release)
 	w.RegisterWorkflow(workflows.Environment)
 	w.RegisterWorkflow(workflows.Drift)
+	w.RegisterActivity(&freezes.Activities{Client: c})
+	w.RegisterActivity(&history.Activities{Client: c, Namespace: cfg.Client.Namespace})
 	w.RegisterActivity(&audit.Activities{Log: log})
 	w.RegisterActivity(&httpcheck.Activities{})
 	w.RegisterActivity(&artifact.Activities{})
@@ -64,11 +68,14 @@ func terraformActivities(cfg Config) *terraform.Activities {
 // Run runs a worker on cfg.TaskQueue, and one for the provisioning
 // activities on this host's own queue, until ctx is cancelled.
 func Run(ctx context.Context, cfg Config, c client.Client) error {
-	log, err := audit.Open(cfg.AuditLog)
+	log, err := audit.OpenStore(ctx, cfg.AuditLog, cfg.AuditDSN)
 	if err != nil {
-		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path)", err)
+		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path, or RUNBOOK_AUDIT_DSN to a database)", err)
 	}
 	defer log.Close()
+	if cfg.AuditRetention > 0 {
+		defer audit.StartRetention(ctx, log, cfg.AuditRetention)()
+	}
 	sl, err := slackSetup(cfg, c, log)
 	if err != nil {
 		return err
@@ -97,20 +104,28 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		defer stop()
 	}
 	shared := worker.New(c, cfg.TaskQueue, worker.Options{})
-	Register(shared, cfg, log, sl.acts)
+	Register(shared, cfg, log, sl.acts, c)
 	host := worker.New(c, cfg.HostQueue(), worker.Options{})
 	host.RegisterActivity(terraformActivities(cfg))
+	frz := worker.New(c, freezes.TaskQueue, worker.Options{})
+	frz.RegisterWorkflow(workflows.Freezes)
+	frz.RegisterActivity(&audit.Activities{Log: log})
+	started := []worker.Worker{}
 	for _, w := range []struct {
 		w     worker.Worker
 		queue string
-	}{{shared, cfg.TaskQueue}, {host, cfg.HostQueue()}} {
+	}{{shared, cfg.TaskQueue}, {host, cfg.HostQueue()}, {frz, freezes.TaskQueue}} {
 		if err := w.w.Start(); err != nil {
-			shared.Stop()
+			for _, s := range started {
+				s.Stop()
+			}
 			return fmt.Errorf("start worker on task queue %s: %w", w.queue, err)
 		}
+		started = append(started, w.w)
 	}
-	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", cfg.AuditLog)
+	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", log.String())
 	<-ctx.Done()
+	frz.Stop()
 	host.Stop()
 	shared.Stop()
 	return nil

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,6 +45,9 @@ func (e *environment) audit(ctx workflow.Context, r auditRecord) {
 		Outcome:     r.outcome,
 		Detail:      r.detail,
 		Channel:     r.channel,
+		Digest:      cmp.Or(e.in.Digest, e.in.Artifact.Digest),
+		Commit:      commitOf(e.in.Build),
+		BreakGlass:  e.in.BreakGlass != nil,
 	}}
 	appendAudit(ctx, in)
 }

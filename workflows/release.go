@@ -222,6 +222,7 @@ func (r *release) audit(ctx workflow.Context, action, actor, outcome, detail str
 		Action:  action,
 		Release: info.ID, Service: r.in.Runbook.Service, Version: r.in.Version,
 		Outcome: outcome, Detail: detail,
+		Digest: r.in.Digest, Commit: commitOf(r.in.Build), BreakGlass: r.in.BreakGlass != nil,
 	}})
 }
 
@@ -233,4 +234,12 @@ func lockedMessage(wfID, env string, err error) string {
 		return fmt.Sprintf("environment %s is locked by another live release (workflow %s); wait for it or abort it", env, wfID)
 	}
 	return fmt.Sprintf("could not start environment %s: %s", env, rootMessage(err))
+}
+
+// commitOf is the build's commit, "" without build metadata.
+func commitOf(b *BuildInfo) string {
+	if b == nil {
+		return ""
+	}
+	return b.Commit
 }

@@ -16,7 +16,8 @@ const (
 
 // Activities appends to the audit log from workflows.
 type Activities struct {
-	Log *Log
+	// Log is where entries go: the file *Log or *Postgres.
+	Log Store
 }
 
 // AppendAuditInput carries the entry to append. Seq, Prev and Hash are assigned
@@ -27,7 +28,7 @@ type AppendAuditInput struct {
 }
 
 // AppendAuditResult identifies the stored entry. Recording Hash in workflow
-// history gives an anchor outside the file to check its head against.
+// history gives an anchor outside the log to check its head against.
 type AppendAuditResult struct {
 	Seq  int64
 	Hash string
@@ -35,13 +36,14 @@ type AppendAuditResult struct {
 
 // AppendAudit appends in.Entry to the log, or returns the stored entry if its ID
 // is already there. An invalid entry fails without retry; a broken chain fails
-// with retries, so the release waits while someone restores the file.
-func (a *Activities) AppendAudit(_ context.Context, in AppendAuditInput) (AppendAuditResult, error) {
+// with retries, so the release waits while someone restores the log.
+func (a *Activities) AppendAudit(ctx context.Context, in AppendAuditInput) (AppendAuditResult, error) {
 	if a == nil || a.Log == nil {
 		return AppendAuditResult{}, temporal.NewNonRetryableApplicationError(
-			"audit log is not configured on this worker; set its path in the worker config", ErrTypeNotConfigured, nil)
+			"audit log is not configured on this worker; set its path (RUNBOOK_AUDIT_LOG) or database (RUNBOOK_AUDIT_DSN) in the worker config",
+			ErrTypeNotConfigured, nil)
 	}
-	e, err := a.Log.Append(in.Entry)
+	e, err := a.Log.Append(ctx, in.Entry)
 	if err != nil {
 		return AppendAuditResult{}, classify(err)
 	}

@@ -1,13 +1,18 @@
-// Package audit keeps an append-only, hash-chained audit log of releases as JSON
-// lines, apart from Temporal history: history is pruned by retention and holds
-// workflow internals, while auditors need a small, durable, tamper-evident record
-// of who did what to which release.
+// Package audit keeps an append-only, hash-chained audit log of releases apart
+// from Temporal history: history is pruned by retention and holds workflow
+// internals, while auditors need a small, durable, tamper-evident record of who
+// did what to which release.
 //
-// Each line is one Entry. Its hash covers its own fields and the hash of the entry
-// before it, so editing, deleting or reordering any line breaks the chain from that
-// point on, and Verify reports where. Rewriting the whole file from an edited entry
-// onwards is not detectable from the file alone; comparing the head hash with one
-// recorded elsewhere (AppendAuditResult.Hash ends up in workflow history) is.
+// The log lives in a Store: a JSON-lines file (Log, one host) or a PostgreSQL
+// table (Postgres, a team). Both keep the same chain. Each Entry's hash covers
+// its own fields and the hash of the entry before it, so editing, deleting,
+// inserting or reordering any entry breaks the chain from that point on, and
+// Verify reports where. Prune removes old entries and appends an ActionPruned
+// entry recording the anchor, the hash the first kept entry must point at;
+// being in the chain, the anchor cannot be changed unnoticed either. Rewriting
+// the log from an edited entry to its end (or cutting entries off its end) is
+// not detectable from the log alone; comparing the head hash with one recorded
+// elsewhere (AppendAuditResult.Hash ends up in workflow history) is.
 package audit
 
 import (
@@ -46,11 +51,44 @@ type Entry struct {
 	Detail      string `json:"detail,omitempty"`
 	// Channel is where a person's decision came from: cli, slack or ui.
 	Channel string `json:"channel,omitempty"`
+	// Digest is the digest of the artifact the release deploys (sha256:…).
+	Digest string `json:"digest,omitempty"`
+	// Commit is the source commit the artifact was built from.
+	Commit string `json:"commit,omitempty"`
+	// BreakGlass records that the release passed a closed window or a
+	// freeze by break-glass, which auditors review one by one.
+	BreakGlass bool `json:"break_glass,omitempty"`
+	// Pruned is set on ActionPruned entries only, which Prune writes: what
+	// retention removed and the anchor the chain now starts from.
+	Pruned Pruned `json:"pruned,omitzero"`
 	// Prev is the Hash of the entry before this one, "" for the first.
 	Prev string `json:"prev"`
 	// Hash is the hex SHA-256 of the canonical JSON of this entry with Hash empty.
 	Hash string `json:"hash"`
 }
+
+// ActionPruned is the action of the entry Prune appends.
+const ActionPruned = "audit.pruned"
+
+// Pruned is what an ActionPruned entry records about a prune.
+type Pruned struct {
+	// Before is the cut: only entries older than it were removed.
+	Before time.Time `json:"before"`
+	// FromSeq and ToSeq are the first and last removed entries; ToSeq is
+	// the anchor, the entry the first kept entry's Prev points at.
+	FromSeq int64 `json:"from_seq"`
+	ToSeq   int64 `json:"to_seq"`
+	// Count is how many entries were removed.
+	Count int64 `json:"count"`
+	// Oldest and Newest are the times of the oldest and newest removed entries.
+	Oldest time.Time `json:"oldest"`
+	Newest time.Time `json:"newest"`
+	// AnchorHash is the hash of entry ToSeq.
+	AnchorHash string `json:"anchor_hash"`
+}
+
+// IsZero reports whether p is empty, as it is on every other entry.
+func (p Pruned) IsZero() bool { return p == Pruned{} }
 
 // ErrInvalidEntry is wrapped by Append's errors for entries that can never be
 // written, so callers can tell them from I/O failures worth retrying.
@@ -68,6 +106,8 @@ func validate(e Entry) error {
 		return fmt.Errorf("%w %q: time is required (pass workflow.Now so retries write the same record)", ErrInvalidEntry, e.ID)
 	case e.Time.Year() < 1 || e.Time.Year() > 9999:
 		return fmt.Errorf("%w %q: time %v is out of range", ErrInvalidEntry, e.ID, e.Time)
+	case e.Action == ActionPruned || !e.Pruned.IsZero():
+		return fmt.Errorf("%w %q: %s entries are written by Prune only, so the anchor they record can be trusted", ErrInvalidEntry, e.ID, ActionPruned)
 	}
 	return nil
 }
@@ -109,48 +149,31 @@ type ChainError struct {
 	// Seq is the sequence number the broken entry has or, if it cannot be
 	// parsed, the one it should have had.
 	Seq int64
-	// Line is the 1-based line number in the file.
+	// Line is the 1-based line number in the file, 0 for a database.
 	Line int
 	// Reason says what is wrong in words an operator can act on.
 	Reason string
+	// start marks a log whose start is broken, so no entry in it verified.
+	start bool
 }
 
 // Error formats the problem as "entry 7: hash mismatch, the log was edited".
 func (e *ChainError) Error() string {
-	if int64(e.Line) == e.Seq {
+	if e.Line == 0 || int64(e.Line) == e.Seq {
 		return fmt.Sprintf("entry %d: %s", e.Seq, e.Reason)
 	}
 	return fmt.Sprintf("entry %d (line %d): %s", e.Seq, e.Line, e.Reason)
 }
 
-// chain tracks the tail of a log while it is read, to check each next entry.
-type chain struct {
-	seq  int64
-	head string
-	line int
-}
-
-// accept checks that e is the valid successor of the entries seen so far and
-// advances the tail.
-func (c *chain) accept(e Entry) error {
-	// The line counter only moves on success, so re-reading a broken line after
-	// a failed catch-up reports the same line number again.
-	line := c.line + 1
-	fail := func(reason string) error { return &ChainError{Seq: e.Seq, Line: line, Reason: reason} }
-	if h, err := hashOf(e); err != nil || h != e.Hash {
-		return fail("hash mismatch, the log was edited")
+// seal fills in e.Hash and returns the bytes it hashes: the canonical JSON of
+// e with the hash blank, which the database stores as they are.
+func seal(e Entry) (Entry, []byte, error) {
+	e.Hash = ""
+	b, err := canonical(e)
+	if err != nil {
+		return Entry{}, nil, fmt.Errorf("%w %q: %v", ErrInvalidEntry, e.ID, err)
 	}
-	if e.Seq != c.seq+1 {
-		return fail(fmt.Sprintf("seq %d follows seq %d, entries were deleted, duplicated or moved", e.Seq, c.seq))
-	}
-	if e.Prev != c.head {
-		return fail(fmt.Sprintf("prev does not match the hash of entry %d, an entry before it was replaced", c.seq))
-	}
-	c.seq, c.head, c.line = e.Seq, e.Hash, line
-	return nil
-}
-
-// malformed reports a line that is not an entry at all.
-func (c *chain) malformed(err error) error {
-	return &ChainError{Seq: c.seq + 1, Line: c.line + 1, Reason: fmt.Sprintf("not a valid entry (%v), the log was edited", err)}
+	sum := sha256.Sum256(b)
+	e.Hash = hex.EncodeToString(sum[:])
+	return e, b, nil
 }

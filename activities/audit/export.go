@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -17,17 +18,24 @@ const (
 
 // csvHeader names the columns of a CSV export, in order.
 var csvHeader = []string{"seq", "time", "actor", "channel", "action", "release", "service", "environment",
-	"version", "step", "outcome", "detail", "id", "prev", "hash"}
+	"version", "step", "outcome", "detail", "digest", "commit", "break_glass", "id", "prev", "hash"}
 
-// Export writes the entries of the log at path that match filter, as JSON
-// lines or CSV with a header, for an auditor. The whole chain is verified
-// first: evidence from a log that does not verify is refused, naming the
-// broken entry, instead of being handed over as if it were sound.
+// Export writes the entries of the log file at path that match filter; see
+// ExportFrom.
 func Export(w io.Writer, path string, filter Filter, format string) (int, error) {
+	return ExportFrom(context.Background(), w, File(path), filter, format)
+}
+
+// ExportFrom writes the entries of the log r that match filter, as JSON lines
+// or CSV with a header, for an auditor. The whole chain is verified first:
+// evidence from a log that does not verify is refused, naming the broken
+// entry, instead of being handed over as if it were sound. An ActionPruned
+// entry shows in JSON lines with what it removed, in CSV through its detail.
+func ExportFrom(ctx context.Context, w io.Writer, r Reader, filter Filter, format string) (int, error) {
 	if format != FormatJSONL && format != FormatCSV {
 		return 0, fmt.Errorf("unknown export format %q: use %s or %s", format, FormatJSONL, FormatCSV)
 	}
-	entries, err := Read(path, filter)
+	entries, err := r.Read(ctx, filter)
 	if err != nil {
 		return 0, fmt.Errorf("the audit log does not verify, nothing exported: %w", err)
 	}
@@ -54,7 +62,8 @@ func writeCSV(w io.Writer, entries []Entry) error {
 	}
 	for _, e := range entries {
 		row := []string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor, e.Channel,
-			e.Action, e.Release, e.Service, e.Environment, e.Version, e.Step, e.Outcome, e.Detail, e.ID, e.Prev, e.Hash}
+			e.Action, e.Release, e.Service, e.Environment, e.Version, e.Step, e.Outcome, e.Detail,
+			e.Digest, e.Commit, strconv.FormatBool(e.BreakGlass), e.ID, e.Prev, e.Hash}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func TestExportFiltersByTimeAndRefusesABrokenChain(t *testing.T) {
 	}
 	base := time.Date(2026, 10, 31, 23, 0, 0, 0, time.UTC)
 	for i, action := range []string{"release.started", "gate.approved", "release.finished"} {
-		if _, err := l.Append(Entry{ID: action, Time: base.Add(time.Duration(i) * time.Hour), Actor: "alice",
+		if _, err := l.Append(t.Context(), Entry{ID: action, Time: base.Add(time.Duration(i) * time.Hour), Actor: "alice",
 			Action: action, Release: "release/checkout/1.0.0", Service: "checkout", Channel: "cli", Detail: `a, "quoted" detail`}); err != nil {
 			t.Fatal(err)
 		}
@@ -60,4 +60,60 @@ func TestExportFiltersByTimeAndRefusesABrokenChain(t *testing.T) {
 	if _, err := Export(&b, path, Filter{}, FormatJSONL); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("export of an edited log: err = %v, want a refusal", err)
 	}
+}
+
+// TestAuditExportNewFields: digest, commit and break-glass reach both
+// export formats from either store, and entries without them hash exactly
+// as before the fields existed.
+func TestAuditExportNewFields(t *testing.T) {
+	legacy, err := canonical(entry(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"digest", "commit", "break_glass", "pruned"} {
+		if strings.Contains(string(legacy), `"`+key+`"`) {
+			t.Errorf("an entry without %s encodes it, which would change old hashes: %s", key, legacy)
+		}
+	}
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		s := sc.open(t)
+		e := entry(1)
+		e.Digest, e.Commit, e.BreakGlass = "sha256:"+strings.Repeat("ab", 32), "9fceb02d0ae598e95dc970b74767f19372d61af8", true
+		stored, err := s.Append(t.Context(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Digest != e.Digest || stored.Commit != e.Commit || !stored.BreakGlass {
+			t.Errorf("stored = %+v", stored)
+		}
+		appendN(t, s, 2) // entry 1's ID again, then entry 2 without the fields
+		var b bytes.Buffer
+		if n, err := ExportFrom(t.Context(), &b, s, Filter{}, FormatCSV); err != nil || n != 2 {
+			t.Fatalf("export = %d, %v", n, err)
+		}
+		rows, err := csv.NewReader(&b).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := make(map[string]int)
+		for i, h := range rows[0] {
+			col[h] = i
+		}
+		if r := rows[1]; r[col["digest"]] != e.Digest || r[col["commit"]] != e.Commit || r[col["break_glass"]] != "true" || r[col["hash"]] != stored.Hash {
+			t.Errorf("CSV row %q, header %q", r, rows[0])
+		}
+		if r := rows[2]; r[col["digest"]] != "" || r[col["break_glass"]] != "false" {
+			t.Errorf("CSV row of an entry without the fields: %q", r)
+		}
+		b.Reset()
+		if _, err := ExportFrom(t.Context(), &b, s, Filter{}, FormatJSONL); err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(b.String(), "\n")
+		for _, want := range []string{`"digest":"sha256:abab`, `"commit":"9fceb02d`, `"break_glass":true`} {
+			if !strings.Contains(first, want) {
+				t.Errorf("JSONL %s lacks %s", first, want)
+			}
+		}
+	})
 }

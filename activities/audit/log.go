@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,9 @@ var ErrClosed = errors.New("audit log is closed")
 
 // Log is a file-backed audit log. It is safe for concurrent use, and several
 // processes on one host may append to the same file: every append holds an
-// exclusive flock while it reads what others wrote and adds its line.
+// exclusive flock while it reads what others wrote and adds its line. A prune
+// replaces the file by renaming a rewritten one over it; a Log that finds its
+// path naming another file reopens it and reads it again.
 type Log struct {
 	path string
 
@@ -24,6 +27,9 @@ type Log struct {
 	offset int64 // bytes of the file already read into chain and byID
 	chain  chain
 	byID   map[string]Entry
+	// expect is the last entry read before the file was replaced: the new
+	// file must still hold it, unless a prune removed it.
+	expect Entry
 }
 
 // Open opens or creates the log at path, creating parent directories. The file is
@@ -41,14 +47,13 @@ func Open(path string) (*Log, error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	l := &Log{path: path, f: f, byID: make(map[string]Entry)}
-	unlock, err := lockFile(f, lockShared)
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("lock audit log %s: %w", path, err)
+	unlock, err := l.lockCurrent(lockShared)
+	if err == nil {
+		err = l.catchUp(false)
+		unlock()
 	}
-	defer unlock()
-	if err := l.catchUp(false); err != nil {
-		_ = f.Close()
+	if err != nil {
+		_ = l.f.Close()
 		return nil, err
 	}
 	return l, nil
@@ -57,26 +62,39 @@ func Open(path string) (*Log, error) {
 // Path returns the file the log writes to.
 func (l *Log) Path() string { return l.path }
 
+// String names the log for messages.
+func (l *Log) String() string { return l.path }
+
+// Read implements Reader: it reads the file as it is now, under a shared lock.
+func (l *Log) Read(_ context.Context, filter Filter) ([]Entry, error) { return Read(l.path, filter) }
+
+// Verify implements Reader: it verifies the file as it is now.
+func (l *Log) Verify(context.Context) (VerifyResult, error) { return Verify(l.path) }
+
 // Append writes e as the next entry and returns it with Seq, Prev and Hash set.
 // It is idempotent on e.ID: if an entry with that ID is already in the file,
 // written by this or any other process, Append returns that entry and writes
 // nothing. Seq, Prev and Hash in e are ignored; Time is stored in UTC.
-func (l *Log) Append(e Entry) (Entry, error) {
+func (l *Log) Append(_ context.Context, e Entry) (Entry, error) {
 	if err := validate(e); err != nil {
 		return Entry{}, err
+	}
+	if l == nil {
+		return Entry{}, ErrClosed
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return Entry{}, ErrClosed
 	}
-	// Entries are never removed, so a known ID needs no trip to the file.
+	// Entries are only removed by a prune, long after any retry: a known ID
+	// needs no trip to the file.
 	if got, ok := l.byID[e.ID]; ok {
 		return got, nil
 	}
-	unlock, err := lockFile(l.f, lockExclusive)
+	unlock, err := l.lockCurrent(lockExclusive)
 	if err != nil {
-		return Entry{}, fmt.Errorf("lock audit log %s: %w", l.path, err)
+		return Entry{}, err
 	}
 	defer unlock()
 	if err := l.catchUp(true); err != nil {
@@ -91,11 +109,10 @@ func (l *Log) Append(e Entry) (Entry, error) {
 // write adds e after the current tail. The caller holds mu and the exclusive lock.
 func (l *Log) write(e Entry) (Entry, error) {
 	e.Seq, e.Prev, e.Time = l.chain.seq+1, l.chain.head, e.Time.UTC()
-	hash, err := hashOf(e)
+	e, _, err := seal(e)
 	if err != nil {
-		return Entry{}, fmt.Errorf("%w %q: %v", ErrInvalidEntry, e.ID, err)
+		return Entry{}, err
 	}
-	e.Hash = hash
 	line, err := canonical(e)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w %q: %v", ErrInvalidEntry, e.ID, err)
@@ -120,6 +137,47 @@ func (l *Log) write(e Entry) (Entry, error) {
 	return e, nil
 }
 
+// lockCurrent takes the flock on the file the path names now. A prune by
+// another process renames a new file over the path; appending to the old one
+// would write where nobody reads, so after taking the lock it checks the path
+// still names our file and, if not, reopens it and reads it from the start.
+// The caller holds mu.
+func (l *Log) lockCurrent(how int) (func(), error) {
+	for {
+		unlock, err := lockFile(l.f, how)
+		if err != nil {
+			return nil, fmt.Errorf("lock audit log %s: %w", l.path, err)
+		}
+		current, err := isCurrent(l.f, l.path)
+		if err == nil && current {
+			return unlock, nil
+		}
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+		if err := l.reopen(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reopen switches to the file now at the path and forgets what was read, so
+// the next catchUp verifies the new file from its start.
+func (l *Log) reopen() error {
+	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("reopen audit log %s after it was replaced: %w", l.path, err)
+	}
+	slog.Info("audit log: the file was replaced, by a prune in another process; reading it again", "path", l.path)
+	_ = l.f.Close()
+	if l.chain.seq > l.expect.Seq {
+		l.expect = Entry{Seq: l.chain.seq, Hash: l.chain.head}
+	}
+	l.f, l.offset, l.chain, l.byID = f, 0, chain{}, make(map[string]Entry)
+	return nil
+}
+
 // catchUp reads lines appended since the last read, by this or other processes,
 // so the chain tail and the ID index are current. With repair set (the caller
 // holds the exclusive lock) it cuts off a torn last line left by a writer that
@@ -134,8 +192,14 @@ func (l *Log) catchUp(repair bool) error {
 			l.path, l.offset, fi.Size())
 	}
 	r := io.NewSectionReader(l.f, l.offset, fi.Size()-l.offset)
-	res, err := scan(r, &l.chain, func(e Entry) { l.byID[e.ID] = e })
+	res, err := scan(r, &l.chain, func(e Entry, _ int) { l.byID[e.ID] = e })
 	l.offset += res.consumed
+	if err == nil {
+		err = l.chain.finish()
+	}
+	if err == nil {
+		err = l.checkExpected()
+	}
 	if err != nil {
 		return fmt.Errorf("audit log %s: %w; run `runbook audit verify` and restore the file from backup", l.path, err)
 	}
@@ -145,6 +209,38 @@ func (l *Log) catchUp(repair bool) error {
 		return l.truncate()
 	}
 	return nil
+}
+
+// checkExpected checks, after a reopen, that the new file still holds the
+// last entry read from the old one, or that a prune removed it: a file
+// swapped for a shorter or different copy is not a prune.
+func (l *Log) checkExpected() error {
+	want := l.expect
+	if want.Seq == 0 {
+		return nil
+	}
+	l.expect = Entry{}
+	if anchor, _ := l.chain.anchor(); want.Seq <= anchor {
+		return nil
+	}
+	if l.chain.seq < want.Seq {
+		return &ChainError{Seq: l.chain.seq + 1, Reason: fmt.Sprintf("the file was replaced by one ending at seq %d, but seq %d had been read: entries were cut off", l.chain.seq, want.Seq)}
+	}
+	got, err := l.entryAt(want.Seq)
+	if err != nil || got.Hash != want.Hash {
+		return &ChainError{Seq: want.Seq, Reason: "the file was replaced by one holding a different entry at this seq: it was rewritten"}
+	}
+	return nil
+}
+
+// entryAt finds the entry with seq in the index.
+func (l *Log) entryAt(seq int64) (Entry, error) {
+	for _, e := range l.byID {
+		if e.Seq == seq {
+			return e, nil
+		}
+	}
+	return Entry{}, fmt.Errorf("no entry %d", seq)
 }
 
 // dropTail removes the bytes of a failed partial write so the next line starts

@@ -46,7 +46,7 @@ func writeN(t testing.TB, l *Log, n int) []Entry {
 	t.Helper()
 	out := make([]Entry, 0, n)
 	for i := 1; i <= n; i++ {
-		e, err := l.Append(entry(i))
+		e, err := l.Append(t.Context(), entry(i))
 		if err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
@@ -134,7 +134,7 @@ func TestTimeStoredInUTC(t *testing.T) {
 	l := openLog(t, path)
 	in := entry(1)
 	in.Time = in.Time.In(time.FixedZone("CET", 3600))
-	got, err := l.Append(in)
+	got, err := l.Append(t.Context(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,13 +204,13 @@ func TestGarbageLineBreaksVerify(t *testing.T) {
 func TestAppendSameIDTwiceWritesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	l := openLog(t, path)
-	first, err := l.Append(entry(1))
+	first, err := l.Append(t.Context(), entry(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	retry := entry(1)
 	retry.Detail = "a retry must not rewrite history"
-	second, err := l.Append(retry)
+	second, err := l.Append(t.Context(), retry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestAppendSameIDTwiceWritesOnce(t *testing.T) {
 		t.Errorf("second Append = %+v, want the stored %+v", second, first)
 	}
 	// A fresh instance, like a restarted worker, rebuilds the index from the file.
-	third, err := openLog(t, path).Append(retry)
+	third, err := openLog(t, path).Append(t.Context(), retry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestTwoInstancesInterleaved(t *testing.T) {
 		if i%2 == 0 {
 			l = b
 		}
-		e, err := l.Append(entry(i))
+		e, err := l.Append(t.Context(), entry(i))
 		if err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
@@ -247,9 +247,9 @@ func TestTwoInstancesInterleaved(t *testing.T) {
 		}
 	}
 	// b never wrote entry 1 but must find it, written by a, instead of duplicating it.
-	got, err := b.Append(entry(1))
+	got, err := b.Append(t.Context(), entry(1))
 	if err != nil || got.Seq != 1 {
-		t.Errorf("b.Append(entry 1) = seq %d, %v; want the existing seq 1", got.Seq, err)
+		t.Errorf("b.Append(t.Context(), entry 1) = seq %d, %v; want the existing seq 1", got.Seq, err)
 	}
 	res, err := Verify(path)
 	if err != nil || res.Entries != 20 {
@@ -268,10 +268,10 @@ func TestConcurrentAppends(t *testing.T) {
 			for i := range each {
 				// Every ID is appended through both instances to race the idempotency check.
 				e := entry(w*each + i)
-				if _, err := logs[w%2].Append(e); err != nil {
+				if _, err := logs[w%2].Append(t.Context(), e); err != nil {
 					errs <- err
 				}
-				if _, err := logs[(w+1)%2].Append(e); err != nil {
+				if _, err := logs[(w+1)%2].Append(t.Context(), e); err != nil {
 					errs <- err
 				}
 			}
@@ -314,7 +314,7 @@ func TestReadFilters(t *testing.T) {
 	writeN(t, l, 3)
 	other := entry(4)
 	other.Service, other.Release = "payments", "release/payments/2.0.0"
-	if _, err := l.Append(other); err != nil {
+	if _, err := l.Append(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -342,7 +342,7 @@ func TestValidationWritesNothing(t *testing.T) {
 	noID, noAction, noTime := entry(1), entry(1), entry(1)
 	noID.ID, noAction.Action, noTime.Time = "", "", time.Time{}
 	for name, e := range map[string]Entry{"id": noID, "action": noAction, "time": noTime} {
-		_, err := l.Append(e)
+		_, err := l.Append(t.Context(), e)
 		if !errors.Is(err, ErrInvalidEntry) || !strings.Contains(err.Error(), name+" is required") {
 			t.Errorf("missing %s: err = %v, want ErrInvalidEntry naming it", name, err)
 		}
@@ -383,7 +383,7 @@ func TestTruncatedBehindOurBackFailsAppend(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.Append(entry(4))
+	_, err := l.Append(t.Context(), entry(4))
 	if err == nil || !strings.Contains(err.Error(), "shrank") {
 		t.Errorf("Append after truncation: %v, want a 'shrank' error", err)
 	}
@@ -402,7 +402,7 @@ func TestTornTailIsReportedThenRepaired(t *testing.T) {
 	wantBroken(t, path, 4, "incomplete last line")
 	// Opening under a shared lock leaves the tail; the next append cuts it.
 	l := openLog(t, path)
-	e, err := l.Append(entry(4))
+	e, err := l.Append(t.Context(), entry(4))
 	if err != nil || e.Seq != 4 {
 		t.Fatalf("Append after torn tail = %+v, %v", e, err)
 	}
@@ -419,7 +419,7 @@ func TestAppendAfterClose(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Append(entry(1)); !errors.Is(err, ErrClosed) {
+	if _, err := l.Append(t.Context(), entry(1)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
 	if err := l.Close(); err != nil {
@@ -432,7 +432,7 @@ func BenchmarkAppend(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := l.Append(entry(i)); err != nil {
+		if _, err := l.Append(b.Context(), entry(i)); err != nil {
 			b.Fatal(err)
 		}
 	}

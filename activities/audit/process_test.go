@@ -29,7 +29,7 @@ func appendAsHelper(t *testing.T, path string) {
 	for i := range perProcess {
 		e := entry(i)
 		e.ID = fmt.Sprintf("proc-%d-%d", idx, i)
-		if _, err := l.Append(e); err != nil {
+		if _, err := l.Append(t.Context(), e); err != nil {
 			t.Fatal(err)
 		}
 	}

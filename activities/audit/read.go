@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,14 +10,56 @@ import (
 
 // VerifyResult summarises a verified log.
 type VerifyResult struct {
-	// Entries counts the entries that verified, up to the first broken one.
-	Entries int64
+	// Entries counts the entries that verified, up to the first broken one
+	// (none when the start of the log is what is broken).
+	Entries int64 `json:"entries"`
+	// FirstSeq and LastSeq are the seqs of the first and last entries that
+	// verified, 0 for an empty log.
+	FirstSeq int64 `json:"first_seq"`
+	LastSeq  int64 `json:"last_seq"`
 	// Head is the hash of the last entry that verified; compare it with a hash
 	// recorded elsewhere to notice a log rewritten from some point on, or
 	// entries cut off its end, which the chain alone cannot show.
-	Head string
+	Head string `json:"head"`
+	// AnchorSeq and AnchorHash are the last pruned entry the log starts
+	// after, 0 and "" for a log that was never pruned.
+	AnchorSeq  int64  `json:"anchor_seq"`
+	AnchorHash string `json:"anchor_hash"`
 	// BrokenSeq is the seq of the first broken entry, 0 if the chain is intact.
-	BrokenSeq int64
+	BrokenSeq int64 `json:"broken_seq,omitempty"`
+}
+
+// Summary describes an intact chain in one line, e.g. "chain intact: 12
+// entries, seq 31..42, anchored at seq 30 (hash 9f2c…)".
+func (r VerifyResult) Summary() string {
+	if r.Entries == 0 {
+		return "chain intact: 0 entries"
+	}
+	s := fmt.Sprintf("chain intact: %d entries, seq %d..%d", r.Entries, r.FirstSeq, r.LastSeq)
+	if r.AnchorSeq == 0 {
+		return s + ", from the first entry"
+	}
+	return fmt.Sprintf("%s, anchored at seq %d (hash %s)", s, r.AnchorSeq, r.AnchorHash)
+}
+
+// result builds the VerifyResult of a read that ended with err.
+func (c *chain) result(entries int64, err error) VerifyResult {
+	res := VerifyResult{Entries: entries, FirstSeq: c.first, LastSeq: c.seq, Head: c.head}
+	res.AnchorSeq, res.AnchorHash = c.anchor()
+	if err != nil {
+		res.BrokenSeq = brokenSeq(err)
+		if brokenStart(err) {
+			res = VerifyResult{BrokenSeq: res.BrokenSeq}
+		}
+	}
+	return res
+}
+
+// brokenStart reports whether err says the start of the log is broken, so
+// that none of the entries read verified.
+func brokenStart(err error) bool {
+	var ce *ChainError
+	return errors.As(err, &ce) && ce.start
 }
 
 // Filter selects entries in Read; empty fields match everything.
@@ -41,13 +84,9 @@ func (f Filter) match(e Entry) bool {
 // "entry 7: hash mismatch, the log was edited") and the result says how far the
 // log was good. A torn last line from a crashed writer also counts as broken.
 func Verify(path string) (VerifyResult, error) {
-	var res VerifyResult
-	c, err := readAll(path, func(Entry) { res.Entries++ })
-	res.Head = c.head
-	if err != nil {
-		res.BrokenSeq = brokenSeq(err)
-	}
-	return res, err
+	var n int64
+	c, err := readAll(path, func(Entry, int) { n++ })
+	return c.result(n, err), err
 }
 
 // Read returns the entries of the log at path that match filter, in order. It
@@ -56,28 +95,43 @@ func Verify(path string) (VerifyResult, error) {
 // but cannot mistake them for a verified log.
 func Read(path string, filter Filter) ([]Entry, error) {
 	var out []Entry
-	_, err := readAll(path, func(e Entry) {
+	_, err := readAll(path, func(e Entry, _ int) {
 		if filter.match(e) {
 			out = append(out, e)
 		}
 	})
+	if brokenStart(err) {
+		return nil, err
+	}
 	return out, err
 }
 
+// File reads and verifies the log file at its path without opening it for
+// writing, so looking at a log never creates or repairs one. It is the Reader
+// the CLI uses when no database is configured.
+type File string
+
+// Read implements Reader.
+func (f File) Read(_ context.Context, filter Filter) ([]Entry, error) { return Read(string(f), filter) }
+
+// Verify implements Reader.
+func (f File) Verify(context.Context) (VerifyResult, error) { return Verify(string(f)) }
+
+// String names the file.
+func (f File) String() string { return string(f) }
+
+// Close implements Reader; there is nothing to close.
+func (File) Close() error { return nil }
+
 // readAll scans the whole file under a shared lock, so it never sees a line a
 // concurrent writer is halfway through.
-func readAll(path string, fn func(Entry)) (chain, error) {
+func readAll(path string, fn func(Entry, int)) (chain, error) {
 	var c chain
-	f, err := os.Open(path)
+	f, unlock, err := openCurrent(path, lockShared)
 	if err != nil {
-		return c, fmt.Errorf("open audit log: %w", err)
+		return c, err
 	}
-	defer func() { _ = f.Close() }()
-	unlock, err := lockFile(f, lockShared)
-	if err != nil {
-		return c, fmt.Errorf("lock audit log %s: %w", path, err)
-	}
-	defer unlock()
+	defer func() { unlock(); _ = f.Close() }()
 	res, err := scan(f, &c, fn)
 	if err != nil {
 		return c, err
@@ -86,7 +140,46 @@ func readAll(path string, fn func(Entry)) (chain, error) {
 		return c, &ChainError{Seq: c.seq + 1, Line: c.line + 1,
 			Reason: fmt.Sprintf("incomplete last line (%d bytes): a writer crashed mid-append; the next append removes it", res.tail)}
 	}
-	return c, nil
+	return c, c.finish()
+}
+
+// openCurrent opens path and locks it. A prune replaces the file by renaming
+// a new one over it, so once the lock is held it checks that path still names
+// the locked file, and starts over if not.
+func openCurrent(path string, how int) (*os.File, func(), error) {
+	for {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open audit log: %w", err)
+		}
+		unlock, err := lockFile(f, how)
+		if err != nil {
+			_ = f.Close()
+			return nil, nil, fmt.Errorf("lock audit log %s: %w", path, err)
+		}
+		current, err := isCurrent(f, path)
+		if err == nil && current {
+			return f, unlock, nil
+		}
+		unlock()
+		_ = f.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// isCurrent reports whether path still names the open file f.
+func isCurrent(f *os.File, path string) (bool, error) {
+	held, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("stat audit log %s: %w", path, err)
+	}
+	named, err := os.Stat(path)
+	if err != nil {
+		return false, fmt.Errorf("audit log %s: %w; it was removed: restore it from backup", path, err)
+	}
+	return os.SameFile(held, named), nil
 }
 
 // brokenSeq extracts the broken seq from a *ChainError, 0 for other errors.

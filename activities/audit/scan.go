@@ -15,9 +15,10 @@ type scanResult struct {
 	tail int
 }
 
-// scan reads complete lines from r, checks each one against c and hands it to fn.
-// It stops at the first broken entry, returning a *ChainError.
-func scan(r io.Reader, c *chain, fn func(Entry)) (scanResult, error) {
+// scan reads complete lines from r, checks each one against c and hands it to
+// fn with the length of its line. It stops at the first broken entry,
+// returning a *ChainError.
+func scan(r io.Reader, c *chain, fn func(e Entry, size int)) (scanResult, error) {
 	var res scanResult
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
@@ -36,7 +37,7 @@ func scan(r io.Reader, c *chain, fn func(Entry)) (scanResult, error) {
 		if err := c.accept(e); err != nil {
 			return res, err
 		}
-		fn(e)
+		fn(e, len(raw))
 		res.consumed += int64(len(raw))
 	}
 }

@@ -26,6 +26,10 @@ const (
 	// WorkflowID is the one Freezes workflow of a namespace.
 	WorkflowID   = "runbook/freezes"
 	WorkflowName = "Freezes"
+	// TaskQueue is where the Freezes workflow runs. Every worker polls it,
+	// whatever its own queue, so the freezes answer as long as any worker
+	// of the namespace runs.
+	TaskQueue = "runbook-freezes"
 	// QueryList returns every freeze the workflow keeps ([]Freeze).
 	QueryList = "freezes"
 	// UpdateCreate creates a freeze (CreateInput → Freeze).

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,49 +15,101 @@ import (
 )
 
 func newAuditCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Read and verify the audit log"}
-	var release string
-	show := &cobra.Command{
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Read, verify, export and prune the audit log",
+		Long: "The audit log is the file $RUNBOOK_AUDIT_LOG (default <state dir>/audit.jsonl), or the PostgreSQL\n" +
+			"table runbook_audit when $RUNBOOK_AUDIT_DSN or $RUNBOOK_AUDIT_DSN_FILE is set.",
+	}
+	cmd.AddCommand(newAuditShowCmd(a), newAuditVerifyCmd(a), newAuditExportCmd(a), newAuditPruneCmd(a))
+	return cmd
+}
+
+// auditReader opens the configured log for reading.
+func (a *app) auditReader(ctx context.Context) (audit.Reader, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return audit.OpenReader(ctx, cfg.AuditLog, cfg.AuditDSN)
+}
+
+func newAuditShowCmd(a *app) *cobra.Command {
+	var f audit.Filter
+	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Print audit records as JSON lines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
+			r, err := a.auditReader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			entries, err := audit.Read(cfg.AuditLog, audit.Filter{Release: release})
-			if err != nil {
-				return err
-			}
+			defer r.Close()
+			entries, err := r.Read(cmd.Context(), f)
 			enc := json.NewEncoder(a.out)
 			for _, e := range entries {
 				if err := enc.Encode(e); err != nil {
 					return err
 				}
 			}
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
+			}
 			return nil
 		},
 	}
-	show.Flags().StringVar(&release, "release", "", "only this release ID")
-	verify := &cobra.Command{
+	cmd.Flags().StringVar(&f.Release, "release", "", "only this release ID")
+	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
+	return cmd
+}
+
+// auditVerifyJSON is what `audit verify --output json` prints.
+type auditVerifyJSON struct {
+	Log    string `json:"log"`
+	Intact bool   `json:"intact"`
+	audit.VerifyResult
+	Error string `json:"error,omitempty"`
+}
+
+func newAuditVerifyCmd(a *app) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Check the hash chain of the audit log",
+		Short: "Check the hash chain of the audit log, from its anchor if it was pruned",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
+			r, err := a.auditReader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			res, err := audit.Verify(cfg.AuditLog)
-			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", cfg.AuditLog, err)}
+			defer r.Close()
+			res, err := r.Verify(cmd.Context())
+			var ce *audit.ChainError
+			if err != nil && !errors.As(err, &ce) {
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
 			}
-			fmt.Fprintf(a.out, "%s: %d records, chain intact\n", cfg.AuditLog, res.Entries)
+			if output == "json" {
+				out := auditVerifyJSON{Log: r.String(), Intact: err == nil, VerifyResult: res}
+				if err != nil {
+					out.Error = err.Error()
+				}
+				if jerr := json.NewEncoder(a.out).Encode(out); jerr != nil {
+					return jerr
+				}
+				if err != nil {
+					return &exitError{code: 1}
+				}
+				return nil
+			}
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: chain broken: %v", r, err)}
+			}
+			fmt.Fprintf(a.out, "%s: %s\n", r, res.Summary())
 			return nil
 		},
 	}
-	cmd.AddCommand(show, verify, newAuditExportCmd(a))
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }
 
@@ -69,22 +124,24 @@ func newAuditExportCmd(a *app) *cobra.Command {
 			"  runbook audit export --since 7d --service checkout",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
 			now := time.Now()
+			var err error
 			if f.Since, err = parseWhen("--since", since, now); err != nil {
 				return err
 			}
 			if f.Until, err = parseWhen("--until", until, now); err != nil {
 				return err
 			}
-			n, err := audit.Export(a.out, cfg.AuditLog, f, format)
+			r, err := a.auditReader(cmd.Context())
 			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", cfg.AuditLog, err)}
+				return err
 			}
-			fmt.Fprintf(a.errOut, "%d records exported from %s (chain verified)\n", n, cfg.AuditLog)
+			defer r.Close()
+			n, err := audit.ExportFrom(cmd.Context(), a.out, r, f, format)
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
+			}
+			fmt.Fprintf(a.errOut, "%d records exported from %s (chain verified)\n", n, r)
 			return nil
 		},
 	}
@@ -94,6 +151,57 @@ func newAuditExportCmd(a *app) *cobra.Command {
 	fl.StringVar(&format, "format", audit.FormatJSONL, "jsonl or csv")
 	fl.StringVar(&f.Release, "release", "", "only this release ID")
 	fl.StringVar(&f.Service, "service", "", "only this service")
+	return cmd
+}
+
+// newAuditPruneCmd builds `runbook audit prune`: retention by hand.
+func newAuditPruneCmd(a *app) *cobra.Command {
+	var before, actor, output string
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove audit records older than a cut, recording the cut and the anchor in the chain",
+		Long: "prune verifies the whole log, removes the records at its start that are older than --before,\n" +
+			"and appends an audit.pruned record with the range removed and the anchor (seq and hash of the\n" +
+			"last removed record), from which `runbook audit verify` checks the rest. Export what you must\n" +
+			"keep first. A worker prunes by itself when RUNBOOK_AUDIT_RETENTION is set (e.g. 400d).",
+		Example: "  runbook audit export --until 2026-01-01 > before-2026.jsonl\n  runbook audit prune --before 2026-01-01",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			cut, err := parseWhen("--before", before, now)
+			if err != nil {
+				return err
+			}
+			if cut.IsZero() {
+				return errors.New("--before is required: the cut, e.g. --before 2026-01-01 or --before 400d")
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(cfg.AuditLog); cfg.AuditDSN == "" && err != nil {
+				return fmt.Errorf("no audit log to prune: %w (set RUNBOOK_AUDIT_LOG or RUNBOOK_AUDIT_DSN)", err)
+			}
+			s, err := audit.OpenStore(cmd.Context(), cfg.AuditLog, cfg.AuditDSN)
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("nothing pruned: %v", err)}
+			}
+			defer s.Close()
+			res, err := s.Prune(cmd.Context(), audit.PruneInput{Before: cut, Actor: actor, Now: now})
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", s, err)}
+			}
+			if output == "json" {
+				return json.NewEncoder(a.out).Encode(res)
+			}
+			fmt.Fprintf(a.out, "%s: %s\n", s, res.Summary())
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&before, "before", "", "remove records older than this: RFC 3339, a date (YYYY-MM-DD, UTC) or an age such as 400d")
+	fl.StringVar(&actor, "as", defaultActor(), "who prunes, recorded in the audit.pruned record")
+	fl.StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }
 

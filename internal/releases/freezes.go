@@ -19,7 +19,7 @@ import (
 func (c *Client) CreateFreeze(ctx context.Context, in freezes.CreateInput) (freezes.Freeze, error) {
 	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       freezes.WorkflowID,
-		TaskQueue:                c.TaskQueue,
+		TaskQueue:                freezes.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            "Change freezes: create, list and lift them with runbook freeze",
 	}, workflows.Freezes, workflows.FreezesInput{})

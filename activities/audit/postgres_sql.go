@@ -1,0 +1,109 @@
+package audit
+
+import (
+	"strconv"
+	"strings"
+)
+
+// appendLockKey is the pg_advisory_xact_lock key that serialises appends and
+// prunes across every process writing to the database ("runbooka").
+const appendLockKey int64 = 0x72756e626f6f6b61
+
+// pgColumns are the columns of a row, in the order rowScan reads them.
+const pgColumns = `seq, id, time, actor, action, release, service, environment, version, step, outcome, detail,
+	channel, digest, commit, break_glass, prev, hash, canonical`
+
+// pgSchema creates the table, the trigger that keeps it append-only and the
+// one function allowed to delete from it. canonical holds the exact bytes the
+// hash covers (the entry's JSON with the hash blank): verification re-hashes
+// them and checks that every column agrees with them, so the columns can be
+// queried while the record itself stays tamper-evident.
+//
+// Deleting needs both the DELETE privilege and the transaction-local setting
+// runbook.audit_prune, which only runbook_audit_prune sets, after checking
+// that the chain already records the prune. In a team set-up the table and the
+// function belong to an owner role; the worker's role gets SELECT and INSERT
+// on the table and EXECUTE on the function (SECURITY DEFINER) and nothing else:
+//
+//	GRANT SELECT, INSERT ON runbook_audit TO runbook_worker;
+//	GRANT EXECUTE ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) TO runbook_worker;
+//
+// Someone who owns the table can still disable the trigger; verification
+// catches what they change.
+var pgSchema = strings.ReplaceAll(`
+CREATE TABLE runbook_audit (
+	seq         bigint      PRIMARY KEY CHECK (seq > 0),
+	id          text        NOT NULL UNIQUE,
+	time        timestamptz NOT NULL,
+	actor       text        NOT NULL,
+	action      text        NOT NULL,
+	release     text        NOT NULL,
+	service     text        NOT NULL,
+	environment text        NOT NULL,
+	version     text        NOT NULL,
+	step        text        NOT NULL,
+	outcome     text        NOT NULL,
+	detail      text        NOT NULL,
+	channel     text        NOT NULL,
+	digest      text        NOT NULL,
+	commit      text        NOT NULL,
+	break_glass boolean     NOT NULL,
+	prev        text        NOT NULL,
+	hash        text        NOT NULL,
+	canonical   text        NOT NULL
+);
+CREATE INDEX runbook_audit_time ON runbook_audit (time);
+CREATE INDEX runbook_audit_release ON runbook_audit (release);
+COMMENT ON TABLE runbook_audit IS
+	'runbook audit log: append-only and hash-chained; canonical is the JSON each hash covers. Verify with runbook audit verify; remove old entries only with runbook audit prune.';
+
+CREATE FUNCTION runbook_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+	IF TG_OP = 'DELETE' AND current_setting('runbook.audit_prune', true) = 'on' THEN
+		RETURN OLD;
+	END IF;
+	RAISE EXCEPTION 'runbook_audit is append-only: % refused', TG_OP
+		USING ERRCODE = 'insufficient_privilege',
+		      HINT = 'old entries are removed only by runbook audit prune, which records the cut in the chain';
+END
+$fn$;
+CREATE TRIGGER runbook_audit_append_only BEFORE UPDATE OR DELETE ON runbook_audit
+	FOR EACH ROW EXECUTE FUNCTION runbook_audit_append_only();
+CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
+	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
+
+CREATE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+DECLARE
+	tail runbook_audit%ROWTYPE;
+	rec  jsonb;
+	n    bigint;
+BEGIN
+	PERFORM pg_advisory_xact_lock({{lock}});
+	SELECT * INTO tail FROM runbook_audit ORDER BY seq DESC LIMIT 1;
+	IF NOT FOUND OR tail.action <> 'audit.pruned'
+	   OR encode(sha256(convert_to(tail.canonical, 'UTF8')), 'hex') <> tail.hash THEN
+		RAISE EXCEPTION 'runbook_audit_prune: the last entry must be the audit.pruned entry recording this prune';
+	END IF;
+	rec := tail.canonical::jsonb -> 'pruned';
+	IF (rec->>'from_seq')::bigint IS DISTINCT FROM p_from OR (rec->>'to_seq')::bigint IS DISTINCT FROM p_to
+	   OR rec->>'anchor_hash' IS DISTINCT FROM p_anchor OR (rec->>'before')::timestamptz IS DISTINCT FROM p_cut THEN
+		RAISE EXCEPTION 'runbook_audit_prune: the audit.pruned entry records another prune';
+	END IF;
+	IF p_cut > now() THEN
+		RAISE EXCEPTION 'runbook_audit_prune: the cut % is in the future', p_cut;
+	END IF;
+	IF (SELECT min(a.seq) FROM runbook_audit a) IS DISTINCT FROM p_from
+	   OR NOT EXISTS (SELECT 1 FROM runbook_audit a WHERE a.seq = p_to AND a.hash = p_anchor)
+	   OR EXISTS (SELECT 1 FROM runbook_audit a WHERE a.seq <= p_to AND a.time >= p_cut) THEN
+		RAISE EXCEPTION 'runbook_audit_prune: seq %..% is not a prefix of entries older than %', p_from, p_to, p_cut;
+	END IF;
+	PERFORM set_config('runbook.audit_prune', 'on', true);
+	DELETE FROM runbook_audit a WHERE a.seq <= p_to;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM set_config('runbook.audit_prune', '', true);
+	RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) FROM PUBLIC;
+`, "{{lock}}", strconv.FormatInt(appendLockKey, 10))
