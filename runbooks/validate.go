@@ -174,10 +174,10 @@ func (v *validator) environment(path string, e *Environment) {
 	v.slos(path, e, v.trafficSteps(path, e))
 }
 
-// ReservedStepNames are the built-in steps the workflow adds to every
-// environment (the release window and the artifact check); the status lists
-// them beside the runbook's own steps, so no step may share their names.
-var ReservedStepNames = []string{"release-window", "verify-artifact"}
+// ReservedStepNames are the built-in steps (and the break-glass gate) the
+// workflow adds to environments; the status lists them beside the
+// runbook's own steps, so no step may share their names.
+var ReservedStepNames = []string{"release-window", "verify-artifact", "select-slot", "assess-risk", "break-glass"}
 
 // uniqueName reports a name already used by a gate or step of the same
 // environment.

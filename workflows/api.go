@@ -423,11 +423,20 @@ func (s ReleaseStatus) Summary() string {
 	if s.Reason != "" {
 		fmt.Fprintf(&b, ": %s", s.Reason)
 	}
+	if s.BreakGlass != "" {
+		fmt.Fprintf(&b, "\n\n**⚠ BREAK-GLASS:** %s", s.BreakGlass)
+	}
+	if build := s.Build.String(); build != "" {
+		fmt.Fprintf(&b, "\n\nBuild: %s", build)
+	}
 	b.WriteString("\n\n")
 	for _, e := range s.Environments {
 		fmt.Fprintf(&b, "- %s: %s", e.Name, e.State)
 		if e.CurrentStep != "" && !isFinal(e.State) {
 			fmt.Fprintf(&b, " (step %s)", e.CurrentStep)
+		}
+		if e.Risk != nil {
+			fmt.Fprintf(&b, " — risk %s", e.Risk)
 		}
 		for _, g := range e.PendingGates() {
 			fmt.Fprintf(&b, " — waiting for approval at gate %s", g.Name)

@@ -9,7 +9,7 @@ import (
 
 // The validator reserves exactly the names of the built-in steps.
 func TestBuiltinStepNamesAreReserved(t *testing.T) {
-	for _, name := range []string{BuiltinWindow, BuiltinArtifact} {
+	for _, name := range []string{BuiltinWindow, BuiltinArtifact, BuiltinSlots, BuiltinRisk, BreakGlassGate} {
 		if !slices.Contains(runbooks.ReservedStepNames, name) {
 			t.Errorf("built-in step %q is not in runbooks.ReservedStepNames %v", name, runbooks.ReservedStepNames)
 		}
