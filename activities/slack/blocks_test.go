@@ -174,3 +174,26 @@ func render(t *testing.T, blocks []goslack.Block) string {
 	// Undo encoding/json's HTML escaping so tests can search for what Slack shows.
 	return strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">").Replace(string(b))
 }
+
+// Break-glass and risk flags come first and loud; the build line names the
+// commit; the plain-text fallback carries the flags too.
+func TestBlocksFlagsAndBuild(t *testing.T) {
+	m := waiting()
+	m.Flags = []string{"BREAK-GLASS: INC-42 <payments> down", "Risk HIGH: contract migration 3_drop.up.sql"}
+	m.Build = "github.com/acme/checkout@abc1234, committed 2026-11-25T10:00:00Z, by team-payments"
+	out := render(t, Blocks(m))
+	for _, want := range []string{
+		":rotating_light: *BREAK-GLASS: INC-42 &lt;payments&gt; down*", ":rotating_light: *Risk HIGH: contract migration 3_drop.up.sql*",
+		"Build: github.com/acme/checkout@abc1234, committed 2026-11-25T10:00:00Z, by team-payments",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("blocks lack %q:\n%s", want, out)
+		}
+	}
+	if i, j := strings.Index(out, "BREAK-GLASS"), strings.Index(out, "Check the"); i < 0 || i > j {
+		t.Errorf("the flag should come before the instructions:\n%s", out)
+	}
+	if txt := Text(m); !strings.HasPrefix(txt, "BREAK-GLASS: INC-42 <payments> down; Risk HIGH") {
+		t.Errorf("fallback text %q does not start with the flags", txt)
+	}
+}
