@@ -2,9 +2,12 @@ package audit
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/runbookhq/runbook/internal/pgtest"
 )
 
 // wantIntact verifies s and checks the entry count and seq range.
@@ -186,6 +189,43 @@ func TestAuditStoreTampering(t *testing.T) {
 				}
 				wantBrokenAt(t, s, seq, msg)
 			})
+		})
+	}
+}
+
+// BenchmarkAppendPostgres is one append to the PostgreSQL store: a
+// transaction with the advisory lock, the ID lookup and the insert.
+func BenchmarkAppendPostgres(b *testing.B) {
+	p := openPG(b, pgtest.NewDatabase(b))
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := p.Append(b.Context(), entry(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerify10k verifies a 10,000-entry chain in each store, the
+// work `runbook audit verify` and a worker's start do.
+func BenchmarkVerify10k(b *testing.B) {
+	stores := map[string]Store{
+		"file":     openLog(b, filepath.Join(b.TempDir(), "audit.jsonl")),
+		"postgres": openPG(b, pgtest.NewDatabase(b)),
+	}
+	for _, name := range []string{"file", "postgres"} {
+		s := stores[name]
+		for i := 1; i <= 10000; i++ {
+			if _, err := s.Append(b.Context(), entry(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if res, err := s.Verify(b.Context()); err != nil || res.Entries != 10000 {
+					b.Fatalf("verify: %+v %v", res, err)
+				}
+			}
 		})
 	}
 }
