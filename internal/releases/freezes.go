@@ -29,14 +29,7 @@ func (c *Client) CreateFreeze(ctx context.Context, in freezes.CreateInput) (free
 			UpdateName: freezes.UpdateCreate, Args: []any{in}, WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
-	if err != nil {
-		return freezes.Freeze{}, refused("freeze", err)
-	}
-	var f freezes.Freeze
-	if err := h.Get(ctx, &f); err != nil {
-		return freezes.Freeze{}, refused("freeze", err)
-	}
-	return f, nil
+	return freezeResult(ctx, h, err)
 }
 
 // LiftFreeze ends a freeze now; held releases continue at once.
@@ -49,11 +42,17 @@ func (c *Client) LiftFreeze(ctx context.Context, in freezes.LiftInput) (freezes.
 	if errors.As(err, &nf) {
 		return freezes.Freeze{}, fmt.Errorf("no freeze %q: no freeze was ever created in namespace %s", in.ID, c.Namespace)
 	}
-	if err != nil {
-		return freezes.Freeze{}, refused("freeze", err)
-	}
+	return freezeResult(ctx, h, err)
+}
+
+// freezeResult waits for a freeze Update's result; a refusal reads as the
+// validator's sentence.
+func freezeResult(ctx context.Context, h client.WorkflowUpdateHandle, err error) (freezes.Freeze, error) {
 	var f freezes.Freeze
-	if err := h.Get(ctx, &f); err != nil {
+	if err == nil {
+		err = h.Get(ctx, &f)
+	}
+	if err != nil {
 		return freezes.Freeze{}, refused("freeze", err)
 	}
 	return f, nil
