@@ -175,10 +175,11 @@ func TestAuditStoreTampering(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			forEachStore(t, func(t *testing.T, sc storeCase) {
-				if tc.fileOnly && sc.name != "file" {
-					t.Skip("file only")
-				}
+			stores := forEachStore
+			if tc.fileOnly {
+				stores = fileStoreOnly
+			}
+			stores(t, func(t *testing.T, sc storeCase) {
 				s := sc.open(t)
 				appendN(t, s, 10)
 				tc.do(t, sc.tamper)
