@@ -1,14 +1,18 @@
 package test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/internal/pgtest"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -103,10 +107,43 @@ func (s *effectServer) handle(w http.ResponseWriter, req *http.Request) {
 
 // TestWorkerKilledMidStep kills the worker with SIGKILL while a POST step's
 // request is in flight; a new worker finishes the release, and every step's
-// effect happened exactly once thanks to its idempotency key.
+// effect happened exactly once thanks to its idempotency key. So did every
+// audit entry, in the file log and in the team set-up's PostgreSQL table.
 func TestWorkerKilledMidStep(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "crash")
+	t.Run("file audit", func(t *testing.T) {
+		t.Parallel()
+		workerKilledMidStep(t, newRig(t, "crash"))
+	})
+	t.Run("postgres audit", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, "crash-pg")
+		r.env = append(r.env, "RUNBOOK_AUDIT_DSN="+auditDatabase(t))
+		workerKilledMidStep(t, r)
+	})
+}
+
+// auditDatabase starts a PostgreSQL server for the test and returns the
+// connection string of a fresh database on it.
+func auditDatabase(t *testing.T) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgtest.Start(ctx)
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	dsn, err := srv.CreateDatabase(ctx, "audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+func workerKilledMidStep(t *testing.T, r *rig) {
 	steps := []string{"create-db", "register-dns", "notify"}
 	srv := newEffectServer(t, "/effect/register-dns")
 	w1 := r.startWorker()
@@ -176,7 +213,21 @@ func TestWorkerKilledMidStep(t *testing.T) {
 	if len(succeeded) != len(wantSteps) {
 		t.Errorf("audit step.succeeded records for %v, want exactly %v", succeeded, wantSteps)
 	}
-	if res := r.cli("audit", "verify"); res.code != 0 || !strings.Contains(res.stdout, "chain intact") {
+	res := r.cli("audit", "verify")
+	if res.code != 0 || !strings.Contains(res.stdout, "chain intact") {
 		t.Errorf("audit verify after the crash: %s", res)
 	}
+	if dsn := auditDSN(r); dsn != "" && (!strings.Contains(res.stdout, "postgres") || strings.Contains(res.stdout+res.stderr, dsn)) {
+		t.Errorf("audit verify should name the PostgreSQL store without its connection string: %s", res)
+	}
+}
+
+// auditDSN is the rig's PostgreSQL audit connection string, "" for the file.
+func auditDSN(r *rig) string {
+	for _, kv := range r.env {
+		if v, ok := strings.CutPrefix(kv, "RUNBOOK_AUDIT_DSN="); ok {
+			return v
+		}
+	}
+	return ""
 }
