@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -67,7 +68,7 @@ func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 	appendAudit(ctx, audit.AppendAuditInput{Entry: audit.Entry{
 		ID: info.ID + "/" + info.RunID + "/drift", Time: out.Checked, Actor: in.Requester,
 		Action: "drift." + out.State, Release: info.ID, Service: in.Service, Environment: in.Environment,
-		Outcome: out.State, Detail: out.Summary,
+		Outcome: out.State, Detail: out.Summary, Channel: driftChannel(in.Requester),
 	}})
 	if err != nil {
 		return out, err
@@ -79,4 +80,13 @@ func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 func DriftAttrs(service, env string) temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(AttrService.ValueSet(service), AttrEnvironment.ValueSet(env),
 		AttrStatus.ValueSet(StateRunning))
+}
+
+// driftChannel says how a drift check was started: by its schedule
+// (runbook drift enable) or by a person from the CLI.
+func driftChannel(requester string) string {
+	if strings.HasPrefix(requester, "schedule ") {
+		return "schedule"
+	}
+	return "cli"
 }

@@ -54,6 +54,7 @@ func TestDriftDetected(t *testing.T) {
 	require.Equal(t, StateDrifted, e.Outcome)
 	require.Equal(t, changed.String(), e.Detail)
 	require.Equal(t, driftRequester, e.Actor)
+	require.Equal(t, "schedule", e.Channel, "a scheduled check is audited with the schedule channel")
 	require.Equal(t, testService, e.Service)
 	require.Equal(t, "production", e.Environment)
 	require.Equal(t, DriftID(testService, "production")+"/check-1", e.Release)
