@@ -54,9 +54,9 @@ const (
 
 const maxBody = 16 << 20
 
-// MinRequests is the fewest requests an error ratio is computed over: one 5xx
-// among three requests is noise, not a 33% error rate, and must neither fail a
-// release nor pass it.
+// MinRequests is the fewest requests an error ratio or a latency quantile is
+// computed over: one 5xx among three requests is noise, not a 33% error
+// rate, and must neither fail a release nor pass it.
 const MinRequests = 10
 
 func init() {

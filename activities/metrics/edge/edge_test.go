@@ -178,7 +178,9 @@ func TestQuantile(t *testing.T) {
 			t.Errorf("quantile(%v, %v) = %v, %v; want %v", c.q, c.b, got, err, c.want)
 		}
 	}
-	for _, b := range []map[float64]float64{{1: 3}, {1: 3, 2: 4}, {1: 0, inf: 0}} {
+	// No +Inf bucket, no finite bucket, no requests, and fewer requests
+	// than a quantile can be judged on.
+	for _, b := range []map[float64]float64{{1: 3}, {1: 3, 2: 4}, {1: 0, inf: 0}, {1: 2, 2: 3, inf: MinRequests - 1}} {
 		if _, err := quantile(0.5, b); !errors.Is(err, metrics.ErrInconclusive) {
 			t.Errorf("quantile(%v): err = %v, want inconclusive", b, err)
 		}

@@ -89,8 +89,10 @@ func quantile(q float64, buckets map[float64]float64) (float64, error) {
 		}
 	}
 	total := counts[len(counts)-1]
-	if total <= 0 {
-		return 0, metrics.Inconclusivef("no requests in the measured interval")
+	if total < MinRequests {
+		// A p99 over three requests is the slowest of three: noise that
+		// could fail, or pass, a release on its own.
+		return 0, metrics.Inconclusivef("only %g requests in the measured interval, need at least %d for a latency quantile", total, MinRequests)
 	}
 	rank := q * total
 	i := sort.Search(len(counts), func(i int) bool { return counts[i] >= rank })
