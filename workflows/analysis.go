@@ -16,8 +16,12 @@ const defaultCompareStep = 5 * time.Second
 // PromQL over the edge proxy's own metrics, used by error-ratio, latency and
 // burn-rate SLOs when Prometheus scrapes the edge. %[1]q is the backend.
 const (
-	promErrorRatio = `sum(rate(edge_requests_total{backend=%[1]q,code_class="5xx"}[$window])) / sum(rate(edge_requests_total{backend=%[1]q}[$window]))`
-	promLatency    = `histogram_quantile(%[2]s, sum by (le) (rate(edge_request_duration_seconds_bucket{backend=%[1]q}[$window])))`
+	promErrorRatio = `sum(rate(edge_requests_total{backend=%[1]q,code_class="5xx"}[$window])) / sum(rate(edge_requests_total{backend=%[1]q}[$window]))` + promEnough
+	promLatency    = `histogram_quantile(%[2]s, sum by (le) (rate(edge_request_duration_seconds_bucket{backend=%[1]q}[$window])))` + promEnough
+	// promEnough drops the result (no data: inconclusive) when the window
+	// holds fewer than 10 requests, as the edge provider does: a ratio or a
+	// quantile over a handful of requests is noise.
+	promEnough = ` and on() (sum(increase(edge_requests_total{backend=%[1]q}[$window])) >= 10)`
 )
 
 // sloChecks turns the environment's SLOs into the checks of an analysis
