@@ -30,6 +30,9 @@ type DriftInput struct {
 	Service     string              `json:"service"`
 	Environment string              `json:"environment"`
 	Workspace   terraform.Workspace `json:"workspace"`
+	// Slots are the per-slot workspaces of an environment with traffic
+	// slots; when set they are checked instead of Workspace.
+	Slots []terraform.Workspace `json:"slots,omitempty"`
 	// Requester is who asked: a person for `runbook drift check`, the
 	// schedule otherwise.
 	Requester string `json:"requester"`
@@ -48,18 +51,14 @@ type DriftResult struct {
 // attributes and the Web UI.
 func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, tfOptions(30*time.Minute, "drift check "+in.Environment))
-	var res terraform.DriftResult
-	err := workflow.ExecuteActivity(ctx, tfActs.Drift, terraform.DriftInput{Workspace: in.Workspace}).Get(ctx, &res)
-	out := DriftResult{State: StateInSync, Summary: "no changes outside releases", Checked: workflow.Now(ctx).UTC()}
-	switch {
-	case err != nil:
-		// A check that could not run must not look like one still running.
-		out.State, out.Summary = StateFailed, rootMessage(err)
-	case res.Drifted:
-		out.State, out.Summary = StateDrifted, res.Summary.String()
-	case res.NothingReleased:
-		out.Summary = "nothing released to this environment yet"
+	var out DriftResult
+	var err error
+	if len(in.Slots) > 0 {
+		out, err = driftSlots(ctx, in.Slots)
+	} else {
+		out, err = driftOf(ctx, in.Workspace)
 	}
+	out.Checked = workflow.Now(ctx).UTC()
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s %s**: %s — %s", in.Service, in.Environment, out.State, out.Summary))
 	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStatus.ValueSet(out.State)); err != nil {
 		workflow.GetLogger(ctx).Warn("search attribute not updated", "error", err)
@@ -70,10 +69,47 @@ func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 		Action: "drift." + out.State, Release: info.ID, Service: in.Service, Environment: in.Environment,
 		Outcome: out.State, Detail: out.Summary, Channel: driftChannel(in.Requester),
 	}})
-	if err != nil {
-		return out, err
+	return out, err
+}
+
+// driftOf checks one workspace. A check that could not run says so: it
+// must not look like one still running.
+func driftOf(ctx workflow.Context, ws terraform.Workspace) (DriftResult, error) {
+	var res terraform.DriftResult
+	err := workflow.ExecuteActivity(ctx, tfActs.Drift, terraform.DriftInput{Workspace: ws}).Get(ctx, &res)
+	out := DriftResult{State: StateInSync, Summary: "no changes outside releases"}
+	switch {
+	case err != nil:
+		out.State, out.Summary = StateFailed, rootMessage(err)
+	case res.Drifted:
+		out.State, out.Summary = StateDrifted, res.Summary.String()
+	case res.NothingReleased:
+		out.Summary = "nothing released to this environment yet"
 	}
-	return out, nil
+	return out, err
+}
+
+// driftSlots checks every slot of an environment; the environment has
+// drifted when one slot has, and the summary names each slot.
+func driftSlots(ctx workflow.Context, slots []terraform.Workspace) (DriftResult, error) {
+	out := DriftResult{State: StateInSync}
+	var parts []string
+	var firstErr error
+	for _, ws := range slots {
+		r, err := driftOf(ctx, ws)
+		if r.Summary == "nothing released to this environment yet" {
+			r.Summary = "nothing released to this slot yet"
+		}
+		parts = append(parts, ws.Slot+": "+r.Summary)
+		switch {
+		case err != nil && firstErr == nil:
+			firstErr, out.State = err, StateFailed
+		case r.State == StateDrifted && out.State != StateFailed:
+			out.State = StateDrifted
+		}
+	}
+	out.Summary = strings.Join(parts, "; ")
+	return out, firstErr
 }
 
 // DriftAttrs are the search attributes a drift check starts with.

@@ -95,3 +95,27 @@ func TestFailedDriftCheckIsNotLeftRunning(t *testing.T) {
 	require.Equal(t, []string{StateFailed}, attrs, "RunbookStatus stays %q from DriftAttrs", StateRunning)
 	require.Equal(t, []string{"drift.failed failed"}, h.auditActions())
 }
+
+// An environment with traffic slots is checked slot by slot: it has drifted
+// when one slot has, and the summary names each slot.
+func TestDriftOfSlots(t *testing.T) {
+	h := newHarness(t)
+	tf := newTF(h)
+	changed := terraform.PlanSummary{Change: 1, Resources: []terraform.ResourceChange{{Address: "terraform_data.app", Action: "update"}}}
+	tf.driftBySlot = map[string]terraform.DriftResult{
+		"blue":  {Checked: time.Now()},
+		"green": {Drifted: true, Summary: changed, Checked: time.Now()},
+	}
+	in := driftInput()
+	in.Slots = []terraform.Workspace{in.Workspace, in.Workspace}
+	in.Slots[0].Slot, in.Slots[1].Slot = "blue", "green"
+	h.env.SetStartWorkflowOptions(clientStartOptions(DriftID(testService, "production") + "/check-1"))
+	h.env.ExecuteWorkflow(Drift, in)
+
+	var res DriftResult
+	require.NoError(t, h.env.GetWorkflowResult(&res))
+	require.Equal(t, StateDrifted, res.State)
+	require.Equal(t, "blue: no changes outside releases; green: "+changed.String(), res.Summary)
+	require.Len(t, tf.driftsIn(), 2)
+	require.Equal(t, "green", tf.driftsIn()[1].Workspace.Slot)
+}

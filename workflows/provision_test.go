@@ -63,7 +63,9 @@ type fakeTF struct {
 	applyErrs []error
 	outputs   map[string]terraform.Output
 	drift     terraform.DriftResult
-	driftErr  error
+	// driftBySlot, when it has the workspace's slot, answers for that slot.
+	driftBySlot map[string]terraform.DriftResult
+	driftErr    error
 
 	planIn    []terraform.PlanInput
 	applyIn   []terraform.ApplyInput
@@ -111,6 +113,9 @@ func newTF(h *harness, plans ...terraform.PlanResult) *fakeTF {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.driftIn = append(f.driftIn, in)
+			if r, ok := f.driftBySlot[in.Workspace.Slot]; ok {
+				return r, nil
+			}
 			return f.drift, f.driftErr
 		})
 	return f

@@ -34,7 +34,7 @@ func WorkspaceFor(path string, rb *runbooks.Runbook, env string) (terraform.Work
 			return terraform.Workspace{}, fmt.Errorf("environment %s of %s has no infra section", env, rb.Service)
 		}
 		if e.Traffic != nil {
-			return terraform.Workspace{}, fmt.Errorf("environment %s of %s has traffic slots, each with its own OpenTofu state; drift checks per slot are not supported yet", env, rb.Service)
+			return terraform.Workspace{}, fmt.Errorf("environment %s of %s has traffic slots, each with its own OpenTofu state; use SlotWorkspaces for them", env, rb.Service)
 		}
 		return terraform.Workspace{Service: rb.Service, Environment: env, Module: e.Infra.Module, Vars: e.Infra.Vars}, nil
 	}
@@ -70,13 +70,19 @@ func SlotWorkspaces(path string, rb *runbooks.Runbook, env string) ([]terraform.
 	return nil, fmt.Errorf("%s has no environment %q with infra and traffic slots", rb.Service, env)
 }
 
-// DriftInputFor builds the drift check of one environment of a runbook.
+// DriftInputFor builds the drift check of one environment of a runbook:
+// its workspace, or with traffic slots the workspace of each slot.
 func DriftInputFor(path string, rb *runbooks.Runbook, env, requester string) (workflows.DriftInput, error) {
-	ws, err := WorkspaceFor(path, rb, env)
-	if err != nil {
-		return workflows.DriftInput{}, err
+	in := workflows.DriftInput{Service: rb.Service, Environment: env, Requester: requester}
+	if i := slices.IndexFunc(rb.Environments, func(e runbooks.Environment) bool { return e.Name == env }); i >= 0 &&
+		rb.Environments[i].Traffic != nil && rb.Environments[i].Infra != nil {
+		slots, err := SlotWorkspaces(path, rb, env)
+		in.Slots = slots
+		return in, err
 	}
-	return workflows.DriftInput{Service: rb.Service, Environment: env, Requester: requester, Workspace: ws}, nil
+	ws, err := WorkspaceFor(path, rb, env)
+	in.Workspace = ws
+	return in, err
 }
 
 // CheckDrift runs one drift check now and waits for its result.
