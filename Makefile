@@ -38,7 +38,7 @@ RUNBOOK_ENV := \
 	RUNBOOK_BIN=$(abspath bin/runbook) \
 	RUNBOOK_SAMPLEAPP_BIN=$(abspath bin/sampleapp)
 
-.PHONY: help tools deps build test lint bench demo demo-rollback dev clean distclean FORCE
+.PHONY: help tools deps build test lint bench demo demo-rollback demo-governance dev clean distclean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -74,6 +74,9 @@ demo: tools build ## Run the demo releases (approvals, migrations, provisioning,
 
 demo-rollback: tools build ## Run the demo with a canary that breaks and is rolled back automatically
 	$(RUNBOOK_ENV) bin/runbook demo --break
+
+demo-governance: tools build ## Run the checkout releases under change freezes: one held and lifted, then break-glass
+	$(RUNBOOK_ENV) bin/runbook demo --governance
 
 dev: tools build ## Start the local dev stack (Temporal dev server, UI, worker)
 	$(RUNBOOK_ENV) bin/runbook dev

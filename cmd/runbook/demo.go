@@ -33,7 +33,7 @@ type demoOptions struct {
 	canaryRunbook              string
 	port, uiPort               int
 	keep, breakCanary          bool
-	canaryOnly                 bool
+	canaryOnly, governance     bool
 }
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -55,6 +55,7 @@ func newDemoCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.canaryRunbook, "canary-runbook", "runbooks/examples/storefront.yaml", "runbook of the canary part")
 	cmd.Flags().BoolVar(&o.breakCanary, "break", false, "make the canary's new version fail half its requests, to show the automatic rollback")
 	cmd.Flags().BoolVar(&o.canaryOnly, "canary-only", false, "skip the checkout releases; run only the canary part")
+	cmd.Flags().BoolVar(&o.governance, "governance", false, "instead: release checkout under change freezes (a freeze held and lifted, then break-glass)")
 	cmd.Flags().IntVar(&o.port, "port", 7233, "Temporal gRPC port")
 	cmd.Flags().IntVar(&o.uiPort, "ui-port", 8233, "Web UI port")
 	return cmd
@@ -80,6 +81,13 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 	defer stopStack()
 	var st workflows.ReleaseStatus
 	var link string
+	if o.governance {
+		st, link, err = a.demoGovernance(ctx, cfg, o, stamp)
+		if err == nil && st.BreakGlass == "" {
+			err = fmt.Errorf("the second release was not flagged break-glass")
+		}
+		return errors.Join(err, a.demoSummary(cfg, st, link))
+	}
 	if !o.canaryOnly {
 		if st, link, err = a.demoCheckout(ctx, cfg, o, versions); err != nil || st.State != workflows.StateSucceeded {
 			return errors.Join(err, a.demoSummary(cfg, st, link))
