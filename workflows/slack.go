@@ -39,8 +39,11 @@ func (e *environment) slackGateOpened(ctx workflow.Context, st *StepStatus) {
 	g := st.Gate
 	e.previewChanges(ctx, g.Name)
 	var res slack.PostGateResult
+	msg := e.gateMessage(g)
+	// The key lets a retry find the message a lost answer posted instead
+	// of posting a second one with live buttons.
 	err := workflow.ExecuteActivity(slackCtx(ctx, "post gate "+g.Name+" to Slack"), slackActs.PostGate,
-		slack.PostGateInput{Channel: e.in.Env.Slack.Channel, Message: e.gateMessage(g)}).Get(ctx, &res)
+		slack.PostGateInput{Channel: e.in.Env.Slack.Channel, Message: msg, Key: slack.GateKey(msg)}).Get(ctx, &res)
 	if err != nil {
 		e.log.Warn("gate not posted to Slack", "gate", g.Name, "error", err)
 		return

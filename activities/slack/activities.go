@@ -87,6 +87,12 @@ func LoadSecret(getenv func(string) string, name string) (string, error) {
 type PostGateInput struct {
 	Channel string
 	Message GateMessage
+	// Key identifies this gate's message across the attempts of one PostGate
+	// activity, since Slack has no idempotency key of its own. The workflow
+	// passes a key that is stable for the gate and unique to it: GateKey
+	// gives "<env workflow id>/<env run id>/<gate>". Empty means no
+	// deduplication: a retry after a lost answer posts a second message.
+	Key string
 }
 
 // PostGateResult identifies the posted message for later updates and for the
@@ -96,19 +102,34 @@ type PostGateResult struct {
 	TS      string
 }
 
-// PostGate posts the gate message. Slack has no idempotency key for
-// chat.postMessage: if the answer is lost after Slack stored the message, the
-// retry posts a second one. The workflow keeps the TS it got and updates
-// only that message, so the lost one keeps buttons; clicks on it still go
-// through the Update validator.
+// PostGate posts the gate message. chat.postMessage has no idempotency key:
+// if Slack stored the message but the answer was lost (timeout, worker
+// crash), the activity's retry would post a second one and the lost one
+// would keep live buttons. So a message posted with in.Key carries it as
+// Slack message metadata (event type GateEventType), and a retry first looks
+// in the channel's recent history for a message with that key and returns it
+// instead of posting. The lookup needs the channels:history scope
+// (groups:history for a private channel) besides chat:write. When Slack
+// refuses or fails the lookup (missing_scope, not_in_channel, rate limit,
+// outage) or the message is beyond the few pages searched, PostGate logs a
+// warning and posts anyway: a duplicate gate is better than none, and clicks
+// on a duplicate still go through the Update validator.
 func (a *Activities) PostGate(ctx context.Context, in PostGateInput) (PostGateResult, error) {
 	if err := a.check(in.Channel, in.Message); err != nil {
 		return PostGateResult{}, err
 	}
-	ch, ts, err := a.Client.PostMessageContext(ctx, in.Channel,
+	opts := []goslack.MsgOption{
 		goslack.MsgOptionText(Text(in.Message), true),
 		goslack.MsgOptionBlocks(Blocks(in.Message)...),
-		goslack.MsgOptionDisableLinkUnfurl())
+		goslack.MsgOptionDisableLinkUnfurl(),
+	}
+	if in.Key != "" {
+		if res, ok := a.postedEarlier(ctx, in.Channel, in.Key); ok {
+			return res, nil
+		}
+		opts = append(opts, goslack.MsgOptionMetadata(gateMetadata(in.Key)))
+	}
+	ch, ts, err := a.Client.PostMessageContext(ctx, in.Channel, opts...)
 	if err != nil {
 		return PostGateResult{}, a.classify("chat.postMessage", in.Channel, err)
 	}

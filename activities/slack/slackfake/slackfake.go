@@ -3,10 +3,11 @@
 // slacktest's customization hook: slacktest has no chat.update and no
 // views.open, and its chat.postMessage and chat.postEphemeral hand messages
 // to a websocket feed instead of letting a test read them. Here every call is
-// recorded, messages are stored so chat.update can find them, the bot token
-// is checked, and any method can be made to fail. It also serves Socket Mode
-// (socket.go): apps.connections.open and a websocket on which a test sends
-// interactions and reads their acknowledgements.
+// recorded, messages are stored with their metadata so chat.update and
+// conversations.history (history.go) can find them, the bot token is checked,
+// and any method can be made to fail. It also serves Socket Mode (socket.go):
+// apps.connections.open and a websocket on which a test sends interactions
+// and reads their acknowledgements.
 package slackfake
 
 import (
@@ -48,6 +49,17 @@ func (c Call) Blocks() (goslack.Blocks, error) {
 	return b, err
 }
 
+// Metadata decodes the call's message metadata parameter; ok is false when
+// the call carried none.
+func (c Call) Metadata() (md goslack.SlackMetadata, ok bool, err error) {
+	raw := c.Form.Get("metadata")
+	if raw == "" {
+		return md, false, nil
+	}
+	err = json.Unmarshal([]byte(raw), &md)
+	return md, err == nil, err
+}
+
 // Failure is how a method answers instead of succeeding.
 type Failure struct {
 	// Error is Slack's error code, e.g. "channel_not_found".
@@ -71,15 +83,16 @@ type Server struct {
 	calls    []Call
 	changed  chan struct{} // closed and replaced on every call
 	failures map[string]Failure
-	messages map[string]Call // by channel + "/" + ts
-	lastTS   int64
+	messages map[string]*message // by channel + "/" + ts
+	history  map[string][]string // channel → ts of its messages, oldest first
+	lastTS   int64               // microseconds since the epoch
 	sock     socketState
 	groups   map[string][]string // user group → members
 }
 
 // New starts a fake that accepts token. Stop it when done.
 func New(token string) *Server {
-	s := &Server{Token: token, AppToken: DefaultAppToken, changed: make(chan struct{}), failures: map[string]Failure{}, messages: map[string]Call{},
+	s := &Server{Token: token, AppToken: DefaultAppToken, changed: make(chan struct{}), failures: map[string]Failure{}, messages: map[string]*message{}, history: map[string][]string{},
 		sock: socketState{envelopes: map[string]envelope{}, acks: map[string][]json.RawMessage{}}}
 	// Binders run before slacktest registers its defaults, and the first
 	// registration of a path wins: these replace its handlers.
@@ -90,6 +103,7 @@ func New(token string) *Server {
 		c.Handle("/"+ViewsOpen, s.handle(ViewsOpen, s.viewsOpen))
 		c.Handle("/"+AppsConnectionsOpen, s.handle(AppsConnectionsOpen, s.appsConnectionsOpen))
 		c.Handle("/"+UserGroupsUsersList, s.handle(UserGroupsUsersList, s.groupMembers))
+		c.Handle("/"+ConversationsHistory, s.handle(ConversationsHistory, s.conversationsHistory))
 		c.Handle(socketPath, s.serveSocket)
 	})
 	s.Start()
@@ -139,12 +153,25 @@ func (s *Server) Wait(method string, n int, timeout time.Duration) ([]Call, erro
 	}
 }
 
-// Message returns the current content of a posted message.
+// Message returns the current content of a posted message: the call that
+// posted it or last updated it.
 func (s *Server) Message(channel, ts string) (Call, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.messages[channel+"/"+ts]
-	return c, ok
+	m, ok := s.messages[channel+"/"+ts]
+	if !ok {
+		return Call{}, false
+	}
+	return m.content, true
+}
+
+// message is a stored message. Its metadata is kept apart from its content
+// because chat.update without metadata keeps the message's metadata, as
+// Slack does.
+type message struct {
+	ts       string
+	content  Call
+	metadata json.RawMessage // nil when none
 }
 
 // answer is what a method handler returns: a JSON object merged with ok.
@@ -219,27 +246,63 @@ func read(method string, r *http.Request) (Call, string, error) {
 	return call, token, nil
 }
 
+// postMessage stores a top-level message (thread replies are only
+// recorded) under a timestamp from the wall clock, unique and increasing
+// like Slack's, so that conversations.history's oldest works with real
+// times.
 func (s *Server) postMessage(c Call) answer {
+	md, ok := metadataOf(c)
+	if !ok {
+		return answer{"ok": false, "error": "invalid_metadata_format"}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastTS++
-	ts := fmt.Sprintf("1700000000.%06d", s.lastTS)
+	s.lastTS = max(s.lastTS+1, time.Now().UnixMicro())
+	ts := fmt.Sprintf("%d.%06d", s.lastTS/1e6, s.lastTS%1e6)
 	ch := c.Form.Get("channel")
 	if c.Form.Get("thread_ts") == "" {
-		s.messages[ch+"/"+ts] = c
+		s.messages[ch+"/"+ts] = &message{ts: ts, content: c, metadata: md}
+		s.history[ch] = append(s.history[ch], ts)
 	}
 	return answer{"ok": true, "channel": ch, "ts": ts}
 }
 
+// update replaces a message's content; its metadata changes only when the
+// call carries metadata, and "{}" removes it.
 func (s *Server) update(c Call) answer {
 	ch, ts := c.Form.Get("channel"), c.Form.Get("ts")
+	md, ok := metadataOf(c)
+	if !ok {
+		return answer{"ok": false, "error": "invalid_metadata_format"}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.messages[ch+"/"+ts]; !ok {
+	m, found := s.messages[ch+"/"+ts]
+	if !found {
 		return answer{"ok": false, "error": "message_not_found"}
 	}
-	s.messages[ch+"/"+ts] = c
+	m.content = c
+	if c.Form.Has("metadata") {
+		m.metadata = md
+	}
 	return answer{"ok": true, "channel": ch, "ts": ts, "text": c.Form.Get("text")}
+}
+
+// metadataOf returns the call's message metadata, nil when it has none or
+// an empty object; ok is false when the metadata is not a JSON object.
+func metadataOf(c Call) (md json.RawMessage, ok bool) {
+	raw := c.Form.Get("metadata")
+	if raw == "" {
+		return nil, true
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &obj); err != nil {
+		return nil, false
+	}
+	if len(obj) == 0 {
+		return nil, true
+	}
+	return json.RawMessage(raw), true
 }
 
 func (s *Server) postEphemeral(c Call) answer {
