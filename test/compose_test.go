@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
+
+	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/internal/pgtest"
 )
 
 // composeFile is the subset of `docker-compose config` output the team set-up
@@ -64,6 +68,9 @@ func TestComposeConfig(t *testing.T) {
 		if _, ok := env[k]; !ok {
 			t.Errorf("worker environment lacks %s (has %v)", k, env)
 		}
+	}
+	if dsn := env["RUNBOOK_AUDIT_DSN"]; !strings.Contains(dsn, "@postgresql:5432/runbook_audit") {
+		t.Errorf("the team set-up's audit log should be the runbook_audit database of the compose PostgreSQL; RUNBOOK_AUDIT_DSN is %q", dsn)
 	}
 
 	for name, svc := range cfg.Services {
@@ -215,4 +222,44 @@ func orAll(ip string) string {
 		return "all interfaces"
 	}
 	return ip
+}
+
+// TestComposeAuditDatabaseInit runs the compose PostgreSQL's init script on a
+// real PostgreSQL and opens the audit store in the database it creates, as
+// the compose worker does: the team set-up's audit log works on first start.
+func TestComposeAuditDatabaseInit(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgtest.Start(ctx)
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	script, err := os.ReadFile(filepath.Join(moduleRoot(t), "deploy", "postgres", "10-runbook-audit.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, string(script)); err != nil {
+		t.Fatalf("init script: %v", err)
+	}
+	store, err := audit.OpenPostgres(ctx, srv.URL("runbook_audit"))
+	if err != nil {
+		t.Fatalf("open the audit store in the database the init script made: %v", err)
+	}
+	defer store.Close()
+	if _, err := store.Append(ctx, audit.Entry{ID: "compose/1", Time: time.Now().UTC(), Action: "release.started", Actor: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := store.Verify(ctx); err != nil || res.Entries != 1 {
+		t.Errorf("verify: %+v, %v; want one entry, intact", res, err)
+	}
 }
