@@ -75,12 +75,24 @@ func TestTrustedArtifact(t *testing.T) {
 			write("artifact.bin.sig", tc.sig)
 		}
 		write("scan-"+tc.version+".sarif", tc.scan)
-		id := r.deploy(path, digest, tc.version, "alice")
+		// Build metadata, from CI: it travels into status and the audit log.
+		r.mustCLI("deploy", path, "--version", tc.version, "--digest", digest, "--as", "alice",
+			"--commit", "c0ffee"+tc.version, "--commit-time", "2026-11-25T10:00:00Z", "--team", "team-e2e")
+		id := workflows.ReleaseID(r.service, tc.version)
 		st := r.waitFor(id, id+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 		if tc.want == "" {
 			assertSucceeded(t, st, "production")
 			if d := step(t, env(t, st, "production"), workflows.BuiltinArtifact).Detail; !strings.Contains(d, "signed by key sha256:") || !strings.Contains(d, "vulnerabilities within limits") {
 				t.Errorf("%s verify-artifact: %q", tc.version, d)
+			}
+			if out := r.mustCLI("status", id).stdout; !strings.Contains(out, "build: commit c0ffee1.0.0, committed 2026-11-25T10:00:00Z, by team-e2e") {
+				t.Errorf("status does not show the build metadata:\n%s", out)
+			}
+			for _, e := range r.auditRecords(id) {
+				if e["commit"] != "c0ffee1.0.0" || e["digest"] != digest {
+					t.Errorf("audit entry %v lacks the commit and digest: %v", e["action"], e)
+					break
+				}
 			}
 			continue
 		}
