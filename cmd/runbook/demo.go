@@ -134,9 +134,7 @@ func (a *app) demoSummary(cfg worker.Config, st workflows.ReleaseStatus, link st
 	}
 	fmt.Fprintln(a.out)
 	releases.Render(a.out, st)
-	if res, err := audit.Verify(cfg.AuditLog); err == nil {
-		fmt.Fprintf(a.out, "\naudit log %s: %d records, hash chain intact (runbook audit show --release %s)\n", cfg.AuditLog, res.Entries, st.ReleaseID)
-	}
+	a.demoAuditLine(cfg, st.ReleaseID)
 	fmt.Fprintf(a.out, "\nWeb UI: %s\n(the dev server keeps its state in %s: `make dev` brings the link back)\n", link, filepath.Join(cfg.StateDir, "temporal.db"))
 	return outcome(st)
 }
@@ -287,4 +285,23 @@ func demoDatabases(stateDir string) error {
 		}
 	}
 	return nil
+}
+
+// demoAuditLine verifies the audit log the demo wrote to (the file, or the
+// PostgreSQL table with RUNBOOK_AUDIT_DSN) and says so.
+func (a *app) demoAuditLine(cfg worker.Config, releaseID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := audit.OpenReader(ctx, cfg.AuditLog, cfg.AuditDSN)
+	if err != nil {
+		fmt.Fprintf(a.errOut, "audit log: %v\n", err)
+		return
+	}
+	defer r.Close()
+	res, err := r.Verify(ctx)
+	if err != nil {
+		fmt.Fprintf(a.errOut, "audit log %s: %v\n", r, err)
+		return
+	}
+	fmt.Fprintf(a.out, "\naudit log %s: %d records, hash chain intact (runbook audit show --release %s)\n", r, res.Entries, releaseID)
 }
