@@ -89,33 +89,29 @@ func TestFreezeInFlightAndBreakGlass(t *testing.T) {
 
 	id := r.deploy(path, digest, "1.0.0", "alice")
 	r.waitFor(id, "gate go waiting", gateWaiting("production", "go"))
-	res := r.mustCLI("freeze", "create", "--env", "production", "--service", r.service,
-		"--for", "24h", "--reason", "holiday peak", "--as", "cab")
-	if !strings.Contains(res.stdout, "created freeze freeze-1") {
-		t.Fatalf("freeze create printed %q", res.stdout)
-	}
+	frz := r.createFreeze("--env", "production", "--service", r.service, "--for", "24h", "--reason", "holiday peak")
 	r.mustCLI("approve", id, "--as", "bob")
 	st := r.waitFor(id, "production deploy held by the freeze", func(st workflows.ReleaseStatus) bool {
 		e, ok := st.Current()
-		return ok && e.Name == "production" && strings.Contains(stepDetail(e, "deploy"), "held by freeze freeze-1")
+		return ok && e.Name == "production" && strings.Contains(stepDetail(e, "deploy"), "held by freeze "+frz+" ")
 	})
-	if d := stepDetail(env(t, st, "production"), "deploy"); !strings.Contains(d, "holiday peak") || !strings.Contains(d, "runbook freeze lift freeze-1") {
+	if d := stepDetail(env(t, st, "production"), "deploy"); !strings.Contains(d, "holiday peak") || !strings.Contains(d, "runbook freeze lift "+frz) {
 		t.Errorf("held step says %q; want the reason and how to lift", d)
 	}
 	if got := rec.requests("/production"); len(got) != 0 {
 		t.Fatalf("production was changed during the freeze: %v", paths(got))
 	}
-	if out := r.mustCLI("freeze", "list").stdout; !strings.Contains(out, "freeze-1") || !strings.Contains(out, "holiday peak") {
+	if out := r.mustCLI("freeze", "list").stdout; !strings.Contains(out, frz) || !strings.Contains(out, "holiday peak") {
 		t.Errorf("freeze list:\n%s", out)
 	}
-	if res := r.cli("freeze", "lift", "freeze-9", "--reason", "x", "--as", "cab"); res.code == 0 || !strings.Contains(res.stderr, `no freeze "freeze-9"`) {
+	if res := r.cli("freeze", "lift", "freeze-0", "--reason", "x", "--as", "cab"); res.code == 0 || !strings.Contains(res.stderr, `no freeze "freeze-0"`) {
 		t.Errorf("lifting an unknown freeze: %s", res)
 	}
-	r.mustCLI("freeze", "lift", "freeze-1", "--reason", "peak over", "--as", "cab")
+	r.mustCLI("freeze", "lift", frz, "--reason", "peak over", "--as", "cab")
 	st = r.waitFor(id, "release succeeded after the lift", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 	assertSucceeded(t, st, "staging", "production")
-	if fs := r.listFreezes(); len(fs) != 1 || fs[0].LiftedBy != "cab" || fs[0].LiftReason != "peak over" {
-		t.Errorf("freeze list --all: %+v; want freeze-1 lifted by cab", fs)
+	if f, ok := r.freeze(frz); !ok || f.LiftedBy != "cab" || f.LiftReason != "peak over" {
+		t.Errorf("freeze list --all: %+v; want %s lifted by cab", r.listFreezes(), frz)
 	}
 	recs := r.auditRecords(id)
 	for _, want := range []string{"step.frozen", "step.unfrozen"} {
@@ -130,7 +126,7 @@ func TestFreezeInFlightAndBreakGlass(t *testing.T) {
 // breakGlassThroughFreeze: an open-ended freeze of all of production; an
 // emergency release passes it with erin's approval, flagged everywhere.
 func breakGlassThroughFreeze(t *testing.T, r *rig, rec *recorder, path, digest string) {
-	r.mustCLI("freeze", "create", "--env", "production", "--reason", "year-end close", "--as", "cab")
+	r.createFreeze("--env", "production", "--reason", "year-end close")
 	if res := r.cli("deploy", path, "--version", "1.0.1", "--digest", digest, "--as", "alice", "--break-glass"); res.code == 0 || !strings.Contains(res.stderr, "needs --reason") {
 		t.Errorf("break-glass without a reason: %s", res)
 	}
@@ -173,6 +169,34 @@ func breakGlassThroughFreeze(t *testing.T, r *rig, rec *recorder, path, digest s
 			break
 		}
 	}
+}
+
+// createFreeze runs `runbook freeze create` with args as cab and returns
+// the new freeze's ID. The freeze is lifted when the test ends, so it
+// cannot hold another test's releases in the namespace.
+func (r *rig) createFreeze(args ...string) string {
+	r.t.Helper()
+	res := r.mustCLI(append([]string{"freeze", "create", "--as", "cab", "-o", "json"}, args...)...)
+	var f freezes.Freeze
+	if err := json.Unmarshal([]byte(res.stdout), &f); err != nil || !strings.HasPrefix(f.ID, "freeze-") {
+		r.t.Fatalf("freeze create printed %q (%v)", res.stdout, err)
+	}
+	r.t.Cleanup(func() {
+		if g, ok := r.freeze(f.ID); ok && g.LiftedAt.IsZero() {
+			r.mustCLI("freeze", "lift", f.ID, "--reason", "test finished", "--as", "cab")
+		}
+	})
+	return f.ID
+}
+
+// freeze finds one freeze in `runbook freeze list --all`.
+func (r *rig) freeze(id string) (freezes.Freeze, bool) {
+	for _, f := range r.listFreezes() {
+		if f.ID == id {
+			return f, true
+		}
+	}
+	return freezes.Freeze{}, false
 }
 
 // stepDetail is the named step's detail, "" when there is none.
