@@ -159,6 +159,10 @@ func breakGlassThroughFreeze(t *testing.T, r *rig, rec *recorder, path, digest s
 	if out := r.mustCLI("status", id).stdout; !strings.Contains(out, "BREAK-GLASS: INC-42 payments down") {
 		t.Errorf("runbook status does not flag break-glass:\n%s", out)
 	}
+	eventually(t, "runbook list --break-glass shows "+id, func() bool {
+		out := runCLIQuiet(r.env, "list", "--break-glass", "--service", r.service)
+		return out.code == 0 && strings.Contains(out.stdout, id) && !strings.Contains(out.stdout, workflows.ReleaseID(r.service, "1.0.0"))
+	})
 	recs := r.auditRecords(id)
 	if !hasAudit(recs, "break-glass.approved", "erin", "deploy") {
 		t.Errorf("audit log lacks break-glass.approved by erin")

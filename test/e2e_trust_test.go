@@ -189,6 +189,10 @@ func TestRiskFromRealPlanAndMigrations(t *testing.T) {
 	if out := r.mustCLI("status", id).stdout; !strings.Contains(out, "risk high: production environment") {
 		t.Errorf("runbook status does not show the risk:\n%s", out)
 	}
+	eventually(t, "runbook list --risk high shows "+id+" only", func() bool {
+		out := runCLIQuiet(r.env, "list", "--risk", "high", "--service", r.service)
+		return out.code == 0 && strings.Contains(out.stdout, id) && !strings.Contains(out.stdout, workflows.ReleaseID(r.service, "1.0.0"))
+	})
 	r.mustCLI("abort", id, "--as", "alice", "--reason", "test done")
 	r.waitFor(id, id+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 }

@@ -50,10 +50,16 @@ var (
 	AttrVersion     = temporal.NewSearchAttributeKeyKeyword("RunbookVersion")
 	AttrStep        = temporal.NewSearchAttributeKeyKeyword("RunbookStep")
 	AttrStatus      = temporal.NewSearchAttributeKeyKeyword("RunbookStatus")
+	// AttrBreakGlass is "true" on emergency releases and their environments.
+	AttrBreakGlass = temporal.NewSearchAttributeKeyKeyword("RunbookBreakGlass")
+	// AttrRisk is the risk level (low, medium, high) once assessed; on a
+	// release, the highest of its environments.
+	AttrRisk = temporal.NewSearchAttributeKeyKeyword("RunbookRisk")
 )
 
 // SearchAttributeNames lists the custom search attributes (all Keyword).
-var SearchAttributeNames = []string{"RunbookService", "RunbookEnvironment", "RunbookVersion", "RunbookStep", "RunbookStatus"}
+var SearchAttributeNames = []string{"RunbookService", "RunbookEnvironment", "RunbookVersion", "RunbookStep", "RunbookStatus",
+	"RunbookBreakGlass", "RunbookRisk"}
 
 // ReleaseID is the deterministic workflow ID of a release.
 func ReleaseID(service, version string) string {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -109,14 +110,22 @@ func (r *release) startChild(ctx workflow.Context, env string, in EnvironmentInp
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: EnvironmentID(in.Service, env),
 		// A cancelled or terminated release asks the environment to roll back.
-		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
-		WaitForCancellation: true,
-		StaticSummary:       fmt.Sprintf("%s %s → %s (release %s)", in.Service, in.Version, env, in.ReleaseID),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AttrService.ValueSet(in.Service), AttrVersion.ValueSet(in.Version),
-			AttrEnvironment.ValueSet(env), AttrStatus.ValueSet(StateRunning)),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation:   true,
+		StaticSummary:         fmt.Sprintf("%s %s → %s (release %s)", in.Service, in.Version, env, in.ReleaseID),
+		TypedSearchAttributes: temporal.NewSearchAttributes(childAttrs(in, env)...),
 	})
 	return workflow.ExecuteChildWorkflow(cctx, Environment, in)
+}
+
+// childAttrs are the search attributes an environment starts with.
+func childAttrs(in EnvironmentInput, env string) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{AttrService.ValueSet(in.Service), AttrVersion.ValueSet(in.Version),
+		AttrEnvironment.ValueSet(env), AttrStatus.ValueSet(StateRunning)}
+	if in.BreakGlass != nil {
+		attrs = append(attrs, AttrBreakGlass.ValueSet("true"))
+	}
+	return attrs
 }
 
 // waitChild applies progress snapshots until the child workflow closes.
@@ -193,6 +202,24 @@ func (r *release) refresh(ctx workflow.Context) {
 	upsertChanged(ctx, AttrStatus, state)
 	upsertChanged(ctx, AttrEnvironment, r.lastReached())
 	upsertChanged(ctx, AttrStep, step)
+	if risk := r.highestRisk(); risk != "" {
+		upsertChanged(ctx, AttrRisk, risk)
+	}
+}
+
+// highestRisk is the highest risk level assessed in any environment so
+// far, "" when none was (no risk policy).
+func (r *release) highestRisk() string {
+	best := -1
+	for _, e := range r.status.Environments {
+		if e.Risk != nil {
+			best = max(best, slices.Index(riskOrder, e.Risk.Level))
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return riskOrder[best]
 }
 
 // lastReached is the environment the release is in, or the last one it

@@ -77,6 +77,7 @@ func (e *environment) assessRisk(ctx workflow.Context, i int) error {
 		r.Gates = append(r.Gates, g.Name)
 	}
 	e.status.Risk = &r
+	upsertChanged(ctx, AttrRisk, r.Level)
 	e.insertGates(i+1, gates)
 	st := &e.status.Steps[i]
 	st.Detail = "risk " + r.String()

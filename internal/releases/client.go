@@ -82,7 +82,6 @@ func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.
 // start starts the Release workflow with its ID policy, summary and
 // search attributes.
 func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput) (client.WorkflowRun, error) {
-	rb := in.Runbook
 	return c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: c.TaskQueue,
@@ -92,9 +91,7 @@ func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            summaryOf(in),
 		StaticDetails:            detailsOf(in),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrService.ValueSet(rb.Service), workflows.AttrVersion.ValueSet(in.Version),
-			workflows.AttrStatus.ValueSet(workflows.StatePending)),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(releaseAttrs(in)...),
 	}, workflows.ReleaseWorkflowName, in)
 }
 
@@ -330,4 +327,15 @@ func detailsOf(in workflows.ReleaseInput) string {
 		s += " · BREAK-GLASS: " + in.BreakGlass.Reason
 	}
 	return s
+}
+
+// releaseAttrs are the search attributes a release starts with; an
+// emergency release is marked so auditors can list them all.
+func releaseAttrs(in workflows.ReleaseInput) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{workflows.AttrService.ValueSet(in.Runbook.Service),
+		workflows.AttrVersion.ValueSet(in.Version), workflows.AttrStatus.ValueSet(workflows.StatePending)}
+	if in.BreakGlass != nil {
+		attrs = append(attrs, workflows.AttrBreakGlass.ValueSet("true"))
+	}
+	return attrs
 }

@@ -17,7 +17,11 @@ import (
 // ListFilter narrows `runbook list`.
 type ListFilter struct {
 	Service, Environment, Status string
-	Limit                        int
+	// Risk keeps releases assessed at this level; BreakGlass keeps only
+	// emergency releases.
+	Risk       string
+	BreakGlass bool
+	Limit      int
 }
 
 // ListItem is one release (or, with an environment filter, one release's
@@ -43,6 +47,7 @@ func (f ListFilter) Query() (string, error) {
 	parts := []string{fmt.Sprintf("WorkflowType = '%s'", wfType)}
 	for _, c := range []struct{ attr, value string }{
 		{"RunbookService", f.Service}, {"RunbookEnvironment", f.Environment}, {"RunbookStatus", f.Status},
+		{"RunbookRisk", f.Risk}, {"RunbookBreakGlass", trueOrEmpty(f.BreakGlass)},
 	} {
 		if c.value == "" {
 			continue
@@ -94,4 +99,12 @@ func keyword(p *commonpb.Payload) string {
 		_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
 	}
 	return s
+}
+
+// trueOrEmpty is the filter value of a flag: "true", or "" for no filter.
+func trueOrEmpty(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
 }

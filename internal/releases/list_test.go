@@ -22,6 +22,8 @@ func TestListFilterQuery(t *testing.T) {
 		// the RunbookEnvironment attribute for their whole life.
 		{"environment switches to environment workflows", ListFilter{Environment: "production"},
 			"WorkflowType = 'Environment' AND RunbookEnvironment = 'production'"},
+		{"governance: high-risk emergency releases", ListFilter{Risk: "high", BreakGlass: true},
+			"WorkflowType = 'Release' AND RunbookRisk = 'high' AND RunbookBreakGlass = 'true'"},
 		{"all three, in a fixed order", ListFilter{Status: "paused", Environment: "eu-west.1", Service: "checkout_v2+x"},
 			"WorkflowType = 'Environment' AND RunbookService = 'checkout_v2+x' AND RunbookEnvironment = 'eu-west.1' AND RunbookStatus = 'paused'"},
 	}
