@@ -18,8 +18,15 @@ import (
 const (
 	// keepEndedFreezes is how many ended freezes stay listed as a record.
 	keepEndedFreezes = 100
-	// freezeHistoryLimit starts a new run well before Temporal would warn.
+)
+
+// A run continues as new past freezeHistoryLimit events, well before
+// Temporal would warn, or after freezeRequestLimit creates, lifts and
+// watches (a bound the test environment can count too). Variables so a
+// test can reach them quickly.
+var (
 	freezeHistoryLimit = 2000
+	freezeRequestLimit = 500
 )
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
@@ -36,6 +43,8 @@ type FreezesInput struct {
 // board is the state of one Freezes run.
 type board struct {
 	FreezesInput
+	// requests counts the creates, lifts and watches this run handled.
+	requests int
 }
 
 // Freezes is the long-lived workflow (ID freezes.WorkflowID) that keeps the
@@ -51,12 +60,12 @@ func Freezes(ctx workflow.Context, in FreezesInput) error {
 	b.publish(ctx)
 	watch := workflow.GetSignalChannel(ctx, freezes.SignalWatch)
 	for {
-		_ = workflow.Await(ctx, func() bool { return watch.Len() > 0 || rotate(ctx) })
+		_ = workflow.Await(ctx, func() bool { return watch.Len() > 0 || b.rotate(ctx) })
 		var w workflow.Execution
 		for watch.ReceiveAsync(&w) {
 			b.addWatcher(w)
 		}
-		if rotate(ctx) {
+		if b.rotate(ctx) {
 			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 			for watch.ReceiveAsync(&w) {
 				b.addWatcher(w)
@@ -67,9 +76,10 @@ func Freezes(ctx workflow.Context, in FreezesInput) error {
 }
 
 // rotate reports whether the run's history is long enough to start afresh.
-func rotate(ctx workflow.Context) bool {
+func (b *board) rotate(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > freezeHistoryLimit
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > freezeHistoryLimit ||
+		b.requests >= freezeRequestLimit
 }
 
 func (b *board) register(ctx workflow.Context) error {
@@ -113,6 +123,7 @@ func (b *board) validateCreate(ctx workflow.Context, in freezes.CreateInput) err
 // create adds a freeze, records it in the audit log and wakes the watchers.
 func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Freeze, error) {
 	now := workflow.Now(ctx)
+	b.requests++
 	b.Next++
 	f := freezes.Freeze{
 		ID: fmt.Sprintf("freeze-%d", b.Next), Services: in.Services, Environments: in.Environments,
@@ -149,6 +160,7 @@ func (b *board) validateLift(ctx workflow.Context, in freezes.LiftInput) error {
 
 // lift ends a freeze now and wakes the releases it held.
 func (b *board) lift(ctx workflow.Context, in freezes.LiftInput) (freezes.Freeze, error) {
+	b.requests++
 	f := &b.Freezes[b.find(in.ID)]
 	f.LiftedBy, f.LiftedAt, f.LiftReason = in.Actor, workflow.Now(ctx), in.Reason
 	b.publish(ctx)
@@ -162,6 +174,7 @@ func (b *board) find(id string) int {
 }
 
 func (b *board) addWatcher(w workflow.Execution) {
+	b.requests++
 	if !slices.Contains(b.Watchers, w) {
 		b.Watchers = append(b.Watchers, w)
 	}

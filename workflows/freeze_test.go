@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/freezes"
@@ -81,4 +82,30 @@ func TestFreezesSnapshotBoundsState(t *testing.T) {
 	require.Equal(t, "freeze-active", s.Freezes[len(s.Freezes)-1].ID)
 	require.Equal(t, b.Watchers, s.Watchers)
 	require.Equal(t, b.Next, s.Next)
+}
+
+// A long history continues as new, carrying the freezes and the numbering.
+func TestFreezesContinueAsNew(t *testing.T) {
+	old := freezeRequestLimit
+	freezeRequestLimit = 4
+	t.Cleanup(func() { freezeRequestLimit = old })
+	h := newHarness(t)
+	start := utc("2026-11-25T10:00:00Z")
+	h.env.SetStartTime(start)
+	for i := range 6 {
+		h.at(time.Duration(i+2)*time.Minute, func() {
+			h.update(freezes.UpdateCreate, freezes.CreateInput{Actor: "cab", Reason: fmt.Sprintf("freeze %d", i+1)})
+		})
+	}
+	h.env.SetStartWorkflowOptions(clientStartOptions(freezes.WorkflowID))
+	h.env.ExecuteWorkflow(Freezes, FreezesInput{})
+
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, h.env.GetWorkflowError(), &can)
+	var next FreezesInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotEmpty(t, next.Freezes)
+	require.Len(t, next.Freezes, 4, "the run continues as new after its fourth request")
+	require.Equal(t, len(next.Freezes), next.Next, "every freeze so far is kept and numbered")
+	require.Equal(t, fmt.Sprintf("freeze-%d", next.Next), next.Freezes[len(next.Freezes)-1].ID)
 }
