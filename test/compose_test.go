@@ -229,16 +229,9 @@ func orAll(ip string) string {
 // the compose worker does: the team set-up's audit log works on first start.
 func TestComposeAuditDatabaseInit(t *testing.T) {
 	t.Parallel()
+	srv := pgtest.StartForTest(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	srv, err := pgtest.Start(ctx)
-	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
 	script, err := os.ReadFile(filepath.Join(moduleRoot(t), "deploy", "postgres", "10-runbook-audit.sql"))
 	if err != nil {
 		t.Fatal(err)

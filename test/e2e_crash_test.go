@@ -2,11 +2,9 @@ package test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -126,16 +124,9 @@ func TestWorkerKilledMidStep(t *testing.T) {
 // auditDatabase starts a PostgreSQL server for the test and returns the
 // connection string of a fresh database on it.
 func auditDatabase(t *testing.T) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	srv := pgtest.StartForTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := pgtest.Start(ctx)
-	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
 	dsn, err := srv.CreateDatabase(ctx, "audit")
 	if err != nil {
 		t.Fatal(err)

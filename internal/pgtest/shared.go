@@ -79,3 +79,24 @@ func DatabaseName(testName string) string {
 	n := strings.Trim(unsafeChars.ReplaceAllString(strings.ToLower(testName), "_"), "_")
 	return fmt.Sprintf("t_%.40s_%d", n, dbSeq.Add(1))
 }
+
+// StartForTest starts a server of the test's own and stops it when the test
+// ends. Without the binaries it skips the test, or fails it when CI is set.
+func StartForTest(t testing.TB) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx)
+	switch {
+	case errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "":
+		t.Skip(err)
+	case err != nil:
+		t.Fatalf("PostgreSQL test server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Logf("stop PostgreSQL: %v", err)
+		}
+	})
+	return s
+}
