@@ -28,6 +28,9 @@ type environment struct {
 	cancelStep workflow.CancelFunc
 	// parent receives progress snapshots; empty when run on its own.
 	parent workflow.Execution
+	// coalesce is set when progress goes to the parent once per workflow
+	// task (startProgress); dirty marks a snapshot not sent yet.
+	coalesce, dirty bool
 	// auditSeq numbers audit records so their IDs are stable on replay.
 	auditSeq int
 	// outputs are the provision step's non-sensitive outputs, for
@@ -74,6 +77,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	if err := e.registerHandlers(ctx); err != nil {
 		return EnvironmentResult{}, err
 	}
+	e.startProgress(ctx)
 	fail := e.run(ctx)
 	if fail != nil {
 		e.rollback(ctx, fail)

@@ -72,10 +72,38 @@ func (e *environment) publish(ctx workflow.Context) {
 	if e.parent.ID == "" {
 		return
 	}
+	if e.coalesce {
+		e.dirty = true // sent by the progress coroutine, once per workflow task
+		return
+	}
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	// Fire and forget: the parent also gets the final status from the
 	// child's result, so a lost snapshot only delays the picture.
 	_ = workflow.SignalExternalWorkflow(ctx, e.parent.ID, e.parent.RunID, signalProgress, e.status)
+}
+
+// progressChange versions coalesced progress: releases started before it
+// replay with one signal per publish.
+const progressChange = "coalesce-progress"
+
+// startProgress sends the parent at most one progress signal per workflow
+// task: publish only marks the status dirty, and a coroutine, which runs
+// once the main one blocks, sends the latest snapshot. Several publishes in
+// one task (a step ends, the next starts) become one signal, which keeps
+// both histories small; the parent keeps the newest snapshot either way.
+func (e *environment) startProgress(ctx workflow.Context) {
+	if e.parent.ID == "" || workflow.GetVersion(ctx, progressChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	e.coalesce = true
+	// Disconnected: the rollback after a cancellation reports progress too.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for workflow.Await(ctx, func() bool { return e.dirty }) == nil {
+			e.dirty = false
+			_ = workflow.SignalExternalWorkflow(ctx, e.parent.ID, e.parent.RunID, signalProgress, e.status)
+		}
+	})
 }
 
 // details renders the environment for the Web UI as markdown.
