@@ -113,6 +113,8 @@ func TestFreezeInFlightAndBreakGlass(t *testing.T) {
 	if f, ok := r.freeze(frz); !ok || f.LiftedBy != "cab" || f.LiftReason != "peak over" {
 		t.Errorf("freeze list --all: %+v; want %s lifted by cab", r.listFreezes(), frz)
 	}
+	prod := env(t, st, "production")
+	exportHistory(t, r.rc.Temporal, prod.WorkflowID, prod.RunID, "environment-frozen-then-lifted")
 	recs := r.auditRecords(id)
 	for _, want := range []string{"step.frozen", "step.unfrozen"} {
 		if !hasAudit(recs, want, "runbook", "deploy") {
@@ -163,6 +165,8 @@ func breakGlassThroughFreeze(t *testing.T, r *rig, rec *recorder, path, digest s
 		out := runCLIQuiet(r.env, "list", "--break-glass", "--service", r.service)
 		return out.code == 0 && strings.Contains(out.stdout, id) && !strings.Contains(out.stdout, workflows.ReleaseID(r.service, "1.0.0"))
 	})
+	exportHistory(t, r.rc.Temporal, id, "", "release-break-glass")
+	exportHistory(t, r.rc.Temporal, env(t, st, "production").WorkflowID, env(t, st, "production").RunID, "environment-break-glass")
 	recs := r.auditRecords(id)
 	if !hasAudit(recs, "break-glass.approved", "erin", "deploy") {
 		t.Errorf("audit log lacks break-glass.approved by erin")
