@@ -111,6 +111,9 @@ type EnvironmentInput struct {
 	BreakGlass *BreakGlassRequest `json:"break-glass,omitempty"`
 	Build      *BuildInfo         `json:"build,omitempty"`
 	Digest     string             `json:"digest,omitempty"`
+	// RunbookFile is the runbook's path as deployed, for the commands a
+	// rollback-incomplete environment tells people to run.
+	RunbookFile string `json:"runbook-file,omitempty"`
 }
 
 // EnvironmentResult is what an environment returns when it succeeded.
@@ -145,6 +148,14 @@ const (
 	// StateKept marks a compensation that deliberately changed nothing:
 	// irreversible migrations leave the additive schema in place.
 	StateKept = "kept"
+	// StateNothingToUndo marks a compensation whose read-back found the
+	// system as the step had found it: the step's effect never happened
+	// (e.g. an abort before the migration ran).
+	StateNothingToUndo = "nothing-to-undo"
+	// StateRollbackIncomplete ends an environment (and its release) whose
+	// rollback could not undo, or could not read back, every effect: its
+	// Leftovers say what is left and how to finish it.
+	StateRollbackIncomplete = "rollback-incomplete"
 )
 
 // ReleaseStatus is the answer of the Release workflow's status query.
@@ -206,6 +217,21 @@ type EnvironmentStatus struct {
 	BreakGlass string `json:"break-glass,omitempty"`
 	// Risk is the environment's risk level once assess-risk ran.
 	Risk *RiskStatus `json:"risk,omitempty"`
+	// Leftovers are the effects a rollback could not undo or read back
+	// (state rollback-incomplete), each with how to finish it by hand.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
+	// AuditPending counts audit records the store has not taken yet: they
+	// are retried in the background and the environment closes only once
+	// every one is written.
+	AuditPending int `json:"audit-pending,omitempty"`
+}
+
+// Leftover is one effect of a step that a rollback did not undo: what the
+// real system showed when it was read back, and the command that finishes it.
+type Leftover struct {
+	Step string `json:"step"`
+	What string `json:"what"`
+	Fix  string `json:"fix"`
 }
 
 // TrafficStatus is where the traffic of an environment stands and what the
@@ -293,6 +319,9 @@ type CompensationStatus struct {
 	Action string `json:"action"`
 	State  string `json:"state"`
 	Error  string `json:"error,omitempty"`
+	// ReadBack is what the real system showed after the compensation ran
+	// (router weights, schema version, state, the hook's answer).
+	ReadBack string `json:"read-back,omitempty"`
 }
 
 // DecisionInput is the argument of the approve and reject Updates.
@@ -368,7 +397,7 @@ const (
 
 func isFinal(state string) bool {
 	switch state {
-	case StateSucceeded, StateFailed, StateRolledBack, StateAborted, StateRejected, StateTimedOut:
+	case StateSucceeded, StateFailed, StateRolledBack, StateRollbackIncomplete, StateAborted, StateRejected, StateTimedOut:
 		return true
 	}
 	return false

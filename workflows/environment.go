@@ -50,6 +50,10 @@ type environment struct {
 	// preview is what the steps after the first Slack gate will change,
 	// shown in the gate messages; nil until computed.
 	preview *changePreview
+	// truthful is set for runs started with the truthful rollback
+	// (truthfulRollbackChange): compensations registered before the side
+	// effect, awaited cancellation, read-back of every undo.
+	truthful bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -74,6 +78,7 @@ func (f *failure) Error() string { return f.message }
 // abort it runs the compensations of every completed step in reverse.
 func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, error) {
 	e := newEnvironment(ctx, in)
+	e.truthful = workflow.GetVersion(ctx, truthfulRollbackChange, workflow.DefaultVersion, 1) >= 1
 	if err := e.registerHandlers(ctx); err != nil {
 		return EnvironmentResult{}, err
 	}
@@ -88,8 +93,12 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 		e.finish(ctx, StateSucceeded, "")
 	}
 	// Let in-flight Update handlers (e.g. an audit write) finish before the
-	// workflow closes, or their callers would see an error.
-	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	// workflow closes, or their callers would see an error; and audit
+	// records the store refused at first are written before it closes.
+	if e.truthful {
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && e.status.AuditPending == 0 })
 	if fail != nil {
 		return EnvironmentResult{Status: e.status}, temporal.NewNonRetryableApplicationError(
 			e.status.Reason, fail.cause, nil, e.status)
@@ -256,7 +265,8 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	return nil
 }
 
-// runAction runs a non-gate step and registers its compensation.
+// runAction runs a non-gate step and registers its compensation. Steps that
+// change something wait for the release window and freezes first.
 func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 	p := e.plan[i]
 	var err error
@@ -269,33 +279,41 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 		err = e.selectSlot(ctx, i)
 	case p.builtin == BuiltinRisk:
 		err = e.assessRisk(ctx, i)
-	case isTrafficKind(p.step.Kind()):
-		if _, err = e.hold(ctx, i); err == nil {
-			err = e.runTraffic(ctx, i)
-		}
-	case p.step.Kind() == runbooks.KindProvision:
-		if _, err = e.hold(ctx, i); err == nil {
-			err = e.provision(ctx, i)
-		}
-	case p.step.Kind() == runbooks.KindMigrate:
-		if _, err = e.hold(ctx, i); err == nil {
-			err = e.migrateSchema(ctx, i)
-		}
-	case p.step.Kind() == runbooks.KindHTTPCheck:
-		if _, err = e.hold(ctx, i); err == nil {
-			err = e.httpCheck(ctx, i)
-		}
 	default:
-		// The validator refuses unknown kinds; reaching this means a runbook
-		// from a newer client reached an older worker.
-		return &failure{cause: ErrTypeInvalid, message: fmt.Sprintf(
-			"step %s: kind %q is not supported by this worker; upgrade the worker", p.step.Name, p.step.Kind())}
+		act := e.action(p.step.Kind())
+		if act == nil {
+			// The validator refuses unknown kinds; reaching this means a
+			// runbook from a newer client reached an older worker.
+			return &failure{cause: ErrTypeInvalid, message: fmt.Sprintf(
+				"step %s: kind %q is not supported by this worker; upgrade the worker", p.step.Name, p.step.Kind())}
+		}
+		if _, err = e.hold(ctx, i); err != nil {
+			return e.stepFailure(ctx, err)
+		}
+		err = act(ctx, i)
+		if p.step.OnRollback != nil && (err == nil || e.truthful) {
+			// A step that failed or was interrupted may still have had its
+			// effect (a POST answered after the abort): its hook undoes it.
+			e.pushCompensation(compensation{step: p.step.Name, undo: &hookUndo{step: p.step.Name, hook: p.step.OnRollback}})
+		}
 	}
 	if err != nil {
 		return e.stepFailure(ctx, err)
 	}
-	if p.step.OnRollback != nil {
-		e.pushCompensation(compensation{step: p.step.Name, hook: p.step.OnRollback})
+	return nil
+}
+
+// action is the function that runs a step kind, nil for an unknown kind.
+func (e *environment) action(kind string) func(workflow.Context, int) error {
+	switch {
+	case isTrafficKind(kind):
+		return e.runTraffic
+	case kind == runbooks.KindProvision:
+		return e.provision
+	case kind == runbooks.KindMigrate:
+		return e.migrateSchema
+	case kind == runbooks.KindHTTPCheck:
+		return e.httpCheck
 	}
 	return nil
 }

@@ -81,11 +81,16 @@ func (e *environment) migrateSchema(ctx workflow.Context, i int) error {
 			return f
 		}
 	}
+	if e.truthful && len(todo) > 0 {
+		// Registered before Up starts: an Up interrupted at any moment may
+		// have applied some of it, and the undo reads the schema to see.
+		e.pushSchemaCompensation(st.Name, target, before, todo)
+	}
 	res, err := e.migrateUp(ctx, i, target, step.To, contract)
 	if err != nil {
 		return err
 	}
-	if len(todo) > 0 {
+	if !e.truthful && len(todo) > 0 {
 		e.pushSchemaCompensation(st.Name, target, before, todo)
 	}
 	st.Detail = fmt.Sprintf("migrated %d → %d: %s", before.Version, res.To, describeMigrations(todo))
@@ -110,7 +115,13 @@ func (e *environment) schemaStatus(ctx workflow.Context, t migrate.Target) (migr
 // decides: retry or force a version (abort ends the wait through abort).
 func (e *environment) migrateUp(ctx workflow.Context, i int, t migrate.Target, to int, contract bool) (migrate.UpResult, error) {
 	for {
-		actx := workflow.WithActivityOptions(ctx, migrateOptions(time.Hour, "migrate "+e.in.Env.Name))
+		opts := migrateOptions(time.Hour, "migrate "+e.in.Env.Name)
+		if e.truthful {
+			// An abort waits until Up stopped (between two migrations, or
+			// with its statement rolled back): the undo must not race it.
+			opts.HeartbeatTimeout, opts.WaitForCancellation = 15*time.Second, true
+		}
+		actx := workflow.WithActivityOptions(ctx, opts)
 		var res migrate.UpResult
 		err := workflow.ExecuteActivity(actx, migrateActs.Up, migrate.UpInput{Target: t, To: uint(to), AllowContract: contract}).Get(actx, &res)
 		var appErr *temporal.ApplicationError
@@ -131,9 +142,11 @@ func (e *environment) decideOnDirty(ctx workflow.Context, i int, t migrate.Targe
 	for {
 		d, f := e.awaitMigrationDecision(ctx, i, failed)
 		if f != nil {
-			var dd migrate.DirtyDetails
-			_ = failed.Details(&dd)
-			e.pushCompensation(compensation{step: e.status.Steps[i].Name, schema: &schemaUndo{target: t, dirty: true, to: dd.Version}})
+			if !e.truthful {
+				var dd migrate.DirtyDetails
+				_ = failed.Details(&dd)
+				e.pushCompensation(compensation{step: e.status.Steps[i].Name, undo: &schemaUndo{target: t, dirty: true, to: dd.Version}})
+			}
 			return f
 		}
 		if d.Action != MigrationForce {
@@ -290,15 +303,21 @@ func firstLine(s string) string {
 // safe when every applied migration has a down file and is marked
 // reversible; otherwise the schema stays as it is — the migrations of an
 // expand phase are additive, so the previous version still works with it —
-// and the rollback says so instead of dropping data.
+// and the rollback says so instead of dropping data. With the truthful
+// rollback it is registered before Up runs and reads the schema to learn
+// what was really applied.
 type schemaUndo struct {
-	target       migrate.Target
-	from, to     uint
-	hadVersion   bool
+	target     migrate.Target
+	from, to   uint
+	hadVersion bool
+	// pending are the migrations the step was about to apply.
+	pending      []migrate.Migration
 	irreversible []string
 	// dirty marks a schema a failed migration left dirty when the release
 	// was aborted: only a person can tell what it really holds.
 	dirty bool
+	// found is the schema as read by undo.
+	found *migrate.StatusResult
 }
 
 func (u *schemaUndo) describe() string {
@@ -315,28 +334,127 @@ func (u *schemaUndo) describe() string {
 	return fmt.Sprintf("migrate the schema down to version %d", u.from)
 }
 
-// pushSchemaCompensation registers the undo of applied migrations.
+// pushSchemaCompensation registers the undo of migrations about to be (or
+// just) applied.
 func (e *environment) pushSchemaCompensation(step string, t migrate.Target, before migrate.StatusResult, applied []migrate.Migration) {
-	u := &schemaUndo{target: t, from: before.Version, hadVersion: before.HasVersion}
+	u := &schemaUndo{target: t, from: before.Version, hadVersion: before.HasVersion, pending: applied}
 	for _, m := range applied {
 		u.to = max(u.to, m.Version)
 		if !m.Reversible {
 			u.irreversible = append(u.irreversible, m.File)
 		}
 	}
-	e.pushCompensation(compensation{step: step, schema: u})
+	e.pushCompensation(compensation{step: step, undo: u})
 }
 
-// undoSchema runs a schema compensation; it reports whether it changed the
-// schema (false when the schema is kept on purpose).
-func (e *environment) undoSchema(ctx workflow.Context, u *schemaUndo) (bool, error) {
-	if u.dirty {
-		return false, temporal.NewNonRetryableApplicationError(u.describe(), migrate.ErrDirty, nil)
+// undo runs a schema compensation. The truthful version first reads the
+// schema: a dirty one is left to a person, one at the version the step
+// found has nothing to undo, and only what was really applied decides
+// between migrating down and keeping.
+func (u *schemaUndo) undo(ctx workflow.Context, e *environment) (undone, error) {
+	if !e.truthful {
+		return u.legacyUndo(ctx, e)
 	}
-	if len(u.irreversible) > 0 {
-		return false, nil
+	cur, err := e.schemaStatus(ctx, u.target)
+	if err != nil {
+		return reverted, err
 	}
+	u.found = &cur
+	switch {
+	case cur.Dirty:
+		return reverted, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"the schema is dirty at version %d: a migration stopped half-way", cur.Version), migrate.ErrDirty, nil)
+	case u.atStart(cur):
+		return nothingToUndo, nil
+	}
+	if irr := u.appliedIrreversible(cur.Version); len(irr) > 0 {
+		u.irreversible = irr
+		return kept, nil
+	}
+	return reverted, e.migrateDown(ctx, u)
+}
+
+// atStart reports whether the schema is where the step found it.
+func (u *schemaUndo) atStart(s migrate.StatusResult) bool {
+	if !u.hadVersion {
+		return !s.HasVersion
+	}
+	return s.HasVersion && s.Version == u.from
+}
+
+// appliedIrreversible lists the applied migrations (up to version v) that
+// cannot be migrated down.
+func (u *schemaUndo) appliedIrreversible(v uint) []string {
+	var out []string
+	for _, m := range u.pending {
+		if m.Version <= v && !m.Reversible {
+			out = append(out, m.File)
+		}
+	}
+	return out
+}
+
+// readBack reads the schema: back at the version the step found, or for a
+// kept schema, clean at the version it was left at.
+func (u *schemaUndo) readBack(ctx workflow.Context, e *environment, how undone) (observed, error) {
+	s, err := e.schemaStatus(ctx, u.target)
+	if err != nil {
+		return observed{}, err
+	}
+	found := fmt.Sprintf("schema at version %d", s.Version)
+	switch {
+	case !s.HasVersion:
+		found = "schema empty"
+	case s.Dirty:
+		found += " (dirty)"
+	}
+	ok := !s.Dirty && u.atStart(s)
+	if how == kept {
+		ok = !s.Dirty && u.found != nil && s.Version == u.found.Version
+	}
+	return observed{ok: ok, found: found}, nil
+}
+
+func (u *schemaUndo) leftover(e *environment) Leftover {
+	at := fmt.Sprintf("version %d", u.from)
+	if !u.hadVersion {
+		at = "empty"
+	}
+	status := fmt.Sprintf("runbook migrate status %s --env %s", e.runbookRef(), e.in.Env.Name)
+	return Leftover{
+		What: fmt.Sprintf("the schema of %s is not back at %s (the step found it there)", e.in.Env.Name, at),
+		Fix: fmt.Sprintf("see what is applied: %s; repair a dirty migration by hand, then: migrate -path %s -database %s force N; "+
+			"migrate down when the old version cannot run on it", status, u.target.Migrations, shellRef(u.target.URL)),
+	}
+}
+
+// shellRef turns a database reference (env:NAME, file:PATH) into the shell
+// word that yields it, so a command shown to people never holds the secret.
+func shellRef(ref string) string {
+	switch {
+	case strings.HasPrefix(ref, "env:"):
+		return `"$` + strings.TrimPrefix(ref, "env:") + `"`
+	case strings.HasPrefix(ref, "file:"):
+		return `"$(cat ` + strings.TrimPrefix(ref, "file:") + `)"`
+	}
+	return `"$DATABASE_URL"`
+}
+
+// migrateDown migrates to the version the step found.
+func (e *environment) migrateDown(ctx workflow.Context, u *schemaUndo) error {
 	ctx = workflow.WithActivityOptions(ctx, migrateOptions(time.Hour, "migrate down "+e.in.Env.Name))
 	in := migrate.DownInput{Target: u.target, To: u.from, ToNothing: !u.hadVersion}
-	return true, workflow.ExecuteActivity(ctx, migrateActs.Down, in).Get(ctx, nil)
+	return workflow.ExecuteActivity(ctx, migrateActs.Down, in).Get(ctx, nil)
+}
+
+// legacyUndo is the compensation of releases started before the truthful
+// rollback: from the workflow's record of what it applied.
+func (u *schemaUndo) legacyUndo(ctx workflow.Context, e *environment) (undone, error) {
+	if u.dirty {
+		return reverted, temporal.NewNonRetryableApplicationError(u.describe(), migrate.ErrDirty, nil)
+	}
+	if len(u.irreversible) > 0 {
+		return kept, nil
+	}
+	return reverted, e.migrateDown(ctx, u)
 }

@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +87,7 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 			f.upIn = append(f.upIn, in)
 			f.events = append(f.events, "up")
 			if n < len(f.upErrs) && f.upErrs[n] != nil {
+				f.failUp(f.upErrs[n])
 				return migrate.UpResult{From: f.status.Version, To: f.status.Version}, f.upErrs[n]
 			}
 			res := migrate.UpResult{From: f.status.Version, To: f.status.Version, HadVersion: f.status.HasVersion}
@@ -92,6 +95,7 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 				res.Applied = append(res.Applied, m)
 				res.To = m.Version
 			}
+			f.apply(res.Applied)
 			return res, nil
 		})
 	h.env.OnActivity(migrateActs.Down, mock.Anything, mock.Anything).Return(
@@ -100,6 +104,7 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 			defer f.mu.Unlock()
 			f.downIn = append(f.downIn, in)
 			f.events = append(f.events, "down")
+			f.status.Version, f.status.HasVersion, f.status.Dirty = in.To, !in.ToNothing, false
 			return migrate.DownResult{To: in.To}, nil
 		})
 	h.env.OnActivity(migrateActs.Force, mock.Anything, mock.Anything).Return(
@@ -108,9 +113,33 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 			defer f.mu.Unlock()
 			f.forceIn = append(f.forceIn, in)
 			f.events = append(f.events, fmt.Sprintf("force %d", in.Version))
+			if in.Version >= 0 {
+				f.status.Version, f.status.HasVersion, f.status.Dirty = uint(in.Version), true, false
+			}
 			return migrate.ForceResult{Version: in.Version}, nil
 		})
 	return f
+}
+
+// apply moves the fake database past the applied migrations, as a real
+// one would: a later Status (the rollback's read) sees them.
+func (f *fakeMigrate) apply(ms []migrate.Migration) {
+	for _, m := range ms {
+		f.status.Version, f.status.HasVersion = m.Version, true
+		f.status.Applied = append(f.status.Applied, m)
+	}
+	f.status.Pending = slices.DeleteFunc(slices.Clone(f.status.Pending), func(p migrate.Migration) bool {
+		return f.status.HasVersion && p.Version <= f.status.Version
+	})
+}
+
+// failUp marks the fake database dirty when Up fails with a dirty error.
+func (f *fakeMigrate) failUp(err error) {
+	var appErr *temporal.ApplicationError
+	var d migrate.DirtyDetails
+	if errors.As(err, &appErr) && appErr.Type() == migrate.ErrDirty && appErr.Details(&d) == nil {
+		f.status.Version, f.status.HasVersion, f.status.Dirty = d.Version, true, true
+	}
 }
 
 func (f *fakeMigrate) ups() []migrate.UpInput {
@@ -292,7 +321,7 @@ func TestExpandStepRefusesContractMigrations(t *testing.T) {
 	require.Equal(t, StateCompensated, step(t, st, "announce").State)
 	require.Equal(t, []string{"GET /announce", "POST /undo/announce"}, h.srv.requests())
 	require.Equal(t, []CompensationStatus{{Step: "announce", Action: "POST " + h.srv.url("/undo/announce"),
-		State: StateDone}}, st.Compensations)
+		State: StateDone, ReadBack: "hook answered 200"}}, st.Compensations)
 	require.Empty(t, fm.downs())
 	require.Contains(t, h.auditActions(), "step.failed schema failed")
 }
@@ -520,13 +549,17 @@ func TestAbortWhileMigrationIsDirty(t *testing.T) {
 	st, appErr := h.failedEnv(ErrTypeAborted)
 	// The dirty schema is left to a person, so the rollback is incomplete
 	// and says so, instead of reporting a clean rollback.
-	require.Equal(t, "aborted by erin: restore from backup; rollback incomplete: compensation of [schema] failed, fix by hand", appErr.Message())
-	require.Equal(t, StateFailed, st.State)
-	require.Equal(t, []string{"status", "up"}, fm.log(), "no Up, Force or Down after the abort")
+	require.Equal(t, "aborted by erin: restore from backup; rollback incomplete: schema left (see leftovers in runbook status release/checkout/1.4.2)", appErr.Message())
+	require.Equal(t, StateRollbackIncomplete, st.State)
+	require.Equal(t, []string{"status", "up", "status"}, fm.log(), "no Up, Force or Down after the abort; the undo reads the schema")
 	schema := step(t, st, "schema")
 	require.Equal(t, StateInterrupted, schema.State)
 	require.Equal(t, StateFailed, st.Compensations[0].State)
-	require.Contains(t, st.Compensations[0].Action, "schema left dirty at version 5")
+	require.Contains(t, st.Compensations[0].Error, "dirty at version 5")
+	require.Len(t, st.Leftovers, 1)
+	require.Equal(t, "schema", st.Leftovers[0].Step)
+	require.Contains(t, st.Leftovers[0].What, "not back at version 3")
+	require.Contains(t, st.Leftovers[0].Fix, `migrate -path /srv/migrations/checkout -database "$CHECKOUT_DB" force N`)
 	require.Equal(t, StateNotReached, step(t, st, "smoke").State)
 	require.Equal(t, StateCompensated, step(t, st, "announce").State)
 	require.Equal(t, []string{"GET /announce", "POST /undo/announce"}, h.srv.requests())
@@ -562,13 +595,14 @@ func TestRollbackMigratesDownToRecordedVersion(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		before migrate.StatusResult
-		down   migrate.DownInput
-		action string
+		down     migrate.DownInput
+		action   string
+		readBack string
 	}{
 		{"to version", atVersion(3, expandM(4, "add_sku", true), expandM(5, "add_sku_index", true)),
-			migrate.DownInput{Target: testTarget, To: 3}, "migrate the schema down to version 3"},
+			migrate.DownInput{Target: testTarget, To: 3}, "migrate the schema down to version 3", "schema at version 3"},
 		{"to nothing", migrate.StatusResult{Pending: []migrate.Migration{expandM(1, "init", true), expandM(2, "add_sku", true)}},
-			migrate.DownInput{Target: testTarget, ToNothing: true}, "migrate the schema down to empty"},
+			migrate.DownInput{Target: testTarget, ToNothing: true}, "migrate the schema down to empty", "schema empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -585,10 +619,10 @@ func TestRollbackMigratesDownToRecordedVersion(t *testing.T) {
 			st, _ := h.failedEnv(ErrTypeStepFailed)
 			require.Equal(t, StateRolledBack, st.State)
 			require.Equal(t, []migrate.DownInput{tc.down}, fm.downs())
-			require.Equal(t, []CompensationStatus{{Step: "schema", Action: tc.action, State: StateDone}}, st.Compensations)
+			require.Equal(t, []CompensationStatus{{Step: "schema", Action: tc.action, State: StateDone, ReadBack: tc.readBack}}, st.Compensations)
 			require.Equal(t, StateCompensated, step(t, st, "schema").State)
 			require.Contains(t, h.auditActions(), "compensation.ran schema done")
-			require.Equal(t, "down", last(fm.log()))
+			require.Equal(t, []string{"down", "status"}, fm.log()[len(fm.log())-2:], "the schema is read back after Down")
 			h.verifyAudit()
 		})
 	}

@@ -52,13 +52,26 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 				return err
 			}
 		}
+		if e.truthful {
+			// Registered before the apply starts: an apply interrupted at
+			// any moment may have changed resources, and the undo reads
+			// the state to see.
+			e.replaceInfraCompensation(st.Name, ws, plan)
+		}
 		outputs, err := e.tfApply(ctx, ws, plan)
 		if isPlanStale(err) && attempt < staleReplans {
+			if e.truthful {
+				e.dropCompensation(st.Name)
+			}
 			e.audit(ctx, auditRecord{action: "infra.plan-stale", step: st.Name, outcome: plan.PlanHash, detail: rootMessage(err)})
 			continue
 		}
 		if err != nil {
-			if mayHaveApplied(err) {
+			switch {
+			case e.truthful && !mayHaveApplied(err):
+				// Refused before OpenTofu ran: nothing of this plan exists.
+				e.dropCompensation(st.Name)
+			case !e.truthful && mayHaveApplied(err):
 				// A failed or interrupted apply may have changed some
 				// resources: the rollback must still undo them.
 				e.pushInfraCompensation(st.Name, ws, plan)
@@ -66,7 +79,9 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 			return err
 		}
 		e.setOutputs(outputs)
-		e.pushInfraCompensation(st.Name, ws, plan)
+		if !e.truthful {
+			e.pushInfraCompensation(st.Name, ws, plan)
+		}
 		st.Detail = fmt.Sprintf("applied plan %s: %s", shortHash(plan.PlanHash), plan.Summary.String())
 		return nil
 	}
@@ -120,7 +135,7 @@ func (e *environment) gateDestructive(ctx workflow.Context, st *StepStatus, plan
 
 // tfPlan plans the workspace.
 func (e *environment) tfPlan(ctx workflow.Context, ws terraform.Workspace) (terraform.PlanResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, tfOptions(30*time.Minute, "plan "+ws.Environment+" infra"))
+	ctx = workflow.WithActivityOptions(ctx, e.tfOptions(30*time.Minute, "plan "+ws.Environment+" infra"))
 	var res terraform.PlanResult
 	err := workflow.ExecuteActivity(ctx, tfActs.Plan, terraform.PlanInput{Workspace: ws}).Get(ctx, &res)
 	return res, err
@@ -131,7 +146,7 @@ func (e *environment) tfPlan(ctx workflow.Context, ws terraform.Workspace) (terr
 // release as the workspace's last applied one, which a later rollback
 // restores.
 func (e *environment) tfApply(ctx workflow.Context, ws terraform.Workspace, plan terraform.PlanResult) (map[string]terraform.Output, error) {
-	opts := tfOptions(2*time.Hour, "apply plan "+shortHash(plan.PlanHash))
+	opts := e.tfOptions(2*time.Hour, "apply plan "+shortHash(plan.PlanHash))
 	if plan.TaskQueue != "" {
 		// The plan file is on the disk of the worker that made it. If that
 		// host is gone for good, the apply is never picked up: the timeout
@@ -148,7 +163,20 @@ func (e *environment) tfApply(ctx workflow.Context, ws terraform.Workspace, plan
 
 // tfOptions are the activity options of OpenTofu commands: they heartbeat,
 // so a dead worker is noticed within a minute, and a few retries cover
-// transient failures (a held state lock among them).
+// transient failures (a held state lock among them). With the truthful
+// rollback a cancelled command is awaited: OpenTofu gets an interrupt at
+// the next heartbeat, stops gracefully and lets go of the state lock before
+// the compensation plans against the same state.
+func (e *environment) tfOptions(timeout time.Duration, summary string) workflow.ActivityOptions {
+	opts := tfOptions(timeout, summary)
+	if e.truthful {
+		opts.HeartbeatTimeout, opts.WaitForCancellation = 15*time.Second, true
+	}
+	return opts
+}
+
+// tfOptions are the activity options of OpenTofu commands outside an
+// environment (drift checks).
 func tfOptions(timeout time.Duration, summary string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
@@ -247,6 +275,9 @@ type infraUndo struct {
 	restore         bool
 	previous        map[string]string
 	previousVersion string
+	// seen is what undo's own plan showed when it had nothing to apply:
+	// that plan already is the read-back.
+	seen *observed
 }
 
 func (u *infraUndo) describe() string {
@@ -260,38 +291,113 @@ func (u *infraUndo) describe() string {
 	return fmt.Sprintf("destroy the %s infrastructure this release created", where)
 }
 
-// pushInfraCompensation registers the undo of an applied plan. A plan
-// without changes needs none: there is nothing of this release to undo.
-func (e *environment) pushInfraCompensation(step string, ws terraform.Workspace, plan terraform.PlanResult) {
+// newInfraUndo is the undo of an applied (or applying) plan, nil for a plan
+// without changes: there is nothing of this release to undo.
+func (e *environment) newInfraUndo(ws terraform.Workspace, plan terraform.PlanResult) *infraUndo {
 	if !plan.Changes {
-		return
+		return nil
 	}
 	u := &infraUndo{ws: ws}
 	if e.in.Env.Infra.OnRollback != "destroy" && plan.Previous != nil {
 		u.restore, u.previous, u.previousVersion = true, plan.Previous, plan.PreviousVersion
 	}
-	e.pushCompensation(compensation{step: step, infra: u})
+	return u
 }
 
-// undoInfra runs an infra compensation. Restoring plans and applies without
-// a gate: the rollback must not wait for a person, and the plan is the one
-// a person approved for the previous release.
-func (e *environment) undoInfra(ctx workflow.Context, u *infraUndo) error {
-	if !u.restore {
-		actx := workflow.WithActivityOptions(ctx, tfOptions(2*time.Hour, "destroy "+u.ws.Environment+" infra"))
-		return workflow.ExecuteActivity(actx, tfActs.Destroy, terraform.DestroyInput{Workspace: u.ws}).Get(actx, nil)
+// pushInfraCompensation registers the undo of an applied plan.
+func (e *environment) pushInfraCompensation(step string, ws terraform.Workspace, plan terraform.PlanResult) {
+	if u := e.newInfraUndo(ws, plan); u != nil {
+		e.pushCompensation(compensation{step: step, undo: u})
 	}
-	ws := u.ws
-	ws.Vars, ws.Version = u.previous, u.previousVersion
+}
+
+// replaceInfraCompensation registers the undo of the plan about to be
+// applied, in place of the one of an earlier, stale plan of the same step.
+func (e *environment) replaceInfraCompensation(step string, ws terraform.Workspace, plan terraform.PlanResult) {
+	if u := e.newInfraUndo(ws, plan); u != nil {
+		e.replaceCompensation(compensation{step: step, undo: u})
+	}
+}
+
+// undo runs an infra compensation. Restoring plans and applies without a
+// gate: the rollback must not wait for a person, and the plan is the one a
+// person approved for the previous release. A restore whose plan shows no
+// changes had nothing to undo (the apply never changed anything).
+func (u *infraUndo) undo(ctx workflow.Context, e *environment) (undone, error) {
+	if !u.restore {
+		actx := workflow.WithActivityOptions(ctx, e.tfOptions(2*time.Hour, "destroy "+u.ws.Environment+" infra"))
+		return reverted, workflow.ExecuteActivity(actx, tfActs.Destroy, terraform.DestroyInput{Workspace: u.ws}).Get(actx, nil)
+	}
+	ws := u.restored()
 	for attempt := 1; ; attempt++ {
 		plan, err := e.tfPlan(ctx, ws)
-		if err != nil || !plan.Changes {
-			return err
+		if err != nil {
+			return reverted, err
+		}
+		if !plan.Changes {
+			if e.truthful {
+				u.seen = &observed{ok: true, found: fmt.Sprintf("state matches %s (plan: no changes)", u.previousVersion)}
+				return nothingToUndo, nil
+			}
+			return reverted, nil
 		}
 		_, err = e.tfApply(ctx, ws, plan)
 		if isPlanStale(err) && attempt < staleReplans {
 			continue
 		}
-		return err
+		return reverted, err
+	}
+}
+
+// restored is the workspace with the previous release's variables.
+func (u *infraUndo) restored() terraform.Workspace {
+	ws := u.ws
+	ws.Vars, ws.Version = u.previous, u.previousVersion
+	return ws
+}
+
+// readBack reads the state: after a restore, a plan of the previous
+// release's variables must show no changes; after a destroy, the state must
+// hold no resources.
+func (u *infraUndo) readBack(ctx workflow.Context, e *environment, how undone) (observed, error) {
+	if how == nothingToUndo && u.seen != nil {
+		return *u.seen, nil
+	}
+	if u.restore {
+		plan, err := e.tfPlan(ctx, u.restored())
+		if err != nil {
+			return observed{}, err
+		}
+		if plan.Changes {
+			return observed{found: fmt.Sprintf("a plan of %s still changes: %s", u.previousVersion, plan.Summary.String())}, nil
+		}
+		return observed{ok: true, found: fmt.Sprintf("state matches %s (plan: no changes)", u.previousVersion)}, nil
+	}
+	actx := workflow.WithActivityOptions(ctx, e.tfOptions(10*time.Minute, "read back "+u.ws.Environment+" state"))
+	var res terraform.ResourcesResult
+	if err := workflow.ExecuteActivity(actx, tfActs.Resources, terraform.ResourcesInput{Workspace: u.ws}).Get(actx, &res); err != nil {
+		return observed{}, err
+	}
+	if len(res.Addresses) > 0 {
+		return observed{found: fmt.Sprintf("state still holds %d resources: %s", len(res.Addresses), strings.Join(res.Addresses, ", "))}, nil
+	}
+	return observed{ok: true, found: "state holds no resources"}, nil
+}
+
+func (u *infraUndo) leftover(e *environment) Leftover {
+	dir := u.ws.Environment
+	if u.ws.Slot != "" {
+		dir += "@" + u.ws.Slot
+	}
+	if u.restore {
+		return Leftover{
+			What: fmt.Sprintf("the %s infrastructure may not be back at %s", dir, u.previousVersion),
+			Fix:  fmt.Sprintf("runbook drift check %s --env %s shows what differs; re-deploy %s to restore it", e.runbookRef(), e.in.Env.Name, u.previousVersion),
+		}
+	}
+	return Leftover{
+		What: fmt.Sprintf("resources this release created in %s may still exist", dir),
+		Fix: fmt.Sprintf("tofu -chdir=<worker state dir>/state/%s/%s destroy (the worker's RUNBOOK_STATE_DIR; state list shows what is left)",
+			e.in.Service, dir),
 	}
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,12 @@ type fakeTF struct {
 	applyTQ   []string    // task queue of each Apply
 	destroyIn []terraform.DestroyInput
 	driftIn   []terraform.DriftInput
+	// applied are the variables of the last successful apply: a later plan
+	// of the same variables has no changes, as with real state. Nil before
+	// any apply and after a destroy.
+	applied map[string]string
+	// resources is what a read of the state finds (Resources).
+	resources []string
 }
 
 // newTF registers the terraform activities (so mocks resolve) and mocks
@@ -86,6 +93,9 @@ func newTF(h *harness, plans ...terraform.PlanResult) *fakeTF {
 			defer f.mu.Unlock()
 			f.planIn = append(f.planIn, in)
 			require.NotEmpty(h.t, f.plans, "Plan called without a scripted plan")
+			if len(f.planIn) > len(f.plans) && f.applied != nil && maps.Equal(f.applied, in.Workspace.Vars) {
+				return terraform.PlanResult{}, nil // the state is what these variables make
+			}
 			return f.plans[min(len(f.planIn), len(f.plans))-1], nil
 		})
 	h.env.OnActivity(tfActs.Apply, mock.Anything, mock.Anything).Return(
@@ -99,6 +109,7 @@ func newTF(h *harness, plans ...terraform.PlanResult) *fakeTF {
 			if n < len(f.applyErrs) && f.applyErrs[n] != nil {
 				return terraform.ApplyResult{}, f.applyErrs[n]
 			}
+			f.applied, f.resources = in.Workspace.Vars, []string{"terraform_data.app"}
 			return terraform.ApplyResult{Outputs: f.outputs, Applied: 1, Total: 1}, nil
 		})
 	h.env.OnActivity(tfActs.Destroy, mock.Anything, mock.Anything).Return(
@@ -106,7 +117,14 @@ func newTF(h *harness, plans ...terraform.PlanResult) *fakeTF {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.destroyIn = append(f.destroyIn, in)
+			f.applied, f.resources = nil, nil
 			return terraform.DestroyResult{Destroyed: 1}, nil
+		})
+	h.env.OnActivity(tfActs.Resources, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in terraform.ResourcesInput) (terraform.ResourcesResult, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return terraform.ResourcesResult{Addresses: f.resources}, nil
 		})
 	h.env.OnActivity(tfActs.Drift, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in terraform.DriftInput) (terraform.DriftResult, error) {
@@ -416,7 +434,7 @@ func TestRejectedDestructivePlanIsNeverApplied(t *testing.T) {
 	require.Equal(t, StateCompensated, step(t, st, "announce").State)
 	require.Equal(t, []string{"GET /announce", "POST /undo/announce"}, h.srv.requests())
 	require.Equal(t, []CompensationStatus{{Step: "announce", Action: "POST " + h.srv.url("/undo/announce"),
-		State: StateDone}}, st.Compensations)
+		State: StateDone, ReadBack: "hook answered 200"}}, st.Compensations)
 }
 
 func TestDestructivePlanWithoutApprovalByPolicy(t *testing.T) {
@@ -569,7 +587,8 @@ func TestRollbackRestoresPreviousRelease(t *testing.T) {
 	ws := releaseWorkspace(map[string]string{"image": "registry.example.com/checkout:1.4.2"})
 	restore := releaseWorkspace(previousVars)
 	restore.Version = "1.0.0"
-	require.Equal(t, []terraform.PlanInput{{Workspace: ws}, {Workspace: restore}}, tf.plansIn())
+	// The third plan is the read-back: re-applying 1.0.0 changes nothing.
+	require.Equal(t, []terraform.PlanInput{{Workspace: ws}, {Workspace: restore}, {Workspace: restore}}, tf.plansIn())
 	require.Equal(t, []terraform.ApplyInput{
 		{Workspace: ws, PlanFile: planned(hashA, addOne).PlanFile, PlanHash: hashA},
 		{Workspace: restore, PlanFile: planned(hashC, replaceOne).PlanFile, PlanHash: hashC},
@@ -586,6 +605,7 @@ func TestRollbackRestoresPreviousRelease(t *testing.T) {
 	require.Contains(t, c.Action, "1.0.0")
 	require.Equal(t, StateDone, c.State)
 	require.Empty(t, c.Error)
+	require.Equal(t, "state matches 1.0.0 (plan: no changes)", c.ReadBack)
 	for _, a := range h.auditActions() {
 		require.False(t, strings.HasPrefix(a, "gate."), "no gate expected: %v", h.auditActions())
 	}
@@ -602,9 +622,10 @@ func TestRollbackRestoreWithoutChangesAppliesNothing(t *testing.T) {
 
 	st, _ := h.failedEnv(ErrTypeStepFailed)
 	require.Equal(t, StateRolledBack, st.State)
-	require.Len(t, tf.plansIn(), 2)
+	require.Len(t, tf.plansIn(), 2, "the restore plan is its own read-back")
 	require.Equal(t, []string{hashA}, tf.appliedHashes())
-	require.Equal(t, StateDone, st.Compensations[0].State)
+	require.Equal(t, StateNothingToUndo, st.Compensations[0].State)
+	require.Equal(t, "state matches 1.0.0 (plan: no changes)", st.Compensations[0].ReadBack)
 }
 
 func TestRollbackDestroys(t *testing.T) {
@@ -636,7 +657,8 @@ func TestRollbackDestroys(t *testing.T) {
 				tf.destroysIn())
 			require.Len(t, tf.plansIn(), 1, "a destroy needs no restore plan")
 			require.Len(t, tf.appliesIn(), 1)
-			require.Equal(t, []CompensationStatus{{Step: "infra", Action: action, State: StateDone}}, st.Compensations)
+			require.Equal(t, []CompensationStatus{{Step: "infra", Action: action, State: StateDone,
+				ReadBack: "state holds no resources"}}, st.Compensations)
 			require.Equal(t, StateCompensated, step(t, st, "infra").State)
 		})
 	}
@@ -669,8 +691,9 @@ func TestFailedApplyIsStillCompensated(t *testing.T) {
 
 	st, _ := h.failedEnv(ErrTypeStepFailed)
 	plans := tf.plansIn()
-	require.Len(t, plans, 2, "no restore plan after a failed apply; compensations: %+v", st.Compensations)
+	require.Len(t, plans, 3, "no restore plan and read-back after a failed apply; compensations: %+v", st.Compensations)
 	require.Equal(t, previousVars, plans[1].Vars)
+	require.Equal(t, plans[1], plans[2], "the read-back plans the restored variables again")
 	require.Equal(t, "1.0.0", plans[1].Version)
 	require.Equal(t, []string{hashA, hashC}, tf.appliedHashes())
 	require.Len(t, st.Compensations, 1)

@@ -87,7 +87,7 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 		ReleaseID: r.status.ReleaseID, Service: r.in.Runbook.Service, Owner: r.in.Runbook.Owner,
 		Version: r.in.Version, Artifact: r.in.Runbook.Artifact, Requester: r.in.Requester,
 		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
-		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest,
+		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest, RunbookFile: r.in.RunbookFile,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
@@ -175,8 +175,10 @@ func (r *release) fail(i int, cause, msg string) error {
 	if !isFinal(env.State) {
 		env.State, env.Reason = StateFailed, msg
 	}
+	// A release is rolled back, or says its rollback is incomplete, exactly
+	// as the environment that ended it does; anything else failed.
 	r.status.State = env.State
-	if r.status.State != StateRolledBack {
+	if r.status.State != StateRolledBack && r.status.State != StateRollbackIncomplete {
 		r.status.State = StateFailed
 	}
 	r.status.Reason = fmt.Sprintf("%s: %s", env.Name, msg)

@@ -53,9 +53,9 @@ func TestFailedStepCompensatesInReverse(t *testing.T) {
 	require.Len(t, keys, 3, "each compensation has its own idempotency key")
 
 	require.Equal(t, []CompensationStatus{
-		{Step: "three", Action: "POST " + h.srv.url("/undo/3"), State: StateDone},
-		{Step: "two", Action: "POST " + h.srv.url("/undo/2"), State: StateDone},
-		{Step: "one", Action: "POST " + h.srv.url("/undo/1"), State: StateDone},
+		{Step: "three", Action: "POST " + h.srv.url("/undo/3"), State: StateDone, ReadBack: "hook answered 200"},
+		{Step: "two", Action: "POST " + h.srv.url("/undo/2"), State: StateDone, ReadBack: "hook answered 200"},
+		{Step: "one", Action: "POST " + h.srv.url("/undo/1"), State: StateDone, ReadBack: "hook answered 200"},
 	}, st.Compensations)
 
 	actions := h.auditActions()
@@ -91,16 +91,19 @@ func indexOf(xs []string, x string) int {
 	return -1
 }
 
-func TestFailedCompensationLeavesEnvironmentFailed(t *testing.T) {
+func TestFailedCompensationLeavesRollbackIncomplete(t *testing.T) {
 	h := newHarness(t)
 	h.failPath("/fail", "boom")
 	h.failPath("/undo/2", "undo endpoint gone")
 	h.runEnvironment(envInput(envSpec("production", threeUndoableSteps(h)...)))
 
 	st, appErr := h.failedEnv(ErrTypeStepFailed)
-	require.Equal(t, StateFailed, st.State, "an incomplete rollback is not rolled-back")
+	require.Equal(t, StateRollbackIncomplete, st.State, "an incomplete rollback is not rolled-back")
 	require.Contains(t, appErr.Error(), "rollback incomplete")
-	require.Contains(t, st.Reason, "[two]")
+	require.Contains(t, st.Reason, "rollback incomplete: two left")
+	require.Len(t, st.Leftovers, 1)
+	require.Equal(t, "two", st.Leftovers[0].Step)
+	require.Contains(t, st.Leftovers[0].Fix, "curl -X POST "+h.srv.url("/undo/2"))
 	// The other compensations still ran.
 	require.Equal(t, []string{"POST /undo/3", "POST /undo/1"}, h.srv.requests()[3:])
 	require.Equal(t, StateDone, st.Compensations[0].State)
@@ -111,7 +114,7 @@ func TestFailedCompensationLeavesEnvironmentFailed(t *testing.T) {
 		BuiltinArtifact + "=succeeded", "one=compensated", "two=succeeded", "three=compensated", "four=failed",
 	}, stepStates(st))
 	require.Contains(t, h.auditActions(), "compensation.ran two failed")
-	require.Equal(t, "environment.finished failed", last(h.auditActions()))
+	require.Equal(t, "environment.finished rollback-incomplete", last(h.auditActions()))
 	h.verifyAudit()
 }
 
@@ -219,7 +222,8 @@ func TestAbortWhileStepRuns(t *testing.T) {
 	require.Equal(t, StateCompensated, step(t, st, "deploy").State)
 	require.Equal(t, StateNotReached, step(t, st, "smoke").State)
 	require.Equal(t, []string{"GET /deploy", "POST /undo/deploy"}, h.srv.requests())
-	require.Equal(t, []CompensationStatus{{Step: "deploy", Action: "POST " + h.srv.url("/undo/deploy"), State: StateDone}}, st.Compensations)
+	require.Equal(t, []CompensationStatus{{Step: "deploy", Action: "POST " + h.srv.url("/undo/deploy"), State: StateDone,
+		ReadBack: "hook answered 200"}}, st.Compensations)
 	h.verifyAudit()
 }
 

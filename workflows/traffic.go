@@ -133,46 +133,59 @@ func (e *environment) trafficTarget() traffic.Target {
 }
 
 // trafficCtx runs the router's activities: quick calls, retried at a short
-// interval because a rollback waits on them.
-func trafficCtx(ctx workflow.Context, summary string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// interval because a rollback waits on them. With the truthful rollback a
+// cancelled call is awaited (it heartbeats, so it learns of the cancel):
+// weights that an interrupted call still sets must land before the
+// rollback's own weights, not after them.
+func (e *environment) trafficCtx(ctx workflow.Context, summary string) workflow.Context {
+	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 200 * time.Millisecond, MaximumInterval: 5 * time.Second,
 			NonRetryableErrorTypes: []string{traffic.ErrTypeInvalid},
 		},
 		Summary: summary,
-	})
+	}
+	if e.truthful {
+		opts.HeartbeatTimeout, opts.WaitForCancellation = 10*time.Second, true
+	}
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
+// readWeights reads the router's weights of every backend.
+func (e *environment) readWeights(ctx workflow.Context, summary string) (map[string]int, error) {
+	var res traffic.WeightsResult
+	err := workflow.ExecuteActivity(e.trafficCtx(ctx, summary), trafficActs.Weights,
+		traffic.WeightsInput{Target: e.trafficTarget()}).Get(ctx, &res)
+	return res.Weights, err
 }
 
 // selectSlot reads the weights: the slot with more traffic is live, the
 // other one receives the new version. A tie (a fresh router) keeps the
 // first slot, by name, as live.
 func (e *environment) selectSlot(ctx workflow.Context, i int) error {
-	var res traffic.WeightsResult
-	err := workflow.ExecuteActivity(trafficCtx(ctx, "read traffic weights"), trafficActs.Weights,
-		traffic.WeightsInput{Target: e.trafficTarget()}).Get(ctx, &res)
+	weights, err := e.readWeights(ctx, "read traffic weights")
 	if err != nil {
 		return err
 	}
 	slots := sortedKeys(e.in.Env.Traffic.Slots)
 	for _, s := range slots {
-		if _, ok := res.Weights[s]; !ok {
+		if _, ok := weights[s]; !ok {
 			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 				"the %s router has no backend %q (it has %v); add it to the router or fix traffic.slots",
-				e.in.Env.Traffic.Provider, s, sortedKeys(res.Weights)), ErrTypeInvalid, nil)
+				e.in.Env.Traffic.Provider, s, sortedKeys(weights)), ErrTypeInvalid, nil)
 		}
 	}
 	live, target := slots[0], slots[1]
-	if res.Weights[target] > res.Weights[live] {
+	if weights[target] > weights[live] {
 		live, target = target, live
 	}
-	e.slots = &slotChoice{live: live, target: target, before: pick(res.Weights, slots)}
+	e.slots = &slotChoice{live: live, target: target, before: pick(weights, slots)}
 	e.status.Traffic = &TrafficStatus{
-		Provider: e.in.Env.Traffic.Provider, Live: live, Target: target, Weights: pick(res.Weights, slots),
+		Provider: e.in.Env.Traffic.Provider, Live: live, Target: target, Weights: pick(weights, slots),
 	}
 	e.status.Steps[i].Detail = fmt.Sprintf("%s is live (%d%%); the new version goes to %s",
-		live, res.Weights[live], target)
+		live, weights[live], target)
 	if e.slots.firstInstall() {
 		e.status.Steps[i].Detail = fmt.Sprintf("no slot has traffic yet: first install, the new version goes to %s and takes all traffic at once", target)
 	}
@@ -199,7 +212,7 @@ func (e *environment) setWeights(ctx workflow.Context, w map[string]int) error {
 	s := e.slots
 	in := traffic.SetWeightsInput{Target: e.trafficTarget(), Weights: w}
 	var res traffic.SetWeightsResult
-	err := workflow.ExecuteActivity(trafficCtx(ctx, fmt.Sprintf("%s %d%% / %s %d%%", s.target, w[s.target], s.live, w[s.live])),
+	err := workflow.ExecuteActivity(e.trafficCtx(ctx, fmt.Sprintf("%s %d%% / %s %d%%", s.target, w[s.target], s.live, w[s.live])),
 		trafficActs.SetWeights, in).Get(ctx, &res)
 	if err != nil {
 		return err
@@ -223,7 +236,7 @@ func (e *environment) runTraffic(ctx workflow.Context, i int) error {
 	sh.atLeast(longestWindow(checks))
 	tr := e.status.Traffic
 	tr.Strategy, tr.Phases = sh.strategy, len(sh.phases)
-	e.pushCompensation(compensation{step: e.plan[i].step.Name, traffic: &trafficUndo{
+	e.pushCompensation(compensation{step: e.plan[i].step.Name, undo: &trafficUndo{
 		live: e.slots.live, target: e.slots.target, gradual: e.in.Env.Traffic.Rollback == "gradual"}})
 	round := 1
 	for p := 0; p < len(sh.phases); p++ {
@@ -267,7 +280,8 @@ func (e *environment) drainLive(ctx workflow.Context) {
 	}
 }
 
-// trafficUndo sends all traffic back to the slot that was live.
+// trafficUndo sends all traffic back to the slot that was live: the
+// weights the release found, read back from the router afterwards.
 type trafficUndo struct {
 	live, target string
 	gradual      bool
@@ -281,6 +295,42 @@ func (u *trafficUndo) describe() string {
 	return fmt.Sprintf("all traffic back to %s %s (%s to 0%%)", u.live, how, u.target)
 }
 
+// undo restores the weights found. With the truthful rollback it always
+// does: weights are absolute, so setting them again is harmless, and the
+// workflow's copy of the weights may predate a call that was still in
+// flight when the step was interrupted.
+func (u *trafficUndo) undo(ctx workflow.Context, e *environment) (undone, error) {
+	if !e.truthful {
+		if w := e.status.Traffic.Weights; w[u.target] == e.slots.before[u.target] && w[u.live] == e.slots.before[u.live] {
+			return reverted, nil // the breach already sent everything back
+		}
+	}
+	return reverted, e.revertTraffic(ctx)
+}
+
+// readBack reads the router's weights: undone only when both slots are back
+// at the weights the release found.
+func (u *trafficUndo) readBack(ctx workflow.Context, e *environment, _ undone) (observed, error) {
+	w, err := e.readWeights(ctx, "read back traffic weights")
+	if err != nil {
+		return observed{}, err
+	}
+	before := e.slots.before
+	e.status.Traffic.Weights = pick(w, []string{u.live, u.target})
+	found := fmt.Sprintf("router weights %s=%d %s=%d", u.live, w[u.live], u.target, w[u.target])
+	return observed{ok: w[u.live] == before[u.live] && w[u.target] == before[u.target], found: found}, nil
+}
+
+func (u *trafficUndo) leftover(e *environment) Leftover {
+	before := e.slots.before
+	return Leftover{
+		What: fmt.Sprintf("traffic may still reach %s (the new version); %s should have %d%% and %s %d%%",
+			u.target, u.live, before[u.live], u.target, before[u.target]),
+		Fix: fmt.Sprintf("runbook traffic set %s --env %s %s=%d %s=%d", e.runbookRef(), e.in.Env.Name,
+			u.live, before[u.live], u.target, before[u.target]),
+	}
+}
+
 // revertTraffic restores the weights found before the release (all traffic
 // on the live slot): at once, or in a few steps when the runbook says the
 // stable side is cold.
@@ -290,6 +340,15 @@ func (e *environment) revertTraffic(ctx workflow.Context) error {
 	}
 	s, before := e.slots, e.slots.before
 	from := e.status.Traffic.Weights[s.target]
+	if e.truthful && e.in.Env.Traffic.Rollback == "gradual" {
+		// Start from where the router really is, not from the last weights
+		// this workflow saw: a cancelled call may have moved them since.
+		w, err := e.readWeights(ctx, "read traffic weights before the rollback")
+		if err != nil {
+			return err
+		}
+		from = w[s.target]
+	}
 	if e.in.Env.Traffic.Rollback == "gradual" && from > before[s.target] && !s.firstInstall() {
 		for k := gradualSteps - 1; k > 0; k-- {
 			w := before[s.target] + (from-before[s.target])*k/gradualSteps
@@ -307,14 +366,6 @@ func (e *environment) revertTraffic(ctx workflow.Context) error {
 	e.status.Traffic.RevertedAt = workflow.Now(ctx)
 	e.status.Traffic.BakeEnds = time.Time{}
 	return nil
-}
-
-// undoTraffic is the compensation of a traffic step.
-func (e *environment) undoTraffic(ctx workflow.Context, u *trafficUndo) error {
-	if w := e.status.Traffic.Weights; w[u.target] == e.slots.before[u.target] && w[u.live] == e.slots.before[u.live] {
-		return nil // the breach already sent everything back
-	}
-	return e.revertTraffic(ctx)
 }
 
 // keepRound appends an analysis round to the status, keeping the latest.

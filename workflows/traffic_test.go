@@ -135,9 +135,12 @@ func TestSLOBreachSendsTrafficBackFirst(t *testing.T) {
 
 	st, appErr := h.failedEnv(ErrTypeSLOBreach)
 	require.Contains(t, appErr.Error(), "errors fail")
-	require.Equal(t, []string{"blue=90 green=10", "blue=50 green=50", "blue=100 green=0"}, h.router.history(),
-		"the breach at 50% moves everything back at once and the weights are not touched again")
+	// The breach moves everything back at once; the compensation sets the
+	// same absolute weights again (harmless) and reads them back.
+	require.Equal(t, []string{"blue=90 green=10", "blue=50 green=50", "blue=100 green=0", "blue=100 green=0"}, h.router.history(),
+		"the breach at 50% moves everything back at once")
 	require.Equal(t, StateRolledBack, st.State)
+	require.Equal(t, "router weights blue=100 green=0", st.Compensations[0].ReadBack)
 	require.NotNil(t, st.Traffic.Decisive)
 	require.Equal(t, metrics.Fail, st.Traffic.Decisive.Verdict)
 	require.False(t, st.Traffic.RevertedAt.IsZero())
@@ -150,7 +153,9 @@ func TestGradualRollbackStepsDown(t *testing.T) {
 	e.Traffic.Rollback = "gradual"
 	h.runEnvironment(envInput(e))
 	h.failedEnv(ErrTypeSLOBreach)
-	require.Equal(t, []string{"blue=60 green=40", "blue=70 green=30", "blue=80 green=20", "blue=90 green=10", "blue=100 green=0"},
+	// The breach steps down; the compensation then finds the router there
+	// already, sets the same weights once more and reads them back.
+	require.Equal(t, []string{"blue=60 green=40", "blue=70 green=30", "blue=80 green=20", "blue=90 green=10", "blue=100 green=0", "blue=100 green=0"},
 		h.router.history())
 }
 

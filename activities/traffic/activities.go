@@ -66,6 +66,10 @@ func (a *Activities) SetWeights(ctx context.Context, in SetWeightsInput) (SetWei
 	if err != nil {
 		return SetWeightsResult{}, err
 	}
+	// Heartbeats carry a cancel to this call, which then stops at the
+	// router's next request instead of moving traffic after an abort.
+	stop := heartbeat(ctx)
+	defer stop()
 	if err := r.SetWeights(ctx, in.Weights); err != nil {
 		return SetWeightsResult{}, err
 	}
