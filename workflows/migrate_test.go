@@ -593,8 +593,8 @@ func TestDirtySchemaWithNothingPendingIsNotSkipped(t *testing.T) {
 
 func TestRollbackMigratesDownToRecordedVersion(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		before migrate.StatusResult
+		name     string
+		before   migrate.StatusResult
 		down     migrate.DownInput
 		action   string
 		readBack string
