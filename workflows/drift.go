@@ -68,7 +68,7 @@ func Drift(ctx workflow.Context, in DriftInput) (DriftResult, error) {
 		ID: info.ID + "/" + info.RunID + "/drift", Time: out.Checked, Actor: in.Requester,
 		Action: "drift." + out.State, Release: info.ID, Service: in.Service, Environment: in.Environment,
 		Outcome: out.State, Detail: out.Summary, Channel: driftChannel(in.Requester),
-	}})
+	}}, nil)
 	return out, err
 }
 

@@ -211,7 +211,7 @@ func (b *board) audit(ctx workflow.Context, f freezes.Freeze, action, actor, det
 		Step:    f.ID,
 		Outcome: outcome,
 		Detail:  detail,
-	}})
+	}}, nil)
 }
 
 // snapshot is the state the next run starts from, without ended freezes

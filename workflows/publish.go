@@ -25,7 +25,9 @@ type auditRecord struct {
 // audit appends a record to the audit log through a local activity (one
 // marker event instead of three). The record ID is derived from the workflow
 // run and a counter, so a retried or replayed write is not duplicated. The
-// log is a compliance record, so a failing write is retried, not dropped.
+// log is a compliance record, so a write the store refuses is never
+// dropped: it is retried in the background (status: audit-pending) while the
+// environment goes on, and the environment closes only once it is written.
 func (e *environment) audit(ctx workflow.Context, r auditRecord) {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	e.auditSeq++
@@ -49,19 +51,56 @@ func (e *environment) audit(ctx workflow.Context, r auditRecord) {
 		Commit:      commitOf(e.in.Build),
 		BreakGlass:  e.in.BreakGlass != nil,
 	}}
-	appendAudit(ctx, in)
+	appendAudit(ctx, in, &e.status.AuditPending)
 }
 
-// appendAudit runs the audit local activity with a patient retry policy.
-func appendAudit(ctx workflow.Context, in audit.AppendAuditInput) {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-		Summary:             "audit " + in.Entry.Action,
+// Audit write bounds: the local activity gives up after auditLocalAttempts
+// (a few seconds), so an outage of the store neither stalls the workflow
+// (rollbacks included) nor grows history with retries; the background
+// activity then retries at most every auditRetryMax, for as long as it
+// takes.
+const (
+	auditLocalAttempts = 3
+	auditRetryMax      = time.Minute
+)
+
+// appendAudit writes a record with a bounded local activity and, when the
+// store does not take it, hands it to an activity that retries until it
+// does: in the background when pending is given (it counts the records
+// handed over and not written yet; the caller waits for zero before it
+// closes), otherwise before returning.
+func appendAudit(ctx workflow.Context, in audit.AppendAuditInput, pending *int) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    5 * time.Second,
+		ScheduleToCloseTimeout: 15 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Second, MaximumAttempts: auditLocalAttempts},
+		Summary:                "audit " + in.Entry.Action,
 	})
-	if err := workflow.ExecuteLocalActivity(ctx, auditActs.AppendAudit, in).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("audit write failed", "action", in.Entry.Action, "error", err)
+	err := workflow.ExecuteLocalActivity(lctx, auditActs.AppendAudit, in).Get(lctx, nil)
+	if err == nil {
+		return
 	}
+	log := workflow.GetLogger(ctx)
+	log.Error("audit write failed; retrying in the background", "action", in.Entry.Action, "id", in.Entry.ID, "error", err)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: auditRetryMax},
+		Summary:             "audit " + in.Entry.Action + " (retry: the store refused it)",
+	})
+	write := func(gctx workflow.Context) {
+		if err := workflow.ExecuteActivity(actx, auditActs.AppendAudit, in).Get(gctx, nil); err != nil {
+			log.Error("audit write failed for good", "action", in.Entry.Action, "id", in.Entry.ID, "error", err)
+		}
+	}
+	if pending == nil {
+		write(ctx)
+		return
+	}
+	*pending++
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		write(gctx)
+		*pending--
+	})
 }
 
 // publish refreshes what people see: the Web UI's current details and the
@@ -139,8 +178,16 @@ func (e *environment) details() string {
 	if len(e.status.Compensations) > 0 {
 		b.WriteString("\n**Rollback plan**\n")
 		for i, c := range e.status.Compensations {
-			fmt.Fprintf(&b, "%d. %s: %s (%s)\n", i+1, c.Step, c.Action, c.State)
+			fmt.Fprintf(&b, "%d. %s: %s (%s)", i+1, c.Step, c.Action, c.State)
+			if c.ReadBack != "" {
+				fmt.Fprintf(&b, " — read back: %s", c.ReadBack)
+			}
+			b.WriteString("\n")
 		}
+	}
+	writeLeftovers(&b, e.status.Leftovers)
+	if n := e.status.AuditPending; n > 0 {
+		fmt.Fprintf(&b, "\n**⚠ %d audit records not written yet**: the audit store refuses them; they are retried until it takes them\n", n)
 	}
 	return b.String()
 }
@@ -170,6 +217,18 @@ func upsertChanged(ctx workflow.Context, key temporal.SearchAttributeKeyKeyword,
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, u); err != nil {
 		workflow.GetLogger(ctx).Warn("search attribute not updated", "key", key.GetName(), "error", err)
+	}
+}
+
+// writeLeftovers renders what a rollback-incomplete environment left, and
+// how to finish it.
+func writeLeftovers(b *strings.Builder, ls []Leftover) {
+	if len(ls) == 0 {
+		return
+	}
+	b.WriteString("\n**⚠ ROLLBACK INCOMPLETE — left to do by hand**\n")
+	for _, l := range ls {
+		fmt.Fprintf(b, "- %s: %s — fix: `%s`\n", l.Step, l.What, l.Fix)
 	}
 }
 

@@ -18,6 +18,8 @@ type release struct {
 	status   ReleaseStatus
 	progress workflow.ReceiveChannel
 	auditSeq int
+	// auditPending counts audit records retried in the background.
+	auditPending int
 }
 
 // Release moves one version of a service through its environments in
@@ -49,6 +51,10 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	}
 	r.refresh(ctx)
 	r.audit(ctx, "release.finished", in.Requester, r.status.State, r.status.Reason)
+	// Close only once every audit record is written (a store outage
+	// leaves the release open, not its record lost).
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(dctx, func() bool { return r.auditPending == 0 })
 	if fail != nil {
 		return ReleaseResult{}, fail
 	}
@@ -252,7 +258,7 @@ func (r *release) audit(ctx workflow.Context, action, actor, outcome, detail str
 		Release: info.ID, Service: r.in.Runbook.Service, Version: r.in.Version,
 		Outcome: outcome, Detail: detail,
 		Digest: r.in.Digest, Commit: commitOf(r.in.Build), BreakGlass: r.in.BreakGlass != nil,
-	}})
+	}}, &r.auditPending)
 }
 
 // lockedMessage explains why an environment could not start: another live
