@@ -59,6 +59,9 @@ type fakeMigrate struct {
 	mu     sync.Mutex
 	status migrate.StatusResult
 	upErrs []error
+	// afterUp, if set, runs at the end of each Up, after its effect and
+	// before it returns (outside the lock).
+	afterUp func()
 
 	upIn    []migrate.UpInput
 	downIn  []migrate.DownInput
@@ -81,6 +84,9 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 		})
 	h.env.OnActivity(migrateActs.Up, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in migrate.UpInput) (migrate.UpResult, error) {
+			if f.afterUp != nil {
+				defer f.afterUp()
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			n := len(f.upIn)
@@ -655,4 +661,66 @@ func TestRollbackKeepsIrreversibleMigrations(t *testing.T) {
 	actions := h.auditActions()
 	require.Contains(t, actions, "compensation.ran schema kept")
 	require.Less(t, indexOf(actions, "compensation.ran schema kept"), indexOf(actions, "compensation.ran announce done"))
+}
+
+// Finding 2 of the truthful-rollback issue: an abort while Up runs must not
+// leave the schema migrated under a "rolled-back" environment. The abort
+// comes after Up migrated and before its result is recorded; the
+// compensation, registered before Up started, reads the schema, migrates
+// down and reads it back.
+func TestAbortWhileMigrationRunsUndoesWhatItApplied(t *testing.T) {
+	h := newHarness(t)
+	fm := newMigrate(h, atVersion(3, expandM(4, "add_sku", true), expandM(5, "add_sku_index", true)))
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fm.afterUp = func() {
+		once.Do(func() {
+			close(started)
+			<-release
+		})
+	}
+	// The blocked activity keeps the testsuite from skipping time: this
+	// fires in wall time, while Up runs.
+	h.at(500*time.Millisecond, func() {
+		<-started
+		h.update(UpdateAbort, ControlInput{Actor: "erin", Reason: "wrong build"})
+		close(release)
+	})
+	h.runEnvironment(envInput(dbEnv(migrateStep("schema", "", 0), check("smoke", h.srv.url("/smoke")))))
+
+	st, _ := h.failedEnv(ErrTypeAborted)
+	require.Equal(t, []string{"status", "up", "status", "down", "status"}, fm.log(),
+		"the undo reads the schema, migrates down and reads it back")
+	require.Equal(t, []migrate.DownInput{{Target: testTarget, To: 3}}, fm.downs())
+	require.Equal(t, StateRolledBack, st.State)
+	require.Equal(t, []CompensationStatus{{Step: "schema", Action: "migrate the schema down to version 3", State: StateDone,
+		ReadBack: "schema at version 3"}}, st.Compensations)
+}
+
+// An abort while Up fails to change anything: the compensation reads the
+// schema, finds it where the step found it, and says so.
+func TestAbortBeforeMigrationRanHasNothingToUndo(t *testing.T) {
+	h := newHarness(t)
+	fm := newMigrate(h, atVersion(3, expandM(4, "add_sku", true)))
+	fm.upErrs = []error{temporal.NewApplicationError("connection refused", "MigrationLocked")}
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fm.afterUp = func() {
+		once.Do(func() {
+			close(started)
+			<-release
+		})
+	}
+	h.at(500*time.Millisecond, func() {
+		<-started
+		h.update(UpdateAbort, ControlInput{Actor: "erin"})
+		close(release)
+	})
+	h.runEnvironment(envInput(dbEnv(migrateStep("schema", "", 0))))
+
+	st, _ := h.failedEnv(ErrTypeAborted)
+	require.Empty(t, fm.downs())
+	require.Equal(t, StateRolledBack, st.State)
+	require.Equal(t, StateNothingToUndo, st.Compensations[0].State)
+	require.Equal(t, "schema at version 3", st.Compensations[0].ReadBack)
 }

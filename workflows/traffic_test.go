@@ -21,13 +21,18 @@ type fakeRouter struct {
 	mu      sync.Mutex
 	weights map[string]int
 	changes []string
+	// afterSet, if set, runs after each change, before the call returns.
+	afterSet func()
 }
 
 func (r *fakeRouter) SetWeights(_ context.Context, w map[string]int) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	maps.Copy(r.weights, w)
 	r.changes = append(r.changes, fmt.Sprintf("blue=%d green=%d", r.weights["blue"], r.weights["green"]))
+	r.mu.Unlock()
+	if r.afterSet != nil {
+		r.afterSet()
+	}
 	return nil
 }
 
@@ -261,4 +266,46 @@ func TestCompileShift(t *testing.T) {
 			require.Equal(t, tc.want, compileShift(tc.step).phases)
 		})
 	}
+}
+
+// Finding 1 of the truthful-rollback issue: an abort while the weights are
+// being set must not leave traffic on the new version. The first install
+// moves all traffic at once, the worst case: the call in flight lands after
+// the abort, and the rollback must still put the weights back (read back
+// from the router, not taken from the workflow's memory).
+func TestAbortWhileWeightsAreSetPutsTrafficBack(t *testing.T) {
+	h := newTrafficHarness(t, 0, 0)
+	// The abort comes after the router took the first change and before
+	// the call's result is recorded: the workflow never learns that the
+	// weights moved. (Awaiting a cancelled call, the other half of the fix,
+	// needs a real server: the testsuite resolves a cancelled activity at
+	// once; the end-to-end tests cover it.)
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.router.afterSet = func() {
+		once.Do(func() {
+			close(started)
+			<-release
+		})
+	}
+	// The blocked activity keeps the testsuite from skipping time: this
+	// fires in wall time, while the call is in flight.
+	h.at(500*time.Millisecond, func() {
+		<-started
+		h.update(UpdateAbort, ControlInput{Actor: "erin", Reason: "wrong build"})
+		close(release)
+	})
+	h.runEnvironment(envInput(trafficEnv(canaryStep(10, 100))))
+
+	st, _ := h.failedEnv(ErrTypeAborted)
+	require.Equal(t, map[string]int{"blue": 0, "green": 0}, h.router.weightsNow(), "traffic left on the new version: %v", h.router.history())
+	require.Equal(t, StateRolledBack, st.State)
+	require.Equal(t, StateDone, st.Compensations[0].State)
+	require.Equal(t, "router weights blue=0 green=0", st.Compensations[0].ReadBack)
+}
+
+func (r *fakeRouter) weightsNow() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.weights)
 }
