@@ -28,6 +28,11 @@ const Version = "2025c"
 //go:embed zoneinfo.zip
 var zoneinfoZip []byte
 
+// files indexes the database by zone name once; a lookup by name, unlike
+// (*zip.Reader).Open, ranges over no map, so workflowcheck sees no
+// non-determinism in workflow code that loads a zone.
+var files = index(zoneinfoZip)
+
 var (
 	mu    sync.Mutex
 	cache = map[string]*time.Location{}
@@ -61,17 +66,30 @@ func Load(name string) (*time.Location, error) {
 
 // Data returns the TZif bytes of the named zone in the embedded database.
 func Data(name string) ([]byte, error) {
-	zr, err := zip.NewReader(bytes.NewReader(zoneinfoZip), int64(len(zoneinfoZip)))
-	if err != nil {
-		return nil, fmt.Errorf("embedded zone database: %w", err)
-	}
-	f, err := zr.Open(name)
-	if err != nil {
+	f, ok := files[name]
+	if !ok {
 		return nil, fmt.Errorf("unknown time zone %q", name)
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || fi.IsDir() {
-		return nil, fmt.Errorf("unknown time zone %q", name)
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
 	}
-	return io.ReadAll(f)
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// index maps zone names to their entries. The archive is compiled in, so a
+// broken one is a broken build: it panics at start, not mid-release.
+func index(b []byte) map[string]*zip.File {
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		panic("embedded zone database: " + err.Error())
+	}
+	m := make(map[string]*zip.File, len(zr.File))
+	for _, f := range zr.File {
+		if !f.FileInfo().IsDir() {
+			m[f.Name] = f
+		}
+	}
+	return m
 }
