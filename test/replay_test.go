@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -152,4 +154,30 @@ func historyText(h *historypb.History) string {
 	}
 	walk(h.ProtoReflect())
 	return b.String()
+}
+
+// assertKeptLastEnvironment checks that a finished release keeps
+// RunbookEnvironment at the last environment it reached and that its
+// history records the keep-last-environment version, so the release can be
+// told apart from those that ended before the version existed.
+func assertKeptLastEnvironment(t *testing.T, c client.Client, releaseID, env string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := c.DescribeWorkflowExecution(ctx, releaseID, "")
+	if err != nil {
+		t.Fatalf("describe %s: %v", releaseID, err)
+	}
+	var got string
+	if p := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["RunbookEnvironment"]; p != nil {
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &got); err != nil {
+			t.Fatalf("RunbookEnvironment of %s: %v", releaseID, err)
+		}
+	}
+	if got != env {
+		t.Errorf("finished release %s has RunbookEnvironment %q, want the last environment it reached, %q", releaseID, got, env)
+	}
+	if !strings.Contains(historyText(fetchHistory(t, c, releaseID, "")), "keep-last-environment") {
+		t.Errorf("the history of %s records no keep-last-environment version marker", releaseID)
+	}
 }
