@@ -15,7 +15,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -164,17 +163,11 @@ func assertKeptLastEnvironment(t *testing.T, c client.Client, releaseID, env str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := c.DescribeWorkflowExecution(ctx, releaseID, "")
+	d, err := c.DescribeWorkflow(ctx, releaseID, "")
 	if err != nil {
 		t.Fatalf("describe %s: %v", releaseID, err)
 	}
-	var got string
-	if p := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["RunbookEnvironment"]; p != nil {
-		if err := converter.GetDefaultDataConverter().FromPayload(p, &got); err != nil {
-			t.Fatalf("RunbookEnvironment of %s: %v", releaseID, err)
-		}
-	}
-	if got != env {
+	if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.AttrEnvironment); got != env {
 		t.Errorf("finished release %s has RunbookEnvironment %q, want the last environment it reached, %q", releaseID, got, env)
 	}
 	if !strings.Contains(historyText(fetchHistory(t, c, releaseID, "")), "keep-last-environment") {
