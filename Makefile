@@ -12,6 +12,9 @@
 TEMPORAL_VERSION    ?= 1.5.1
 TOFU_VERSION        ?= 1.12.6
 STATICCHECK_VERSION ?= 0.8.2
+# Temporal's determinism checker for workflow code; released apart from the SDK
+# (it analyses source, so any SDK version in go.mod works with it).
+WORKFLOWCHECK_VERSION ?= 0.6.0
 # Terraform 1.5.7 (the last MPL release) is the second binary the provisioning
 # activities are tested against.
 TERRAFORM_VERSION   ?= 1.5.7
@@ -28,8 +31,10 @@ TOOLS_BUILD := $(TOOLS_DIR)/build
 TEMPORAL    := $(TOOLS_BUILD)/temporal-$(TEMPORAL_VERSION)/temporal
 TOFU        := $(TOOLS_BUILD)/tofu-$(TOFU_VERSION)/tofu
 STATICCHECK := $(TOOLS_BUILD)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+WORKFLOWCHECK := $(TOOLS_BUILD)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 TERRAFORM   := $(TOOLS_BUILD)/terraform-$(TERRAFORM_VERSION)/terraform
-TOOL_LINKS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/terraform
+TOOL_LINKS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/terraform \
+	$(TOOLS_BIN)/workflowcheck
 
 # The environment the end-to-end tests, the demo and the dev stack read.
 RUNBOOK_ENV := \
@@ -44,7 +49,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu, terraform and staticcheck into .tools/ (once per pin)
+tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu, terraform, staticcheck and workflowcheck into .tools/ (once per pin)
 
 deps: ## Check (and as root, install) the Debian packages the tests need
 	@scripts/deps.sh
@@ -60,11 +65,12 @@ test: deps tools build ## Run all tests on the real local stack, a short fuzz ru
 	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 2s
 	@$(MAKE) --no-print-directory lint
 
-lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
+lint: $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/workflowcheck ## gofmt, go vet, staticcheck and workflowcheck (workflow determinism)
 	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path './.tools/*' -print0 | xargs -0 -r gofmt -l); \
 	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
+	$(TOOLS_BIN)/workflowcheck -config workflowcheck.config.yaml ./workflows/
 
 bench: ## Run the benchmarks
 	$(RUNBOOK_ENV) go test -run '^$$' -bench . -benchmem ./...
@@ -102,6 +108,9 @@ $(TOFU):
 $(STATICCHECK):
 	GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
 
+$(WORKFLOWCHECK):
+	GOBIN=$(@D) go install go.temporal.io/sdk/contrib/tools/workflowcheck@v$(WORKFLOWCHECK_VERSION)
+
 $(TERRAFORM):
 	GOBIN=$(@D) go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
 
@@ -111,6 +120,7 @@ $(TOOLS_BIN)/temporal: $(TEMPORAL) FORCE
 $(TOOLS_BIN)/tofu: $(TOFU) FORCE
 $(TOOLS_BIN)/staticcheck: $(STATICCHECK) FORCE
 $(TOOLS_BIN)/terraform: $(TERRAFORM) FORCE
+$(TOOLS_BIN)/workflowcheck: $(WORKFLOWCHECK) FORCE
 $(TOOL_LINKS):
 	@target=../build/$(notdir $(patsubst %/,%,$(dir $<)))/$(notdir $<); \
 	if [ "$$(readlink $@ 2>/dev/null)" != "$$target" ]; then \

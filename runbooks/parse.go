@@ -9,11 +9,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	// Release windows name IANA time zones; embedding the database makes
-	// validation give the same answer on every machine, including minimal
-	// containers without /usr/share/zoneinfo.
-	_ "time/tzdata"
-
 	"gopkg.in/yaml.v3"
 )
 

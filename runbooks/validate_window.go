@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/zones"
 )
 
 var (
@@ -26,7 +28,8 @@ func (v *validator) releaseWindow(path string, w *ReleaseWindow) {
 		// could disagree about whether the window is open.
 		v.errf(tz, "timezone Local depends on the machine; name the zone, e.g. UTC or Europe/Berlin")
 	default:
-		if _, err := time.LoadLocation(w.Timezone); err != nil {
+		// The same database the workflows decide with (internal/zones).
+		if _, err := zones.Load(w.Timezone); err != nil {
 			v.errf(tz, "unknown time zone %q; use an IANA name such as UTC or Europe/Berlin", w.Timezone)
 		}
 	}

@@ -114,7 +114,8 @@ func TestDeployApproveSucceed(t *testing.T) {
 	assertListed(t, r, id)
 
 	c := stack.client
-	exportHistory(t, c, id, "", "release-succeeded")
+	assertKeptLastEnvironment(t, c, id, "production")
+	exportHistory(t, c, id, "", "release-succeeded-keep-last-environment")
 	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-approved")
 }
 

@@ -173,6 +173,8 @@ func TestRiskFromRealPlanAndMigrations(t *testing.T) {
 	r.mustCLI("approve", id, "--as", "rita")
 	st = r.waitFor(id, id+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 	assertSucceeded(t, st, "production")
+	exportHistory(t, r.rc.Temporal, id, "", "release-risk-medium")
+	exportHistory(t, r.rc.Temporal, env(t, st, "production").WorkflowID, env(t, st, "production").RunID, "environment-risk-medium")
 
 	path, _ = r.writeRunbook("v2.yaml", riskRunbook, map[string]any{"To": 2})
 	id = r.deploy(path, digest, "1.0.1", "alice")

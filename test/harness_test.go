@@ -30,7 +30,7 @@ import (
 
 // updateHistories makes the tests that finish a release export its workflow
 // histories into testdata/histories for the replay test.
-var updateHistories = flag.Bool("update-histories", false, "export the workflow histories of the end-to-end releases into testdata/histories")
+var updateHistories = flag.Bool("update-histories", false, "export the workflow histories of the end-to-end releases into testdata/histories (new names only; existing files are kept)")
 
 const (
 	// pollInterval and pollDeadline bound every wait for a state.

@@ -3,6 +3,8 @@ package test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,65 +16,22 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/runbookhq/runbook/workflows"
 )
 
 // historiesDir holds captured workflow histories (protojson of
-// temporal.api.history.v1.History), replayed against the current workflow
-// code so a change that breaks running releases fails here.
+// temporal.api.history.v1.History). They are append-only evidence: see its
+// README.md; workflows/replay_test.go replays them and checks the manifest.
 const historiesDir = "testdata/histories"
 
-// TestReplay replays every captured history with the current workflows and
-// fails on non-determinism.
-func TestReplay(t *testing.T) {
-	if *updateHistories {
-		t.Skip("histories are being regenerated; each one is replayed as it is written")
-	}
-	files, err := filepath.Glob(filepath.Join(historiesDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 3 {
-		t.Fatalf("want at least 3 histories in %s, have %d; capture them with: go test ./test/ -run 'TestDeployApproveSucceed|TestRejectRollsBackInReverse' -update-histories", historiesDir, len(files))
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
-			replay(t, f)
-		})
-	}
-}
+// historiesManifest lists every captured history with its SHA-256.
+const historiesManifest = "SHA256SUMS"
 
-// TestReplayDetectsNonDeterminism proves the replay test can fail: the
-// captured environment history replayed against different code must be
-// refused.
-func TestReplayDetectsNonDeterminism(t *testing.T) {
-	if *updateHistories {
-		t.Skip("histories are being regenerated")
-	}
-	f := filepath.Join(historiesDir, "environment-approved.json")
-	if _, err := os.Stat(f); err != nil {
-		t.Fatalf("%s is missing: %v", f, err)
-	}
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(workflows.Release)
-	// Same name and signature, different commands: a timer where the real
-	// workflow writes its first audit record.
-	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.EnvironmentInput) (workflows.EnvironmentResult, error) {
-		return workflows.EnvironmentResult{}, workflow.Sleep(ctx, time.Hour)
-	}, workflow.RegisterOptions{Name: workflows.EnvironmentWorkflowName})
-	err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger{}, f)
-	if err == nil {
-		t.Fatal("replaying the environment history against different code succeeded; the replayer does not check determinism")
-	}
-	if !strings.Contains(strings.ToLower(err.Error()), "nondetermin") {
-		t.Fatalf("replay failed, but not for non-determinism: %v", err)
-	}
-	t.Logf("refused as expected: %v", err)
-}
-
+// replay replays a history just captured against the current workflows; the
+// replay test of every captured history lives next to the workflow code
+// (workflows/replay_test.go).
 func replay(t *testing.T, file string) {
 	t.Helper()
 	r := worker.NewWorkflowReplayer()
@@ -104,10 +63,17 @@ func fetchHistory(t testing.TB, c client.Client, workflowID, runID string) *hist
 }
 
 // exportHistory writes a workflow's history to testdata/histories/name.json
-// when -update-histories is set, and replays it right away.
+// when -update-histories is set, lists it in the manifest and replays it
+// right away. Captured histories are never overwritten: a name that exists
+// is kept as it is, so capturing a changed behaviour needs a new name.
 func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string) {
 	t.Helper()
 	if !*updateHistories {
+		return
+	}
+	path := filepath.Join(historiesDir, name+".json")
+	if _, err := os.Stat(path); err == nil {
+		t.Logf("%s exists and is kept: captured histories are append-only; give a new capture a new name", path)
 		return
 	}
 	h := fetchHistory(t, c, workflowID, runID)
@@ -119,15 +85,31 @@ func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string
 	if err != nil {
 		t.Fatal(err)
 	}
+	b = append(b, '\n')
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(historiesDir, name+".json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	appendManifest(t, name+".json", b)
 	t.Logf("wrote %s (%d events)", path, len(h.Events))
 	replay(t, path)
+}
+
+// appendManifest adds a new fixture's line to the manifest.
+func appendManifest(t *testing.T, file string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(historiesDir, historiesManifest), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(f, "%x  %s\n", sha256.Sum256(b), file); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // historyText is every string and byte field of a history (so payloads
@@ -171,4 +153,24 @@ func historyText(h *historypb.History) string {
 	}
 	walk(h.ProtoReflect())
 	return b.String()
+}
+
+// assertKeptLastEnvironment checks that a finished release keeps
+// RunbookEnvironment at the last environment it reached and that its
+// history records the keep-last-environment version, so the release can be
+// told apart from those that ended before the version existed.
+func assertKeptLastEnvironment(t *testing.T, c client.Client, releaseID, env string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := c.DescribeWorkflow(ctx, releaseID, "")
+	if err != nil {
+		t.Fatalf("describe %s: %v", releaseID, err)
+	}
+	if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.AttrEnvironment); got != env {
+		t.Errorf("finished release %s has RunbookEnvironment %q, want the last environment it reached, %q", releaseID, got, env)
+	}
+	if !strings.Contains(historyText(fetchHistory(t, c, releaseID, "")), "keep-last-environment") {
+		t.Errorf("the history of %s records no keep-last-environment version marker", releaseID)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/internal/zones"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -96,7 +97,7 @@ func (e *environment) holdForWindow(ctx workflow.Context, i int) (bool, error) {
 // instant in UTC: "Tue 2026-12-01 09:00 CET (08:00 UTC)".
 func describeOpening(t time.Time, tz string) string {
 	loc := time.UTC
-	if l, err := time.LoadLocation(tz); err == nil && tz != "" {
+	if l, err := zones.Load(tz); err == nil {
 		loc = l
 	}
 	local := t.In(loc).Format("Mon 2006-01-02 15:04 MST")

@@ -208,7 +208,7 @@ func (r *release) refresh(ctx workflow.Context) {
 		}
 	}
 	upsertChanged(ctx, AttrStatus, state)
-	upsertChanged(ctx, AttrEnvironment, r.lastReached())
+	upsertChanged(ctx, AttrEnvironment, r.environmentAttr(ctx))
 	upsertChanged(ctx, AttrStep, step)
 	if risk := r.highestRisk(); risk != "" {
 		upsertChanged(ctx, AttrRisk, risk)
@@ -244,6 +244,43 @@ func (r *release) lastReached() string {
 		}
 	}
 	return last
+}
+
+// keepLastEnvironmentChange versions keeping RunbookEnvironment at the last
+// environment reached when a release ends (lastReached). Commit 8b359c8
+// shipped that change without a version; before it, the release's last
+// refresh unset the attribute, one more command than now.
+const keepLastEnvironmentChange = "keep-last-environment"
+
+// unsetEnvironmentBuilds are the build IDs (binary checksums) of workers
+// that ran the code before 8b359c8 and completed releases whose histories
+// we hold (test/testdata/histories/v0-release-*.json).
+var unsetEnvironmentBuilds = []string{"99aa2aa960e8ea15f54b205bee532a14"}
+
+// environmentAttr is the RunbookEnvironment value: lastReached, or the
+// current environment ("" once ended) for a release that ends under the
+// code before keepLastEnvironmentChange. The version is asked only where
+// the two differ, at the end, so a release records it in its last task.
+func (r *release) environmentAttr(ctx workflow.Context) string {
+	last := r.lastReached()
+	if last == r.status.CurrentEnvironment || !unsetsEndedEnvironment(ctx) {
+		return last
+	}
+	return r.status.CurrentEnvironment
+}
+
+// unsetsEndedEnvironment reports whether this task replays the code before
+// keepLastEnvironmentChange. A new task records the version and keeps the
+// environment. A history without the marker was written either before
+// 8b359c8 (unset) or between 8b359c8 and the version (kept): both emitted
+// the same commands up to this point, so only the build ID of the worker
+// that completed this task, which the SDK keeps deterministic for replay,
+// tells them apart. Unlisted builds keep, as the code since 8b359c8 did.
+func unsetsEndedEnvironment(ctx workflow.Context) bool {
+	if workflow.GetVersion(ctx, keepLastEnvironmentChange, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		return false
+	}
+	return slices.Contains(unsetEnvironmentBuilds, workflow.GetInfo(ctx).GetCurrentBuildID())
 }
 
 func (r *release) audit(ctx workflow.Context, action, actor, outcome, detail string) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runbookhq/runbook/internal/zones"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -19,15 +20,13 @@ var weekdays = map[string]time.Weekday{
 
 // NextOpening returns the earliest instant at or after now when the window is
 // open (now itself when it is open), and, when closed, a sentence saying why.
-// It is a pure function of its arguments, so workflows may call it.
+// It is a pure function of its arguments, so workflows may call it: the
+// zone comes from the database compiled into the binary (internal/zones),
+// not the host's, so every worker decides the same.
 func NextOpening(now time.Time, w runbooks.ReleaseWindow) (time.Time, string, error) {
-	loc := time.UTC
-	if w.Timezone != "" {
-		l, err := time.LoadLocation(w.Timezone)
-		if err != nil {
-			return time.Time{}, "", fmt.Errorf("unknown time zone %q", w.Timezone)
-		}
-		loc = l
+	loc, err := zones.Load(w.Timezone)
+	if err != nil {
+		return time.Time{}, "", err
 	}
 	startMin, err := clockMinutes(w.Start, 0)
 	if err != nil {
