@@ -25,6 +25,9 @@ import (
 // code so a change that breaks running releases fails here.
 const historiesDir = "testdata/histories"
 
+// maxFixtureBytes bounds one captured history: fixtures live in git forever.
+const maxFixtureBytes = 400 << 10
+
 // TestReplay replays every captured history with the current workflows and
 // fails on non-determinism.
 func TestReplay(t *testing.T) {
@@ -78,6 +81,8 @@ func replay(t *testing.T, file string) {
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflow(workflows.Release)
 	r.RegisterWorkflow(workflows.Environment)
+	r.RegisterWorkflow(workflows.Freezes)
+	r.RegisterWorkflow(workflows.Drift)
 	if err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger{}, file); err != nil {
 		t.Fatalf("replay %s: %v", file, err)
 	}
@@ -104,10 +109,17 @@ func fetchHistory(t testing.TB, c client.Client, workflowID, runID string) *hist
 }
 
 // exportHistory writes a workflow's history to testdata/histories/name.json
-// when -update-histories is set, and replays it right away.
+// when -update-histories is set, and replays it right away. It never
+// overwrites a fixture: a committed history stands for releases in flight
+// and is append-only evidence, so a changed behaviour gets a new name.
 func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string) {
 	t.Helper()
 	if !*updateHistories {
+		return
+	}
+	path := filepath.Join(historiesDir, name+".json")
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("%s exists and fixtures are never overwritten; capture a changed behaviour under a new name (or delete an uncommitted capture first)", path)
 		return
 	}
 	h := fetchHistory(t, c, workflowID, runID)
@@ -119,10 +131,13 @@ func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(b) > maxFixtureBytes {
+		t.Errorf("history of %s is %d KB, over the %d KB a fixture may take; capture a shorter scenario (fewer weights, shorter bakes)", workflowID, len(b)>>10, maxFixtureBytes>>10)
+		return
+	}
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(historiesDir, name+".json")
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
