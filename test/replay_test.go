@@ -145,6 +145,15 @@ func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string
 	replay(t, path)
 }
 
+// exportRelease captures a finished release's history as release-name and
+// its environment envName's as environment-name.
+func (r *rig) exportRelease(t *testing.T, st workflows.ReleaseStatus, envName, name string) {
+	t.Helper()
+	e := env(t, st, envName)
+	exportHistory(t, r.rc.Temporal, st.ReleaseID, "", "release-"+name)
+	exportHistory(t, r.rc.Temporal, e.WorkflowID, e.RunID, "environment-"+name)
+}
+
 // historyText is every string and byte field of a history (so payloads
 // appear decoded, not base64), one per line, for a test to check that a value
 // never reached history in any form.
