@@ -82,11 +82,13 @@ func (r *rig) waitAborted(id string) workflows.ReleaseStatus {
 	return st
 }
 
-// assertStepInterrupted checks that the abort interrupted step.
+// assertStepInterrupted checks that the abort interrupted step: it says
+// so, and is interrupted, or compensated once its compensation ran.
 func assertStepInterrupted(t *testing.T, st workflows.ReleaseStatus, envName, stepName string) {
 	t.Helper()
-	if got := step(t, env(t, st, envName), stepName).State; got != workflows.StateInterrupted {
-		t.Errorf("%s/%s is %s after the abort, want interrupted", envName, stepName, got)
+	s := step(t, env(t, st, envName), stepName)
+	if (s.State != workflows.StateInterrupted && s.State != workflows.StateCompensated) || !strings.Contains(s.Error, "aborted by alice") {
+		t.Errorf("%s/%s is %s (%q) after the abort, want interrupted (or compensated) by alice's abort", envName, stepName, s.State, s.Error)
 	}
 }
 
