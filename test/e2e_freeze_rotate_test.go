@@ -139,11 +139,11 @@ func (r *rig) freezesRun() string {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d, err := r.rc.Temporal.DescribeWorkflowExecution(ctx, freezes.WorkflowID, "")
+	d, err := r.rc.Temporal.DescribeWorkflow(ctx, freezes.WorkflowID, "")
 	if err != nil {
 		r.t.Fatalf("describe %s: %v", freezes.WorkflowID, err)
 	}
-	return d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	return d.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 }
 
 // createUntilRotated creates freezes of other services (holding nothing of
