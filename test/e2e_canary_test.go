@@ -44,7 +44,7 @@ policy:
 environments:
   - name: production
     traffic:
-      provider: edge
+      provider: edge{{.X.Rollback}}
       options:
         admin: {{.X.Admin}}
         token: env:E2E_EDGE_TOKEN
@@ -84,7 +84,7 @@ environments:
           steps:
 {{- range .X.Weights}}
             - weight: {{.}}
-              bake: 2s
+              bake: {{$.X.Bake}}
 {{- end}}
 `
 
@@ -118,22 +118,55 @@ func newSlotted(t testing.TB, r *rig, metricsFor func(admin string) string) *slo
 // newSlottedWindow is newSlotted with the SLOs measured over window (0: the
 // analysis interval).
 func newSlottedWindow(t testing.TB, r *rig, metricsFor func(admin string) string, window time.Duration) *slotted {
+	return newSlottedShape(t, r, metricsFor, canaryShape{window: window})
+}
+
+// canaryShape is what a test may change of canaryRunbook; the zero value
+// is ten weights of 10, 2 s bakes, the SLOs measured over the analysis
+// interval and an immediate rollback.
+type canaryShape struct {
+	window   time.Duration
+	weights  []int
+	bake     time.Duration
+	rollback string // traffic.rollback
+	// routerVia, when set, gives the admin URL the runbook names for the
+	// proxy's real one: a test's stand-in in front of the router.
+	routerVia func(admin string) string
+}
+
+// newSlottedShape is newSlotted with the canary shaped by c.
+func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string, c canaryShape) *slotted {
 	t.Helper()
 	s, sampleapp := newSlots(t, r)
 	token := randomToken(t)
 	s.startEdge(t, token)
-	var windowLine string
-	if window > 0 {
-		windowLine = "\n        window: " + window.String()
+	var windowLine, rollbackLine string
+	if c.window > 0 {
+		windowLine = "\n        window: " + c.window.String()
 	}
-	weights := make([]int, 10)
-	for i := range weights {
-		weights[i] = 10 * (i + 1)
+	if c.rollback != "" {
+		rollbackLine = "\n      rollback: " + c.rollback
+	}
+	weights := c.weights
+	if weights == nil {
+		weights = make([]int, 10)
+		for i := range weights {
+			weights[i] = 10 * (i + 1)
+		}
+	}
+	bake := c.bake
+	if bake == 0 {
+		bake = 2 * time.Second
+	}
+	admin := s.admin
+	if c.routerVia != nil {
+		admin = c.routerVia(s.admin)
 	}
 	s.path, _ = r.writeRunbook("runbook.yaml", canaryRunbook, map[string]any{
 		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
-		"Admin": s.admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
+		"Admin": admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
 		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
+		"Bake": bake.String(), "Rollback": rollbackLine,
 	})
 	t.Cleanup(s.destroy)
 	s.workerEnv = []string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}
@@ -337,6 +370,7 @@ func TestCanaryUnderLoad(t *testing.T) {
 	if res := r.cli("status", id2); !strings.Contains(res.stdout, "round") || !strings.Contains(res.stdout, "PASS") {
 		t.Errorf("runbook status shows no analysis rounds:\n%s", res)
 	}
+	r.exportRelease(t, st, "production", "canary-ten-weights")
 
 	// 3.0.0 goes to green; it starts failing at its third weight.
 	id3 := r.deploy(s.path, s.digest, "3.0.0", requester)
@@ -377,6 +411,7 @@ func TestCanaryUnderLoad(t *testing.T) {
 	if !hasAuditOutcome(r.auditRecords(id3), "traffic.breach", "canary", workflows.StateFailed) {
 		t.Errorf("the audit log has no traffic.breach record for the canary step")
 	}
+	r.exportRelease(t, st, "production", "canary-breach-immediate-rollback")
 }
 
 // TestCanaryWithPrometheus: the same canary with the SLOs read from a real

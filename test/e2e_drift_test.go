@@ -42,6 +42,8 @@ func TestDriftCheck(t *testing.T) {
 		t.Fatalf("drift check after the app was killed: want exit 2 saying drifted with terraform_data.app (replace), got %s", res)
 	}
 	recs := r.auditRecords("")
+	r.exportDrift(t, workflows.StateInSync, "drift-in-sync")
+	r.exportDrift(t, workflows.StateDrifted, "drift-drifted")
 	for _, state := range []string{workflows.StateInSync, workflows.StateDrifted} {
 		e := auditOf(recs, "drift."+state, "")
 		if e == nil || e["actor"] != "dana" || e["service"] != r.service || e["environment"] != "staging" {
@@ -62,4 +64,19 @@ func TestDriftCheck(t *testing.T) {
 	if res := r.cli("drift", "status", a.path, "--env", "staging"); res.code == 0 {
 		t.Errorf("drift status after disable: want an error (no schedule), got %s", res)
 	}
+}
+
+// exportDrift captures the history of the first drift check the audit log
+// records with state: the record names the check's workflow.
+func (r *rig) exportDrift(t *testing.T, state, name string) {
+	t.Helper()
+	if !*updateHistories {
+		return
+	}
+	e := auditOf(r.auditRecords(""), "drift."+state, "")
+	id, _ := e["release"].(string)
+	if !strings.HasPrefix(id, "drift/") {
+		t.Fatalf("no audit record of a drift check that found %s: %v", state, e)
+	}
+	exportHistory(t, r.rc.Temporal, id, "", name)
 }

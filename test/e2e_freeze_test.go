@@ -184,16 +184,24 @@ func breakGlassThroughFreeze(t *testing.T, r *rig, rec *recorder, path, digest s
 // cannot hold another test's releases in the namespace.
 func (r *rig) createFreeze(args ...string) string {
 	r.t.Helper()
+	id := r.newFreeze(args...)
+	r.t.Cleanup(func() {
+		if g, ok := r.freeze(id); ok && g.LiftedAt.IsZero() {
+			r.mustCLI("freeze", "lift", id, "--reason", "test finished", "--as", "cab")
+		}
+	})
+	return id
+}
+
+// newFreeze runs `runbook freeze create` with args as cab and returns the
+// new freeze's ID, leaving it in place when the test ends.
+func (r *rig) newFreeze(args ...string) string {
+	r.t.Helper()
 	res := r.mustCLI(append([]string{"freeze", "create", "--as", "cab", "-o", "json"}, args...)...)
 	var f freezes.Freeze
 	if err := json.Unmarshal([]byte(res.stdout), &f); err != nil || !strings.HasPrefix(f.ID, "freeze-") {
 		r.t.Fatalf("freeze create printed %q (%v)", res.stdout, err)
 	}
-	r.t.Cleanup(func() {
-		if g, ok := r.freeze(f.ID); ok && g.LiftedAt.IsZero() {
-			r.mustCLI("freeze", "lift", f.ID, "--reason", "test finished", "--as", "cab")
-		}
-	})
 	return f.ID
 }
 

@@ -211,12 +211,13 @@ type request struct {
 	Method, Path, Key string
 }
 
-// recorder is a test HTTP server that answers 200 and records requests in
-// order.
+// recorder is a test HTTP server that answers 200 (503 under its failing
+// prefix, when set) and records requests in order.
 type recorder struct {
-	mu   sync.Mutex
-	reqs []request
-	srv  *httptest.Server
+	mu      sync.Mutex
+	reqs    []request
+	failing string
+	srv     *httptest.Server
 }
 
 func newRecorder(t testing.TB) *recorder {
@@ -224,7 +225,12 @@ func newRecorder(t testing.TB) *recorder {
 	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, request{Method: req.Method, Path: req.URL.Path, Key: req.Header.Get("Idempotency-Key")})
+		fail := rec.failing != "" && strings.HasPrefix(req.URL.Path, rec.failing)
 		rec.mu.Unlock()
+		if fail {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintf(w, "ok %s\n", req.URL.Path)
 	}))
 	t.Cleanup(rec.srv.Close)

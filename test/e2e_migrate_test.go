@@ -120,6 +120,8 @@ func TestMigrations(t *testing.T) {
 		{"ContractRefusedInExpandPhase", testContractRefused},
 		{"ContractGatedInContractPhase", testContractGated},
 		{"TwoReleasesContendForOneDatabase", testConcurrentReleases},
+		{"AbortWhileMigrating", testAbortWhileMigrating},
+		{"AbortAtDirtyMigrationSQLite", func(t *testing.T, _ *pgServer) { testAbortAtDirtyMigration(t, sqliteDB(t)) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -478,6 +480,9 @@ func testFailingMigration(t *testing.T, db testDB) {
 	if res := r.cli("migrate", "retry", id, "--as", "alice"); res.code == 0 {
 		t.Errorf("migrate retry on a finished release succeeded: %s", res)
 	}
+	if db.driver == migrate.SQLite { // the same commands on both drivers: one capture
+		r.exportRelease(t, st, "staging", "migration-dirty-retry-force")
+	}
 	if db.driver == migrate.Postgres {
 		assertNoDSN(t, r, st, db, w)
 	}
@@ -724,6 +729,13 @@ func holdMigrateLock(t *testing.T, db testDB) *migrateLock {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return holdAdvisoryLock(t, db, id)
+}
+
+// holdAdvisoryLock takes the advisory lock id on the database until the
+// lock is released or the test ends.
+func holdAdvisoryLock(t *testing.T, db testDB, id int64) *migrateLock {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, db.dsn)

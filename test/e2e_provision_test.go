@@ -305,6 +305,7 @@ func TestProvisionReleases(t *testing.T) {
 	if !hasAudit(r.auditRecords(id2), "gate.approved", "alice", "provision") {
 		t.Errorf("audit log has no gate.approved record by alice for the provision gate")
 	}
+	r.exportRelease(t, st, "staging", "provision-destructive-gate-approved")
 
 	// v3: applied, then rejected at go-live; the compensation re-applies
 	// v2's variables, so OpenTofu starts v2 again.
@@ -335,6 +336,7 @@ func TestProvisionReleases(t *testing.T) {
 	if got := step(t, stg, "provision").State; got != workflows.StateCompensated {
 		t.Errorf("v3 provision is %s, want compensated", got)
 	}
+	r.exportRelease(t, st, "staging", "provision-gate-rejected-restored")
 	if res := r.cli("audit", "verify"); res.code != 0 {
 		t.Errorf("audit verify: %s", res)
 	}

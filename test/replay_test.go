@@ -29,6 +29,9 @@ const historiesDir = "testdata/histories"
 // historiesManifest lists every captured history with its SHA-256.
 const historiesManifest = "SHA256SUMS"
 
+// maxFixtureBytes bounds one captured history: fixtures live in git forever.
+const maxFixtureBytes = 400 << 10
+
 // replay replays a history just captured against the current workflows; the
 // replay test of every captured history lives next to the workflow code
 // (workflows/replay_test.go).
@@ -37,6 +40,8 @@ func replay(t *testing.T, file string) {
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflow(workflows.Release)
 	r.RegisterWorkflow(workflows.Environment)
+	r.RegisterWorkflow(workflows.Freezes)
+	r.RegisterWorkflow(workflows.Drift)
 	if err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger{}, file); err != nil {
 		t.Fatalf("replay %s: %v", file, err)
 	}
@@ -73,7 +78,7 @@ func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string
 	}
 	path := filepath.Join(historiesDir, name+".json")
 	if _, err := os.Stat(path); err == nil {
-		t.Logf("%s exists and is kept: captured histories are append-only; give a new capture a new name", path)
+		t.Errorf("%s exists and fixtures are never overwritten; capture a changed behaviour under a new name (or delete an uncommitted capture first)", path)
 		return
 	}
 	h := fetchHistory(t, c, workflowID, runID)
@@ -85,6 +90,10 @@ func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(b) > maxFixtureBytes {
+		t.Errorf("history of %s is %d KB, over the %d KB a fixture may take; capture a shorter scenario (fewer weights, shorter bakes)", workflowID, len(b)>>10, maxFixtureBytes>>10)
+		return
+	}
 	b = append(b, '\n')
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -95,6 +104,15 @@ func exportHistory(t *testing.T, c client.Client, workflowID, runID, name string
 	appendManifest(t, name+".json", b)
 	t.Logf("wrote %s (%d events)", path, len(h.Events))
 	replay(t, path)
+}
+
+// exportRelease captures a finished release's history as release-name and
+// its environment envName's as environment-name.
+func (r *rig) exportRelease(t *testing.T, st workflows.ReleaseStatus, envName, name string) {
+	t.Helper()
+	e := env(t, st, envName)
+	exportHistory(t, r.rc.Temporal, st.ReleaseID, "", "release-"+name)
+	exportHistory(t, r.rc.Temporal, e.WorkflowID, e.RunID, "environment-"+name)
 }
 
 // appendManifest adds a new fixture's line to the manifest.

@@ -36,6 +36,11 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Namespaces are created at start besides "default".
 	Namespaces []string
+	// DynamicConfig are server settings as KEY=VALUE (passed as
+	// --dynamic-config-value; VALUE is YAML), e.g. a low
+	// limit.historyCount.suggestContinueAsNew to see long-lived workflows
+	// continue as new within a test.
+	DynamicConfig []string
 }
 
 // Server is a running dev server.
@@ -142,6 +147,9 @@ func start(ctx context.Context, o Options) (*Server, error) {
 	}
 	for _, ns := range o.Namespaces {
 		args = append(args, "--namespace", ns)
+	}
+	for _, kv := range o.DynamicConfig {
+		args = append(args, "--dynamic-config-value", kv)
 	}
 	if o.DBFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {
