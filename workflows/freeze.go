@@ -155,8 +155,6 @@ func (b *board) register(ctx workflow.Context) error {
 func (b *board) validateCreate(ctx workflow.Context, in freezes.CreateInput) error {
 	now := workflow.Now(ctx)
 	switch {
-	case ctx.Err() != nil:
-		return errCancelling
 	case strings.TrimSpace(in.Actor) == "":
 		return fmt.Errorf("say who creates the freeze: pass --as NAME")
 	case strings.TrimSpace(in.Reason) == "":
@@ -198,9 +196,6 @@ func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Fr
 
 // validateLift refuses to lift a freeze that is unknown or already ended.
 func (b *board) validateLift(ctx workflow.Context, in freezes.LiftInput) error {
-	if ctx.Err() != nil {
-		return errCancelling
-	}
 	if strings.TrimSpace(in.Actor) == "" {
 		return fmt.Errorf("say who lifts the freeze: pass --as NAME")
 	}

@@ -3,7 +3,6 @@ package workflows
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,10 +13,6 @@ import (
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/freezes"
 )
-
-// errCancelling refuses a freeze request that reaches a run being
-// cancelled: the request would die with the run.
-var errCancelling = errors.New("the Freezes workflow is being cancelled; run the command again: it starts a new run with the same freezes")
 
 // newID names a new freeze. Since freezeIDChange the name comes from the
 // Update's ID (unique per request, chosen by the client, recorded in
