@@ -209,12 +209,12 @@ func List(ctx context.Context, c client.Client) ([]Freeze, error) {
 // closedHint says what to do when the freezes could not be read because the
 // Freezes workflow's run closed and cannot be replayed; "" otherwise.
 func closedHint(ctx context.Context, c client.Client) string {
-	d, err := c.DescribeWorkflowExecution(ctx, WorkflowID, "")
-	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	d, err := c.DescribeWorkflow(ctx, WorkflowID, "")
+	if err != nil || d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return ""
 	}
 	return fmt.Sprintf("; its latest run is %s: `runbook freeze restore` starts a new run with its freezes, "+
-		"or says what to do when they cannot be read back", RunStatus(d.GetWorkflowExecutionInfo().GetStatus()))
+		"or says what to do when they cannot be read back", RunStatus(d.RawResponse.GetWorkflowExecutionInfo().GetStatus()))
 }
 
 // RunStatus names how a run ended, in the words of the rest of runbook:

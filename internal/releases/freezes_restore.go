@@ -39,7 +39,7 @@ func (b FreezeBoard) Closed() string {
 
 // DescribeFreezes looks at the latest run of the Freezes workflow.
 func (c *Client) DescribeFreezes(ctx context.Context) (FreezeBoard, error) {
-	d, err := c.Temporal.DescribeWorkflowExecution(ctx, freezes.WorkflowID, "")
+	d, err := c.Temporal.DescribeWorkflow(ctx, freezes.WorkflowID, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return FreezeBoard{}, nil
@@ -47,7 +47,7 @@ func (c *Client) DescribeFreezes(ctx context.Context) (FreezeBoard, error) {
 	if err != nil {
 		return FreezeBoard{}, fmt.Errorf("look at the Freezes workflow %s: %w", freezes.WorkflowID, err)
 	}
-	info := d.GetWorkflowExecutionInfo()
+	info := d.RawResponse.GetWorkflowExecutionInfo()
 	st := info.GetStatus()
 	return FreezeBoard{
 		Exists:   true,
