@@ -41,6 +41,9 @@ const (
 	// freezeNamespace is where the freeze tests run: a freeze holds every
 	// release of the namespace it covers, so they get one of their own.
 	freezeNamespace = "e2e-freezes"
+	// freezeBoardNamespace is where a test cancels and terminates the
+	// Freezes workflow itself, apart from the other freeze tests.
+	freezeBoardNamespace = "e2e-freezes-board"
 	// pinnedTemporal is the Makefile's pinned build, relative to the repo root.
 	pinnedTemporal = ".tools/build/temporal-1.5.1/temporal"
 )
@@ -211,7 +214,7 @@ func startStack() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: -1, Log: logf, Namespaces: []string{freezeNamespace}})
+	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: -1, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace}})
 	if err != nil {
 		stack.err = fmt.Errorf("%w\n%s", err, tail(stack.serverLog, 40))
 		return
@@ -223,7 +226,7 @@ func startStack() {
 		return
 	}
 	stack.client = c
-	for _, ns := range []string{namespace, freezeNamespace} {
+	for _, ns := range []string{namespace, freezeNamespace, freezeBoardNamespace} {
 		if err := releases.EnsureSearchAttributes(ctx, c, ns); err != nil {
 			stack.err = err
 			return

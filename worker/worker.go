@@ -124,7 +124,11 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		started = append(started, w.w)
 	}
 	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", log.String())
+	// After the workers start: restoring reads the closed run through a
+	// query that a worker answers.
+	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)
 	<-ctx.Done()
+	stopKeeping()
 	frz.Stop()
 	host.Stop()
 	shared.Stop()

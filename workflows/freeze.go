@@ -20,6 +20,18 @@ const (
 	keepEndedFreezes = 100
 )
 
+// Changes to the commands the Freezes workflow emits, so that runs started
+// before each replays unchanged.
+const (
+	// freezesCancelChange ends the run when it is cancelled. Before it, the
+	// main loop ignored the cancelled Await and spun until the deadlock
+	// detector failed every workflow task.
+	freezesCancelChange = "freezes-cancel"
+	// freezeIDChange names freezes after their Update instead of the run's
+	// counter, which restarted at freeze-1 when a run restarted empty.
+	freezeIDChange = "freeze-id-from-update"
+)
+
 // A run continues as new past freezeHistoryLimit events, well before
 // Temporal would warn, or after freezeRequestLimit creates, lifts and
 // watches (a bound the test environment can count too). Variables so a
@@ -32,12 +44,17 @@ var (
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 // FreezesInput is the state a Freezes run starts from: empty the first
-// time, the previous run's state after a continue-as-new.
+// time, the previous run's state after a continue-as-new, or the state a
+// starter read back from a run that closed (Restored set).
 type FreezesInput struct {
 	Freezes  []freezes.Freeze     `json:"freezes,omitempty"`
 	Watchers []workflow.Execution `json:"watchers,omitempty"`
-	// Next numbers freezes: IDs stay unique across runs.
+	// Next numbered freezes before IDs came from Updates; runs started
+	// before that still use it.
 	Next int `json:"next,omitempty"`
+	// Restored is set when a starter carried the state over from a closed
+	// run; the new run audits it once and does not carry it further.
+	Restored *freezes.Restored `json:"restored,omitempty"`
 }
 
 // board is the state of one Freezes run.
@@ -45,6 +62,8 @@ type board struct {
 	FreezesInput
 	// requests counts the creates, lifts and watches this run handled.
 	requests int
+	// endOnCancel caches the freezesCancelChange version once read.
+	endOnCancel *bool
 }
 
 // Freezes is the long-lived workflow (ID freezes.WorkflowID) that keeps the
@@ -52,27 +71,58 @@ type board struct {
 // Updates, so a refused request leaves no trace; environments read them
 // before each step and, while held, register to be woken on every change.
 // The Web UI shows the active freezes as the workflow's current details.
+// Cancelling it ends the run; its freezes stay readable from the closed run
+// and the next freeze command starts a new run with them.
 func Freezes(ctx workflow.Context, in FreezesInput) error {
 	b := &board{FreezesInput: in}
 	if err := b.register(ctx); err != nil {
 		return err
 	}
 	b.publish(ctx)
+	b.recordRestore(ctx)
 	watch := workflow.GetSignalChannel(ctx, freezes.SignalWatch)
 	for {
-		_ = workflow.Await(ctx, func() bool { return watch.Len() > 0 || b.rotate(ctx) })
+		err := workflow.Await(ctx, func() bool { return watch.Len() > 0 || b.rotate(ctx) })
+		if err != nil && b.honoursCancel(ctx) {
+			return b.cancelled(ctx, err)
+		}
 		var w workflow.Execution
 		for watch.ReceiveAsync(&w) {
 			b.addWatcher(w)
 		}
 		if b.rotate(ctx) {
-			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			if err != nil && b.honoursCancel(ctx) {
+				return b.cancelled(ctx, err)
+			}
 			for watch.ReceiveAsync(&w) {
 				b.addWatcher(w)
 			}
 			return workflow.NewContinueAsNewError(ctx, Freezes, b.snapshot(workflow.Now(ctx)))
 		}
 	}
+}
+
+// honoursCancel reports whether this run ends when cancelled. Runs whose
+// history predates freezesCancelChange keep the old behaviour on replay
+// (they could only have recorded a cancellation on the way to a
+// continue-as-new).
+func (b *board) honoursCancel(ctx workflow.Context) bool {
+	if b.endOnCancel == nil {
+		v := workflow.GetVersion(ctx, freezesCancelChange, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+		b.endOnCancel = &v
+	}
+	return *b.endOnCancel
+}
+
+// cancelled ends a cancelled run once the Updates it accepted have
+// finished, so a freeze it created is also in the audit log.
+func (b *board) cancelled(ctx workflow.Context, err error) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	workflow.GetLogger(ctx).Info("Freezes workflow cancelled; the next freeze command starts a new run with its freezes",
+		"freezes", len(b.Freezes))
+	return err
 }
 
 // rotate reports whether the run's history is long enough to start afresh.
@@ -85,6 +135,11 @@ func (b *board) rotate(ctx workflow.Context) bool {
 func (b *board) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, freezes.QueryList, func() ([]freezes.Freeze, error) {
 		return b.Freezes, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, freezes.QueryState, func() (FreezesInput, error) {
+		return FreezesInput{Freezes: b.Freezes, Watchers: b.Watchers, Next: b.Next}, nil
 	}); err != nil {
 		return err
 	}
@@ -124,9 +179,8 @@ func (b *board) validateCreate(ctx workflow.Context, in freezes.CreateInput) err
 func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Freeze, error) {
 	now := workflow.Now(ctx)
 	b.requests++
-	b.Next++
 	f := freezes.Freeze{
-		ID: fmt.Sprintf("freeze-%d", b.Next), Services: in.Services, Environments: in.Environments,
+		ID: b.newID(ctx, now), Services: in.Services, Environments: in.Environments,
 		From: in.From, To: in.To, Reason: in.Reason, CreatedBy: in.Actor, CreatedAt: now,
 	}
 	if f.From.IsZero() || f.From.Before(now) {
@@ -212,44 +266,4 @@ func (b *board) audit(ctx workflow.Context, f freezes.Freeze, action, actor, det
 		Outcome: outcome,
 		Detail:  detail,
 	}}, nil)
-}
-
-// snapshot is the state the next run starts from, without ended freezes
-// beyond the most recent keepEndedFreezes.
-func (b *board) snapshot(now time.Time) FreezesInput {
-	var active, ended []freezes.Freeze
-	for _, f := range b.Freezes {
-		if f.Ended(now) {
-			ended = append(ended, f)
-		} else {
-			active = append(active, f)
-		}
-	}
-	if len(ended) > keepEndedFreezes {
-		ended = ended[len(ended)-keepEndedFreezes:]
-	}
-	return FreezesInput{Freezes: append(ended, active...), Watchers: b.Watchers, Next: b.Next}
-}
-
-// publish shows the freezes in the Web UI.
-func (b *board) publish(ctx workflow.Context) {
-	now := workflow.Now(ctx)
-	var s strings.Builder
-	s.WriteString("**Change freezes**\n\n| id | scope | from | until | by | reason | state |\n|---|---|---|---|---|---|---|\n")
-	for i := len(b.Freezes) - 1; i >= 0; i-- {
-		f := b.Freezes[i]
-		state := "active"
-		switch {
-		case !f.LiftedAt.IsZero():
-			state = "lifted by " + f.LiftedBy + ": " + f.LiftReason
-		case f.Ended(now):
-			state = "ended"
-		case now.Before(f.From):
-			state = "scheduled"
-		}
-		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s | %s |\n", f.ID, f.Scope(),
-			f.From.UTC().Format(time.RFC3339), strings.TrimPrefix(f.Until(), "until "), f.CreatedBy,
-			strings.ReplaceAll(f.Reason, "|", "/"), strings.ReplaceAll(state, "|", "/"))
-	}
-	workflow.SetCurrentDetails(ctx, s.String())
 }

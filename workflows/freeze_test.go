@@ -32,12 +32,13 @@ func TestFreezesWorkflowCreateLiftAndWatchers(t *testing.T) {
 			Environments: []string{"production"}, To: start.Add(72 * time.Hour)})
 	})
 	h.at(2*time.Minute, func() { h.env.SignalWorkflow(freezes.SignalWatch, held) })
+	createdID := func() string { return outcomes["create"].result.(freezes.Freeze).ID }
 	h.at(3*time.Minute, func() {
 		outcomes["lift unknown"] = h.update(freezes.UpdateLift, freezes.LiftInput{ID: "freeze-9", Actor: "cab", Reason: "done"})
-		outcomes["lift"] = h.update(freezes.UpdateLift, freezes.LiftInput{ID: "freeze-1", Actor: "cab", Reason: "peak over"})
+		outcomes["lift"] = h.update(freezes.UpdateLift, freezes.LiftInput{ID: createdID(), Actor: "cab", Reason: "peak over"})
 	})
 	h.at(4*time.Minute, func() {
-		outcomes["lift again"] = h.update(freezes.UpdateLift, freezes.LiftInput{ID: "freeze-1", Actor: "cab", Reason: "again"})
+		outcomes["lift again"] = h.update(freezes.UpdateLift, freezes.LiftInput{ID: createdID(), Actor: "cab", Reason: "again"})
 		v, err := h.env.QueryWorkflow(freezes.QueryList)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&listed))
@@ -53,14 +54,14 @@ func TestFreezesWorkflowCreateLiftAndWatchers(t *testing.T) {
 	requireRejected(t, outcomes["lift again"], "already ended")
 	require.NoError(t, outcomes["create"].err)
 	created := outcomes["create"].result.(freezes.Freeze)
-	require.Equal(t, "freeze-1", created.ID)
+	require.Regexp(t, `^freeze-20261125-[0-9a-f]{6}$`, created.ID)
 	require.Equal(t, start.Add(time.Minute), created.From)
 	require.NoError(t, outcomes["lift"].err)
 
 	require.Len(t, listed, 1)
 	require.Equal(t, "cab", listed[0].LiftedBy)
 	require.Equal(t, "peak over", listed[0].LiftReason)
-	require.Equal(t, []string{"freeze.created freeze-1 frozen", "freeze.lifted freeze-1 lifted"}, h.auditActions())
+	require.Equal(t, []string{"freeze.created " + created.ID + " frozen", "freeze.lifted " + created.ID + " lifted"}, h.auditActions())
 	h.env.AssertExpectations(t)
 }
 
@@ -84,7 +85,7 @@ func TestFreezesSnapshotBoundsState(t *testing.T) {
 	require.Equal(t, b.Next, s.Next)
 }
 
-// A long history continues as new, carrying the freezes and the numbering.
+// A long history continues as new, carrying every freeze.
 func TestFreezesContinueAsNew(t *testing.T) {
 	old := freezeRequestLimit
 	freezeRequestLimit = 4
@@ -106,6 +107,8 @@ func TestFreezesContinueAsNew(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.NotEmpty(t, next.Freezes)
 	require.Len(t, next.Freezes, 4, "the run continues as new after its fourth request")
-	require.Equal(t, len(next.Freezes), next.Next, "every freeze so far is kept and numbered")
-	require.Equal(t, fmt.Sprintf("freeze-%d", next.Next), next.Freezes[len(next.Freezes)-1].ID)
+	for i, f := range next.Freezes {
+		require.Equal(t, fmt.Sprintf("freeze %d", i+1), f.Reason, "every freeze so far is kept, in order")
+	}
+	require.Nil(t, next.Restored)
 }

@@ -23,6 +23,15 @@ const (
 	// freezeCheckChange versions the freeze check: releases started before
 	// it existed replay without it.
 	freezeCheckChange = "freeze-check"
+	// freezeRecheckChange versions reading the freezes again by timer when
+	// the Freezes workflow could not be told to wake this environment (its
+	// run had closed): before it, a release held by an open-ended freeze
+	// waited for a signal that could never come.
+	freezeRecheckChange = "freeze-recheck"
+	// firstFreezeRecheck and lastFreezeRecheck bound that timer: it doubles
+	// from the first to the last, so a long outage adds a few events an hour.
+	firstFreezeRecheck = time.Minute
+	lastFreezeRecheck  = 30 * time.Minute
 	// defaultBreakGlassTimeout bounds the wait for the emergency group.
 	defaultBreakGlassTimeout = time.Hour
 )
@@ -110,7 +119,9 @@ func describeOpening(t time.Time, tz string) string {
 // holdForFreeze keeps step i waiting while a freeze covers the environment,
 // and reports whether it waited. While held, the environment is registered
 // with the Freezes workflow, which signals it on every change; a freeze
-// with an end also wakes it by timer.
+// with an end also wakes it by timer, and so does a recheck while the
+// Freezes workflow cannot be reached (its run closed and was not restarted
+// yet), so no release waits for a signal that cannot come.
 func (e *environment) holdForFreeze(ctx workflow.Context, i int) (bool, error) {
 	if workflow.GetVersion(ctx, freezeCheckChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return false, nil
@@ -125,21 +136,26 @@ func (e *environment) holdForFreeze(ctx workflow.Context, i int) (bool, error) {
 	st := &e.status.Steps[i]
 	e.audit(ctx, auditRecord{action: "step.frozen", step: st.Name, outcome: StateWaiting, detail: held[0].Describe()})
 	e.slackProgress(ctx, fmt.Sprintf("%s: held by %s", st.Name, held[0].Describe()))
+	recheck := time.Duration(0)
 	for len(held) > 0 {
 		// Register first, then read again: a change between the two reads
 		// is either seen by the second read or signalled.
-		watch := workflow.SignalExternalWorkflow(ctx, freezes.WorkflowID, "", freezes.SignalWatch, workflow.GetInfo(ctx).WorkflowExecution)
-		if err := watch.Get(ctx, nil); err != nil && ctx.Err() == nil {
-			e.log.Warn("could not register with the Freezes workflow; relying on the freeze's end", "error", err)
+		if e.registerFreezeWatch(ctx) {
+			recheck = 0
+		} else {
+			recheck = e.nextFreezeRecheck(ctx, recheck)
 		}
 		if held, err = e.freezesHolding(ctx); len(held) == 0 || err != nil {
 			break
 		}
 		st.State = StateWaiting
 		st.Detail = fmt.Sprintf("held by %s; lift it with: runbook freeze lift %s --reason ...", held[0].Describe(), held[0].ID)
+		if recheck > 0 {
+			st.Detail += fmt.Sprintf(" (the Freezes workflow is not running: reading the freezes again in %s)", recheck)
+		}
 		e.upsertAttrs(ctx)
 		e.publish(ctx)
-		if err := e.awaitFreezeChange(ctx, held); err != nil {
+		if err := e.awaitFreezeChange(ctx, held, recheck); err != nil {
 			return true, err
 		}
 		held, err = e.freezesHolding(ctx)
@@ -156,9 +172,32 @@ func (e *environment) holdForFreeze(ctx workflow.Context, i int) (bool, error) {
 	return true, nil
 }
 
+// registerFreezeWatch asks the Freezes workflow to signal this environment
+// on the next change, and reports whether it could: a closed Freezes run
+// (cancelled, terminated) cannot be signalled.
+func (e *environment) registerFreezeWatch(ctx workflow.Context) bool {
+	watch := workflow.SignalExternalWorkflow(ctx, freezes.WorkflowID, "", freezes.SignalWatch, workflow.GetInfo(ctx).WorkflowExecution)
+	if err := watch.Get(ctx, nil); err != nil && ctx.Err() == nil {
+		e.log.Warn("could not register with the Freezes workflow; reading the freezes again by timer", "error", err)
+		return false
+	}
+	return true
+}
+
+// nextFreezeRecheck is how long to wait before reading the freezes again
+// when nobody will signal a change: doubling from firstFreezeRecheck to
+// lastFreezeRecheck. Zero (wait for the freeze's end only) for
+// environments started before freezeRecheckChange.
+func (e *environment) nextFreezeRecheck(ctx workflow.Context, prev time.Duration) time.Duration {
+	if workflow.GetVersion(ctx, freezeRecheckChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return 0
+	}
+	return min(max(2*prev, firstFreezeRecheck), lastFreezeRecheck)
+}
+
 // awaitFreezeChange waits for a change signal, the end of the first of held
-// to end, or cancellation (an abort).
-func (e *environment) awaitFreezeChange(ctx workflow.Context, held []freezes.Freeze) error {
+// to end, the recheck delay when it is not zero, or cancellation (an abort).
+func (e *environment) awaitFreezeChange(ctx workflow.Context, held []freezes.Freeze, recheck time.Duration) error {
 	tctx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
 	changed := workflow.GetSignalChannel(ctx, SignalFreezesChanged)
@@ -174,8 +213,12 @@ func (e *environment) awaitFreezeChange(ctx workflow.Context, held []freezes.Fre
 			end = f.To
 		}
 	}
+	summary := "freeze ends"
+	if now := workflow.Now(ctx); recheck > 0 && (end.IsZero() || now.Add(recheck).Before(end)) {
+		end, summary = now.Add(recheck), "read the freezes again (the Freezes workflow is not running)"
+	}
 	if !end.IsZero() {
-		timer := workflow.NewTimerWithOptions(tctx, end.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: "freeze ends"})
+		timer := workflow.NewTimerWithOptions(tctx, end.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: summary})
 		sel.AddFuture(timer, func(workflow.Future) {})
 	}
 	sel.Select(ctx)

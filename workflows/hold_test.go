@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/runbookhq/runbook/activities/freezes"
@@ -200,4 +202,35 @@ func TestBreakGlassWithoutPolicyFails(t *testing.T) {
 	_, appErr := h.failedEnv(ErrTypeInvalid)
 	require.Contains(t, appErr.Error(), "names no policy.break-glass approvers")
 	require.Empty(t, h.srv.requests())
+}
+
+// A held environment that cannot register with the Freezes workflow (its
+// run closed) reads the freezes again by timer, so the lift of an
+// open-ended freeze reaches it without a signal. Before, it waited for a
+// signal that could never come.
+func TestHeldEnvironmentRechecksWhenFreezesWorkflowIsClosed(t *testing.T) {
+	h := newHarness(t)
+	start := utc("2026-11-25T10:00:00Z")
+	h.env.SetStartTime(start)
+	h.env.OnSignalExternalWorkflow(mock.Anything, freezes.WorkflowID, "", freezes.SignalWatch, mock.Anything).
+		Return(errors.New("workflow execution already completed"))
+	frz := activeFreeze("freeze-20261125-abcdef", start, time.Time{}, "production")
+	h.setFreezes(frz)
+	var held EnvironmentStatus
+	h.at(30*time.Second, func() { held = h.envStatus() })
+	h.at(10*time.Minute, func() {
+		lifted := frz
+		lifted.LiftedAt, lifted.LiftedBy, lifted.LiftReason = start.Add(10*time.Minute), "cab", "peak over"
+		h.setFreezes(lifted)
+	})
+	h.runEnvironment(envInput(envSpec("production", check("deploy", h.srv.url("/deploy")))))
+
+	require.Contains(t, step(t, held, "deploy").Detail, "the Freezes workflow is not running: reading the freezes again in 1m0s")
+	var res EnvironmentResult
+	require.NoError(t, h.env.GetWorkflowResult(&res))
+	deploy := step(t, res.Status, "deploy")
+	require.Equal(t, StateSucceeded, deploy.State)
+	ran := deploy.EndedAt.Sub(start)
+	// Rechecks at 1, 3, 7 and 15 minutes: the lift at 10 is seen at 15.
+	require.True(t, ran >= 10*time.Minute && ran <= 16*time.Minute, "deploy ended %s after the start", ran)
 }

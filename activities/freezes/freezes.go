@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 )
@@ -32,6 +33,10 @@ const (
 	TaskQueue = "runbook-freezes"
 	// QueryList returns every freeze the workflow keeps ([]Freeze).
 	QueryList = "freezes"
+	// QueryState returns the run's whole state (workflows.FreezesInput):
+	// what a new run starts from when this one closed. It answers on a
+	// closed run too, while a worker can replay its history.
+	QueryState = "freezes-state"
 	// UpdateCreate creates a freeze (CreateInput → Freeze).
 	UpdateCreate = "freeze-create"
 	// UpdateLift ends a freeze before its end (LiftInput → Freeze).
@@ -124,6 +129,22 @@ func Holding(fs []Freeze, service, env string, t time.Time) []Freeze {
 	return out
 }
 
+// Restored tells a Freezes run that it was started from the state of a
+// run that closed (cancelled, terminated, failed) instead of continuing as
+// new. The run records it in the audit log.
+type Restored struct {
+	// RunID is the closed run; Status says how it closed, at ClosedAt.
+	RunID    string    `json:"run-id"`
+	Status   string    `json:"status"`
+	ClosedAt time.Time `json:"closed-at,omitempty"`
+	// Empty says the closed run's state could not be read back and Actor
+	// chose to start without it, for Reason.
+	Empty bool `json:"empty,omitempty"`
+	// Actor asked for the restart (a freeze command's --as).
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
 // CreateInput is the freeze-create Update's argument.
 type CreateInput struct {
 	Services     []string  `json:"services,omitempty"`
@@ -162,7 +183,10 @@ func (a *Activities) ListFreezes(ctx context.Context, _ ListFreezesInput) (ListF
 	return ListFreezesResult{Freezes: fs}, err
 }
 
-// List queries the Freezes workflow for every freeze it keeps.
+// List queries the Freezes workflow for every freeze it keeps. Its latest
+// run answers even when it has closed (cancelled, terminated): a worker
+// replays it, so its freezes keep holding releases until a new run takes
+// over with them.
 func List(ctx context.Context, c client.Client) ([]Freeze, error) {
 	if c == nil {
 		return nil, errors.New("freezes: no Temporal client configured on this worker")
@@ -173,11 +197,36 @@ func List(ctx context.Context, c client.Client) ([]Freeze, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the freezes (workflow %s): %w", WorkflowID, err)
+		return nil, fmt.Errorf("read the freezes (workflow %s): %w%s", WorkflowID, err, closedHint(ctx, c))
 	}
 	var fs []Freeze
 	if err := v.Get(&fs); err != nil {
 		return nil, fmt.Errorf("decode the freezes: %w", err)
 	}
 	return fs, nil
+}
+
+// closedHint says what to do when the freezes could not be read because the
+// Freezes workflow's run closed and cannot be replayed; "" otherwise.
+func closedHint(ctx context.Context, c client.Client) string {
+	d, err := c.DescribeWorkflow(ctx, WorkflowID, "")
+	if err != nil || d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return ""
+	}
+	return fmt.Sprintf("; its latest run is %s: `runbook freeze restore` starts a new run with its freezes, "+
+		"or says what to do when they cannot be read back", RunStatus(d.RawResponse.GetWorkflowExecutionInfo().GetStatus()))
+}
+
+// RunStatus names how a run ended, in the words of the rest of runbook:
+// "cancelled", "terminated", "timed out"...
+func RunStatus(st enumspb.WorkflowExecutionStatus) string {
+	switch st {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "cancelled"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "timed out"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return "continued as new"
+	}
+	return strings.ToLower(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_"))
 }

@@ -22,7 +22,7 @@ func newFreezeCmd(a *app) *cobra.Command {
 			"waits, visibly, before its next step until the freeze ends or is lifted. Only an emergency release\n" +
 			"(deploy --break-glass) passes, with the approval of the runbook's break-glass group.",
 	}
-	cmd.AddCommand(newFreezeCreateCmd(a), newFreezeListCmd(a), newFreezeLiftCmd(a))
+	cmd.AddCommand(newFreezeCreateCmd(a), newFreezeListCmd(a), newFreezeLiftCmd(a), newFreezeRestoreCmd(a))
 	return cmd
 }
 
@@ -129,6 +129,7 @@ func newFreezeListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			noteClosedFreezes(cmd.Context(), a, rc)
 			now := time.Now()
 			shown := []freezes.Freeze{}
 			for _, f := range fs {

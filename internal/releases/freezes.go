@@ -13,36 +13,83 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// CreateFreeze creates a change freeze, starting the namespace's Freezes
-// workflow if this is the first one. A refused freeze (no reason, an end in
-// the past) leaves no trace.
+// freezesSummary is the Freezes workflow's summary in the Web UI.
+const freezesSummary = "Change freezes: create, list and lift them with runbook freeze"
+
+// errNoFreezes says the namespace has never had a Freezes workflow.
+var errNoFreezes = errors.New("no Freezes workflow")
+
+// CreateFreeze creates a change freeze. It starts the namespace's Freezes
+// workflow when none runs: empty the first time, with the state of the
+// last run when that run closed (cancelled, terminated), so no freeze
+// vanishes; when that state cannot be read back it refuses and says what
+// to do. A refused freeze (no reason, an end in the past) leaves no trace.
 func (c *Client) CreateFreeze(ctx context.Context, in freezes.CreateInput) (freezes.Freeze, error) {
+	return c.freezeUpdate(ctx, freezes.UpdateCreate, in, in.Actor, true)
+}
+
+// LiftFreeze ends a freeze now; held releases continue at once. A closed
+// Freezes workflow is restarted with its state first, as for CreateFreeze.
+func (c *Client) LiftFreeze(ctx context.Context, in freezes.LiftInput) (freezes.Freeze, error) {
+	f, err := c.freezeUpdate(ctx, freezes.UpdateLift, in, in.Actor, false)
+	if errors.Is(err, errNoFreezes) {
+		return f, fmt.Errorf("no freeze %q: no freeze was ever created in namespace %s", in.ID, c.Namespace)
+	}
+	return f, err
+}
+
+// freezeUpdate sends a freeze Update to the running Freezes workflow, or
+// starts one (only when start is set or a closed run is restored) and
+// sends it with the start. A run that closes between the look and the
+// Update is looked at again.
+func (c *Client) freezeUpdate(ctx context.Context, name string, arg any, actor string, start bool) (freezes.Freeze, error) {
+	for range 3 {
+		b, err := c.DescribeFreezes(ctx)
+		if err != nil {
+			return freezes.Freeze{}, err
+		}
+		var h client.WorkflowUpdateHandle
+		switch {
+		case b.Running:
+			h, err = c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+				WorkflowID: freezes.WorkflowID, RunID: b.RunID, UpdateName: name, Args: []any{arg},
+				WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				continue // the run closed meanwhile
+			}
+		case !b.Exists && !start:
+			return freezes.Freeze{}, errNoFreezes
+		default:
+			in := workflows.FreezesInput{}
+			if b.Exists {
+				if in, err = c.readFreezes(ctx, b, actor); err != nil {
+					return freezes.Freeze{}, err
+				}
+			}
+			h, err = c.startFreezesWith(ctx, in, name, arg)
+		}
+		return freezeResult(ctx, h, err)
+	}
+	return freezes.Freeze{}, fmt.Errorf("the Freezes workflow %s kept closing while this command ran; run it again", freezes.WorkflowID)
+}
+
+// startFreezesWith starts the Freezes workflow from in with the Update, or
+// sends the Update to a run someone else started meanwhile.
+func (c *Client) startFreezesWith(ctx context.Context, in workflows.FreezesInput, name string, arg any) (client.WorkflowUpdateHandle, error) {
 	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       freezes.WorkflowID,
 		TaskQueue:                freezes.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            "Change freezes: create, list and lift them with runbook freeze",
-	}, workflows.Freezes, workflows.FreezesInput{})
-	h, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StaticSummary:            freezesSummary,
+	}, workflows.Freezes, in)
+	return c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName: freezes.UpdateCreate, Args: []any{in}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
-	return freezeResult(ctx, h, err)
-}
-
-// LiftFreeze ends a freeze now; held releases continue at once.
-func (c *Client) LiftFreeze(ctx context.Context, in freezes.LiftInput) (freezes.Freeze, error) {
-	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: freezes.WorkflowID, UpdateName: freezes.UpdateLift, Args: []any{in},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return freezes.Freeze{}, fmt.Errorf("no freeze %q: no freeze was ever created in namespace %s", in.ID, c.Namespace)
-	}
-	return freezeResult(ctx, h, err)
 }
 
 // freezeResult waits for a freeze Update's result; a refusal reads as the
@@ -58,7 +105,8 @@ func freezeResult(ctx context.Context, h client.WorkflowUpdateHandle, err error)
 	return f, nil
 }
 
-// Freezes lists every freeze the Freezes workflow keeps.
+// Freezes lists every freeze the Freezes workflow keeps; a closed run
+// answers too (see DescribeFreezes).
 func (c *Client) Freezes(ctx context.Context) ([]freezes.Freeze, error) {
 	return freezes.List(ctx, c.Temporal)
 }
