@@ -79,7 +79,7 @@ func (b *board) recordRestore(ctx workflow.Context) {
 		Action:  action,
 		Outcome: outcome,
 		Detail:  detail,
-	}})
+	}}, nil)
 }
 
 // snapshot is the state the next run starts from, without ended freezes
