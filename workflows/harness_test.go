@@ -141,8 +141,11 @@ type harness struct {
 	unblock chan struct{}
 	// updates numbers Update IDs (the testsuite needs them for children).
 	updates int
-	// freezes is what the ListFreezes activity returns.
-	freezes []freezes.Freeze
+	// freezes is what the ListFreezes activity returns; freezesDown makes
+	// it fail instead, and counts the reads refused.
+	freezes     []freezes.Freeze
+	freezesDown bool
+	refused     int
 	// previous is what the PreviousRelease activity returns.
 	previous history.PreviousReleaseResult
 }
@@ -180,6 +183,10 @@ func newHarness(t *testing.T) *harness {
 	env.RegisterActivityWithOptions(func(context.Context, freezes.ListFreezesInput) (freezes.ListFreezesResult, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if h.freezesDown {
+			h.refused++
+			return freezes.ListFreezesResult{}, errors.New("query the Freezes workflow: no worker polls runbook-freezes")
+		}
 		return freezes.ListFreezesResult{Freezes: h.freezes}, nil
 	}, activity.RegisterOptions{Name: "ListFreezes"})
 	env.RegisterActivityWithOptions(func(context.Context, history.PreviousReleaseInput) (history.PreviousReleaseResult, error) {

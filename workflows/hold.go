@@ -231,16 +231,64 @@ func (e *environment) awaitFreezeChange(ctx workflow.Context, held []freezes.Fre
 // freezesHolding reads the freezes (a local activity: one marker event) and
 // returns those holding this environment now.
 func (e *environment) freezesHolding(ctx workflow.Context) ([]freezes.Freeze, error) {
+	wait := freezeReadRetry
+	for {
+		fs, err := e.readFreezes(ctx)
+		if err == nil {
+			return freezes.Holding(fs, e.in.Service, e.in.Env.Name, workflow.Now(ctx)), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// Not knowing the freezes is not "no freeze": the step waits,
+		// visibly, and reads again later (an abort ends the wait).
+		st := e.currentStep()
+		if st != nil {
+			st.State = StateWaiting
+			st.Detail = fmt.Sprintf("cannot read the change freezes (%s); reading again in %s", rootMessage(err), wait)
+			e.upsertAttrs(ctx)
+			e.publish(ctx)
+		}
+		if err := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: "read the change freezes again"}).Get(ctx, nil); err != nil {
+			return nil, err
+		}
+		if st != nil {
+			st.State, st.Detail = StateRunning, ""
+		}
+		wait = min(2*wait, freezeReadRetryMax)
+	}
+}
+
+// Freeze reads are bounded local activities; a failed read is tried again
+// after freezeReadRetry, doubling up to freezeReadRetryMax.
+const (
+	freezeReadRetry    = 10 * time.Second
+	freezeReadRetryMax = 5 * time.Minute
+)
+
+// readFreezes reads every freeze (a local activity: one marker event),
+// giving up after a few attempts so a lost Freezes workflow neither grows
+// history with retries nor hides why the step does not start.
+func (e *environment) readFreezes(ctx workflow.Context) ([]freezes.Freeze, error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-		Summary:             "read change freezes",
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 30 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Second, MaximumAttempts: 3},
+		Summary:                "read change freezes",
 	})
 	var res freezes.ListFreezesResult
-	if err := workflow.ExecuteLocalActivity(lctx, freezeActs.ListFreezes, freezes.ListFreezesInput{}).Get(lctx, &res); err != nil {
-		return nil, err
+	err := workflow.ExecuteLocalActivity(lctx, freezeActs.ListFreezes, freezes.ListFreezesInput{}).Get(lctx, &res)
+	return res.Freezes, err
+}
+
+// currentStep is the status of the step running now, nil between steps.
+func (e *environment) currentStep() *StepStatus {
+	for i := range e.status.Steps {
+		if e.status.Steps[i].Name == e.status.CurrentStep {
+			return &e.status.Steps[i]
+		}
 	}
-	return freezes.Holding(res.Freezes, e.in.Service, e.in.Env.Name, workflow.Now(ctx)), nil
+	return nil
 }
 
 // breakGlass asks the runbook's emergency group to let step i pass what

@@ -234,3 +234,35 @@ func TestHeldEnvironmentRechecksWhenFreezesWorkflowIsClosed(t *testing.T) {
 	// Rechecks at 1, 3, 7 and 15 minutes: the lift at 10 is seen at 15.
 	require.True(t, ran >= 10*time.Minute && ran <= 16*time.Minute, "deploy ended %s after the start", ran)
 }
+
+// Finding 5 of the truthful-rollback issue: a freeze read that keeps failing
+// neither retries forever inside one local activity nor lets the step pass
+// as if nothing were frozen: the step waits, says why, and reads again.
+func TestUnreadableFreezesHoldTheStepVisibly(t *testing.T) {
+	h := newHarness(t)
+	h.mu.Lock()
+	h.freezesDown = true
+	h.mu.Unlock()
+	var waiting EnvironmentStatus
+	var before []string
+	h.at(2*time.Minute, func() {
+		waiting = h.envStatus()
+		before = h.srv.requests()
+		h.mu.Lock()
+		h.freezesDown = false
+		h.mu.Unlock()
+	})
+	h.runEnvironment(envInput(envSpec("production", check("deploy", h.srv.url("/deploy")))))
+
+	require.NoError(t, h.env.GetWorkflowError())
+	st := step(t, waiting, "deploy")
+	require.Equal(t, StateWaiting, st.State)
+	require.Contains(t, st.Detail, "cannot read the change freezes")
+	require.Contains(t, st.Detail, "no worker polls runbook-freezes")
+	require.Empty(t, before, "the step ran without knowing the freezes")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Positive(t, h.refused)
+	require.Less(t, h.refused, 40, "reads were retried without bound: %d", h.refused)
+	require.Equal(t, []string{"GET /deploy"}, h.srv.requests())
+}
