@@ -170,6 +170,11 @@ func (e *environment) previousReleaseFact(ctx workflow.Context) (riskFact, bool)
 		return riskFact{bump: true, reason: "the previous release could not be read: " + rootMessage(err)}, true
 	case !prev.Found:
 		return riskFact{}, false
+	case prev.State == StateRollbackIncomplete:
+		// Whatever it left (traffic, schema, resources) is still there:
+		// releasing over it needs the strictest policy.
+		return riskFact{level: runbooks.RiskHigh, reason: fmt.Sprintf("the previous release (%s) into %s ended %s: what it left may still be in place",
+			prev.Version, e.status.Name, prev.State)}, true
 	case prev.State == StateRolledBack || prev.State == StateFailed || prev.State == StateAborted:
 		return riskFact{bump: true, reason: fmt.Sprintf("the previous release (%s) into %s ended %s",
 			prev.Version, e.status.Name, prev.State)}, true

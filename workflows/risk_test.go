@@ -115,3 +115,22 @@ func TestLargeChangeRaisesRisk(t *testing.T) {
 	require.Equal(t, []string{"large change: 812 changed lines in 23 commits (v1.4.1..abc), 500 or more is large"}, assessed.Risk.Reasons)
 	require.NoError(t, h.env.GetWorkflowError())
 }
+
+// A staging release after one whose rollback was incomplete is high risk on
+// that fact alone: what it left may still be in place.
+func TestRiskAfterAnIncompleteRollbackIsHigh(t *testing.T) {
+	h := newHarness(t)
+	h.previous = history.PreviousReleaseResult{Found: true, Version: "1.4.1", State: StateRollbackIncomplete, EndedAt: utc("2026-11-24T10:00:00Z")}
+	var assessed EnvironmentStatus
+	h.at(time.Minute, func() {
+		assessed = h.envStatus()
+		h.update(UpdateAbort, ControlInput{Actor: "erin"})
+	})
+	in := envInput(envSpec("staging", check("deploy", h.srv.url("/deploy"))))
+	in.Policy.Risk = riskPolicy()
+	h.runEnvironment(in)
+
+	require.NotNil(t, assessed.Risk)
+	require.Equal(t, runbooks.RiskHigh, assessed.Risk.Level)
+	require.Equal(t, []string{"the previous release (1.4.1) into staging ended rollback-incomplete: what it left may still be in place"}, assessed.Risk.Reasons)
+}

@@ -43,6 +43,20 @@ func TestOutcome(t *testing.T) {
 	}
 }
 
+// A rollback that could not undo (or read back) everything has an exit code
+// of its own: a pipeline must not treat it as an ordinary failure.
+func TestOutcomeRollbackIncomplete(t *testing.T) {
+	st := workflows.ReleaseStatus{ReleaseID: "release/checkout/1.4.2", State: workflows.StateRollbackIncomplete,
+		Reason: "production: aborted by erin; rollback incomplete: schema left (see leftovers in runbook status release/checkout/1.4.2)"}
+	exit := asExit(t, outcome(st))
+	if exit.code != 3 {
+		t.Fatalf("exit code %d, want 3", exit.code)
+	}
+	if !strings.Contains(exit.msg, "rollback-incomplete: production: aborted by erin; rollback incomplete: schema left") {
+		t.Fatalf("message %q does not say what is left", exit.msg)
+	}
+}
+
 // TestOutcomeOneLine: the message is the last thing `runbook watch` and
 // `deploy --wait` print, and CI logs show it as one line; a reason may carry
 // a person's multi-line comment (reject --comment).

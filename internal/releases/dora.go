@@ -106,7 +106,7 @@ func outcomeIn(st workflows.ReleaseStatus, env string, since, until time.Time) (
 			return outcome{started: b.CommitTime, ended: e.EndedAt, ok: true, fromCommit: true}, true
 		}
 		return outcome{started: st.StartedAt, ended: e.EndedAt, ok: true}, true
-	case workflows.StateRolledBack, workflows.StateFailed, workflows.StateAborted:
+	case workflows.StateRolledBack, workflows.StateRollbackIncomplete, workflows.StateFailed, workflows.StateAborted:
 		return outcome{started: st.StartedAt, ended: e.EndedAt}, true
 	}
 	return outcome{}, false

@@ -59,7 +59,25 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 		fmt.Fprintln(w, "  rollback plan (runs top to bottom):")
 		for i, c := range e.Compensations {
 			fmt.Fprintf(w, "    %d. %s: %s [%s]%s\n", i+1, c.Step, c.Action, c.State, suffix(c.Error))
+			if c.ReadBack != "" {
+				fmt.Fprintf(w, "       read back: %s\n", c.ReadBack)
+			}
 		}
+	}
+	renderLeftovers(w, e)
+}
+
+// renderLeftovers lists what a rollback-incomplete environment left, each
+// with the command that finishes it.
+func renderLeftovers(w io.Writer, e workflows.EnvironmentStatus) {
+	if len(e.Leftovers) > 0 {
+		fmt.Fprintln(w, "  ROLLBACK INCOMPLETE — left to do by hand:")
+		for _, l := range e.Leftovers {
+			fmt.Fprintf(w, "    - %s: %s\n      fix: %s\n", l.Step, l.What, l.Fix)
+		}
+	}
+	if e.AuditPending > 0 {
+		fmt.Fprintf(w, "  %d audit record(s) not written yet: the audit store refuses them; they are retried until it takes them\n", e.AuditPending)
 	}
 }
 
@@ -161,7 +179,14 @@ func (t *Tracker) Changes(st workflows.ReleaseStatus) []string {
 			if c.State == workflows.StatePending || c.State == workflows.StateNotNeeded {
 				continue // only a rollback that runs is news
 			}
-			note("comp/"+e.Name+"/"+c.Step, c.State, fmt.Sprintf("%s/%s rollback: %s %s%s", e.Name, c.Step, c.Action, c.State, suffix(c.Error)))
+			line := fmt.Sprintf("%s/%s rollback: %s %s%s", e.Name, c.Step, c.Action, c.State, suffix(c.Error))
+			if c.ReadBack != "" {
+				line += " (read back: " + c.ReadBack + ")"
+			}
+			note("comp/"+e.Name+"/"+c.Step, c.State, line)
+		}
+		for _, l := range e.Leftovers {
+			note("left/"+e.Name+"/"+l.Step, l.What, fmt.Sprintf("%s/%s LEFT: %s — fix: %s", e.Name, l.Step, l.What, l.Fix))
 		}
 		note("env/"+e.Name, e.State+fmt.Sprint(e.Paused), fmt.Sprintf("%s: %s%s", e.Name, pausedWord(e), reasonSuffix(e.Reason)))
 	}
