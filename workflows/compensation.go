@@ -268,10 +268,17 @@ func (u *hookUndo) readBack(workflow.Context, *environment, undone) (observed, e
 }
 
 func (u *hookUndo) leftover(e *environment) Leftover {
+	fix := fmt.Sprintf("curl -X %s %s -H 'Idempotency-Key: %s/rollback'",
+		methodOr(u.hook.Method, "POST"), runbooks.Expand(u.hook.URL, e.vars()), e.idempotencyKey(u.step))
+	if body := runbooks.Expand(u.hook.Body, e.vars()); body != "" {
+		fix += " -d '" + strings.ReplaceAll(body, "'", `'\''`) + "'"
+	}
+	if len(u.hook.Headers) > 0 {
+		fix += " (plus the hook's headers from the runbook)"
+	}
 	return Leftover{
 		What: fmt.Sprintf("the on-rollback hook %s did not answer as expected, so its undo is unconfirmed", u.describe()),
-		Fix: fmt.Sprintf("make the call by hand: curl -X %s %s -H 'Idempotency-Key: %s/rollback'",
-			methodOr(u.hook.Method, "POST"), runbooks.Expand(u.hook.URL, e.vars()), e.idempotencyKey(u.step)),
+		Fix:  fix,
 	}
 }
 

@@ -378,7 +378,11 @@ func (e *environment) finish(ctx workflow.Context, state, reason string) {
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "environment.finished", outcome: state, detail: reason})
 	e.publish(ctx)
-	e.slackProgress(ctx, fmt.Sprintf("%s %s in %s: %s %s", e.in.Service, e.in.Version, e.status.Name, state, reason))
+	msg := fmt.Sprintf("%s %s in %s: %s %s", e.in.Service, e.in.Version, e.status.Name, state, reason)
+	for _, l := range e.status.Leftovers {
+		msg += fmt.Sprintf("\n• LEFT %s: %s — fix: `%s`", l.Step, l.What, l.Fix)
+	}
+	e.slackProgress(ctx, msg)
 }
 
 // rootMessage returns the message of a Temporal error chain a person can

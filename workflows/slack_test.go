@@ -152,3 +152,35 @@ func TestSlackGateShowsThePlan(t *testing.T) {
 	require.Equal(t, []string{"infrastructure: " + addOne.String()}, posted[0].Message.Changes)
 	require.Len(t, tf.plansIn(), 2, "one plan for the preview, one by the provision step")
 }
+
+// A rollback that leaves something behind says so in the gate's thread: what
+// is left and the command that finishes it.
+func TestSlackThreadNamesTheLeftovers(t *testing.T) {
+	h := newHarness(t)
+	h.failPath("/undo/deploy", "undo endpoint gone")
+	h.env.RegisterActivity(&slack.Activities{})
+	var mu sync.Mutex
+	var thread []string
+	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(slack.PostGateResult{Channel: "C1", TS: "1.1"}, nil)
+	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(nil)
+	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.PostThreadInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			thread = append(thread, in.Text)
+			return nil
+		})
+	e := envSpec("production", undo(check("deploy", h.srv.url("/deploy")), h.srv.url("/undo/deploy")), gateStep("verify", 1, "carol"))
+	e.Slack = &runbooks.Slack{Channel: "#releases"}
+	h.at(time.Minute, func() { h.update(UpdateReject, DecisionInput{Actor: "carol"}) })
+	h.runEnvironment(envInput(e))
+
+	st, _ := h.failedEnv(ErrTypeRejected)
+	require.Equal(t, StateRollbackIncomplete, st.State)
+	mu.Lock()
+	defer mu.Unlock()
+	last := thread[len(thread)-1]
+	require.Contains(t, last, "production: rollback-incomplete")
+	require.Contains(t, last, "LEFT deploy: the on-rollback hook POST "+h.srv.url("/undo/deploy"))
+	require.Contains(t, last, "fix: `curl -X POST "+h.srv.url("/undo/deploy"))
+}
