@@ -173,7 +173,16 @@ func TestAbortDuringProvisionApply(t *testing.T) {
 	}
 	st := r.waitAborted(id)
 	assertStepInterrupted(t, st, "staging", "provision")
-	r.exportRelease(t, st, "staging", "abort-provision-apply")
+	// The compensation waited for OpenTofu to stop, so it met no state
+	// lock, and it read the state back empty (a first release: destroy).
+	if st.State != workflows.StateRolledBack {
+		t.Errorf("release is %s (%s), want rolled-back", st.State, st.Reason)
+	}
+	c := compensation(t, env(t, st, "staging"), "provision")
+	if c.State != workflows.StateDone || c.ReadBack != "state holds no resources" {
+		t.Errorf("provision compensation %s, read back %q (error %q); want done, state holds no resources", c.State, c.ReadBack, c.Error)
+	}
+	r.exportRelease(t, st, "staging", "abort-provision-apply-truthful")
 }
 
 // testAbortWhileMigrating: an abort while migration 002 runs (it waits for
@@ -188,10 +197,23 @@ func testAbortWhileMigrating(t *testing.T, pg *pgServer) {
 	r.mustCLI("abort", id, "--as", "alice", "--reason", "stop it")
 	lock.release(t)
 	st := r.waitAborted(id)
-	v, dirty, _ := db.version(t)
-	t.Logf("schema after the abort: version %d, dirty %t", v, dirty)
+	v, dirty, rows := db.version(t)
+	t.Logf("schema after the abort: version %d, dirty %t (%d version rows)", v, dirty, rows)
 	assertStepInterrupted(t, st, "staging", "schema")
-	r.exportRelease(t, st, "staging", "abort-migration-running")
+	// The compensation was registered before Up ran: it read what Up had
+	// applied, migrated down to the empty schema the release found, and
+	// says so only because PostgreSQL says so.
+	if st.State != workflows.StateRolledBack {
+		t.Errorf("release is %s (%s), want rolled-back", st.State, st.Reason)
+	}
+	c := compensation(t, env(t, st, "staging"), "schema")
+	if c.ReadBack != "schema empty" || c.State != workflows.StateDone {
+		t.Errorf("schema compensation %s, read back %q (error %q); want done, schema empty", c.State, c.ReadBack, c.Error)
+	}
+	if rows != 0 || dirty {
+		t.Errorf("PostgreSQL has schema version %d (dirty %t) after a rolled-back release that found it empty", v, dirty)
+	}
+	r.exportRelease(t, st, "staging", "abort-migration-running-truthful")
 }
 
 // testAbortAtDirtyMigration: an abort while a failed migration waits for a
@@ -205,13 +227,20 @@ func testAbortAtDirtyMigration(t *testing.T, db testDB) {
 		return ok && stepState(e, "schema") == workflows.StateWaiting
 	})
 	st := r.abortAndWait(id)
-	if st.State == workflows.StateRolledBack {
-		t.Errorf("the release says rolled-back with the schema left dirty")
+	if st.State != workflows.StateRollbackIncomplete {
+		t.Errorf("release is %s (%s); with the schema left dirty it must say rollback-incomplete", st.State, st.Reason)
 	}
-	if c := compensation(t, env(t, st, "staging"), "schema"); c.State == workflows.StateDone {
-		t.Errorf("the compensation of the dirty schema says done: %+v", c)
+	e := env(t, st, "staging")
+	if c := compensation(t, e, "schema"); c.State != workflows.StateFailed {
+		t.Errorf("the compensation of the dirty schema says %s, want failed: %+v", c.State, c)
 	}
-	r.exportRelease(t, st, "staging", "abort-migration-dirty")
+	if len(e.Leftovers) != 1 || e.Leftovers[0].Step != "schema" || !strings.Contains(e.Leftovers[0].Fix, "force") {
+		t.Errorf("leftovers %+v, want the schema with how to force its version", e.Leftovers)
+	}
+	if _, dirty, _ := db.version(t); !dirty {
+		t.Errorf("the database is not dirty, yet the release reports a dirty schema")
+	}
+	r.exportRelease(t, st, "staging", "abort-migration-dirty-truthful")
 }
 
 // stepState is the named step's state, "" when there is none.

@@ -9,6 +9,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -165,7 +166,12 @@ func TestAbortMidCanaryBake(t *testing.T) {
 func TestAbortDuringSetWeights(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "canary-abort-set")
-	hold := &weightsHold{slot: "blue", weight: 50, arrived: make(chan struct{}), release: make(chan struct{})}
+	// The first weight of 2.0.0 (blue 20) is held in front of the router;
+	// the abort comes, then the router takes the change anyway: an effect
+	// whose result the workflow never recorded. Before the truthful
+	// rollback the revert was skipped there (the recorded weights still
+	// equalled the starting ones), leaving 20% on the aborted version.
+	hold := &weightsHold{slot: "blue", weight: 20, forward: true, arrived: make(chan struct{}), release: make(chan struct{})}
 	s := newSlottedShape(t, r, edgeMetrics, canaryShape{weights: []int{20, 50}, bake: 2 * time.Second,
 		routerVia: func(admin string) string { return hold.start(t, admin) }})
 	s.startLoad(t)
@@ -176,18 +182,25 @@ func TestAbortDuringSetWeights(t *testing.T) {
 	select {
 	case <-hold.arrived:
 	case <-time.After(pollDeadline):
-		t.Fatalf("no router call set blue to 50 within %s", pollDeadline)
+		t.Fatalf("no router call set blue to 20 within %s", pollDeadline)
 	}
-	st := r.abortAndWait(id)
+	r.mustCLI("abort", id, "--as", "alice", "--reason", "stop it")
 	close(hold.release)
+	st := r.waitAborted(id)
 	if st.State != workflows.StateRolledBack {
 		t.Errorf("release 2.0.0 is %s (%s), want rolled-back", st.State, st.Reason)
 	}
 	assertStepInterrupted(t, st, "production", "canary")
-	if w := s.weights(); w["green"] != 100 || w["blue"] != 0 {
+	w := s.weights()
+	if w["green"] != 100 || w["blue"] != 0 {
 		t.Errorf("after the abort the proxy has %v, want green 100 blue 0", w)
 	}
-	r.exportRelease(t, st, "production", "abort-canary-set-weights")
+	// Status is what was read back from the router.
+	c := compensation(t, env(t, st, "production"), "canary")
+	if want := fmt.Sprintf("router weights green=%d blue=%d", w["green"], w["blue"]); c.State != workflows.StateDone || c.ReadBack != want {
+		t.Errorf("canary compensation %s, read back %q; the proxy has %v (want done, %q)", c.State, c.ReadBack, w, want)
+	}
+	r.exportRelease(t, st, "production", "abort-canary-set-weights-truthful")
 }
 
 // weightsHold stands in front of the edge proxy's admin API: it holds the
@@ -195,8 +208,11 @@ func TestAbortDuringSetWeights(t *testing.T) {
 // then refuses it (503) without forwarding, a router call in flight that
 // never takes effect. Every other call passes through.
 type weightsHold struct {
-	slot     string
-	weight   int
+	slot   string
+	weight int
+	// forward makes the held call take effect once released (a change the
+	// router received before the abort) instead of being refused.
+	forward  bool
 	once     sync.Once
 	arrived  chan struct{} // closed when the held call came in
 	release  chan struct{}
@@ -247,5 +263,13 @@ func (h *weightsHold) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	close(h.arrived)
 	<-h.release
+	if h.forward {
+		// The caller may have given up (its context was cancelled): the
+		// router still takes the change, as one already on the wire would.
+		fwd := req.Clone(context.WithoutCancel(req.Context()))
+		fwd.Body = io.NopCloser(bytes.NewReader(body))
+		h.fallback.ServeHTTP(w, fwd)
+		return
+	}
 	http.Error(w, "held by the test and refused", http.StatusServiceUnavailable)
 }
