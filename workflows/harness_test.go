@@ -479,3 +479,23 @@ func stepStates(st EnvironmentStatus) []string {
 	}
 	return out
 }
+
+// abortMidCall returns a hook for a fake activity: the first time it runs it
+// blocks until the abort Update was sent, so the abort lands at exactly that
+// moment of the call. (The blocked activity keeps the testsuite from
+// skipping time: the abort goes out in wall time, while the call waits.)
+func (h *harness) abortMidCall(reason string) func() {
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.at(500*time.Millisecond, func() {
+		<-started
+		h.update(UpdateAbort, ControlInput{Actor: "erin", Reason: reason})
+		close(release)
+	})
+	return func() {
+		once.Do(func() {
+			close(started)
+			<-release
+		})
+	}
+}

@@ -671,21 +671,7 @@ func TestRollbackKeepsIrreversibleMigrations(t *testing.T) {
 func TestAbortWhileMigrationRunsUndoesWhatItApplied(t *testing.T) {
 	h := newHarness(t)
 	fm := newMigrate(h, atVersion(3, expandM(4, "add_sku", true), expandM(5, "add_sku_index", true)))
-	started, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	fm.afterUp = func() {
-		once.Do(func() {
-			close(started)
-			<-release
-		})
-	}
-	// The blocked activity keeps the testsuite from skipping time: this
-	// fires in wall time, while Up runs.
-	h.at(500*time.Millisecond, func() {
-		<-started
-		h.update(UpdateAbort, ControlInput{Actor: "erin", Reason: "wrong build"})
-		close(release)
-	})
+	fm.afterUp = h.abortMidCall("wrong build")
 	h.runEnvironment(envInput(dbEnv(migrateStep("schema", "", 0), check("smoke", h.srv.url("/smoke")))))
 
 	st, _ := h.failedEnv(ErrTypeAborted)
@@ -703,19 +689,7 @@ func TestAbortBeforeMigrationRanHasNothingToUndo(t *testing.T) {
 	h := newHarness(t)
 	fm := newMigrate(h, atVersion(3, expandM(4, "add_sku", true)))
 	fm.upErrs = []error{temporal.NewApplicationError("connection refused", "MigrationLocked")}
-	started, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	fm.afterUp = func() {
-		once.Do(func() {
-			close(started)
-			<-release
-		})
-	}
-	h.at(500*time.Millisecond, func() {
-		<-started
-		h.update(UpdateAbort, ControlInput{Actor: "erin"})
-		close(release)
-	})
+	fm.afterUp = h.abortMidCall("")
 	h.runEnvironment(envInput(dbEnv(migrateStep("schema", "", 0))))
 
 	st, _ := h.failedEnv(ErrTypeAborted)

@@ -89,18 +89,7 @@ func TestSlackMessageFollowsTheGate(t *testing.T) {
 // one more timeout instead of failing, and an escalation approver decides.
 func TestGateEscalatesAndRemindsOnce(t *testing.T) {
 	h := newHarness(t)
-	h.env.RegisterActivity(&slack.Activities{})
-	var mu sync.Mutex
-	var thread []string
-	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(slack.PostGateResult{Channel: "C1", TS: "1.1"}, nil)
-	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(nil)
-	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in slack.PostThreadInput) error {
-			mu.Lock()
-			defer mu.Unlock()
-			thread = append(thread, in.Text)
-			return nil
-		})
+	th := fakeSlackThread(h)
 	gate := gateStep("go-live", 1, "alice")
 	gate.Approval.Timeout = runbooks.Duration(time.Hour)
 	gate.Approval.RemindAfter = runbooks.Duration(10 * time.Minute)
@@ -116,13 +105,13 @@ func TestGateEscalatesAndRemindsOnce(t *testing.T) {
 	requireRejected(t, early, "erin may not decide gate go-live; approvers: alice")
 	require.True(t, late.completed, "erin approves once the gate escalated to her")
 	reminders := 0
-	for _, line := range thread {
+	for _, line := range th.all() {
 		if strings.HasPrefix(line, "Reminder: gate go-live") {
 			reminders++
 		}
 	}
-	require.Equal(t, 1, reminders, "exactly one reminder: %v", thread)
-	require.Contains(t, strings.Join(thread, "\n"), "gate go-live timed out: escalated to erin")
+	require.Equal(t, 1, reminders, "exactly one reminder: %v", th.all())
+	require.Contains(t, strings.Join(th.all(), "\n"), "gate go-live timed out: escalated to erin")
 	require.Contains(t, h.auditActions(), "gate.escalated go-live waiting")
 	g := step(t, h.envStatus(), "go-live").Gate
 	require.True(t, g.Escalated)
@@ -158,18 +147,7 @@ func TestSlackGateShowsThePlan(t *testing.T) {
 func TestSlackThreadNamesTheLeftovers(t *testing.T) {
 	h := newHarness(t)
 	h.failPath("/undo/deploy", "undo endpoint gone")
-	h.env.RegisterActivity(&slack.Activities{})
-	var mu sync.Mutex
-	var thread []string
-	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(slack.PostGateResult{Channel: "C1", TS: "1.1"}, nil)
-	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(nil)
-	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in slack.PostThreadInput) error {
-			mu.Lock()
-			defer mu.Unlock()
-			thread = append(thread, in.Text)
-			return nil
-		})
+	th := fakeSlackThread(h)
 	e := envSpec("production", undo(check("deploy", h.srv.url("/deploy")), h.srv.url("/undo/deploy")), gateStep("verify", 1, "carol"))
 	e.Slack = &runbooks.Slack{Channel: "#releases"}
 	h.at(time.Minute, func() { h.update(UpdateReject, DecisionInput{Actor: "carol"}) })
@@ -177,10 +155,37 @@ func TestSlackThreadNamesTheLeftovers(t *testing.T) {
 
 	st, _ := h.failedEnv(ErrTypeRejected)
 	require.Equal(t, StateRollbackIncomplete, st.State)
-	mu.Lock()
-	defer mu.Unlock()
+	thread := th.all()
 	last := thread[len(thread)-1]
 	require.Contains(t, last, "production: rollback-incomplete")
 	require.Contains(t, last, "LEFT deploy: the on-rollback hook POST "+h.srv.url("/undo/deploy"))
 	require.Contains(t, last, "fix: `curl -X POST "+h.srv.url("/undo/deploy"))
+}
+
+// slackThread records the texts posted to gate threads by a fake Slack
+// whose gate messages all land at C1/1.1.
+type slackThread struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func fakeSlackThread(h *harness) *slackThread {
+	th := &slackThread{}
+	h.env.RegisterActivity(&slack.Activities{})
+	h.env.OnActivity(slackActs.PostGate, mock.Anything, mock.Anything).Return(slack.PostGateResult{Channel: "C1", TS: "1.1"}, nil)
+	h.env.OnActivity(slackActs.UpdateGate, mock.Anything, mock.Anything).Return(nil)
+	h.env.OnActivity(slackActs.PostThread, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in slack.PostThreadInput) error {
+			th.mu.Lock()
+			defer th.mu.Unlock()
+			th.texts = append(th.texts, in.Text)
+			return nil
+		})
+	return th
+}
+
+func (th *slackThread) all() []string {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return append([]string(nil), th.texts...)
 }

@@ -280,21 +280,7 @@ func TestAbortWhileWeightsAreSetPutsTrafficBack(t *testing.T) {
 	// weights moved. (Awaiting a cancelled call, the other half of the fix,
 	// needs a real server: the testsuite resolves a cancelled activity at
 	// once; the end-to-end tests cover it.)
-	started, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	h.router.afterSet = func() {
-		once.Do(func() {
-			close(started)
-			<-release
-		})
-	}
-	// The blocked activity keeps the testsuite from skipping time: this
-	// fires in wall time, while the call is in flight.
-	h.at(500*time.Millisecond, func() {
-		<-started
-		h.update(UpdateAbort, ControlInput{Actor: "erin", Reason: "wrong build"})
-		close(release)
-	})
+	h.router.afterSet = h.abortMidCall("wrong build")
 	h.runEnvironment(envInput(trafficEnv(canaryStep(10, 100))))
 
 	st, _ := h.failedEnv(ErrTypeAborted)
