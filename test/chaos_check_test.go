@@ -299,6 +299,11 @@ func (c *chaosRun) checkAudit(env *chaosEnvStatus) []string {
 			vs = append(vs, fmt.Sprintf("audit has %d records %q, want exactly one", once[a], strings.TrimSpace(a)))
 		}
 	}
+	if len(vs) > 0 {
+		for _, e := range entries {
+			c.t.Logf("audit %s %s %s %s", e.ID, e.Action, e.Step, e.Outcome)
+		}
+	}
 	return vs
 }
 

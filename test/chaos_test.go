@@ -89,9 +89,10 @@ func (tr chaosTrial) combo() string {
 // TestChaos runs the trials and prints the bench lines. Every violation
 // fails it.
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	seed := envInt(t, "CHAOS_SEED", time.Now().UnixNano())
 	n := int(envInt(t, "CHAOS_TRIALS", 0))
-	parallel := int(envInt(t, "CHAOS_PARALLEL", 3))
+	parallel := int(envInt(t, "CHAOS_PARALLEL", 6))
 	trials := chaosSubset(seed)
 	if only := os.Getenv("CHAOS_ONLY"); only != "" {
 		trials = chaosOnly(seed, n, strings.Split(only, ","))
