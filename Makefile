@@ -43,7 +43,7 @@ RUNBOOK_ENV := \
 	RUNBOOK_BIN=$(abspath bin/runbook) \
 	RUNBOOK_SAMPLEAPP_BIN=$(abspath bin/sampleapp)
 
-.PHONY: help tools deps build test lint bench demo demo-rollback demo-governance dev clean distclean FORCE
+.PHONY: help tools deps build test lint bench chaos demo demo-rollback demo-governance dev clean distclean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -74,6 +74,18 @@ lint: $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/workflowcheck ## gofmt, go vet, stat
 
 bench: ## Run the benchmarks
 	$(RUNBOOK_ENV) go test -run '^$$' -bench . -benchmem ./...
+
+# The fault-injection suite: CHAOS_TRIALS releases drawn from every step kind x moment x
+# fault (a seeded shuffle of the whole matrix, repeated as needed); CHAOS_SEED repeats a
+# run, CHAOS_ONLY=migrate.up/during,traffic.revert narrows it. `make test` runs a bounded
+# subset of the same test (one trial per step kind and moment).
+CHAOS_TRIALS   ?= 300
+CHAOS_SEED     ?= $(shell date +%s)
+CHAOS_PARALLEL ?= 4
+
+chaos: deps tools build ## Fault-injection suite on the real stack (CHAOS_TRIALS=300, CHAOS_SEED=<time>, CHAOS_PARALLEL=4)
+	$(RUNBOOK_ENV) CHAOS_TRIALS=$(CHAOS_TRIALS) CHAOS_SEED=$(CHAOS_SEED) CHAOS_PARALLEL=$(CHAOS_PARALLEL) \
+		go test -count=1 -timeout 6h -v -run '^TestChaos$$' ./test/ | grep -E '^(chaos|bench)|^ *--- |^(ok|FAIL|PASS)'
 
 demo: tools build ## Run the demo releases (approvals, migrations, provisioning, a canary under load)
 	$(RUNBOOK_ENV) bin/runbook demo

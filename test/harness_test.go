@@ -371,14 +371,21 @@ type workerProc struct {
 // needs stays out of every other process.
 func (r *rig) startWorker(extraEnv ...string) *workerProc {
 	r.t.Helper()
-	r.nworkers++
 	bin, _ := binaries(r.t)
+	return r.startWorkerCmd(bin, []string{"worker"}, extraEnv...)
+}
+
+// startWorkerCmd is startWorker with another worker binary and arguments
+// (the chaos suite's worker).
+func (r *rig) startWorkerCmd(bin string, args []string, extraEnv ...string) *workerProc {
+	r.t.Helper()
+	r.nworkers++
 	w := &workerProc{done: make(chan struct{}), log: filepath.Join(r.dir, fmt.Sprintf("worker-%d.log", r.nworkers))}
 	logf, err := os.Create(w.log)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	w.cmd = exec.Command(bin, "worker")
+	w.cmd = exec.Command(bin, args...)
 	w.cmd.Env = append(append([]string(nil), r.env...), extraEnv...)
 	w.cmd.Stdout, w.cmd.Stderr = logf, logf
 	if err := w.cmd.Start(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/workflows"
@@ -59,6 +60,10 @@ type Config struct {
 	// POST /slack/interactions (`runbook worker --slack-socket-mode`, or
 	// RUNBOOK_SLACK_SOCKET_MODE=true).
 	SlackSocketMode bool
+	// Interceptors are added to every worker Run starts. The product never
+	// sets them; the fault-injection suite's worker (test/chaosworker) does,
+	// to fail activities at exact moments.
+	Interceptors []interceptor.WorkerInterceptor
 }
 
 // HostQueue is the task queue only workers on this host poll: saved plans

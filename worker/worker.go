@@ -103,11 +103,12 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		defer stop()
 	}
-	shared := worker.New(c, cfg.TaskQueue, worker.Options{})
+	opts := worker.Options{Interceptors: cfg.Interceptors}
+	shared := worker.New(c, cfg.TaskQueue, opts)
 	Register(shared, cfg, log, sl.acts, c)
-	host := worker.New(c, cfg.HostQueue(), worker.Options{})
+	host := worker.New(c, cfg.HostQueue(), opts)
 	host.RegisterActivity(terraformActivities(cfg))
-	frz := worker.New(c, freezes.TaskQueue, worker.Options{})
+	frz := worker.New(c, freezes.TaskQueue, opts)
 	frz.RegisterWorkflow(workflows.Freezes)
 	frz.RegisterActivity(&audit.Activities{Log: log})
 	started := []worker.Worker{}
