@@ -27,29 +27,6 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// chaosStateRollbackIncomplete is the final state of an environment whose
-// rollback left something (workflows.StateRollbackIncomplete once merged).
-const chaosStateRollbackIncomplete = "rollback-incomplete"
-
-// chaosLeftover is one thing a rollback left (workflows.Leftover).
-type chaosLeftover struct {
-	Step string `json:"step"`
-	What string `json:"what"`
-	Fix  string `json:"fix"`
-}
-
-// chaosEnvStatus is an environment's status with its leftovers.
-type chaosEnvStatus struct {
-	workflows.EnvironmentStatus
-	Leftovers []chaosLeftover `json:"leftovers"`
-}
-
-// chaosStatus is `runbook status -o json` decoded with the leftovers.
-type chaosStatus struct {
-	workflows.ReleaseStatus
-	Environments []chaosEnvStatus `json:"environments"`
-}
-
 // fact is one effect of the release as read back from its real system.
 type fact struct {
 	step            string
@@ -63,7 +40,7 @@ func (c *chaosRun) check(polled workflows.ReleaseStatus) []string {
 	if err != nil {
 		return []string{fmt.Sprintf("runbook status -o json: %v", err)}
 	}
-	var env *chaosEnvStatus
+	var env *workflows.EnvironmentStatus
 	for i := range st.Environments {
 		if st.Environments[i].Name == "production" {
 			env = &st.Environments[i]
@@ -87,7 +64,7 @@ func (c *chaosRun) check(polled workflows.ReleaseStatus) []string {
 }
 
 // judge applies the invariant to the facts read back.
-func judge(env *chaosEnvStatus, facts []fact) []string {
+func judge(env *workflows.EnvironmentStatus, facts []fact) []string {
 	var vs []string
 	switch env.State {
 	case workflows.StateSucceeded:
@@ -102,9 +79,9 @@ func judge(env *chaosEnvStatus, facts []fact) []string {
 				vs = append(vs, fmt.Sprintf("status says rolled-back, but step %s was not undone: %s", f.step, f.what))
 			}
 		}
-	case chaosStateRollbackIncomplete, workflows.StateFailed:
+	case workflows.StateRollbackIncomplete:
 		for _, f := range facts {
-			listed := slices.ContainsFunc(env.Leftovers, func(l chaosLeftover) bool { return l.Step == f.step })
+			listed := slices.ContainsFunc(env.Leftovers, func(l workflows.Leftover) bool { return l.Step == f.step })
 			switch {
 			case !f.undone && !listed:
 				vs = append(vs, fmt.Sprintf("status says %s (%s) without listing step %s as left over: %s", env.State, env.Reason, f.step, f.what))
@@ -113,14 +90,14 @@ func judge(env *chaosEnvStatus, facts []fact) []string {
 			}
 		}
 	default:
-		vs = append(vs, fmt.Sprintf("environment ended %s (%s): want succeeded, rolled-back or %s", env.State, env.Reason, chaosStateRollbackIncomplete))
+		vs = append(vs, fmt.Sprintf("environment ended %s (%s): want succeeded, rolled-back or %s", env.State, env.Reason, workflows.StateRollbackIncomplete))
 	}
 	return vs
 }
 
-func (c *chaosRun) statusJSON() (chaosStatus, error) {
+func (c *chaosRun) statusJSON() (workflows.ReleaseStatus, error) {
 	res := runCLIQuiet(c.r.env, "status", c.id, "-o", "json")
-	var st chaosStatus
+	var st workflows.ReleaseStatus
 	if res.code != 0 {
 		return st, fmt.Errorf("%s", res)
 	}
@@ -129,7 +106,7 @@ func (c *chaosRun) statusJSON() (chaosStatus, error) {
 }
 
 // readBack reads every part of the trial's kind from its real system.
-func (c *chaosRun) readBack(env *chaosEnvStatus) ([]fact, []string) {
+func (c *chaosRun) readBack(env *workflows.EnvironmentStatus) ([]fact, []string) {
 	p := c.parts
 	var facts []fact
 	var vs []string
@@ -249,7 +226,7 @@ func (p *chaosParts) hookFact() (fact, []string) {
 // checkAudit reads the trial's audit log: the chain verifies, every record
 // is there once, the counters of each workflow run have no gap, and the
 // environment's last record says the state its status says.
-func (c *chaosRun) checkAudit(env *chaosEnvStatus) []string {
+func (c *chaosRun) checkAudit(env *workflows.EnvironmentStatus) []string {
 	var vs []string
 	if _, err := audit.Verify(c.r.auditLog); err != nil {
 		vs = append(vs, fmt.Sprintf("audit chain broken: %v", err))
@@ -309,7 +286,7 @@ func (c *chaosRun) checkAudit(env *chaosEnvStatus) []string {
 
 // checkSlack reads the channel: one gate message at most, and none still
 // offering buttons once the release has ended.
-func (c *chaosRun) checkSlack(env *chaosEnvStatus) []string {
+func (c *chaosRun) checkSlack(env *workflows.EnvironmentStatus) []string {
 	api := goslack.New(slackToken, goslack.OptionAPIURL(c.parts.slack.URL()))
 	h, err := api.GetConversationHistory(&goslack.GetConversationHistoryParameters{ChannelID: "C0CHAOS", Limit: 100})
 	if err != nil {

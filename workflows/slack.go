@@ -42,6 +42,12 @@ func (e *environment) slackGateOpened(ctx workflow.Context, st *StepStatus) {
 	msg := e.gateMessage(g)
 	// The key lets a retry find the message a lost answer posted instead
 	// of posting a second one with live buttons.
+	if e.truthful {
+		// An abort while the post is on its way must not orphan the
+		// message: it is recorded whatever happens to the gate, so the
+		// gate's close can take its buttons away.
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+	}
 	err := workflow.ExecuteActivity(slackCtx(ctx, "post gate "+g.Name+" to Slack"), slackActs.PostGate,
 		slack.PostGateInput{Channel: e.in.Env.Slack.Channel, Message: msg, Key: slack.GateKey(msg)}).Get(ctx, &res)
 	if err != nil {

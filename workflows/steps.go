@@ -94,7 +94,11 @@ func (e *environment) httpCheck(ctx workflow.Context, i int) error {
 			MaximumInterval:        interval,
 			NonRetryableErrorTypes: []string{"HTTPCheckInvalid"},
 		},
-		Summary: fmt.Sprintf("%s: %s %s", e.plan[i].step.Name, methodOr(in.Method, "GET"), in.URL),
+		// A request on its way when the release is aborted may still take
+		// effect: the step's on-rollback hook must come after it, not
+		// before (the attempt is bounded by its timeout).
+		WaitForCancellation: e.truthful,
+		Summary:             fmt.Sprintf("%s: %s %s", e.plan[i].step.Name, methodOr(in.Method, "GET"), in.URL),
 	})
 	var res httpcheck.HTTPCheckResult
 	if err := workflow.ExecuteActivity(ctx, httpActs.HTTPCheck, in).Get(ctx, &res); err != nil {

@@ -265,12 +265,18 @@ func (e *environment) runTraffic(ctx workflow.Context, i int) error {
 // drainLive waits for the old slot's requests in flight; it stays deployed
 // (at weight 0) for a rollback. A slow drain is reported, not a failure.
 func (e *environment) drainLive(ctx workflow.Context) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: drainTimeout + 30*time.Second,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{traffic.ErrTypeInvalid}},
 		Summary:             "drain " + e.slots.live,
-	})
+	}
+	if e.truthful {
+		// A drain takes the old slot out of rotation: one still running
+		// after an abort would do that after the rollback put it back.
+		opts.HeartbeatTimeout, opts.WaitForCancellation = 10*time.Second, true
+	}
+	actx := workflow.WithActivityOptions(ctx, opts)
 	var res traffic.DrainResult
 	err := workflow.ExecuteActivity(actx, trafficActs.Drain, traffic.DrainInput{
 		Target: e.trafficTarget(), Backend: e.slots.live, Timeout: drainTimeout,
