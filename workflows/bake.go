@@ -92,6 +92,11 @@ func (e *environment) bakeOnce(ctx workflow.Context, d, interval time.Duration, 
 		cancel()
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		_ = workflow.Await(dctx, func() bool { return done })
+		if ctx.Err() != nil {
+			// The workflow was cancelled (the Web UI): an abort, not a
+			// pause, or the bake would start again at once, for ever.
+			e.abortFromCancel()
+		}
 		if e.abort == nil {
 			out.interrupted, out.err = true, nil
 		}

@@ -344,7 +344,9 @@ func (e *environment) abortFailure() *failure {
 
 // awaitUnpaused blocks while the environment is paused; an abort ends the wait.
 func (e *environment) awaitUnpaused(ctx workflow.Context) *failure {
-	if err := workflow.Await(ctx, func() bool { return !e.status.Paused || e.abort != nil }); err != nil {
+	// Await returns at once when the condition holds, even on a cancelled
+	// context: the cancellation is looked at apart.
+	if err := workflow.Await(ctx, func() bool { return !e.status.Paused || e.abort != nil }); err != nil || ctx.Err() != nil {
 		e.abortFromCancel()
 	}
 	if e.abort != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,8 @@ type trafficHarness struct {
 	mu       sync.Mutex
 	bakes    []metrics.BakeInput
 	verdicts []metrics.Verdict
+	// duringBake, if set, runs at the start of every bake (outside the lock).
+	duringBake func(context.Context)
 }
 
 func newTrafficHarness(t *testing.T, blue, green int, verdicts ...metrics.Verdict) *trafficHarness {
@@ -68,7 +71,10 @@ func newTrafficHarness(t *testing.T, blue, green int, verdicts ...metrics.Verdic
 	}})
 	h.env.RegisterActivity(&metrics.Activities{})
 	h.env.OnActivity(metricsActs.Bake, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in metrics.BakeInput) (metrics.BakeResult, error) {
+		func(ctx context.Context, in metrics.BakeInput) (metrics.BakeResult, error) {
+			if h.duringBake != nil {
+				h.duringBake(ctx)
+			}
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			v := metrics.Pass
@@ -245,6 +251,37 @@ func TestPauseHoldsTheWeightAndStopsTheClock(t *testing.T) {
 	require.WithinDuration(t, start.Add(time.Hour+35*time.Second), h.env.Now(), 2*time.Second)
 	require.Equal(t, []string{"blue=75 green=25"}, during, "an hour of pause kept the weight")
 	require.Equal(t, []string{"blue=75 green=25", "blue=0 green=100"}, h.router.history())
+}
+
+// Cancelling the environment workflow (the Web UI's cancel) during a bake
+// is an abort: the traffic goes back. It used to be taken for a pause with
+// nothing paused, and the bake restarted in a tight loop until the deadlock
+// detector failed the workflow task, for ever.
+func TestCancelDuringBakeRollsBack(t *testing.T) {
+	h := newTrafficHarness(t, 100, 0)
+	var once sync.Once
+	var bakes atomic.Int32
+	started := make(chan struct{})
+	h.duringBake = func(ctx context.Context) {
+		bakes.Add(1)
+		once.Do(func() { close(started) })
+		select { // a bake measures until cancelled (bounded for the test)
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	h.at(500*time.Millisecond, func() {
+		<-started
+		h.env.CancelWorkflow()
+	})
+	h.runEnvironment(envInput(trafficEnv(canaryStep(10, 100))))
+
+	require.Error(t, h.env.GetWorkflowError())
+	st := h.envStatus()
+	require.Equal(t, StateRolledBack, st.State, st.Reason)
+	require.Contains(t, st.Reason, "workflow cancelled")
+	require.Equal(t, map[string]int{"blue": 100, "green": 0}, h.router.weightsNow())
+	require.Equal(t, int32(1), bakes.Load(), "the bake was started again after the cancel")
 }
 
 func TestCompileShift(t *testing.T) {
