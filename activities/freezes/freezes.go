@@ -19,6 +19,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Names of the Freezes workflow and its handlers. They are a wire contract
@@ -191,7 +194,7 @@ func List(ctx context.Context, c client.Client) ([]Freeze, error) {
 	if c == nil {
 		return nil, errors.New("freezes: no Temporal client configured on this worker")
 	}
-	v, err := c.QueryWorkflow(ctx, WorkflowID, "", QueryList)
+	v, err := queryList(ctx, c)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return nil, nil
@@ -204,6 +207,38 @@ func List(ctx context.Context, c client.Client) ([]Freeze, error) {
 		return nil, fmt.Errorf("decode the freezes: %w", err)
 	}
 	return fs, nil
+}
+
+// queryAttempts bounds the tries of one read: the query of a closed run is
+// answered by a worker replaying it, which a busy worker may not do within
+// one query's deadline.
+const queryAttempts = 3
+
+// queryList queries the freezes, trying again when the query timed out or
+// found no worker in time (the read changes nothing, so it is safe to
+// repeat).
+func queryList(ctx context.Context, c client.Client) (converter.EncodedValue, error) {
+	var err error
+	for attempt := 1; attempt <= queryAttempts; attempt++ {
+		var v converter.EncodedValue
+		if v, err = c.QueryWorkflow(ctx, WorkflowID, "", QueryList); err == nil || ctx.Err() != nil || !transientQuery(err) {
+			return v, err
+		}
+	}
+	return nil, err
+}
+
+// transientQuery reports a query that timed out or was cut, as opposed to
+// one refused (no workflow, a failed workflow task).
+func transientQuery(err error) bool {
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
+		return true
+	}
+	var dl *serviceerror.DeadlineExceeded
+	var cn *serviceerror.Canceled
+	var un *serviceerror.Unavailable
+	return errors.As(err, &dl) || errors.As(err, &cn) || errors.As(err, &un)
 }
 
 // closedHint says what to do when the freezes could not be read because the
