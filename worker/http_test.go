@@ -32,9 +32,15 @@ func TestReadyzFollowsTemporalHealth(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "runbook") {
 		t.Fatalf("healthy Temporal: got %d %q", code, body)
 	}
-	code, body = get(t, Handler(fakeHealth{err: errors.New("connection refused")}, "runbook"), "/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
+	// The probe answers anyone who can reach the port: the internal error
+	// (addresses, TLS details) goes to the log, never into the response.
+	internal := errors.New("dial tcp 10.0.3.7:7233: connection refused")
+	code, body = get(t, Handler(fakeHealth{err: internal}, "runbook"), "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not ready") {
 		t.Fatalf("unreachable Temporal: got %d %q", code, body)
+	}
+	if strings.Contains(body, "10.0.3.7") || strings.Contains(body, "refused") {
+		t.Fatalf("/readyz echoes the internal error: %q", body)
 	}
 	if code, _ := get(t, Handler(fakeHealth{err: errors.New("down")}, "q"), "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz must not depend on Temporal, got %d", code)
