@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
 )
 
 // healthChecker is the part of the Temporal client the readiness probe uses.
@@ -47,7 +49,9 @@ func serveHTTP(addr string, h http.Handler) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("RUNBOOK_HTTP_ADDR %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// The Slack endpoint reads its body before the signature can be
+	// checked, so the limits, not the signature, stop a slow client.
+	srv := httpserver.New(h, httpserver.Endpoint)
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("worker HTTP server stopped", "error", err)
