@@ -36,9 +36,10 @@ func (s *Server) Start() error {
 	l := &listeners{
 		// The proxy carries users' traffic, so its limits leave room for
 		// long uploads and downloads; the admin API is one of runbook's own
-		// endpoints (see httpserver.Proxy and httpserver.Endpoint).
+		// endpoints (see httpserver.Proxy and httpserver.Endpoint); a drain
+		// extends its own write deadline (handleDrain).
 		proxy:     httpserver.New(s.ProxyHandler(), httpserver.Proxy),
-		admin:     httpserver.New(s.AdminHandler(), httpserver.Endpoint),
+		admin:     httpserver.New(s.AdminHandler(), s.adminLimits),
 		proxyAddr: pl.Addr().String(),
 		adminAddr: al.Addr().String(),
 		done:      make(chan error, 2),

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
 )
 
 // Config configures a Server.
@@ -63,6 +65,10 @@ type Server struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
+	// adminLimits bound the admin server's connections: httpserver.Endpoint;
+	// tests shorten them to reach a limit quickly.
+	adminLimits httpserver.Limits
+
 	run *listeners // set by Start
 }
 
@@ -97,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, transport: cfg.Transport, backends: map[string]*backend{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, transport: cfg.Transport, backends: map[string]*backend{}, adminLimits: httpserver.Endpoint}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

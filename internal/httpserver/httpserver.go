@@ -54,8 +54,9 @@ var Endpoint = Limits{
 // (uploads) and a response 10 minutes (large downloads, slow readers). The
 // upstream side is bounded separately: the proxy's transport limits dialing
 // and the wait for the backend's response headers. Streams that must stay
-// open longer than 10 minutes (server-sent events, long polls) are cut and
-// must reconnect, as they must behind most load balancers.
+// open longer (server-sent events, long polls; a WebSocket keeps the 5
+// minutes of reading) are cut and must reconnect, as they must behind many
+// load balancers.
 var Proxy = Limits{
 	ReadHeader:     10 * time.Second,
 	Read:           5 * time.Minute,
