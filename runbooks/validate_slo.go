@@ -81,6 +81,10 @@ func (v *validator) slo(path string, s *SLO) {
 	}
 	if p := path + ".window"; v.set(p) && s.Window.D() < minInterval {
 		v.errf(p, "window %s is shorter than 1s; use 1s or more, or leave it out to measure over the analysis interval", s.Window)
+	} else if v.set(p) && s.Window.D() > maxBake {
+		// A bake lasts at least the longest SLO window, so the bake's cap
+		// is the window's too.
+		v.errf(p, "window %s is longer than the 24h cap; a bake lasts at least its longest SLO window, so use 24h or less", s.Window)
 	}
 }
 

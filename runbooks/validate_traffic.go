@@ -199,8 +199,10 @@ func (v *validator) trafficStep(path, k string, s *Step) {
 	case KindLinear:
 		v.linear(path, s.Linear)
 	case KindBlueGreen:
+		v.bakeAtMost(path+".rollback-window", "rollback-window", s.BlueGreen.RollbackWindow)
 		v.analysisInterval(path, s.BlueGreen.AnalysisInterval)
 	case KindAllAtOnce:
+		v.bakeAtMost(path+".bake", "bake", s.AllAtOnce.Bake)
 		v.analysisInterval(path, s.AllAtOnce.AnalysisInterval)
 	}
 }
@@ -217,6 +219,7 @@ func (v *validator) canary(path string, c *CanaryStep) {
 	}
 	prev, prevLine := 0, 0
 	for i, w := range c.Steps {
+		v.bakeAtMost(fmt.Sprintf("%s[%d].bake", p, i), "bake", w.Bake)
 		wp := fmt.Sprintf("%s[%d].weight", p, i)
 		if !v.ok(parent(wp)) || !v.percentage(wp, "canary weight", w.Weight, "add weight: with the new version's share of traffic (1 to 100)") {
 			continue
@@ -238,6 +241,8 @@ func (v *validator) linear(path string, l *LinearStep) {
 		v.errf(ep, "linear every is missing; add how long each weight bakes, e.g. every: 2m")
 	case v.ok(ep) && l.Every.D() < minInterval:
 		v.errf(ep, "every %s is shorter than 1s; each weight must bake long enough to be analysed, e.g. every: 2m", l.Every)
+	default:
+		v.bakeAtMost(ep, "every", l.Every)
 	}
 	v.analysisInterval(path, l.AnalysisInterval)
 }
@@ -258,11 +263,15 @@ func (v *validator) percentage(path, what string, n int, hint string) bool {
 }
 
 // analysisInterval checks the optional analysis-interval of the traffic
-// step at path.
+// step at path: from minInterval to maxAnalysisInterval.
 func (v *validator) analysisInterval(path string, d Duration) {
 	p := path + ".analysis-interval"
-	if v.set(p) && d.D() < minInterval {
+	switch {
+	case !v.set(p):
+	case d.D() < minInterval:
 		v.errf(p, "analysis-interval %s is shorter than 1s; metrics are not finer than that, so use 1s or more, or leave it out for the default of 10s", d)
+	case d.D() > maxAnalysisInterval:
+		v.errf(p, "analysis-interval %s is longer than the 1h cap; status shows a round once per interval, so use 1h or less, or leave it out for the default of 10s", d)
 	}
 }
 

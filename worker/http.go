@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
 )
 
 // healthChecker is the part of the Temporal client the readiness probe uses.
@@ -29,7 +31,10 @@ func Handler(c healthChecker, taskQueue string) *http.ServeMux {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(w, "temporal unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			// The probe is unauthenticated: the error names internal
+			// addresses and TLS details, so it goes to the log only.
+			slog.Warn("readyz: Temporal health check failed", "error", err)
+			http.Error(w, "not ready: temporal unreachable", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintf(w, "ready: polling task queue %s\n", taskQueue)
@@ -44,7 +49,9 @@ func serveHTTP(addr string, h http.Handler) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("RUNBOOK_HTTP_ADDR %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// The Slack endpoint reads its body before the signature can be
+	// checked, so the limits, not the signature, stop a slow client.
+	srv := httpserver.New(h, httpserver.Endpoint)
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("worker HTTP server stopped", "error", err)

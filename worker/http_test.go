@@ -9,8 +9,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
+	"github.com/runbookhq/runbook/internal/httpserver/httpservertest"
 )
 
 type fakeHealth struct{ err error }
@@ -32,9 +36,15 @@ func TestReadyzFollowsTemporalHealth(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "runbook") {
 		t.Fatalf("healthy Temporal: got %d %q", code, body)
 	}
-	code, body = get(t, Handler(fakeHealth{err: errors.New("connection refused")}, "runbook"), "/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
+	// The probe answers anyone who can reach the port: the internal error
+	// (addresses, TLS details) goes to the log, never into the response.
+	internal := errors.New("dial tcp 10.0.3.7:7233: connection refused")
+	code, body = get(t, Handler(fakeHealth{err: internal}, "runbook"), "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not ready") {
 		t.Fatalf("unreachable Temporal: got %d %q", code, body)
+	}
+	if strings.Contains(body, "10.0.3.7") || strings.Contains(body, "refused") {
+		t.Fatalf("/readyz echoes the internal error: %q", body)
 	}
 	if code, _ := get(t, Handler(fakeHealth{err: errors.New("down")}, "q"), "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz must not depend on Temporal, got %d", code)
@@ -74,5 +84,53 @@ func TestServeHTTPServesUntilStopped(t *testing.T) {
 	stop()
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("server still answers after stop")
+	}
+}
+
+// TestServeHTTPCutsSlowLoris holds a connection to the worker's real server
+// (the one the Slack endpoint is on) with headers sent one byte per second.
+func TestServeHTTPCutsSlowLoris(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	stop, err := serveHTTP(addr, Handler(fakeHealth{}, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	limit := httpserver.Endpoint.ReadHeader
+	if took := httpservertest.SlowLoris(t, addr, limit+5*time.Second); took < limit-time.Second {
+		t.Errorf("cut after %v, before the header timeout of %v", took, limit)
+	}
+}
+
+// TestServeHTTPCutsSlowUpload sends a request body one byte per second to
+// the worker's real server: like the Slack endpoint, the handler reads the
+// whole body before it can check a signature, so only the server's read
+// timeout stops a client holding it.
+func TestServeHTTPCutsSlowUpload(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	mux := Handler(fakeHealth{}, "q")
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+		}
+	})
+	stop, err := serveHTTP(addr, mux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	limit := httpserver.Endpoint.Read
+	if took := httpservertest.SlowBody(t, addr, "/upload", limit+5*time.Second); took < limit-time.Second {
+		t.Errorf("cut after %v, before the read timeout of %v", took, limit)
 	}
 }

@@ -40,7 +40,7 @@ func TestErrorTypesAgree(t *testing.T) {
 // environment against a real edge proxy.
 func TestActivitiesAgainstEdge(t *testing.T) {
 	s := startProxy(t)
-	t.Setenv(tokenEnv, "tok-3c9e")
+	t.Setenv(tokenEnv, "tok-3c9e-0f1a2b3c4d5e6f708192a3b4c5d6")
 	target := Target{Provider: "edge", Options: map[string]string{"admin": "http://" + s.AdminAddr(), "token": "env:" + tokenEnv}}
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
@@ -81,7 +81,7 @@ func TestActivitiesAgainstEdge(t *testing.T) {
 func startProxy(t *testing.T) *proxy.Server {
 	t.Helper()
 	s, err := proxy.New(proxy.Config{
-		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: "tok-3c9e",
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: "tok-3c9e-0f1a2b3c4d5e6f708192a3b4c5d6",
 		StateFile: filepath.Join(t.TempDir(), "edge.json"),
 	})
 	if err != nil {

@@ -53,8 +53,8 @@ func newEdgeCmd(a *app) *cobra.Command {
 
 func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	token := os.Getenv(edgeTokenEnv)
-	if token == "" {
-		return fmt.Errorf("%s is not set: the admin API needs a token; set one with\n  export %s=$(openssl rand -hex 32)\nand give the same variable to the worker", edgeTokenEnv, edgeTokenEnv)
+	if err := checkEdgeToken(token); err != nil {
+		return err
 	}
 	specs, err := parseBackendFlags(o.backends)
 	if err != nil {
@@ -78,6 +78,20 @@ func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	}
 	a.printEdge(srv, o.state)
 	return srv.Wait(ctx, o.grace)
+}
+
+// checkEdgeToken refuses a missing or short RUNBOOK_EDGE_TOKEN before
+// anything listens, saying how to make one.
+func checkEdgeToken(token string) error {
+	const howto = "; set one with\n  export %s=$(openssl rand -hex 32)\nand give the same variable to the worker"
+	switch {
+	case token == "":
+		return fmt.Errorf("%s is not set: the admin API needs a token"+howto, edgeTokenEnv, edgeTokenEnv)
+	case len(token) < edge.MinTokenLen:
+		return fmt.Errorf("%s is %d bytes: the admin API moves traffic, so its token needs at least %d"+howto,
+			edgeTokenEnv, len(token), edge.MinTokenLen, edgeTokenEnv)
+	}
+	return nil
 }
 
 func parseBackendFlags(flags []string) ([]edge.BackendSpec, error) {

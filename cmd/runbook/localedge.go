@@ -72,7 +72,7 @@ func (a *app) startLocalEdge(stateDir string) (*edge.Server, func(), error) {
 // from the state directory, the file that keeps it.
 func localEdgeToken(stateDir string) (string, string, error) {
 	if t := os.Getenv(edgeTokenEnv); t != "" {
-		return t, "", nil
+		return t, "", checkEdgeToken(t)
 	}
 	file := filepath.Join(stateDir, "edge.token")
 	b, err := os.ReadFile(file)
@@ -94,8 +94,8 @@ func localEdgeToken(stateDir string) (string, string, error) {
 		return "", "", err
 	}
 	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", "", fmt.Errorf("%s is empty: delete it to get a new token", file)
+	if len(t) < edge.MinTokenLen {
+		return "", "", fmt.Errorf("%s holds a token of %d bytes, and the edge needs at least %d: delete it to get a new token", file, len(t), edge.MinTokenLen)
 	}
 	// The in-process worker resolves the runbook's token: env:RUNBOOK_EDGE_TOKEN.
 	if err := os.Setenv(edgeTokenEnv, t); err != nil {

@@ -73,8 +73,8 @@ func startTestEdge(t *testing.T, token string) *edge.Server {
 // read back; `get` reads them.
 func TestTrafficSetAndGetOnTheEdgeProxy(t *testing.T) {
 	isolateConfig(t)
-	t.Setenv("TEST_EDGE_TOKEN", "tok-5f2a")
-	s := startTestEdge(t, "tok-5f2a")
+	t.Setenv("TEST_EDGE_TOKEN", "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
+	s := startTestEdge(t, "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
 	rb := trafficRunbook(t, "http://"+s.AdminAddr())
 
 	out, _, err := run(t, "traffic", "set", rb, "--env", "production", "blue=0", "green=100")
@@ -101,8 +101,8 @@ func TestTrafficSetAndGetOnTheEdgeProxy(t *testing.T) {
 
 func TestTrafficSetRefusesBadInput(t *testing.T) {
 	isolateConfig(t)
-	t.Setenv("TEST_EDGE_TOKEN", "tok-5f2a")
-	s := startTestEdge(t, "tok-5f2a")
+	t.Setenv("TEST_EDGE_TOKEN", "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
+	s := startTestEdge(t, "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
 	rb := trafficRunbook(t, "http://"+s.AdminAddr())
 	for _, tc := range []struct {
 		args []string

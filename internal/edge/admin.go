@@ -17,6 +17,10 @@ import (
 // longer ask again.
 const MaxDrainTimeout = 10 * time.Minute
 
+// drainWriteMargin is the time a drain's answer has to be written after the
+// drain's own timeout.
+const drainWriteMargin = 30 * time.Second
+
 // WeightsRequest is the body of PUT /v1/weights.
 type WeightsRequest struct {
 	Weights map[string]int `json:"weights"`
@@ -130,6 +134,12 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	if err != nil || timeout < 0 || timeout > MaxDrainTimeout {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: timeout %q: want a duration from 0s to %s", ErrInvalid, req.Timeout, MaxDrainTimeout))
 		return
+	}
+	// A drain may wait up to MaxDrainTimeout, longer than the admin
+	// server's write limit allows for an answer: this request, and only
+	// this one, gets the time it asked for plus a margin to write the answer.
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + drainWriteMargin)); err != nil {
+		s.log.Warn("edge: drain cannot extend its write deadline", "error", err)
 	}
 	name := r.PathValue("name")
 	n, err := s.Drain(r.Context(), name, timeout)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -243,5 +244,20 @@ func flipWeights(t testing.TB, s *Server, stop <-chan struct{}) {
 			t.Error(err)
 			return
 		}
+	}
+}
+
+// TestNewRefusesShortToken: the admin API moves traffic, so a token shorter
+// than 32 bytes is refused by the server itself, with how to make one.
+func TestNewRefusesShortToken(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "edge.json")
+	for _, tok := range []string{"", "tok-5f2a", strings.Repeat("x", MinTokenLen-1)} {
+		_, err := New(Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: tok, StateFile: state})
+		if err == nil || !strings.Contains(err.Error(), "openssl rand -hex 32") {
+			t.Errorf("token of %d bytes: got %v, want a refusal saying how to make one", len(tok), err)
+		}
+	}
+	if _, err := New(Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: strings.Repeat("x", MinTokenLen), StateFile: state}); err != nil {
+		t.Errorf("token of %d bytes: %v", MinTokenLen, err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-const testToken = "test-token-6d1f"
+const testToken = "test-token-6d1f-4b2a9c8e7d6f5a4b3c2d"
 
 // upstream is a test backend that answers with its name and counts hits.
 type upstream struct {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
 )
 
 // listeners are the two running HTTP servers.
@@ -32,8 +34,12 @@ func (s *Server) Start() error {
 		return err
 	}
 	l := &listeners{
-		proxy:     &http.Server{Handler: s.ProxyHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
-		admin:     &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
+		// The proxy carries users' traffic, so its limits leave room for
+		// long uploads and downloads; the admin API is one of runbook's own
+		// endpoints (see httpserver.Proxy and httpserver.Endpoint); a drain
+		// extends its own write deadline (handleDrain).
+		proxy:     httpserver.New(s.ProxyHandler(), httpserver.Proxy),
+		admin:     httpserver.New(s.AdminHandler(), s.adminLimits),
 		proxyAddr: pl.Addr().String(),
 		adminAddr: al.Addr().String(),
 		done:      make(chan error, 2),

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
 )
 
 // Config configures a Server.
@@ -26,7 +28,8 @@ type Config struct {
 	Listen string
 	// Admin is the admin API and /metrics address, e.g. 127.0.0.1:8081.
 	Admin string
-	// Token guards the admin API (Authorization: Bearer <token>). Required.
+	// Token guards the admin API (Authorization: Bearer <token>). Required,
+	// and at least MinTokenLen bytes long (see CheckToken).
 	Token string
 	// StateFile persists the backends and weights. Required.
 	StateFile string
@@ -62,14 +65,36 @@ type Server struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
+	// adminLimits bound the admin server's connections: httpserver.Endpoint;
+	// tests shorten them to reach a limit quickly.
+	adminLimits httpserver.Limits
+
 	run *listeners // set by Start
+}
+
+// MinTokenLen is the shortest admin token accepted, in bytes: the admin API
+// moves production traffic, and 32 bytes is what `openssl rand -hex 16`
+// gives at the least (128 bits); `openssl rand -hex 32` is what we suggest.
+const MinTokenLen = 32
+
+// CheckToken refuses an admin token shorter than MinTokenLen, saying how to
+// make a good one. The server enforces it, so no caller can start an admin
+// API guarded by a guessable token.
+func CheckToken(token string) error {
+	if token == "" {
+		return errors.New("edge: an admin token is required; make one with: openssl rand -hex 32")
+	}
+	if len(token) < MinTokenLen {
+		return fmt.Errorf("edge: the admin token is %d bytes, and at least %d are required; make one with: openssl rand -hex 32", len(token), MinTokenLen)
+	}
+	return nil
 }
 
 // New loads the state file and returns a Server ready to Start. Nothing is
 // listening yet.
 func New(cfg Config) (*Server, error) {
-	if cfg.Token == "" {
-		return nil, errors.New("edge: an admin token is required")
+	if err := CheckToken(cfg.Token); err != nil {
+		return nil, err
 	}
 	if cfg.StateFile == "" {
 		return nil, errors.New("edge: a state file is required")
@@ -78,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, transport: cfg.Transport, backends: map[string]*backend{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, transport: cfg.Transport, backends: map[string]*backend{}, adminLimits: httpserver.Endpoint}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

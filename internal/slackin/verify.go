@@ -77,14 +77,20 @@ var (
 	errBadTimestamp   = errors.New("malformed X-Slack-Request-Timestamp")
 	errStale          = errors.New("request timestamp outside the 5-minute window")
 	errBadSignature   = errors.New("signature does not match")
+	errNoSecret       = errors.New("no signing secret configured")
 )
 
 // verify checks Slack's v0 signature: HMAC-SHA256 with the signing secret
 // over "v0:<timestamp>:<body>", hex encoded after "v0=". It follows
 // slack.NewSecretsVerifier, which also enforces the 5-minute window, but
 // against the wall clock; doing it here measures the window on h.now, the
-// one clock of the handler.
+// one clock of the handler. An empty secret verifies nothing: anyone can
+// compute the HMAC under the empty key, so the guard lives here, not only
+// in New, and no future caller can forget it.
 func verify(header http.Header, body []byte, secret string, now time.Time) error {
+	if secret == "" {
+		return errNoSecret
+	}
 	sig, stamp := header.Get("X-Slack-Signature"), header.Get("X-Slack-Request-Timestamp")
 	if sig == "" || stamp == "" {
 		return errMissingHeaders

@@ -22,6 +22,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/httpserver"
 )
 
 // config is the command line.
@@ -81,7 +83,7 @@ func run(cfg config) error {
 		defer db.Close()
 	}
 	handler := newHandler(cfg.version, cfg.failing, db, cfg.fault)
-	srv := &http.Server{Addr: cfg.addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(cfg.addr, handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("sampleapp listening", "addr", cfg.addr, "version", cfg.version, "db", cfg.dbPath,
@@ -97,6 +99,16 @@ func run(cfg config) error {
 		return err
 	}
 	return nil
+}
+
+// newServer serves handler on addr with the limits of runbook's own
+// endpoints: the sample app stands for a user's app behind the edge, and its
+// requests are small and quick (an injected delay longer than a minute would
+// be cut, which no test needs).
+func newServer(addr string, handler http.Handler) *http.Server {
+	srv := httpserver.New(handler, httpserver.Endpoint)
+	srv.Addr = addr
+	return srv
 }
 
 // newHandler serves /, /healthz, /version, /orders and /fault; db may be nil.

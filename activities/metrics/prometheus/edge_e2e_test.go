@@ -27,6 +27,9 @@ const e2eErrorRatio = `sum(rate(edge_requests_total{backend="%s",code_class="5xx
 // e2eWindow is the rate window of the PromQL queries.
 const e2eWindow = 30 * time.Second
 
+// e2eEdgeToken guards the edge's admin API; the edge wants 32 bytes at least.
+const e2eEdgeToken = "e2e-edge-token-5c1d9a7e3b2f8a6d4c0e"
+
 // e2eBackend counts the requests it serves and answers 500 to every
 // errEvery-th of them (never, if errEvery is 0), after a fixed delay.
 type e2eBackend struct {
@@ -158,7 +161,7 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 	srv, err := edgeproxy.New(edgeproxy.Config{
 		Listen:    "127.0.0.1:0",
 		Admin:     "127.0.0.1:0",
-		Token:     "t",
+		Token:     e2eEdgeToken,
 		StateFile: filepath.Join(t.TempDir(), "edge-state.json"),
 		Seed:      1,
 	})
@@ -182,7 +185,7 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 		}
 	}()
 
-	t.Setenv("RUNBOOK_E2E_EDGE_TOKEN", "t")
+	t.Setenv("RUNBOOK_E2E_EDGE_TOKEN", e2eEdgeToken)
 	router, err := edgetraffic.New(map[string]string{
 		edgetraffic.OptAdmin: "http://" + srv.AdminAddr(),
 		edgetraffic.OptToken: "env:RUNBOOK_E2E_EDGE_TOKEN",

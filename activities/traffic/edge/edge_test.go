@@ -18,7 +18,7 @@ import (
 
 const (
 	tokenEnv = "RUNBOOK_TEST_EDGE_TOKEN"
-	secret   = "edge-s3cret-91ab"
+	secret   = "edge-s3cret-91ab-7c4e2f0d8b6a1e3f5a"
 )
 
 // startProxy runs a real edge proxy with backends a (100) and b (0).
