@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 func TestNewUnknownProvider(t *testing.T) {
@@ -58,14 +60,19 @@ func TestRegister(t *testing.T) {
 }
 
 func TestSecret(t *testing.T) {
-	t.Setenv("RUNBOOK_TEST_TOKEN", "s3cret")
-	if v, err := Secret("env:RUNBOOK_TEST_TOKEN"); err != nil || v != "s3cret" {
+	t.Setenv(secretref.AllowEnv, "METRICS_TEST_*")
+	t.Setenv("METRICS_TEST_TOKEN", "s3cret")
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-leaked")
+	if v, err := Secret("env:SLACK_BOT_TOKEN"); err == nil || v != "" || strings.Contains(err.Error(), "leaked") {
+		t.Errorf("Secret(env:SLACK_BOT_TOKEN) = %q, %v; want refused", v, err)
+	}
+	if v, err := Secret("env:METRICS_TEST_TOKEN"); err != nil || v != "s3cret" {
 		t.Errorf("Secret(env:) = %q, %v", v, err)
 	}
 	if v, err := Secret("plain"); err != nil || v != "plain" {
 		t.Errorf("Secret(plain) = %q, %v", v, err)
 	}
-	if _, err := Secret("env:RUNBOOK_TEST_UNSET_VARIABLE"); err == nil || !strings.Contains(err.Error(), "RUNBOOK_TEST_UNSET_VARIABLE") {
+	if _, err := Secret("env:METRICS_TEST_UNSET"); err == nil || !strings.Contains(err.Error(), "METRICS_TEST_UNSET") {
 		t.Errorf("unset: err = %v", err)
 	}
 }
