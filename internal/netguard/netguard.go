@@ -78,7 +78,10 @@ func CheckHost(host string) error {
 		}
 	}
 	if ip, ok := ParseIP(h); ok && Blocked(ip) {
-		return fmt.Errorf("%w: host %s is %s, a link-local or cloud metadata address", ErrBlocked, host, ip)
+		if ip.String() != strings.Trim(h, "[]") {
+			host = fmt.Sprintf("%s (%s)", host, ip)
+		}
+		return fmt.Errorf("%w: host %s is a link-local or cloud metadata address", ErrBlocked, host)
 	}
 	return nil
 }
