@@ -261,3 +261,14 @@ func TestMeasureBuildsProvidersOnceFromOptions(t *testing.T) {
 		t.Fatalf("unknown provider: err = %v", err)
 	}
 }
+
+func TestCheckURLRefusesMetadata(t *testing.T) {
+	for _, u := range []string{"http://169.254.169.254/", "http://2852039166:9090", "http://metadata.google.internal/", "http://[fd00:ec2::254]/"} {
+		if err := CheckURL(u); err == nil {
+			t.Errorf("CheckURL(%s) accepted a metadata address", u)
+		}
+	}
+	if err := CheckURL("http://127.0.0.1:9090"); err != nil {
+		t.Errorf("CheckURL(loopback): %v", err)
+	}
+}

@@ -198,3 +198,9 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRefusesMetadataURL(t *testing.T) {
+	if _, err := New(map[string]string{"url": "http://0xa9fea9fe/"}); err == nil || !strings.Contains(err.Error(), "metadata") {
+		t.Errorf("New with the metadata address: %v", err)
+	}
+}
