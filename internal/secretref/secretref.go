@@ -94,7 +94,9 @@ func ParseAllow(v string) (Allow, error) {
 			return Allow{}, fmt.Errorf("%s: a bare * would hand every worker variable to runbooks; list names or prefixes such as CHECKOUT_*", AllowEnv)
 		case !nameRe.MatchString(stem):
 			return Allow{}, fmt.Errorf("%s: entry %q is not a variable name or a PREFIX_* prefix", AllowEnv, e)
-		case Never(stem, EdgeToken):
+		case Never(stem):
+			// RUNBOOK_EDGE_TOKEN too: the edge router reads it without an
+			// entry, and an entry would suggest it works elsewhere.
 			return Allow{}, fmt.Errorf("%s: entry %q names the worker's own settings, which runbooks can never read; remove it", AllowEnv, e)
 		case prefix:
 			a.prefixes = append(a.prefixes, stem)
