@@ -15,6 +15,7 @@ func (v *validator) database(path string, db *Database) {
 		ref, name, _ := strings.Cut(db.URL, ":")
 		switch {
 		case ref == "env" && envNameRe.MatchString(name):
+			v.neverEnv(path+".url", db.URL)
 		case ref == "file" && strings.TrimSpace(name) != "":
 		default:
 			v.errf(path+".url", "database.url must be a reference, env:NAME or file:PATH, never the connection string itself (it holds a password)")

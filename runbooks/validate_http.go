@@ -96,6 +96,8 @@ func (v *validator) httpURL(path, what, raw string) {
 		v.errf(path, "%s %q must start with http:// or https://", what, raw)
 	case u.Hostname() == "":
 		v.errf(path, "%s %q has no host; write it like http://127.0.0.1:8080/healthz", what, raw)
+	default:
+		v.urlHost(path, what, raw, u)
 	}
 }
 
@@ -116,6 +118,8 @@ func (v *validator) headers(path string, hs map[string]string) {
 		if name, ok := strings.CutPrefix(val, "env:"); ok && !envNameRe.MatchString(name) {
 			v.errf(p, "header %q: %q is not an environment variable name; write env:NAME with letters, digits and underscores", k, name)
 		}
+		v.neverEnv(p, val)
+		v.literalSecret(p, "header", k, val)
 	}
 }
 

@@ -34,6 +34,8 @@ func (v *validator) infraVars(path string, vars map[string]string) {
 		if name, ok := strings.CutPrefix(val, "env:"); ok && !envNameRe.MatchString(name) {
 			v.errf(p, "variable %q: %q is not an environment variable name; write env:NAME", k, name)
 		}
+		v.neverEnv(p, val)
+		v.literalSecret(p, "variable", k, val)
 		if len(outputRefs(val)) > 0 {
 			v.errf(p, "variable %q uses ${outputs...}, but outputs exist only after the provision step ran", k)
 		}

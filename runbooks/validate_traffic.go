@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // Checks of the traffic shift: the traffic and metrics sections, the
@@ -36,14 +38,14 @@ func (v *validator) trafficSections(path string, e *Environment) {
 	if p := path + ".traffic"; e.Traffic != nil && v.ok(p) {
 		t := e.Traffic
 		v.provider(p, "traffic", t.Provider, trafficProviders)
-		v.options(p+".options", t.Options)
+		v.options(p+".options", "traffic", t.Options, edgeTokenFor(t.Provider)...)
 		v.slots(p+".slots", t.Slots)
 		v.oneOf(p+".rollback", "traffic.rollback", t.Rollback, rollbackModes,
 			"immediate (the default: all traffic back at once) or gradual (in steps, for a cold live side)")
 	}
 	if p := path + ".metrics"; e.Metrics != nil && v.ok(p) {
 		v.provider(p, "metrics", e.Metrics.Provider, metricsProviders)
-		v.options(p+".options", e.Metrics.Options)
+		v.options(p+".options", "metrics", e.Metrics.Options)
 	}
 }
 
@@ -68,14 +70,25 @@ func (v *validator) oneOf(path, what, value string, allowed []string, use string
 	v.errf(path, "%s %q is not supported; use %s", what, value, use)
 }
 
-// options checks provider option names. Values are the provider's to
-// check (and may be env:NAME references to secrets).
-func (v *validator) options(path string, opts map[string]string) {
-	for _, k := range slices.Sorted(maps.Keys(opts)) {
+// options checks provider option names, and of the values what keeps
+// secrets in the worker (optionValues); the rest is the provider's to check.
+func (v *validator) options(path, section string, opts map[string]string, product ...string) {
+	keys := slices.Sorted(maps.Keys(opts))
+	for _, k := range keys {
 		if strings.TrimSpace(k) == "" {
 			v.c.addf(v.keyAt(join(path, k)), "option name is empty; write name: value")
 		}
 	}
+	v.optionValues(path, section+" option", opts, keys, product...)
+}
+
+// edgeTokenFor is the env name the traffic provider reads for the product:
+// the edge router's default token, RUNBOOK_EDGE_TOKEN.
+func edgeTokenFor(provider string) []string {
+	if provider == "edge" {
+		return []string{secretref.EdgeToken}
+	}
+	return nil
 }
 
 // slots checks the two slots a release alternates between. Both need the
@@ -99,11 +112,13 @@ func (v *validator) slots(path string, slots map[string]map[string]string) {
 		if !nameRe.MatchString(name) {
 			v.c.addf(v.keyAt(p), "slot name %q is not valid; %s", name, nameRule)
 		}
-		for _, k := range slices.Sorted(maps.Keys(slots[name])) {
+		keys := slices.Sorted(maps.Keys(slots[name]))
+		for _, k := range keys {
 			if !slotKeyRe.MatchString(k) {
 				v.c.addf(v.keyAt(join(p, k)), "slot key %q is not valid; use letters, digits, _ and -, starting with a letter or _ (steps read it as ${slot.KEY})", k)
 			}
 		}
+		v.optionValues(p, "slot "+name+" key", slots[name], keys)
 	}
 	v.sameSlotKeys(path, slots, names)
 }

@@ -290,10 +290,16 @@ func newRig(t testing.TB, name string) *rig {
 		"RUNBOOK_TASK_QUEUE="+r.queue,
 		"RUNBOOK_AUDIT_LOG="+r.auditLog,
 		"RUNBOOK_STATE_DIR="+filepath.Join(r.dir, "state"),
+		// The names the e2e runbooks read with env:NAME; the worker resolves
+		// no other (internal/secretref).
+		"RUNBOOK_ENV_ALLOW="+e2eEnvAllow,
 	)
 	r.rc = &releases.Client{Temporal: c, Namespace: namespace, TaskQueue: r.queue}
 	return r
 }
+
+// e2eEnvAllow lists the variables the e2e runbooks reference.
+const e2eEnvAllow = "RB_CHECK_TOKEN,E2E_*,DB_URL,RISK_DB,CHAOS_*"
 
 // cleanEnviron is the test's environment without Temporal or runbook
 // settings that could point the subprocesses elsewhere.

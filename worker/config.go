@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -105,6 +106,10 @@ func LoadConfig() (Config, error) {
 		SlackGroups: os.Getenv("RUNBOOK_SLACK_GROUPS"),
 
 		SlackSocketMode: os.Getenv("RUNBOOK_SLACK_SOCKET_MODE") == "true",
+	}
+	// A mistyped allowlist fails the start, not the first release using it.
+	if _, err := secretref.ParseAllow(os.Getenv(secretref.AllowEnv)); err != nil {
+		return Config{}, err
 	}
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
 	if cfg.AuditDSN, err = audit.LoadDSN(os.Getenv(audit.EnvDSN), os.Getenv(audit.EnvDSNFile)); err != nil {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,21 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if cfg.HTTPAddr != "" {
 		t.Errorf("HTTP endpoints must be off by default, got %s", cfg.HTTPAddr)
+	}
+}
+
+// TestLoadConfigRefusesABadEnvAllowlist: a worker told to hand its own
+// credentials to runbooks, or every variable, does not start.
+func TestLoadConfigRefusesABadEnvAllowlist(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	for _, v := range []string{"*", "SLACK_BOT_TOKEN", "CHECKOUT_*,AWS_*", "RUNBOOK_AUDIT_DSN", "NOT A NAME"} {
+		t.Setenv("RUNBOOK_ENV_ALLOW", v)
+		if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "RUNBOOK_ENV_ALLOW") {
+			t.Errorf("RUNBOOK_ENV_ALLOW=%q: err %v, want a refusal naming the setting", v, err)
+		}
+	}
+	t.Setenv("RUNBOOK_ENV_ALLOW", "CHECKOUT_*, APP_TOKEN")
+	if _, err := LoadConfig(); err != nil {
+		t.Errorf("a good allowlist: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"go.temporal.io/sdk/client"
@@ -20,6 +21,7 @@ import (
 	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic"
+	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/internal/slackin"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -124,7 +126,10 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		started = append(started, w.w)
 	}
-	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", log.String())
+	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", log.String(),
+		// Which variables runbooks may read (names only, never values), so a
+		// refused env: reference can be checked against the running worker.
+		secretref.AllowEnv, os.Getenv(secretref.AllowEnv))
 	// After the workers start: restoring reads the closed run through a
 	// query that a worker answers.
 	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)

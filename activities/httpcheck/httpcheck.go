@@ -18,6 +18,10 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/netguard"
+	"github.com/runbookhq/runbook/internal/scrub"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // Version goes into the User-Agent header; the build sets it with
@@ -42,7 +46,9 @@ const (
 const (
 	maxBody    = 1 << 20 // bytes read from a response, enough for any health page
 	snippetLen = 200
-	envPrefix  = "env:"
+	// scrubWindow is the part of a body scrubbed before the snippet is cut.
+	scrubWindow = 4096
+	envPrefix   = secretref.Prefix
 )
 
 var allowedMethods = map[string]bool{
@@ -52,8 +58,9 @@ var allowedMethods = map[string]bool{
 
 // Activities runs HTTP checks.
 type Activities struct {
-	// Client sends the requests; nil means a client with default transport
-	// settings. Per-attempt timeouts come from the input, not from the client.
+	// Client sends the requests; nil means a netguard client, which refuses
+	// link-local and metadata addresses after DNS resolution. Per-attempt
+	// timeouts come from the input, not from the client.
 	Client *http.Client
 }
 
@@ -83,7 +90,9 @@ type HTTPCheckResult struct {
 	Attempt    int32
 	DurationMS int64
 	// BodySnippet is the first 200 bytes of the body with non-printable bytes
-	// replaced, to show in the UI without breaking it.
+	// replaced, to show in the UI without breaking it, and anything that looks
+	// like a key (access key IDs, secret fields, bearer tokens, private keys,
+	// long random tokens) masked: it is kept in workflow history.
 	BodySnippet string
 }
 
@@ -161,6 +170,11 @@ func requestError(ctx context.Context, req *http.Request, timeout time.Duration,
 	if errors.As(err, &uerr) {
 		err = uerr.Err // url.Error repeats the method and URL we already print
 	}
+	if errors.Is(err, netguard.ErrBlocked) {
+		// Another attempt would be refused the same way, or, worse, pass
+		// once a rebinding name answers differently: never retried.
+		return invalid(fmt.Sprintf("%s %s: %v", req.Method, req.URL.Redacted(), err))
+	}
 	return failed(req, err.Error(), nil)
 }
 
@@ -194,11 +208,14 @@ func (a *Activities) client() *http.Client {
 }
 
 // defaultClient has no overall Timeout because each attempt sets its own.
-var defaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+var defaultClient = netguard.Client(nil, 0)
 
-// snippet returns the first snippetLen bytes of b, readable in a UI: invalid
-// UTF-8 and control characters become '.', whitespace becomes a space.
+// snippet returns the first snippetLen bytes of b with anything that looks
+// like a credential masked (it goes into history), readable in a UI: invalid
+// UTF-8 and control characters become '.', whitespace becomes a space. The
+// masking sees scrubWindow bytes, so a key cut by the limit is still found.
 func snippet(b []byte) string {
+	b = []byte(scrub.Text(string(b[:min(len(b), scrubWindow)])))
 	b = b[:min(len(b), snippetLen)]
 	var sb strings.Builder
 	for len(b) > 0 {

@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // server starts an httptest server with h and returns its URL.
@@ -100,7 +102,8 @@ func TestExpectBodyBeyondLimitIsNotSeen(t *testing.T) {
 }
 
 func TestEnvHeaderResolvedAndSent(t *testing.T) {
-	t.Setenv("RUNBOOK_TEST_TOKEN", "s3cr3t-value")
+	t.Setenv(secretref.AllowEnv, "HTTPCHECK_TEST_*")
+	t.Setenv("HTTPCHECK_TEST_TOKEN", "s3cr3t-value")
 	url := server(t, func(w http.ResponseWriter, r *http.Request) {
 		if got := r.Header.Get("Authorization"); got != "s3cr3t-value" {
 			http.Error(w, "bad auth "+got, http.StatusUnauthorized)
@@ -113,7 +116,7 @@ func TestEnvHeaderResolvedAndSent(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	in := HTTPCheckInput{URL: url, Headers: map[string]string{
-		"Authorization": "env:RUNBOOK_TEST_TOKEN",
+		"Authorization": "env:HTTPCHECK_TEST_TOKEN",
 		"X-Plain":       "literal",
 	}}
 	if _, err := (&Activities{}).HTTPCheck(t.Context(), in); err != nil {
@@ -122,16 +125,17 @@ func TestEnvHeaderResolvedAndSent(t *testing.T) {
 }
 
 func TestMissingEnvHeaderIsNonRetryable(t *testing.T) {
-	t.Setenv("RUNBOOK_TEST_PRESENT", "present-secret")
+	t.Setenv(secretref.AllowEnv, "HTTPCHECK_TEST_*")
+	t.Setenv("HTTPCHECK_TEST_PRESENT", "present-secret")
 	var called atomic.Bool
 	url := server(t, func(http.ResponseWriter, *http.Request) { called.Store(true) })
 	in := HTTPCheckInput{URL: url, Headers: map[string]string{
-		"Authorization": "env:RUNBOOK_TEST_ABSENT",
-		"X-Other":       "env:RUNBOOK_TEST_PRESENT",
+		"Authorization": "env:HTTPCHECK_TEST_ABSENT",
+		"X-Other":       "env:HTTPCHECK_TEST_PRESENT",
 	}}
 	_, err := (&Activities{}).HTTPCheck(t.Context(), in)
 	ae := appErr(t, err, ErrTypeInvalid, true)
-	if !strings.Contains(ae.Error(), "RUNBOOK_TEST_ABSENT") {
+	if !strings.Contains(ae.Error(), "HTTPCHECK_TEST_ABSENT") {
 		t.Errorf("message %q does not name the variable", ae.Error())
 	}
 	if strings.Contains(ae.Error(), "present-secret") {

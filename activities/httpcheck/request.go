@@ -3,13 +3,16 @@ package httpcheck
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/netguard"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // buildRequest validates the input and builds the request, resolving env:
@@ -39,7 +42,9 @@ func buildRequest(ctx context.Context, in HTTPCheckInput) (*http.Request, error)
 	return req, nil
 }
 
-// parseURL accepts absolute http and https URLs only.
+// parseURL accepts absolute http and https URLs only, and none to a
+// link-local or metadata host as written (the dialer checks the address the
+// name resolves to).
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -48,16 +53,25 @@ func parseURL(raw string) (*url.URL, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, invalid(fmt.Sprintf("URL %q must be absolute http:// or https://", u.Redacted()))
 	}
+	if err := netguard.CheckHost(u.Hostname()); err != nil {
+		return nil, invalid(fmt.Sprintf("URL %q: %v", u.Redacted(), err))
+	}
 	return u, nil
 }
 
 // setHeaders sets the caller's headers, then the ones the check owns. Values are
-// never put in errors or logs: they may be tokens.
+// never put in errors or logs: they may be tokens. An env:NAME value resolves
+// only when the worker allows NAME (secretref); a refusal is reported before
+// anything is sent, so a runbook cannot mail the worker's secrets out.
 func setHeaders(req *http.Request, in HTTPCheckInput) error {
 	var missing []string
-	for name, value := range in.Headers {
+	for _, name := range slices.Sorted(maps.Keys(in.Headers)) {
+		value := in.Headers[name]
 		if env, ok := strings.CutPrefix(value, envPrefix); ok {
-			v, found := os.LookupEnv(env)
+			v, found, err := secretref.Lookup(env)
+			if err != nil {
+				return invalid(fmt.Sprintf("header %s: %v", name, err))
+			}
 			if !found || v == "" {
 				missing = append(missing, fmt.Sprintf("%s (for header %s)", env, name))
 				continue

@@ -13,11 +13,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runbookhq/runbook/internal/netguard"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // Provider answers one metrics query. Implementations must be safe for
@@ -138,15 +141,29 @@ func Registered() []string {
 }
 
 // Secret resolves an option value: "env:NAME" reads the environment variable
-// NAME and fails when it is empty; anything else is returned as is.
+// NAME, if the worker allows runbooks to read it (secretref), and fails when
+// it is empty; anything else is returned as is.
 func Secret(v string) (string, error) {
-	name, ok := strings.CutPrefix(v, "env:")
+	name, ok := strings.CutPrefix(v, secretref.Prefix)
 	if !ok {
 		return v, nil
 	}
-	s := os.Getenv(name)
+	s, _, err := secretref.Lookup(name)
+	if err != nil {
+		return "", err
+	}
 	if s == "" {
 		return "", fmt.Errorf("environment variable %s is empty or unset: export it on the worker", name)
 	}
 	return s, nil
+}
+
+// CheckURL refuses a provider URL on a link-local or cloud metadata host, as
+// written; the providers' HTTP clients check the resolved address too.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	return netguard.CheckHost(u.Hostname())
 }

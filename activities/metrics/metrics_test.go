@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 func TestNewUnknownProvider(t *testing.T) {
@@ -58,14 +60,19 @@ func TestRegister(t *testing.T) {
 }
 
 func TestSecret(t *testing.T) {
-	t.Setenv("RUNBOOK_TEST_TOKEN", "s3cret")
-	if v, err := Secret("env:RUNBOOK_TEST_TOKEN"); err != nil || v != "s3cret" {
+	t.Setenv(secretref.AllowEnv, "METRICS_TEST_*")
+	t.Setenv("METRICS_TEST_TOKEN", "s3cret")
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-leaked")
+	if v, err := Secret("env:SLACK_BOT_TOKEN"); err == nil || v != "" || strings.Contains(err.Error(), "leaked") {
+		t.Errorf("Secret(env:SLACK_BOT_TOKEN) = %q, %v; want refused", v, err)
+	}
+	if v, err := Secret("env:METRICS_TEST_TOKEN"); err != nil || v != "s3cret" {
 		t.Errorf("Secret(env:) = %q, %v", v, err)
 	}
 	if v, err := Secret("plain"); err != nil || v != "plain" {
 		t.Errorf("Secret(plain) = %q, %v", v, err)
 	}
-	if _, err := Secret("env:RUNBOOK_TEST_UNSET_VARIABLE"); err == nil || !strings.Contains(err.Error(), "RUNBOOK_TEST_UNSET_VARIABLE") {
+	if _, err := Secret("env:METRICS_TEST_UNSET"); err == nil || !strings.Contains(err.Error(), "METRICS_TEST_UNSET") {
 		t.Errorf("unset: err = %v", err)
 	}
 }
@@ -252,5 +259,16 @@ func TestMeasureBuildsProvidersOnceFromOptions(t *testing.T) {
 	_, err := a.Measure(context.Background(), MeasureInput{Checks: []Check{{Name: "x", Kind: KindErrorRatio, Provider: "datadog", Query: Query{Expr: "e"}, Max: 1}}})
 	if err == nil || !strings.Contains(err.Error(), "datadog") {
 		t.Fatalf("unknown provider: err = %v", err)
+	}
+}
+
+func TestCheckURLRefusesMetadata(t *testing.T) {
+	for _, u := range []string{"http://169.254.169.254/", "http://2852039166:9090", "http://metadata.google.internal/", "http://[fd00:ec2::254]/"} {
+		if err := CheckURL(u); err == nil {
+			t.Errorf("CheckURL(%s) accepted a metadata address", u)
+		}
+	}
+	if err := CheckURL("http://127.0.0.1:9090"); err != nil {
+		t.Errorf("CheckURL(loopback): %v", err)
 	}
 }

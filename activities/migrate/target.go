@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // Driver names.
@@ -57,8 +59,11 @@ func readReference(ref string) (string, error) {
 	var dsn string
 	switch kind {
 	case "env":
-		v, ok := os.LookupEnv(name)
-		if name == "" || !ok || strings.TrimSpace(v) == "" {
+		v, ok, err := secretref.Lookup(name)
+		if err != nil {
+			return "", invalid("database URL: %v", err)
+		}
+		if !ok || strings.TrimSpace(v) == "" {
 			return "", invalid("the environment variable %s is not set on this worker; set it to the database's connection string (%s)", name, ref)
 		}
 		dsn = v

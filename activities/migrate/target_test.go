@@ -10,20 +10,23 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // TestMissingEnvVariable names the variable, and the target works once it
 // is set.
 func TestMissingEnvVariable(t *testing.T) {
+	t.Setenv(secretref.AllowEnv, "MIGRATE_TEST_*")
 	d := newDB(t, SQLite, "app")
 	dsn := d.dsn
-	tgt := Target{URL: "env:RUNBOOK_TEST_MIGRATE_DB", Migrations: d.target.Migrations}
+	tgt := Target{URL: "env:MIGRATE_TEST_DB", Migrations: d.target.Migrations}
 	_, err := (&Activities{}).Status(t.Context(), StatusInput{tgt})
 	ae := appErr(t, err, ErrInvalid, true)
-	if !strings.Contains(ae.Message(), "the environment variable RUNBOOK_TEST_MIGRATE_DB is not set on this worker") {
+	if !strings.Contains(ae.Message(), "the environment variable MIGRATE_TEST_DB is not set on this worker") {
 		t.Errorf("message = %s", ae.Message())
 	}
-	t.Setenv("RUNBOOK_TEST_MIGRATE_DB", dsn)
+	t.Setenv("MIGRATE_TEST_DB", dsn)
 	if st, err := (&Activities{}).Status(t.Context(), StatusInput{tgt}); err != nil || len(st.Pending) != 3 {
 		t.Errorf("status = %+v, %v", st, err)
 	}

@@ -8,21 +8,24 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // Secrets the tests pass through env: references; none may show up in a
 // result, an error or runbook-last-applied.json.
 const (
-	tokenEnv    = "RUNBOOK_TEST_TF_TOKEN"
+	tokenEnv    = "TFTEST_TOKEN"
 	secretToken = "s3cr3t-token-4f9a1c"
-	labelEnv    = "RUNBOOK_TEST_TF_LABEL"
+	labelEnv    = "TFTEST_LABEL"
 	secretLabel = "canary-label-77e2b0"
-	badLabelEnv = "RUNBOOK_TEST_TF_BAD_LABEL"
+	badLabelEnv = "TFTEST_BAD_LABEL"
 	badLabel    = "forbidden-label-5c1d08" // the fixture refuses labels containing "forbidden"
 )
 
 func TestMain(m *testing.M) {
 	// Set once for the whole binary so the tests that read them can run in parallel.
+	_ = os.Setenv(secretref.AllowEnv, "TFTEST_*")
 	_ = os.Setenv(tokenEnv, secretToken)
 	_ = os.Setenv(labelEnv, secretLabel)
 	_ = os.Setenv(badLabelEnv, badLabel)

@@ -74,8 +74,8 @@ func TestSecretsStayOut(t *testing.T) {
 func TestMissingEnvVar(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	_, err := f.a.Plan(t.Context(), PlanInput{Workspace: f.ws("1.0.0", "token", "env:RUNBOOK_TEST_TF_UNSET")})
-	if ae := appErr(t, err, ErrInvalid, true); !strings.Contains(ae.Error(), "RUNBOOK_TEST_TF_UNSET") {
+	_, err := f.a.Plan(t.Context(), PlanInput{Workspace: f.ws("1.0.0", "token", "env:TFTEST_UNSET")})
+	if ae := appErr(t, err, ErrInvalid, true); !strings.Contains(ae.Error(), "TFTEST_UNSET") {
 		t.Errorf("message %q", ae.Error())
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 const (
-	envPrefix = "env:"
+	envPrefix = secretref.Prefix
 	redacted  = "[redacted]"
 )
 
@@ -33,7 +35,10 @@ func resolve(name string, vars map[string]string, version string) (values, error
 		}
 		val := vars[k]
 		if env, ok := strings.CutPrefix(val, envPrefix); ok {
-			s, found := os.LookupEnv(env)
+			s, found, err := secretref.Lookup(env)
+			if err != nil {
+				return values{}, invalid(fmt.Sprintf("%s: variable %q: %v", name, k, err))
+			}
 			if !found {
 				return values{}, invalid(fmt.Sprintf("%s: variable %q reads env:%s, which is not set in this worker's environment; set it on every worker of the task queue", name, k, env))
 			}

@@ -122,8 +122,8 @@ func TestOpenIsExclusive(t *testing.T) {
 }
 
 func TestResolveVars(t *testing.T) {
-	t.Setenv("RUNBOOK_TEST_RESOLVE", "the-secret")
-	v, err := resolve("s/e", map[string]string{"a": "plain", "b": "env:RUNBOOK_TEST_RESOLVE"}, "1.2.3")
+	t.Setenv("TFTEST_RESOLVE", "the-secret")
+	v, err := resolve("s/e", map[string]string{"a": "plain", "b": "env:TFTEST_RESOLVE"}, "1.2.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +133,8 @@ func TestResolveVars(t *testing.T) {
 	if !slices.Equal(v.secrets, []string{"the-secret"}) {
 		t.Errorf("secrets %v", v.secrets)
 	}
-	_, err = resolve("s/e", map[string]string{"b": "env:RUNBOOK_TEST_UNSET_VAR"}, "1")
-	if ae := appErr(t, err, ErrInvalid, true); !strings.Contains(ae.Error(), "RUNBOOK_TEST_UNSET_VAR") {
+	_, err = resolve("s/e", map[string]string{"b": "env:TFTEST_UNSET_VAR"}, "1")
+	if ae := appErr(t, err, ErrInvalid, true); !strings.Contains(ae.Error(), "TFTEST_UNSET_VAR") {
 		t.Errorf("message %q does not name the variable", ae.Error())
 	}
 	_, err = resolve("s/e", map[string]string{VersionVar: "9"}, "1")

@@ -12,9 +12,10 @@ import (
 
 	"github.com/runbookhq/runbook/activities/traffic/edge"
 	proxy "github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
-const tokenEnv = "RUNBOOK_TEST_TRAFFIC_TOKEN"
+const tokenEnv = "TRAFFIC_TEST_TOKEN"
 
 func TestUnknownProvider(t *testing.T) {
 	for _, p := range []string{"", "nginx", "envoy"} {
@@ -40,6 +41,7 @@ func TestErrorTypesAgree(t *testing.T) {
 // environment against a real edge proxy.
 func TestActivitiesAgainstEdge(t *testing.T) {
 	s := startProxy(t)
+	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, "tok-3c9e-0f1a2b3c4d5e6f708192a3b4c5d6")
 	target := Target{Provider: "edge", Options: map[string]string{"admin": "http://" + s.AdminAddr(), "token": "env:" + tokenEnv}}
 	var ts testsuite.WorkflowTestSuite

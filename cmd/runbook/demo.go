@@ -19,6 +19,7 @@ import (
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/workflows"
@@ -267,6 +268,7 @@ func approvedBy(g workflows.GateStatus, actor string) bool {
 // in this process) resolves env:CHECKOUT_*_DB when it migrates, and the
 // provision step passes the file to the sample app.
 func demoDatabases(stateDir string) error {
+	allowExampleRefs()
 	dir, err := filepath.Abs(filepath.Join(stateDir, "demo"))
 	if err != nil {
 		return err
@@ -285,6 +287,18 @@ func demoDatabases(stateDir string) error {
 		}
 	}
 	return nil
+}
+
+// exampleRefs are the env: names the shipped example runbook reads.
+const exampleRefs = "CHECKOUT_*"
+
+// allowExampleRefs lets the local worker of demo and dev resolve the example
+// runbook's references when RUNBOOK_ENV_ALLOW is unset: on a laptop, with
+// variables these commands set themselves. An operator's list is kept.
+func allowExampleRefs() {
+	if os.Getenv(secretref.AllowEnv) == "" {
+		_ = os.Setenv(secretref.AllowEnv, exampleRefs)
+	}
 }
 
 // demoAuditLine verifies the audit log the demo wrote to (the file, or the

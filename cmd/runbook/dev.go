@@ -61,6 +61,7 @@ func (a *app) dev(ctx context.Context, o *devOptions) error {
 		<-ctx.Done()
 		return nil
 	}
+	allowExampleRefs()
 	fmt.Fprintln(a.out, "Worker running. Ctrl-C stops everything.")
 	return a.runWorker(ctx, cfg)
 }

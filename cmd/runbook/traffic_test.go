@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // trafficRunbook writes a runbook whose production routes through the edge
@@ -73,6 +74,7 @@ func startTestEdge(t *testing.T, token string) *edge.Server {
 // read back; `get` reads them.
 func TestTrafficSetAndGetOnTheEdgeProxy(t *testing.T) {
 	isolateConfig(t)
+	t.Setenv(secretref.AllowEnv, "TEST_EDGE_TOKEN")
 	t.Setenv("TEST_EDGE_TOKEN", "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
 	s := startTestEdge(t, "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
 	rb := trafficRunbook(t, "http://"+s.AdminAddr())
@@ -101,6 +103,7 @@ func TestTrafficSetAndGetOnTheEdgeProxy(t *testing.T) {
 
 func TestTrafficSetRefusesBadInput(t *testing.T) {
 	isolateConfig(t)
+	t.Setenv(secretref.AllowEnv, "TEST_EDGE_TOKEN")
 	t.Setenv("TEST_EDGE_TOKEN", "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
 	s := startTestEdge(t, "tok-5f2a-9d8c7b6a5f4e3d2c1b0a9f8e7d6c")
 	rb := trafficRunbook(t, "http://"+s.AdminAddr())

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/internal/netguard"
 )
 
 // Name is the provider's name in runbooks and in metrics.New.
@@ -86,7 +87,10 @@ func New(opts map[string]string) (*Provider, error) {
 			return nil, fmt.Errorf("edge provider: unknown option %q (known: url)", k)
 		}
 	}
-	return &Provider{url: u, client: &http.Client{Timeout: 10 * time.Second}, now: time.Now, prev: map[string]snapshot{}, hist: map[string]*history{}}, nil
+	if err := metrics.CheckURL(u); err != nil {
+		return nil, fmt.Errorf("edge provider url: %w", err)
+	}
+	return &Provider{url: u, client: netguard.Client(nil, 10*time.Second), now: time.Now, prev: map[string]snapshot{}, hist: map[string]*history{}}, nil
 }
 
 // Query scrapes the proxy and answers q.Expr for q.Backend over the last

@@ -18,6 +18,7 @@ import (
 	edgetraffic "github.com/runbookhq/runbook/activities/traffic/edge"
 	edgeproxy "github.com/runbookhq/runbook/internal/edge"
 	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // e2eErrorRatio is the canary analysis query: 5xx over all requests of one
@@ -185,10 +186,11 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 		}
 	}()
 
-	t.Setenv("RUNBOOK_E2E_EDGE_TOKEN", e2eEdgeToken)
+	t.Setenv(secretref.AllowEnv, "EDGE_E2E_TOKEN")
+	t.Setenv("EDGE_E2E_TOKEN", e2eEdgeToken)
 	router, err := edgetraffic.New(map[string]string{
 		edgetraffic.OptAdmin: "http://" + srv.AdminAddr(),
-		edgetraffic.OptToken: "env:RUNBOOK_E2E_EDGE_TOKEN",
+		edgetraffic.OptToken: "env:EDGE_E2E_TOKEN",
 	})
 	if err != nil {
 		t.Fatal(err)

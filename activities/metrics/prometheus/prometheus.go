@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/internal/netguard"
 )
 
 // Name is the provider's name in runbooks and in metrics.New.
@@ -55,7 +56,12 @@ func New(opts map[string]string) (*Provider, error) {
 			return nil, fmt.Errorf("prometheus provider: unknown option %q (known: url, token)", k)
 		}
 	}
-	var rt http.RoundTripper = api.DefaultRoundTripper
+	if err := metrics.CheckURL(addr); err != nil {
+		return nil, fmt.Errorf("prometheus provider url: %w", err)
+	}
+	// The guarded transport refuses link-local and metadata addresses after
+	// DNS resolution: the URL comes from the runbook.
+	var rt http.RoundTripper = netguard.Transport(nil)
 	if t := opts["token"]; t != "" {
 		tok, err := metrics.Secret(t)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // edgeTarget imitates the edge proxy's /metrics: every scrape, backend canary
@@ -157,8 +158,9 @@ func TestBearerTokenAndErrors(t *testing.T) {
 		}
 	}))
 	defer api.Close()
-	t.Setenv("RUNBOOK_TEST_PROM_TOKEN", "tok3n")
-	p, err := New(map[string]string{"url": api.URL, "token": "env:RUNBOOK_TEST_PROM_TOKEN"})
+	t.Setenv(secretref.AllowEnv, "PROM_TEST_*")
+	t.Setenv("PROM_TEST_TOKEN", "tok3n")
+	p, err := New(map[string]string{"url": api.URL, "token": "env:PROM_TEST_TOKEN"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +180,7 @@ func TestBearerTokenAndErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want %q", expr, err, want)
 		}
 	}
-	if _, err := New(map[string]string{"url": api.URL, "token": "env:RUNBOOK_TEST_PROM_UNSET"}); err == nil {
+	if _, err := New(map[string]string{"url": api.URL, "token": "env:PROM_TEST_UNSET"}); err == nil {
 		t.Error("unset token variable: no error")
 	}
 	if _, err := New(map[string]string{}); err == nil {
@@ -194,5 +196,11 @@ func TestDuration(t *testing.T) {
 		if got := Duration(d); got != want {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestNewRefusesMetadataURL(t *testing.T) {
+	if _, err := New(map[string]string{"url": "http://0xa9fea9fe/"}); err == nil || !strings.Contains(err.Error(), "metadata") {
+		t.Errorf("New with the metadata address: %v", err)
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/netguard"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // Options a runbook may give the edge provider.
@@ -27,7 +29,7 @@ const (
 // Defaults match `runbook edge` started with no flags.
 const (
 	DefaultAdmin    = "http://127.0.0.1:8081"
-	DefaultTokenRef = "env:RUNBOOK_EDGE_TOKEN"
+	DefaultTokenRef = secretref.Prefix + secretref.EdgeToken
 )
 
 // ErrTypeInvalid equals traffic.ErrTypeInvalid (this package cannot import
@@ -62,7 +64,7 @@ func New(opts map[string]string) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{admin: admin, token: token, client: &http.Client{}}, nil
+	return &Router{admin: admin, token: token, client: netguard.Client(nil, 0)}, nil
 }
 
 func option(opts map[string]string, key, def string) string {
@@ -77,18 +79,25 @@ func parseAdmin(raw string) (*url.URL, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, invalid("edge: option %s %q: want the admin API base URL, e.g. %s", OptAdmin, raw, DefaultAdmin)
 	}
+	if err := netguard.CheckHost(u.Hostname()); err != nil {
+		return nil, invalid("edge: option %s: %v", OptAdmin, err)
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
 }
 
-// resolveToken reads an env:NAME reference. The error names the variable,
-// never a value.
+// resolveToken reads an env:NAME reference the worker allows; the default
+// RUNBOOK_EDGE_TOKEN is the edge router's own and needs no allowlist entry.
+// The error names the variable, never a value.
 func resolveToken(ref string) (string, error) {
-	name, ok := strings.CutPrefix(ref, "env:")
+	name, ok := strings.CutPrefix(ref, secretref.Prefix)
 	if !ok || name == "" {
 		return "", invalid("edge: option %s must be a reference like %s, not the token itself", OptToken, DefaultTokenRef)
 	}
-	v := os.Getenv(name)
+	v, _, err := secretref.Lookup(name, secretref.EdgeToken)
+	if err != nil {
+		return "", invalid("edge: option %s: %v", OptToken, err)
+	}
 	if v == "" {
 		return "", invalid("edge: environment variable %s (option %s) is empty or unset on the worker: set it to the token `runbook edge` was started with", name, OptToken)
 	}

@@ -14,10 +14,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	proxy "github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 const (
-	tokenEnv = "RUNBOOK_TEST_EDGE_TOKEN"
+	tokenEnv = "EDGE_TEST_TOKEN"
 	secret   = "edge-s3cret-91ab-7c4e2f0d8b6a1e3f5a"
 )
 
@@ -53,6 +54,7 @@ func startProxy(t *testing.T) *proxy.Server {
 
 func newRouter(t *testing.T, s *proxy.Server) *Router {
 	t.Helper()
+	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, secret)
 	r, err := New(map[string]string{OptAdmin: "http://" + s.AdminAddr(), OptToken: "env:" + tokenEnv})
 	if err != nil {
@@ -112,6 +114,7 @@ func TestTokenFromEnvReference(t *testing.T) {
 	s := startProxy(t)
 	admin := "http://" + s.AdminAddr()
 
+	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, "")
 	_, err := New(map[string]string{OptAdmin: admin, OptToken: "env:" + tokenEnv})
 	assertInvalid(t, "unset env", err)
@@ -121,6 +124,7 @@ func TestTokenFromEnvReference(t *testing.T) {
 	_, err = New(map[string]string{OptAdmin: admin, OptToken: secret})
 	assertInvalid(t, "literal token", err)
 
+	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, "wrong-token")
 	r, err := New(map[string]string{OptAdmin: admin, OptToken: "env:" + tokenEnv})
 	if err != nil {
@@ -136,6 +140,7 @@ func TestTokenFromEnvReference(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
+	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, secret)
 	for name, opts := range map[string]map[string]string{
 		"unknown key": {"adminn": "http://127.0.0.1:1"},
@@ -147,6 +152,7 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestProxyDownIsRetryable(t *testing.T) {
+	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, secret)
 	l := httptest.NewServer(http.NotFoundHandler())
 	addr := l.URL
