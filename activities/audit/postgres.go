@@ -219,6 +219,8 @@ func rowEntry(rows pgx.Rows) (Entry, error) {
 		return fail("the stored record carries a hash, the row was edited")
 	case e.Seq != r.Seq:
 		return fail("the row holds the record of seq %d: rows were reordered or renumbered", e.Seq)
+	case !isCanonical(e, []byte(body), false):
+		return fail("%s", notCanonical)
 	}
 	e.Hash = r.Hash
 	if cols := differing(r, e); len(cols) > 0 {
