@@ -25,8 +25,8 @@ import (
 	"time"
 )
 
-// Entry is one audit record. The caller fills everything except Seq, Prev and
-// Hash, which Append assigns. Do not put secrets in any field: the log is meant to
+// Entry is one audit record. The caller fills everything except Seq, KeyID,
+// Prev, Hash and Sig, which Append assigns. Do not put secrets in any field: the log is meant to
 // be read by people and copied around.
 type Entry struct {
 	// Seq is the 1-based position in the log.
@@ -61,10 +61,17 @@ type Entry struct {
 	// Pruned is set on ActionPruned entries only, which Prune writes: what
 	// retention removed and the anchor the chain now starts from.
 	Pruned Pruned `json:"pruned,omitzero"`
+	// KeyID names the worker key that signed the entry, "" for an unsigned
+	// one (logs written before signing was set up). The hash covers it, so a
+	// signed entry cannot be passed off as unsigned.
+	KeyID string `json:"key_id,omitempty"`
 	// Prev is the Hash of the entry before this one, "" for the first.
 	Prev string `json:"prev"`
-	// Hash is the hex SHA-256 of the canonical JSON of this entry with Hash empty.
+	// Hash is the hex SHA-256 of the canonical JSON of this entry with Hash
+	// and Sig empty.
 	Hash string `json:"hash"`
+	// Sig is the base64 Ed25519 signature of the hash by the key KeyID.
+	Sig string `json:"sig,omitempty"`
 }
 
 // ActionPruned is the action of the entry Prune appends.
@@ -118,9 +125,9 @@ func canonical(e Entry) ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// hashOf computes the chain hash of e, ignoring whatever e.Hash holds.
+// hashOf computes the chain hash of e, ignoring whatever e.Hash and e.Sig hold.
 func hashOf(e Entry) (string, error) {
-	e.Hash = ""
+	e.Hash, e.Sig = "", ""
 	b, err := canonical(e)
 	if err != nil {
 		return "", err
@@ -168,7 +175,7 @@ func (e *ChainError) Error() string {
 // seal fills in e.Hash and returns the bytes it hashes: the canonical JSON of
 // e with the hash blank, which the database stores as they are.
 func seal(e Entry) (Entry, []byte, error) {
-	e.Hash = ""
+	e.Hash, e.Sig = "", ""
 	b, err := canonical(e)
 	if err != nil {
 		return Entry{}, nil, fmt.Errorf("%w %q: %v", ErrInvalidEntry, e.ID, err)

@@ -30,13 +30,27 @@ type Log struct {
 	// expect is the last entry read before the file was replaced: the new
 	// file must still hold it, unless a prune removed it.
 	expect Entry
+	// signing signs new entries and keeps the checkpoint; cpSeq is the seq
+	// this process last found or wrote there.
+	signing Signing
+	cpSeq   int64
 }
 
 // Open opens or creates the log at path, creating parent directories. The file is
 // created with mode 0600 because entries name people and releases. Open reads the
 // whole log once and fails if its chain is broken, so a tampered log is noticed
 // when the worker starts rather than at the next release.
-func Open(path string) (*Log, error) {
+func Open(path string) (*Log, error) { return OpenSigned(path, Signing{}) }
+
+// OpenSigned is Open for a worker that signs: every entry it appends is
+// signed with sg.Signer and the checkpoint file sg.Checkpoint (default beside
+// the log) is rewritten after each append. A log that no longer reaches the
+// checkpoint, cut or emptied, is refused here and at every append, so a cut
+// sequence number is never written again.
+func OpenSigned(path string, sg Signing) (*Log, error) {
+	if sg.Signer != nil && sg.Checkpoint == "" {
+		sg.Checkpoint = DefaultCheckpoint(path)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create audit log directory: %w", err)
 	}
@@ -46,10 +60,18 @@ func Open(path string) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
-	l := &Log{path: path, f: f, byID: make(map[string]Entry)}
-	unlock, err := l.lockCurrent(lockShared)
+	l := &Log{path: path, f: f, byID: make(map[string]Entry), signing: sg}
+	// A signing log may write the checkpoint, which needs the exclusive lock.
+	how := lockShared
+	if sg.Signer != nil {
+		how = lockExclusive
+	}
+	unlock, err := l.lockCurrent(how)
 	if err == nil {
 		err = l.catchUp(false)
+		if err == nil {
+			err = l.syncCheckpoint()
+		}
 		unlock()
 	}
 	if err != nil {
@@ -88,8 +110,8 @@ func (l *Log) Append(_ context.Context, e Entry) (Entry, error) {
 		return Entry{}, ErrClosed
 	}
 	// Entries are only removed by a prune, long after any retry: a known ID
-	// needs no trip to the file.
-	if got, ok := l.byID[e.ID]; ok {
+	// needs no trip to the file, unless the checkpoint lags behind it.
+	if got, ok := l.byID[e.ID]; ok && !l.checkpointBehind() {
 		return got, nil
 	}
 	unlock, err := l.lockCurrent(lockExclusive)
@@ -100,6 +122,9 @@ func (l *Log) Append(_ context.Context, e Entry) (Entry, error) {
 	if err := l.catchUp(true); err != nil {
 		return Entry{}, err
 	}
+	if err := l.syncCheckpoint(); err != nil {
+		return Entry{}, err
+	}
 	if got, ok := l.byID[e.ID]; ok {
 		return got, nil
 	}
@@ -108,8 +133,8 @@ func (l *Log) Append(_ context.Context, e Entry) (Entry, error) {
 
 // write adds e after the current tail. The caller holds mu and the exclusive lock.
 func (l *Log) write(e Entry) (Entry, error) {
-	e.Seq, e.Prev, e.Time = l.chain.seq+1, l.chain.head, e.Time.UTC()
-	e, _, err := seal(e)
+	e.Seq, e.Prev, e.Time, e.KeyID = l.chain.seq+1, l.chain.head, e.Time.UTC(), ""
+	e, err := signEntry(e, l.signing.Signer)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -133,6 +158,11 @@ func (l *Log) write(e Entry) (Entry, error) {
 	// the line must be on disk by then.
 	if err := l.f.Sync(); err != nil {
 		return Entry{}, fmt.Errorf("sync audit log %s: %w", l.path, err)
+	}
+	// A failure here fails the append; its retry finds the entry by ID and
+	// writes the checkpoint then.
+	if err := l.writeCheckpoint(); err != nil {
+		return Entry{}, err
 	}
 	return e, nil
 }

@@ -103,7 +103,8 @@ func (p *Postgres) Append(ctx context.Context, e Entry) (Entry, error) {
 		if err != nil {
 			return err
 		}
-		e.Seq, e.Prev, e.Time = tail.Seq+1, tail.Hash, e.Time.UTC()
+		// Rows are not signed yet: the table has no column for the signature.
+		e.Seq, e.Prev, e.Time, e.KeyID, e.Sig = tail.Seq+1, tail.Hash, e.Time.UTC(), "", ""
 		out, err = insert(ctx, tx, e)
 		return err
 	})

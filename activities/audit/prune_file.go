@@ -38,7 +38,21 @@ func (l *Log) Prune(_ context.Context, in PruneInput) (PruneResult, error) {
 	if err != nil {
 		return PruneResult{}, fmt.Errorf("audit log %s does not verify, nothing pruned: %w", l.path, err)
 	}
+	// A log that no longer reaches its checkpoint is not pruned: the prune
+	// would hide the cut.
+	if l.signing.Signer != nil {
+		err := l.catchUp(true)
+		if err == nil {
+			err = l.syncCheckpoint()
+		}
+		if err != nil {
+			return PruneResult{}, fmt.Errorf("nothing pruned: %w", err)
+		}
+	}
 	pruned, n, err := planPrune(all, &c, in)
+	if err == nil && n > 0 {
+		pruned, err = signEntry(pruned, l.signing.Signer)
+	}
 	if err != nil || n == 0 {
 		return PruneResult{}, err
 	}
@@ -61,6 +75,9 @@ func (l *Log) Prune(_ context.Context, in PruneInput) (PruneResult, error) {
 	_ = l.f.Close()
 	l.f, l.offset, l.chain, l.byID, l.expect = next.f, 0, chain{}, make(map[string]Entry), Entry{}
 	err = l.catchUp(false)
+	if err == nil {
+		err = l.writeCheckpoint()
+	}
 	next.unlock()
 	if err != nil {
 		return PruneResult{}, fmt.Errorf("audit log %s after prune: %w", l.path, err)
