@@ -36,6 +36,11 @@ type Config struct {
 	// file (RUNBOOK_AUDIT_DSN, or RUNBOOK_AUDIT_DSN_FILE naming a file that
 	// holds it). It prints redacted.
 	AuditDSN audit.DSN
+	// AuditKeys names the worker's audit signing key and checkpoint file
+	// (RUNBOOK_AUDIT_KEY_FILE, RUNBOOK_AUDIT_CHECKPOINT, default
+	// <audit log>.checkpoint). The key is read only when the log is opened
+	// for writing, so CLI commands that only read need no access to it.
+	AuditKeys audit.KeyConfig
 	// AuditRetention, when set, makes the worker prune audit entries older
 	// than this at start and daily (RUNBOOK_AUDIT_RETENTION, e.g. 400d).
 	AuditRetention time.Duration
@@ -115,6 +120,7 @@ func LoadConfig() (Config, error) {
 	if cfg.AuditDSN, err = audit.LoadDSN(os.Getenv(audit.EnvDSN), os.Getenv(audit.EnvDSNFile)); err != nil {
 		return Config{}, err
 	}
+	cfg.AuditKeys = audit.KeyConfig{KeyFile: os.Getenv(audit.EnvKeyFile), Checkpoint: os.Getenv(audit.EnvCheckpoint)}
 	if cfg.AuditRetention, err = audit.ParseRetention(os.Getenv(audit.EnvRetention)); err != nil {
 		return Config{}, err
 	}

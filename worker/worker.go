@@ -70,9 +70,9 @@ func terraformActivities(cfg Config) *terraform.Activities {
 // Run runs a worker on cfg.TaskQueue, and one for the provisioning
 // activities on this host's own queue, until ctx is cancelled.
 func Run(ctx context.Context, cfg Config, c client.Client) error {
-	log, err := audit.OpenStore(ctx, cfg.AuditLog, cfg.AuditDSN)
+	log, err := audit.OpenStore(ctx, cfg.AuditLog, cfg.AuditDSN, cfg.AuditKeys)
 	if err != nil {
-		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path, or RUNBOOK_AUDIT_DSN to a database)", err)
+		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path, or RUNBOOK_AUDIT_DSN to a database; check RUNBOOK_AUDIT_KEY_FILE and RUNBOOK_AUDIT_CHECKPOINT)", err)
 	}
 	defer log.Close()
 	if cfg.AuditRetention > 0 {

@@ -60,10 +60,29 @@ const (
 	EnvRetention = "RUNBOOK_AUDIT_RETENTION"
 )
 
+// KeyConfig is where the worker's signing key and checkpoint are: the file
+// names of EnvKeyFile and EnvCheckpoint. The zero value signs nothing.
+type KeyConfig struct {
+	KeyFile    string
+	Checkpoint string
+}
+
 // OpenStore opens the log the worker writes to: PostgreSQL when dsn is set,
-// else the file at path. Like Open, it verifies the whole chain first, so a
-// tampered log is noticed when the worker starts, not at the next release.
-func OpenStore(ctx context.Context, path string, dsn DSN) (Store, error) {
+// else the file at path, signing with the key keys names. Like Open, it
+// verifies the whole chain first (and, signing, that the log reaches its
+// checkpoint), so a tampered log is noticed when the worker starts, not at
+// the next release.
+func OpenStore(ctx context.Context, path string, dsn DSN, keys KeyConfig) (Store, error) {
+	if keys.KeyFile != "" && dsn != "" {
+		return nil, fmt.Errorf("%s: the PostgreSQL audit store does not sign entries yet; unset it or %s", EnvKeyFile, EnvDSN)
+	}
+	if keys.KeyFile != "" {
+		s, err := LoadSigner(keys.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		return OpenSigned(path, Signing{Signer: s, Checkpoint: keys.Checkpoint})
+	}
 	if dsn == "" {
 		return Open(path)
 	}

@@ -21,7 +21,7 @@ func newAuditCmd(a *app) *cobra.Command {
 		Long: "The audit log is the file $RUNBOOK_AUDIT_LOG (default <state dir>/audit.jsonl), or the PostgreSQL\n" +
 			"table runbook_audit when $RUNBOOK_AUDIT_DSN or $RUNBOOK_AUDIT_DSN_FILE is set.",
 	}
-	cmd.AddCommand(newAuditShowCmd(a), newAuditVerifyCmd(a), newAuditExportCmd(a), newAuditPruneCmd(a))
+	cmd.AddCommand(newAuditShowCmd(a), newAuditVerifyCmd(a), newAuditExportCmd(a), newAuditPruneCmd(a), newAuditKeygenCmd(a))
 	return cmd
 }
 
@@ -69,15 +69,23 @@ type auditVerifyJSON struct {
 	Log    string `json:"log"`
 	Intact bool   `json:"intact"`
 	audit.VerifyResult
-	Error string `json:"error,omitempty"`
+	// Trust is what --public-key checked: signatures and the checkpoint.
+	Trust *audit.TrustResult `json:"trust,omitempty"`
+	Error string             `json:"error,omitempty"`
 }
 
 func newAuditVerifyCmd(a *app) *cobra.Command {
-	var output string
+	var output, publicKey, checkpoint string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the hash chain of the audit log, from its anchor if it was pruned",
-		Args:  cobra.NoArgs,
+		Long: "verify checks that every stored record is the canonical encoding of its entry and that the hash\n" +
+			"chain is intact. With --public-key it also checks each entry's signature (entries written before\n" +
+			"signing was set up are counted as unsigned; an unsigned entry after a signed one is an error) and\n" +
+			"that the log still reaches the signed checkpoint the worker keeps outside it, so a cut tail or an\n" +
+			"emptied log is detected.",
+		Example: "  runbook audit verify --public-key audit-keys.pub --checkpoint /backup/audit.jsonl.checkpoint",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.auditReader(cmd.Context())
 			if err != nil {
@@ -89,8 +97,17 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			if err != nil && !errors.As(err, &ce) {
 				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
 			}
+			var trust *audit.TrustResult
+			if err == nil && publicKey != "" {
+				var tr audit.TrustResult
+				if tr, err = a.checkTrust(cmd.Context(), r, res, publicKey, checkpoint); err == nil {
+					trust = &tr
+				} else if !errors.As(err, &ce) {
+					return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
+				}
+			}
 			if output == "json" {
-				out := auditVerifyJSON{Log: r.String(), Intact: err == nil, VerifyResult: res}
+				out := auditVerifyJSON{Log: r.String(), Intact: err == nil, VerifyResult: res, Trust: trust}
 				if err != nil {
 					out.Error = err.Error()
 				}
@@ -106,10 +123,15 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 				return &exitError{code: 1, msg: fmt.Sprintf("%s: chain broken: %v", r, err)}
 			}
 			fmt.Fprintf(a.out, "%s: %s\n", r, res.Summary())
+			if trust != nil {
+				fmt.Fprintf(a.out, "%s: %s\n", r, trust.Summary())
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM file of the trusted Ed25519 public keys: check every entry's signature and the checkpoint")
+	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "the signed checkpoint to check the log against (default $RUNBOOK_AUDIT_CHECKPOINT or <log>.checkpoint)")
 	return cmd
 }
 
@@ -182,7 +204,7 @@ func newAuditPruneCmd(a *app) *cobra.Command {
 			if _, err := os.Stat(cfg.AuditLog); cfg.AuditDSN == "" && err != nil {
 				return fmt.Errorf("no audit log to prune: %w (set RUNBOOK_AUDIT_LOG or RUNBOOK_AUDIT_DSN)", err)
 			}
-			s, err := audit.OpenStore(cmd.Context(), cfg.AuditLog, cfg.AuditDSN)
+			s, err := audit.OpenStore(cmd.Context(), cfg.AuditLog, cfg.AuditDSN, cfg.AuditKeys)
 			if err != nil {
 				return &exitError{code: 1, msg: fmt.Sprintf("nothing pruned: %v", err)}
 			}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runbookhq/runbook/activities/audit"
+)
+
+// checkTrust checks, for `audit verify --public-key`, the signature of every
+// entry of a log whose chain verified with res, and that the log reaches its
+// checkpoint: checkpoint if given, else the configured one of a file log. A
+// missing checkpoint is an error for a file log: without it a cut tail or an
+// emptied log would pass.
+func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult, publicKey, checkpoint string) (audit.TrustResult, error) {
+	keys, err := audit.LoadPublicKeys(publicKey)
+	if err != nil {
+		return audit.TrustResult{}, fmt.Errorf("--public-key: %w", err)
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return audit.TrustResult{}, err
+	}
+	trust := audit.Trust{Keys: keys, CheckpointPath: checkpoint}
+	if trust.CheckpointPath == "" && cfg.AuditDSN == "" {
+		trust.CheckpointPath = cfg.AuditKeys.Checkpoint
+		if trust.CheckpointPath == "" {
+			trust.CheckpointPath = audit.DefaultCheckpoint(cfg.AuditLog)
+		}
+	}
+	if trust.CheckpointPath != "" {
+		cp, err := audit.ReadCheckpoint(trust.CheckpointPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			return audit.TrustResult{}, fmt.Errorf("no checkpoint at %s: without it a cut tail or an emptied log cannot be detected; pass --checkpoint FILE (the worker writes it when %s is set)",
+				trust.CheckpointPath, audit.EnvKeyFile)
+		}
+		if err != nil {
+			return audit.TrustResult{}, err
+		}
+		trust.Checkpoint = &cp
+	}
+	entries, err := r.Read(ctx, audit.Filter{})
+	if err != nil {
+		return audit.TrustResult{}, err
+	}
+	return audit.VerifyTrust(entries, res, trust)
+}
+
+// newAuditKeygenCmd builds `runbook audit keygen`: the worker's signing key.
+func newAuditKeygenCmd(a *app) *cobra.Command {
+	var key, pub string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Create the worker's Ed25519 audit signing key and its public key",
+		Long: "keygen writes a new Ed25519 private key (PEM, PKCS #8, mode 0600; it must not exist yet) for the\n" +
+			"worker's RUNBOOK_AUDIT_KEY_FILE, and its public key for `runbook audit verify --public-key`.\n" +
+			"To rotate, give the worker the new key and append the new public key to the public key file.",
+		Example: "  runbook audit keygen --key /etc/runbook/audit-key.pem --public audit-keys.pub",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			id, err := audit.GenerateKey(key, pub)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "key %s: private key %s, public key %s\n", id, key, pub)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "audit-key.pem", "where to write the private key")
+	cmd.Flags().StringVar(&pub, "public", "audit-key.pub", "where to write the public key")
+	return cmd
+}
