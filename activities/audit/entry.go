@@ -11,8 +11,10 @@
 // entry recording the anchor, the hash the first kept entry must point at;
 // being in the chain, the anchor cannot be changed unnoticed either. Rewriting
 // the log from an edited entry to its end (or cutting entries off its end) is
-// not detectable from the log alone; comparing the head hash with one recorded
-// elsewhere (AppendAuditResult.Hash ends up in workflow history) is.
+// not detectable from the log alone; a file log written with a Signer signs
+// every entry and keeps a signed Checkpoint outside the log, which
+// VerifyTrust compares the log with (AppendAuditResult.Hash in workflow
+// history is another place the head hash is recorded).
 package audit
 
 import (
