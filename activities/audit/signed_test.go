@@ -268,3 +268,44 @@ func TestAuditPruneOfACutSignedLogIsRefused(t *testing.T) {
 		t.Errorf("the cut log has %d lines after the refused prune, want 4", len(got))
 	}
 }
+
+// A rotation adds a key: entries signed with the old key keep verifying as
+// long as its public key stays in the file.
+func TestAuditKeyRotation(t *testing.T) {
+	sl := newSignedLog(t, 3)
+	_ = sl.log.Close()
+	dir := t.TempDir()
+	next, nextKeys := keyPair(t, dir, "next")
+	l, err := OpenSigned(sl.path, Signing{Signer: next})
+	if err != nil {
+		t.Fatalf("OpenSigned with the new key: %v", err)
+	}
+	defer l.Close()
+	for i := 4; i <= 5; i++ {
+		if _, err := l.Append(t.Context(), entry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sl.trust.Keys = nextKeys
+	wantTrustBroken(t, sl, 1, "not among the trusted public keys")
+	// The public key file of a rotation holds both keys, one after the other.
+	var pems []byte
+	for _, f := range []string{filepath.Join(filepath.Dir(sl.path), "worker.pub"), filepath.Join(dir, "next.pub")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pems = append(pems, b...)
+	}
+	both := filepath.Join(dir, "keys.pub")
+	if err := os.WriteFile(both, pems, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sl.trust.Keys, err = LoadPublicKeys(both); err != nil || len(sl.trust.Keys) != 2 {
+		t.Fatalf("LoadPublicKeys = %v, %v; want 2 keys", sl.trust.Keys.IDs(), err)
+	}
+	got, err := sl.verifyTrust(t)
+	if err != nil || got.Signed != 5 || got.CheckpointSeq != 5 {
+		t.Fatalf("VerifyTrust with both keys = %+v, %v", got, err)
+	}
+}
