@@ -51,6 +51,9 @@ func OpenSigned(path string, sg Signing) (*Log, error) {
 	if sg.Signer != nil && sg.Checkpoint == "" {
 		sg.Checkpoint = DefaultCheckpoint(path)
 	}
+	if sg.Signer != nil {
+		slog.Info("audit log: signing entries", "path", path, "key_id", sg.Signer.KeyID(), "checkpoint", sg.Checkpoint)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create audit log directory: %w", err)
 	}
