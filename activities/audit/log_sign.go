@@ -18,7 +18,8 @@ func (l *Log) checkpointBehind() bool {
 // exclusive lock, that the log still reaches the checkpoint, and brings the
 // checkpoint up to the log's tail if it lags (entries appended by a process
 // that does not sign, or a checkpoint write that failed). A missing
-// checkpoint is created: the first start with signing. The caller holds mu
+// checkpoint is created on the first start with signing, and refused for a
+// log whose tail is signed. The caller holds mu
 // and the exclusive lock.
 func (l *Log) syncCheckpoint() error {
 	if l.signing.Signer == nil {
@@ -27,6 +28,14 @@ func (l *Log) syncCheckpoint() error {
 	cp, err := ReadCheckpoint(l.signing.Checkpoint)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		// A signed tail was checkpointed: the checkpoint was removed, maybe
+		// together with entries cut from the end. Starting a new one would
+		// bless the cut.
+		if tail, terr := l.entryAt(l.chain.seq); terr == nil && tail.KeyID != "" {
+			return fmt.Errorf("audit log %s ends with a signed entry (seq %d) but its checkpoint %s is missing: restore the checkpoint from backup, "+
+				"or check the log with `runbook audit verify --public-key --checkpoint` against a copy and then remove nothing: move the log aside to start a new one",
+				l.path, l.chain.seq, l.signing.Checkpoint)
+		}
 		if l.chain.seq > 0 {
 			slog.Warn("audit log: no checkpoint yet, starting one at the current tail; keep it where the log's writers cannot replace it",
 				"checkpoint", l.signing.Checkpoint, "seq", l.chain.seq)

@@ -171,16 +171,19 @@ func TestAuditCutAndRewrittenLogIsDetected(t *testing.T) {
 		sl := newSignedLog(t, 5)
 		writeLines(t, sl.path, readLines(t, sl.path)[:3])
 		mallory, _ := keyPair(t, t.TempDir(), "mallory")
-		l, err := OpenSigned(sl.path, Signing{Signer: mallory, Checkpoint: filepath.Join(t.TempDir(), "cp")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		for i := 14; i <= 16; i++ {
-			if _, err := l.Append(t.Context(), entry(i)); err != nil {
+		lines := readLines(t, sl.path)[:3]
+		prev := mustDecode(t, lines[2]).Hash
+		for i := 4; i <= 6; i++ {
+			e := entry(10 + i)
+			e.Seq, e.Prev = int64(i), prev
+			e, err := signEntry(e, mallory)
+			if err != nil {
 				t.Fatal(err)
 			}
+			b, _ := canonical(e)
+			lines, prev = append(lines, string(b)+"\n"), e.Hash
 		}
+		writeLines(t, sl.path, lines)
 		wantTrustBroken(t, sl, 4, "not among the trusted public keys")
 	})
 	t.Run("rewritten to the same length", func(t *testing.T) {
@@ -307,5 +310,23 @@ func TestAuditKeyRotation(t *testing.T) {
 	got, err := sl.verifyTrust(t)
 	if err != nil || got.Signed != 5 || got.CheckpointSeq != 5 {
 		t.Fatalf("VerifyTrust with both keys = %+v, %v", got, err)
+	}
+}
+
+// Removing the checkpoint together with a cut does not make the worker start
+// a new one that would bless the cut.
+func TestAuditMissingCheckpointOfASignedLogIsRefused(t *testing.T) {
+	sl := newSignedLog(t, 5)
+	_ = sl.log.Close()
+	writeLines(t, sl.path, readLines(t, sl.path)[:3])
+	if err := os.Remove(sl.cpPath); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenSigned(sl.path, Signing{Signer: sl.signer})
+	if err == nil || !strings.Contains(err.Error(), "ends with a signed entry (seq 3) but its checkpoint "+sl.cpPath+" is missing") {
+		t.Fatalf("OpenSigned = %v, want it refused", err)
+	}
+	if _, err := os.Stat(sl.cpPath); err == nil {
+		t.Error("a new checkpoint was written")
 	}
 }
