@@ -14,6 +14,8 @@ func TestLoadConfigReadsTheEnvironment(t *testing.T) {
 	t.Setenv("RUNBOOK_STATE_DIR", "/var/lib/runbook")
 	t.Setenv("RUNBOOK_AUDIT_LOG", "")
 	t.Setenv("RUNBOOK_HTTP_ADDR", "127.0.0.1:9464")
+	t.Setenv("RUNBOOK_AUDIT_KEY_FILE", "/etc/runbook/audit-key.pem")
+	t.Setenv("RUNBOOK_AUDIT_CHECKPOINT", "/var/backup/audit.checkpoint")
 	cfg, err := LoadConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +28,9 @@ func TestLoadConfigReadsTheEnvironment(t *testing.T) {
 	}
 	if cfg.AuditLog != "/var/lib/runbook/audit.jsonl" {
 		t.Errorf("audit log should default into the state dir, got %s", cfg.AuditLog)
+	}
+	if cfg.AuditKeys.KeyFile != "/etc/runbook/audit-key.pem" || cfg.AuditKeys.Checkpoint != "/var/backup/audit.checkpoint" {
+		t.Errorf("audit signing settings not read: %+v", cfg.AuditKeys)
 	}
 }
 
