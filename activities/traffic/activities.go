@@ -77,12 +77,15 @@ func (a *Activities) SetWeights(ctx context.Context, in SetWeightsInput) (SetWei
 	return SetWeightsResult{Weights: w}, err
 }
 
-// Weights reports the current weights.
+// Weights reports the current weights. It heartbeats like SetWeights: the
+// workflow gives router calls a short heartbeat timeout.
 func (a *Activities) Weights(ctx context.Context, in WeightsInput) (WeightsResult, error) {
 	r, err := a.router(in.Target)
 	if err != nil {
 		return WeightsResult{}, err
 	}
+	stop := heartbeat(ctx)
+	defer stop()
 	w, err := r.Weights(ctx)
 	return WeightsResult{Weights: w}, err
 }
