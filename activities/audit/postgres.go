@@ -27,8 +27,16 @@ type Postgres struct {
 
 // OpenPostgres connects to the database dsn names and creates the table, its
 // trigger and the prune function if the table is missing. The DSN is a
-// secret: errors and String never show its password.
+// secret: errors and String never show its password. It does not check the
+// role it connects as: readers (audit verify, export) may be anyone who can
+// SELECT; the worker opens its store through OpenStore, which does.
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	return openPostgres(ctx, dsn, nil)
+}
+
+// openPostgres is OpenPostgres; a non-nil role runs its checks (see
+// checkWorkerRole) before the schema is created or used.
+func openPostgres(ctx context.Context, dsn string, role *roleRule) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("audit database %s: %w; check %s", redactDSN(dsn), scrub(err, dsn), EnvDSN)
@@ -41,8 +49,15 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		err = p.pool.Ping(ctx)
 	}
+	if err == nil && role != nil {
+		err = p.checkWorkerRole(ctx, *role)
+	}
 	if err == nil {
 		err = p.ensureSchema(ctx)
+	}
+	if errors.Is(err, ErrOwnerRole) {
+		p.pool.Close()
+		return nil, fmt.Errorf("audit database %s: %w", p.name, err)
 	}
 	if err != nil {
 		if p.pool != nil {
@@ -62,10 +77,11 @@ func (p *Postgres) ensureSchema(ctx context.Context) error {
 			return err
 		}
 		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT to_regclass('runbook_audit') IS NOT NULL").Scan(&exists); err != nil || exists {
+		var schema string
+		if err := tx.QueryRow(ctx, "SELECT to_regclass('runbook_audit') IS NOT NULL, current_schema()").Scan(&exists, &schema); err != nil || exists {
 			return err
 		}
-		if _, err := tx.Exec(ctx, pgSchema); err != nil {
+		if _, err := tx.Exec(ctx, pgSchemaIn(schema)); err != nil {
 			return fmt.Errorf("create table runbook_audit: %w", err)
 		}
 		return nil
