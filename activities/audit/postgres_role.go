@@ -17,6 +17,10 @@ const EnvDSNAllowOwner = "RUNBOOK_AUDIT_DSN_ALLOW_OWNER"
 // empty or drop the audit log, and refused to start with it.
 var ErrOwnerRole = errors.New("the audit database role can alter the audit log")
 
+// ErrSchemaOutdated means the audit table was created by an older runbook,
+// without runbook_audit_settings: its prune function enforces no minimum age.
+var ErrSchemaOutdated = errors.New("the audit table predates runbook_audit_settings, so its prune function enforces no minimum age")
+
 // roleRule says whether an owner role is allowed (EnvDSNAllowOwner).
 type roleRule struct{ allowOwner bool }
 
@@ -39,7 +43,8 @@ WITH objs(kind, name, owner, oid) AS (
 	 WHERE p.oid IN (to_regprocedure('runbook_audit_prune(bigint, bigint, text, timestamptz)'),
 	                 to_regprocedure('runbook_audit_append_only()'))
 )
-SELECT current_user::text, to_regclass('runbook_audit') IS NOT NULL, r.rolsuper, r.rolcreaterole,
+SELECT current_user::text, to_regclass('runbook_audit') IS NOT NULL,
+	to_regclass('runbook_audit_settings') IS NOT NULL, r.rolsuper, r.rolcreaterole,
 	coalesce((SELECT array_agg(o.kind || ' ' || o.name ORDER BY o.name) FROM objs o
 	           WHERE pg_has_role(current_user, o.owner, 'MEMBER')), '{}'),
 	coalesce((SELECT array_agg(p.priv || ' on ' || o.name ORDER BY o.name, p.priv) FROM objs o
@@ -55,10 +60,14 @@ FROM pg_roles r WHERE r.rolname = current_user`
 // table is refused too, since creating it makes the worker its owner.
 func (p *Postgres) checkWorkerRole(ctx context.Context, rule roleRule) error {
 	var user string
-	var exists, super, createRole bool
+	var exists, guarded, super, createRole bool
 	var owns, privs []string
-	if err := p.pool.QueryRow(ctx, roleQuery).Scan(&user, &exists, &super, &createRole, &owns, &privs); err != nil {
+	if err := p.pool.QueryRow(ctx, roleQuery).Scan(&user, &exists, &guarded, &super, &createRole, &owns, &privs); err != nil {
 		return err
+	}
+	if exists && !guarded && !rule.allowOwner {
+		return fmt.Errorf("%w: upgrade it as its owner: start the worker once with the owner's DSN and %s=1, "+
+			"or run the runbook_audit_settings and runbook_audit_prune statements of deploy/postgres/10-runbook-audit.sql as the owner", ErrSchemaOutdated, EnvDSNAllowOwner)
 	}
 	var why []string
 	if !exists {

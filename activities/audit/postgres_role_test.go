@@ -209,3 +209,39 @@ func TestAuditPostgresRefusesOwnerRole(t *testing.T) {
 		t.Errorf("OpenStore as the table's owner = %v, want ErrOwnerRole naming the table, without the password", err)
 	}
 }
+
+// TestAuditPostgresUpgradesOldSchema: a table made before the settings
+// existed has a prune function without a minimum age. runbook_worker refuses
+// it, saying how to upgrade; a worker allowed to own the table upgrades it.
+func TestAuditPostgresUpgradesOldSchema(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	workerDSN := ownerAndWorker(t, dsn)
+	if _, err := connect(t, dsn).Exec(t.Context(), "DROP TABLE runbook_audit_settings"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvDSNAllowOwner, "")
+	_, err := OpenStore(t.Context(), "", DSN(workerDSN), KeyConfig{})
+	if !errors.Is(err, ErrSchemaOutdated) || !strings.Contains(err.Error(), EnvDSNAllowOwner+"=1") {
+		t.Fatalf("OpenStore as the worker on an old table = %v, want ErrSchemaOutdated saying how to upgrade", err)
+	}
+	t.Setenv(EnvDSNAllowOwner, "1")
+	s, err := OpenStore(t.Context(), "", DSN(dsn), KeyConfig{})
+	if err != nil {
+		t.Fatalf("OpenStore as the superuser with %s=1 on an old table: %v", EnvDSNAllowOwner, err)
+	}
+	_ = s.Close()
+	t.Setenv(EnvDSNAllowOwner, "")
+	w, err := OpenStore(t.Context(), "", DSN(workerDSN), KeyConfig{})
+	if err != nil {
+		t.Fatalf("OpenStore as the worker after the upgrade: %v", err)
+	}
+	defer w.Close()
+	e := entry(1)
+	e.Time = time.Now().Add(-time.Hour)
+	if _, err := w.Append(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Prune(t.Context(), PruneInput{Before: time.Now().Add(-time.Minute)}); err == nil || !strings.Contains(err.Error(), "minimum age") {
+		t.Errorf("Prune of a young cut after the upgrade = %v, want the minimum-age refusal", err)
+	}
+}

@@ -69,14 +69,6 @@ CREATE INDEX runbook_audit_release ON runbook_audit (release);
 COMMENT ON TABLE runbook_audit IS
 	'runbook audit log: append-only and hash-chained; canonical is the JSON each hash covers. Verify with runbook audit verify; remove old entries only with runbook audit prune.';
 
-CREATE TABLE runbook_audit_settings (
-	one     boolean  PRIMARY KEY DEFAULT true CHECK (one),
-	min_age interval NOT NULL DEFAULT interval '30 days' CHECK (min_age >= interval '1 day')
-);
-INSERT INTO runbook_audit_settings DEFAULT VALUES;
-COMMENT ON TABLE runbook_audit_settings IS
-	'runbook audit settings (one row): min_age is the youngest cut runbook_audit_prune accepts; only the owner may change it.';
-
 CREATE FUNCTION runbook_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
 	IF TG_OP = 'DELETE' AND current_setting('runbook.audit_prune', true) = 'on' THEN
@@ -91,8 +83,21 @@ CREATE TRIGGER runbook_audit_append_only BEFORE UPDATE OR DELETE ON runbook_audi
 	FOR EACH ROW EXECUTE FUNCTION runbook_audit_append_only();
 CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
 	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
+` + pgGuards
 
-CREATE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
+// pgGuards creates the settings and (re)creates the prune function: all of
+// pgSchema a table made before runbook_audit_settings existed lacks, which
+// upgradeSchema adds.
+const pgGuards = `
+CREATE TABLE runbook_audit_settings (
+	one     boolean  PRIMARY KEY DEFAULT true CHECK (one),
+	min_age interval NOT NULL DEFAULT interval '30 days' CHECK (min_age >= interval '1 day')
+);
+INSERT INTO runbook_audit_settings DEFAULT VALUES;
+COMMENT ON TABLE runbook_audit_settings IS
+	'runbook audit settings (one row): min_age is the youngest cut runbook_audit_prune accepts; only the owner may change it.';
+
+CREATE OR REPLACE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $fn$
 DECLARE
 	tail runbook_audit%ROWTYPE;
@@ -136,7 +141,10 @@ REVOKE ALL ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) FR
 `
 
 // pgSchemaIn returns pgSchema for the tables of schema (unquoted).
-func pgSchemaIn(schema string) string {
+func pgSchemaIn(schema string) string { return fillSchema(pgSchema, schema) }
+
+// fillSchema fills in the lock key and the schema of sql.
+func fillSchema(sql, schema string) string {
 	return strings.NewReplacer("{{lock}}", strconv.FormatInt(appendLockKey, 10),
-		"{{schema}}", pgx.Identifier{schema}.Sanitize()).Replace(pgSchema)
+		"{{schema}}", pgx.Identifier{schema}.Sanitize()).Replace(sql)
 }

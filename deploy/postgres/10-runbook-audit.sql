@@ -77,14 +77,6 @@ CREATE INDEX runbook_audit_release ON runbook_audit (release);
 COMMENT ON TABLE runbook_audit IS
 	'runbook audit log: append-only and hash-chained; canonical is the JSON each hash covers. Verify with runbook audit verify; remove old entries only with runbook audit prune.';
 
-CREATE TABLE runbook_audit_settings (
-	one     boolean  PRIMARY KEY DEFAULT true CHECK (one),
-	min_age interval NOT NULL DEFAULT interval '30 days' CHECK (min_age >= interval '1 day')
-);
-INSERT INTO runbook_audit_settings DEFAULT VALUES;
-COMMENT ON TABLE runbook_audit_settings IS
-	'runbook audit settings (one row): min_age is the youngest cut runbook_audit_prune accepts; only the owner may change it.';
-
 CREATE FUNCTION runbook_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
 	IF TG_OP = 'DELETE' AND current_setting('runbook.audit_prune', true) = 'on' THEN
@@ -100,7 +92,15 @@ CREATE TRIGGER runbook_audit_append_only BEFORE UPDATE OR DELETE ON runbook_audi
 CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
 	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
 
-CREATE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
+CREATE TABLE runbook_audit_settings (
+	one     boolean  PRIMARY KEY DEFAULT true CHECK (one),
+	min_age interval NOT NULL DEFAULT interval '30 days' CHECK (min_age >= interval '1 day')
+);
+INSERT INTO runbook_audit_settings DEFAULT VALUES;
+COMMENT ON TABLE runbook_audit_settings IS
+	'runbook audit settings (one row): min_age is the youngest cut runbook_audit_prune accepts; only the owner may change it.';
+
+CREATE OR REPLACE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = "public", pg_temp AS $fn$
 DECLARE
 	tail runbook_audit%ROWTYPE;
