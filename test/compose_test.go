@@ -228,6 +228,17 @@ func orAll(ip string) string {
 	return ip
 }
 
+// pgxQueryRow reads one row of sql on the database dsn names into dest.
+func pgxQueryRow(ctx context.Context, t *testing.T, dsn, sql string, dest ...any) error {
+	t.Helper()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	return c.QueryRow(ctx, sql).Scan(dest...)
+}
+
 // TestComposeAuditDatabaseInit runs the compose PostgreSQL's init script with
 // psql on a real PostgreSQL, as the postgres image does on first start, and
 // opens the audit store as runbook_worker, as the compose worker does: the
@@ -241,7 +252,7 @@ func TestComposeAuditDatabaseInit(t *testing.T) {
 	const password = "worker-password-0123456789"
 	script := filepath.Join(moduleRoot(t), "deploy", "postgres", "10-runbook-audit.sql")
 	psql := exec.CommandContext(ctx, filepath.Join(srv.Bin, "psql"), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-d", srv.URL("postgres"), "-f", script)
-	psql.Env = append(os.Environ(), "RUNBOOK_AUDIT_WORKER_PASSWORD="+password)
+	psql.Env = append(os.Environ(), "RUNBOOK_AUDIT_WORKER_PASSWORD="+password, "RUNBOOK_AUDIT_MIN_AGE=400 days")
 	if out, err := psql.CombinedOutput(); err != nil {
 		t.Fatalf("init script: %v\n%s", err, out)
 	}
@@ -272,6 +283,10 @@ func TestComposeAuditDatabaseInit(t *testing.T) {
 		if _, err := conn.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "denied") && !strings.Contains(err.Error(), "must be owner") {
 			t.Errorf("%s as runbook_worker: %v, want it refused", sql, err)
 		}
+	}
+	var minAge string
+	if err := pgxQueryRow(ctx, t, srv.URL("runbook_audit"), "SELECT min_age::text FROM runbook_audit_settings", &minAge); minAge != "400 days" {
+		t.Errorf("min_age = %q, %v; want RUNBOOK_AUDIT_MIN_AGE's 400 days", minAge, err)
 	}
 	if _, err := audit.OpenStore(ctx, "", audit.DSN(srv.URL("runbook_audit")), audit.KeyConfig{}); !errors.Is(err, audit.ErrOwnerRole) {
 		t.Errorf("open the audit store as the superuser = %v, want ErrOwnerRole (%s must not be set for this test)", err, audit.EnvDSNAllowOwner)

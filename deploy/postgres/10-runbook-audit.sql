@@ -13,7 +13,8 @@
 -- truncate, drop the trigger or change min_age. The worker refuses to start
 -- as a role that could (see RUNBOOK_AUDIT_DSN_ALLOW_OWNER).
 --
--- Change the minimum age of a prune as a superuser or the owner:
+-- The minimum age of a prune is RUNBOOK_AUDIT_MIN_AGE (a PostgreSQL interval,
+-- at least 1 day; 30 days when unset). Change it later as a superuser or the owner:
 --   SET ROLE runbook_audit_owner; UPDATE runbook_audit_settings SET min_age = interval '400 days';
 --
 -- The schema part between the markers is the worker's own (activities/audit,
@@ -142,6 +143,11 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) FROM PUBLIC;
 -- END runbook audit schema
+
+\getenv min_age RUNBOOK_AUDIT_MIN_AGE
+\if :{?min_age}
+UPDATE runbook_audit_settings SET min_age = :'min_age'::interval;
+\endif
 
 GRANT SELECT, INSERT ON runbook_audit TO runbook_worker;
 GRANT EXECUTE ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) TO runbook_worker;
