@@ -31,7 +31,7 @@ const ownerFix = "connect the worker as a role that may only SELECT and INSERT o
 
 // roleQuery lists what the current role could do beyond appending and
 // reading: be a superuser, create roles (and so grant itself the owner's),
-// be a member of the role owning one of the audit objects, or hold a
+// create objects in the table's schema, be a member of the role owning one of the audit objects, or hold a
 // privilege on the tables that edits, empties or re-triggers them. Objects
 // that do not exist yet are skipped; the table's absence is reported apart.
 const roleQuery = `
@@ -45,6 +45,7 @@ WITH objs(kind, name, owner, oid) AS (
 )
 SELECT current_user::text, to_regclass('runbook_audit') IS NOT NULL,
 	to_regclass('runbook_audit_settings') IS NOT NULL, r.rolsuper, r.rolcreaterole,
+	coalesce((SELECT has_schema_privilege(c.relnamespace, 'CREATE') FROM pg_class c WHERE c.oid = to_regclass('runbook_audit')), false),
 	coalesce((SELECT array_agg(o.kind || ' ' || o.name ORDER BY o.name) FROM objs o
 	           WHERE pg_has_role(current_user, o.owner, 'MEMBER')), '{}'),
 	coalesce((SELECT array_agg(p.priv || ' on ' || o.name ORDER BY o.name, p.priv) FROM objs o
@@ -60,9 +61,9 @@ FROM pg_roles r WHERE r.rolname = current_user`
 // table is refused too, since creating it makes the worker its owner.
 func (p *Postgres) checkWorkerRole(ctx context.Context, rule roleRule) error {
 	var user string
-	var exists, guarded, super, createRole bool
+	var exists, guarded, super, createRole, createIn bool
 	var owns, privs []string
-	if err := p.pool.QueryRow(ctx, roleQuery).Scan(&user, &exists, &guarded, &super, &createRole, &owns, &privs); err != nil {
+	if err := p.pool.QueryRow(ctx, roleQuery).Scan(&user, &exists, &guarded, &super, &createRole, &createIn, &owns, &privs); err != nil {
 		return err
 	}
 	if exists && !guarded && !rule.allowOwner {
@@ -78,6 +79,9 @@ func (p *Postgres) checkWorkerRole(ctx context.Context, rule roleRule) error {
 	}
 	if createRole {
 		why = append(why, "it has CREATEROLE, so it can grant itself the owner's role")
+	}
+	if createIn {
+		why = append(why, "it may CREATE in the table's schema, where it could plant functions or operators the prune function would call")
 	}
 	if len(owns) > 0 {
 		why = append(why, "it owns (or is a member of the owner of) "+strings.Join(owns, ", "))

@@ -114,6 +114,21 @@ func TestAuditPostgresWorkerCannotUndo(t *testing.T) {
 		}
 	}
 	wantIntact(t, s, 3, 1, 3)
+
+	// Given more than that, the worker refuses to start.
+	role := mustParse(t, workerDSN).User.Username()
+	for _, grant := range []string{"DELETE ON runbook_audit", "UPDATE ON runbook_audit_settings", "CREATE ON SCHEMA public"} {
+		owner := connect(t, pgOwnerDSN(t, workerDSN))
+		if _, err := owner.Exec(t.Context(), "GRANT "+grant+" TO "+role); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenStore(t.Context(), "", DSN(workerDSN), KeyConfig{}); !errors.Is(err, ErrOwnerRole) {
+			t.Errorf("OpenStore as the worker role with %s = %v, want ErrOwnerRole", grant, err)
+		}
+		if _, err := owner.Exec(t.Context(), "REVOKE "+grant+" FROM "+role); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestAuditPostgresPruneMinimumAge: the prune function refuses a cut younger
