@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,6 +72,9 @@ func TestComposeConfig(t *testing.T) {
 	}
 	if dsn := env["RUNBOOK_AUDIT_DSN"]; !strings.Contains(dsn, "@postgresql:5432/runbook_audit") {
 		t.Errorf("the team set-up's audit log should be the runbook_audit database of the compose PostgreSQL; RUNBOOK_AUDIT_DSN is %q", dsn)
+	}
+	if dsn := env["RUNBOOK_AUDIT_DSN"]; !strings.HasPrefix(dsn, "postgres://runbook_worker:") {
+		t.Errorf("the compose worker should write the audit log as runbook_worker, which may only insert and read; RUNBOOK_AUDIT_DSN is %q", dsn)
 	}
 
 	for name, svc := range cfg.Services {
@@ -224,29 +228,38 @@ func orAll(ip string) string {
 	return ip
 }
 
-// TestComposeAuditDatabaseInit runs the compose PostgreSQL's init script on a
-// real PostgreSQL and opens the audit store in the database it creates, as
-// the compose worker does: the team set-up's audit log works on first start.
+// pgxQueryRow reads one row of sql on the database dsn names into dest.
+func pgxQueryRow(ctx context.Context, t *testing.T, dsn, sql string, dest ...any) error {
+	t.Helper()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	return c.QueryRow(ctx, sql).Scan(dest...)
+}
+
+// TestComposeAuditDatabaseInit runs the compose PostgreSQL's init script with
+// psql on a real PostgreSQL, as the postgres image does on first start, and
+// opens the audit store as runbook_worker, as the compose worker does: the
+// team set-up's audit log works on first start, the worker role cannot undo
+// what it wrote, and the worker refuses the superuser.
 func TestComposeAuditDatabaseInit(t *testing.T) {
 	t.Parallel()
 	srv := pgtest.StartForTest(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	script, err := os.ReadFile(filepath.Join(moduleRoot(t), "deploy", "postgres", "10-runbook-audit.sql"))
-	if err != nil {
-		t.Fatal(err)
+	const password = "worker-password-0123456789"
+	script := filepath.Join(moduleRoot(t), "deploy", "postgres", "10-runbook-audit.sql")
+	psql := exec.CommandContext(ctx, filepath.Join(srv.Bin, "psql"), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-d", srv.URL("postgres"), "-f", script)
+	psql.Env = append(os.Environ(), "RUNBOOK_AUDIT_WORKER_PASSWORD="+password, "RUNBOOK_AUDIT_MIN_AGE=400 days")
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("init script: %v\n%s", err, out)
 	}
-	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
+	worker := strings.Replace(srv.URL("runbook_audit"), url.UserPassword(srv.User, srv.Password).String(), url.UserPassword("runbook_worker", password).String(), 1)
+	store, err := audit.OpenStore(ctx, "", audit.DSN(worker), audit.KeyConfig{})
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, string(script)); err != nil {
-		t.Fatalf("init script: %v", err)
-	}
-	store, err := audit.OpenPostgres(ctx, srv.URL("runbook_audit"))
-	if err != nil {
-		t.Fatalf("open the audit store in the database the init script made: %v", err)
+		t.Fatalf("open the audit store as runbook_worker in the database the init script made: %v", err)
 	}
 	defer store.Close()
 	if _, err := store.Append(ctx, audit.Entry{ID: "compose/1", Time: time.Now().UTC(), Action: "release.started", Actor: "alice"}); err != nil {
@@ -254,5 +267,28 @@ func TestComposeAuditDatabaseInit(t *testing.T) {
 	}
 	if res, err := store.Verify(ctx); err != nil || res.Entries != 1 {
 		t.Errorf("verify: %+v, %v; want one entry, intact", res, err)
+	}
+	conn, err := pgx.Connect(ctx, worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, sql := range []string{
+		"DELETE FROM runbook_audit",
+		"UPDATE runbook_audit SET actor = 'mallory'",
+		"TRUNCATE runbook_audit",
+		"DROP TRIGGER runbook_audit_append_only ON runbook_audit",
+		"UPDATE runbook_audit_settings SET min_age = interval '1 day'",
+	} {
+		if _, err := conn.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "denied") && !strings.Contains(err.Error(), "must be owner") {
+			t.Errorf("%s as runbook_worker: %v, want it refused", sql, err)
+		}
+	}
+	var minAge string
+	if err := pgxQueryRow(ctx, t, srv.URL("runbook_audit"), "SELECT min_age::text FROM runbook_audit_settings", &minAge); minAge != "400 days" {
+		t.Errorf("min_age = %q, %v; want RUNBOOK_AUDIT_MIN_AGE's 400 days", minAge, err)
+	}
+	if _, err := audit.OpenStore(ctx, "", audit.DSN(srv.URL("runbook_audit")), audit.KeyConfig{}); !errors.Is(err, audit.ErrOwnerRole) {
+		t.Errorf("open the audit store as the superuser = %v, want ErrOwnerRole (%s must not be set for this test)", err, audit.EnvDSNAllowOwner)
 	}
 }

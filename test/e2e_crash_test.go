@@ -116,7 +116,10 @@ func TestWorkerKilledMidStep(t *testing.T) {
 	t.Run("postgres audit", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, "crash-pg")
-		r.env = append(r.env, "RUNBOOK_AUDIT_DSN="+auditDatabase(t))
+		// The database's superuser owns the table the worker creates: allowed
+		// as on a developer database (TestComposeAuditDatabaseInit covers the
+		// runbook_worker role).
+		r.env = append(r.env, "RUNBOOK_AUDIT_DSN="+auditDatabase(t), "RUNBOOK_AUDIT_DSN_ALLOW_OWNER=1")
 		workerKilledMidStep(t, r)
 	})
 }

@@ -27,8 +27,16 @@ type Postgres struct {
 
 // OpenPostgres connects to the database dsn names and creates the table, its
 // trigger and the prune function if the table is missing. The DSN is a
-// secret: errors and String never show its password.
+// secret: errors and String never show its password. It does not check the
+// role it connects as: readers (audit verify, export) may be anyone who can
+// SELECT; the worker opens its store through OpenStore, which does.
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	return openPostgres(ctx, dsn, nil)
+}
+
+// openPostgres is OpenPostgres; a non-nil role runs its checks (see
+// checkWorkerRole) before the schema is created or used.
+func openPostgres(ctx context.Context, dsn string, role *roleRule) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("audit database %s: %w; check %s", redactDSN(dsn), scrub(err, dsn), EnvDSN)
@@ -41,8 +49,17 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		err = p.pool.Ping(ctx)
 	}
+	if err == nil && role != nil {
+		err = p.checkWorkerRole(ctx, *role)
+	}
 	if err == nil {
-		err = p.ensureSchema(ctx)
+		// Only a worker allowed to own the table upgrades an old one; readers
+		// and runbook_worker leave the schema as it is.
+		err = p.ensureSchema(ctx, role != nil && role.allowOwner)
+	}
+	if errors.Is(err, ErrOwnerRole) || errors.Is(err, ErrSchemaOutdated) {
+		p.pool.Close()
+		return nil, fmt.Errorf("audit database %s: %w", p.name, err)
 	}
 	if err != nil {
 		if p.pool != nil {
@@ -53,20 +70,37 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	return p, nil
 }
 
-// ensureSchema creates the table and its guards once. Workers starting
+// ensureSchema creates the table and its guards once, and with upgrade adds
+// the guards a table made by an older runbook lacks (the settings holding the
+// prune's minimum age, and the prune function enforcing it). Workers starting
 // together take the append lock, so only one of them creates it. A role that
 // may not create tables works as long as the owner created them first.
-func (p *Postgres) ensureSchema(ctx context.Context) error {
+func (p *Postgres) ensureSchema(ctx context.Context, upgrade bool) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLockKey); err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT to_regclass('runbook_audit') IS NOT NULL").Scan(&exists); err != nil || exists {
+		var exists, guarded bool
+		var schema, tableSchema, owner string
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('runbook_audit') IS NOT NULL, to_regclass('runbook_audit_settings') IS NOT NULL,
+			current_schema(), coalesce(n.nspname::text, ''), coalesce(pg_get_userbyid(c.relowner)::text, '')
+			FROM (SELECT 1) one LEFT JOIN pg_class c ON c.oid = to_regclass('runbook_audit')
+			LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`).Scan(&exists, &guarded, &schema, &tableSchema, &owner); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, pgSchema); err != nil {
-			return fmt.Errorf("create table runbook_audit: %w", err)
+		switch {
+		case !exists:
+			if _, err := tx.Exec(ctx, pgSchemaIn(schema)); err != nil {
+				return fmt.Errorf("create table runbook_audit: %w", err)
+			}
+		case !guarded && upgrade:
+			// The settings belong to the table's owner, whom the SECURITY
+			// DEFINER prune function runs as (a replaced function keeps its owner).
+			sql := "SET LOCAL search_path = " + pgx.Identifier{tableSchema}.Sanitize() + ";" + fillSchema(pgGuards, tableSchema) +
+				"ALTER TABLE runbook_audit_settings OWNER TO " + pgx.Identifier{owner}.Sanitize() + ";"
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("add runbook_audit_settings and the prune's minimum age to an older runbook_audit: %w", err)
+			}
 		}
 		return nil
 	})

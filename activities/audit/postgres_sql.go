@@ -3,6 +3,8 @@ package audit
 import (
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // appendLockKey is the pg_advisory_xact_lock key that serialises appends and
@@ -29,8 +31,18 @@ const pgColumns = `seq, id, time, actor, action, release, service, environment, 
 //	GRANT EXECUTE ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) TO runbook_worker;
 //
 // Someone who owns the table can still disable the trigger; verification
-// catches what they change.
-var pgSchema = strings.ReplaceAll(`
+// catches what they change. That is why the worker refuses to run as the
+// owner (see checkWorkerRole) and deploy/postgres creates both roles.
+//
+// runbook_audit_settings holds the minimum age of a cut, which the prune
+// function enforces itself: a worker whose credentials leak can append and
+// prune, but never remove entries younger than min_age. Only the owner can
+// change it. The function's search_path names the table's schema and puts
+// pg_temp last, so a temporary table cannot stand in for the real ones.
+//
+// {{schema}} is the schema the tables are created in (quoted), public for
+// deploy/postgres; pgSchemaIn fills it in.
+const pgSchema = `
 CREATE TABLE runbook_audit (
 	seq         bigint      PRIMARY KEY CHECK (seq > 0),
 	id          text        NOT NULL UNIQUE,
@@ -71,13 +83,27 @@ CREATE TRIGGER runbook_audit_append_only BEFORE UPDATE OR DELETE ON runbook_audi
 	FOR EACH ROW EXECUTE FUNCTION runbook_audit_append_only();
 CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
 	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
+` + pgGuards
 
-CREATE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+// pgGuards creates the settings and (re)creates the prune function: all of
+// pgSchema a table made before runbook_audit_settings existed lacks, which
+// upgradeSchema adds.
+const pgGuards = `
+CREATE TABLE runbook_audit_settings (
+	one     boolean  PRIMARY KEY DEFAULT true CHECK (one),
+	min_age interval NOT NULL DEFAULT interval '30 days' CHECK (min_age >= interval '1 day')
+);
+INSERT INTO runbook_audit_settings DEFAULT VALUES;
+COMMENT ON TABLE runbook_audit_settings IS
+	'runbook audit settings (one row): min_age is the youngest cut runbook_audit_prune accepts; only the owner may change it.';
+
+CREATE OR REPLACE FUNCTION runbook_audit_prune(p_from bigint, p_to bigint, p_anchor text, p_cut timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $fn$
 DECLARE
 	tail runbook_audit%ROWTYPE;
 	rec  jsonb;
 	n    bigint;
+	v_min_age interval;
 BEGIN
 	PERFORM pg_advisory_xact_lock({{lock}});
 	SELECT * INTO tail FROM runbook_audit ORDER BY seq DESC LIMIT 1;
@@ -93,6 +119,12 @@ BEGIN
 	IF p_cut > now() THEN
 		RAISE EXCEPTION 'runbook_audit_prune: the cut % is in the future', p_cut;
 	END IF;
+	SELECT s.min_age INTO v_min_age FROM runbook_audit_settings s;
+	IF v_min_age IS NULL OR p_cut > now() - v_min_age THEN
+		RAISE EXCEPTION 'runbook_audit_prune: the cut % is younger than the minimum age % (runbook_audit_settings.min_age)', p_cut, v_min_age
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = 'choose an older cut; only the owner of runbook_audit can lower min_age';
+	END IF;
 	IF (SELECT min(a.seq) FROM runbook_audit a) IS DISTINCT FROM p_from
 	   OR NOT EXISTS (SELECT 1 FROM runbook_audit a WHERE a.seq = p_to AND a.hash = p_anchor)
 	   OR EXISTS (SELECT 1 FROM runbook_audit a WHERE a.seq <= p_to AND a.time >= p_cut) THEN
@@ -106,4 +138,13 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) FROM PUBLIC;
-`, "{{lock}}", strconv.FormatInt(appendLockKey, 10))
+`
+
+// pgSchemaIn returns pgSchema for the tables of schema (unquoted).
+func pgSchemaIn(schema string) string { return fillSchema(pgSchema, schema) }
+
+// fillSchema fills in the lock key and the schema of sql.
+func fillSchema(sql, schema string) string {
+	return strings.NewReplacer("{{lock}}", strconv.FormatInt(appendLockKey, 10),
+		"{{schema}}", pgx.Identifier{schema}.Sanitize()).Replace(sql)
+}

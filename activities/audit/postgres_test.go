@@ -30,6 +30,7 @@ func TestAuditPostgresColumnEdit(t *testing.T) {
 	})
 	wantBrokenAt(t, s, 2, "column actor, break_glass differs from the hashed record")
 	// A worker starting on the tampered table refuses it, like a tampered file.
+	t.Setenv(EnvDSNAllowOwner, "1") // the test connects as the superuser
 	if _, err := OpenStore(t.Context(), "", DSN(dsn), KeyConfig{}); err == nil || !strings.Contains(err.Error(), "entry 2") {
 		t.Errorf("OpenStore on a tampered table = %v, want it refused naming entry 2", err)
 	}

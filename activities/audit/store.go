@@ -68,7 +68,9 @@ type KeyConfig struct {
 }
 
 // OpenStore opens the log the worker writes to: PostgreSQL when dsn is set,
-// else the file at path, signing with the key keys names. Like Open, it
+// else the file at path, signing with the key keys names. In PostgreSQL it
+// refuses a role that could alter the log (ErrOwnerRole) unless
+// EnvDSNAllowOwner is 1. Like Open, it
 // verifies the whole chain first (and, signing, that the log reaches its
 // checkpoint), so a tampered log is noticed when the worker starts, not at
 // the next release.
@@ -86,7 +88,8 @@ func OpenStore(ctx context.Context, path string, dsn DSN, keys KeyConfig) (Store
 	if dsn == "" {
 		return Open(path)
 	}
-	p, err := OpenPostgres(ctx, string(dsn))
+	// The writer must not be able to undo what it writes (EnvDSNAllowOwner).
+	p, err := openPostgres(ctx, string(dsn), &roleRule{allowOwner: os.Getenv(EnvDSNAllowOwner) == "1"})
 	if err != nil {
 		return nil, err
 	}
