@@ -63,16 +63,7 @@ func TestServeHTTPReportsTakenPort(t *testing.T) {
 }
 
 func TestServeHTTPServesUntilStopped(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	stop, err := serveHTTP(addr, Handler(fakeHealth{}, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, stop := serveOnFreePort(t)
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +81,7 @@ func TestServeHTTPServesUntilStopped(t *testing.T) {
 // TestServeHTTPCutsSlowLoris holds a connection to the worker's real server
 // (the one the Slack endpoint is on) with headers sent one byte per second.
 func TestServeHTTPCutsSlowLoris(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	stop, err := serveHTTP(addr, Handler(fakeHealth{}, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, stop := serveOnFreePort(t)
 	defer stop()
 	limit := httpserver.Endpoint.ReadHeader
 	if took := httpservertest.SlowLoris(t, addr, limit+5*time.Second); took < limit-time.Second {
@@ -133,4 +115,21 @@ func TestServeHTTPCutsSlowUpload(t *testing.T) {
 	if took := httpservertest.SlowBody(t, addr, "/upload", limit+5*time.Second); took < limit-time.Second {
 		t.Errorf("cut after %v, before the read timeout of %v", took, limit)
 	}
+}
+
+// serveOnFreePort starts the worker's HTTP server, with a healthy fake, on a
+// free 127.0.0.1 port and returns its address and stop function.
+func serveOnFreePort(t *testing.T) (string, func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	stop, err := serveHTTP(addr, Handler(fakeHealth{}, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, stop
 }
