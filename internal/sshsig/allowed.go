@@ -30,13 +30,14 @@ type entry struct {
 	key                     ssh.PublicKey
 }
 
-// knownKeyType reports whether t names an SSH public key or certificate type.
+// knownKeyType reports whether t names an SSH public key or certificate type. DSA is
+// left out: OpenSSH no longer supports it, so such a line is an error.
 func knownKeyType(t string) bool {
 	switch t {
 	case ssh.KeyAlgoRSA, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
-		ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoSKECDSA256, ssh.InsecureKeyAlgoDSA,
+		ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoSKECDSA256,
 		ssh.CertAlgoRSAv01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
-		ssh.CertAlgoED25519v01, ssh.CertAlgoSKED25519v01, ssh.CertAlgoSKECDSA256v01, ssh.InsecureCertAlgoDSAv01:
+		ssh.CertAlgoED25519v01, ssh.CertAlgoSKED25519v01, ssh.CertAlgoSKECDSA256v01:
 		return true
 	}
 	return false
