@@ -91,3 +91,23 @@ func seededSigner(t testing.TB, seed byte) ssh.Signer {
 	}
 	return s
 }
+
+// mustRead returns the content of path.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// runStdout runs a command and returns only its standard output (ssh-keygen writes
+// diagnostics to standard error).
+func runStdout(t *testing.T, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	return string(out), err
+}
