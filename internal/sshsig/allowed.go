@@ -128,11 +128,6 @@ func (p *lineParser) parse() (e entry, ok bool, err error) {
 	if e.key, err = p.key(tok, at); err != nil {
 		return e, false, err
 	}
-	if e.certAuthority {
-		if _, isCert := e.key.(*ssh.Certificate); isCert {
-			return e, false, p.errorf(at, "cert-authority needs the CA's public key, not a certificate")
-		}
-	}
 	return e, true, nil
 }
 
@@ -141,6 +136,9 @@ func (p *lineParser) principals() ([]string, error) {
 	tok, at, err := p.token()
 	if err != nil {
 		return nil, err
+	}
+	if knownKeyType(tok) {
+		return nil, p.errorf(at, "missing principals before the %s key", tok)
 	}
 	if strings.HasPrefix(tok, `"`) {
 		if len(tok) < 2 || !strings.HasSuffix(tok, `"`) || strings.Count(tok, `"`) != 2 {
@@ -186,6 +184,9 @@ func (p *lineParser) key(typ string, at int) (ssh.PublicKey, error) {
 	}
 	if key.Type() != typ {
 		return nil, p.errorf(b64At, "key is %s, but the line says %s", key.Type(), typ)
+	}
+	if _, isCert := key.(*ssh.Certificate); isCert {
+		return nil, p.errorf(at, "a certificate cannot be listed: list its CA's key with cert-authority")
 	}
 	return key, nil
 }

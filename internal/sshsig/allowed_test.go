@@ -1,6 +1,7 @@
 package sshsig
 
 import (
+	"crypto/rand"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +53,7 @@ func TestAuthorized(t *testing.T) {
 		{"question mark pattern valid", "dev-1", "x", 0, time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), ""},
 		{"question mark is one char", "dev-12", "x", 0, time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), "no entry for principal"},
 		{"worker key in its namespace", "runbook-worker", "runbook-slack", 2, testNow, ""},
+		{"empty principal", "", "x", 0, testNow, "empty principal"},
 		{"worker key elsewhere", "runbook-worker", "runbook", 2, testNow, "does not allow namespace"},
 	}
 	keys := []ssh.PublicKey{alice, bob, worker}
@@ -118,6 +120,8 @@ func TestParseAllowedSignersErrors(t *testing.T) {
 		{`al"ice ` + key, "f:2:1: unterminated quote"},
 		{`alice namespaces="x" ssh-foo AAAA`, `f:2:22: unknown key type "ssh-foo"`},
 		{`alice cert-authority=yes ` + key, "f:2:7: cert-authority takes no value"},
+		{key, "f:2:1: missing principals before the ssh-ed25519 key"},
+		{"alice " + strings.Replace(certLine(t), " ", "  ", 1), "f:2:7: a certificate cannot be listed"},
 	}
 	for _, c := range cases {
 		t.Run(c.line, func(t *testing.T) {
@@ -143,4 +147,14 @@ func TestMatch(t *testing.T) {
 			t.Errorf("match(%q, %q) = %v, want %v", c.pattern, c.s, got, c.want)
 		}
 	}
+}
+
+// certLine is an allowed-signers key field holding a user certificate.
+func certLine(t *testing.T) string {
+	cert := &ssh.Certificate{Key: seededSigner(t, 2).PublicKey(), CertType: ssh.UserCert,
+		ValidPrincipals: []string{"alice"}, ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, seededSigner(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return authorizedLine(cert)
 }

@@ -33,6 +33,9 @@ func (a *AllowedSigners) Authorized(principal string, key ssh.PublicKey, namespa
 	if key == nil {
 		return errors.New("sshsig: no key")
 	}
+	if principal == "" {
+		return errors.New("sshsig: empty principal")
+	}
 	var worst *refusal
 	for i := range a.entries {
 		e := &a.entries[i]
