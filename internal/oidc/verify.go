@@ -76,9 +76,9 @@ func Verify(token string, keys *KeySet, want Expect) (Claims, error) {
 	if err := checkHeader(t.header); err != nil {
 		return Claims{}, err
 	}
-	if _, ok := algs[t.header.Alg]; !ok {
-		// Refuse before the key lookup so "alg none without kid" says alg, not kid.
-		return Claims{}, verifySignature(t, &key{})
+	// Refuse the alg before the key lookup, so "alg none without kid" says alg, not kid.
+	if err := allowedAlg(t.header.Alg); err != nil {
+		return Claims{}, err
 	}
 	k, err := keys.lookup(t.header.Kid)
 	if err != nil {

@@ -192,6 +192,14 @@ func TestVerifyRefusesForeignKey(t *testing.T) {
 	}
 }
 
+// TestVerifyRefusesPSSWithOtherSalt: RFC 7518 fixes PS256's salt at the hash
+// size; a signature with another salt length is not a PS256 signature.
+func TestVerifyRefusesPSSWithOtherSalt(t *testing.T) {
+	f := newFixture(t)
+	_, err := Verify(f.mint(t, nil, oidctest.WithAlg("PS256"), oidctest.WithPSSSalt(20)), f.keys, f.expect())
+	wantRefused(t, err, ErrSignature, "PS256")
+}
+
 func TestVerifyKeySelection(t *testing.T) {
 	f := newFixture(t)
 	_, err := Verify(f.mint(t, nil, oidctest.WithKid("no-such-kid")), f.keys, f.expect())

@@ -31,6 +31,7 @@ type minting struct {
 	secret []byte
 	header map[string]any
 	now    time.Time
+	salt   int // PSS salt length; 0 is the hash size RFC 7518 requires
 }
 
 // WithAlg signs with alg: RS256, RS384, RS512, PS256 (the RSA-2048 key),
@@ -61,6 +62,10 @@ func WithHMAC(secret []byte) MintOption {
 func WithHeader(name string, value any) MintOption {
 	return func(m *minting) { m.header[name] = value }
 }
+
+// WithPSSSalt signs PS256 with a salt of n bytes instead of the hash size
+// RFC 7518 section 3.5 requires, for negative tests.
+func WithPSSSalt(n int) MintOption { return func(m *minting) { m.salt = n } }
 
 // WithNow sets the time the default "iat" and "exp" count from.
 func WithNow(now time.Time) MintOption { return func(m *minting) { m.now = now } }
@@ -127,7 +132,7 @@ func (m *minting) sign(input string) ([]byte, error) {
 	}
 	switch priv := m.signer.(type) {
 	case *rsa.PrivateKey:
-		return signRSA(priv, m.alg, input)
+		return signRSA(priv, m.alg, input, m.salt)
 	case *ecdsa.PrivateKey:
 		return signEC(priv, m.alg, input)
 	case ed25519.PrivateKey:
@@ -139,7 +144,7 @@ func (m *minting) sign(input string) ([]byte, error) {
 	return nil, fmt.Errorf("key type %T is not supported", m.signer)
 }
 
-func signRSA(priv *rsa.PrivateKey, alg, input string) ([]byte, error) {
+func signRSA(priv *rsa.PrivateKey, alg, input string, salt int) ([]byte, error) {
 	h := map[string]crypto.Hash{"RS256": crypto.SHA256, "RS384": crypto.SHA384, "RS512": crypto.SHA512,
 		"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512}[alg]
 	if h == 0 {
@@ -148,7 +153,10 @@ func signRSA(priv *rsa.PrivateKey, alg, input string) ([]byte, error) {
 	d := h.New()
 	d.Write([]byte(input))
 	if alg[0] == 'P' {
-		return rsa.SignPSS(rand.Reader, priv, h, d.Sum(nil), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		if salt == 0 {
+			salt = rsa.PSSSaltLengthEqualsHash
+		}
+		return rsa.SignPSS(rand.Reader, priv, h, d.Sum(nil), &rsa.PSSOptions{SaltLength: salt})
 	}
 	return rsa.SignPKCS1v15(nil, priv, h, d.Sum(nil))
 }
