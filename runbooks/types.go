@@ -57,6 +57,9 @@ type Policy struct {
 	// approvals that level needs, on top of the environment's own.
 	Risk       *RiskPolicy `yaml:"risk,omitempty" json:"risk,omitempty" jsonschema:"description=Approval policy per risk level (low\\, medium\\, high); the level is worked out per environment from the plan\\, the migrations\\, production\\, break-glass\\, the previous release and the change size."`
 	BreakGlass *BreakGlass `yaml:"break-glass,omitempty" json:"break-glass,omitempty" jsonschema:"description=Who approves an emergency release (runbook deploy --break-glass) that must pass a closed window or a freeze."`
+	// Identity says whether decisions must be signed; environments may
+	// set their own. Default: signed for production, unsigned elsewhere.
+	Identity string `yaml:"identity,omitempty" json:"identity,omitempty" jsonschema:"enum=signed,enum=unsigned,description=signed: every decision (deploy\\, approve\\, reject\\, abort\\, pause\\, resume\\, promote\\, migrate) must carry a verified signature or ID token; unsigned: names are taken as given. Default: signed for production environments\\, unsigned elsewhere."`
 }
 
 // Environment is one stage of the promotion path.
@@ -70,11 +73,13 @@ type Environment struct {
 	Approvals     []Approval     `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates every release into this environment must pass before its first step."`
 	Infra         *Infra         `yaml:"infra,omitempty" json:"infra,omitempty" jsonschema:"description=Terraform/OpenTofu module of the environment\\, applied by its provision step."`
 	Database      *Database      `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Database schema the migrate step works on."`
-	Slack         *Slack         `yaml:"slack,omitempty" json:"slack,omitempty" jsonschema:"description=Slack channel where the environment's approval gates are posted with Approve and Reject buttons."`
-	Traffic       *Traffic       `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between the environment's two slots; needed by a canary\\, linear\\, blue-green or all-at-once step and by ${slot} variables."`
-	Metrics       *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider the SLO analysis reads from; needed by slos."`
-	SLOs          []SLO          `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
-	Steps         []Step         `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
+	// Identity overrides policy.identity for this environment.
+	Identity string   `yaml:"identity,omitempty" json:"identity,omitempty" jsonschema:"enum=signed,enum=unsigned,description=Overrides policy.identity for this environment."`
+	Slack    *Slack   `yaml:"slack,omitempty" json:"slack,omitempty" jsonschema:"description=Slack channel where the environment's approval gates are posted with Approve and Reject buttons."`
+	Traffic  *Traffic `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between the environment's two slots; needed by a canary\\, linear\\, blue-green or all-at-once step and by ${slot} variables."`
+	Metrics  *Metrics `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider the SLO analysis reads from; needed by slos."`
+	SLOs     []SLO    `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
+	Steps    []Step   `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
 }
 
 // ReleaseWindow restricts when a release may enter an environment. Outside
@@ -351,6 +356,26 @@ type BlueGreenStep struct {
 type AllAtOnceStep struct {
 	Bake             Duration `yaml:"bake,omitempty" json:"bake,omitempty" jsonschema:"description=How long to analyse after the switch (default one analysis interval)."`
 	AnalysisInterval Duration `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=Time between SLO analysis rounds (default 10s)."`
+}
+
+// Identity modes (policy.identity).
+const (
+	IdentitySigned   = "signed"
+	IdentityUnsigned = "unsigned"
+)
+
+// IdentityMode is whether decisions in environment e must be signed: its own
+// identity, else the policy's, else signed for production.
+func (p Policy) IdentityMode(e *Environment) string {
+	switch {
+	case e.Identity != "":
+		return e.Identity
+	case p.Identity != "":
+		return p.Identity
+	case e.IsProduction():
+		return IdentitySigned
+	}
+	return IdentityUnsigned
 }
 
 // IsProduction reports whether the environment counts as production.

@@ -144,6 +144,10 @@ func plural(n int, one, many string) string {
 
 // policy checks the release-wide rules.
 func (v *validator) policy(p *Policy, envs []Environment) {
+	v.identityMode("policy.identity", p.Identity)
+	for i := range envs {
+		v.identityMode(fmt.Sprintf("environments[%d].identity", i), envs[i].Identity)
+	}
 	if p.Risk != nil && v.ok("policy.risk") {
 		v.risk(p.Risk, envs)
 	}
@@ -197,4 +201,12 @@ func (v *validator) risk(p *RiskPolicy, envs []Environment) {
 	if lc := "policy.risk.large-change"; v.set(lc) && p.LargeChange < 1 {
 		v.errf(lc, "large-change must be at least 1 changed line; leave it out for the default of 500")
 	}
+}
+
+// identityMode checks a policy.identity or environment identity value.
+func (v *validator) identityMode(path, mode string) {
+	if mode == "" || mode == IdentitySigned || mode == IdentityUnsigned || !v.ok(path) {
+		return
+	}
+	v.errf(path, "identity %q is not known; use signed (decisions need a verified signature) or unsigned (names taken as given, for laptops)", mode)
 }

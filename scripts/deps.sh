@@ -13,6 +13,8 @@ REQUIRED=(
 	"/usr/lib/postgresql/*/bin/pg_ctl postgresql"
 	"haproxy haproxy"
 	"prometheus prometheus"
+	"ssh-keygen openssh-client"
+	"ssh-agent openssh-client"
 )
 
 present() {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -66,6 +67,15 @@ type Config struct {
 	// POST /slack/interactions (`runbook worker --slack-socket-mode`, or
 	// RUNBOOK_SLACK_SOCKET_MODE=true).
 	SlackSocketMode bool
+	// Trust says where the trust roots of signed decisions are
+	// (RUNBOOK_ALLOWED_SIGNERS, RUNBOOK_GROUPS_FILE, RUNBOOK_OIDC_*); the
+	// Slack users come from SlackUsers.
+	Trust identity.Config
+	// SlackSigningKey is the worker's SSH private key that signs Slack
+	// clicks on behalf of the mapped user (RUNBOOK_SLACK_SIGNING_KEY). Its
+	// public key goes in the allowed signers with
+	// namespaces="runbook-slack@runbookhq".
+	SlackSigningKey string
 	// Interceptors are added to every worker Run starts. The product never
 	// sets them; the fault-injection suite's worker (test/chaosworker) does,
 	// to fail activities at exact moments.
@@ -116,6 +126,10 @@ func LoadConfig() (Config, error) {
 	if _, err := secretref.ParseAllow(os.Getenv(secretref.AllowEnv)); err != nil {
 		return Config{}, err
 	}
+	if cfg.Trust, err = trustConfig(cfg.SlackUsers); err != nil {
+		return Config{}, err
+	}
+	cfg.SlackSigningKey = os.Getenv("RUNBOOK_SLACK_SIGNING_KEY")
 	cfg.AuditLog = envOr("RUNBOOK_AUDIT_LOG", filepath.Join(cfg.StateDir, "audit.jsonl"))
 	if cfg.AuditDSN, err = audit.LoadDSN(os.Getenv(audit.EnvDSN), os.Getenv(audit.EnvDSNFile)); err != nil {
 		return Config{}, err
@@ -125,6 +139,24 @@ func LoadConfig() (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// trustConfig reads where the trust roots are.
+func trustConfig(slackUsers string) (identity.Config, error) {
+	users, err := parseIdentities("RUNBOOK_SLACK_USERS", slackUsers)
+	if err != nil {
+		return identity.Config{}, err
+	}
+	return identity.Config{
+		AllowedSignersFile: os.Getenv("RUNBOOK_ALLOWED_SIGNERS"),
+		GroupsFile:         os.Getenv("RUNBOOK_GROUPS_FILE"),
+		OIDCIssuer:         os.Getenv("RUNBOOK_OIDC_ISSUER"),
+		OIDCAudience:       os.Getenv("RUNBOOK_OIDC_AUDIENCE"),
+		OIDCJWKS:           os.Getenv("RUNBOOK_OIDC_JWKS"),
+		OIDCIdentityClaim:  os.Getenv("RUNBOOK_OIDC_IDENTITY_CLAIM"),
+		OIDCGroupsClaim:    os.Getenv("RUNBOOK_OIDC_GROUPS_CLAIM"),
+		SlackUsers:         users,
+	}, nil
 }
 
 func envOr(name, def string) string {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/slackin"
+	"github.com/runbookhq/runbook/internal/sshsig"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -62,7 +64,14 @@ func slackSetup(cfg Config, c client.Client, log audit.Store) (slackSide, error)
 	if err != nil {
 		return slackSide{}, err
 	}
-	d := decider{c: c}
+	d := decider{c: c, ids: ids}
+	if cfg.SlackSigningKey != "" {
+		key, err := sshsig.SignerFromFile(cfg.SlackSigningKey)
+		if err != nil {
+			return slackSide{}, fmt.Errorf("RUNBOOK_SLACK_SIGNING_KEY: %w", err)
+		}
+		d.sign = &identity.SlackSigner{Key: key}
+	}
 	if len(groups) > 0 {
 		d.groups = newGroupResolver(acts.Client, groups)
 	}
@@ -117,6 +126,10 @@ type decider struct {
 	// groups, when set, says which approver groups (group:NAME) the
 	// clicking user is in, as Slack's user groups have it.
 	groups *groupResolver
+	// sign, when set, signs each click of a mapped user (ids) with the
+	// worker's key, so signed environments accept Slack decisions.
+	sign *identity.SlackSigner
+	ids  map[string]string
 }
 
 func (d decider) Decide(ctx context.Context, k slackin.Click) (workflows.DecisionResult, error) {
@@ -127,6 +140,16 @@ func (d decider) Decide(ctx context.Context, k slackin.Click) (workflows.Decisio
 	in := workflows.DecisionInput{Gate: k.Gate, Actor: k.Actor, Comment: k.Reason, Channel: "slack"}
 	if d.groups != nil {
 		in.Groups = d.groups.groupsOf(ctx, k.SlackUserID)
+	}
+	// Only a mapped user is signed for: an unmapped one is sent unsigned,
+	// and a signed environment refuses it (and the refusal is audited).
+	if mapped, ok := d.ids[k.SlackUserID]; ok && d.sign != nil {
+		claim := workflows.DecisionClaim(k.EnvWorkflowID, k.EnvRunID, k.Approve, in)
+		p, err := d.sign.SignFor(claim, k.SlackUserID, mapped)
+		if err != nil {
+			return workflows.DecisionResult{}, err
+		}
+		in.Proof = p
 	}
 	h, err := d.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: k.EnvWorkflowID, RunID: k.EnvRunID, UpdateName: name, UpdateID: "slack/" + k.DeliveryID,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -21,6 +22,8 @@ import (
 	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic"
+	"github.com/runbookhq/runbook/activities/trust"
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/internal/slackin"
 	"github.com/runbookhq/runbook/workflows"
@@ -55,6 +58,7 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 	w.RegisterActivity(terraformActivities(cfg))
 	w.RegisterActivity(&traffic.Activities{})
 	w.RegisterActivity(&metrics.Activities{})
+	w.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	if slackActs == nil {
 		slackActs = &slack.Activities{}
 	}
@@ -70,6 +74,11 @@ func terraformActivities(cfg Config) *terraform.Activities {
 // Run runs a worker on cfg.TaskQueue, and one for the provisioning
 // activities on this host's own queue, until ctx is cancelled.
 func Run(ctx context.Context, cfg Config, c client.Client) error {
+	// A bad trust-root file fails the start, not every decision after it.
+	roots, err := identity.Load(ctx, cfg.Trust)
+	if err != nil {
+		return fmt.Errorf("trust roots: %w", err)
+	}
 	log, err := audit.OpenStore(ctx, cfg.AuditLog, cfg.AuditDSN, cfg.AuditKeys)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w (set RUNBOOK_AUDIT_LOG to a writable path, or RUNBOOK_AUDIT_DSN to a database; check RUNBOOK_AUDIT_KEY_FILE and RUNBOOK_AUDIT_CHECKPOINT)", err)
@@ -113,6 +122,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	frz := worker.New(c, freezes.TaskQueue, opts)
 	frz.RegisterWorkflow(workflows.Freezes)
 	frz.RegisterActivity(&audit.Activities{Log: log})
+	frz.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	started := []worker.Worker{}
 	for _, w := range []struct {
 		w     worker.Worker
@@ -129,7 +139,9 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	slog.Info("worker running", "task_queue", cfg.TaskQueue, "host_queue", cfg.HostQueue(), "namespace", cfg.Client.Namespace, "audit_log", log.String(),
 		// Which variables runbooks may read (names only, never values), so a
 		// refused env: reference can be checked against the running worker.
-		secretref.AllowEnv, os.Getenv(secretref.AllowEnv))
+		secretref.AllowEnv, os.Getenv(secretref.AllowEnv),
+		// How decisions are verified: which trust roots are set up.
+		"trust_roots", strings.Join(roots.Methods(), ","))
 	// After the workers start: restoring reads the closed run through a
 	// query that a worker answers.
 	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -88,6 +89,9 @@ type ReleaseInput struct {
 	BreakGlass *BreakGlassRequest `json:"break-glass,omitempty"`
 	// Build is where the artifact came from (deploy --commit and friends).
 	Build *BuildInfo `json:"build,omitempty"`
+	// RequesterProof is the requester's signature of DeployClaim, checked
+	// by each environment against the worker's trust roots.
+	RequesterProof *identity.Proof `json:"requester-proof,omitempty"`
 }
 
 // ReleaseResult is what a successful release returns.
@@ -114,6 +118,10 @@ type EnvironmentInput struct {
 	// RunbookFile is the runbook's path as deployed, for the commands a
 	// rollback-incomplete environment tells people to run.
 	RunbookFile string `json:"runbook-file,omitempty"`
+	// RequesterProof is the release's signature (ReleaseInput); RequestedAt
+	// is when the release started, the time its freshness is judged at.
+	RequesterProof *identity.Proof `json:"requester-proof,omitempty"`
+	RequestedAt    time.Time       `json:"requested-at,omitzero"`
 }
 
 // EnvironmentResult is what an environment returns when it succeeded.
@@ -224,6 +232,11 @@ type EnvironmentStatus struct {
 	// are retried in the background and the environment closes only once
 	// every one is written.
 	AuditPending int `json:"audit-pending,omitempty"`
+	// Identity says how decisions are checked here: "signed: ssh, slack"
+	// or "unsigned: names are taken as given ...".
+	Identity string `json:"identity,omitempty"`
+	// Requester is who asked for the release, as verified.
+	Requester *identity.Identity `json:"requester-identity,omitempty"`
 }
 
 // Leftover is one effect of a step that a rollback did not undo: what the
@@ -311,6 +324,9 @@ type Decision struct {
 	Actor   string    `json:"actor"`
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
+	// Verified is how the actor was verified ("ssh SHA256:…", "slack U…",
+	// "oidc …", "unsigned"); empty in runs from before signed decisions.
+	Verified string `json:"verified,omitempty"`
 }
 
 // CompensationStatus is one entry of the rollback plan.
@@ -336,6 +352,9 @@ type DecisionInput struct {
 	// Groups are the approver groups the actor belongs to, as the channel
 	// verified them (Slack user groups): approvers may list "group:NAME".
 	Groups []string `json:"groups,omitempty"`
+	// Proof signs DecisionClaim; required where the environment's identity
+	// is signed.
+	Proof *identity.Proof `json:"proof,omitempty"`
 }
 
 // GroupPrefix marks an approver entry that names a group.
@@ -343,11 +362,11 @@ const GroupPrefix = runbooks.GroupPrefix
 
 // mayDecide reports whether the decision's actor, or one of its groups, is
 // among approvers.
-func mayDecide(approvers []string, in DecisionInput) bool {
-	if slices.Contains(approvers, in.Actor) {
+func mayDecide(approvers []string, actor string, groups []string) bool {
+	if slices.Contains(approvers, actor) {
 		return true
 	}
-	for _, g := range in.Groups {
+	for _, g := range groups {
 		if slices.Contains(approvers, GroupPrefix+g) {
 			return true
 		}
@@ -375,6 +394,8 @@ type DecisionResult struct {
 type ControlInput struct {
 	Actor  string `json:"actor"`
 	Reason string `json:"reason,omitempty"`
+	// Proof signs ControlClaim (see DecisionInput.Proof).
+	Proof *identity.Proof `json:"proof,omitempty"`
 }
 
 // ControlResult tells the caller the environment's state after the Update.

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/internal/identity"
 )
 
 // registerHandlers installs the status query and the decision Updates. Every
@@ -21,8 +23,8 @@ func (e *environment) registerHandlers(ctx workflow.Context) error {
 		handler  any
 		validate any
 	}{
-		{UpdateApprove, e.approve, func(_ workflow.Context, in DecisionInput) error { return e.validateDecision(in, true) }},
-		{UpdateReject, e.reject, func(_ workflow.Context, in DecisionInput) error { return e.validateDecision(in, false) }},
+		{UpdateApprove, e.approve, func(ctx workflow.Context, in DecisionInput) error { return e.validateDecision(ctx, in, true) }},
+		{UpdateReject, e.reject, func(ctx workflow.Context, in DecisionInput) error { return e.validateDecision(ctx, in, false) }},
 		{UpdatePause, e.pause, e.validatePause},
 		{UpdateResume, e.resume, e.validateResume},
 		{UpdateAbort, e.abortNow, e.validateAbort},
@@ -50,13 +52,27 @@ func (e *environment) active() error {
 }
 
 func requireActor(in ControlInput) error {
-	if strings.TrimSpace(in.Actor) == "" {
+	if strings.TrimSpace(in.Actor) == "" && in.Proof == nil {
 		return fmt.Errorf("say who you are: pass --as NAME")
 	}
 	return nil
 }
 
-func (e *environment) validatePause(_ workflow.Context, in ControlInput) error {
+// controller verifies who sends a control Update (see decider).
+func (e *environment) controller(ctx workflow.Context, update string, in ControlInput) (identity.Identity, error) {
+	return e.decider(ctx, in.Proof, ControlClaim(e.status.WorkflowID, e.status.RunID, update, in), in.Actor, "", nil)
+}
+
+// controlled verifies the sender inside a handler and spends the proof.
+func (e *environment) controlled(ctx workflow.Context, update string, in ControlInput) (identity.Identity, error) {
+	id, err := e.controller(ctx, update, in)
+	if err == nil {
+		e.spend(in.Proof)
+	}
+	return id, err
+}
+
+func (e *environment) validatePause(ctx workflow.Context, in ControlInput) error {
 	if err := requireActor(in); err != nil {
 		return err
 	}
@@ -66,19 +82,24 @@ func (e *environment) validatePause(_ workflow.Context, in ControlInput) error {
 	if e.status.Paused {
 		return fmt.Errorf("environment %s is already paused by %s", e.status.Name, e.status.PausedBy)
 	}
-	return nil
+	_, err := e.controller(ctx, UpdatePause, in)
+	return err
 }
 
 // pause stops the environment before its next step; a running step finishes.
 func (e *environment) pause(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	e.status.Paused, e.status.PausedBy = true, in.Actor
-	e.audit(ctx, auditRecord{action: "release.paused", actor: in.Actor, outcome: StatePaused, detail: in.Reason})
+	id, err := e.controlled(ctx, UpdatePause, in)
+	if err != nil {
+		return ControlResult{}, err
+	}
+	e.status.Paused, e.status.PausedBy = true, id.Name
+	e.audit(ctx, auditRecord{action: "release.paused", actor: id.Name, outcome: StatePaused, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
 	e.publish(ctx)
 	return ControlResult{State: StatePaused}, nil
 }
 
-func (e *environment) validateResume(_ workflow.Context, in ControlInput) error {
+func (e *environment) validateResume(ctx workflow.Context, in ControlInput) error {
 	if err := requireActor(in); err != nil {
 		return err
 	}
@@ -88,31 +109,45 @@ func (e *environment) validateResume(_ workflow.Context, in ControlInput) error 
 	if !e.status.Paused {
 		return fmt.Errorf("environment %s is not paused", e.status.Name)
 	}
-	return nil
+	_, err := e.controller(ctx, UpdateResume, in)
+	return err
 }
 
 func (e *environment) resume(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	id, err := e.controlled(ctx, UpdateResume, in)
+	if err != nil {
+		return ControlResult{}, err
+	}
 	e.status.Paused, e.status.PausedBy = false, ""
-	e.audit(ctx, auditRecord{action: "release.resumed", actor: in.Actor, outcome: StateRunning, detail: in.Reason})
+	e.audit(ctx, auditRecord{action: "release.resumed", actor: id.Name, outcome: StateRunning, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
 	e.publish(ctx)
 	return ControlResult{State: e.status.State}, nil
 }
 
-func (e *environment) validateAbort(_ workflow.Context, in ControlInput) error {
+func (e *environment) validateAbort(ctx workflow.Context, in ControlInput) error {
 	if err := requireActor(in); err != nil {
 		return err
 	}
-	return e.active()
+	if err := e.active(); err != nil {
+		return err
+	}
+	_, err := e.controller(ctx, UpdateAbort, in)
+	return err
 }
 
 // abortNow interrupts the running step; the main loop then rolls back.
 func (e *environment) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	id, err := e.controlled(ctx, UpdateAbort, in)
+	if err != nil {
+		return ControlResult{}, err
+	}
+	in.Actor = id.Name
 	e.abort = &in
 	if e.cancelStep != nil {
 		e.cancelStep()
 	}
-	e.audit(ctx, auditRecord{action: "release.aborted", actor: in.Actor, outcome: StateAborted, detail: in.Reason})
+	e.audit(ctx, auditRecord{action: "release.aborted", actor: id.Name, outcome: StateAborted, detail: in.Reason, identity: auditIdentity(id)})
 	return ControlResult{State: StateRollingBack}, nil
 }
 
@@ -123,7 +158,7 @@ func abortActor(c *ControlInput) string {
 	return c.Actor
 }
 
-func (e *environment) validatePromote(_ workflow.Context, in ControlInput) error {
+func (e *environment) validatePromote(ctx workflow.Context, in ControlInput) error {
 	if err := requireActor(in); err != nil {
 		return err
 	}
@@ -138,18 +173,24 @@ func (e *environment) validatePromote(_ workflow.Context, in ControlInput) error
 	if e.promote {
 		return fmt.Errorf("a promote of %s is already pending", e.status.Name)
 	}
-	return nil
+	_, err := e.controller(ctx, UpdatePromote, in)
+	return err
 }
 
 // promoteNow ends the current weight's bake (or accepts an inconclusive
 // analysis): the step moves on to its next weight.
 func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	id, err := e.controlled(ctx, UpdatePromote, in)
+	if err != nil {
+		return ControlResult{}, err
+	}
 	e.promote = true
 	if e.status.Paused {
 		e.status.Paused, e.status.PausedBy = false, ""
 		e.upsertAttrs(ctx)
 	}
-	e.audit(ctx, auditRecord{action: "traffic.promoted", actor: in.Actor, step: e.status.CurrentStep, outcome: StateRunning, detail: in.Reason})
+	e.audit(ctx, auditRecord{action: "traffic.promoted", actor: id.Name, step: e.status.CurrentStep, outcome: StateRunning,
+		detail: in.Reason, identity: auditIdentity(id)})
 	return ControlResult{State: e.status.State}, nil
 }
 

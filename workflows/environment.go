@@ -54,6 +54,8 @@ type environment struct {
 	// (truthfulRollbackChange): compensations registered before the side
 	// effect, awaited cancellation, read-back of every undo.
 	truthful bool
+	// sig checks who decides (signedDecisionsChange).
+	sig signing
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -79,6 +81,7 @@ func (f *failure) Error() string { return f.message }
 func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, error) {
 	e := newEnvironment(ctx, in)
 	e.truthful = workflow.GetVersion(ctx, truthfulRollbackChange, workflow.DefaultVersion, 1) >= 1
+	e.sig.on = workflow.GetVersion(ctx, signedDecisionsChange, workflow.DefaultVersion, 1) >= 1
 	if err := e.registerHandlers(ctx); err != nil {
 		return EnvironmentResult{}, err
 	}
@@ -191,6 +194,10 @@ func (e *environment) run(ctx workflow.Context) *failure {
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "environment.started", outcome: StateRunning})
 	e.publish(ctx)
+	if f := e.establishIdentity(ctx); f != nil {
+		e.markNotReached(0)
+		return f
+	}
 
 	// The plan may grow while it runs (assess-risk adds gates): no range.
 	for i := 0; i < len(e.plan); i++ {

@@ -23,6 +23,13 @@ func (e *environment) runGate(ctx workflow.Context, i int) *failure {
 // are about to do (a destructive infrastructure plan).
 func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout time.Duration) *failure {
 	g := st.Gate
+	if e.sig.on {
+		// Re-read the trust roots so a key removed while the release ran
+		// cannot decide this gate; on failure the roots from before stay.
+		if err := e.loadRoots(ctx); err != nil {
+			e.log.Warn("trust roots did not reload; the ones loaded before stay", "error", err)
+		}
+	}
 	g.State = StateWaiting
 	g.Deadline = workflow.Now(ctx).Add(timeout)
 	st.State = StateWaiting
@@ -154,8 +161,8 @@ func (e *environment) findGate(name string) (*GateStatus, error) {
 }
 
 // validateDecision refuses a decision before anything is written to history.
-func (e *environment) validateDecision(in DecisionInput, approving bool) error {
-	if strings.TrimSpace(in.Actor) == "" {
+func (e *environment) validateDecision(ctx workflow.Context, in DecisionInput, approving bool) error {
+	if strings.TrimSpace(in.Actor) == "" && in.Proof == nil {
 		return fmt.Errorf("say who decides: pass --as NAME")
 	}
 	if e.abort != nil || isFinal(e.status.State) || e.status.State == StateRollingBack {
@@ -165,13 +172,18 @@ func (e *environment) validateDecision(in DecisionInput, approving bool) error {
 	if err != nil {
 		return err
 	}
-	// Separation of duties first: it is the rule the requester is breaking,
-	// whether or not they are also on the approvers list.
-	if approving && in.Actor == e.in.Requester && !e.in.Policy.AllowSelfApproval {
-		return fmt.Errorf("%s started this release and may not approve it (separation of duties; set policy.allow-self-approval to change)", in.Actor)
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, approving, in), in.Actor, decisionChannel(in), in.Groups)
+	if err != nil {
+		return err
 	}
-	if len(g.Approvers) > 0 && !mayDecide(g.Approvers, in) {
-		return fmt.Errorf("%s may not decide gate %s; approvers: %s", in.Actor, g.Name, strings.Join(g.Approvers, ", "))
+	// Separation of duties first: it is the rule the requester is breaking,
+	// whether or not they are also on the approvers list. With signed
+	// decisions both sides are verified identities.
+	if approving && id.Name == e.requester() && !e.in.Policy.AllowSelfApproval {
+		return fmt.Errorf("%s started this release and may not approve it (separation of duties; set policy.allow-self-approval to change)", id.Name)
+	}
+	if len(g.Approvers) > 0 && !mayDecide(g.Approvers, id.Name, id.Groups) {
+		return fmt.Errorf("%s may not decide gate %s; approvers: %s", id.Name, g.Name, strings.Join(g.Approvers, ", "))
 	}
 	if !approving {
 		if g.RejectNeedsReason && strings.TrimSpace(in.Comment) == "" {
@@ -180,9 +192,9 @@ func (e *environment) validateDecision(in DecisionInput, approving bool) error {
 		return nil
 	}
 	for _, d := range g.Approvals {
-		if d.Actor == in.Actor {
+		if d.Actor == id.Name {
 			return fmt.Errorf("%s already approved gate %s; it needs %d more approval(s) from someone else",
-				in.Actor, g.Name, g.MinApprovals-len(g.Approvals))
+				id.Name, g.Name, g.MinApprovals-len(g.Approvals))
 		}
 	}
 	return nil
@@ -194,11 +206,17 @@ func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionR
 	if err != nil {
 		return DecisionResult{}, err
 	}
-	g.Approvals = append(g.Approvals, Decision{Actor: in.Actor, Comment: in.Comment, At: workflow.Now(ctx)})
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, true, in), in.Actor, decisionChannel(in), in.Groups)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	e.spend(in.Proof)
+	g.Approvals = append(g.Approvals, Decision{Actor: id.Name, Comment: in.Comment, At: workflow.Now(ctx), Verified: auditIdentity(id)})
 	if len(g.Approvals) >= g.MinApprovals {
 		g.State = StateApproved
 	}
-	e.audit(ctx, auditRecord{action: "gate.approved", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment, channel: decisionChannel(in)})
+	e.audit(ctx, auditRecord{action: "gate.approved", actor: id.Name, step: g.Name, outcome: g.State, detail: in.Comment,
+		channel: decisionChannel(in), identity: auditIdentity(id)})
 	e.publish(ctx)
 	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
 }
@@ -209,9 +227,15 @@ func (e *environment) reject(ctx workflow.Context, in DecisionInput) (DecisionRe
 	if err != nil {
 		return DecisionResult{}, err
 	}
-	g.Rejection = &Decision{Actor: in.Actor, Comment: in.Comment, At: workflow.Now(ctx)}
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, false, in), in.Actor, decisionChannel(in), in.Groups)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	e.spend(in.Proof)
+	g.Rejection = &Decision{Actor: id.Name, Comment: in.Comment, At: workflow.Now(ctx), Verified: auditIdentity(id)}
 	g.State = StateRejected
-	e.audit(ctx, auditRecord{action: "gate.rejected", actor: in.Actor, step: g.Name, outcome: g.State, detail: in.Comment, channel: decisionChannel(in)})
+	e.audit(ctx, auditRecord{action: "gate.rejected", actor: id.Name, step: g.Name, outcome: g.State, detail: in.Comment,
+		channel: decisionChannel(in), identity: auditIdentity(id)})
 	e.publish(ctx)
 	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
 }

@@ -30,6 +30,8 @@ import (
 	"github.com/runbookhq/runbook/activities/freezes"
 	"github.com/runbookhq/runbook/activities/history"
 	"github.com/runbookhq/runbook/activities/httpcheck"
+	"github.com/runbookhq/runbook/activities/trust"
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -148,6 +150,8 @@ type harness struct {
 	refused     int
 	// previous is what the PreviousRelease activity returns.
 	previous history.PreviousReleaseResult
+	// roots are what the LoadTrustRoots activity returns.
+	roots identity.Roots
 }
 
 // setFreezes replaces the freezes the environments read.
@@ -194,6 +198,12 @@ func newHarness(t *testing.T) *harness {
 		defer h.mu.Unlock()
 		return h.previous, nil
 	}, activity.RegisterOptions{Name: "PreviousRelease"})
+	// The trust roots come from the test (h.roots), under the real name.
+	env.RegisterActivityWithOptions(func(context.Context, trust.LoadInput) (identity.Roots, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.roots, nil
+	}, activity.RegisterOptions{Name: "LoadTrustRoots"})
 	h.artifactPath = filepath.Join(t.TempDir(), "checkout-1.4.2.tar.gz")
 	require.NoError(t, os.WriteFile(h.artifactPath, []byte(testArtifactContent), 0o600))
 	return h
@@ -432,8 +442,11 @@ func rb(envs ...runbooks.Environment) runbooks.Runbook {
 	}
 }
 
+// envSpec is an environment with steps. Its decisions are unsigned: most
+// tests are about something else, and call their production environment
+// "production" (signed by default). The trust tests set Identity.
 func envSpec(name string, steps ...runbooks.Step) runbooks.Environment {
-	return runbooks.Environment{Name: name, Steps: steps}
+	return runbooks.Environment{Name: name, Steps: steps, Identity: runbooks.IdentityUnsigned}
 }
 
 func check(name, url string) runbooks.Step {

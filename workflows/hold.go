@@ -305,10 +305,10 @@ func (e *environment) breakGlass(ctx workflow.Context, i int, blocked string) er
 	st.Gate = &GateStatus{
 		Name: BreakGlassGate, State: StatePending, Approvers: bg.Approvers, MinApprovals: max(1, bg.MinApprovals),
 		Instructions: fmt.Sprintf("BREAK-GLASS release requested by %s: %s. Approving lets %s pass: %s.",
-			e.in.Requester, e.in.BreakGlass.Reason, e.status.Name, blocked),
+			e.requester(), e.in.BreakGlass.Reason, e.status.Name, blocked),
 		RejectNeedsReason: true,
 	}
-	e.audit(ctx, auditRecord{action: "break-glass.requested", step: st.Name, outcome: StateWaiting, actor: e.in.Requester,
+	e.audit(ctx, auditRecord{action: "break-glass.requested", step: st.Name, outcome: StateWaiting, actor: e.requester(),
 		detail: e.in.BreakGlass.Reason + " — blocked by " + blocked})
 	if f := e.awaitGate(ctx, st, time.Duration(bg.Timeout.Or(defaultBreakGlassTimeout))); f != nil {
 		return f

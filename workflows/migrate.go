@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/migrate"
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -31,6 +32,8 @@ type MigrationDecisionInput struct {
 	Version int    `json:"version,omitempty"`
 	Actor   string `json:"actor"`
 	Comment string `json:"comment,omitempty"`
+	// Proof signs MigrationClaim (see DecisionInput.Proof).
+	Proof *identity.Proof `json:"proof,omitempty"`
 }
 
 // MigrationDecisionResult tells the caller what happens next.
@@ -199,8 +202,8 @@ func (e *environment) awaitMigrationDecision(ctx workflow.Context, i int, failed
 }
 
 // validateMigrationDecision refuses a decision when no migration waits.
-func (e *environment) validateMigrationDecision(_ workflow.Context, in MigrationDecisionInput) error {
-	if strings.TrimSpace(in.Actor) == "" {
+func (e *environment) validateMigrationDecision(ctx workflow.Context, in MigrationDecisionInput) error {
+	if strings.TrimSpace(in.Actor) == "" && in.Proof == nil {
 		return fmt.Errorf("say who decides: pass --as NAME")
 	}
 	if err := e.active(); err != nil {
@@ -218,11 +221,18 @@ func (e *environment) validateMigrationDecision(_ workflow.Context, in Migration
 	default:
 		return fmt.Errorf("action %q is not retry or force", in.Action)
 	}
-	return nil
+	_, err := e.decider(ctx, in.Proof, MigrationClaim(e.status.WorkflowID, e.status.RunID, in), in.Actor, "cli", nil)
+	return err
 }
 
 // resolveMigration records the decision; the step acts on it.
 func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisionInput) (MigrationDecisionResult, error) {
+	id, err := e.decider(ctx, in.Proof, MigrationClaim(e.status.WorkflowID, e.status.RunID, in), in.Actor, "cli", nil)
+	if err != nil {
+		return MigrationDecisionResult{}, err
+	}
+	e.spend(in.Proof)
+	in.Actor = id.Name
 	e.blocked.decision = &in
 	step := e.status.Steps[e.blocked.step].Name
 	detail := in.Action
@@ -232,7 +242,7 @@ func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisio
 	if in.Comment != "" {
 		detail += ": " + in.Comment
 	}
-	e.audit(ctx, auditRecord{action: "schema.decision", actor: in.Actor, step: step, outcome: in.Action, detail: detail})
+	e.audit(ctx, auditRecord{action: "schema.decision", actor: id.Name, step: step, outcome: in.Action, detail: detail, identity: auditIdentity(id)})
 	return MigrationDecisionResult{Step: step, Action: in.Action}, nil
 }
 

@@ -20,6 +20,8 @@ type auditRecord struct {
 	action, actor, step, outcome, detail string
 	// channel is where a person's decision came from (cli, slack, ui).
 	channel string
+	// identity is how the actor was verified (signed decisions only).
+	identity string
 }
 
 // audit appends a record to the audit log through a local activity (one
@@ -47,6 +49,7 @@ func (e *environment) audit(ctx workflow.Context, r auditRecord) {
 		Outcome:     r.outcome,
 		Detail:      r.detail,
 		Channel:     r.channel,
+		Identity:    r.identity,
 		Digest:      cmp.Or(e.in.Digest, e.in.Artifact.Digest),
 		Commit:      commitOf(e.in.Build),
 		BreakGlass:  e.in.BreakGlass != nil,

@@ -94,6 +94,7 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 		Version: r.in.Version, Artifact: r.in.Runbook.Artifact, Requester: r.in.Requester,
 		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
 		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest, RunbookFile: r.in.RunbookFile,
+		RequesterProof: r.in.RequesterProof, RequestedAt: workflow.GetInfo(ctx).WorkflowStartTime,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {

@@ -363,7 +363,7 @@ func TestControlValidatorsRefuseFinishedEnvironment(t *testing.T) {
 			"pause":  func() error { return e.validatePause(nil, in) },
 			"resume": func() error { return e.validateResume(nil, in) },
 			"approve": func() error {
-				return e.validateDecision(DecisionInput{Actor: "carol"}, true)
+				return e.validateDecision(nil, DecisionInput{Actor: "carol"}, true)
 			},
 		} {
 			err := validate()

@@ -97,7 +97,7 @@ func (e *environment) slackGateChanged(ctx workflow.Context, g *GateStatus) {
 func (e *environment) gateMessage(g *GateStatus) slack.GateMessage {
 	m := slack.GateMessage{
 		ReleaseID: e.in.ReleaseID, Service: e.in.Service, Version: e.in.Version, Environment: e.in.Env.Name,
-		Requester: e.in.Requester, Gate: g.Name, Instructions: g.Instructions, Approvers: g.Approvers,
+		Requester: e.requester(), Gate: g.Name, Instructions: g.Instructions, Approvers: g.Approvers,
 		MinApprovals: g.MinApprovals, State: g.State, Deadline: g.Deadline, UILink: e.releaseLink(),
 		EnvWorkflowID: e.status.WorkflowID, EnvRunID: e.status.RunID,
 		Flags: e.flags(), Build: e.in.Build.String(),

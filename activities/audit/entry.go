@@ -53,6 +53,10 @@ type Entry struct {
 	Detail      string `json:"detail,omitempty"`
 	// Channel is where a person's decision came from: cli, slack or ui.
 	Channel string `json:"channel,omitempty"`
+	// Identity is how the actor was verified: "ssh SHA256:…" (their key),
+	// "oidc ISSUER SUBJECT", "slack USERID" (signed by the worker for the
+	// mapped Slack user), or "unsigned" (a name taken as given).
+	Identity string `json:"identity,omitempty"`
 	// Digest is the digest of the artifact the release deploys (sha256:…).
 	Digest string `json:"digest,omitempty"`
 	// Commit is the source commit the artifact was built from.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/worker"
 )
@@ -67,7 +68,12 @@ func (a *app) releases(ctx context.Context) (*releases.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL}
+	signer, err := identity.SignerFromEnv(os.Getenv)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: signer}
 	return rc, c.Close, nil
 }
 

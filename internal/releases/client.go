@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -23,6 +24,9 @@ type Client struct {
 	TaskQueue string
 	// UIURL is the Web UI base URL, for links.
 	UIURL string
+	// Signer signs deploys and decisions (the CLI's SSH key or ID token);
+	// nil sends them unsigned, which only unsigned environments accept.
+	Signer identity.Signer
 }
 
 // NormalizeID accepts "release/svc/ver" or "svc/ver" and returns the
@@ -57,6 +61,9 @@ func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.
 		if err := c.checkEnvironmentFree(ctx, rb.Service, env.Name); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.signDeploy(ctx, &in); err != nil {
+		return nil, err
 	}
 	run, err := c.start(ctx, id, in)
 	if isMissingSearchAttribute(err) {
@@ -200,6 +207,10 @@ func (c *Client) Decide(ctx context.Context, id string, approve bool, in workflo
 	if approve {
 		name = workflows.UpdateApprove
 	}
+	in.Gate = waitingGate(env, in.Gate)
+	if in.Proof, err = c.sign(ctx, workflows.DecisionClaim(env.WorkflowID, env.RunID, approve, in), in.Actor); err != nil {
+		return workflows.DecisionResult{}, err
+	}
 	var res workflows.DecisionResult
 	return res, c.update(ctx, env, name, in, &res)
 }
@@ -214,6 +225,9 @@ func (c *Client) Control(ctx context.Context, id, update string, in workflows.Co
 	env, ok := st.Current()
 	if !ok || st.Finished() {
 		return res, fmt.Errorf("release %s is %s; there is nothing to %s", st.ReleaseID, st.State, update)
+	}
+	if in.Proof, err = c.sign(ctx, workflows.ControlClaim(env.WorkflowID, env.RunID, update, in), in.Actor); err != nil {
+		return res, err
 	}
 	return res, c.update(ctx, env, update, in, &res)
 }
@@ -301,6 +315,9 @@ func (c *Client) ResolveMigration(ctx context.Context, id string, in workflows.M
 	env, ok := st.Current()
 	if !ok || st.Finished() {
 		return res, fmt.Errorf("release %s is %s; no migration waits for a decision", st.ReleaseID, st.State)
+	}
+	if in.Proof, err = c.sign(ctx, workflows.MigrationClaim(env.WorkflowID, env.RunID, in), in.Actor); err != nil {
+		return res, err
 	}
 	return res, c.update(ctx, env, workflows.UpdateResolveMigration, in, &res)
 }

@@ -1,0 +1,227 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/trust"
+	"github.com/runbookhq/runbook/internal/identity"
+	"github.com/runbookhq/runbook/runbooks"
+)
+
+// signedDecisionsChange versions signed decisions: runs started with it load
+// the worker's trust roots, verify the requester's signature and every
+// decision's, and record verified identities.
+const signedDecisionsChange = "signed-decisions"
+
+// ErrTypeUnverified ends an environment whose policy needs signed decisions
+// when the release was not signed, or the worker cannot verify signatures.
+const ErrTypeUnverified = "DecisionUnverified"
+
+var trustActs *trust.Activities
+
+// signing is the environment's side of signed decisions.
+type signing struct {
+	// on is set for runs started with signedDecisionsChange.
+	on bool
+	// mode is runbooks.IdentitySigned or IdentityUnsigned.
+	mode     string
+	roots    identity.Roots
+	verifier *identity.Verifier
+	// used holds the nonces of accepted proofs: a statement decides once.
+	used map[string]bool
+}
+
+// Claims of each kind of decision: what a signature must cover. The CLI
+// builds the same claims to sign them.
+
+// DeployClaim is what the requester signs: the release, its version and
+// digest, and a break-glass reason.
+func DeployClaim(releaseID, version, digest string, bg *BreakGlassRequest) identity.Claim {
+	c := identity.Claim{Action: identity.ActionDeploy, Workflow: releaseID, Detail: version + " " + digest}
+	if bg != nil {
+		c.Comment = "break-glass: " + bg.Reason
+	}
+	return c
+}
+
+// DecisionClaim is what an approval or rejection signs: the gate in one run.
+func DecisionClaim(workflowID, runID string, approve bool, in DecisionInput) identity.Claim {
+	action := identity.ActionReject
+	if approve {
+		action = identity.ActionApprove
+	}
+	return identity.Claim{Action: action, Workflow: workflowID, Run: runID, Target: in.Gate, Comment: in.Comment}
+}
+
+// ControlClaim is what pause, resume, abort and promote sign.
+func ControlClaim(workflowID, runID, update string, in ControlInput) identity.Claim {
+	return identity.Claim{Action: update, Workflow: workflowID, Run: runID, Comment: in.Reason}
+}
+
+// MigrationClaim is what a retry or force of a failed migration signs.
+func MigrationClaim(workflowID, runID string, in MigrationDecisionInput) identity.Claim {
+	return identity.Claim{Action: identity.ActionMigrate, Workflow: workflowID, Run: runID,
+		Detail: fmt.Sprintf("%s %d", in.Action, in.Version), Comment: in.Comment}
+}
+
+// establishIdentity loads the trust roots and verifies who asked for the
+// release. In a signed environment an unsigned or unverifiable release
+// stops here, before any step.
+func (e *environment) establishIdentity(ctx workflow.Context) *failure {
+	if !e.sig.on {
+		return nil
+	}
+	e.sig.mode = e.in.Policy.IdentityMode(&e.in.Env)
+	e.sig.used = map[string]bool{}
+	loadErr := e.loadRoots(ctx)
+	signed := e.sig.mode == runbooks.IdentitySigned
+	e.status.Identity = e.identityNote(loadErr)
+	switch {
+	case signed && loadErr != nil:
+		return e.unverified("the worker's trust roots did not load: %v", loadErr)
+	case signed && !e.sig.roots.Configured():
+		return e.unverified("the worker has no trust roots: set RUNBOOK_ALLOWED_SIGNERS (and RUNBOOK_GROUPS_FILE) on the worker, " +
+			"or set identity: unsigned for this environment")
+	}
+	at := e.in.RequestedAt
+	if at.IsZero() {
+		at = workflow.Now(ctx)
+	}
+	id, err := e.verify(e.in.RequesterProof, DeployClaim(e.in.ReleaseID, e.in.Version, e.in.Digest, e.in.BreakGlass), e.in.Requester, "cli", at)
+	if err != nil {
+		return e.unverified("the release's requester: %v", err)
+	}
+	e.status.Requester = &id
+	if !id.Verified() {
+		return nil
+	}
+	// Who asked, as proven: the first line of the release's evidence.
+	e.audit(ctx, auditRecord{action: "release.requester", actor: id.Name, outcome: id.Method, identity: auditIdentity(id),
+		detail: "requested " + e.in.Version})
+	return nil
+}
+
+// unverified is the failure of a release that cannot prove who asked for it.
+func (e *environment) unverified(format string, args ...any) *failure {
+	return &failure{cause: ErrTypeUnverified, message: fmt.Sprintf("environment %s needs signed decisions (identity: %s): ",
+		e.status.Name, e.sig.mode) + fmt.Sprintf(format, args...)}
+}
+
+// identityNote is the status line saying how decisions are checked here.
+func (e *environment) identityNote(loadErr error) string {
+	if loadErr != nil {
+		return e.sig.mode + "; trust roots did not load: " + loadErr.Error()
+	}
+	if e.sig.mode == runbooks.IdentityUnsigned {
+		return "unsigned: names are taken as given and not verified (set identity: signed to require signatures)"
+	}
+	return "signed: " + strings.Join(e.sig.roots.Methods(), ", ")
+}
+
+// loadRoots reads the worker's trust roots through an activity, so a replay
+// uses the roots the run saw. On error the roots loaded before stay.
+func (e *environment) loadRoots(ctx workflow.Context) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "load trust roots",
+	})
+	var roots identity.Roots
+	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, trust.LoadInput{}).Get(ctx, &roots); err != nil {
+		return err
+	}
+	v, err := roots.Verifier()
+	if err != nil {
+		return err
+	}
+	e.sig.roots, e.sig.verifier = roots, v
+	return nil
+}
+
+// verify turns a request's proof into the identity that decides. Without a
+// proof the name is taken as given, where the environment allows it.
+func (e *environment) verify(p *identity.Proof, c identity.Claim, name, channel string, at time.Time) (identity.Identity, error) {
+	if p == nil {
+		if e.sig.mode == runbooks.IdentitySigned {
+			return identity.Identity{}, fmt.Errorf("environment %s needs signed decisions; %s", e.status.Name, howToSign(channel))
+		}
+		if strings.TrimSpace(name) == "" {
+			return identity.Identity{}, fmt.Errorf("say who decides: pass --as NAME")
+		}
+		return identity.Unsigned(name), nil
+	}
+	if e.sig.verifier == nil {
+		return identity.Identity{}, fmt.Errorf("the worker has no trust roots, so it cannot check the signature; unset RUNBOOK_SIGNING_KEY to decide unsigned here")
+	}
+	if e.sig.used[p.Statement.Nonce] {
+		return identity.Identity{}, fmt.Errorf("this signed statement was already used; sign the decision again")
+	}
+	return e.sig.verifier.Verify(p, c, at)
+}
+
+// howToSign tells a person whose unsigned decision was refused what to do,
+// for the channel it came from.
+func howToSign(channel string) string {
+	switch channel {
+	case "slack":
+		return "your Slack user is not mapped to a runbook identity, so runbook cannot sign for you: ask an admin to add " +
+			"your Slack user ID to RUNBOOK_SLACK_USERS (the worker also needs RUNBOOK_SLACK_SIGNING_KEY)"
+	case "cli":
+		return "sign it: set RUNBOOK_SIGNING_KEY to your SSH key (its public key must be in the worker's allowed signers, " +
+			"RUNBOOK_ALLOWED_SIGNERS) and RUNBOOK_SIGNER to your principal, or use the Slack buttons"
+	case "ui":
+		return "the Temporal Web UI cannot sign decisions: decide with the runbook CLI (`runbook approve`, signed with your " +
+			"SSH key: RUNBOOK_SIGNING_KEY) or the Slack buttons"
+	}
+	return "sign it with the runbook CLI: set RUNBOOK_SIGNING_KEY to your SSH key (its public key must be in the worker's " +
+		"allowed signers) and RUNBOOK_SIGNER to your principal; the Temporal Web UI cannot sign decisions"
+}
+
+// decider verifies the person behind an Update. Runs started before signed
+// decisions take the name as given, as they always did. groups are the
+// channel's groups of an unsigned decision (Slack user groups).
+func (e *environment) decider(ctx workflow.Context, p *identity.Proof, c identity.Claim, name, channel string, groups []string) (identity.Identity, error) {
+	if !e.sig.on {
+		return identity.Identity{Name: name, Groups: groups}, nil
+	}
+	id, err := e.verify(p, c, name, channel, workflow.Now(ctx))
+	if err != nil {
+		return id, err
+	}
+	if !id.Verified() {
+		id.Groups = groups
+	}
+	return id, nil
+}
+
+// spend marks a proof used; the handler calls it once the decision is made.
+func (e *environment) spend(p *identity.Proof) {
+	if p != nil && e.sig.used != nil {
+		e.sig.used[p.Statement.Nonce] = true
+	}
+}
+
+// requester is who asked for the release: verified when signed.
+func (e *environment) requester() string {
+	if e.status.Requester != nil {
+		return e.status.Requester.Name
+	}
+	return e.in.Requester
+}
+
+// auditIdentity is the audit entry's identity field: how the actor was
+// verified, "" for runs from before signed decisions.
+func auditIdentity(id identity.Identity) string {
+	switch id.Method {
+	case "":
+		return ""
+	case identity.MethodUnsigned:
+		return identity.MethodUnsigned
+	}
+	return id.Method + " " + id.Key
+}
