@@ -178,7 +178,10 @@ func assertOneAcceptedUpdate(t *testing.T, r *rig, e workflows.EnvironmentStatus
 	if !strings.Contains(text, `"bob"`) {
 		t.Fatalf("history text does not contain bob's approval; the search below would prove nothing")
 	}
-	if strings.Contains(text, "mallory") {
+	// Quoted: the trust roots in history list every principal, mallory
+	// too, as a line of the allowed signers file; a decision would name
+	// mallory as a JSON value.
+	if strings.Contains(text, `"mallory"`) {
 		t.Errorf("mallory appears in the environment's history; a refused update must leave no trace")
 	}
 }

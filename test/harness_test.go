@@ -294,7 +294,10 @@ func newRig(t testing.TB, name string) *rig {
 		// no other (internal/secretref).
 		"RUNBOOK_ENV_ALLOW="+e2eEnvAllow,
 	)
-	r.rc = &releases.Client{Temporal: c, Namespace: namespace, TaskQueue: r.queue}
+	// Every person has a key the worker trusts (identity_harness_test.go).
+	keys := theKeyring(t)
+	r.env = append(r.env, keys.workerEnv()...)
+	r.rc = &releases.Client{Temporal: c, Namespace: namespace, TaskQueue: r.queue, Signer: keys}
 	return r
 }
 
@@ -337,7 +340,7 @@ func runCLI(t testing.TB, env []string, dir string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env, cmd.Dir = env, dir
+	cmd.Env, cmd.Dir = theKeyring(t).signingEnv(env, args), dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()

@@ -132,8 +132,12 @@ func (e *environment) loadRoots(ctx workflow.Context) error {
 		Summary:             "load trust roots",
 	})
 	var roots identity.Roots
-	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, trust.LoadInput{}).Get(ctx, &roots); err != nil {
+	in := trust.LoadInput{Known: e.sig.roots.Digest}
+	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, in).Get(ctx, &roots); err != nil {
 		return err
+	}
+	if roots.Unchanged && roots.Digest == e.sig.roots.Digest {
+		return nil
 	}
 	v, err := roots.Verifier()
 	if err != nil {

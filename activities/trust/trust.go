@@ -17,11 +17,23 @@ type Activities struct {
 	Config identity.Config
 }
 
-// LoadInput is empty: the roots come from the worker, never the caller.
-type LoadInput struct{}
+// LoadInput names the roots the workflow has already, by digest; the roots
+// themselves come from the worker, never the caller.
+type LoadInput struct {
+	Known string `json:"known,omitempty"`
+}
 
 // LoadTrustRoots reads and checks the trust roots. A bad file is an error
-// naming it; no configuration at all is an empty Roots.
-func (a *Activities) LoadTrustRoots(ctx context.Context, _ LoadInput) (identity.Roots, error) {
-	return identity.Load(ctx, a.Config)
+// naming it; no configuration at all is an empty Roots. Roots equal to the
+// ones the workflow knows come back as their digest alone (Unchanged), so a
+// reload at every gate does not copy the allowed signers into history again.
+func (a *Activities) LoadTrustRoots(ctx context.Context, in LoadInput) (identity.Roots, error) {
+	r, err := identity.Load(ctx, a.Config)
+	if err != nil {
+		return identity.Roots{}, err
+	}
+	if in.Known != "" && in.Known == r.Digest {
+		return identity.Roots{Digest: r.Digest, Unchanged: true}, nil
+	}
+	return r, nil
 }

@@ -61,6 +61,7 @@ func Load(ctx context.Context, cfg Config) (Roots, error) {
 	if _, err := r.Verifier(); err != nil {
 		return Roots{}, err
 	}
+	r.Digest = r.digest()
 	return r, nil
 }
 

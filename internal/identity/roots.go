@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -24,6 +26,19 @@ type Roots struct {
 	OIDC *OIDCRoots `json:"oidc,omitempty"`
 	// SlackUsers maps Slack user IDs to identities.
 	SlackUsers map[string]string `json:"slack-users,omitempty"`
+	// Digest is the SHA-256 of the roots' canonical JSON: which roots a
+	// run verified with. Unchanged marks an answer that carries only the
+	// digest, because the caller has these roots already.
+	Digest    string `json:"digest,omitempty"`
+	Unchanged bool   `json:"unchanged,omitempty"`
+}
+
+// digest is the SHA-256 of the roots without Digest and Unchanged.
+func (r Roots) digest() string {
+	r.Digest, r.Unchanged = "", false
+	b, _ := json.Marshal(r) // maps marshal in key order: canonical
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // OIDCRoots trust one issuer's ID tokens for one audience.
