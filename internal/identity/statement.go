@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -119,8 +118,8 @@ func (s Statement) check(c Claim) error {
 				f.name, clip(f.signed), clip(f.claimed))
 		}
 	}
-	if strings.TrimSpace(s.Signer) == "" || len(s.Nonce) < 16 {
-		return fmt.Errorf("the signed statement names no signer or has no nonce")
+	if len(s.Nonce) < 16 {
+		return fmt.Errorf("the signed statement has no nonce")
 	}
 	if len(s.Comment) > maxStatementFieldSz || len(s.Detail) > maxStatementFieldSz {
 		return fmt.Errorf("the signed statement is too large")

@@ -88,6 +88,9 @@ func (v *Verifier) Verify(p *Proof, c Claim, now time.Time) (Identity, error) {
 	if err := p.Statement.fresh(now, MaxAge, MaxSkew); err != nil {
 		return Identity{}, err
 	}
+	if p.Method != MethodOIDC && strings.TrimSpace(p.Statement.Signer) == "" {
+		return Identity{}, fmt.Errorf("the signed statement names no signer")
+	}
 	switch p.Method {
 	case MethodSSH:
 		return v.verifySSH(p, now)
@@ -132,10 +135,10 @@ func (v *Verifier) verifySlack(p *Proof, now time.Time) (Identity, error) {
 	}
 	mapped, ok := v.roots.SlackUsers[p.SlackUser]
 	if !ok || mapped == "" {
-		return Identity{}, fmt.Errorf("Slack user %s is not mapped to a runbook identity (RUNBOOK_SLACK_USERS)", p.SlackUser)
+		return Identity{}, fmt.Errorf("the Slack user %s is not mapped to a runbook identity (RUNBOOK_SLACK_USERS)", p.SlackUser)
 	}
 	if mapped != p.Statement.Signer {
-		return Identity{}, fmt.Errorf("Slack user %s is %s, not %s", p.SlackUser, mapped, p.Statement.Signer)
+		return Identity{}, fmt.Errorf("the Slack user %s is %s, not %s", p.SlackUser, mapped, p.Statement.Signer)
 	}
 	return Identity{Name: mapped, Method: MethodSlack, Key: p.SlackUser, Groups: v.groupsOf(mapped, nil)}, nil
 }
