@@ -151,11 +151,7 @@ func (k *keyring) signingEnv(env []string, args []string) []string {
 // Sign makes the keyring an identity.Signer for the tests' releases.Client:
 // it signs as the person named, with their key.
 func (k *keyring) Sign(ctx context.Context, c identity.Claim, as string) (*identity.Proof, error) {
-	s, ok := k.signers[as]
-	if !ok {
-		return nil, fmt.Errorf("no e2e key for %q", as)
-	}
-	return identity.SSHSigner{Principal: as, Key: s}.Sign(ctx, c, as)
+	return identity.Keyring(k.signers).Sign(ctx, c, as)
 }
 
 // Describe names the keyring.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -94,7 +95,7 @@ func (e *environment) establishIdentity(ctx workflow.Context) *failure {
 	}
 	id, err := e.verify(e.in.RequesterProof, DeployClaim(e.in.ReleaseID, e.in.Version, e.in.Digest, e.in.BreakGlass), e.in.Requester, "cli", at)
 	if err != nil {
-		return e.unverified("the release's requester: %v", err)
+		return &failure{cause: ErrTypeUnverified, message: fmt.Sprintf("environment %s cannot verify who asked for the release: %v", e.status.Name, err)}
 	}
 	e.status.Requester = &id
 	if !id.Verified() {
@@ -159,8 +160,10 @@ func (e *environment) verify(p *identity.Proof, c identity.Claim, name, channel 
 		}
 		return identity.Unsigned(name), nil
 	}
-	if e.sig.verifier == nil {
-		return identity.Identity{}, fmt.Errorf("the worker has no trust roots, so it cannot check the signature; unset RUNBOOK_SIGNING_KEY to decide unsigned here")
+	if e.sig.verifier == nil || !e.sig.roots.Configured() {
+		// Only an unsigned environment gets here (a signed one stops at
+		// its start without roots): names are taken as given anyway.
+		return identity.Unsigned(cmp.Or(name, p.Statement.Signer)), nil
 	}
 	if e.sig.used[p.Statement.Nonce] {
 		return identity.Identity{}, fmt.Errorf("this signed statement was already used; sign the decision again")

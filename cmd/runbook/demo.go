@@ -156,6 +156,12 @@ func (a *app) demoStack(ctx context.Context, o *demoOptions) (worker.Config, fun
 	} else if cfg, srv, err = a.startStack(ctx, o.port, o.uiPort, ""); err != nil {
 		return cfg, nil, err
 	}
+	if err := a.demoKeys(&cfg); err != nil {
+		if srv != nil {
+			_ = srv.Stop()
+		}
+		return cfg, nil, err
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -200,7 +206,7 @@ func (a *app) demoRelease(ctx context.Context, cfg worker.Config, ri releases.Re
 		return st, "", err
 	}
 	defer c.Close()
-	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL}
+	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: a.signer}
 	run, err := rc.Deploy(ctx, in)
 	if err != nil {
 		return st, "", err

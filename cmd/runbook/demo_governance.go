@@ -36,7 +36,7 @@ func (a *app) demoGovernance(ctx context.Context, cfg worker.Config, o *demoOpti
 		return st, "", err
 	}
 	defer c.Close()
-	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL}
+	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: a.signer}
 	g := &demoFreezes{a: a, rc: rc, service: rb.Service}
 	defer g.liftAll()
 

@@ -42,6 +42,7 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 	if e.BreakGlass != "" {
 		fmt.Fprintf(w, "  break-glass: %s\n", e.BreakGlass)
 	}
+	renderIdentity(w, e)
 	width := 0
 	for _, s := range e.Steps {
 		width = max(width, len(s.Name))
@@ -51,6 +52,7 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 		if d := stepDetail(s); d != "" {
 			fmt.Fprintf(w, "       %s\n", d)
 		}
+		renderDecisions(w, s.Gate)
 	}
 	if e.Traffic != nil {
 		renderTraffic(w, e.Traffic)
@@ -65,6 +67,38 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 		}
 	}
 	renderLeftovers(w, e)
+}
+
+// renderIdentity says how decisions are checked and who asked, as verified.
+func renderIdentity(w io.Writer, e workflows.EnvironmentStatus) {
+	if e.Identity != "" {
+		fmt.Fprintf(w, "  decisions: %s\n", e.Identity)
+	}
+	if r := e.Requester; r != nil && r.Verified() {
+		fmt.Fprintf(w, "  requested by %s\n", r)
+	}
+}
+
+// renderDecisions lists a gate's decisions with how each person was
+// verified; runs from before signed decisions have nothing to add.
+func renderDecisions(w io.Writer, g *workflows.GateStatus) {
+	if g == nil {
+		return
+	}
+	ds := g.Approvals
+	if g.Rejection != nil {
+		ds = append(ds[:len(ds):len(ds)], *g.Rejection)
+	}
+	for _, d := range ds {
+		if d.Verified == "" {
+			continue
+		}
+		verb := "approved"
+		if g.Rejection != nil && d == *g.Rejection {
+			verb = "rejected"
+		}
+		fmt.Fprintf(w, "       %s by %s (%s) at %s\n", verb, d.Actor, d.Verified, d.At.UTC().Format(time.RFC3339))
+	}
 }
 
 // renderLeftovers lists what a rollback-incomplete environment left, each

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -309,5 +310,30 @@ func TestSucceededEnvironmentHidesUnusedRollbackPlan(t *testing.T) {
 	got := tr.Changes(st)
 	if !slices.Contains(got, "production/db-marker rollback: POST http://db/unmark compensating") {
 		t.Errorf("a running compensation is not reported: %q", got)
+	}
+}
+
+// A signed environment says how decisions are checked, and each decision
+// names how its person was verified.
+func TestRenderShowsVerifiedIdentities(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	st := workflows.ReleaseStatus{ReleaseID: "release/checkout/1.0.0", Environments: []workflows.EnvironmentStatus{{
+		Name: "production", State: workflows.StateSucceeded, Identity: "signed: ssh, slack",
+		Requester: &identity.Identity{Name: "dave", Method: identity.MethodSSH, Key: "SHA256:dave"},
+		Steps: []workflows.StepStatus{{Name: "cab", Kind: "approval", State: workflows.StateApproved,
+			Gate: &workflows.GateStatus{Name: "cab", State: workflows.StateApproved, Approvals: []workflows.Decision{
+				{Actor: "carol", At: at, Verified: "ssh SHA256:carol"}, {Actor: "bob", At: at, Verified: "slack U0BOB"}}}}},
+	}}}
+	var b strings.Builder
+	Render(&b, st)
+	for _, want := range []string{
+		"decisions: signed: ssh, slack",
+		"requested by dave (ssh SHA256:dave)",
+		"approved by carol (ssh SHA256:carol) at 2026-12-07T10:00:00Z",
+		"approved by bob (slack U0BOB)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
 	}
 }
