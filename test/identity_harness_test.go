@@ -156,3 +156,6 @@ func (k *keyring) Sign(ctx context.Context, c identity.Claim, as string) (*ident
 
 // Describe names the keyring.
 func (k *keyring) Describe() string { return "the e2e keyring" }
+
+// sshFingerprint is how the workflow names a key.
+func sshFingerprint(s ssh.Signer) string { return ssh.FingerprintSHA256(s.PublicKey()) }

@@ -63,13 +63,9 @@ func (e *environment) controller(ctx workflow.Context, update string, in Control
 	return e.decider(ctx, in.Proof, ControlClaim(e.status.WorkflowID, e.status.RunID, update, in), in.Actor, "", nil)
 }
 
-// controlled verifies the sender inside a handler and spends the proof.
-func (e *environment) controlled(ctx workflow.Context, update string, in ControlInput) (identity.Identity, error) {
-	id, err := e.controller(ctx, update, in)
-	if err == nil {
-		e.spend(in.Proof)
-	}
-	return id, err
+// controlled is who sent a control Update, in its handler (see identify).
+func (e *environment) controlled(in ControlInput) identity.Identity {
+	return e.identify(in.Proof, in.Actor, nil)
 }
 
 func (e *environment) validatePause(ctx workflow.Context, in ControlInput) error {
@@ -88,10 +84,7 @@ func (e *environment) validatePause(ctx workflow.Context, in ControlInput) error
 
 // pause stops the environment before its next step; a running step finishes.
 func (e *environment) pause(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.controlled(ctx, UpdatePause, in)
-	if err != nil {
-		return ControlResult{}, err
-	}
+	id := e.controlled(in)
 	e.status.Paused, e.status.PausedBy = true, id.Name
 	e.audit(ctx, auditRecord{action: "release.paused", actor: id.Name, outcome: StatePaused, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
@@ -114,10 +107,7 @@ func (e *environment) validateResume(ctx workflow.Context, in ControlInput) erro
 }
 
 func (e *environment) resume(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.controlled(ctx, UpdateResume, in)
-	if err != nil {
-		return ControlResult{}, err
-	}
+	id := e.controlled(in)
 	e.status.Paused, e.status.PausedBy = false, ""
 	e.audit(ctx, auditRecord{action: "release.resumed", actor: id.Name, outcome: StateRunning, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
@@ -138,10 +128,7 @@ func (e *environment) validateAbort(ctx workflow.Context, in ControlInput) error
 
 // abortNow interrupts the running step; the main loop then rolls back.
 func (e *environment) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.controlled(ctx, UpdateAbort, in)
-	if err != nil {
-		return ControlResult{}, err
-	}
+	id := e.controlled(in)
 	in.Actor = id.Name
 	e.abort = &in
 	if e.cancelStep != nil {
@@ -180,10 +167,7 @@ func (e *environment) validatePromote(ctx workflow.Context, in ControlInput) err
 // promoteNow ends the current weight's bake (or accepts an inconclusive
 // analysis): the step moves on to its next weight.
 func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.controlled(ctx, UpdatePromote, in)
-	if err != nil {
-		return ControlResult{}, err
-	}
+	id := e.controlled(in)
 	e.promote = true
 	if e.status.Paused {
 		e.status.Paused, e.status.PausedBy = false, ""

@@ -206,11 +206,7 @@ func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionR
 	if err != nil {
 		return DecisionResult{}, err
 	}
-	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, true, in), in.Actor, decisionChannel(in), in.Groups)
-	if err != nil {
-		return DecisionResult{}, err
-	}
-	e.spend(in.Proof)
+	id := e.identify(in.Proof, in.Actor, in.Groups)
 	g.Approvals = append(g.Approvals, Decision{Actor: id.Name, Comment: in.Comment, At: workflow.Now(ctx), Verified: auditIdentity(id)})
 	if len(g.Approvals) >= g.MinApprovals {
 		g.State = StateApproved
@@ -227,11 +223,7 @@ func (e *environment) reject(ctx workflow.Context, in DecisionInput) (DecisionRe
 	if err != nil {
 		return DecisionResult{}, err
 	}
-	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, false, in), in.Actor, decisionChannel(in), in.Groups)
-	if err != nil {
-		return DecisionResult{}, err
-	}
-	e.spend(in.Proof)
+	id := e.identify(in.Proof, in.Actor, in.Groups)
 	g.Rejection = &Decision{Actor: id.Name, Comment: in.Comment, At: workflow.Now(ctx), Verified: auditIdentity(id)}
 	g.State = StateRejected
 	e.audit(ctx, auditRecord{action: "gate.rejected", actor: id.Name, step: g.Name, outcome: g.State, detail: in.Comment,

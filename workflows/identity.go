@@ -206,7 +206,27 @@ func (e *environment) decider(ctx workflow.Context, p *identity.Proof, c identit
 	return id, nil
 }
 
-// spend marks a proof used; the handler calls it once the decision is made.
+// identify is who decides, in an Update handler. The validator verified the
+// proof (decider); a replay runs handlers but not validators, and a handler
+// must come to the same answer then, so this only reads the proof and the
+// roots: never the workflow's IDs or the clock.
+func (e *environment) identify(p *identity.Proof, name string, groups []string) identity.Identity {
+	if !e.sig.on {
+		return identity.Identity{Name: name, Groups: groups}
+	}
+	if p == nil || e.sig.verifier == nil || !e.sig.roots.Configured() {
+		id := identity.Unsigned(name)
+		if p != nil {
+			id.Name = cmp.Or(name, p.Statement.Signer)
+		}
+		id.Groups = groups
+		return id
+	}
+	e.spend(p)
+	return e.sig.verifier.Identify(p)
+}
+
+// spend marks a proof used once its decision is made.
 func (e *environment) spend(p *identity.Proof) {
 	if p != nil && e.sig.used != nil {
 		e.sig.used[p.Statement.Nonce] = true

@@ -227,11 +227,7 @@ func (e *environment) validateMigrationDecision(ctx workflow.Context, in Migrati
 
 // resolveMigration records the decision; the step acts on it.
 func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisionInput) (MigrationDecisionResult, error) {
-	id, err := e.decider(ctx, in.Proof, MigrationClaim(e.status.WorkflowID, e.status.RunID, in), in.Actor, "cli", nil)
-	if err != nil {
-		return MigrationDecisionResult{}, err
-	}
-	e.spend(in.Proof)
+	id := e.identify(in.Proof, in.Actor, nil)
 	in.Actor = id.Name
 	e.blocked.decision = &in
 	step := e.status.Steps[e.blocked.step].Name

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -80,9 +81,14 @@ func sign(t *testing.T, key ssh.Signer, as string, c Claim) *Proof {
 
 func TestSSHDecisionVerifies(t *testing.T) {
 	p := newPeople(t)
-	id, err := p.verifier(t).Verify(sign(t, p.bob, "bob", claim), claim, t0.Add(time.Minute))
+	proof := sign(t, p.bob, "bob", claim)
+	id, err := p.verifier(t).Verify(proof, claim, t0.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Handlers record Identify's answer; it must be Verify's.
+	if got := p.verifier(t).Identify(proof); !reflect.DeepEqual(got, id) {
+		t.Errorf("Identify = %+v, Verify = %+v", got, id)
 	}
 	if id.Name != "bob" || id.Method != MethodSSH || id.Key != ssh.FingerprintSHA256(p.bob.PublicKey()) {
 		t.Errorf("identity %+v, want bob by ssh with bob's key", id)
@@ -144,6 +150,9 @@ func TestSlackDecisionSignedByTheWorker(t *testing.T) {
 	if err != nil || id.Name != "bob" || id.Method != MethodSlack || id.Key != "U0BOB" {
 		t.Fatalf("Verify = %+v, %v; want bob by slack U0BOB", id, err)
 	}
+	if got := v.Identify(proof); !reflect.DeepEqual(got, id) {
+		t.Errorf("Identify = %+v, Verify = %+v", got, id)
+	}
 	for _, tc := range []struct{ name, user, as, want string }{
 		{"unmapped Slack user", "U0EVE", "eve", "not mapped"},
 		{"mapped user claiming another identity", "U0BOB", "alice", "is bob, not alice"},
@@ -177,9 +186,13 @@ func TestOIDCDecisionBoundByNonce(t *testing.T) {
 		return iss.Mint(t, map[string]any{"aud": "runbook", "sub": "u-1", "email": "carol@example.com",
 			"nonce": nonce, "groups": []string{"oncall"}})
 	}
-	id, err := v.Verify(&Proof{Method: MethodOIDC, Statement: st, IDToken: mint(NonceOf(st))}, claim, now)
+	proof := &Proof{Method: MethodOIDC, Statement: st, IDToken: mint(NonceOf(st))}
+	id, err := v.Verify(proof, claim, now)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := v.Identify(proof); !reflect.DeepEqual(got, id) {
+		t.Errorf("Identify = %+v, Verify = %+v", got, id)
 	}
 	if id.Name != "carol@example.com" || id.Method != MethodOIDC || strings.Join(id.Groups, ",") != "oncall" {
 		t.Errorf("identity %+v, want carol@example.com by oidc in oncall", id)

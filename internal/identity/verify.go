@@ -176,3 +176,25 @@ func (v *Verifier) groupsOf(name string, extra []string) []string {
 	gs = slices.Compact(gs)
 	return slices.DeleteFunc(gs, func(g string) bool { return strings.TrimSpace(g) == "" })
 }
+
+// Identify is who a proof names, without checking it again: Update handlers
+// call it after their validator verified the proof with Verify. It reads
+// only the proof and the roots, never the workflow's IDs or the clock, so a
+// replay (which runs handlers but not validators) records the same person.
+func (v *Verifier) Identify(p *Proof) Identity {
+	switch p.Method {
+	case MethodSSH:
+		id := Identity{Name: p.Statement.Signer, Method: MethodSSH}
+		if key, err := sshsig.Verify([]byte(p.Signature), NamespaceDecision, p.Statement.Bytes()); err == nil {
+			id.Key = ssh.FingerprintSHA256(key)
+		}
+		id.Groups = v.groupsOf(id.Name, nil)
+		return id
+	case MethodSlack:
+		return Identity{Name: p.Statement.Signer, Method: MethodSlack, Key: p.SlackUser, Groups: v.groupsOf(p.Statement.Signer, nil)}
+	case MethodOIDC:
+		c := tokenClaims(p.IDToken, v.roots.OIDC)
+		return Identity{Name: c.name, Method: MethodOIDC, Key: c.issuer + " " + c.subject, Groups: v.groupsOf(c.name, c.groups)}
+	}
+	return Unsigned(p.Statement.Signer)
+}
