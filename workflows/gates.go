@@ -172,7 +172,7 @@ func (e *environment) validateDecision(ctx workflow.Context, in DecisionInput, a
 	if err != nil {
 		return err
 	}
-	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, approving, in), in.Actor, decisionChannel(in), in.Groups)
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, approving, in), in.Actor, signChannel(in), in.Groups)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionR
 	if err != nil {
 		return DecisionResult{}, err
 	}
-	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, true, in), in.Actor, decisionChannel(in), in.Groups)
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, true, in), in.Actor, signChannel(in), in.Groups)
 	if err != nil {
 		return DecisionResult{}, err
 	}
@@ -227,7 +227,7 @@ func (e *environment) reject(ctx workflow.Context, in DecisionInput) (DecisionRe
 	if err != nil {
 		return DecisionResult{}, err
 	}
-	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, false, in), in.Actor, decisionChannel(in), in.Groups)
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, false, in), in.Actor, signChannel(in), in.Groups)
 	if err != nil {
 		return DecisionResult{}, err
 	}
