@@ -151,7 +151,6 @@ func TestOIDCSignedDecisions(t *testing.T) {
 			t.Errorf("the audit log has no gate.approved by %s with identity %q", oidcPeople[name].email, o.identityOf(name))
 		}
 	}
-	t.Log(r.mustCLI("status", id).stdout)
 	r.exportRelease(t, st, "production", "oidc-approved")
 }
 
