@@ -46,11 +46,15 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 	for _, s := range e.Steps {
 		width = max(width, len(s.Name))
 	}
+	if r := e.Requester; r != nil && r.Verified() {
+		fmt.Fprintf(w, "  requested by %s, verified: %s\n", r.Name, r.Method+" "+r.Key)
+	}
 	for _, s := range e.Steps {
 		fmt.Fprintf(w, "  %s %-*s  %-15s  %-11s  %s\n", mark(s.State), width, s.Name, s.Kind, s.State, took(s))
 		if d := stepDetail(s); d != "" {
 			fmt.Fprintf(w, "       %s\n", d)
 		}
+		renderVerified(w, s.Gate)
 	}
 	if e.Traffic != nil {
 		renderTraffic(w, e.Traffic)
@@ -78,6 +82,19 @@ func renderLeftovers(w io.Writer, e workflows.EnvironmentStatus) {
 	}
 	if e.AuditPending > 0 {
 		fmt.Fprintf(w, "  %d audit record(s) not written yet: the audit store refuses them; they are retried until it takes them\n", e.AuditPending)
+	}
+}
+
+// renderVerified says how each decision of a gate was verified, where the
+// run verified them (signed decisions): the name alone proves nothing.
+func renderVerified(w io.Writer, g *workflows.GateStatus) {
+	if g == nil {
+		return
+	}
+	for _, d := range g.Approvals {
+		if d.Verified != "" && d.Verified != "unsigned" {
+			fmt.Fprintf(w, "       %s verified: %s\n", d.Actor, d.Verified)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -309,5 +310,30 @@ func TestSucceededEnvironmentHidesUnusedRollbackPlan(t *testing.T) {
 	got := tr.Changes(st)
 	if !slices.Contains(got, "production/db-marker rollback: POST http://db/unmark compensating") {
 		t.Errorf("a running compensation is not reported: %q", got)
+	}
+}
+
+// TestRenderVerifiedIdentities: with signed decisions, status says who the
+// requester was verified as and how each approval was verified; unsigned
+// decisions add nothing.
+func TestRenderVerifiedIdentities(t *testing.T) {
+	st := waitingRelease()
+	prod := &st.Environments[1]
+	prod.Requester = &identity.Identity{Name: "alice@example.com", Method: identity.MethodOIDC, Key: "https://idp u-alice"}
+	prod.Steps[2].Gate.Approvals = []workflows.Decision{
+		{Actor: "carol@example.com", At: t0, Verified: "oidc https://idp u-carol"},
+		{Actor: "dave", At: t0, Verified: "unsigned"},
+	}
+	out := render(st)
+	for _, want := range []string{
+		"\n  requested by alice@example.com, verified: oidc https://idp u-alice\n",
+		"\n       carol@example.com verified: oidc https://idp u-carol\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "dave verified") || strings.Count(out, "verified:") != 2 {
+		t.Errorf("status shows a verification for an unsigned decision or staging:\n%s", out)
 	}
 }
