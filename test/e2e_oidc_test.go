@@ -145,6 +145,13 @@ func TestOIDCSignedDecisions(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("go-live approvals in status: %q, want %q", got, want)
 	}
+	out := r.mustCLI("status", id).stdout
+	for _, want := range []string{"requested by alice@example.com, verified: " + o.identityOf("alice"),
+		"carol@example.com verified: " + o.identityOf("carol"), "dana@example.com verified: " + o.identityOf("dana")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("runbook status lacks %q:\n%s", want, out)
+		}
+	}
 	recs := r.auditRecords(id)
 	for _, name := range []string{"carol", "dana"} {
 		if !hasAuditIdentity(recs, "gate.approved", oidcPeople[name].email, o.identityOf(name)) {
