@@ -71,13 +71,14 @@ type slackWorker struct {
 	addr string
 }
 
-func newSlackWorker(t testing.TB, r *rig) *slackWorker {
+// extraEnv is added to the worker's environment (a later NAME=value wins).
+func newSlackWorker(t testing.TB, r *rig, extraEnv ...string) *slackWorker {
 	t.Helper()
 	s := &slackWorker{r: r, fake: slackfake.New(slackToken), addr: fmt.Sprintf("127.0.0.1:%d", appPort(t))}
 	t.Cleanup(s.fake.Stop)
-	r.startWorker("SLACK_BOT_TOKEN="+slackToken, "SLACK_SIGNING_SECRET="+slackSecret, slackDB(r),
-		"RUNBOOK_SLACK_API_URL="+s.fake.URL(), "RUNBOOK_SLACK_USERS=U0ALICE=alice,U0CAROL=carol",
-		"RUNBOOK_HTTP_ADDR="+s.addr)
+	r.startWorker(append([]string{"SLACK_BOT_TOKEN=" + slackToken, "SLACK_SIGNING_SECRET=" + slackSecret, slackDB(r),
+		"RUNBOOK_SLACK_API_URL=" + s.fake.URL(), "RUNBOOK_SLACK_USERS=U0ALICE=alice,U0CAROL=carol",
+		"RUNBOOK_HTTP_ADDR=" + s.addr}, extraEnv...)...)
 	eventually(t, "the worker serves "+s.addr, func() bool {
 		resp, err := http.Get("http://" + s.addr + "/healthz")
 		if err != nil {
@@ -158,12 +159,13 @@ func approveValue(t testing.TB, c slackfake.Call) string {
 	return ""
 }
 
-// openSlackGate starts a worker with Slack, deploys slackRunbook as carol
-// and returns the release once its gate message was posted.
-func openSlackGate(t *testing.T, name string) (*rig, *slackWorker, string, slackfake.Call) {
+// openSlackGate starts a worker with Slack (and extraEnv), deploys
+// slackRunbook as carol and returns the release once its gate message was
+// posted.
+func openSlackGate(t *testing.T, name string, extraEnv ...string) (*rig, *slackWorker, string, slackfake.Call) {
 	t.Helper()
 	r := newRig(t, name)
-	s := newSlackWorker(t, r)
+	s := newSlackWorker(t, r, extraEnv...)
 	rec := newRecorder(t)
 	path, digest := r.writeRunbook("runbook.yaml", slackRunbook, map[string]any{"URL": rec.srv.URL, "Migrations": filepath.Join(repoRoot(t), "runbooks", "examples", "migrations", "checkout")})
 	id := r.deploy(path, digest, "1.0.0", "carol")

@@ -58,6 +58,7 @@ var stack struct {
 	tmp       string
 	bin       string // the runbook binary
 	sampleapp string
+	oidctoken string // the OIDC tests' token command (test/oidctoken)
 	server    *devstack.Server
 	client    client.Client
 	serverLog string
@@ -127,7 +128,8 @@ func ensureTmp() error {
 
 // buildBinaries returns the runbook and sampleapp binaries named by
 // RUNBOOK_BIN and RUNBOOK_SAMPLEAPP_BIN, and builds the others (in one go
-// build, so they compile in parallel).
+// build, so they compile in parallel). The OIDC token helper is always
+// built, into stack.oidctoken: it is small and only the tests use it.
 func buildBinaries(root string) (runbook, sampleapp string, err error) {
 	bins := []struct {
 		env, pkg, name string
@@ -135,6 +137,7 @@ func buildBinaries(root string) (runbook, sampleapp string, err error) {
 	}{
 		{"RUNBOOK_BIN", "./cmd/runbook", "runbook", &runbook},
 		{"RUNBOOK_SAMPLEAPP_BIN", "./test/sampleapp", "sampleapp", &sampleapp},
+		{"", "./test/oidctoken", "oidctoken", &stack.oidctoken},
 	}
 	var pkgs []string
 	for _, b := range bins {

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/runbookhq/runbook/workflows"
@@ -42,7 +43,20 @@ func replay(t *testing.T, file string) {
 	r.RegisterWorkflow(workflows.Environment)
 	r.RegisterWorkflow(workflows.Freezes)
 	r.RegisterWorkflow(workflows.Drift)
-	if err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger{}, file); err != nil {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	// Under the workflow ID it ran with, as workflows/replay_test.go does:
+	// signed decisions name their workflow.
+	id := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowId()
+	opts := worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}
+	if err := r.ReplayWorkflowHistoryWithOptions(quietLogger{}, h, opts); err != nil {
 		t.Fatalf("replay %s: %v", file, err)
 	}
 }

@@ -71,6 +71,9 @@ func slackSetup(cfg Config, c client.Client, log audit.Store) (slackSide, error)
 			return slackSide{}, fmt.Errorf("RUNBOOK_SLACK_SIGNING_KEY: %w", err)
 		}
 		d.sign = &identity.SlackSigner{Key: key}
+	} else {
+		slog.Warn("slack: RUNBOOK_SLACK_SIGNING_KEY is not set, so Slack clicks go unsigned; environments that need " +
+			"signed decisions (production by default) refuse them")
 	}
 	if len(groups) > 0 {
 		d.groups = newGroupResolver(acts.Client, groups)
@@ -141,9 +144,16 @@ func (d decider) Decide(ctx context.Context, k slackin.Click) (workflows.Decisio
 	if d.groups != nil {
 		in.Groups = d.groups.groupsOf(ctx, k.SlackUserID)
 	}
-	// Only a mapped user is signed for: an unmapped one is sent unsigned,
-	// and a signed environment refuses it (and the refusal is audited).
-	if mapped, ok := d.ids[k.SlackUserID]; ok && d.sign != nil {
+	// Only a mapped user is signed for, and only with the worker's key:
+	// otherwise the click is sent unsigned, saying why, and a signed
+	// environment refuses it with what to fix (the refusal is audited).
+	mapped, ok := d.ids[k.SlackUserID]
+	switch {
+	case !ok:
+		in.Unsigned = workflows.UnsignedUnmapped
+	case d.sign == nil:
+		in.Unsigned = workflows.UnsignedNoKey
+	default:
 		claim := workflows.DecisionClaim(k.EnvWorkflowID, k.EnvRunID, k.Approve, in)
 		p, err := d.sign.SignFor(claim, k.SlackUserID, mapped)
 		if err != nil {

@@ -355,7 +355,19 @@ type DecisionInput struct {
 	// Proof signs DecisionClaim; required where the environment's identity
 	// is signed.
 	Proof *identity.Proof `json:"proof,omitempty"`
+	// Unsigned says why a channel that signs for people (Slack) sent this
+	// decision without a proof: UnsignedUnmapped or UnsignedNoKey. It only
+	// words the refusal in a signed environment; it proves nothing.
+	Unsigned string `json:"unsigned,omitempty"`
 }
+
+// Why the worker's Slack endpoint sent a click unsigned (DecisionInput.Unsigned).
+const (
+	// UnsignedUnmapped: the Slack user is not in RUNBOOK_SLACK_USERS.
+	UnsignedUnmapped = "unmapped"
+	// UnsignedNoKey: the worker has no RUNBOOK_SLACK_SIGNING_KEY.
+	UnsignedNoKey = "no-signing-key"
+)
 
 // GroupPrefix marks an approver entry that names a group.
 const GroupPrefix = runbooks.GroupPrefix
@@ -380,6 +392,16 @@ func decisionChannel(in DecisionInput) string {
 		return "ui"
 	}
 	return in.Channel
+}
+
+// signChannel is the channel whose advice a refused unsigned decision gets
+// (howToSign): the decision's channel and, when the channel said, why it
+// could not sign.
+func signChannel(in DecisionInput) string {
+	if in.Unsigned != "" {
+		return decisionChannel(in) + "/" + in.Unsigned
+	}
+	return decisionChannel(in)
 }
 
 // DecisionResult tells the caller what their decision did.

@@ -172,7 +172,7 @@ func (e *environment) validateDecision(ctx workflow.Context, in DecisionInput, a
 	if err != nil {
 		return err
 	}
-	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, approving, in), in.Actor, decisionChannel(in), in.Groups)
+	id, err := e.decider(ctx, in.Proof, DecisionClaim(e.status.WorkflowID, e.status.RunID, approving, in), in.Actor, signChannel(in), in.Groups)
 	if err != nil {
 		return err
 	}

@@ -175,9 +175,17 @@ func (e *environment) verify(p *identity.Proof, c identity.Claim, name, channel 
 // for the channel it came from.
 func howToSign(channel string) string {
 	switch channel {
-	case "slack":
+	case "slack/" + UnsignedUnmapped:
 		return "your Slack user is not mapped to a runbook identity, so runbook cannot sign for you: ask an admin to add " +
-			"your Slack user ID to RUNBOOK_SLACK_USERS (the worker also needs RUNBOOK_SLACK_SIGNING_KEY)"
+			"your Slack user ID to RUNBOOK_SLACK_USERS, or decide with the runbook CLI (`runbook approve`, signed with your SSH key)"
+	case "slack/" + UnsignedNoKey:
+		return "this runbook worker has no Slack signing key (RUNBOOK_SLACK_SIGNING_KEY), so it cannot sign Slack decisions " +
+			"for you: ask an admin to set it (its public key goes in RUNBOOK_ALLOWED_SIGNERS with namespaces=\"" +
+			identity.NamespaceSlack + "\"), or decide with the runbook CLI (`runbook approve`, signed with your SSH key)"
+	case "slack":
+		// A worker from before DecisionInput.Unsigned does not say which.
+		return "runbook could not sign your Slack decision: either your Slack user is not in RUNBOOK_SLACK_USERS or the " +
+			"worker has no RUNBOOK_SLACK_SIGNING_KEY; ask an admin, or decide with the runbook CLI"
 	case "cli":
 		return "sign it: set RUNBOOK_SIGNING_KEY to your SSH key (its public key must be in the worker's allowed signers, " +
 			"RUNBOOK_ALLOWED_SIGNERS) and RUNBOOK_SIGNER to your principal, or use the Slack buttons"

@@ -52,7 +52,7 @@ func TestReplay(t *testing.T) {
 			}
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: typ})
-			if err := r.ReplayWorkflowHistory(quietLogger(), h); err != nil {
+			if err := r.ReplayWorkflowHistoryWithOptions(quietLogger(), h, originalExecution(h)); err != nil {
 				t.Fatalf("replay %s (%s): %v", f, typ, err)
 			}
 		})
@@ -92,6 +92,15 @@ func historyFiles(t *testing.T) []string {
 }
 
 // readHistory loads one captured history; it must start a workflow.
+// originalExecution replays a history under the workflow ID it ran with
+// (its start event has it), not the replayer's "ReplayId": signed decisions
+// name their workflow, and the verification in the Update handler compares
+// it with the run's own ID, as a worker replaying the real run does.
+func originalExecution(h *historypb.History) worker.ReplayWorkflowHistoryOptions {
+	id := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowId()
+	return worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}
+}
+
 func readHistory(t *testing.T, file string) *historypb.History {
 	t.Helper()
 	f, err := os.Open(file)

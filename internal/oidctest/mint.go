@@ -76,6 +76,16 @@ func WithNow(now time.Time) MintOption { return func(m *minting) { m.now = now }
 // nil is left out, so {"exp": nil} mints a token without exp.
 func (i *Issuer) Mint(t testing.TB, c map[string]any, opts ...MintOption) string {
 	t.Helper()
+	tok, err := i.mint(c, opts...)
+	if err != nil {
+		t.Fatalf("oidctest: %v", err)
+	}
+	return tok
+}
+
+// mint is Mint without a test: the mint endpoint calls it from a server
+// goroutine, where a test may not fail.
+func (i *Issuer) mint(c map[string]any, opts ...MintOption) (string, error) {
 	m := &minting{alg: "RS256", header: map[string]any{"typ": "JWT"}, now: time.Now()}
 	for _, o := range opts {
 		o(m)
@@ -99,21 +109,28 @@ func (i *Issuer) Mint(t testing.TB, c map[string]any, opts ...MintOption) string
 	}
 	maps.DeleteFunc(m.header, func(_ string, v any) bool { return v == nil })
 
-	input := encodeJSON(t, m.header) + "." + encodeJSON(t, claims)
+	header, err := encodeJSON(m.header)
+	if err != nil {
+		return "", err
+	}
+	payload, err := encodeJSON(claims)
+	if err != nil {
+		return "", err
+	}
+	input := header + "." + payload
 	sig, err := m.sign(input)
 	if err != nil {
-		t.Fatalf("oidctest: mint %s: %v", m.alg, err)
+		return "", fmt.Errorf("mint %s: %w", m.alg, err)
 	}
-	return input + "." + b64(sig)
+	return input + "." + b64(sig), nil
 }
 
-func encodeJSON(t testing.TB, v any) string {
-	t.Helper()
+func encodeJSON(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		t.Fatalf("oidctest: encode %v: %v", v, err)
+		return "", fmt.Errorf("encode %v: %w", v, err)
 	}
-	return b64(b)
+	return b64(b), nil
 }
 
 // sign makes the JWS signature over input (RFC 7518 section 3).

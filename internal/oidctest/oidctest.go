@@ -10,7 +10,8 @@
 // It signs and encodes on its own, without package oidc, so the verifier's
 // tests check it against an independent implementation. Options such as
 // WithAlg("none"), WithHMAC or WithKey (a foreign key) mint the bad tokens
-// negative tests need.
+// negative tests need. MintURL serves a profile's tokens over HTTP, for a
+// process under test that asks for a token for a nonce of its own.
 package oidctest
 
 import (
@@ -37,6 +38,7 @@ type Issuer struct {
 	mu         sync.Mutex
 	generation int
 	keys       map[string]*signingKey // by the alg family: "RSA", "EdDSA", "ES256", "ES384"
+	profiles   map[string]Profile     // the mint endpoint's, by name (MintURL)
 }
 
 // signingKey is one private key with the kid it is published under.
@@ -53,6 +55,7 @@ func Start(t testing.TB) *Issuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET /jwks", i.serveJWKS)
+	mux.HandleFunc("GET /mint/{name}", i.serveMint)
 	// httptest.NewServer listens on 127.0.0.1 (never all interfaces).
 	i.srv = httptest.NewServer(mux)
 	t.Cleanup(i.srv.Close)
