@@ -188,7 +188,8 @@ func howToSign(channel string) string {
 			"worker has no RUNBOOK_SLACK_SIGNING_KEY; ask an admin, or decide with the runbook CLI"
 	case "cli":
 		return "sign it: set RUNBOOK_SIGNING_KEY to your SSH key (its public key must be in the worker's allowed signers, " +
-			"RUNBOOK_ALLOWED_SIGNERS) and RUNBOOK_SIGNER to your principal, or use the Slack buttons"
+			"RUNBOOK_ALLOWED_SIGNERS) and RUNBOOK_SIGNER to your principal, or RUNBOOK_OIDC_TOKEN_COMMAND to a command that " +
+			"prints an ID token for the nonce in RUNBOOK_OIDC_NONCE; or use the Slack buttons"
 	case "ui":
 		return "the Temporal Web UI cannot sign decisions: decide with the runbook CLI (`runbook approve`, signed with your " +
 			"SSH key: RUNBOOK_SIGNING_KEY) or the Slack buttons"

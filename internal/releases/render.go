@@ -15,7 +15,7 @@ func Render(w io.Writer, st workflows.ReleaseStatus) {
 	if st.Reason != "" {
 		fmt.Fprintf(w, ": %s", st.Reason)
 	}
-	fmt.Fprintf(w, "\n  requested by %s · owner %s · %s\n", st.Requester, st.Owner, st.Digest)
+	fmt.Fprintf(w, "\n  requested by %s · owner %s · %s\n", requester(st), st.Owner, st.Digest)
 	if b := st.Build.String(); b != "" {
 		fmt.Fprintf(w, "  build: %s\n", b)
 	}
@@ -25,6 +25,17 @@ func Render(w io.Writer, st workflows.ReleaseStatus) {
 	for _, e := range st.Environments {
 		renderEnvironment(w, e)
 	}
+}
+
+// requester is who asked for the release: as an environment verified it
+// (an ID token names its person only to the worker), else the name given.
+func requester(st workflows.ReleaseStatus) string {
+	for _, e := range st.Environments {
+		if r := e.Requester; r != nil && r.Verified() {
+			return r.String()
+		}
+	}
+	return st.Requester
 }
 
 func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
