@@ -24,7 +24,7 @@ type people struct {
 	roots              Roots
 }
 
-func newSigner(t *testing.T) ssh.Signer {
+func newSigner(t testing.TB) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -41,7 +41,7 @@ func authorizedKey(s ssh.Signer) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
 }
 
-func newPeople(t *testing.T) people {
+func newPeople(t testing.TB) people {
 	t.Helper()
 	p := people{alice: newSigner(t), bob: newSigner(t), worker: newSigner(t)}
 	p.roots = Roots{
