@@ -24,13 +24,26 @@ var errNoFreezes = errors.New("no Freezes workflow")
 // last run when that run closed (cancelled, terminated), so no freeze
 // vanishes; when that state cannot be read back it refuses and says what
 // to do. A refused freeze (no reason, an end in the past) leaves no trace.
+// With a Signer the freeze is signed as in.Actor (FreezeCreateClaim); a
+// worker with trust roots refuses an unsigned one.
 func (c *Client) CreateFreeze(ctx context.Context, in freezes.CreateInput) (freezes.Freeze, error) {
+	p, err := c.sign(ctx, workflows.FreezeCreateClaim(in), in.Actor)
+	if err != nil {
+		return freezes.Freeze{}, err
+	}
+	in.Proof, in.Actor = p, signerName(p, in.Actor)
 	return c.freezeUpdate(ctx, freezes.UpdateCreate, in, in.Actor, true)
 }
 
 // LiftFreeze ends a freeze now; held releases continue at once. A closed
 // Freezes workflow is restarted with its state first, as for CreateFreeze.
+// It is signed like CreateFreeze (FreezeLiftClaim).
 func (c *Client) LiftFreeze(ctx context.Context, in freezes.LiftInput) (freezes.Freeze, error) {
+	p, err := c.sign(ctx, workflows.FreezeLiftClaim(in), in.Actor)
+	if err != nil {
+		return freezes.Freeze{}, err
+	}
+	in.Proof, in.Actor = p, signerName(p, in.Actor)
 	f, err := c.freezeUpdate(ctx, freezes.UpdateLift, in, in.Actor, false)
 	if errors.Is(err, errNoFreezes) {
 		return f, fmt.Errorf("no freeze %q: no freeze was ever created in namespace %s", in.ID, c.Namespace)
