@@ -137,7 +137,7 @@ func (b *board) cancelled(ctx workflow.Context, err error) error {
 func (b *board) rotate(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > freezeHistoryLimit ||
-		b.requests >= freezeRequestLimit
+		b.requests >= freezeRequestLimit || b.sig.upgrading
 }
 
 func (b *board) register(ctx workflow.Context) error {

@@ -20,6 +20,17 @@ import (
 // until they continue as new.
 const signedFreezesChange = "signed-freezes"
 
+// signedFreezesUpgradeChange ends a run started before signedFreezesChange
+// at its first request after the upgrade: the request is refused (the
+// client sends it again) and the run continues as new, so the new run
+// verifies it. No decision is taken on a name alone once the worker can
+// verify signatures.
+const signedFreezesUpgradeChange = "signed-freezes-upgrade"
+
+// ErrTypeFreezesUpgrading refuses a freeze request to a run from before
+// signed freezes that is about to continue as new; the client retries.
+const ErrTypeFreezesUpgrading = "FreezesUpgrading"
+
 // trustReloadEvery is how often a Freezes run reloads the trust roots: the
 // bound on how long a removed key can still freeze or lift. Validators
 // cannot run activities, so the roots must be in the run before a request
@@ -46,6 +57,9 @@ type SpentNonce struct {
 type freezeSigning struct {
 	// on is set for runs started with signedFreezesChange.
 	on bool
+	// upgrading is set in a run from before it once a request arrived
+	// after the upgrade (signedFreezesUpgradeChange): it continues as new.
+	upgrading bool
 	// loaded is set once the first load of the roots finished; loadErr is
 	// that load's error when it failed (requests are then refused).
 	loaded   bool
@@ -142,6 +156,9 @@ func (b *board) loadRoots(ctx workflow.Context) error {
 // trace. name is the name the client gave, taken as given only when the
 // worker has no trust roots.
 func (b *board) decider(ctx workflow.Context, p *identity.Proof, c identity.Claim, name string) (identity.Identity, error) {
+	if b.sig.upgrading {
+		return identity.Identity{}, errUpgrading()
+	}
 	if !b.sig.on {
 		return identity.Identity{Name: name}, nil
 	}
@@ -175,10 +192,31 @@ func (b *board) decider(ctx workflow.Context, p *identity.Proof, c identity.Clai
 	return id, err
 }
 
+// errUpgrading is the refusal of a request to a run that is upgrading.
+func errUpgrading() error {
+	return temporal.NewApplicationError("the Freezes workflow is moving to signed freezes (a new run); send the request again",
+		ErrTypeFreezesUpgrading)
+}
+
+// upgrade marks, in a handler of a run from before signed freezes, that the
+// run must continue as new before it takes a decision on a name alone.
+// Replaying a history from before the upgrade reads the default version
+// here, so its handlers run as they did.
+func (b *board) upgrade(ctx workflow.Context) bool {
+	if !b.sig.on && !b.sig.upgrading &&
+		workflow.GetVersion(ctx, signedFreezesUpgradeChange, workflow.DefaultVersion, 1) >= 1 {
+		b.sig.upgrading = true
+	}
+	return b.sig.upgrading
+}
+
 // decide is decider in a handler: it waits for the first load of the roots,
 // verifies again (another Update may have spent the nonce meanwhile) and
 // spends the proof.
 func (b *board) decide(ctx workflow.Context, p *identity.Proof, c identity.Claim, name string) (identity.Identity, error) {
+	if b.upgrade(ctx) {
+		return identity.Identity{}, errUpgrading()
+	}
 	if b.sig.on {
 		if err := workflow.Await(ctx, func() bool { return b.sig.loaded }); err != nil {
 			return identity.Identity{}, err

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/runbookhq/runbook/activities/freezes"
@@ -201,4 +204,34 @@ func keepLines(text, prefix string) string {
 // ssh256 is the SHA256 fingerprint of name's key.
 func ssh256(tm team, name string) string {
 	return ssh.FingerprintSHA256(tm.keys[name].PublicKey())
+}
+
+// A run started before signed freezes, still running when the worker is
+// upgraded, takes no decision on a name alone: its first request after the
+// upgrade is refused as upgrading (the client sends it again) and the run
+// continues as new, carrying its freezes, so the new run verifies it.
+func TestFreezesRunFromBeforeSigningUpgrades(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnGetVersion(signedFreezesChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	old := activeFreeze("freeze-1", signedStart.Add(-time.Hour), time.Time{}, "production")
+	var first *updateOutcome
+	h.at(time.Minute, func() {
+		first = h.update(freezes.UpdateCreate, freezes.CreateInput{Actor: "cab", Reason: "peak"})
+	})
+	h.freezesAt(newTeam(t, "cab").roots, FreezesInput{Freezes: []freezes.Freeze{old}})
+
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, first.err, &appErr)
+	require.Equal(t, ErrTypeFreezesUpgrading, appErr.Type())
+	// Once upgrading, validators refuse every request until the run ends.
+	upgrading := &board{sig: freezeSigning{upgrading: true}}
+	_, err := upgrading.decider(nil, nil, identity.Claim{}, "cab")
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, ErrTypeFreezesUpgrading, appErr.Type())
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, h.env.GetWorkflowError(), &can)
+	var next FreezesInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, []freezes.Freeze{old}, next.Freezes)
+	require.Empty(t, h.auditEntries(), "no freeze was created on a name alone")
 }
