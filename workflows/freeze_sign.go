@@ -20,11 +20,11 @@ import (
 // until they continue as new.
 const signedFreezesChange = "signed-freezes"
 
-// signedFreezesUpgradeChange ends a run started before signedFreezesChange
-// at its first request after the upgrade: the request is refused (the
-// client sends it again) and the run continues as new, so the new run
-// verifies it. No decision is taken on a name alone once the worker can
-// verify signatures.
+// signedFreezesUpgradeChange (suffixed with the run's request number) ends
+// a run started before signedFreezesChange at its first request after the
+// upgrade: the request is refused (the client sends it again) and the run
+// continues as new, so the new run verifies it. No decision is taken on a
+// name alone once the worker can verify signatures.
 const signedFreezesUpgradeChange = "signed-freezes-upgrade"
 
 // ErrTypeFreezesUpgrading refuses a freeze request to a run from before
@@ -201,12 +201,16 @@ func errUpgrading() error {
 // upgrade marks, in a handler of a run from before signed freezes, that the
 // run must continue as new before it takes a decision on a name alone.
 // Replaying a history from before the upgrade reads the default version
-// here, so its handlers run as they did.
+// here, so its handlers run as they did. The change ID names the request:
+// the SDK remembers a change ID's version from its first call, and the
+// replayed requests before the upgrade read the default, so one change ID
+// for all of them would read the default after the upgrade too.
 func (b *board) upgrade(ctx workflow.Context) bool {
-	if !b.sig.on && !b.sig.upgrading &&
-		workflow.GetVersion(ctx, signedFreezesUpgradeChange, workflow.DefaultVersion, 1) >= 1 {
-		b.sig.upgrading = true
+	if b.sig.on || b.sig.upgrading {
+		return b.sig.upgrading
 	}
+	change := fmt.Sprintf("%s-%d", signedFreezesUpgradeChange, b.requests)
+	b.sig.upgrading = workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) >= 1
 	return b.sig.upgrading
 }
 
