@@ -11,6 +11,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/internal/identity"
 )
 
 // Limits that keep the Freezes workflow's state and history bounded: it
@@ -55,6 +56,10 @@ type FreezesInput struct {
 	// Restored is set when a starter carried the state over from a closed
 	// run; the new run audits it once and does not carry it further.
 	Restored *freezes.Restored `json:"restored,omitempty"`
+	// Spent are the nonces of the signed decisions of the last
+	// identity.MaxAge+MaxSkew, so a signed create or lift is not accepted
+	// again by the next run.
+	Spent []SpentNonce `json:"spent,omitempty"`
 }
 
 // board is the state of one Freezes run.
@@ -64,6 +69,8 @@ type board struct {
 	requests int
 	// endOnCancel caches the freezesCancelChange version once read.
 	endOnCancel *bool
+	// sig verifies who creates and lifts freezes (signedFreezesChange).
+	sig freezeSigning
 }
 
 // Freezes is the long-lived workflow (ID freezes.WorkflowID) that keeps the
@@ -75,6 +82,7 @@ type board struct {
 // and the next freeze command starts a new run with them.
 func Freezes(ctx workflow.Context, in FreezesInput) error {
 	b := &board{FreezesInput: in}
+	b.startSigning(ctx)
 	if err := b.register(ctx); err != nil {
 		return err
 	}
@@ -129,7 +137,7 @@ func (b *board) cancelled(ctx workflow.Context, err error) error {
 func (b *board) rotate(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > freezeHistoryLimit ||
-		b.requests >= freezeRequestLimit
+		b.requests >= freezeRequestLimit || b.sig.upgrading
 }
 
 func (b *board) register(ctx workflow.Context) error {
@@ -139,7 +147,7 @@ func (b *board) register(ctx workflow.Context) error {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, freezes.QueryState, func() (FreezesInput, error) {
-		return FreezesInput{Freezes: b.Freezes, Watchers: b.Watchers, Next: b.Next}, nil
+		return FreezesInput{Freezes: b.Freezes, Watchers: b.Watchers, Next: b.Next, Spent: b.Spent}, nil
 	}); err != nil {
 		return err
 	}
@@ -155,7 +163,7 @@ func (b *board) register(ctx workflow.Context) error {
 func (b *board) validateCreate(ctx workflow.Context, in freezes.CreateInput) error {
 	now := workflow.Now(ctx)
 	switch {
-	case strings.TrimSpace(in.Actor) == "":
+	case in.Proof == nil && strings.TrimSpace(in.Actor) == "":
 		return fmt.Errorf("say who creates the freeze: pass --as NAME")
 	case strings.TrimSpace(in.Reason) == "":
 		return fmt.Errorf("a freeze needs a reason: pass --reason, e.g. \"financial close\"")
@@ -172,23 +180,29 @@ func (b *board) validateCreate(ctx workflow.Context, in freezes.CreateInput) err
 			}
 		}
 	}
-	return nil
+	_, err := b.decider(ctx, in.Proof, FreezeCreateClaim(in), in.Actor)
+	return err
 }
 
 // create adds a freeze, records it in the audit log and wakes the watchers.
 func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Freeze, error) {
-	now := workflow.Now(ctx)
 	b.requests++
+	id, err := b.decide(ctx, in.Proof, FreezeCreateClaim(in), in.Actor)
+	if err != nil {
+		return freezes.Freeze{}, err
+	}
+	now := workflow.Now(ctx)
 	f := freezes.Freeze{
 		ID: b.newID(ctx, now), Services: in.Services, Environments: in.Environments,
-		From: in.From, To: in.To, Reason: in.Reason, CreatedBy: in.Actor, CreatedAt: now,
+		From: in.From, To: in.To, Reason: in.Reason, CreatedBy: id.Name, CreatedAt: now,
+		CreatedIdentity: auditIdentity(id),
 	}
 	if f.From.IsZero() || f.From.Before(now) {
 		f.From = now
 	}
 	b.Freezes = append(b.Freezes, f)
 	b.publish(ctx)
-	b.audit(ctx, f, "freeze.created", in.Actor, fmt.Sprintf("%s from %s %s: %s",
+	b.audit(ctx, f, "freeze.created", id, fmt.Sprintf("%s from %s %s: %s",
 		f.Scope(), f.From.UTC().Format(time.RFC3339), f.Until(), f.Reason))
 	b.notify(ctx)
 	return f, nil
@@ -196,7 +210,7 @@ func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Fr
 
 // validateLift refuses to lift a freeze that is unknown or already ended.
 func (b *board) validateLift(ctx workflow.Context, in freezes.LiftInput) error {
-	if strings.TrimSpace(in.Actor) == "" {
+	if in.Proof == nil && strings.TrimSpace(in.Actor) == "" {
 		return fmt.Errorf("say who lifts the freeze: pass --as NAME")
 	}
 	if strings.TrimSpace(in.Reason) == "" {
@@ -209,16 +223,28 @@ func (b *board) validateLift(ctx workflow.Context, in freezes.LiftInput) error {
 	if f := b.Freezes[i]; f.Ended(workflow.Now(ctx)) {
 		return fmt.Errorf("freeze %s already ended; nothing to lift", f.ID)
 	}
-	return nil
+	_, err := b.decider(ctx, in.Proof, FreezeLiftClaim(in), in.Actor)
+	return err
 }
 
 // lift ends a freeze now and wakes the releases it held.
 func (b *board) lift(ctx workflow.Context, in freezes.LiftInput) (freezes.Freeze, error) {
 	b.requests++
-	f := &b.Freezes[b.find(in.ID)]
-	f.LiftedBy, f.LiftedAt, f.LiftReason = in.Actor, workflow.Now(ctx), in.Reason
+	id, err := b.decide(ctx, in.Proof, FreezeLiftClaim(in), in.Actor)
+	if err != nil {
+		return freezes.Freeze{}, err
+	}
+	i := b.find(in.ID)
+	if b.sig.on && (i < 0 || b.Freezes[i].Ended(workflow.Now(ctx))) {
+		// The handler may have waited for the trust roots, and another
+		// lift may have come first. (Runs from before signed freezes
+		// never wait, and keep their old commands on replay.)
+		return freezes.Freeze{}, fmt.Errorf("freeze %s already ended; nothing to lift", in.ID)
+	}
+	f := &b.Freezes[i]
+	f.LiftedBy, f.LiftedAt, f.LiftReason, f.LiftedIdentity = id.Name, workflow.Now(ctx), in.Reason, auditIdentity(id)
 	b.publish(ctx)
-	b.audit(ctx, *f, "freeze.lifted", in.Actor, in.Reason)
+	b.audit(ctx, *f, "freeze.lifted", id, in.Reason)
 	b.notify(ctx)
 	return *f, nil
 }
@@ -251,19 +277,20 @@ func (b *board) notify(ctx workflow.Context) {
 
 // audit records a freeze's creation or lift. The ID is the freeze's, so a
 // retried write is stored once, also across runs.
-func (b *board) audit(ctx workflow.Context, f freezes.Freeze, action, actor, detail string) {
+func (b *board) audit(ctx workflow.Context, f freezes.Freeze, action string, actor identity.Identity, detail string) {
 	outcome := "frozen"
 	if !f.LiftedAt.IsZero() {
 		outcome = "lifted"
 	}
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	appendAudit(ctx, audit.AppendAuditInput{Entry: audit.Entry{
-		ID:      freezes.WorkflowID + "/" + f.ID + "/" + action,
-		Time:    workflow.Now(ctx).UTC(),
-		Actor:   actor,
-		Action:  action,
-		Step:    f.ID,
-		Outcome: outcome,
-		Detail:  detail,
+		ID:       freezes.WorkflowID + "/" + f.ID + "/" + action,
+		Time:     workflow.Now(ctx).UTC(),
+		Actor:    actor.Name,
+		Action:   action,
+		Step:     f.ID,
+		Outcome:  outcome,
+		Detail:   detail,
+		Identity: auditIdentity(actor),
 	}}, nil)
 }

@@ -96,7 +96,7 @@ func (b *board) snapshot(now time.Time) FreezesInput {
 	if len(ended) > keepEndedFreezes {
 		ended = ended[len(ended)-keepEndedFreezes:]
 	}
-	return FreezesInput{Freezes: append(ended, active...), Watchers: b.Watchers, Next: b.Next}
+	return FreezesInput{Freezes: append(ended, active...), Watchers: b.Watchers, Next: b.Next, Spent: freshNonces(b.Spent, now)}
 }
 
 // publish shows the freezes in the Web UI.
@@ -109,15 +109,16 @@ func (b *board) publish(ctx workflow.Context) {
 		state := "active"
 		switch {
 		case !f.LiftedAt.IsZero():
-			state = "lifted by " + f.LiftedBy + ": " + f.LiftReason
+			state = "lifted by " + f.LiftedByNote() + ": " + f.LiftReason
 		case f.Ended(now):
 			state = "ended"
 		case now.Before(f.From):
 			state = "scheduled"
 		}
 		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s | %s |\n", f.ID, f.Scope(),
-			f.From.UTC().Format(time.RFC3339), strings.TrimPrefix(f.Until(), "until "), f.CreatedBy,
+			f.From.UTC().Format(time.RFC3339), strings.TrimPrefix(f.Until(), "until "), f.By(),
 			strings.ReplaceAll(f.Reason, "|", "/"), strings.ReplaceAll(state, "|", "/"))
 	}
+	s.WriteString("\n" + b.trustNote() + "\n")
 	workflow.SetCurrentDetails(ctx, s.String())
 }

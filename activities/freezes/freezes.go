@@ -22,6 +22,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/runbookhq/runbook/internal/identity"
 )
 
 // Names of the Freezes workflow and its handlers. They are a wire contract
@@ -66,6 +68,28 @@ type Freeze struct {
 	LiftedBy     string    `json:"lifted-by,omitempty"`
 	LiftedAt     time.Time `json:"lifted-at,omitempty"`
 	LiftReason   string    `json:"lift-reason,omitempty"`
+	// CreatedIdentity and LiftedIdentity say how CreatedBy and LiftedBy
+	// were verified: "ssh SHA256:…", "oidc ISSUER SUBJECT", or "unsigned"
+	// (a name taken as given, on a worker without trust roots); empty for
+	// freezes from before signed freezes.
+	CreatedIdentity string `json:"created-identity,omitempty"`
+	LiftedIdentity  string `json:"lifted-identity,omitempty"`
+}
+
+// Unsigned is the identity of a freeze decided by a name taken as given.
+const Unsigned = "unsigned"
+
+// By is who created the freeze, marked when the name was not verified.
+func (f Freeze) By() string { return markUnsigned(f.CreatedBy, f.CreatedIdentity) }
+
+// LiftedByNote is who lifted the freeze, marked when not verified.
+func (f Freeze) LiftedByNote() string { return markUnsigned(f.LiftedBy, f.LiftedIdentity) }
+
+func markUnsigned(name, identity string) string {
+	if identity == Unsigned {
+		return name + " (unsigned)"
+	}
+	return name
 }
 
 // Covers reports whether the freeze applies to service in env.
@@ -106,7 +130,7 @@ func (f Freeze) Until() string {
 
 // Describe is one line naming the freeze, its scope, end and reason.
 func (f Freeze) Describe() string {
-	return fmt.Sprintf("freeze %s (%s, %s, by %s): %s", f.ID, f.Scope(), f.Until(), f.CreatedBy, f.Reason)
+	return fmt.Sprintf("freeze %s (%s, %s, by %s): %s", f.ID, f.Scope(), f.Until(), f.By(), f.Reason)
 }
 
 // Holding returns the freezes among fs that hold service in env at t, the
@@ -156,6 +180,9 @@ type CreateInput struct {
 	To           time.Time `json:"to,omitempty"`   // zero: until lifted
 	Reason       string    `json:"reason"`
 	Actor        string    `json:"actor"`
+	// Proof signs the freeze (workflows.FreezeCreateClaim): required when
+	// the worker has trust roots, always verified when present.
+	Proof *identity.Proof `json:"proof,omitempty"`
 }
 
 // LiftInput is the freeze-lift Update's argument.
@@ -163,6 +190,8 @@ type LiftInput struct {
 	ID     string `json:"id"`
 	Reason string `json:"reason"`
 	Actor  string `json:"actor"`
+	// Proof signs the lift (workflows.FreezeLiftClaim), as for CreateInput.
+	Proof *identity.Proof `json:"proof,omitempty"`
 }
 
 // Activities reads the freezes through the Temporal client.

@@ -160,7 +160,7 @@ func writeFreezes(w io.Writer, fs []freezes.Freeze, now time.Time) error {
 		state := "active"
 		switch {
 		case !f.LiftedAt.IsZero():
-			state = "lifted by " + f.LiftedBy
+			state = "lifted by " + f.LiftedByNote()
 		case f.Ended(now):
 			state = "ended"
 		case now.Before(f.From):
@@ -171,7 +171,7 @@ func writeFreezes(w io.Writer, fs []freezes.Freeze, now time.Time) error {
 			until = f.To.UTC().Format(time.RFC3339)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, state, f.Scope(),
-			f.From.UTC().Format(time.RFC3339), until, f.CreatedBy, f.Reason)
+			f.From.UTC().Format(time.RFC3339), until, f.By(), f.Reason)
 	}
 	return tw.Flush()
 }
@@ -193,7 +193,7 @@ func newFreezeLiftCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "lifted %s (by %s: %s)\n", f.ID, f.LiftedBy, f.LiftReason)
+			fmt.Fprintf(a.out, "lifted %s (by %s: %s)\n", f.ID, f.LiftedByNote(), f.LiftReason)
 			return nil
 		},
 	}

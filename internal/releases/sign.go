@@ -22,6 +22,15 @@ func (c *Client) sign(ctx context.Context, claim identity.Claim, as string) (*id
 	return p, nil
 }
 
+// signerName is who a proof says signs (RUNBOOK_SIGNER may differ from
+// --as), else the name given; the worker records the verified name anyway.
+func signerName(p *identity.Proof, as string) string {
+	if p != nil && p.Statement.Signer != "" {
+		return p.Statement.Signer
+	}
+	return as
+}
+
 // signDeploy signs the release as its requester, and refuses an unsigned
 // release of a runbook with an environment that needs signed decisions:
 // it would only stop there, after the environments before it.
