@@ -113,15 +113,14 @@ type tofu struct {
 	last map[string]string // the variables of the latest apply, for destroys
 }
 
-// newLocalModule copies the embedded local module into a fresh working directory, runs
-// init there, and on cleanup destroys whatever is left and kills any process still
-// listed in a pid file.
+// newLocalModule copies the local module (its .tf files and scripts, not the state or
+// pid files a run leaves beside them) into a fresh working directory, runs init there,
+// and on cleanup destroys whatever is left and kills any process still listed in a pid
+// file.
 func newLocalModule(t testing.TB) *tofu {
 	t.Helper()
 	tf := &tofu{t: t, bin: tofuBin(t), dir: t.TempDir()}
-	if err := os.CopyFS(tf.dir, Local()); err != nil {
-		t.Fatal(err)
-	}
+	copyModule(t, filepath.Join(repoRoot(t), "infra", "local"), tf.dir)
 	tf.env = tofuEnv(t)
 	tf.must("init", "-input=false", "-no-color")
 	t.Cleanup(tf.cleanup)
@@ -398,3 +397,31 @@ func freePort(t testing.TB) int {
 
 // oneLine joins text's words with single spaces: OpenTofu wraps diagnostics.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// copyModule copies a module's *.tf and scripts/*.sh from src to dst.
+func copyModule(t testing.TB, src, dst string) {
+	t.Helper()
+	for _, pattern := range []string{"*.tf", "scripts/*.sh"} {
+		files, err := filepath.Glob(filepath.Join(src, pattern))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("module %s has no %s (%v)", src, pattern, err)
+		}
+		for _, f := range files {
+			rel, _ := filepath.Rel(src, f)
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"net"
 	"net/http"
@@ -39,44 +38,6 @@ func TestLocalValidate(t *testing.T) {
 	tf := newLocalModule(t)
 	if out := tf.must("validate", "-no-color"); !strings.Contains(out, "The configuration is valid") {
 		t.Fatalf("tofu validate:\n%s", out)
-	}
-}
-
-// TestEmbeddedLocalMatchesDisk guards the embed patterns: every .tf and script of
-// infra/local must be in the binary, byte for byte.
-func TestEmbeddedLocalMatchesDisk(t *testing.T) {
-	disk := filepath.Join(repoRoot(t), "infra", "local")
-	var checked int
-	err := filepath.WalkDir(disk, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			if d != nil && d.IsDir() && (d.Name() == ".run" || d.Name() == ".terraform") {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if ext := filepath.Ext(path); ext != ".tf" && ext != ".sh" {
-			return nil
-		}
-		rel, _ := filepath.Rel(disk, path)
-		want, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		got, err := fs.ReadFile(Local(), filepath.ToSlash(rel))
-		if err != nil {
-			return fmt.Errorf("%s is not embedded: %w", rel, err)
-		}
-		if !bytes.Equal(got, want) {
-			return fmt.Errorf("embedded %s differs from the file on disk", rel)
-		}
-		checked++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if checked < 5 {
-		t.Fatalf("checked %d files, want the 4 .tf files and the script", checked)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
@@ -46,9 +47,11 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 // Register registers the workflows and activities on the shared task queue.
 // slackActs may be nil (no Slack).
 func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.Activities, c client.Client) {
-	w.RegisterWorkflow(workflows.Release)
-	w.RegisterWorkflow(workflows.Environment)
-	w.RegisterWorkflow(workflows.Drift)
+	for _, r := range workflows.Registrations {
+		if r.Name != freezes.WorkflowName {
+			w.RegisterWorkflowWithOptions(r.Fn, workflow.RegisterOptions{Name: r.Name})
+		}
+	}
 	w.RegisterActivity(&freezes.Activities{Client: c})
 	w.RegisterActivity(&history.Activities{Client: c, Namespace: cfg.Client.Namespace})
 	w.RegisterActivity(&audit.Activities{Log: log})
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	host := worker.New(c, cfg.HostQueue(), opts)
 	host.RegisterActivity(terraformActivities(cfg))
 	frz := worker.New(c, freezes.TaskQueue, opts)
-	frz.RegisterWorkflow(workflows.Freezes)
+	frz.RegisterWorkflowWithOptions(workflows.Freezes, workflow.RegisterOptions{Name: freezes.WorkflowName})
 	frz.RegisterActivity(&audit.Activities{Log: log})
 	frz.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	started := []worker.Worker{}

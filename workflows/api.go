@@ -144,7 +144,6 @@ const (
 	StateRejected     = "rejected"
 	StateApproved     = "approved"
 	StateTimedOut     = "timed-out"
-	StateSkipped      = "skipped"
 	StateCompensated  = "compensated"
 	StateDone         = "done"
 	StateNotReached   = "not-reached"

@@ -246,7 +246,7 @@ func (u *hookUndo) undo(ctx workflow.Context, e *environment) (undone, error) {
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, MaximumInterval: 15 * time.Second,
-			NonRetryableErrorTypes: []string{"HTTPCheckInvalid"},
+			NonRetryableErrorTypes: []string{httpcheck.ErrTypeInvalid},
 		},
 		Summary: "rollback " + u.step + ": " + u.describe(),
 	})

@@ -294,7 +294,7 @@ func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 			return &failure{cause: ErrTypeInvalid, message: fmt.Sprintf(
 				"step %s: kind %q is not supported by this worker; upgrade the worker", p.step.Name, p.step.Kind())}
 		}
-		if _, err = e.hold(ctx, i); err != nil {
+		if err = e.hold(ctx, i); err != nil {
 			return e.stepFailure(ctx, err)
 		}
 		err = act(ctx, i)

@@ -43,25 +43,21 @@ const ErrTypeWindowClosed = "ReleaseWindowClosed"
 var freezeActs *freezes.Activities
 
 // hold keeps step i from starting while the release window is closed or a
-// freeze covers the environment, and reports whether it waited. It runs
-// before every step that changes something: approvals can take hours, and a
-// freeze may be declared while a release is in flight.
-func (e *environment) hold(ctx workflow.Context, i int) (bool, error) {
-	waited := false
+// freeze covers the environment. It runs before every step that changes
+// something: approvals can take hours, and a freeze may be declared while a
+// release is in flight.
+func (e *environment) hold(ctx workflow.Context, i int) error {
 	for e.status.BreakGlass == "" {
-		w, err := e.holdForWindow(ctx, i)
-		waited = waited || w
-		if err != nil || e.status.BreakGlass != "" {
-			return waited, err
+		if _, err := e.holdForWindow(ctx, i); err != nil || e.status.BreakGlass != "" {
+			return err
 		}
-		f, err := e.holdForFreeze(ctx, i)
-		waited = waited || f
-		if err != nil || !f {
-			return waited, err
+		held, err := e.holdForFreeze(ctx, i)
+		if err != nil || !held {
+			return err
 		}
 		// The freeze ended, perhaps after the window closed: look again.
 	}
-	return waited, nil
+	return nil
 }
 
 // holdForWindow keeps step i waiting while the release window is closed,

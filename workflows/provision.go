@@ -48,7 +48,7 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 				return f
 			}
 			// The approval may come after the release window closed.
-			if _, err := e.hold(ctx, i); err != nil {
+			if err := e.hold(ctx, i); err != nil {
 				return err
 			}
 		}

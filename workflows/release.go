@@ -122,7 +122,7 @@ func (r *release) startChild(ctx workflow.Context, env string, in EnvironmentInp
 		StaticSummary:         fmt.Sprintf("%s %s → %s (release %s)", in.Service, in.Version, env, in.ReleaseID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(childAttrs(in, env)...),
 	})
-	return workflow.ExecuteChildWorkflow(cctx, Environment, in)
+	return workflow.ExecuteChildWorkflow(cctx, EnvironmentWorkflowName, in)
 }
 
 // childAttrs are the search attributes an environment starts with.

@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/runbookhq/runbook/activities/freezes"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -25,15 +24,17 @@ import (
 // flight or finished when the code changed; see its README.md.
 const historiesDir = "../test/testdata/histories"
 
-// workflowTypes maps each workflow type name a worker registers to its
-// function: a history is replayed against the function of the type its
-// first event started.
-var workflowTypes = map[string]any{
-	workflows.ReleaseWorkflowName:     workflows.Release,
-	workflows.EnvironmentWorkflowName: workflows.Environment,
-	workflows.DriftWorkflowName:       workflows.Drift,
-	freezes.WorkflowName:              workflows.Freezes,
-}
+// workflowTypes maps each workflow type name a worker registers (the
+// worker registers exactly workflows.Registrations) to its function: a
+// history is replayed against the function of the type its first event
+// started, so a fixture of a type no worker serves fails.
+var workflowTypes = func() map[string]any {
+	m := map[string]any{}
+	for _, r := range workflows.Registrations {
+		m[r.Name] = r.Fn
+	}
+	return m
+}()
 
 // TestReplay replays every captured history against the current workflow
 // code and fails on non-determinism.

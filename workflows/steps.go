@@ -92,7 +92,7 @@ func (e *environment) httpCheck(ctx workflow.Context, i int) error {
 			InitialInterval:        interval,
 			BackoffCoefficient:     1,
 			MaximumInterval:        interval,
-			NonRetryableErrorTypes: []string{"HTTPCheckInvalid"},
+			NonRetryableErrorTypes: []string{httpcheck.ErrTypeInvalid},
 		},
 		// A request on its way when the release is aborted may still take
 		// effect: the step's on-rollback hook must come after it, not

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -280,28 +279,6 @@ func envForDecision(st workflows.ReleaseStatus, gate string) (workflows.Environm
 		return env, fmt.Errorf("release %s has no running environment yet; try again in a moment", st.ReleaseID)
 	}
 	return env, nil
-}
-
-// WaitFor polls the status until cond holds or the deadline passes.
-func (c *Client) WaitFor(ctx context.Context, id string, timeout time.Duration, cond func(workflows.ReleaseStatus) bool) (workflows.ReleaseStatus, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		st, err := c.Status(ctx, id)
-		if err == nil && cond(st) {
-			return st, nil
-		}
-		if time.Now().After(deadline) {
-			if err == nil {
-				err = fmt.Errorf("condition not met; last state %s", st.State)
-			}
-			return st, fmt.Errorf("waiting for %s: %w", id, err)
-		}
-		select {
-		case <-ctx.Done():
-			return st, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 // ResolveMigration sends a decision on a failed migration to the running

@@ -21,20 +21,13 @@ const (
 	reasonAction   = "reason"
 )
 
-// HandleInteraction processes one interaction whose origin is already
-// trusted, and returns the answer Slack expects: nil for an empty
+// dispatch processes one interaction whose origin is trusted (ServeHTTP
+// checked its signature, or it came over the app's own Socket Mode
+// websocket) and returns the answer Slack expects: nil for an empty
 // acknowledgement, or the errors to show in the reason dialog. It never
-// blocks on Slack or the Decider: decisions and dialogs run afterwards, like
-// for ServeHTTP, and Wait waits for them. Socket Mode uses it for interactions
-// that arrive over the app's own authenticated websocket; an interaction read
-// from an HTTP request must go through ServeHTTP, which checks the signature.
-func (h *Handler) HandleInteraction(ic goslack.InteractionCallback) *goslack.ViewSubmissionResponse {
-	return h.dispatch(ic)
-}
-
-// dispatch processes one trusted interaction, the logic both ServeHTTP and
-// Socket Mode share. Types and actions that are not ours are acknowledged and
-// ignored, so Slack shows no error.
+// blocks on Slack or the Decider: decisions and dialogs run afterwards, and
+// Wait waits for them. Types and actions that are not ours are acknowledged
+// and ignored, so Slack shows no error.
 func (h *Handler) dispatch(ic goslack.InteractionCallback) *goslack.ViewSubmissionResponse {
 	switch ic.Type {
 	case goslack.InteractionTypeBlockActions:

@@ -14,21 +14,13 @@ import (
 type SocketOption func(*socketOptions)
 
 type socketOptions struct {
-	apiURL       string
-	pingInterval time.Duration
+	apiURL string
 }
 
 // SocketAPIURL is the Slack API URL on which apps.connections.open is called
 // (the one given to slack.OptionAPIURL); the default is Slack's.
 func SocketAPIURL(url string) SocketOption {
 	return func(o *socketOptions) { o.apiURL = url }
-}
-
-// SocketPingInterval is how long the connection may go without a websocket
-// ping from Slack before it is considered dead and reopened; the default is
-// socketmode's (30 seconds).
-func SocketPingInterval(d time.Duration) SocketOption {
-	return func(o *socketOptions) { o.pingInterval = d }
 }
 
 // socketAckTimeout bounds the queuing of one acknowledgement.
@@ -63,9 +55,6 @@ func (h *Handler) RunSocketMode(ctx context.Context, appToken string, opts ...So
 		apiOpts = append(apiOpts, goslack.OptionAPIURL(o.apiURL))
 	}
 	var smOpts []socketmode.Option
-	if o.pingInterval > 0 {
-		smOpts = append(smOpts, socketmode.OptionPingInterval(o.pingInterval))
-	}
 	// The embedded Web API client only calls apps.connections.open, which
 	// takes the app-level token; it needs no bot token.
 	client := socketmode.New(goslack.New("", apiOpts...), smOpts...)

@@ -172,13 +172,6 @@ func (s *Server) Stop() {
 	s.Server.Stop()
 }
 
-// Sockets is the number of connected Socket Mode clients.
-func (s *Server) Sockets() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sock.sockets)
-}
-
 // WaitSocket returns once the n-th Socket Mode connection since New has been
 // accepted and sent hello, or an error when timeout passes first. After a
 // reconnection, WaitSocket(2, ...) waits for the new connection, which is
