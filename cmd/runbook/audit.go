@@ -83,7 +83,8 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			"chain is intact. With --public-key it also checks each entry's signature (entries written before\n" +
 			"signing was set up are counted as unsigned; an unsigned entry after a signed one is an error) and\n" +
 			"that the log still reaches the signed checkpoint the worker keeps outside it, so a cut tail or an\n" +
-			"emptied log is detected.",
+			"emptied log is detected. For PostgreSQL that is the latest row of runbook_audit_checkpoint, and\n" +
+			"--checkpoint FILE if given (the worker writes it when RUNBOOK_AUDIT_CHECKPOINT is set).",
 		Example: "  runbook audit verify --public-key audit-keys.pub --checkpoint /backup/audit.jsonl.checkpoint",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
