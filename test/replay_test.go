@@ -16,8 +16,10 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -42,6 +44,7 @@ func replay(t *testing.T, file string) {
 	r.RegisterWorkflow(workflows.Environment)
 	r.RegisterWorkflow(workflows.Freezes)
 	r.RegisterWorkflow(workflows.Drift)
+	r.RegisterWorkflowWithOptions(workflows.AuditCheckpoints, workflow.RegisterOptions{Name: audit.CheckpointsWorkflowName})
 	if err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger{}, file); err != nil {
 		t.Fatalf("replay %s: %v", file, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/freezes"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -33,6 +34,7 @@ var workflowTypes = map[string]any{
 	workflows.EnvironmentWorkflowName: workflows.Environment,
 	workflows.DriftWorkflowName:       workflows.Drift,
 	freezes.WorkflowName:              workflows.Freezes,
+	audit.CheckpointsWorkflowName:     workflows.AuditCheckpoints,
 }
 
 // TestReplay replays every captured history against the current workflow

@@ -149,8 +149,7 @@ func latestCheckpoint(ctx context.Context, q rowQuerier) (*Checkpoint, error) {
 // insertCheckpoint signs a checkpoint at the log's tail and inserts it, in
 // the append's transaction: the entry and its checkpoint commit together.
 func insertCheckpoint(ctx context.Context, tx pgx.Tx, s *Signer, seq int64, hash string) (Checkpoint, error) {
-	cp := Checkpoint{Seq: seq, Hash: hash, Time: time.Now().UTC().Truncate(time.Microsecond), KeyID: s.id}
-	cp.Sig = s.sign(cp.message())
+	cp := s.SignCheckpoint(seq, hash, time.Now())
 	_, err := tx.Exec(ctx, "INSERT INTO runbook_audit_checkpoint (seq, hash, time, key_id, sig) VALUES ($1, $2, $3, $4, $5)",
 		cp.Seq, cp.Hash, cp.Time, cp.KeyID, cp.Sig)
 	return cp, err

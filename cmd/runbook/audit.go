@@ -76,6 +76,7 @@ type auditVerifyJSON struct {
 
 func newAuditVerifyCmd(a *app) *cobra.Command {
 	var output, publicKey, checkpoint string
+	var temporal bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the hash chain of the audit log, from its anchor if it was pruned",
@@ -101,7 +102,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			var trust *audit.TrustResult
 			if err == nil && publicKey != "" {
 				var tr audit.TrustResult
-				if tr, err = a.checkTrust(cmd.Context(), r, res, publicKey, checkpoint); err == nil {
+				if tr, err = a.checkTrust(cmd.Context(), r, res, publicKey, checkpoint, temporal); err == nil {
 					trust = &tr
 				} else if !errors.As(err, &ce) {
 					return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
@@ -132,6 +133,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM file of the trusted Ed25519 public keys: check every entry's signature and the checkpoint")
+	cmd.Flags().BoolVar(&temporal, "temporal", false, "with --public-key, also check the checkpoint the workers record in Temporal (workflow audit-checkpoints/<log>)")
 	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "the signed checkpoint to check the log against (default $RUNBOOK_AUDIT_CHECKPOINT or <log>.checkpoint)")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/worker"
 )
 
 // checkTrust checks, for `audit verify --public-key`, the signature of every
@@ -17,7 +18,7 @@ import (
 // for PostgreSQL the latest row of runbook_audit_checkpoint as well. A
 // missing checkpoint is an error for a file log, and for a database whose
 // last entry is signed: without it a cut tail or an emptied log would pass.
-func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult, publicKey, checkpoint string) (audit.TrustResult, error) {
+func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult, publicKey, checkpoint string, temporal bool) (audit.TrustResult, error) {
 	keys, err := audit.LoadPublicKeys(publicKey)
 	if err != nil {
 		return audit.TrustResult{}, fmt.Errorf("--public-key: %w", err)
@@ -53,7 +54,37 @@ func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyRe
 			return audit.TrustResult{}, err
 		}
 	}
+	if temporal {
+		at, err := temporalCheckpoint(ctx, cfg)
+		if err != nil {
+			return audit.TrustResult{}, err
+		}
+		trust.Also = append(trust.Also, at)
+	}
 	return audit.VerifyTrust(entries, res, trust)
+}
+
+// temporalCheckpoint reads the checkpoint the log's AuditCheckpoints
+// workflow recorded, which --temporal requires.
+func temporalCheckpoint(ctx context.Context, cfg worker.Config) (audit.CheckpointAt, error) {
+	id, err := audit.LogID(cfg.AuditLog, cfg.AuditDSN)
+	if err != nil {
+		return audit.CheckpointAt{}, err
+	}
+	id = audit.CheckpointsWorkflowID(id)
+	c, err := worker.Dial(ctx, cfg)
+	if err != nil {
+		return audit.CheckpointAt{}, err
+	}
+	defer c.Close()
+	w, err := audit.QueryWitness(ctx, c, id)
+	if err == nil && w.Latest == nil {
+		err = errors.New("it holds no checkpoint")
+	}
+	if err != nil {
+		return audit.CheckpointAt{}, fmt.Errorf("--temporal: the checkpoint of workflow %s: %w (a signing worker records it; see %s)", id, err, audit.EnvTemporalCheckpoint)
+	}
+	return audit.CheckpointAt{Checkpoint: *w.Latest, Where: "Temporal workflow " + id}, nil
 }
 
 // tableCheckpoint adds the latest checkpoint of runbook_audit_checkpoint to
