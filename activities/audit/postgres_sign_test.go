@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -284,5 +285,19 @@ func TestAuditPostgresUpgradesUnsignedSchema(t *testing.T) {
 	got, err := sp.verifyTrust(t, "")
 	if err != nil || got.Signed != 1 || got.Unsigned != 2 || got.CheckpointSeq != 3 {
 		t.Fatalf("VerifyTrust after the upgrade = %+v, %v; want 2 unsigned, 1 signed, checkpoint at 3", got, err)
+	}
+}
+
+// TestAuditPostgresSignedPrune: the audit.pruned entry is signed and
+// checkpointed like any other, so a pruned table keeps verifying.
+func TestAuditPostgresSignedPrune(t *testing.T) {
+	sp := newSignedPG(t, 5, "")
+	res, err := sp.store.Prune(t.Context(), PruneInput{Before: t0.Add(2500 * time.Millisecond), Now: t0.Add(time.Hour)})
+	if err != nil || res.Removed != 2 || res.Entry.KeyID == "" || res.Entry.Sig == "" {
+		t.Fatalf("Prune = %+v, %v; want 2 removed, the prune entry signed", res, err)
+	}
+	got, err := sp.verifyTrust(t, "")
+	if err != nil || got.Signed != 4 || got.CheckpointSeq != 6 {
+		t.Fatalf("VerifyTrust after the prune = %+v, %v; want 4 signed, checkpoint at 6", got, err)
 	}
 }
