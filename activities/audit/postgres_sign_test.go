@@ -118,6 +118,10 @@ func TestAuditPostgresSignedVerifies(t *testing.T) {
 	if err != nil || got.Signed != 5 || got.Unsigned != 0 || got.CheckpointSeq != 5 {
 		t.Fatalf("VerifyTrust = %+v, %v; want 5 signed, checkpoint at 5", got, err)
 	}
+	// What the worker records in Temporal is the table's newest checkpoint.
+	if cp, err := LatestCheckpoint(t.Context(), sp.store); err != nil || cp == nil || cp.Seq != 5 || cp.Verify(sp.keys) != nil {
+		t.Errorf("LatestCheckpoint = %+v, %v; want the signed checkpoint at seq 5", cp, err)
+	}
 	var unsignedRows, checkpoints int
 	c := connect(t, sp.dsn)
 	if err := c.QueryRow(t.Context(), "SELECT count(*) FILTER (WHERE key_id = '' OR sig = '') FROM runbook_audit").Scan(&unsignedRows); err != nil || unsignedRows != 0 {
