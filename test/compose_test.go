@@ -257,9 +257,14 @@ func TestComposeAuditDatabaseInit(t *testing.T) {
 		t.Fatalf("init script: %v\n%s", err, out)
 	}
 	worker := strings.Replace(srv.URL("runbook_audit"), url.UserPassword(srv.User, srv.Password).String(), url.UserPassword("runbook_worker", password).String(), 1)
-	store, err := audit.OpenStore(ctx, "", audit.DSN(worker), audit.KeyConfig{})
+	// The worker signs, so runbook_worker must be able to insert checkpoints.
+	key := filepath.Join(t.TempDir(), "audit-key.pem")
+	if _, err := audit.GenerateKey(key, key+".pub"); err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.OpenStore(ctx, "", audit.DSN(worker), audit.KeyConfig{KeyFile: key})
 	if err != nil {
-		t.Fatalf("open the audit store as runbook_worker in the database the init script made: %v", err)
+		t.Fatalf("open the signing audit store as runbook_worker in the database the init script made: %v", err)
 	}
 	defer store.Close()
 	if _, err := store.Append(ctx, audit.Entry{ID: "compose/1", Time: time.Now().UTC(), Action: "release.started", Actor: "alice"}); err != nil {
@@ -279,10 +284,16 @@ func TestComposeAuditDatabaseInit(t *testing.T) {
 		"TRUNCATE runbook_audit",
 		"DROP TRIGGER runbook_audit_append_only ON runbook_audit",
 		"UPDATE runbook_audit_settings SET min_age = interval '1 day'",
+		"DELETE FROM runbook_audit_checkpoint",
+		"UPDATE runbook_audit_checkpoint SET seq = 2",
 	} {
 		if _, err := conn.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "denied") && !strings.Contains(err.Error(), "must be owner") {
 			t.Errorf("%s as runbook_worker: %v, want it refused", sql, err)
 		}
+	}
+	var checkpoints int
+	if err := pgxQueryRow(ctx, t, worker, "SELECT count(*) FROM runbook_audit_checkpoint WHERE seq = 1", &checkpoints); checkpoints != 1 {
+		t.Errorf("checkpoints at seq 1: %d, %v; want the signed append's checkpoint", checkpoints, err)
 	}
 	var minAge string
 	if err := pgxQueryRow(ctx, t, srv.URL("runbook_audit"), "SELECT min_age::text FROM runbook_audit_settings", &minAge); minAge != "400 days" {

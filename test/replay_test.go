@@ -39,10 +39,9 @@ const maxFixtureBytes = 400 << 10
 func replay(t *testing.T, file string) {
 	t.Helper()
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(workflows.Release)
-	r.RegisterWorkflow(workflows.Environment)
-	r.RegisterWorkflow(workflows.Freezes)
-	r.RegisterWorkflow(workflows.Drift)
+	for _, reg := range workflows.Registrations {
+		r.RegisterWorkflowWithOptions(reg.Fn, workflow.RegisterOptions{Name: reg.Name})
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)

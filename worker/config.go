@@ -45,6 +45,10 @@ type Config struct {
 	// AuditRetention, when set, makes the worker prune audit entries older
 	// than this at start and daily (RUNBOOK_AUDIT_RETENTION, e.g. 400d).
 	AuditRetention time.Duration
+	// AuditTemporalEvery is how often a signing worker records the log's
+	// newest checkpoint in the AuditCheckpoints workflow
+	// (RUNBOOK_AUDIT_TEMPORAL_CHECKPOINT, default 1m; off: 0).
+	AuditTemporalEvery time.Duration
 	// UIURL is the Temporal Web UI base URL used in links
 	// (RUNBOOK_UI_URL, default http://127.0.0.1:8233).
 	UIURL string
@@ -136,6 +140,9 @@ func LoadConfig() (Config, error) {
 	}
 	cfg.AuditKeys = audit.KeyConfig{KeyFile: os.Getenv(audit.EnvKeyFile), Checkpoint: os.Getenv(audit.EnvCheckpoint)}
 	if cfg.AuditRetention, err = audit.ParseRetention(os.Getenv(audit.EnvRetention)); err != nil {
+		return Config{}, err
+	}
+	if cfg.AuditTemporalEvery, err = audit.ParseTemporalEvery(os.Getenv(audit.EnvTemporalCheckpoint)); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

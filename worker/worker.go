@@ -148,10 +148,36 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	// After the workers start: restoring reads the closed run through a
 	// query that a worker answers.
 	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)
+	stopWitness, err := witnessCheckpoints(ctx, cfg, c, log)
+	if err != nil {
+		stopKeeping()
+		frz.Stop()
+		host.Stop()
+		shared.Stop()
+		return err
+	}
 	<-ctx.Done()
+	// Before the workers stop: the last record is an Update they run.
+	stopWitness()
 	stopKeeping()
 	frz.Stop()
 	host.Stop()
 	shared.Stop()
 	return nil
+}
+
+// witnessCheckpoints, for a signing worker, records the audit log's newest
+// checkpoint in its AuditCheckpoints workflow now, every
+// cfg.AuditTemporalEvery and at shutdown (the returned stop).
+func witnessCheckpoints(ctx context.Context, cfg Config, c client.Client, log audit.Store) (func(), error) {
+	if audit.StoreSigner(log) == nil || cfg.AuditTemporalEvery == 0 {
+		return func() {}, nil
+	}
+	id, err := audit.LogID(cfg.AuditLog, cfg.AuditDSN)
+	if err != nil {
+		return nil, err
+	}
+	tw := &audit.TemporalWitness{Client: c, TaskQueue: cfg.TaskQueue, WorkflowID: audit.CheckpointsWorkflowID(id), Store: log}
+	slog.Info("audit log: recording its checkpoint in Temporal", "workflow_id", tw.WorkflowID, "every", cfg.AuditTemporalEvery)
+	return audit.StartTemporalWitness(ctx, tw, cfg.AuditTemporalEvery), nil
 }

@@ -1,6 +1,9 @@
 package workflows
 
-import "github.com/runbookhq/runbook/activities/freezes"
+import (
+	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/freezes"
+)
 
 // Registration is a workflow function and the name clients start it by.
 type Registration struct {
@@ -16,4 +19,5 @@ var Registrations = []Registration{
 	{EnvironmentWorkflowName, Environment},
 	{DriftWorkflowName, Drift},
 	{freezes.WorkflowName, Freezes},
+	{audit.CheckpointsWorkflowName, AuditCheckpoints},
 }

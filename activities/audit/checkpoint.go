@@ -60,13 +60,19 @@ func (cp Checkpoint) Verify(keys Keyring) error {
 	return nil
 }
 
+// SignCheckpoint signs a checkpoint at seq and hash, written at now (kept
+// to the microsecond, as PostgreSQL keeps it).
+func (s *Signer) SignCheckpoint(seq int64, hash string, now time.Time) Checkpoint {
+	cp := Checkpoint{Seq: seq, Hash: hash, Time: now.UTC().Truncate(time.Microsecond), KeyID: s.id}
+	cp.Sig = s.sign(cp.message())
+	return cp
+}
+
 // writeCheckpoint signs a checkpoint at seq and hash and replaces the file at
 // path with it atomically (a temporary file, synced and renamed), so a crash
 // leaves the old checkpoint or the new one, never half of one.
 func (s *Signer) writeCheckpoint(path string, seq int64, hash string, now time.Time) error {
-	cp := Checkpoint{Seq: seq, Hash: hash, Time: now.UTC().Truncate(time.Microsecond), KeyID: s.id}
-	cp.Sig = s.sign(cp.message())
-	b, err := json.Marshal(cp)
+	b, err := json.Marshal(s.SignCheckpoint(seq, hash, now))
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,12 @@
 // entry recording the anchor, the hash the first kept entry must point at;
 // being in the chain, the anchor cannot be changed unnoticed either. Rewriting
 // the log from an edited entry to its end (or cutting entries off its end) is
-// not detectable from the log alone; a file log written with a Signer signs
-// every entry and keeps a signed Checkpoint outside the log, which
-// VerifyTrust compares the log with (AppendAuditResult.Hash in workflow
-// history is another place the head hash is recorded).
+// not detectable from the log alone; a store written with a Signer signs
+// every entry and keeps a signed Checkpoint outside the log (a file beside
+// the file log; the table runbook_audit_checkpoint, and optionally a file,
+// for PostgreSQL), which VerifyTrust compares the log with
+// (AppendAuditResult.Hash in workflow history is another place the head hash
+// is recorded).
 package audit
 
 import (

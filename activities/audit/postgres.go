@@ -23,6 +23,11 @@ type Postgres struct {
 	pool *pgxpool.Pool
 	dsn  string // only to scrub the password from driver errors
 	name string // host and database, for messages
+	// state is which parts of the current schema the database has.
+	state pgSchemaState
+	// signing signs appended rows and checkpoints them, in the table
+	// runbook_audit_checkpoint and, if Checkpoint is set, in that file.
+	signing Signing
 }
 
 // OpenPostgres connects to the database dsn names and creates the table, its
@@ -70,38 +75,43 @@ func openPostgres(ctx context.Context, dsn string, role *roleRule) (*Postgres, e
 	return p, nil
 }
 
-// ensureSchema creates the table and its guards once, and with upgrade adds
-// the guards a table made by an older runbook lacks (the settings holding the
-// prune's minimum age, and the prune function enforcing it). Workers starting
-// together take the append lock, so only one of them creates it. A role that
-// may not create tables works as long as the owner created them first.
+// ensureSchema creates the tables once, and with upgrade adds what a table
+// made by an older runbook lacks (the settings holding the prune's minimum
+// age and the prune function enforcing it, the signature columns, the
+// checkpoint table). Workers starting together take the append lock, so only
+// one of them creates it. A role that may not create tables works as long as
+// the owner created them first.
 func (p *Postgres) ensureSchema(ctx context.Context, upgrade bool) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLockKey); err != nil {
 			return err
 		}
-		var exists, guarded bool
+		var exists bool
 		var schema, tableSchema, owner string
-		if err := tx.QueryRow(ctx, `SELECT to_regclass('runbook_audit') IS NOT NULL, to_regclass('runbook_audit_settings') IS NOT NULL,
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('runbook_audit') IS NOT NULL,
 			current_schema(), coalesce(n.nspname::text, ''), coalesce(pg_get_userbyid(c.relowner)::text, '')
 			FROM (SELECT 1) one LEFT JOIN pg_class c ON c.oid = to_regclass('runbook_audit')
-			LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`).Scan(&exists, &guarded, &schema, &tableSchema, &owner); err != nil {
+			LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`).Scan(&exists, &schema, &tableSchema, &owner); err != nil {
 			return err
 		}
-		switch {
-		case !exists:
+		if !exists {
 			if _, err := tx.Exec(ctx, pgSchemaIn(schema)); err != nil {
 				return fmt.Errorf("create table runbook_audit: %w", err)
 			}
-		case !guarded && upgrade:
-			// The settings belong to the table's owner, whom the SECURITY
-			// DEFINER prune function runs as (a replaced function keeps its owner).
-			sql := "SET LOCAL search_path = " + pgx.Identifier{tableSchema}.Sanitize() + ";" + fillSchema(pgGuards, tableSchema) +
-				"ALTER TABLE runbook_audit_settings OWNER TO " + pgx.Identifier{owner}.Sanitize() + ";"
-			if _, err := tx.Exec(ctx, sql); err != nil {
-				return fmt.Errorf("add runbook_audit_settings and the prune's minimum age to an older runbook_audit: %w", err)
-			}
+			p.state = pgSchemaState{guarded: true, signed: true, checkpoints: true}
+			return nil
 		}
+		st := &p.state
+		if err := tx.QueryRow(ctx, pgStateQuery).Scan(&st.guarded, &st.signed, &st.checkpoints); err != nil {
+			return err
+		}
+		if st.current() || !upgrade {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, pgUpgrade(*st, tableSchema, owner)); err != nil {
+			return fmt.Errorf("upgrade the older runbook_audit, which lacks %s: %w", st.missing(), err)
+		}
+		*st = pgSchemaState{guarded: true, signed: true, checkpoints: true}
 		return nil
 	})
 }
@@ -117,48 +127,68 @@ func (p *Postgres) Close() error {
 
 // Append writes e as the next entry and returns it with Seq, Prev and Hash
 // set, or returns the stored entry if e.ID is already in the table, written
-// by any worker. It checks the stored tail before linking to it.
+// by any worker. It checks the stored tail before linking to it. A signing
+// store signs the row and inserts a signed checkpoint at it in the same
+// transaction, after checking that the table still reaches the last one.
 func (p *Postgres) Append(ctx context.Context, e Entry) (Entry, error) {
 	if err := validate(e); err != nil {
 		return Entry{}, err
 	}
 	var out Entry
+	var cp Checkpoint
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLockKey); err != nil {
 			return err
 		}
 		// Under the lock every earlier append has committed, so this sees it.
-		stored, found, err := queryEntry(ctx, tx, "WHERE id = $1", e.ID)
+		stored, found, err := p.queryEntry(ctx, tx, "WHERE id = $1", e.ID)
 		if err != nil || found {
 			out = stored
 			return err
 		}
-		tail, _, err := queryEntry(ctx, tx, "ORDER BY seq DESC LIMIT 1")
+		tail, _, err := p.queryEntry(ctx, tx, "ORDER BY seq DESC LIMIT 1")
 		if err != nil {
 			return err
 		}
-		// Rows are not signed yet: the table has no column for the signature.
 		e.Seq, e.Prev, e.Time, e.KeyID, e.Sig = tail.Seq+1, tail.Hash, e.Time.UTC(), "", ""
-		out, err = insert(ctx, tx, e)
+		out, cp, err = p.insert(ctx, tx, e, tail)
 		return err
 	})
 	if err != nil {
 		return Entry{}, p.wrap("append to", err)
 	}
+	p.afterAppend(cp)
 	return out, nil
 }
 
-// insert seals e and writes its row.
-func insert(ctx context.Context, tx pgx.Tx, e Entry) (Entry, error) {
+// insert signs (if the store signs) and seals e, the successor of tail, and
+// writes its row and its checkpoint.
+func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, e Entry, tail Entry) (Entry, Checkpoint, error) {
+	s := p.signing.Signer
+	if s != nil {
+		if err := p.checkCheckpoints(ctx, tx, tail); err != nil {
+			return Entry{}, Checkpoint{}, err
+		}
+		e.KeyID = s.id
+	} else if !p.state.signed {
+		return Entry{}, Checkpoint{}, fmt.Errorf("%w: it lacks %s", ErrSchemaOutdated, p.state.missing())
+	}
 	e, body, err := seal(e)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, Checkpoint{}, err
+	}
+	if s != nil {
+		e.Sig = s.sign(entryMessage(e.Hash))
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO runbook_audit (`+pgColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		e.Seq, e.ID, e.Time, e.Actor, e.Action, e.Release, e.Service, e.Environment, e.Version, e.Step, e.Outcome,
-		e.Detail, e.Channel, e.Digest, e.Commit, e.BreakGlass, e.Prev, e.Hash, string(body))
-	return e, err
+		e.Detail, e.Channel, e.Digest, e.Commit, e.BreakGlass, e.Prev, e.Hash, string(body), e.KeyID, e.Sig)
+	if err != nil || s == nil {
+		return e, Checkpoint{}, err
+	}
+	cp, err := insertCheckpoint(ctx, tx, s, e.Seq, e.Hash)
+	return e, cp, err
 }
 
 // Read implements Reader: it reads the whole table in one snapshot, verifying
@@ -194,7 +224,7 @@ type querier interface {
 // the first broken entry's seq.
 func (p *Postgres) scanAll(ctx context.Context, q querier, fn func(Entry)) (chain, error) {
 	var c chain
-	rows, err := q.Query(ctx, "SELECT "+pgColumns+" FROM runbook_audit ORDER BY seq")
+	rows, err := q.Query(ctx, "SELECT "+p.columns()+" FROM runbook_audit ORDER BY seq")
 	if err != nil {
 		return c, p.wrap("read", err)
 	}
@@ -215,9 +245,17 @@ func (p *Postgres) scanAll(ctx context.Context, q querier, fn func(Entry)) (chai
 	return c, dbLine(c.finish())
 }
 
+// columns are the columns to read: an older table has no key_id and sig.
+func (p *Postgres) columns() string {
+	if p.state.signed {
+		return pgColumns
+	}
+	return pgColumnsUnsigned
+}
+
 // queryEntry reads the one row the clause selects, checked against its hash.
-func queryEntry(ctx context.Context, tx pgx.Tx, clause string, args ...any) (Entry, bool, error) {
-	rows, err := tx.Query(ctx, "SELECT "+pgColumns+" FROM runbook_audit "+clause, args...)
+func (p *Postgres) queryEntry(ctx context.Context, tx pgx.Tx, clause string, args ...any) (Entry, bool, error) {
+	rows, err := tx.Query(ctx, "SELECT "+p.columns()+" FROM runbook_audit "+clause, args...)
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -236,7 +274,7 @@ func rowEntry(rows pgx.Rows) (Entry, error) {
 	var r Entry
 	var body string
 	if err := rows.Scan(&r.Seq, &r.ID, &r.Time, &r.Actor, &r.Action, &r.Release, &r.Service, &r.Environment, &r.Version,
-		&r.Step, &r.Outcome, &r.Detail, &r.Channel, &r.Digest, &r.Commit, &r.BreakGlass, &r.Prev, &r.Hash, &body); err != nil {
+		&r.Step, &r.Outcome, &r.Detail, &r.Channel, &r.Digest, &r.Commit, &r.BreakGlass, &r.Prev, &r.Hash, &body, &r.KeyID, &r.Sig); err != nil {
 		return Entry{}, err
 	}
 	fail := func(format string, a ...any) (Entry, error) {
@@ -252,12 +290,15 @@ func rowEntry(rows pgx.Rows) (Entry, error) {
 		return fail("not a valid entry (%v), the row was edited", err)
 	case e.Hash != "":
 		return fail("the stored record carries a hash, the row was edited")
+	case e.Sig != "":
+		return fail("the stored record carries a signature, the row was edited")
 	case e.Seq != r.Seq:
 		return fail("the row holds the record of seq %d: rows were reordered or renumbered", e.Seq)
 	case !isCanonical(e, []byte(body), false):
 		return fail("%s", notCanonical)
 	}
-	e.Hash = r.Hash
+	// The signature is not part of the record: it signs the hash.
+	e.Hash, e.Sig = r.Hash, r.Sig
 	if cols := differing(r, e); len(cols) > 0 {
 		return fail("column %s differs from the hashed record, the row was edited", strings.Join(cols, ", "))
 	}
@@ -289,6 +330,7 @@ func differing(r, e Entry) []string {
 	check("commit", r.Commit == e.Commit)
 	check("break_glass", r.BreakGlass == e.BreakGlass)
 	check("prev", r.Prev == e.Prev)
+	check("key_id", r.KeyID == e.KeyID)
 	return cols
 }
 

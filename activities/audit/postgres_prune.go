@@ -15,14 +15,17 @@ import (
 // last entry records exactly this prune.
 func (p *Postgres) Prune(ctx context.Context, in PruneInput) (PruneResult, error) {
 	var res PruneResult
+	var cp Checkpoint
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLockKey); err != nil {
 			return err
 		}
 		// Only the prefix that may go is kept in memory.
 		var prefix []Entry
+		var tail Entry
 		open := true
 		c, err := p.scanAll(ctx, tx, func(e Entry) {
+			tail = e
 			if open = open && e.Time.Before(in.Before); open {
 				prefix = append(prefix, e)
 			}
@@ -34,7 +37,7 @@ func (p *Postgres) Prune(ctx context.Context, in PruneInput) (PruneResult, error
 		if err != nil || n == 0 {
 			return err
 		}
-		if _, err := insert(ctx, tx, pruned); err != nil {
+		if pruned, cp, err = p.insert(ctx, tx, pruned, tail); err != nil {
 			return err
 		}
 		pr := pruned.Pruned
@@ -51,5 +54,6 @@ func (p *Postgres) Prune(ctx context.Context, in PruneInput) (PruneResult, error
 	if err != nil {
 		return PruneResult{}, p.wrap("prune", err)
 	}
+	p.afterAppend(cp)
 	return res, nil
 }

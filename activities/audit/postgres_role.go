@@ -17,9 +17,11 @@ const EnvDSNAllowOwner = "RUNBOOK_AUDIT_DSN_ALLOW_OWNER"
 // empty or drop the audit log, and refused to start with it.
 var ErrOwnerRole = errors.New("the audit database role can alter the audit log")
 
-// ErrSchemaOutdated means the audit table was created by an older runbook,
-// without runbook_audit_settings: its prune function enforces no minimum age.
-var ErrSchemaOutdated = errors.New("the audit table predates runbook_audit_settings, so its prune function enforces no minimum age")
+// ErrSchemaOutdated means the audit table was created by an older runbook:
+// without runbook_audit_settings its prune function enforces no minimum age,
+// without the key_id and sig columns and runbook_audit_checkpoint rows
+// cannot be signed nor checkpointed.
+var ErrSchemaOutdated = errors.New("the audit table was created by an older runbook")
 
 // roleRule says whether an owner role is allowed (EnvDSNAllowOwner).
 type roleRule struct{ allowOwner bool }
@@ -37,21 +39,20 @@ const ownerFix = "connect the worker as a role that may only SELECT and INSERT o
 const roleQuery = `
 WITH objs(kind, name, owner, oid) AS (
 	SELECT 'table', c.relname::text, c.relowner, c.oid FROM pg_class c
-	 WHERE c.oid IN (to_regclass('runbook_audit'), to_regclass('runbook_audit_settings'))
+	 WHERE c.oid IN (to_regclass('runbook_audit'), to_regclass('runbook_audit_settings'), to_regclass('runbook_audit_checkpoint'))
 	UNION ALL
 	SELECT 'function', p.proname::text, p.proowner, p.oid FROM pg_proc p
 	 WHERE p.oid IN (to_regprocedure('runbook_audit_prune(bigint, bigint, text, timestamptz)'),
-	                 to_regprocedure('runbook_audit_append_only()'))
+	                 to_regprocedure('runbook_audit_append_only()'), to_regprocedure('runbook_audit_checkpoint_append_only()'))
 )
-SELECT current_user::text, to_regclass('runbook_audit') IS NOT NULL,
-	to_regclass('runbook_audit_settings') IS NOT NULL, r.rolsuper, r.rolcreaterole,
+SELECT current_user::text, to_regclass('runbook_audit') IS NOT NULL, r.rolsuper, r.rolcreaterole,
 	coalesce((SELECT has_schema_privilege(c.relnamespace, 'CREATE') FROM pg_class c WHERE c.oid = to_regclass('runbook_audit')), false),
 	coalesce((SELECT array_agg(o.kind || ' ' || o.name ORDER BY o.name) FROM objs o
 	           WHERE pg_has_role(current_user, o.owner, 'MEMBER')), '{}'),
 	coalesce((SELECT array_agg(p.priv || ' on ' || o.name ORDER BY o.name, p.priv) FROM objs o
 	           CROSS JOIN unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES', 'INSERT']) p(priv)
 	           WHERE o.kind = 'table' AND has_table_privilege(o.oid, p.priv)
-	             AND NOT (o.name = 'runbook_audit' AND p.priv = 'INSERT')), '{}')
+	             AND NOT (o.name IN ('runbook_audit', 'runbook_audit_checkpoint') AND p.priv = 'INSERT')), '{}')
 FROM pg_roles r WHERE r.rolname = current_user`
 
 // checkWorkerRole refuses a role that could alter the audit log, unless
@@ -61,14 +62,19 @@ FROM pg_roles r WHERE r.rolname = current_user`
 // table is refused too, since creating it makes the worker its owner.
 func (p *Postgres) checkWorkerRole(ctx context.Context, rule roleRule) error {
 	var user string
-	var exists, guarded, super, createRole, createIn bool
+	var exists, super, createRole, createIn bool
 	var owns, privs []string
-	if err := p.pool.QueryRow(ctx, roleQuery).Scan(&user, &exists, &guarded, &super, &createRole, &createIn, &owns, &privs); err != nil {
+	if err := p.pool.QueryRow(ctx, roleQuery).Scan(&user, &exists, &super, &createRole, &createIn, &owns, &privs); err != nil {
 		return err
 	}
-	if exists && !guarded && !rule.allowOwner {
-		return fmt.Errorf("%w: upgrade it as its owner: start the worker once with the owner's DSN and %s=1, "+
-			"or run the runbook_audit_settings and runbook_audit_prune statements of deploy/postgres/10-runbook-audit.sql as the owner", ErrSchemaOutdated, EnvDSNAllowOwner)
+	var st pgSchemaState
+	if err := p.pool.QueryRow(ctx, pgStateQuery).Scan(&st.guarded, &st.signed, &st.checkpoints); err != nil {
+		return err
+	}
+	if exists && !st.current() && !rule.allowOwner {
+		return fmt.Errorf("%w: it lacks %s; upgrade it as its owner: start the worker once with the owner's DSN and %s=1 "+
+			"(which also lets the roles that may insert into runbook_audit insert checkpoints), "+
+			"or run the statements of deploy/postgres/10-runbook-audit.sql it lacks as the owner", ErrSchemaOutdated, st.missing(), EnvDSNAllowOwner)
 	}
 	var why []string
 	if !exists {

@@ -54,6 +54,7 @@ func ownerAndWorker(t *testing.T, dsn string) string {
 		"SET ROLE " + owner,
 		pgSchemaIn("public"),
 		"GRANT SELECT, INSERT ON runbook_audit TO " + worker,
+		"GRANT SELECT, INSERT ON runbook_audit_checkpoint TO " + worker,
 		"GRANT EXECUTE ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) TO " + worker,
 		"RESET ROLE",
 	} {

@@ -13,13 +13,21 @@ const appendLockKey int64 = 0x72756e626f6f6b61
 
 // pgColumns are the columns of a row, in the order rowScan reads them.
 const pgColumns = `seq, id, time, actor, action, release, service, environment, version, step, outcome, detail,
-	channel, digest, commit, break_glass, prev, hash, canonical`
+	channel, digest, commit, break_glass, prev, hash, canonical, key_id, sig`
+
+// pgColumnsUnsigned reads a table made before rows were signed as if its
+// key_id and sig were empty, so an older table can still be read and verified.
+const pgColumnsUnsigned = `seq, id, time, actor, action, release, service, environment, version, step, outcome, detail,
+	channel, digest, commit, break_glass, prev, hash, canonical, '' AS key_id, '' AS sig`
 
 // pgSchema creates the table, the trigger that keeps it append-only and the
 // one function allowed to delete from it. canonical holds the exact bytes the
 // hash covers (the entry's JSON with the hash blank): verification re-hashes
 // them and checks that every column agrees with them, so the columns can be
-// queried while the record itself stays tamper-evident.
+// queried while the record itself stays tamper-evident. key_id (also in the
+// record) and sig hold the worker's signature of the hash; rows written
+// before signing have them empty. runbook_audit_checkpoint (see
+// pgCheckpointSchema) holds the signed checkpoints.
 //
 // Deleting needs both the DELETE privilege and the transaction-local setting
 // runbook.audit_prune, which only runbook_audit_prune sets, after checking
@@ -28,6 +36,7 @@ const pgColumns = `seq, id, time, actor, action, release, service, environment, 
 // on the table and EXECUTE on the function (SECURITY DEFINER) and nothing else:
 //
 //	GRANT SELECT, INSERT ON runbook_audit TO runbook_worker;
+//	GRANT SELECT, INSERT ON runbook_audit_checkpoint TO runbook_worker;
 //	GRANT EXECUTE ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) TO runbook_worker;
 //
 // Someone who owns the table can still disable the trigger; verification
@@ -62,7 +71,9 @@ CREATE TABLE runbook_audit (
 	break_glass boolean     NOT NULL,
 	prev        text        NOT NULL,
 	hash        text        NOT NULL,
-	canonical   text        NOT NULL
+	canonical   text        NOT NULL,
+	key_id      text        NOT NULL DEFAULT '',
+	sig         text        NOT NULL DEFAULT ''
 );
 CREATE INDEX runbook_audit_time ON runbook_audit (time);
 CREATE INDEX runbook_audit_release ON runbook_audit (release);
@@ -83,7 +94,7 @@ CREATE TRIGGER runbook_audit_append_only BEFORE UPDATE OR DELETE ON runbook_audi
 	FOR EACH ROW EXECUTE FUNCTION runbook_audit_append_only();
 CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
 	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
-` + pgGuards
+` + pgCheckpointSchema + pgGuards
 
 // pgGuards creates the settings and (re)creates the prune function: all of
 // pgSchema a table made before runbook_audit_settings existed lacks, which

@@ -330,12 +330,3 @@ func TestAuditMissingCheckpointOfASignedLogIsRefused(t *testing.T) {
 		t.Error("a new checkpoint was written")
 	}
 }
-
-// The PostgreSQL store does not sign yet; a key configured for it is refused
-// rather than ignored, so nobody believes the rows are signed.
-func TestAuditKeyWithPostgresIsRefused(t *testing.T) {
-	_, err := OpenStore(t.Context(), "", "postgres://runbook@127.0.0.1:1/audit", KeyConfig{KeyFile: "/nonexistent/key.pem"})
-	if err == nil || !strings.Contains(err.Error(), "does not sign entries yet") {
-		t.Fatalf("OpenStore = %v, want the key refused for PostgreSQL", err)
-	}
-}

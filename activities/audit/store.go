@@ -70,20 +70,22 @@ type KeyConfig struct {
 // OpenStore opens the log the worker writes to: PostgreSQL when dsn is set,
 // else the file at path, signing with the key keys names. In PostgreSQL it
 // refuses a role that could alter the log (ErrOwnerRole) unless
-// EnvDSNAllowOwner is 1. Like Open, it
-// verifies the whole chain first (and, signing, that the log reaches its
-// checkpoint), so a tampered log is noticed when the worker starts, not at
-// the next release.
+// EnvDSNAllowOwner is 1, and a signing store keeps its checkpoints in the
+// table runbook_audit_checkpoint and, if keys.Checkpoint is set, in that
+// file as well. Like Open, it verifies the whole chain first (and, signing,
+// that the log reaches its checkpoints), so a tampered log is noticed when
+// the worker starts, not at the next release.
 func OpenStore(ctx context.Context, path string, dsn DSN, keys KeyConfig) (Store, error) {
-	if keys.KeyFile != "" && dsn != "" {
-		return nil, fmt.Errorf("%s: the PostgreSQL audit store does not sign entries yet; unset it or %s", EnvKeyFile, EnvDSN)
-	}
+	var signer *Signer
 	if keys.KeyFile != "" {
 		s, err := LoadSigner(keys.KeyFile)
 		if err != nil {
 			return nil, err
 		}
-		return OpenSigned(path, Signing{Signer: s, Checkpoint: keys.Checkpoint})
+		signer = s
+	}
+	if dsn == "" && signer != nil {
+		return OpenSigned(path, Signing{Signer: signer, Checkpoint: keys.Checkpoint})
 	}
 	if dsn == "" {
 		return Open(path)
@@ -96,6 +98,15 @@ func OpenStore(ctx context.Context, path string, dsn DSN, keys KeyConfig) (Store
 	if _, err := p.Verify(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("audit log %s: %w; run `runbook audit verify` and restore the table from backup", p, err)
+	}
+	if signer == nil {
+		return p, nil
+	}
+	p.signing = Signing{Signer: signer, Checkpoint: keys.Checkpoint}
+	slog.Info("audit database: signing entries", "log", p.name, "key_id", signer.KeyID(), "checkpoint_file", keys.Checkpoint)
+	if err := p.syncCheckpoints(ctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("%w; nothing is appended until it is restored from backup", err)
 	}
 	return p, nil
 }

@@ -223,14 +223,14 @@ func (d pgTamper) get(t *testing.T, tx pgx.Tx, seq int64) Entry {
 // hash column from e.Hash.
 func (d pgTamper) set(t *testing.T, tx pgx.Tx, seq int64, e Entry) {
 	t.Helper()
-	hash := e.Hash
-	e.Hash = ""
+	hash, sig := e.Hash, e.Sig
+	e.Hash, e.Sig = "", ""
 	body, _ := canonical(e)
 	_, err := tx.Exec(t.Context(), `UPDATE runbook_audit SET id=$2, time=$3, actor=$4, action=$5, release=$6, service=$7,
 		environment=$8, version=$9, step=$10, outcome=$11, detail=$12, channel=$13, digest=$14, commit=$15,
-		break_glass=$16, prev=$17, hash=$18, canonical=$19 WHERE seq=$1`,
+		break_glass=$16, prev=$17, hash=$18, canonical=$19, key_id=$20, sig=$21 WHERE seq=$1`,
 		seq, e.ID, e.Time, e.Actor, e.Action, e.Release, e.Service, e.Environment, e.Version, e.Step, e.Outcome,
-		e.Detail, e.Channel, e.Digest, e.Commit, e.BreakGlass, e.Prev, hash, string(body))
+		e.Detail, e.Channel, e.Digest, e.Commit, e.BreakGlass, e.Prev, hash, string(body), e.KeyID, sig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +271,7 @@ func (d pgTamper) insertAfter(t *testing.T, seq int64) {
 		if _, err := tx.Exec(t.Context(), "UPDATE runbook_audit SET seq = seq - 1000000 + 1 WHERE seq > 1000000"); err != nil {
 			return err
 		}
-		_, err := insert(t.Context(), tx, forged(seq+1, prev.Hash))
-		return err
+		return pgInsert(t, tx, forged(seq+1, prev.Hash))
 	})
 }
 
@@ -290,7 +289,14 @@ func (d pgTamper) swap(t *testing.T, a, b int64) {
 
 func (d pgTamper) put(t *testing.T, e Entry) {
 	d.do(t, func(tx pgx.Tx) error {
-		_, err := insert(t.Context(), tx, e)
-		return err
+		return pgInsert(t, tx, e)
 	})
+}
+
+// pgInsert seals e as it is (its key ID kept, unsigned) and inserts its row,
+// as someone writing to the table directly would.
+func pgInsert(t *testing.T, tx pgx.Tx, e Entry) error {
+	p := &Postgres{state: pgSchemaState{guarded: true, signed: true, checkpoints: true}}
+	_, _, err := p.insert(t.Context(), tx, e, Entry{})
+	return err
 }

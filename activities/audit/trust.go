@@ -1,6 +1,9 @@
 package audit
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Trust is what verification checks beyond the chain: the signatures of the
 // entries against trusted public keys, and that the log still reaches a
@@ -12,6 +15,25 @@ type Trust struct {
 	// where it was read, for messages.
 	Checkpoint     *Checkpoint
 	CheckpointPath string
+	// Also are more checkpoints kept elsewhere (the PostgreSQL checkpoint
+	// table, Temporal), each checked like Checkpoint: the log must reach
+	// every one of them.
+	Also []CheckpointAt
+}
+
+// CheckpointAt is a checkpoint and where it was read, for messages.
+type CheckpointAt struct {
+	Checkpoint Checkpoint
+	Where      string
+}
+
+// checkpoints lists every checkpoint t holds.
+func (t Trust) checkpoints() []CheckpointAt {
+	all := t.Also
+	if t.Checkpoint != nil {
+		all = append([]CheckpointAt{{Checkpoint: *t.Checkpoint, Where: t.CheckpointPath}}, all...)
+	}
+	return all
 }
 
 // TrustResult summarises the signatures of a verified log.
@@ -24,8 +46,10 @@ type TrustResult struct {
 	Unsigned      int64 `json:"unsigned"`
 	UnsignedFirst int64 `json:"unsigned_first,omitempty"`
 	UnsignedLast  int64 `json:"unsigned_last,omitempty"`
-	// CheckpointSeq is the checkpoint the log reaches, 0 if none was checked.
-	CheckpointSeq int64 `json:"checkpoint_seq,omitempty"`
+	// CheckpointSeq is the newest checkpoint the log reaches, 0 if none was
+	// checked; CheckpointsChecked names where the checkpoints were read.
+	CheckpointSeq      int64    `json:"checkpoint_seq,omitempty"`
+	CheckpointsChecked []string `json:"checkpoints_checked,omitempty"`
 }
 
 // Summary describes the result in one line.
@@ -35,7 +59,7 @@ func (r TrustResult) Summary() string {
 		s += fmt.Sprintf(", %d unsigned (seq %d..%d, written before signing was set up)", r.Unsigned, r.UnsignedFirst, r.UnsignedLast)
 	}
 	if r.CheckpointSeq > 0 {
-		s += fmt.Sprintf("; reaches the checkpoint at seq %d", r.CheckpointSeq)
+		s += fmt.Sprintf("; reaches the checkpoint at seq %d (checked: %s)", r.CheckpointSeq, strings.Join(r.CheckpointsChecked, ", "))
 	} else {
 		s += "; no checkpoint checked, so a cut tail would not show"
 	}
@@ -67,12 +91,8 @@ func VerifyTrust(entries []Entry, res VerifyResult, t Trust) (TrustResult, error
 		}
 		out.Signed, lastSigned = out.Signed+1, e.Seq
 	}
-	if t.Checkpoint == nil {
+	if len(t.checkpoints()) == 0 {
 		return out, nil
-	}
-	cp := *t.Checkpoint
-	if err := cp.Verify(t.Keys); err != nil {
-		return out, err
 	}
 	c := chain{seq: res.LastSeq, head: res.Head, first: res.FirstSeq}
 	if res.AnchorSeq > 0 {
@@ -88,9 +108,15 @@ func VerifyTrust(entries []Entry, res VerifyResult, t Trust) (TrustResult, error
 		}
 		return entries[i].Hash, true
 	}
-	if err := cp.reaches(&c, hashAt, t.CheckpointPath); err != nil {
-		return out, err
+	for _, at := range t.checkpoints() {
+		if err := at.Checkpoint.Verify(t.Keys); err != nil {
+			return out, fmt.Errorf("%s: %w", at.Where, err)
+		}
+		if err := at.Checkpoint.reaches(&c, hashAt, at.Where); err != nil {
+			return out, err
+		}
+		out.CheckpointSeq = max(out.CheckpointSeq, at.Checkpoint.Seq)
+		out.CheckpointsChecked = append(out.CheckpointsChecked, at.Where)
 	}
-	out.CheckpointSeq = cp.Seq
 	return out, nil
 }

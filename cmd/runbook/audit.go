@@ -76,6 +76,7 @@ type auditVerifyJSON struct {
 
 func newAuditVerifyCmd(a *app) *cobra.Command {
 	var output, publicKey, checkpoint string
+	var temporal bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the hash chain of the audit log, from its anchor if it was pruned",
@@ -83,7 +84,8 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			"chain is intact. With --public-key it also checks each entry's signature (entries written before\n" +
 			"signing was set up are counted as unsigned; an unsigned entry after a signed one is an error) and\n" +
 			"that the log still reaches the signed checkpoint the worker keeps outside it, so a cut tail or an\n" +
-			"emptied log is detected.",
+			"emptied log is detected. For PostgreSQL that is the latest row of runbook_audit_checkpoint, and\n" +
+			"--checkpoint FILE if given (the worker writes it when RUNBOOK_AUDIT_CHECKPOINT is set).",
 		Example: "  runbook audit verify --public-key audit-keys.pub --checkpoint /backup/audit.jsonl.checkpoint",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -100,7 +102,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			var trust *audit.TrustResult
 			if err == nil && publicKey != "" {
 				var tr audit.TrustResult
-				if tr, err = a.checkTrust(cmd.Context(), r, res, publicKey, checkpoint); err == nil {
+				if tr, err = a.checkTrust(cmd.Context(), r, res, publicKey, checkpoint, temporal); err == nil {
 					trust = &tr
 				} else if !errors.As(err, &ce) {
 					return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
@@ -131,6 +133,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM file of the trusted Ed25519 public keys: check every entry's signature and the checkpoint")
+	cmd.Flags().BoolVar(&temporal, "temporal", false, "with --public-key, also check the checkpoint the workers record in Temporal (workflow audit-checkpoints/<log>)")
 	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "the signed checkpoint to check the log against (default $RUNBOOK_AUDIT_CHECKPOINT or <log>.checkpoint)")
 	return cmd
 }

@@ -9,14 +9,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/worker"
 )
 
 // checkTrust checks, for `audit verify --public-key`, the signature of every
 // entry of a log whose chain verified with res, and that the log reaches its
-// checkpoint: checkpoint if given, else the configured one of a file log. A
-// missing checkpoint is an error for a file log: without it a cut tail or an
-// emptied log would pass.
-func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult, publicKey, checkpoint string) (audit.TrustResult, error) {
+// checkpoints: checkpoint if given, else the configured one of a file log;
+// for PostgreSQL the latest row of runbook_audit_checkpoint as well. A
+// missing checkpoint is an error for a file log, and for a database whose
+// last entry is signed: without it a cut tail or an emptied log would pass.
+func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult, publicKey, checkpoint string, temporal bool) (audit.TrustResult, error) {
 	keys, err := audit.LoadPublicKeys(publicKey)
 	if err != nil {
 		return audit.TrustResult{}, fmt.Errorf("--public-key: %w", err)
@@ -47,7 +49,61 @@ func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyRe
 	if err != nil {
 		return audit.TrustResult{}, err
 	}
+	if pg, ok := r.(*audit.Postgres); ok {
+		if err := tableCheckpoint(ctx, pg, entries, &trust); err != nil {
+			return audit.TrustResult{}, err
+		}
+	}
+	if temporal {
+		at, err := temporalCheckpoint(ctx, cfg)
+		if err != nil {
+			return audit.TrustResult{}, err
+		}
+		trust.Also = append(trust.Also, at)
+	}
 	return audit.VerifyTrust(entries, res, trust)
+}
+
+// temporalCheckpoint reads the checkpoint the log's AuditCheckpoints
+// workflow recorded, which --temporal requires.
+func temporalCheckpoint(ctx context.Context, cfg worker.Config) (audit.CheckpointAt, error) {
+	id, err := audit.LogID(cfg.AuditLog, cfg.AuditDSN)
+	if err != nil {
+		return audit.CheckpointAt{}, err
+	}
+	id = audit.CheckpointsWorkflowID(id)
+	c, err := worker.Dial(ctx, cfg)
+	if err != nil {
+		return audit.CheckpointAt{}, err
+	}
+	defer c.Close()
+	w, err := audit.QueryWitness(ctx, c, id)
+	if err == nil && w.Latest == nil {
+		err = errors.New("it holds no checkpoint")
+	}
+	if err != nil {
+		return audit.CheckpointAt{}, fmt.Errorf("--temporal: the checkpoint of workflow %s: %w (a signing worker records it; see %s)", id, err, audit.EnvTemporalCheckpoint)
+	}
+	return audit.CheckpointAt{Checkpoint: *w.Latest, Where: "Temporal workflow " + id}, nil
+}
+
+// tableCheckpoint adds the latest checkpoint of runbook_audit_checkpoint to
+// trust. None is an error if the log ends with a signed entry: its
+// checkpoints were deleted, maybe with entries cut from its end.
+func tableCheckpoint(ctx context.Context, pg *audit.Postgres, entries []audit.Entry, trust *audit.Trust) error {
+	cp, err := pg.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if cp != nil {
+		trust.Also = append(trust.Also, audit.CheckpointAt{Checkpoint: *cp, Where: audit.PGCheckpointTable})
+		return nil
+	}
+	if n := len(entries); n > 0 && entries[n-1].KeyID != "" {
+		return &audit.ChainError{Seq: entries[n-1].Seq, Reason: fmt.Sprintf("the log ends with a signed entry but %s holds no checkpoint: its checkpoints were deleted, "+
+			"maybe with entries cut from the end; check it against a checkpoint kept elsewhere with --checkpoint", audit.PGCheckpointTable)}
+	}
+	return nil
 }
 
 // newAuditKeygenCmd builds `runbook audit keygen`: the worker's signing key.

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/internal/pgtest"
 )
 
 // TestAuditCLISigned: keygen, a signing worker's log, verify with the
@@ -89,4 +92,49 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestAuditCLISignedPostgres: verify --public-key on PostgreSQL checks the
+// signed rows against the latest row of runbook_audit_checkpoint, and names
+// it when entries were cut off the table's end behind the trigger's back.
+func TestAuditCLISignedPostgres(t *testing.T) {
+	isolateConfig(t)
+	srv := auditPG(t)
+	dsn, err := srv.CreateDatabase(t.Context(), pgtest.DatabaseName(t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key, pub := filepath.Join(dir, "key.pem"), filepath.Join(dir, "keys.pub")
+	t.Setenv("RUNBOOK_AUDIT_DSN", dsn)
+	t.Setenv(audit.EnvDSNAllowOwner, "1") // the test's worker is the superuser
+	mustRun(t, "audit", "keygen", "--key", key, "--public", pub)
+	s, err := audit.OpenStore(t.Context(), "", audit.DSN(dsn), audit.KeyConfig{KeyFile: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		e := audit.Entry{ID: fmt.Sprintf("e%d", i), Time: time.Date(2025, 6, i, 12, 0, 0, 0, time.UTC), Actor: "alice", Action: "step.succeeded"}
+		if _, err := s.Append(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Close()
+	if out := mustRun(t, "audit", "verify", "--public-key", pub); !strings.Contains(out, "4 entries signed; reaches the checkpoint at seq 4 (checked: runbook_audit_checkpoint)") {
+		t.Errorf("verify --public-key: %s", out)
+	}
+	c, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close(t.Context()) }()
+	if _, err := c.Exec(t.Context(), "ALTER TABLE runbook_audit DISABLE TRIGGER USER; DELETE FROM runbook_audit WHERE seq > 2; ALTER TABLE runbook_audit ENABLE TRIGGER USER"); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "audit", "verify") // the chain alone cannot tell
+	_, _, err = run(t, "audit", "verify", "--public-key", pub)
+	if exit := asExit(t, err); exit.code != 1 || !strings.Contains(exit.msg, "entries 3..4 were cut from its end") ||
+		!strings.Contains(exit.msg, "checkpoint runbook_audit_checkpoint (seq 4") {
+		t.Errorf("verify of a cut table: %q", exit.msg)
+	}
 }

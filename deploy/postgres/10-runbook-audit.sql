@@ -6,11 +6,12 @@
 --   RUNBOOK_AUDIT_WORKER_PASSWORD=... psql -v ON_ERROR_STOP=1 -U postgres -f 10-runbook-audit.sql
 --
 -- runbook_audit_owner (NOLOGIN) owns the database, the table, its append-only
--- triggers, the settings and the prune function. runbook_worker (LOGIN) is the
--- role the worker connects as: it may SELECT and INSERT rows and EXECUTE
+-- triggers, the settings, the checkpoint table and the prune function.
+-- runbook_worker (LOGIN) is the role the worker connects as: it may SELECT and
+-- INSERT rows (of runbook_audit and runbook_audit_checkpoint) and EXECUTE
 -- runbook_audit_prune (SECURITY DEFINER, which refuses cuts younger than
 -- runbook_audit_settings.min_age), and nothing else. It cannot update, delete,
--- truncate, drop the trigger or change min_age. The worker refuses to start
+-- truncate, drop the trigger, delete a checkpoint or change min_age. The worker refuses to start
 -- as a role that could (see RUNBOOK_AUDIT_DSN_ALLOW_OWNER).
 --
 -- The minimum age of a prune is RUNBOOK_AUDIT_MIN_AGE (a PostgreSQL interval,
@@ -71,7 +72,9 @@ CREATE TABLE runbook_audit (
 	break_glass boolean     NOT NULL,
 	prev        text        NOT NULL,
 	hash        text        NOT NULL,
-	canonical   text        NOT NULL
+	canonical   text        NOT NULL,
+	key_id      text        NOT NULL DEFAULT '',
+	sig         text        NOT NULL DEFAULT ''
 );
 CREATE INDEX runbook_audit_time ON runbook_audit (time);
 CREATE INDEX runbook_audit_release ON runbook_audit (release);
@@ -92,6 +95,28 @@ CREATE TRIGGER runbook_audit_append_only BEFORE UPDATE OR DELETE ON runbook_audi
 	FOR EACH ROW EXECUTE FUNCTION runbook_audit_append_only();
 CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
 	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
+
+CREATE TABLE runbook_audit_checkpoint (
+	seq    bigint      PRIMARY KEY CHECK (seq > 0),
+	hash   text        NOT NULL CHECK (length(hash) = 64),
+	time   timestamptz NOT NULL,
+	key_id text        NOT NULL,
+	sig    text        NOT NULL
+);
+COMMENT ON TABLE runbook_audit_checkpoint IS
+	'runbook audit checkpoints: the signed seq and hash of the last entry after each signed append; append-only. runbook audit verify --public-key checks that runbook_audit still reaches the latest.';
+
+CREATE FUNCTION runbook_audit_checkpoint_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+	RAISE EXCEPTION 'runbook_audit_checkpoint is append-only: % refused', TG_OP
+		USING ERRCODE = 'insufficient_privilege',
+		      HINT = 'a checkpoint removed would hide entries cut from the end of runbook_audit';
+END
+$fn$;
+CREATE TRIGGER runbook_audit_checkpoint_append_only BEFORE UPDATE OR DELETE ON runbook_audit_checkpoint
+	FOR EACH ROW EXECUTE FUNCTION runbook_audit_checkpoint_append_only();
+CREATE TRIGGER runbook_audit_checkpoint_no_truncate BEFORE TRUNCATE ON runbook_audit_checkpoint
+	FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_checkpoint_append_only();
 
 CREATE TABLE runbook_audit_settings (
 	one     boolean  PRIMARY KEY DEFAULT true CHECK (one),
@@ -150,5 +175,6 @@ UPDATE runbook_audit_settings SET min_age = :'min_age'::interval;
 \endif
 
 GRANT SELECT, INSERT ON runbook_audit TO runbook_worker;
+GRANT SELECT, INSERT ON runbook_audit_checkpoint TO runbook_worker;
 GRANT EXECUTE ON FUNCTION runbook_audit_prune(bigint, bigint, text, timestamptz) TO runbook_worker;
 RESET ROLE;
