@@ -51,6 +51,12 @@ func TestCanaryPauseResumePromote(t *testing.T) {
 	id := r.deploy(s.path, s.digest, "2.0.0", requester)
 	r.waitFor(id, "canary baking at weight 1", canaryPhaseBaking(1))
 	r.mustCLI("pause", id, "--as", "alice", "--reason", "look at the dashboards")
+	// The release's copy of the environment's status follows by signal:
+	// wait until it shows the pause, then check that it holds.
+	r.waitFor(id, "production paused by alice", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Paused && e.PausedBy == "alice"
+	})
 	held := s.weights()
 	for end := time.Now().Add(pauseHold); time.Now().Before(end); time.Sleep(pollInterval) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
