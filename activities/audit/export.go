@@ -16,9 +16,13 @@ const (
 	FormatCSV   = "csv"
 )
 
-// csvHeader names the columns of a CSV export, in order.
+// csvHeader names the columns of a CSV export, in order. Columns added later
+// come last, so a reader by position keeps working: identity (how the actor
+// was verified), and key_id and sig, with which an auditor checks each
+// entry's signature against the worker's public keys without runbook.
 var csvHeader = []string{"seq", "time", "actor", "channel", "action", "release", "service", "environment",
-	"version", "step", "outcome", "detail", "digest", "commit", "break_glass", "id", "prev", "hash"}
+	"version", "step", "outcome", "detail", "digest", "commit", "break_glass", "id", "prev", "hash",
+	"identity", "key_id", "sig"}
 
 // Export writes the entries of the log file at path that match filter; see
 // ExportFrom.
@@ -63,7 +67,8 @@ func writeCSV(w io.Writer, entries []Entry) error {
 	for _, e := range entries {
 		row := []string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor, e.Channel,
 			e.Action, e.Release, e.Service, e.Environment, e.Version, e.Step, e.Outcome, e.Detail,
-			e.Digest, e.Commit, strconv.FormatBool(e.BreakGlass), e.ID, e.Prev, e.Hash}
+			e.Digest, e.Commit, strconv.FormatBool(e.BreakGlass), e.ID, e.Prev, e.Hash,
+			e.Identity, e.KeyID, e.Sig}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -117,3 +117,26 @@ func TestAuditExportNewFields(t *testing.T) {
 		}
 	})
 }
+
+// A signed log's CSV export carries each entry's key ID and signature, so an
+// auditor can check them without runbook, and how its actor was verified.
+func TestExportCSVCarriesSignatures(t *testing.T) {
+	sl := newSignedLog(t, 2)
+	var b bytes.Buffer
+	if _, err := Export(&b, sl.path, Filter{}, FormatCSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, r := range rows[1:] {
+		if r[col["key_id"]] != sl.signer.KeyID() || r[col["sig"]] == "" {
+			t.Errorf("row %q: want key_id %s and a signature", r, sl.signer.KeyID())
+		}
+	}
+}
