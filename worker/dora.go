@@ -34,7 +34,7 @@ type doraGauges struct {
 }
 
 func newDORAGauges(c client.Client, cfg Config) *doraGauges {
-	return &doraGauges{rc: &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue}, now: time.Now}
+	return &doraGauges{rc: ReleasesClient(c, cfg, nil), now: time.Now}
 }
 
 func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -75,7 +75,8 @@ type auditVerifyJSON struct {
 }
 
 func newAuditVerifyCmd(a *app) *cobra.Command {
-	var output, publicKey, checkpoint string
+	var publicKey, checkpoint string
+	var output outputFlag
 	var temporal bool
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -108,12 +109,12 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 					return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
 				}
 			}
-			if output == "json" {
+			if output.json() {
 				out := auditVerifyJSON{Log: r.String(), Intact: err == nil, VerifyResult: res, Trust: trust}
 				if err != nil {
 					out.Error = err.Error()
 				}
-				if jerr := json.NewEncoder(a.out).Encode(out); jerr != nil {
+				if jerr := output.encode(a.out, out); jerr != nil {
 					return jerr
 				}
 				if err != nil {
@@ -131,7 +132,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	output.register(cmd.Flags())
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM file of the trusted Ed25519 public keys: check every entry's signature and the checkpoint")
 	cmd.Flags().BoolVar(&temporal, "temporal", false, "with --public-key, also check the checkpoint the workers record in Temporal (workflow audit-checkpoints/<log>)")
 	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "the signed checkpoint to check the log against (default $RUNBOOK_AUDIT_CHECKPOINT or <log>.checkpoint)")
@@ -181,7 +182,8 @@ func newAuditExportCmd(a *app) *cobra.Command {
 
 // newAuditPruneCmd builds `runbook audit prune`: retention by hand.
 func newAuditPruneCmd(a *app) *cobra.Command {
-	var before, actor, output string
+	var before, actor string
+	var output outputFlag
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove audit records older than a cut, recording the cut and the anchor in the chain",
@@ -216,17 +218,16 @@ func newAuditPruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", s, err)}
 			}
-			if output == "json" {
-				return json.NewEncoder(a.out).Encode(res)
-			}
-			fmt.Fprintf(a.out, "%s: %s\n", s, res.Summary())
-			return nil
+			return output.write(a.out, res, func() error {
+				fmt.Fprintf(a.out, "%s: %s\n", s, res.Summary())
+				return nil
+			})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&before, "before", "", "remove records older than this: RFC 3339, a date (YYYY-MM-DD, UTC) or an age such as 400d")
 	fl.StringVar(&actor, "as", defaultActor(), "who prunes, recorded in the audit.pruned record")
-	fl.StringVarP(&output, "output", "o", "text", "text or json")
+	output.register(fl)
 	return cmd
 }
 

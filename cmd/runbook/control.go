@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -15,28 +17,34 @@ var controlHelp = map[string]string{
 	"promote": "End the bake of the current traffic weight (or accept an inconclusive analysis) and move to the next weight",
 }
 
+// controlCmd is pause, resume, abort or promote.
+type controlCmd struct {
+	a    *app
+	verb string
+	in   workflows.ControlInput
+}
+
 // newControlCmd builds pause, resume, abort or promote.
 func newControlCmd(a *app, verb string) *cobra.Command {
-	var in workflows.ControlInput
+	v := &controlCmd{a: a, verb: verb}
 	cmd := &cobra.Command{
 		Use:   verb + " ID",
 		Short: controlHelp[verb],
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rc, closeFn, err := a.releases(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			res, err := rc.Control(cmd.Context(), args[0], verb, in)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "%s: %s\n", args[0], res.State)
-			return nil
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return v.run(cmd.Context(), args[0]) },
 	}
-	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, recorded in the audit log")
-	cmd.Flags().StringVar(&in.Actor, "as", defaultActor(), "who acts")
+	cmd.Flags().StringVar(&v.in.Reason, "reason", "", "why, recorded in the audit log")
+	cmd.Flags().StringVar(&v.in.Actor, "as", defaultActor(), "who acts")
 	return cmd
+}
+
+func (v *controlCmd) run(ctx context.Context, id string) error {
+	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		res, err := rc.Control(ctx, id, v.verb, v.in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(v.a.out, "%s: %s\n", id, res.State)
+		return nil
+	})
 }

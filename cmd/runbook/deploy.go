@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,12 +19,13 @@ import (
 )
 
 type deployOptions struct {
-	version, digest, as, output string
-	wait                        bool
-	breakGlass                  bool
-	reason                      string
-	build                       workflows.BuildInfo
-	commitTime, buildTime       string
+	version, digest, as   string
+	output                outputFlag
+	wait                  bool
+	breakGlass            bool
+	reason                string
+	build                 workflows.BuildInfo
+	commitTime, buildTime string
 }
 
 func newDeployCmd(a *app) *cobra.Command {
@@ -39,7 +40,7 @@ func newDeployCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.digest, "digest", "", "artifact digest sha256:<hex> (when the runbook has none)")
 	cmd.Flags().StringVar(&o.as, "as", defaultActor(), "who requests the release")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends; exit non-zero unless it succeeded")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+	o.output.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.breakGlass, "break-glass", false, "emergency release: may pass a closed window or a freeze once the runbook's break-glass group approves (needs --reason)")
 	cmd.Flags().StringVar(&o.reason, "reason", "", "why this is an emergency (with --break-glass)")
 	cmd.Flags().StringVar(&o.build.Commit, "commit", "", "source commit of the artifact (build metadata; $RUNBOOK_COMMIT)")
@@ -75,17 +76,17 @@ func (a *app) deploy(cmd *cobra.Command, path string, o *deployOptions) error {
 		return err
 	}
 	ctx := cmd.Context()
-	rc, closeFn, err := a.releases(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
+	return a.withReleases(ctx, func(rc *releases.Client) error { return a.startRelease(ctx, rc, in, o) })
+}
+
+// startRelease starts the release and, with --wait, follows it to its end.
+func (a *app) startRelease(ctx context.Context, rc *releases.Client, in workflows.ReleaseInput, o *deployOptions) error {
 	run, err := rc.Deploy(ctx, in)
 	if err != nil {
 		return err
 	}
-	if o.output == "json" && !o.wait {
-		return json.NewEncoder(a.out).Encode(map[string]string{
+	if o.output.json() && !o.wait {
+		return o.output.encode(a.out, map[string]string{
 			"release-id": run.GetID(), "run-id": run.GetRunID(), "link": rc.Link(run.GetID(), run.GetRunID()),
 		})
 	}
@@ -97,8 +98,8 @@ func (a *app) deploy(cmd *cobra.Command, path string, o *deployOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.output == "json" {
-		_ = json.NewEncoder(a.out).Encode(st)
+	if o.output.json() {
+		_ = o.output.encode(a.out, st)
 	}
 	return outcome(st)
 }

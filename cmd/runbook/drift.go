@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"time"
 
@@ -12,14 +12,16 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// driftOptions are the flags shared by the drift verbs.
-type driftOptions struct {
-	env, as, output string
-	every           time.Duration
+// driftCmd holds the flags shared by the drift verbs; each verb is a method.
+type driftCmd struct {
+	a       *app
+	env, as string
+	every   time.Duration
+	output  outputFlag
 }
 
 func newDriftCmd(a *app) *cobra.Command {
-	o := &driftOptions{}
+	v := &driftCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "drift",
 		Short: "Detect infrastructure changes made outside releases",
@@ -27,119 +29,89 @@ func newDriftCmd(a *app) *cobra.Command {
 			"`check` runs one now (exit 2 when drifted); `enable` schedules them; the results go to the\n" +
 			"audit log and the Web UI (workflows drift/<service>/<env>, RunbookStatus drifted or in-sync).",
 	}
-	cmd.PersistentFlags().StringVar(&o.env, "env", "", "environment (required)")
-	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "text or json")
-	check := &cobra.Command{
-		Use: "check RUNBOOK", Short: "Check an environment for drift now", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.driftCheck(cmd, args[0], o) },
+	cmd.PersistentFlags().StringVar(&v.env, "env", "", "environment (required)")
+	v.output.register(cmd.PersistentFlags())
+	verb := func(use, short string, run func(context.Context, string, *runbooks.Runbook, *releases.Client) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error { return v.withRunbook(cmd.Context(), args[0], run) },
+		}
 	}
-	check.Flags().StringVar(&o.as, "as", defaultActor(), "who asks")
-	enable := &cobra.Command{
-		Use: "enable RUNBOOK", Short: "Check an environment for drift on a schedule", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.driftEnable(cmd, args[0], o) },
-	}
-	enable.Flags().DurationVar(&o.every, "every", time.Hour, "interval between checks")
-	disable := &cobra.Command{
-		Use: "disable RUNBOOK", Short: "Delete an environment's drift schedule", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.driftDisable(cmd, args[0], o) },
-	}
-	status := &cobra.Command{
-		Use: "status RUNBOOK", Short: "Show the drift schedule and its latest result", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.driftStatus(cmd, args[0], o) },
-	}
+	check := verb("check RUNBOOK", "Check an environment for drift now", v.check)
+	check.Flags().StringVar(&v.as, "as", defaultActor(), "who asks")
+	enable := verb("enable RUNBOOK", "Check an environment for drift on a schedule", v.enable)
+	enable.Flags().DurationVar(&v.every, "every", time.Hour, "interval between checks")
+	disable := verb("disable RUNBOOK", "Delete an environment's drift schedule", v.disable)
+	status := verb("status RUNBOOK", "Show the drift schedule and its latest result", v.status)
 	cmd.AddCommand(check, enable, disable, status)
 	return cmd
 }
 
-// driftSetup loads the runbook and connects.
-func (a *app) driftSetup(cmd *cobra.Command, path string, o *driftOptions) (*runbooks.Runbook, *releases.Client, func(), error) {
-	if o.env == "" {
-		return nil, nil, nil, fmt.Errorf("name the environment with --env")
+// withRunbook loads the runbook, connects and calls fn.
+func (v *driftCmd) withRunbook(ctx context.Context, path string, fn func(context.Context, string, *runbooks.Runbook, *releases.Client) error) error {
+	if v.env == "" {
+		return fmt.Errorf("name the environment with --env")
 	}
 	rb, err := runbooks.Load(path)
 	if err != nil {
-		return nil, nil, nil, &exitError{code: 1, msg: err.Error()}
+		return &exitError{code: 1, msg: err.Error()}
 	}
-	rc, closeFn, err := a.releases(cmd.Context())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return rb, rc, closeFn, nil
+	return v.a.withReleases(ctx, func(rc *releases.Client) error { return fn(ctx, path, rb, rc) })
 }
 
-func (a *app) driftCheck(cmd *cobra.Command, path string, o *driftOptions) error {
-	rb, rc, closeFn, err := a.driftSetup(cmd, path, o)
+func (v *driftCmd) check(ctx context.Context, path string, rb *runbooks.Runbook, rc *releases.Client) error {
+	in, err := releases.DriftInputFor(path, rb, v.env, v.as)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	in, err := releases.DriftInputFor(path, rb, o.env, o.as)
+	res, err := rc.CheckDrift(ctx, in)
 	if err != nil {
 		return err
 	}
-	res, err := rc.CheckDrift(cmd.Context(), in)
-	if err != nil {
-		return err
-	}
-	if o.output == "json" {
-		_ = json.NewEncoder(a.out).Encode(res)
-	} else {
-		fmt.Fprintf(a.out, "%s %s: %s — %s\n", rb.Service, o.env, res.State, res.Summary)
-	}
+	// The exit code tells a drift whatever the output format.
+	_ = v.output.write(v.a.out, res, func() error {
+		fmt.Fprintf(v.a.out, "%s %s: %s — %s\n", rb.Service, v.env, res.State, res.Summary)
+		return nil
+	})
 	if res.State == workflows.StateDrifted {
 		return &exitError{code: 2}
 	}
 	return nil
 }
 
-func (a *app) driftEnable(cmd *cobra.Command, path string, o *driftOptions) error {
-	rb, rc, closeFn, err := a.driftSetup(cmd, path, o)
+func (v *driftCmd) enable(ctx context.Context, path string, rb *runbooks.Runbook, rc *releases.Client) error {
+	in, err := releases.DriftInputFor(path, rb, v.env, "")
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	in, err := releases.DriftInputFor(path, rb, o.env, "")
-	if err != nil {
+	if err := rc.EnableDrift(ctx, in, v.every); err != nil {
 		return err
 	}
-	if err := rc.EnableDrift(cmd.Context(), in, o.every); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "drift checks of %s %s every %s (schedule %s)\n", rb.Service, o.env, o.every, workflows.DriftID(rb.Service, o.env))
+	fmt.Fprintf(v.a.out, "drift checks of %s %s every %s (schedule %s)\n", rb.Service, v.env, v.every, workflows.DriftID(rb.Service, v.env))
 	return nil
 }
 
-func (a *app) driftDisable(cmd *cobra.Command, path string, o *driftOptions) error {
-	rb, rc, closeFn, err := a.driftSetup(cmd, path, o)
-	if err != nil {
+func (v *driftCmd) disable(ctx context.Context, _ string, rb *runbooks.Runbook, rc *releases.Client) error {
+	if err := rc.DisableDrift(ctx, rb.Service, v.env); err != nil {
 		return err
 	}
-	defer closeFn()
-	if err := rc.DisableDrift(cmd.Context(), rb.Service, o.env); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "drift schedule %s deleted\n", workflows.DriftID(rb.Service, o.env))
+	fmt.Fprintf(v.a.out, "drift schedule %s deleted\n", workflows.DriftID(rb.Service, v.env))
 	return nil
 }
 
-func (a *app) driftStatus(cmd *cobra.Command, path string, o *driftOptions) error {
-	rb, rc, closeFn, err := a.driftSetup(cmd, path, o)
+func (v *driftCmd) status(ctx context.Context, _ string, rb *runbooks.Runbook, rc *releases.Client) error {
+	d, err := rc.DescribeDrift(ctx, rb.Service, v.env)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	d, err := rc.DescribeDrift(cmd.Context(), rb.Service, o.env)
-	if err != nil {
-		return err
-	}
-	if o.output == "json" {
-		return json.NewEncoder(a.out).Encode(d)
-	}
-	fmt.Fprintf(a.out, "schedule %s: every %s, next %s\n", d.ID, d.Every, d.Next.Local().Format(time.DateTime))
-	if d.Last != nil {
-		fmt.Fprintf(a.out, "last check %s (%s): %s — %s\n", d.LastRun, d.Last.Checked.Local().Format(time.DateTime), d.Last.State, d.Last.Summary)
-	} else {
-		fmt.Fprintln(a.out, "no completed check yet")
-	}
-	return nil
+	return v.output.write(v.a.out, d, func() error {
+		out := v.a.out
+		fmt.Fprintf(out, "schedule %s: every %s, next %s\n", d.ID, d.Every, d.Next.Local().Format(time.DateTime))
+		if d.Last != nil {
+			fmt.Fprintf(out, "last check %s (%s): %s — %s\n", d.LastRun, d.Last.Checked.Local().Format(time.DateTime), d.Last.State, d.Last.Summary)
+		} else {
+			fmt.Fprintln(out, "no completed check yet")
+		}
+		return nil
+	})
 }

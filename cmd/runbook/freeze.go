@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -26,50 +27,57 @@ func newFreezeCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// freezeCreateCmd is `runbook freeze create`.
+type freezeCreateCmd struct {
+	a                *app
+	in               freezes.CreateInput
+	from, to, forDur string
+	output           outputFlag
+}
+
 func newFreezeCreateCmd(a *app) *cobra.Command {
-	var in freezes.CreateInput
-	var from, to, forDur, output string
+	v := &freezeCreateCmd{a: a}
+	in := &v.in
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a freeze",
 		Example: "  runbook freeze create --env production --to 2027-01-04 --reason \"holiday peak\"\n" +
 			"  runbook freeze create --service checkout --for 48h --reason \"INC-42 under investigation\"",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now().UTC()
-			var err error
-			if in.From, err = freezeTime("--from", from, now); err != nil {
-				return err
-			}
-			if in.To, err = freezeEnd(to, forDur, in.From, now); err != nil {
-				return err
-			}
-			rc, closeFn, err := a.releases(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			f, err := rc.CreateFreeze(cmd.Context(), in)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return json.NewEncoder(a.out).Encode(f)
-			}
-			fmt.Fprintf(a.out, "created %s\n", f.Describe())
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&in.Environments, "env", nil, "environments it covers (repeat or comma-separate; default all)")
 	fl.StringSliceVar(&in.Services, "service", nil, "services it covers (repeat or comma-separate; default all)")
-	fl.StringVar(&from, "from", "now", "when it starts: now, RFC 3339 or a date (YYYY-MM-DD, UTC)")
-	fl.StringVar(&to, "to", "", "when it ends: RFC 3339 or a date (YYYY-MM-DD, UTC); default until lifted")
-	fl.StringVar(&forDur, "for", "", "how long it lasts from its start, e.g. 48h or 7d (instead of --to)")
+	fl.StringVar(&v.from, "from", "now", "when it starts: now, RFC 3339 or a date (YYYY-MM-DD, UTC)")
+	fl.StringVar(&v.to, "to", "", "when it ends: RFC 3339 or a date (YYYY-MM-DD, UTC); default until lifted")
+	fl.StringVar(&v.forDur, "for", "", "how long it lasts from its start, e.g. 48h or 7d (instead of --to)")
 	fl.StringVar(&in.Reason, "reason", "", "why (required), shown to everyone it holds")
 	fl.StringVar(&in.Actor, "as", defaultActor(), "who creates it")
-	fl.StringVarP(&output, "output", "o", "text", "text or json")
+	v.output.register(fl)
 	return cmd
+}
+
+func (v *freezeCreateCmd) run(ctx context.Context) error {
+	now := time.Now().UTC()
+	in := v.in
+	var err error
+	if in.From, err = freezeTime("--from", v.from, now); err != nil {
+		return err
+	}
+	if in.To, err = freezeEnd(v.to, v.forDur, in.From, now); err != nil {
+		return err
+	}
+	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		f, err := rc.CreateFreeze(ctx, in)
+		if err != nil {
+			return err
+		}
+		return v.output.write(v.a.out, f, func() error {
+			fmt.Fprintf(v.a.out, "created %s\n", f.Describe())
+			return nil
+		})
+	})
 }
 
 // freezeTime parses a freeze's start: now, RFC 3339 or a date in UTC.
@@ -112,40 +120,42 @@ func freezeEnd(to, forDur string, from, now time.Time) (time.Time, error) {
 	return t, err
 }
 
+// freezeListCmd is `runbook freeze list`.
+type freezeListCmd struct {
+	a      *app
+	all    bool
+	output outputFlag
+}
+
 func newFreezeListCmd(a *app) *cobra.Command {
-	var all bool
-	var output string
+	v := &freezeListCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List active and scheduled freezes (--all adds ended ones)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			rc, closeFn, err := a.releases(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			fs, err := rc.Freezes(cmd.Context())
-			if err != nil {
-				return err
-			}
-			noteClosedFreezes(cmd.Context(), a, rc)
-			now := time.Now()
-			shown := []freezes.Freeze{}
-			for _, f := range fs {
-				if all || !f.Ended(now) {
-					shown = append(shown, f)
-				}
-			}
-			if output == "json" {
-				return json.NewEncoder(a.out).Encode(shown)
-			}
-			return writeFreezes(a.out, shown, now)
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "include lifted and ended freezes")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&v.all, "all", false, "include lifted and ended freezes")
+	v.output.register(cmd.Flags())
 	return cmd
+}
+
+func (v *freezeListCmd) run(ctx context.Context) error {
+	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		fs, err := rc.Freezes(ctx)
+		if err != nil {
+			return err
+		}
+		noteClosedFreezes(ctx, v.a, rc)
+		now := time.Now()
+		shown := []freezes.Freeze{}
+		for _, f := range fs {
+			if v.all || !f.Ended(now) {
+				shown = append(shown, f)
+			}
+		}
+		return v.output.write(v.a.out, shown, func() error { return writeFreezes(v.a.out, shown, now) })
+	})
 }
 
 // writeFreezes prints freezes as a table.
@@ -176,28 +186,34 @@ func writeFreezes(w io.Writer, fs []freezes.Freeze, now time.Time) error {
 	return tw.Flush()
 }
 
+// freezeLiftCmd is `runbook freeze lift ID`.
+type freezeLiftCmd struct {
+	a  *app
+	in freezes.LiftInput
+}
+
 func newFreezeLiftCmd(a *app) *cobra.Command {
-	var in freezes.LiftInput
+	v := &freezeLiftCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "lift ID",
 		Short: "Lift a freeze now; the releases it held continue",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in.ID = args[0]
-			rc, closeFn, err := a.releases(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			f, err := rc.LiftFreeze(cmd.Context(), in)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "lifted %s (by %s: %s)\n", f.ID, f.LiftedByNote(), f.LiftReason)
-			return nil
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return v.run(cmd.Context(), args[0]) },
 	}
-	cmd.Flags().StringVar(&in.Reason, "reason", "", "why (required), recorded in the audit log")
-	cmd.Flags().StringVar(&in.Actor, "as", defaultActor(), "who lifts it")
+	cmd.Flags().StringVar(&v.in.Reason, "reason", "", "why (required), recorded in the audit log")
+	cmd.Flags().StringVar(&v.in.Actor, "as", defaultActor(), "who lifts it")
 	return cmd
+}
+
+func (v *freezeLiftCmd) run(ctx context.Context, id string) error {
+	in := v.in
+	in.ID = id
+	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		f, err := rc.LiftFreeze(ctx, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(v.a.out, "lifted %s (by %s: %s)\n", f.ID, f.LiftedByNote(), f.LiftReason)
+		return nil
+	})
 }

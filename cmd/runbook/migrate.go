@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -15,24 +14,25 @@ import (
 
 func newMigrateCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Inspect schema migrations and decide on a failed one"}
-	var env, output string
+	var env string
+	var output outputFlag
 	status := &cobra.Command{
 		Use:   "status RUNBOOK --env E",
 		Short: "Show the schema version, the dirty flag and the pending migrations with their class",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.migrateStatus(cmd, args[0], env, output)
+			return a.migrateStatus(cmd, args[0], env, &output)
 		},
 	}
 	status.Flags().StringVar(&env, "env", "", "environment (required)")
-	status.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	output.register(status.Flags())
 	cmd.AddCommand(status, newMigrationDecisionCmd(a, workflows.MigrationRetry), newMigrationDecisionCmd(a, workflows.MigrationForce))
 	return cmd
 }
 
 // migrateStatus reads the database directly: the connection string reference
 // (env:NAME or file:PATH) is resolved in this process.
-func (a *app) migrateStatus(cmd *cobra.Command, path, env, output string) error {
+func (a *app) migrateStatus(cmd *cobra.Command, path, env string, output *outputFlag) error {
 	if env == "" {
 		return fmt.Errorf("name the environment with --env")
 	}
@@ -48,8 +48,8 @@ func (a *app) migrateStatus(cmd *cobra.Command, path, env, output string) error 
 	if err != nil {
 		return err
 	}
-	if output == "json" {
-		return json.NewEncoder(a.out).Encode(st)
+	if output.json() {
+		return output.encode(a.out, st)
 	}
 	version := fmt.Sprint(st.Version)
 	if !st.HasVersion {
@@ -82,17 +82,14 @@ func newMigrationDecisionCmd(a *app, action string) *cobra.Command {
 			if action == workflows.MigrationForce && !cmd.Flags().Changed("version") {
 				return fmt.Errorf("say which version the schema is at with --version N (-1 for none)")
 			}
-			rc, closeFn, err := a.releases(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			res, err := rc.ResolveMigration(cmd.Context(), args[0], in)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "%s: step %s will %s\n", in.Actor, res.Step, res.Action)
-			return nil
+			return a.withReleases(cmd.Context(), func(rc *releases.Client) error {
+				res, err := rc.ResolveMigration(cmd.Context(), args[0], in)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "%s: step %s will %s\n", in.Actor, res.Step, res.Action)
+				return nil
+			})
 		},
 	}
 	if action == workflows.MigrationForce {

@@ -76,8 +76,7 @@ func (a *app) releases(ctx context.Context) (*releases.Client, func(), error) {
 		c.Close()
 		return nil, nil, err
 	}
-	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: signer}
-	return rc, c.Close, nil
+	return worker.ReleasesClient(c, cfg, signer), c.Close, nil
 }
 
 // defaultActor is who the CLI acts as unless --as says otherwise.

@@ -1,38 +1,40 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
 )
 
+// statusCmd is `runbook status ID`.
+type statusCmd struct {
+	a      *app
+	output outputFlag
+}
+
 func newStatusCmd(a *app) *cobra.Command {
-	var output string
+	v := &statusCmd{a: a, output: outputFlag{indent: true}}
 	cmd := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a release: environments, steps, pending approvals, rollback plan",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rc, closeFn, err := a.releases(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			st, err := rc.Status(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(a.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			}
-			releases.Render(a.out, st)
-			return nil
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return v.run(cmd.Context(), args[0]) },
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	v.output.register(cmd.Flags())
 	return cmd
+}
+
+func (v *statusCmd) run(ctx context.Context, id string) error {
+	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		st, err := rc.Status(ctx, id)
+		if err != nil {
+			return err
+		}
+		return v.output.write(v.a.out, st, func() error {
+			releases.Render(v.a.out, st)
+			return nil
+		})
+	})
 }

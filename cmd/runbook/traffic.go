@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -16,7 +15,8 @@ import (
 
 // trafficOptions are the flags of `runbook traffic get|set`.
 type trafficOptions struct {
-	env, output string
+	env    string
+	output outputFlag
 }
 
 // newTrafficCmd reads and sets an environment's router weights directly,
@@ -24,7 +24,7 @@ type trafficOptions struct {
 // release names when traffic could not be put back.
 func newTrafficCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "traffic", Short: "Read or set an environment's router weights (outside a release)"}
-	var o trafficOptions
+	o := &trafficOptions{}
 	get := &cobra.Command{
 		Use:   "get RUNBOOK --env E",
 		Short: "Show the router's weights of the environment's slots",
@@ -47,7 +47,7 @@ func newTrafficCmd(a *app) *cobra.Command {
 	}
 	for _, c := range []*cobra.Command{get, set} {
 		c.Flags().StringVar(&o.env, "env", "", "environment (required)")
-		c.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+		o.output.register(c.Flags())
 	}
 	cmd.AddCommand(get, set)
 	return cmd
@@ -69,7 +69,7 @@ func parseWeights(args []string) (map[string]int, error) {
 
 // trafficWeights sets w (when given) through the runbook's router, then
 // prints the weights read back.
-func (a *app) trafficWeights(cmd *cobra.Command, o trafficOptions, path string, w map[string]int) error {
+func (a *app) trafficWeights(cmd *cobra.Command, o *trafficOptions, path string, w map[string]int) error {
 	target, slots, err := trafficTarget(path, o.env)
 	if err != nil {
 		return err
@@ -94,13 +94,12 @@ func (a *app) trafficWeights(cmd *cobra.Command, o trafficOptions, path string, 
 		}
 		got = res.Weights
 	}
-	if o.output == "json" {
-		return json.NewEncoder(a.out).Encode(got)
-	}
-	for _, s := range slots {
-		fmt.Fprintf(a.out, "%s=%d\n", s, got[s])
-	}
-	return nil
+	return o.output.write(a.out, got, func() error {
+		for _, s := range slots {
+			fmt.Fprintf(a.out, "%s=%d\n", s, got[s])
+		}
+		return nil
+	})
 }
 
 // trafficTarget is the router of environment env in the runbook at path,
