@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/dora"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -50,7 +50,7 @@ func TestDORAFromReleaseHistory(t *testing.T) {
 		}
 		r.waitFor(id, id+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 	}
-	var d releases.DORA
+	var d dora.Metrics
 	eventually(t, "the three releases are visible to metrics dora", func() bool {
 		res := r.cli("metrics", "dora", "--service", r.service, "--env", "production", "-o", "json")
 		return res.code == 0 && json.Unmarshal([]byte(res.stdout), &d) == nil && d.Deployments+d.Failures == 3

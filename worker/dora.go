@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/runbookhq/runbook/internal/dora"
 	"github.com/runbookhq/runbook/internal/releases"
 )
 
@@ -69,7 +70,7 @@ func (g *doraGauges) compute(ctx context.Context) ([]byte, error) {
 	}
 	slices.Sort(services)
 	now := g.now()
-	var ds []releases.DORA
+	var ds []dora.Metrics
 	for _, s := range services {
 		d, err := g.rc.DORA(ctx, s, "", now.Add(-doraWindow), now)
 		if err != nil {
@@ -81,23 +82,23 @@ func (g *doraGauges) compute(ctx context.Context) ([]byte, error) {
 }
 
 // renderDORA writes the gauges in the Prometheus text format.
-func renderDORA(ds []releases.DORA) []byte {
+func renderDORA(ds []dora.Metrics) []byte {
 	var b bytes.Buffer
-	gauge := func(name, help string, value func(releases.DORA) float64) {
+	gauge := func(name, help string, value func(dora.Metrics) float64) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
 		for _, d := range ds {
 			fmt.Fprintf(&b, "%s{service=%q} %g\n", name, d.Service, value(d))
 		}
 	}
 	gauge("runbook_dora_deployments", "Successful deployments to the last environment in the last 30 days.",
-		func(d releases.DORA) float64 { return float64(d.Deployments) })
+		func(d dora.Metrics) float64 { return float64(d.Deployments) })
 	gauge("runbook_dora_deployments_per_day", "Deployment frequency over the last 30 days.",
-		func(d releases.DORA) float64 { return d.PerDay })
+		func(d dora.Metrics) float64 { return d.PerDay })
 	gauge("runbook_dora_lead_time_seconds", "Median time from a release's start to its success.",
-		func(d releases.DORA) float64 { return d.LeadTime.Seconds() })
+		func(d dora.Metrics) float64 { return d.LeadTime.Seconds() })
 	gauge("runbook_dora_change_failure_rate", "Share of changes rolled back, aborted or failed.",
-		func(d releases.DORA) float64 { return d.ChangeFailureRate })
+		func(d dora.Metrics) float64 { return d.ChangeFailureRate })
 	gauge("runbook_dora_time_to_restore_seconds", "Median time from a failed release to the next success.",
-		func(d releases.DORA) float64 { return d.TimeToRestore.Seconds() })
+		func(d dora.Metrics) float64 { return d.TimeToRestore.Seconds() })
 	return b.Bytes()
 }

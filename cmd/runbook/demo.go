@@ -20,6 +20,7 @@ import (
 	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/internal/secretref"
+	"github.com/runbookhq/runbook/internal/statusview"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/workflows"
@@ -134,7 +135,7 @@ func (a *app) demoSummary(cfg worker.Config, st workflows.ReleaseStatus, link st
 		return nil
 	}
 	fmt.Fprintln(a.out)
-	releases.Render(a.out, st)
+	statusview.Render(a.out, st)
 	a.demoAuditLine(cfg, st.ReleaseID)
 	fmt.Fprintf(a.out, "\nWeb UI: %s\n(the dev server keeps its state in %s: `make dev` brings the link back)\n", link, filepath.Join(cfg.StateDir, "temporal.db"))
 	return outcome(st)
@@ -212,15 +213,15 @@ func (a *app) demoRelease(ctx context.Context, cfg worker.Config, ri releases.Re
 		return st, "", err
 	}
 	fmt.Fprintf(a.out, "$ runbook deploy %s --version %s --digest %s\nstarted %s\n  %s\n\n", ri.Path, version, ri.Digest, run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
-	f := newFollower(a.out)
-	f.redraw = false
-	f.onStatus = func(s workflows.ReleaseStatus) {
+	f := statusview.NewFollower(a.out)
+	f.Redraw = false
+	f.OnStatus = func(s workflows.ReleaseStatus) {
 		a.demoApprove(ctx, rc, s)
 		if watch != nil {
 			watch(s)
 		}
 	}
-	st, err = f.follow(ctx, rc, run.GetID())
+	st, err = f.Follow(ctx, rc, run.GetID())
 	return st, rc.Link(run.GetID(), run.GetRunID()), err
 }
 

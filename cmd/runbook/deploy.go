@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/statusview"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -94,7 +95,7 @@ func (a *app) startRelease(ctx context.Context, rc *releases.Client, in workflow
 	if !o.wait {
 		return nil
 	}
-	st, err := newFollower(a.out).follow(ctx, rc, run.GetID())
+	st, err := statusview.NewFollower(a.out).Follow(ctx, rc, run.GetID())
 	if err != nil {
 		return err
 	}

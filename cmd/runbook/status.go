@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/statusview"
 )
 
 // statusCmd is `runbook status ID`.
@@ -33,7 +34,7 @@ func (v *statusCmd) run(ctx context.Context, id string) error {
 			return err
 		}
 		return v.output.write(v.a.out, st, func() error {
-			releases.Render(v.a.out, st)
+			statusview.Render(v.a.out, st)
 			return nil
 		})
 	})

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/statusview"
 )
 
 // watchCmd is `runbook watch ID`.
@@ -23,7 +24,7 @@ func newWatchCmd(a *app) *cobra.Command {
 
 func (v *watchCmd) run(ctx context.Context, id string) error {
 	return v.a.withReleases(ctx, func(rc *releases.Client) error {
-		st, err := newFollower(v.a.out).follow(ctx, rc, id)
+		st, err := statusview.NewFollower(v.a.out).Follow(ctx, rc, id)
 		if err != nil {
 			return err
 		}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -71,19 +69,5 @@ func TestOutcomeOneLine(t *testing.T) {
 		if !strings.Contains(exit.msg, want) {
 			t.Errorf("outcome message %q lost %q", exit.msg, want)
 		}
-	}
-}
-
-// TestFollowerNotOnTerminal: output to a buffer (a pipe, a CI log) is one
-// line per change, never the terminal redraw.
-func TestFollowerNotOnTerminal(t *testing.T) {
-	var b bytes.Buffer
-	f := newFollower(&b)
-	if f.redraw {
-		t.Fatal("follower redraws on a buffer")
-	}
-	f.show(workflows.ReleaseStatus{ReleaseID: "release/checkout/1.4.2", State: workflows.StateRunning}, &releases.Tracker{})
-	if strings.Contains(b.String(), "\033[") || !strings.HasSuffix(b.String(), "  release release/checkout/1.4.2: running\n") {
-		t.Errorf("follower output %q; want one time-stamped line, no escape codes", b.String())
 	}
 }

@@ -1,4 +1,4 @@
-package releases
+package dora
 
 import (
 	"testing"
@@ -16,7 +16,7 @@ func release(start time.Time, took time.Duration, state string) workflows.Releas
 	}}
 }
 
-func TestComputeDORA(t *testing.T) {
+func TestCompute(t *testing.T) {
 	day := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	h := time.Hour
 	statuses := []workflows.ReleaseStatus{
@@ -27,7 +27,7 @@ func TestComputeDORA(t *testing.T) {
 		release(day.Add(72*h), h, workflows.StateRejected),   // a rejection changed nothing
 		release(day.Add(-48*h), h, workflows.StateSucceeded), // before the period
 	}
-	d := ComputeDORA("checkout", "production", day, day.Add(10*24*h), statuses)
+	d := Compute("checkout", "production", day, day.Add(10*24*h), statuses)
 	if d.Deployments != 3 || d.Failures != 1 || d.Restores != 1 {
 		t.Fatalf("deployments %d, failures %d, restores %d; want 3, 1, 1", d.Deployments, d.Failures, d.Restores)
 	}
@@ -37,7 +37,7 @@ func TestComputeDORA(t *testing.T) {
 	if d.LeadTime != h || d.TimeToRestore != 2*h {
 		t.Errorf("lead time %s, time to restore %s; want 1h and 2h", d.LeadTime, d.TimeToRestore)
 	}
-	if s := ComputeDORA("checkout", "staging", day, day.Add(10*24*h), statuses); s.Deployments != 5 || s.Failures != 0 {
+	if s := Compute("checkout", "staging", day, day.Add(10*24*h), statuses); s.Deployments != 5 || s.Failures != 0 {
 		t.Errorf("staging: %d deployments, %d failures; want 5 and 0", s.Deployments, s.Failures)
 	}
 }
@@ -53,7 +53,7 @@ func TestDORALeadTimeFromCommit(t *testing.T) {
 		release(day.Add(24*h), 2*h, workflows.StateSucceeded),
 		release(day.Add(48*h), 8*h, workflows.StateSucceeded),
 	}
-	d := ComputeDORA("checkout", "production", day.Add(-24*h), day.Add(10*24*h), statuses)
+	d := Compute("checkout", "production", day.Add(-24*h), day.Add(10*24*h), statuses)
 	if d.LeadTime != 6*h || d.LeadTimeFromCommit != 1 {
 		t.Errorf("lead time %s from %d commit times; want 6h from 1", d.LeadTime, d.LeadTimeFromCommit)
 	}

@@ -1,4 +1,4 @@
-package releases
+package statusview
 
 import (
 	"bytes"
@@ -12,6 +12,9 @@ import (
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+
+// digestA is a well-formed artifact digest.
+var digestA = "sha256:" + strings.Repeat("ab", 32)
 
 // waitingRelease is a release whose production gate waits, with staging
 // done and a rollback plan registered in production.

@@ -1,4 +1,7 @@
-package releases
+// Package statusview renders a release status for people: the table of
+// `runbook status`, the one-line changes `runbook watch` prints, and the
+// follower that polls a release until it ends.
+package statusview
 
 import (
 	"fmt"
