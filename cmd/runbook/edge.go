@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/edge"
 )
 
-// edgeTokenEnv holds the admin token; it is never a flag, so it stays out
-// of shell history and process listings.
-const edgeTokenEnv = "RUNBOOK_EDGE_TOKEN"
+// edgeTokenEnv holds the admin token; it is never a flag.
+const edgeTokenEnv = devstack.EdgeTokenEnv
 
 type edgeOptions struct {
 	listen, admin, state string
@@ -53,7 +53,7 @@ func newEdgeCmd(a *app) *cobra.Command {
 
 func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	token := os.Getenv(edgeTokenEnv)
-	if err := checkEdgeToken(token); err != nil {
+	if err := devstack.CheckEdgeToken(token); err != nil {
 		return err
 	}
 	specs, err := parseBackendFlags(o.backends)
@@ -78,20 +78,6 @@ func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	}
 	a.printEdge(srv, o.state)
 	return srv.Wait(ctx, o.grace)
-}
-
-// checkEdgeToken refuses a missing or short RUNBOOK_EDGE_TOKEN before
-// anything listens, saying how to make one.
-func checkEdgeToken(token string) error {
-	const howto = "; set one with\n  export %s=$(openssl rand -hex 32)\nand give the same variable to the worker"
-	switch {
-	case token == "":
-		return fmt.Errorf("%s is not set: the admin API needs a token"+howto, edgeTokenEnv, edgeTokenEnv)
-	case len(token) < edge.MinTokenLen:
-		return fmt.Errorf("%s is %d bytes: the admin API moves traffic, so its token needs at least %d"+howto,
-			edgeTokenEnv, len(token), edge.MinTokenLen, edgeTokenEnv)
-	}
-	return nil
 }
 
 func parseBackendFlags(flags []string) ([]edge.BackendSpec, error) {

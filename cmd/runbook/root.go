@@ -19,9 +19,6 @@ type app struct {
 	out, errOut io.Writer
 	address     string
 	namespace   string
-	// signer, when set, signs in place of RUNBOOK_SIGNING_KEY: the demo's
-	// cast of people with local keys.
-	signer identity.Signer
 }
 
 func newRootCmd(out, errOut io.Writer) *cobra.Command {

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -22,25 +22,24 @@ const demoFreezeActor = "release-office"
 // break-glass release, once demo-bot (in the runbook's break-glass group)
 // approved. Every freeze it creates is lifted again, also when interrupted:
 // a forgotten freeze would hold every later release of the service.
-func (a *app) demoGovernance(ctx context.Context, cfg worker.Config, o *demoOptions, stamp string) (workflows.ReleaseStatus, string, error) {
+func (r *run) demoGovernance(ctx context.Context, cfg worker.Config, stamp string) (workflows.ReleaseStatus, string, error) {
 	var st workflows.ReleaseStatus
-	rb, in, err := a.demoInput(o.runbook, o.artifact)
+	rb, in, err := r.demoInput(r.o.Runbook, r.o.Artifact)
 	if err != nil {
 		return st, "", err
 	}
-	if !o.keep {
-		defer a.demoTeardown(cfg, o.runbook, rb)
+	if !r.o.Keep {
+		defer r.demoTeardown(cfg, r.o.Runbook, rb)
 	}
-	c, err := worker.Dial(ctx, cfg)
+	rc, closeFn, err := worker.DialReleases(ctx, cfg, r.signer)
 	if err != nil {
 		return st, "", err
 	}
-	defer c.Close()
-	rc := &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: a.signer}
-	g := &demoFreezes{a: a, rc: rc, service: rb.Service}
+	defer closeFn()
+	g := &demoFreezes{r: r, rc: rc, service: rb.Service}
 	defer g.liftAll()
 
-	fmt.Fprintf(a.out, "\n=== release 1 of 2: %s 1.5.0-demo.%s, a freeze arrives while it runs ===\n", rb.Service, stamp)
+	fmt.Fprintf(r.out, "\n=== release 1 of 2: %s 1.5.0-demo.%s, a freeze arrives while it runs ===\n", rb.Service, stamp)
 	var frz freezes.Freeze
 	held := func(s workflows.ReleaseStatus) {
 		if frz.ID == "" && !s.Finished() {
@@ -49,20 +48,20 @@ func (a *app) demoGovernance(ctx context.Context, cfg worker.Config, o *demoOpti
 			return
 		}
 		if e, ok := s.Current(); ok && e.Name == "production" && heldBy(e, frz.ID) {
-			fmt.Fprintf(a.out, "\nproduction is held by %s; a release manager lifts it:\n", frz.ID)
+			fmt.Fprintf(r.out, "\nproduction is held by %s; a release manager lifts it:\n", frz.ID)
 			g.lift(ctx, frz.ID, "quarter-end close done")
 		}
 	}
-	st, link, err := a.demoRelease(ctx, cfg, in, "1.5.0-demo."+stamp, held)
+	st, link, err := r.demoRelease(ctx, cfg, in, "1.5.0-demo."+stamp, held)
 	if err != nil || st.State != workflows.StateSucceeded {
 		return st, link, err
 	}
 
-	fmt.Fprintf(a.out, "\n=== release 2 of 2: %s 1.5.1-demo.%s, break-glass through a freeze ===\n", rb.Service, stamp)
+	fmt.Fprintf(r.out, "\n=== release 2 of 2: %s 1.5.1-demo.%s, break-glass through a freeze ===\n", rb.Service, stamp)
 	g.create(ctx, "incident freeze")
 	in.BreakGlassReason = "demo: INC-42 hotfix"
-	fmt.Fprintf(a.out, "(deploy --break-glass --reason %q: the break-glass group must approve passing the freeze)\n", in.BreakGlassReason)
-	return a.demoRelease(ctx, cfg, in, "1.5.1-demo."+stamp, nil)
+	fmt.Fprintf(r.out, "(deploy --break-glass --reason %q: the break-glass group must approve passing the freeze)\n", in.BreakGlassReason)
+	return r.demoRelease(ctx, cfg, in, "1.5.1-demo."+stamp, nil)
 }
 
 // heldBy reports whether a step of e waits on the freeze id.
@@ -78,33 +77,33 @@ func heldBy(e workflows.EnvironmentStatus, id string) bool {
 // demoFreezes creates the demo's freezes of one service in production and
 // remembers them to lift what is left.
 type demoFreezes struct {
-	a       *app
+	r       *run
 	rc      *releases.Client
 	service string
 	active  []string
 }
 
 func (g *demoFreezes) create(ctx context.Context, reason string) freezes.Freeze {
-	fmt.Fprintf(g.a.out, "\n$ runbook freeze create --service %s --env production --reason %q --as %s\n", g.service, reason, demoFreezeActor)
+	fmt.Fprintf(g.r.out, "\n$ runbook freeze create --service %s --env production --reason %q --as %s\n", g.service, reason, demoFreezeActor)
 	f, err := g.rc.CreateFreeze(ctx, freezes.CreateInput{Services: []string{g.service}, Environments: []string{"production"},
 		Reason: reason, Actor: demoFreezeActor})
 	if err != nil {
-		fmt.Fprintln(g.a.errOut, "freeze create:", err)
+		fmt.Fprintln(g.r.errOut, "freeze create:", err)
 		return f
 	}
 	g.active = append(g.active, f.ID)
-	fmt.Fprintf(g.a.out, "created %s\n\n", f.Describe())
+	fmt.Fprintf(g.r.out, "created %s\n\n", f.Describe())
 	return f
 }
 
 func (g *demoFreezes) lift(ctx context.Context, id, reason string) {
-	fmt.Fprintf(g.a.out, "$ runbook freeze lift %s --reason %q --as %s\n", id, reason, demoFreezeActor)
+	fmt.Fprintf(g.r.out, "$ runbook freeze lift %s --reason %q --as %s\n", id, reason, demoFreezeActor)
 	if _, err := g.rc.LiftFreeze(ctx, freezes.LiftInput{ID: id, Reason: reason, Actor: demoFreezeActor}); err != nil {
-		fmt.Fprintln(g.a.errOut, "freeze lift:", err)
+		fmt.Fprintln(g.r.errOut, "freeze lift:", err)
 		return
 	}
 	g.active = slices.DeleteFunc(g.active, func(x string) bool { return x == id })
-	fmt.Fprintf(g.a.out, "lifted %s\n\n", id)
+	fmt.Fprintf(g.r.out, "lifted %s\n\n", id)
 }
 
 // liftAll lifts the freezes still active, with a context of its own: the

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/terraform"
+	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/edge"
 	"github.com/runbookhq/runbook/internal/loadgen"
 	"github.com/runbookhq/runbook/internal/releases"
@@ -31,42 +32,42 @@ const (
 // under synthetic load: a first install, then a canary to the other slot.
 // With --break the canary's version starts failing at its second weight and
 // the analysis sends all traffic back.
-func (a *app) demoCanary(ctx context.Context, cfg worker.Config, o *demoOptions, stamp string) (workflows.ReleaseStatus, string, error) {
+func (r *run) demoCanary(ctx context.Context, stack *devstack.Stack, stamp string) (workflows.ReleaseStatus, string, error) {
 	var st workflows.ReleaseStatus
-	rb, in, err := a.demoInput(o.canaryRunbook, o.artifact)
+	rb, in, err := r.demoInput(r.o.CanaryRunbook, r.o.Artifact)
 	if err != nil {
 		return st, "", err
 	}
-	srv, stopEdge, err := a.startLocalEdge(cfg.StateDir)
+	cfg := stack.Config
+	srv, err := stack.StartEdge()
 	if err != nil {
 		return st, "", err
 	}
-	defer stopEdge()
-	if !o.keep {
-		defer a.demoCanaryTeardown(cfg, o.canaryRunbook, rb, srv)
+	if !r.o.Keep {
+		defer r.demoCanaryTeardown(cfg, r.o.CanaryRunbook, rb, srv)
 	}
-	load, stopLoad, err := a.demoLoad(ctx, "http://"+srv.ProxyAddr()+"/")
+	load, stopLoad, err := r.demoLoad(ctx, "http://"+srv.ProxyAddr()+"/")
 	if err != nil {
 		return st, "", err
 	}
 	defer stopLoad()
 
-	fmt.Fprintln(a.out, "\n(until the first release takes traffic no slot is live, so the proxy answers 503: that is the 5xx of the first load lines)")
+	fmt.Fprintln(r.out, "\n(until the first release takes traffic no slot is live, so the proxy answers 503: that is the 5xx of the first load lines)")
 	versions := []string{"2.0.0-demo." + stamp, "2.1.0-demo." + stamp}
 	var link string
 	for i, v := range versions {
-		fmt.Fprintf(a.out, "\n=== canary release %d of %d: %s %s (load: %d req/s through http://%s) ===\n",
+		fmt.Fprintf(r.out, "\n=== canary release %d of %d: %s %s (load: %d req/s through http://%s) ===\n",
 			i+1, len(versions), rb.Service, v, demoRate, srv.ProxyAddr())
 		var inject func(workflows.ReleaseStatus)
 		var brokeAt time.Time
-		if o.breakCanary && i == len(versions)-1 {
-			inject = a.demoBreaker(&brokeAt)
+		if r.o.Break && i == len(versions)-1 {
+			inject = r.demoBreaker(&brokeAt)
 		}
-		if st, link, err = a.demoRelease(ctx, cfg, in, v, inject); err != nil {
+		if st, link, err = r.demoRelease(ctx, cfg, in, v, inject); err != nil {
 			return st, link, err
 		}
 		if !brokeAt.IsZero() {
-			a.reportRollback(st, load, v, brokeAt)
+			r.reportRollback(st, load, v, brokeAt)
 		}
 		if st.State != workflows.StateSucceeded {
 			break
@@ -76,7 +77,7 @@ func (a *app) demoCanary(ctx context.Context, cfg worker.Config, o *demoOptions,
 }
 
 // demoLoad puts load through the proxy and prints a line every few seconds.
-func (a *app) demoLoad(ctx context.Context, target string) (*loadgen.Generator, func(), error) {
+func (r *run) demoLoad(ctx context.Context, target string) (*loadgen.Generator, func(), error) {
 	lctx, cancel := context.WithCancel(ctx)
 	g, err := loadgen.Start(lctx, loadgen.Options{URL: target, Rate: demoRate})
 	if err != nil {
@@ -96,7 +97,7 @@ func (a *app) demoLoad(ctx context.Context, target string) (*loadgen.Generator, 
 				return
 			case <-t.C:
 				cur := g.Snapshot()
-				fmt.Fprintf(a.out, "  load  %s\n", cur.Sub(prev))
+				fmt.Fprintf(r.out, "  load  %s\n", cur.Sub(prev))
 				prev = cur
 			}
 		}
@@ -104,14 +105,14 @@ func (a *app) demoLoad(ctx context.Context, target string) (*loadgen.Generator, 
 	return g, func() {
 		cancel()
 		wg.Wait()
-		fmt.Fprintf(a.out, "load in total: %s\n", g.Stop())
+		fmt.Fprintf(r.out, "load in total: %s\n", g.Stop())
 	}, nil
 }
 
 // demoBreaker returns a status watcher that, once the canary reaches its
 // second weight, makes the new slot fail half its requests, as a bad
 // release would, and records when.
-func (a *app) demoBreaker(at *time.Time) func(workflows.ReleaseStatus) {
+func (r *run) demoBreaker(at *time.Time) func(workflows.ReleaseStatus) {
 	return func(st workflows.ReleaseStatus) {
 		e, ok := st.Current()
 		if !at.IsZero() || !ok || e.Traffic == nil || e.Traffic.Phase < demoBreakAt {
@@ -119,13 +120,13 @@ func (a *app) demoBreaker(at *time.Time) func(workflows.ReleaseStatus) {
 		}
 		u, err := slotURL(st, e.Traffic.Target)
 		if err != nil {
-			fmt.Fprintln(a.errOut, "demo --break:", err)
+			fmt.Fprintln(r.errOut, "demo --break:", err)
 			return
 		}
-		fmt.Fprintf(a.out, "\n$ curl -X POST '%s/fault?error-rate=%g'   # --break: the new version starts failing\n", u, demoBreakRate)
+		fmt.Fprintf(r.out, "\n$ curl -X POST '%s/fault?error-rate=%g'   # --break: the new version starts failing\n", u, demoBreakRate)
 		resp, err := http.PostForm(u+"/fault", url.Values{"error-rate": {fmt.Sprint(demoBreakRate)}})
 		if err != nil {
-			fmt.Fprintln(a.errOut, "demo --break:", err)
+			fmt.Fprintln(r.errOut, "demo --break:", err)
 			return
 		}
 		resp.Body.Close()
@@ -135,7 +136,7 @@ func (a *app) demoBreaker(at *time.Time) func(workflows.ReleaseStatus) {
 
 // slotURL is the address of a slot of the local edge.
 func slotURL(_ workflows.ReleaseStatus, slot string) (string, error) {
-	for _, b := range localEdgeBackends {
+	for _, b := range devstack.LocalEdgeBackends {
 		if b.Name == slot {
 			return b.URL, nil
 		}
@@ -144,13 +145,13 @@ func slotURL(_ workflows.ReleaseStatus, slot string) (string, error) {
 }
 
 // reportRollback says how long the broken version served after it broke.
-func (a *app) reportRollback(st workflows.ReleaseStatus, load *loadgen.Generator, version string, brokeAt time.Time) {
+func (r *run) reportRollback(st workflows.ReleaseStatus, load *loadgen.Generator, version string, brokeAt time.Time) {
 	e, ok := envNamed(st, "production")
 	if !ok || e.Traffic == nil || e.Traffic.RevertedAt.IsZero() {
 		return
 	}
 	last := load.LastSeen(version)
-	fmt.Fprintf(a.out, "\n%s broke at %s; all traffic was back on %s %s later (its last answer through the proxy)\n",
+	fmt.Fprintf(r.out, "\n%s broke at %s; all traffic was back on %s %s later (its last answer through the proxy)\n",
 		version, brokeAt.Format(time.TimeOnly), e.Traffic.Live, last.Sub(brokeAt).Round(time.Millisecond))
 }
 
@@ -165,7 +166,7 @@ func envNamed(st workflows.ReleaseStatus, name string) (workflows.EnvironmentSta
 
 // demoCanaryTeardown destroys both slots and takes all weight off them, so
 // the next demo starts with a first install again (--keep keeps it all).
-func (a *app) demoCanaryTeardown(cfg worker.Config, path string, rb *runbooks.Runbook, srv *edge.Server) {
+func (r *run) demoCanaryTeardown(cfg worker.Config, path string, rb *runbooks.Runbook, srv *edge.Server) {
 	acts := &terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state")}
 	for _, e := range rb.Environments {
 		wss, err := releases.SlotWorkspaces(path, rb, e.Name)
@@ -173,17 +174,17 @@ func (a *app) demoCanaryTeardown(cfg worker.Config, path string, rb *runbooks.Ru
 			continue
 		}
 		for _, ws := range wss {
-			fmt.Fprintf(a.out, "tearing down %s slot %s (tofu destroy; --keep keeps it)\n", e.Name, ws.Slot)
+			fmt.Fprintf(r.out, "tearing down %s slot %s (tofu destroy; --keep keeps it)\n", e.Name, ws.Slot)
 			if _, err := acts.Destroy(context.Background(), terraform.DestroyInput{Workspace: ws}); err != nil && !strings.Contains(err.Error(), "no state") {
-				fmt.Fprintf(a.errOut, "teardown of %s slot %s: %v\n", e.Name, ws.Slot, err)
+				fmt.Fprintf(r.errOut, "teardown of %s slot %s: %v\n", e.Name, ws.Slot, err)
 			}
 		}
 	}
 	zero := map[string]int{}
-	for _, b := range localEdgeBackends {
+	for _, b := range devstack.LocalEdgeBackends {
 		zero[b.Name] = 0
 	}
 	if err := srv.SetWeights(zero); err != nil {
-		fmt.Fprintln(a.errOut, "resetting the edge weights:", err)
+		fmt.Fprintln(r.errOut, "resetting the edge weights:", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // worker an allowed-signers file listing them, unless the operator set up
 // trust roots of their own. Every decision of the demo is then signed and
 // verified, as production needs.
-func (a *app) demoKeys(cfg *worker.Config) error {
+func (r *run) demoKeys(cfg *worker.Config) error {
 	if cfg.Trust.AllowedSignersFile != "" {
 		return nil
 	}
@@ -21,12 +21,12 @@ func (a *app) demoKeys(cfg *worker.Config) error {
 	if err != nil {
 		return err
 	}
-	keys, file, err := identity.LocalKeyring(dir, defaultActor(), demoApprover, demoFreezeActor)
+	keys, file, err := identity.LocalKeyring(dir, r.o.Requester, demoApprover, demoFreezeActor)
 	if err != nil {
 		return fmt.Errorf("demo keys: %w", err)
 	}
 	cfg.Trust.AllowedSignersFile = file
-	a.signer = keys
-	fmt.Fprintf(a.out, "decisions are signed with the demo's keys in %s (allowed signers: %s)\n", dir, file)
+	r.signer = keys
+	fmt.Fprintf(r.out, "decisions are signed with the demo's keys in %s (allowed signers: %s)\n", dir, file)
 	return nil
 }
