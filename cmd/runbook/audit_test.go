@@ -140,7 +140,7 @@ func TestAuditCLI(t *testing.T) {
 				t.Errorf("show:\n%s", out)
 			}
 			out = mustRun(t, "audit", "export", "--format", "csv")
-			if !strings.HasPrefix(out, "seq,time,actor,channel,action,release,service,environment,version,step,outcome,detail,digest,commit,break_glass,id,prev,hash\n") ||
+			if !strings.HasPrefix(out, "seq,time,actor,channel,action,release,service,environment,version,step,outcome,detail,digest,commit,break_glass,id,prev,hash,identity,key_id,sig\n") ||
 				!strings.Contains(out, ",sha256:0f0f") || !strings.Contains(out, ",9fceb02d,true,e2,") {
 				t.Errorf("export csv:\n%s", out)
 			}
