@@ -24,10 +24,13 @@ var tfActs *terraform.Activities
 // a person.
 const staleReplans = 3
 
+// provisionKind is the provision step kind (OpenTofu or Terraform).
+type provisionKind struct{}
+
 // provision runs the provision step: plan, a gate when the plan deletes or
 // replaces anything, then an apply of exactly that plan. A plan refused as
 // stale is planned again (and gated again), never silently re-computed.
-func (e *environment) provision(ctx workflow.Context, i int) error {
+func (provisionKind) run(ctx workflow.Context, e *environment, i int) error {
 	if e.in.Env.Infra == nil {
 		// The validator refuses this; a hand-made workflow input could not.
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(

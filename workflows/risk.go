@@ -68,9 +68,12 @@ func scoreRisk(facts []riskFact) RiskStatus {
 	return r
 }
 
+// riskKind is the built-in assess-risk step of policies with a risk section.
+type riskKind struct{}
+
 // assessRisk is the assess-risk step: it gathers the facts, sets the level
 // and inserts the level's gates right after itself.
-func (e *environment) assessRisk(ctx workflow.Context, i int) error {
+func (riskKind) run(ctx workflow.Context, e *environment, i int) error {
 	r := scoreRisk(e.riskFacts(ctx))
 	gates := e.in.Policy.Risk.Gates(r.Level)
 	for _, g := range gates {

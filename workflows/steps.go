@@ -65,10 +65,13 @@ func (e *environment) expand(s string) (string, error) {
 	return out, nil
 }
 
+// httpCheckKind is the http-check step kind.
+type httpCheckKind struct{}
+
 // httpCheck runs an http-check step: one activity whose Temporal retry policy
 // repeats the request every interval until it passes or the deadline is hit.
 // Retries add no history events, so a long check keeps history small.
-func (e *environment) httpCheck(ctx workflow.Context, i int) error {
+func (httpCheckKind) run(ctx workflow.Context, e *environment, i int) error {
 	c := e.plan[i].step.HTTPCheck
 	texts, err := e.expandAll(c.URL, c.Body, c.ExpectBody)
 	if err != nil {
@@ -109,11 +112,14 @@ func (e *environment) httpCheck(ctx workflow.Context, i int) error {
 	return nil
 }
 
+// artifactKind is the built-in verify-artifact step.
+type artifactKind struct{}
+
 // verifyArtifact checks the artifact against the release's digest, so every
 // environment runs exactly the bytes that were approved; then, as the
 // runbook asks, its signature and its vulnerability report. All of it runs
 // before anything in the environment changes.
-func (e *environment) verifyArtifact(ctx workflow.Context, i int) error {
+func (artifactKind) run(ctx workflow.Context, e *environment, i int) error {
 	a := e.in.Artifact
 	in := artifact.VerifyArtifactInput{Reference: a.Reference, Digest: a.Digest}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -192,9 +198,12 @@ func shortFingerprint(fp string) string {
 	return fp
 }
 
+// windowKind is the built-in release-window step.
+type windowKind struct{}
+
 // awaitWindow is the built-in first step of an environment with a release
 // window: it waits, on a durable timer, until the window is open.
-func (e *environment) awaitWindow(ctx workflow.Context, i int) error {
+func (windowKind) run(ctx workflow.Context, e *environment, i int) error {
 	waited, err := e.holdForWindow(ctx, i)
 	if err != nil {
 		return err
