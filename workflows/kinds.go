@@ -34,12 +34,12 @@ type kindRow struct {
 // in its status: the runbook's kind, or the name of a built-in step.
 // Approval gates are not in it: they are the interpreter's own (runGate).
 var stepKinds = map[string]kindRow{
-	BuiltinWindow:          {make: func() stepKind { return windowKind{} }},
-	BuiltinArtifact:        {make: func() stepKind { return artifactKind{} }},
-	BuiltinSlots:           {make: func() stepKind { return slotKind{} }},
-	BuiltinRisk:            {make: func() stepKind { return riskKind{} }},
-	runbooks.KindHTTPCheck: {changes: true, make: func() stepKind { return httpCheckKind{} }},
-	runbooks.KindProvision: {changes: true, make: func() stepKind { return provisionKind{} }},
+	BuiltinWindow:          {make: func() stepKind { return &windowKind{} }},
+	BuiltinArtifact:        {make: func() stepKind { return &artifactKind{} }},
+	BuiltinSlots:           {make: func() stepKind { return &slotKind{} }},
+	BuiltinRisk:            {make: func() stepKind { return &riskKind{} }},
+	runbooks.KindHTTPCheck: {changes: true, make: func() stepKind { return &httpCheckKind{} }},
+	runbooks.KindProvision: {changes: true, make: func() stepKind { return &provisionKind{} }},
 	runbooks.KindMigrate:   {changes: true, make: func() stepKind { return &migrateKind{} }},
 	runbooks.KindCanary:    {changes: true, make: newTrafficKind},
 	runbooks.KindLinear:    {changes: true, make: newTrafficKind},

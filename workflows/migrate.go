@@ -93,14 +93,14 @@ func (k *migrateKind) run(ctx workflow.Context, e *environment, i int) error {
 	if e.truthful && len(todo) > 0 {
 		// Registered before Up starts: an Up interrupted at any moment may
 		// have applied some of it, and the undo reads the schema to see.
-		e.pushSchemaCompensation(st.Name, target, before, todo)
+		k.pushSchemaCompensation(e, st.Name, target, before, todo)
 	}
 	res, err := k.migrateUp(ctx, e, i, target, step.To, contract)
 	if err != nil {
 		return err
 	}
 	if !e.truthful && len(todo) > 0 {
-		e.pushSchemaCompensation(st.Name, target, before, todo)
+		k.pushSchemaCompensation(e, st.Name, target, before, todo)
 	}
 	st.Detail = fmt.Sprintf("migrated %d → %d: %s", before.Version, res.To, describeMigrations(todo))
 	return nil

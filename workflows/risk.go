@@ -73,7 +73,7 @@ type riskKind struct{}
 
 // assessRisk is the assess-risk step: it gathers the facts, sets the level
 // and inserts the level's gates right after itself.
-func (riskKind) run(ctx workflow.Context, e *environment, i int) error {
+func (k *riskKind) run(ctx workflow.Context, e *environment, i int) error {
 	r := scoreRisk(e.riskFacts(ctx))
 	gates := e.in.Policy.Risk.Gates(r.Level)
 	for _, g := range gates {

@@ -71,7 +71,7 @@ type httpCheckKind struct{}
 // httpCheck runs an http-check step: one activity whose Temporal retry policy
 // repeats the request every interval until it passes or the deadline is hit.
 // Retries add no history events, so a long check keeps history small.
-func (httpCheckKind) run(ctx workflow.Context, e *environment, i int) error {
+func (k *httpCheckKind) run(ctx workflow.Context, e *environment, i int) error {
 	c := e.plan[i].step.HTTPCheck
 	texts, err := e.expandAll(c.URL, c.Body, c.ExpectBody)
 	if err != nil {
@@ -119,7 +119,7 @@ type artifactKind struct{}
 // environment runs exactly the bytes that were approved; then, as the
 // runbook asks, its signature and its vulnerability report. All of it runs
 // before anything in the environment changes.
-func (artifactKind) run(ctx workflow.Context, e *environment, i int) error {
+func (k *artifactKind) run(ctx workflow.Context, e *environment, i int) error {
 	a := e.in.Artifact
 	in := artifact.VerifyArtifactInput{Reference: a.Reference, Digest: a.Digest}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -138,14 +138,14 @@ func (artifactKind) run(ctx workflow.Context, e *environment, i int) error {
 	}
 	details := []string{fmt.Sprintf("%s matches %s (%d bytes)", in.Reference, res.Digest, res.Size)}
 	if a.Signature != nil {
-		d, err := e.verifySignature(ctx, a)
+		d, err := k.verifySignature(ctx, e, a)
 		if err != nil {
 			return err
 		}
 		details = append(details, d)
 	}
 	if a.Vulnerabilities != nil {
-		d, err := e.checkVulnerabilities(ctx, a.Vulnerabilities)
+		d, err := k.checkVulnerabilities(ctx, e, a.Vulnerabilities)
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func (artifactKind) run(ctx workflow.Context, e *environment, i int) error {
 }
 
 // verifySignature checks the artifact's keyed signature.
-func (e *environment) verifySignature(ctx workflow.Context, a runbooks.Artifact) (string, error) {
+func (k *artifactKind) verifySignature(ctx workflow.Context, e *environment, a runbooks.Artifact) (string, error) {
 	sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: workflow.GetActivityOptions(ctx).RetryPolicy, Summary: "verify the signature of " + a.Reference,
@@ -174,7 +174,7 @@ func (e *environment) verifySignature(ctx workflow.Context, a runbooks.Artifact)
 }
 
 // checkVulnerabilities holds the artifact's scan report to the limits.
-func (e *environment) checkVulnerabilities(ctx workflow.Context, p *runbooks.VulnerabilityPolicy) (string, error) {
+func (k *artifactKind) checkVulnerabilities(ctx workflow.Context, e *environment, p *runbooks.VulnerabilityPolicy) (string, error) {
 	vctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:         workflow.GetActivityOptions(ctx).RetryPolicy, Summary: "check the vulnerability report " + p.Report,
@@ -203,7 +203,7 @@ type windowKind struct{}
 
 // awaitWindow is the built-in first step of an environment with a release
 // window: it waits, on a durable timer, until the window is open.
-func (windowKind) run(ctx workflow.Context, e *environment, i int) error {
+func (k *windowKind) run(ctx workflow.Context, e *environment, i int) error {
 	waited, err := e.holdForWindow(ctx, i)
 	if err != nil {
 		return err

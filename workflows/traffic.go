@@ -175,7 +175,7 @@ type slotKind struct{}
 // selectSlot reads the weights: the slot with more traffic is live, the
 // other one receives the new version. A tie (a fresh router) keeps the
 // first slot, by name, as live.
-func (slotKind) run(ctx workflow.Context, e *environment, i int) error {
+func (k *slotKind) run(ctx workflow.Context, e *environment, i int) error {
 	weights, err := e.readWeights(ctx, "read traffic weights")
 	if err != nil {
 		return err
@@ -238,7 +238,7 @@ func (e *environment) setWeights(ctx workflow.Context, w map[string]int) error {
 // on an SLO breach it does that at once, before anything else.
 func (t *trafficKind) run(ctx workflow.Context, e *environment, i int) error {
 	sh := compileShift(e.plan[i].step)
-	checks := e.sloChecks(sh.interval)
+	checks := t.sloChecks(e, sh.interval)
 	if e.slots.firstInstall() {
 		// Splitting traffic with a slot that serves nothing would only
 		// send requests nowhere: analyse the new version alone instead.
