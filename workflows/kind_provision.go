@@ -27,7 +27,7 @@ const staleReplans = 3
 // provisionKind is the provision step kind (OpenTofu or Terraform).
 type provisionKind struct{}
 
-// provision runs the provision step: plan, a gate when the plan deletes or
+// run plans, gates when the plan deletes or
 // replaces anything, then an apply of exactly that plan. A plan refused as
 // stale is planned again (and gated again), never silently re-computed.
 func (k *provisionKind) run(ctx workflow.Context, e *environment, i int) error {

@@ -54,7 +54,7 @@ type blockedMigration struct {
 	decision *MigrationDecisionInput
 }
 
-// migrateSchema runs a migrate step: record the version to roll back to,
+// run records the version to roll back to,
 // gate contract migrations, migrate, and on a dirty failure wait for a
 // person's decision instead of retrying a half-applied change.
 func (k *migrateKind) run(ctx workflow.Context, e *environment, i int) error {

@@ -172,7 +172,7 @@ func (e *environment) readWeights(ctx workflow.Context, summary string) (map[str
 // slotKind is the built-in select-slot step of environments with a traffic section.
 type slotKind struct{}
 
-// selectSlot reads the weights: the slot with more traffic is live, the
+// run reads the weights: the slot with more traffic is live, the
 // other one receives the new version. A tie (a fresh router) keeps the
 // first slot, by name, as live.
 func (k *slotKind) run(ctx workflow.Context, e *environment, i int) error {
@@ -233,7 +233,7 @@ func (e *environment) setWeights(ctx workflow.Context, w map[string]int) error {
 	return nil
 }
 
-// runTraffic walks the weights of a traffic step. Before the first change it
+// run walks the weights of the step. Before the first change it
 // registers the compensation that sends everything back to the live slot;
 // on an SLO breach it does that at once, before anything else.
 func (t *trafficKind) run(ctx workflow.Context, e *environment, i int) error {

@@ -71,7 +71,7 @@ func scoreRisk(facts []riskFact) RiskStatus {
 // riskKind is the built-in assess-risk step of policies with a risk section.
 type riskKind struct{}
 
-// assessRisk is the assess-risk step: it gathers the facts, sets the level
+// run gathers the facts, sets the level
 // and inserts the level's gates right after itself.
 func (k *riskKind) run(ctx workflow.Context, e *environment, i int) error {
 	r := scoreRisk(e.riskFacts(ctx))
