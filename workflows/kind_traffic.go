@@ -127,15 +127,6 @@ func longestWindow(checks []metrics.Check) time.Duration {
 	return w
 }
 
-// isTrafficKind reports whether kind is one of the traffic strategies.
-func isTrafficKind(kind string) bool {
-	switch kind {
-	case runbooks.KindCanary, runbooks.KindLinear, runbooks.KindBlueGreen, runbooks.KindAllAtOnce:
-		return true
-	}
-	return false
-}
-
 func (e *environment) trafficTarget() traffic.Target {
 	t := e.in.Env.Traffic
 	return traffic.Target{Provider: t.Provider, Options: t.Options}
