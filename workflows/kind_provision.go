@@ -24,10 +24,13 @@ var tfActs *terraform.Activities
 // a person.
 const staleReplans = 3
 
-// provision runs the provision step: plan, a gate when the plan deletes or
+// provisionKind is the provision step kind (OpenTofu or Terraform).
+type provisionKind struct{}
+
+// run plans, gates when the plan deletes or
 // replaces anything, then an apply of exactly that plan. A plan refused as
 // stale is planned again (and gated again), never silently re-computed.
-func (e *environment) provision(ctx workflow.Context, i int) error {
+func (k *provisionKind) run(ctx workflow.Context, e *environment, i int) error {
 	if e.in.Env.Infra == nil {
 		// The validator refuses this; a hand-made workflow input could not.
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
@@ -43,8 +46,8 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 		st.Detail = fmt.Sprintf("plan %s: %s", shortHash(plan.PlanHash), plan.Summary.String())
 		e.audit(ctx, auditRecord{action: "infra.planned", step: st.Name, outcome: plan.PlanHash, detail: plan.Summary.String()})
 		e.publish(ctx)
-		if plan.Changes && plan.Summary.Destructive() && e.destructiveNeedsApproval() {
-			if f := e.gateDestructive(ctx, st, plan); f != nil {
+		if plan.Changes && plan.Summary.Destructive() && k.destructiveNeedsApproval(e) {
+			if f := k.gateDestructive(ctx, e, st, plan); f != nil {
 				return f
 			}
 			// The approval may come after the release window closed.
@@ -56,7 +59,7 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 			// Registered before the apply starts: an apply interrupted at
 			// any moment may have changed resources, and the undo reads
 			// the state to see.
-			e.replaceInfraCompensation(st.Name, ws, plan)
+			k.replaceInfraCompensation(e, st.Name, ws, plan)
 		}
 		outputs, err := e.tfApply(ctx, ws, plan)
 		if isPlanStale(err) && attempt < staleReplans {
@@ -74,13 +77,13 @@ func (e *environment) provision(ctx workflow.Context, i int) error {
 			case !e.truthful && mayHaveApplied(err):
 				// A failed or interrupted apply may have changed some
 				// resources: the rollback must still undo them.
-				e.pushInfraCompensation(st.Name, ws, plan)
+				k.pushInfraCompensation(e, st.Name, ws, plan)
 			}
 			return err
 		}
-		e.setOutputs(outputs)
+		k.setOutputs(e, outputs)
 		if !e.truthful {
-			e.pushInfraCompensation(st.Name, ws, plan)
+			k.pushInfraCompensation(e, st.Name, ws, plan)
 		}
 		st.Detail = fmt.Sprintf("applied plan %s: %s", shortHash(plan.PlanHash), plan.Summary.String())
 		return nil
@@ -110,14 +113,14 @@ func (e *environment) workspace(step *runbooks.ProvisionStep) terraform.Workspac
 	return ws
 }
 
-func (e *environment) destructiveNeedsApproval() bool {
+func (k *provisionKind) destructiveNeedsApproval(e *environment) bool {
 	p := e.in.Policy.DestructiveChangesNeedApproval
 	return p == nil || *p
 }
 
 // gateDestructive asks a person to approve a plan that deletes or replaces
 // resources; the gate shows the plan's summary and hash.
-func (e *environment) gateDestructive(ctx workflow.Context, st *StepStatus, plan terraform.PlanResult) *failure {
+func (k *provisionKind) gateDestructive(ctx workflow.Context, e *environment, st *StepStatus, plan terraform.PlanResult) *failure {
 	st.Gate = &GateStatus{
 		Name:         st.Name,
 		Approvers:    e.in.Env.Infra.Approvers,
@@ -223,7 +226,7 @@ func isPlanStale(err error) bool {
 // setOutputs makes the module's outputs available to later steps as
 // ${outputs.NAME}. Sensitive outputs are left out on purpose: they must not
 // reach URLs, status or history.
-func (e *environment) setOutputs(outputs map[string]terraform.Output) {
+func (k *provisionKind) setOutputs(e *environment, outputs map[string]terraform.Output) {
 	e.outputs = map[string]string{}
 	for _, name := range sortedKeys(outputs) {
 		o := outputs[name]

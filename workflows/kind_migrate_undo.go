@@ -48,7 +48,7 @@ func (u *schemaUndo) describe() string {
 
 // pushSchemaCompensation registers the undo of migrations about to be (or
 // just) applied.
-func (e *environment) pushSchemaCompensation(step string, t migrate.Target, before migrate.StatusResult, applied []migrate.Migration) {
+func (k *migrateKind) pushSchemaCompensation(e *environment, step string, t migrate.Target, before migrate.StatusResult, applied []migrate.Migration) {
 	u := &schemaUndo{target: t, from: before.Version, hadVersion: before.HasVersion, pending: applied}
 	for _, m := range applied {
 		u.to = max(u.to, m.Version)

@@ -28,15 +28,15 @@ type bakeOutcome struct {
 // the weight and stops the clock; a promote ends the bake early; a breach
 // sends all traffic back to the live slot before it returns the failure;
 // an inconclusive analysis waits for a person.
-func (e *environment) bakePhase(ctx workflow.Context, i int, ph phase, sh shift, checks []metrics.Check, round int) (int, error) {
+func (t *trafficKind) bakePhase(ctx workflow.Context, e *environment, i int, ph phase, sh shift, checks []metrics.Check, round int) (int, error) {
 	remaining := ph.bake
 	for remaining > 0 {
-		if e.takePromote(ctx, i) {
+		if t.takePromote(ctx, e, i) {
 			return round, nil
 		}
 		e.status.Traffic.BakeEnds = workflow.Now(ctx).Add(remaining)
 		e.publish(ctx)
-		out := e.bakeOnce(ctx, remaining, sh.interval, checks, round)
+		out := t.bakeOnce(ctx, e, remaining, sh.interval, checks, round)
 		if out.err != nil {
 			return round, out.err
 		}
@@ -54,12 +54,12 @@ func (e *environment) bakePhase(ctx workflow.Context, i int, ph phase, sh shift,
 		}
 		switch out.res.Verdict {
 		case metrics.Fail:
-			return round, e.breach(ctx, i, ph, out.res.Decisive)
+			return round, t.breach(ctx, e, i, ph, out.res.Decisive)
 		case metrics.Inconclusive:
-			if f := e.holdInconclusive(ctx, i, out.res.Decisive); f != nil {
+			if f := t.holdInconclusive(ctx, e, i, out.res.Decisive); f != nil {
 				return round, f
 			}
-			if e.takePromote(ctx, i) {
+			if t.takePromote(ctx, e, i) {
 				return round, nil
 			}
 			remaining = ph.bake // resumed: analyse this weight again
@@ -72,22 +72,22 @@ func (e *environment) bakePhase(ctx workflow.Context, i int, ph phase, sh shift,
 
 // bakeOnce runs one bake: the Bake activity, or a timer when there is
 // nothing to analyse. A pause, promote or abort interrupts it.
-func (e *environment) bakeOnce(ctx workflow.Context, d, interval time.Duration, checks []metrics.Check, round int) bakeOutcome {
+func (t *trafficKind) bakeOnce(ctx workflow.Context, e *environment, d, interval time.Duration, checks []metrics.Check, round int) bakeOutcome {
 	start := workflow.Now(ctx)
 	bctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var out bakeOutcome
 	done := false
 	if len(checks) == 0 {
-		t := workflow.NewTimerWithOptions(bctx, d, workflow.TimerOptions{Summary: fmt.Sprintf("bake %s", d)})
-		workflow.Go(ctx, func(gctx workflow.Context) { out.err = t.Get(gctx, nil); done = true })
+		timer := workflow.NewTimerWithOptions(bctx, d, workflow.TimerOptions{Summary: fmt.Sprintf("bake %s", d)})
+		workflow.Go(ctx, func(gctx workflow.Context) { out.err = timer.Get(gctx, nil); done = true })
 	} else {
 		f := workflow.ExecuteActivity(bakeCtx(bctx, d, interval), metricsActs.Bake, metrics.BakeInput{
 			Checks: checks, Interval: interval, Duration: d, FirstRound: round,
 		})
 		workflow.Go(ctx, func(gctx workflow.Context) { out.err = f.Get(gctx, &out.res); done = true })
 	}
-	_ = workflow.Await(ctx, func() bool { return done || e.status.Paused || e.promote || e.abort != nil })
+	_ = workflow.Await(ctx, func() bool { return done || e.status.Paused || t.promote || e.abort != nil })
 	if !done {
 		cancel()
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -124,7 +124,7 @@ func bakeCtx(ctx workflow.Context, d, interval time.Duration) workflow.Context {
 
 // breach sends all traffic back to the live slot at once and fails the step
 // with the measurement that decided it.
-func (e *environment) breach(ctx workflow.Context, i int, ph phase, decisive *metrics.MeasureResult) error {
+func (t *trafficKind) breach(ctx workflow.Context, e *environment, i int, ph phase, decisive *metrics.MeasureResult) error {
 	tr := e.status.Traffic
 	tr.Decisive = decisive
 	what := describeFailing(decisive)
@@ -141,7 +141,7 @@ func (e *environment) breach(ctx workflow.Context, i int, ph phase, decisive *me
 // holdInconclusive waits for a person after an analysis that could not
 // decide: resume analyses the weight again, promote accepts it, abort rolls
 // back. The weight stays as it is meanwhile.
-func (e *environment) holdInconclusive(ctx workflow.Context, i int, decisive *metrics.MeasureResult) *failure {
+func (t *trafficKind) holdInconclusive(ctx workflow.Context, e *environment, i int, decisive *metrics.MeasureResult) *failure {
 	tr := e.status.Traffic
 	tr.Decisive = decisive
 	tr.Hold = "analysis inconclusive: " + describeFailing(decisive) + "; resume to analyse again, promote to accept, abort to roll back"
@@ -156,11 +156,11 @@ func (e *environment) holdInconclusive(ctx workflow.Context, i int, decisive *me
 }
 
 // takePromote consumes a pending promote of the current weight.
-func (e *environment) takePromote(ctx workflow.Context, i int) bool {
-	if !e.promote {
+func (t *trafficKind) takePromote(ctx workflow.Context, e *environment, i int) bool {
+	if !t.promote {
 		return false
 	}
-	e.promote = false
+	t.promote = false
 	e.status.Traffic.BakeEnds = time.Time{}
 	e.status.Steps[i].Detail = fmt.Sprintf("%s promoted at %d%%", e.slots.target, e.status.Traffic.Weights[e.slots.target])
 	e.publish(ctx)

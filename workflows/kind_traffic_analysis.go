@@ -27,7 +27,7 @@ const (
 // sloChecks turns the environment's SLOs into the checks of an analysis
 // round, measured on the target slot (and, for compare, the live one). Each
 // measurement covers the SLO's window, by default one analysis interval.
-func (e *environment) sloChecks(interval time.Duration) []metrics.Check {
+func (t *trafficKind) sloChecks(e *environment, interval time.Duration) []metrics.Check {
 	env := e.in.Env
 	if env.Metrics == nil || len(env.SLOs) == 0 {
 		return nil

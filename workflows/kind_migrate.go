@@ -42,16 +42,22 @@ type MigrationDecisionResult struct {
 	Action string `json:"action"`
 }
 
+// migrateKind is the migrate step kind (golang-migrate).
+type migrateKind struct {
+	// blocked is set while a failed migration waits for a decision.
+	blocked *blockedMigration
+}
+
 // blockedMigration is a migrate step waiting for a person after a failure.
 type blockedMigration struct {
 	step     int
 	decision *MigrationDecisionInput
 }
 
-// migrateSchema runs a migrate step: record the version to roll back to,
+// run records the version to roll back to,
 // gate contract migrations, migrate, and on a dirty failure wait for a
 // person's decision instead of retrying a half-applied change.
-func (e *environment) migrateSchema(ctx workflow.Context, i int) error {
+func (k *migrateKind) run(ctx workflow.Context, e *environment, i int) error {
 	if e.in.Env.Database == nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"environment %s has a migrate step but no database section", e.in.Env.Name), ErrTypeInvalid, nil)
@@ -80,21 +86,21 @@ func (e *environment) migrateSchema(ctx workflow.Context, i int) error {
 				"step %s (phase expand) would run contract migrations: %s; run them in a phase: contract step after the traffic moved",
 				st.Name, strings.Join(reasons, "; ")), migrate.ErrContract, nil)
 		}
-		if f := e.gateContract(ctx, st, step, reasons); f != nil {
+		if f := k.gateContract(ctx, e, st, step, reasons); f != nil {
 			return f
 		}
 	}
 	if e.truthful && len(todo) > 0 {
 		// Registered before Up starts: an Up interrupted at any moment may
 		// have applied some of it, and the undo reads the schema to see.
-		e.pushSchemaCompensation(st.Name, target, before, todo)
+		k.pushSchemaCompensation(e, st.Name, target, before, todo)
 	}
-	res, err := e.migrateUp(ctx, i, target, step.To, contract)
+	res, err := k.migrateUp(ctx, e, i, target, step.To, contract)
 	if err != nil {
 		return err
 	}
 	if !e.truthful && len(todo) > 0 {
-		e.pushSchemaCompensation(st.Name, target, before, todo)
+		k.pushSchemaCompensation(e, st.Name, target, before, todo)
 	}
 	st.Detail = fmt.Sprintf("migrated %d → %d: %s", before.Version, res.To, describeMigrations(todo))
 	return nil
@@ -116,7 +122,7 @@ func (e *environment) schemaStatus(ctx workflow.Context, t migrate.Target) (migr
 
 // migrateUp migrates, and on a dirty failure blocks the step until someone
 // decides: retry or force a version (abort ends the wait through abort).
-func (e *environment) migrateUp(ctx workflow.Context, i int, t migrate.Target, to int, contract bool) (migrate.UpResult, error) {
+func (k *migrateKind) migrateUp(ctx workflow.Context, e *environment, i int, t migrate.Target, to int, contract bool) (migrate.UpResult, error) {
 	for {
 		opts := migrateOptions(time.Hour, "migrate "+e.in.Env.Name)
 		if e.truthful {
@@ -131,7 +137,7 @@ func (e *environment) migrateUp(ctx workflow.Context, i int, t migrate.Target, t
 		if err == nil || !errors.As(err, &appErr) || appErr.Type() != migrate.ErrDirty {
 			return res, err
 		}
-		if f := e.decideOnDirty(ctx, i, t, appErr); f != nil {
+		if f := k.decideOnDirty(ctx, e, i, t, appErr); f != nil {
 			return res, f
 		}
 	}
@@ -141,9 +147,9 @@ func (e *environment) migrateUp(ctx workflow.Context, i int, t migrate.Target, t
 // force. A force the activity refuses (a version not in the directory)
 // shows its error and waits again, rather than ending the release. An abort
 // leaves the dirty schema to a person, and the rollback says so.
-func (e *environment) decideOnDirty(ctx workflow.Context, i int, t migrate.Target, failed *temporal.ApplicationError) *failure {
+func (k *migrateKind) decideOnDirty(ctx workflow.Context, e *environment, i int, t migrate.Target, failed *temporal.ApplicationError) *failure {
 	for {
-		d, f := e.awaitMigrationDecision(ctx, i, failed)
+		d, f := k.awaitMigrationDecision(ctx, e, i, failed)
 		if f != nil {
 			if !e.truthful {
 				var dd migrate.DirtyDetails
@@ -170,7 +176,7 @@ func (e *environment) decideOnDirty(ctx workflow.Context, i int, t migrate.Targe
 
 // awaitMigrationDecision shows the failure and waits for resolve-migration
 // or an abort.
-func (e *environment) awaitMigrationDecision(ctx workflow.Context, i int, failed *temporal.ApplicationError) (MigrationDecisionInput, *failure) {
+func (k *migrateKind) awaitMigrationDecision(ctx workflow.Context, e *environment, i int, failed *temporal.ApplicationError) (MigrationDecisionInput, *failure) {
 	st := &e.status.Steps[i]
 	var d migrate.DirtyDetails
 	_ = failed.Details(&d)
@@ -183,16 +189,16 @@ func (e *environment) awaitMigrationDecision(ctx workflow.Context, i int, failed
 	st.Detail = fmt.Sprintf("migration %s failed%s; the schema is dirty at version %d — decide: "+
 		"runbook migrate retry %s | runbook migrate force %s --version N | runbook abort %s",
 		d.File, at, d.Version, e.in.ReleaseID, e.in.ReleaseID, e.in.ReleaseID)
-	e.blocked = &blockedMigration{step: i}
+	k.blocked = &blockedMigration{step: i}
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "schema.dirty", step: st.Name, outcome: fmt.Sprint(d.Version), detail: failed.Message()})
 	e.publish(ctx)
-	err := workflow.Await(ctx, func() bool { return e.blocked.decision != nil || e.abort != nil })
+	err := workflow.Await(ctx, func() bool { return k.blocked.decision != nil || e.abort != nil })
 	if err != nil {
 		e.abortFromCancel()
 	}
-	decision := e.blocked.decision
-	e.blocked = nil
+	decision := k.blocked.decision
+	k.blocked = nil
 	if e.abort != nil {
 		return MigrationDecisionInput{}, e.abortFailure()
 	}
@@ -209,7 +215,7 @@ func (e *environment) validateMigrationDecision(ctx workflow.Context, in Migrati
 	if err := e.active(); err != nil {
 		return err
 	}
-	if e.blocked == nil || e.blocked.decision != nil {
+	if k := e.migrating(); k == nil || k.blocked == nil || k.blocked.decision != nil {
 		return fmt.Errorf("no failed migration is waiting for a decision in environment %s", e.status.Name)
 	}
 	switch in.Action {
@@ -225,12 +231,19 @@ func (e *environment) validateMigrationDecision(ctx workflow.Context, in Migrati
 	return err
 }
 
+// migrating is the migrate step running now, nil when none is.
+func (e *environment) migrating() *migrateKind {
+	k, _ := e.runningKind().(*migrateKind)
+	return k
+}
+
 // resolveMigration records the decision; the step acts on it.
 func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisionInput) (MigrationDecisionResult, error) {
 	id := e.identify(in.Proof, in.Actor, nil)
 	in.Actor = id.Name
-	e.blocked.decision = &in
-	step := e.status.Steps[e.blocked.step].Name
+	blocked := e.migrating().blocked
+	blocked.decision = &in
+	step := e.status.Steps[blocked.step].Name
 	detail := in.Action
 	if in.Action == MigrationForce {
 		detail = fmt.Sprintf("force version %d", in.Version)
@@ -243,7 +256,7 @@ func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisio
 }
 
 // gateContract asks for an approval before drops and rewrites.
-func (e *environment) gateContract(ctx workflow.Context, st *StepStatus, step *runbooks.MigrateStep, reasons []string) *failure {
+func (k *migrateKind) gateContract(ctx workflow.Context, e *environment, st *StepStatus, step *runbooks.MigrateStep, reasons []string) *failure {
 	st.Gate = &GateStatus{
 		Name: st.Name, Approvers: step.Approvers, MinApprovals: 1,
 		Instructions: "Contract migrations drop or rewrite data: " + strings.Join(reasons, "; ") +

@@ -37,7 +37,7 @@ func (u *infraUndo) describe() string {
 
 // newInfraUndo is the undo of an applied (or applying) plan, nil for a plan
 // without changes: there is nothing of this release to undo.
-func (e *environment) newInfraUndo(ws terraform.Workspace, plan terraform.PlanResult) *infraUndo {
+func (k *provisionKind) newInfraUndo(e *environment, ws terraform.Workspace, plan terraform.PlanResult) *infraUndo {
 	if !plan.Changes {
 		return nil
 	}
@@ -49,16 +49,16 @@ func (e *environment) newInfraUndo(ws terraform.Workspace, plan terraform.PlanRe
 }
 
 // pushInfraCompensation registers the undo of an applied plan.
-func (e *environment) pushInfraCompensation(step string, ws terraform.Workspace, plan terraform.PlanResult) {
-	if u := e.newInfraUndo(ws, plan); u != nil {
+func (k *provisionKind) pushInfraCompensation(e *environment, step string, ws terraform.Workspace, plan terraform.PlanResult) {
+	if u := k.newInfraUndo(e, ws, plan); u != nil {
 		e.pushCompensation(compensation{step: step, undo: u})
 	}
 }
 
 // replaceInfraCompensation registers the undo of the plan about to be
 // applied, in place of the one of an earlier, stale plan of the same step.
-func (e *environment) replaceInfraCompensation(step string, ws terraform.Workspace, plan terraform.PlanResult) {
-	if u := e.newInfraUndo(ws, plan); u != nil {
+func (k *provisionKind) replaceInfraCompensation(e *environment, step string, ws terraform.Workspace, plan terraform.PlanResult) {
+	if u := k.newInfraUndo(e, ws, plan); u != nil {
 		e.replaceCompensation(compensation{step: step, undo: u})
 	}
 }

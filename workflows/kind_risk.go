@@ -68,17 +68,20 @@ func scoreRisk(facts []riskFact) RiskStatus {
 	return r
 }
 
-// assessRisk is the assess-risk step: it gathers the facts, sets the level
+// riskKind is the built-in assess-risk step of policies with a risk section.
+type riskKind struct{}
+
+// run gathers the facts, sets the level
 // and inserts the level's gates right after itself.
-func (e *environment) assessRisk(ctx workflow.Context, i int) error {
-	r := scoreRisk(e.riskFacts(ctx))
+func (k *riskKind) run(ctx workflow.Context, e *environment, i int) error {
+	r := scoreRisk(k.riskFacts(ctx, e))
 	gates := e.in.Policy.Risk.Gates(r.Level)
 	for _, g := range gates {
 		r.Gates = append(r.Gates, g.Name)
 	}
 	e.status.Risk = &r
 	upsertChanged(ctx, AttrRisk, r.Level)
-	e.insertGates(i+1, gates)
+	k.insertGates(e, i+1, gates)
 	st := &e.status.Steps[i]
 	st.Detail = "risk " + r.String()
 	if len(gates) > 0 {
@@ -92,7 +95,7 @@ func (e *environment) assessRisk(ctx workflow.Context, i int) error {
 // glass, the plans and migrations ahead, the previous release and the size
 // of the change. What it learns about the plan and the migrations is kept
 // for the Slack gate messages too.
-func (e *environment) riskFacts(ctx workflow.Context) []riskFact {
+func (k *riskKind) riskFacts(ctx workflow.Context, e *environment) []riskFact {
 	var facts []riskFact
 	if e.in.Env.IsProduction() {
 		facts = append(facts, riskFact{level: runbooks.RiskMedium, reason: "production environment"})
@@ -100,11 +103,11 @@ func (e *environment) riskFacts(ctx workflow.Context) []riskFact {
 	if e.in.BreakGlass != nil {
 		facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "break-glass release: " + e.in.BreakGlass.Reason})
 	}
-	facts = append(facts, e.changeFacts(ctx)...)
-	if f, ok := e.previousReleaseFact(ctx); ok {
+	facts = append(facts, k.changeFacts(ctx, e)...)
+	if f, ok := k.previousReleaseFact(ctx, e); ok {
 		facts = append(facts, f)
 	}
-	if f, ok := e.sizeFact(); ok {
+	if f, ok := k.sizeFact(e); ok {
 		facts = append(facts, f)
 	}
 	return facts
@@ -112,7 +115,7 @@ func (e *environment) riskFacts(ctx workflow.Context) []riskFact {
 
 // changeFacts plans the provision steps and reads the pending migrations.
 // What cannot be known counts as high: an unknown change is no safe one.
-func (e *environment) changeFacts(ctx workflow.Context) []riskFact {
+func (k *riskKind) changeFacts(ctx workflow.Context, e *environment) []riskFact {
 	var facts []riskFact
 	preview := &changePreview{}
 	for _, p := range e.plan {
@@ -132,14 +135,14 @@ func (e *environment) changeFacts(ctx workflow.Context) []riskFact {
 				preview.changes = append(preview.changes, "infrastructure: no changes")
 			}
 		case p.step.Migrate != nil:
-			facts = append(facts, e.migrationFacts(ctx, p.step, preview)...)
+			facts = append(facts, k.migrationFacts(ctx, e, p.step, preview)...)
 		}
 	}
 	e.preview = preview
 	return facts
 }
 
-func (e *environment) migrationFacts(ctx workflow.Context, s runbooks.Step, preview *changePreview) []riskFact {
+func (k *riskKind) migrationFacts(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) []riskFact {
 	st, err := e.schemaStatus(ctx, e.migrateTarget())
 	if err != nil {
 		preview.migrations = append(preview.migrations, "schema: no status ("+rootMessage(err)+")")
@@ -157,7 +160,7 @@ func (e *environment) migrationFacts(ctx workflow.Context, s runbooks.Step, prev
 
 // previousReleaseFact raises the risk when the service's last release into
 // this environment failed or was rolled back.
-func (e *environment) previousReleaseFact(ctx workflow.Context) (riskFact, bool) {
+func (k *riskKind) previousReleaseFact(ctx workflow.Context, e *environment) (riskFact, bool) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
@@ -184,7 +187,7 @@ func (e *environment) previousReleaseFact(ctx workflow.Context) (riskFact, bool)
 
 // sizeFact raises the risk for a change at least policy.risk.large-change
 // lines long, when the deploy said how large it is.
-func (e *environment) sizeFact() (riskFact, bool) {
+func (k *riskKind) sizeFact(e *environment) (riskFact, bool) {
 	b := e.in.Build
 	if b == nil || b.ChangedLines == 0 {
 		return riskFact{}, false
@@ -207,7 +210,7 @@ func (e *environment) sizeFact() (riskFact, bool) {
 }
 
 // insertGates adds approval gates to the plan and the status at index at.
-func (e *environment) insertGates(at int, gates []runbooks.Approval) {
+func (k *riskKind) insertGates(e *environment, at int, gates []runbooks.Approval) {
 	var ps []plannedStep
 	var ss []StepStatus
 	for _, a := range gates {

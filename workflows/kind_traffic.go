@@ -33,6 +33,15 @@ const (
 	drainTimeout = 30 * time.Second
 )
 
+// trafficKind is a traffic step kind: canary, linear, blue-green or
+// all-at-once, compiled to the weights it walks through (compileShift).
+type trafficKind struct {
+	// promote is set by the promote Update until the bake it ends sees it.
+	promote bool
+}
+
+func newTrafficKind() stepKind { return &trafficKind{} }
+
 // Typed nil receivers for the traffic and metrics activities.
 var (
 	trafficActs *traffic.Activities
@@ -118,15 +127,6 @@ func longestWindow(checks []metrics.Check) time.Duration {
 	return w
 }
 
-// isTrafficKind reports whether kind is one of the traffic strategies.
-func isTrafficKind(kind string) bool {
-	switch kind {
-	case runbooks.KindCanary, runbooks.KindLinear, runbooks.KindBlueGreen, runbooks.KindAllAtOnce:
-		return true
-	}
-	return false
-}
-
 func (e *environment) trafficTarget() traffic.Target {
 	t := e.in.Env.Traffic
 	return traffic.Target{Provider: t.Provider, Options: t.Options}
@@ -160,10 +160,13 @@ func (e *environment) readWeights(ctx workflow.Context, summary string) (map[str
 	return res.Weights, err
 }
 
-// selectSlot reads the weights: the slot with more traffic is live, the
+// slotKind is the built-in select-slot step of environments with a traffic section.
+type slotKind struct{}
+
+// run reads the weights: the slot with more traffic is live, the
 // other one receives the new version. A tie (a fresh router) keeps the
 // first slot, by name, as live.
-func (e *environment) selectSlot(ctx workflow.Context, i int) error {
+func (k *slotKind) run(ctx workflow.Context, e *environment, i int) error {
 	weights, err := e.readWeights(ctx, "read traffic weights")
 	if err != nil {
 		return err
@@ -221,12 +224,12 @@ func (e *environment) setWeights(ctx workflow.Context, w map[string]int) error {
 	return nil
 }
 
-// runTraffic walks the weights of a traffic step. Before the first change it
+// run walks the weights of the step. Before the first change it
 // registers the compensation that sends everything back to the live slot;
 // on an SLO breach it does that at once, before anything else.
-func (e *environment) runTraffic(ctx workflow.Context, i int) error {
+func (t *trafficKind) run(ctx workflow.Context, e *environment, i int) error {
 	sh := compileShift(e.plan[i].step)
-	checks := e.sloChecks(sh.interval)
+	checks := t.sloChecks(e, sh.interval)
 	if e.slots.firstInstall() {
 		// Splitting traffic with a slot that serves nothing would only
 		// send requests nowhere: analyse the new version alone instead.
@@ -248,14 +251,14 @@ func (e *environment) runTraffic(ctx workflow.Context, i int) error {
 		e.status.Steps[i].Detail = fmt.Sprintf("%s at %d%% (weight %d of %d)", e.slots.target, ph.weight, p+1, len(sh.phases))
 		e.audit(ctx, auditRecord{action: "traffic.shifted", step: e.plan[i].step.Name, outcome: StateRunning, detail: e.status.Steps[i].Detail})
 		e.publish(ctx)
-		next, err := e.bakePhase(ctx, i, ph, sh, checks, round)
+		next, err := t.bakePhase(ctx, e, i, ph, sh, checks, round)
 		if err != nil {
 			return err
 		}
 		round = next
 	}
 	if sh.drainLive {
-		e.drainLive(ctx)
+		t.drainLive(ctx, e)
 	}
 	e.status.Steps[i].Detail = fmt.Sprintf("all traffic on %s (%s %s)", e.slots.target, e.in.Service, e.in.Version)
 	tr.BakeEnds = time.Time{}
@@ -264,7 +267,7 @@ func (e *environment) runTraffic(ctx workflow.Context, i int) error {
 
 // drainLive waits for the old slot's requests in flight; it stays deployed
 // (at weight 0) for a rollback. A slow drain is reported, not a failure.
-func (e *environment) drainLive(ctx workflow.Context) {
+func (t *trafficKind) drainLive(ctx workflow.Context, e *environment) {
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: drainTimeout + 30*time.Second,
 		HeartbeatTimeout:    30 * time.Second,
