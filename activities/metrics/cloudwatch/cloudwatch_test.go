@@ -46,7 +46,7 @@ func TestAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	p, err := metrics.New(Name, map[string]string{OptRegion: mototest.Region, OptEndpoint: srv.URL, OptNamespace: ns})
+	p, err := New(map[string]string{OptRegion: mototest.Region, OptEndpoint: srv.URL, OptNamespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,8 @@
 // Expressions: "error-ratio" (5xx / all requests; inconclusive over fewer than
 // MinRequests requests), "latency:Q" (the Q quantile of request duration in
 // seconds, 0 < Q < 1, interpolated within histogram buckets like PromQL's
-// histogram_quantile) and "request-rate" (requests per second). Importing this
-// package registers it with metrics.New as "edge".
+// histogram_quantile) and "request-rate" (requests per second).
+// worker/providers.go lists it as "edge".
 package edge
 
 import (
@@ -44,7 +44,7 @@ import (
 	"github.com/runbookhq/runbook/internal/netguard"
 )
 
-// Name is the provider's name in runbooks and in metrics.New.
+// Name is the provider's name in runbooks (its key in worker/providers.go).
 const Name = "edge"
 
 // Metric names exposed by the edge proxy.
@@ -59,10 +59,6 @@ const maxBody = 16 << 20
 // computed over: one 5xx among three requests is noise, not a 33% error
 // rate, and must neither fail a release nor pass it.
 const MinRequests = 10
-
-func init() {
-	metrics.Register(Name, func(opts map[string]string) (metrics.Provider, error) { return New(opts) })
-}
 
 // Provider scrapes one edge proxy.
 type Provider struct {

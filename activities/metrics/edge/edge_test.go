@@ -52,7 +52,7 @@ func newTarget(t *testing.T) *target {
 }
 
 func newProvider(t *testing.T, tg *target) metrics.Provider {
-	p, err := metrics.New(Name, map[string]string{"url": tg.srv.URL + "/metrics"})
+	p, err := New(map[string]string{"url": tg.srv.URL + "/metrics"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestAgainstPrometheus(t *testing.T) {
 	// Rates need two scrapes in the window; the first comes seconds after start.
 	srv.WaitForData(t, `sum(rate(edge_requests_total{backend="canary",code_class="5xx"}[2s])) > 0`, time.Minute)
 
-	p, err := metrics.New(Name, map[string]string{"url": srv.URL})
+	p, err := New(map[string]string{"url": srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
