@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/migrate"
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/internal/edge"
 	"github.com/runbookhq/runbook/internal/loadgen"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 )
 
 // chaosRunbook has the sections of one step kind and a last check, verdict,
@@ -218,7 +218,7 @@ func (p *chaosParts) startEffects(t *testing.T) {
 func (p *chaosParts) startDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn, err := p.c.cs.pg.CreateDatabase(ctx, pgtest.DatabaseName(t.Name()))
+	dsn, err := p.c.cs.pg.CreateDatabase(ctx, pg.DatabaseName(t.Name()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ import (
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/internal/edge"
 	"github.com/runbookhq/runbook/internal/loadgen"
-	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -419,15 +419,15 @@ func TestCanaryUnderLoad(t *testing.T) {
 func TestCanaryWithPrometheus(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "canary-prom")
-	var prom *promtest.Server
+	var promSrv *prom.Server
 	// Prometheus's rate() wants a few scrapes in its range: a 4 s window.
 	s := newSlottedWindow(t, r, func(admin string) string {
 		u, _ := url.Parse(admin)
-		prom = promtest.Start(t, u.Host)
-		return "      provider: prometheus\n      options:\n        url: " + prom.URL
+		promSrv = prom.Start(t, u.Host)
+		return "      provider: prometheus\n      options:\n        url: " + promSrv.URL
 	}, 4*time.Second)
 	// The first scrapes, not a release, should be what waits for Prometheus.
-	prom.WaitForData(t, `edge_requests_total{backend="green"}`, time.Minute)
+	promSrv.WaitForData(t, `edge_requests_total{backend="green"}`, time.Minute)
 	s.startLoad(t)
 	if st := s.release("1.0.0"); st.State != workflows.StateSucceeded {
 		t.Fatalf("first install with prometheus SLOs: %s (%s)", st.State, st.Reason)

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/artifact"
-	"github.com/runbookhq/runbook/internal/proctest"
+	"github.com/runbookhq/runbook/internal/testenv"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -266,7 +266,7 @@ func paths(rs []request) []string {
 func startSampleApp(t *testing.T, version string) string {
 	t.Helper()
 	var url string
-	err := proctest.Retry(func() error {
+	err := testenv.Retry(func() error {
 		var err error
 		url, err = trySampleApp(t, version)
 		return err
@@ -280,7 +280,7 @@ func startSampleApp(t *testing.T, version string) string {
 // trySampleApp starts the sample app once and waits until it answers or exits.
 func trySampleApp(t *testing.T, version string) (string, error) {
 	_, bin := binaries(t)
-	port, err := proctest.FreePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -288,7 +288,7 @@ func trySampleApp(t *testing.T, version string) (string, error) {
 	var logb bytes.Buffer
 	cmd := exec.Command(bin, "--addr", addr, "--version", version)
 	cmd.Stdout, cmd.Stderr = &logb, &logb
-	proc, err := proctest.Start(cmd)
+	proc, err := testenv.Start(cmd)
 	if err != nil {
 		return "", fmt.Errorf("start sample app: %w", err)
 	}

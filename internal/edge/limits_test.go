@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/internal/httpserver"
-	"github.com/runbookhq/runbook/internal/httpserver/httpservertest"
+	"github.com/runbookhq/runbook/internal/testenv/slowclient"
 )
 
 // TestSlowLorisIsCutOff holds a connection to each of the real proxy and
@@ -25,7 +25,7 @@ func TestSlowLorisIsCutOff(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			took := httpservertest.SlowLoris(t, c.addr, c.limit+5*time.Second)
+			took := slowclient.SlowLoris(t, c.addr, c.limit+5*time.Second)
 			if took < c.limit-time.Second {
 				t.Errorf("cut after %v, before the header timeout of %v: the test did not measure the timeout", took, c.limit)
 			}

@@ -17,8 +17,8 @@ import (
 	edgemetrics "github.com/runbookhq/runbook/activities/metrics/edge"
 	edgetraffic "github.com/runbookhq/runbook/activities/traffic/edge"
 	edgeproxy "github.com/runbookhq/runbook/internal/edge"
-	"github.com/runbookhq/runbook/internal/promtest"
 	"github.com/runbookhq/runbook/internal/secretref"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 )
 
 // e2eErrorRatio is the canary analysis query: 5xx over all requests of one
@@ -199,7 +199,7 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	prom := promtest.Start(t, srv.AdminAddr())
+	prom := prom.Start(t, srv.AdminAddr())
 
 	load := startLoad("http://"+srv.ProxyAddr()+"/", 4)
 	defer load.stop()
