@@ -59,7 +59,7 @@ type HAProxy struct {
 	Dir string
 
 	master string // master CLI socket
-	proc   *testenv.Proc
+	proc   *testenv.Server
 }
 
 // Bin returns the binary to run: $RUNBOOK_HAPROXY_BIN, else haproxy on PATH
@@ -73,64 +73,40 @@ func Bin() (string, error) {
 func Start(t testing.TB, servers ...Server) *HAProxy {
 	t.Helper()
 	bin := testenv.RequireBin(t, Bin)
-	var err error
 	var h *HAProxy
-	err = testenv.Retry(func() error {
-		if h, err = start(bin, t.TempDir(), servers); err != nil {
-			return err
+	proc := testenv.Serve(t, func(dir string) (testenv.Launch, error) {
+		h = &HAProxy{
+			Socket:    filepath.Join(dir, "admin.sock"),
+			StateFile: filepath.Join(dir, "servers.state"),
+			master:    filepath.Join(dir, "master.sock"),
+			Dir:       dir,
 		}
-		if _, err := h.waitWorker(""); err != nil {
-			err = fmt.Errorf("haproxy not ready: %v\n%s", err, h.logTail())
-			_ = h.Stop()
-			return err
-		}
-		return nil
+		return h.launch(bin, servers)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := h.Stop(); err != nil {
-			t.Errorf("stopping haproxy: %v", err)
-		}
-	})
+	h.proc = proc
 	return h
 }
 
-func start(bin, dir string, servers []Server) (*HAProxy, error) {
+// launch writes the config for a free port and describes the command.
+func (h *HAProxy) launch(bin string, servers []Server) (testenv.Launch, error) {
 	port, err := testenv.FreePort()
 	if err != nil {
-		return nil, err
+		return testenv.Launch{}, err
 	}
-	h := &HAProxy{
-		URL:       "http://127.0.0.1:" + strconv.Itoa(port),
-		Socket:    filepath.Join(dir, "admin.sock"),
-		StateFile: filepath.Join(dir, "servers.state"),
-		master:    filepath.Join(dir, "master.sock"),
-		Dir:       dir,
-	}
+	h.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 	cfgText, err := h.config(port, servers)
 	if err != nil {
-		return nil, err
+		return testenv.Launch{}, err
 	}
-	cfg := filepath.Join(dir, "haproxy.cfg")
+	cfg := filepath.Join(h.Dir, "haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(cfgText), 0o600); err != nil {
-		return nil, err
+		return testenv.Launch{}, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "haproxy.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
 	// -W: master-worker, so SIGUSR2 reloads; -db: stay in the foreground;
 	// -S: the master CLI, which answers only once the master's loop (and
 	// with it its SIGUSR2 handler) runs: a signal sent earlier is lost.
 	cmd := exec.Command(bin, "-W", "-db", "-S", h.master, "-f", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if h.proc, err = testenv.Start(cmd); err != nil {
-		return nil, err
-	}
-	return h, nil
+	return testenv.Launch{Name: "haproxy", Dir: h.Dir, Cmd: cmd, Ready: h.workerOtherThan("")}, nil
 }
 
 func (h *HAProxy) config(port int, servers []Server) (string, error) {
@@ -199,35 +175,19 @@ func (h *HAProxy) Reload(t testing.TB) {
 	if err := h.proc.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatalf("reload: signalling pid %d: %v", h.proc.Pid(), err)
 	}
-	if _, err := h.waitWorker(old); err != nil {
-		t.Fatalf("reload: %v\n%s", err, h.logTail())
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.ReadyTimeout)
+	defer cancel()
+	if err := h.proc.WaitFor(ctx, h.workerOtherThan(old)); err != nil {
+		t.Fatalf("reload: %v\n%s", err, h.proc.LogTail())
 	}
 }
 
-// waitWorker polls the admin socket until a worker other than old answers
-// and the master CLI answers too, the master exits or a minute passes.
-func (h *HAProxy) waitWorker(old string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-h.proc.Exited():
-			return "", errors.New("haproxy exited")
-		default:
-		}
+// workerOtherThan is a readiness condition: a worker other than old
+// answers on the admin socket and the master CLI answers too.
+func (h *HAProxy) workerOtherThan(old string) func(context.Context) (bool, error) {
+	return func(context.Context) (bool, error) {
 		pid, err := h.WorkerPid()
-		if err == nil && pid != old {
-			if h.masterReady() {
-				return pid, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-tick.C:
-		}
+		return err == nil && pid != old && h.masterReady(), nil
 	}
 }
 
@@ -261,11 +221,3 @@ func (h *HAProxy) masterReady() bool {
 // Stop terminates the master by its pid (SIGTERM, which also stops its
 // workers; SIGKILL after 10 s) and waits for it. Calling it twice is fine.
 func (h *HAProxy) Stop() error { return h.proc.Stop() }
-
-func (h *HAProxy) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(h.Dir, "haproxy.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}

@@ -57,7 +57,7 @@ type Server struct {
 	// Dir holds moto.log.
 	Dir string
 
-	proc *testenv.Proc
+	proc *testenv.Server
 }
 
 // Bin returns the binary to run: $RUNBOOK_MOTO_BIN, else moto_server on PATH.
@@ -70,48 +70,21 @@ func Bin() (string, error) {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := testenv.RequireBin(t, Bin)
-	var err error
 	var s *Server
-	err = testenv.Retry(func() error {
-		if s, err = start(bin, t.TempDir()); err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.waitReady(ctx); err != nil {
-			err = fmt.Errorf("moto_server not ready: %v\n%s", err, s.logTail())
-			_ = s.Stop()
-			return err
-		}
-		return nil
+	proc := testenv.Serve(t, func(dir string) (testenv.Launch, error) {
+		s = &Server{Dir: dir}
+		return s.launch(bin), nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("stopping moto_server: %v", err)
-		}
-	})
+	s.proc = proc
 	return s
 }
 
-// start runs moto_server on a port the kernel picks when it binds (-p 0),
+// launch runs moto_server on a port the kernel picks when it binds (-p 0),
 // so no other test's server can take it between choosing and binding; the
-// URL is set once the server's log names the port (see waitReady).
-func start(bin, dir string) (*Server, error) {
-	logf, err := os.Create(filepath.Join(dir, "moto.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
+// URL is set once the server's log names the port (see ready).
+func (s *Server) launch(bin string) testenv.Launch {
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", "0")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	proc, err := testenv.Start(cmd)
-	if err != nil {
-		return nil, err
-	}
-	return &Server{Dir: dir, proc: proc}, nil
+	return testenv.Launch{Name: "moto", Dir: s.Dir, Cmd: cmd, Ready: s.ready}
 }
 
 // runningOn is how moto's web server announces its address.
@@ -175,25 +148,9 @@ func (s *Server) Query(ctx context.Context, service string, params url.Values) (
 	return out, nil
 }
 
-// waitReady polls /moto-api/ until it answers 200, the process exits or ctx ends.
-func (s *Server) waitReady(ctx context.Context) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.proc.Exited():
-			return errors.New("moto_server exited")
-		default:
-		}
-		if (s.URL != "" || s.learnURL()) && s.answers(ctx) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+// ready reports whether the log names the port and /moto-api/ answers 200.
+func (s *Server) ready(ctx context.Context) (bool, error) {
+	return (s.URL != "" || s.learnURL()) && s.answers(ctx), nil
 }
 
 func (s *Server) answers(ctx context.Context) bool {
@@ -207,12 +164,4 @@ func (s *Server) answers(ctx context.Context) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, "moto.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }

@@ -52,7 +52,7 @@ type Server struct {
 	// Dir holds prometheus.yml, data/ and prometheus.log.
 	Dir string
 
-	proc *testenv.Proc
+	proc *testenv.Server
 }
 
 // Bin returns the binary to run: $RUNBOOK_PROMETHEUS_BIN, else prometheus on PATH.
@@ -65,59 +65,34 @@ func Bin() (string, error) {
 func Start(t testing.TB, targets ...string) *Server {
 	t.Helper()
 	bin := testenv.RequireBin(t, Bin)
-	var err error
 	var s *Server
-	err = testenv.Retry(func() error {
-		if s, err = start(bin, t.TempDir(), targets); err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.waitReady(ctx); err != nil {
-			err = fmt.Errorf("prometheus not ready: %v\n%s", err, s.logTail())
-			_ = s.Stop()
-			return err
-		}
-		return nil
+	proc := testenv.Serve(t, func(dir string) (testenv.Launch, error) {
+		s = &Server{Dir: dir}
+		return s.launch(bin, targets)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("stopping prometheus: %v", err)
-		}
-	})
+	s.proc = proc
 	return s
 }
 
-func start(bin, dir string, targets []string) (*Server, error) {
+// launch writes the config for a free port and describes the command.
+func (s *Server) launch(bin string, targets []string) (testenv.Launch, error) {
 	port, err := testenv.FreePort()
 	if err != nil {
-		return nil, err
+		return testenv.Launch{}, err
 	}
-	cfg := filepath.Join(dir, "prometheus.yml")
+	cfg := filepath.Join(s.Dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte(config(targets)), 0o600); err != nil {
-		return nil, err
+		return testenv.Launch{}, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.URL = "http://" + addr
 	cmd := exec.Command(bin,
 		"--config.file="+cfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--storage.tsdb.path="+filepath.Join(s.Dir, "data"),
 		"--web.listen-address="+addr,
 		"--log.level=info",
 	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	proc, err := testenv.Start(cmd)
-	if err != nil {
-		return nil, err
-	}
-	return &Server{URL: "http://" + addr, Dir: dir, proc: proc}, nil
+	return testenv.Launch{Name: "prometheus", Dir: s.Dir, Cmd: cmd, Ready: s.ready}, nil
 }
 
 func config(targets []string) string {
@@ -139,24 +114,17 @@ func config(targets []string) string {
 // and waits for it. Calling it twice is fine.
 func (s *Server) Stop() error { return s.proc.Stop() }
 
-// waitReady polls /-/ready until it answers 200, the process exits or ctx ends.
-func (s *Server) waitReady(ctx context.Context) error {
-	return poll(ctx, func() (bool, error) {
-		select {
-		case <-s.proc.Exited():
-			return false, errors.New("prometheus exited")
-		default:
-		}
-		resp, err := httpGet(ctx, s.URL+"/-/ready")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return false, nil
-		}
-		return true, s.ours(ctx)
-	})
+// ready reports whether /-/ready answers 200 and the server is ours.
+func (s *Server) ready(ctx context.Context) (bool, error) {
+	resp, err := httpGet(ctx, s.URL+"/-/ready")
+	if err != nil {
+		return false, nil
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, nil
+	}
+	return true, s.ours(ctx)
 }
 
 // ours checks that the Prometheus answering at URL runs our config file: a
@@ -188,7 +156,7 @@ func (s *Server) WaitForData(t testing.TB, query string, timeout time.Duration) 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var last string
-	err := poll(ctx, func() (bool, error) {
+	err := s.proc.WaitFor(ctx, func(ctx context.Context) (bool, error) {
 		n, err := s.count(ctx, query)
 		if err != nil {
 			last = err.Error()
@@ -198,7 +166,7 @@ func (s *Server) WaitForData(t testing.TB, query string, timeout time.Duration) 
 		return n > 0, nil
 	})
 	if err != nil {
-		t.Fatalf("waiting for data from %q: %v (last answer: %s)\n%s", query, err, last, s.logTail())
+		t.Fatalf("waiting for data from %q: %v (last answer: %s)\n%s", query, err, last, s.proc.LogTail())
 	}
 }
 
@@ -229,35 +197,10 @@ func (s *Server) count(ctx context.Context, query string) (int, error) {
 	return len(r.Data.Result), nil
 }
 
-// poll calls f every 100 ms until it reports done, fails, or ctx ends.
-func poll(ctx context.Context, f func() (bool, error)) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		done, err := f()
-		if err != nil || done {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
 func httpGet(ctx context.Context, u string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	return http.DefaultClient.Do(req)
-}
-
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, "prometheus.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return "prometheus log (tail):\n" + string(b)
 }
