@@ -4,6 +4,6 @@ package worker
 // the worker links every one the runbook format names.
 import (
 	_ "github.com/runbookhq/runbook/activities/metrics/cloudwatch"
-	_ "github.com/runbookhq/runbook/activities/metrics/edge"
+	_ "github.com/runbookhq/runbook/activities/metrics/edgestats"
 	_ "github.com/runbookhq/runbook/activities/metrics/prometheus"
 )

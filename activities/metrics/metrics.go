@@ -95,6 +95,16 @@ var known = []string{"edge", "prometheus", "cloudwatch"}
 
 const knownMsg = "known: edge, prometheus, cloudwatch"
 
+// packageDir is the folder under activities/metrics of a known provider:
+// its name, except "edge", whose package is edgestats (three packages were
+// called edge: the proxy, its router and its metrics).
+func packageDir(provider string) string {
+	if provider == "edge" {
+		return "edgestats"
+	}
+	return provider
+}
+
 var (
 	regMu    sync.RWMutex
 	registry = map[string]Factory{}
@@ -122,7 +132,7 @@ func New(provider string, opts map[string]string) (Provider, error) {
 	}
 	for _, k := range known {
 		if k == provider {
-			return nil, fmt.Errorf("metrics provider %q is not linked into this binary: import github.com/runbookhq/runbook/activities/metrics/%s", provider, provider)
+			return nil, fmt.Errorf("metrics provider %q is not linked into this binary: import github.com/runbookhq/runbook/activities/metrics/%s", provider, packageDir(provider))
 		}
 	}
 	return nil, fmt.Errorf("unknown metrics provider %q; %s", provider, knownMsg)

@@ -29,7 +29,7 @@ func TestNewUnknownProvider(t *testing.T) {
 	}
 	// This test binary does not import the subpackages.
 	_, err = New("edge", map[string]string{"url": "http://127.0.0.1:1/metrics"})
-	if err == nil || !strings.Contains(err.Error(), "not linked") || !strings.Contains(err.Error(), "activities/metrics/edge") {
+	if err == nil || !strings.Contains(err.Error(), "not linked") || !strings.Contains(err.Error(), "activities/metrics/edgestats") {
 		t.Fatalf("edge unlinked: err = %v", err)
 	}
 }

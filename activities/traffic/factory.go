@@ -7,7 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/runbookhq/runbook/activities/traffic/alb"
-	"github.com/runbookhq/runbook/activities/traffic/edge"
+	"github.com/runbookhq/runbook/activities/traffic/edgerouter"
 	"github.com/runbookhq/runbook/activities/traffic/haproxy"
 	"github.com/runbookhq/runbook/activities/traffic/route53"
 )
@@ -15,7 +15,7 @@ import (
 // The providers implement Router without importing this package (so this
 // one can import them); these lines keep them honest.
 var (
-	_ Router = (*edge.Router)(nil)
+	_ Router = (*edgerouter.Router)(nil)
 	_ Router = (*alb.Router)(nil)
 	_ Router = (*route53.Router)(nil)
 	_ Router = (*haproxy.Router)(nil)
@@ -26,7 +26,7 @@ var (
 func New(provider string, opts map[string]string) (Router, error) {
 	switch provider {
 	case "edge":
-		return edge.New(opts)
+		return edgerouter.New(opts)
 	case "haproxy":
 		return haproxy.New(opts)
 	case "alb":

@@ -1,4 +1,4 @@
-// Package edge is the metrics provider for runbook's own edge proxy. It scrapes
+// Package edgestats is the metrics provider for runbook's own edge proxy. It scrapes
 // the proxy's Prometheus-text /metrics endpoint directly, so a local setup needs
 // no Prometheus server.
 //
@@ -27,7 +27,7 @@
 // seconds, 0 < Q < 1, interpolated within histogram buckets like PromQL's
 // histogram_quantile) and "request-rate" (requests per second). Importing this
 // package registers it with metrics.New as "edge".
-package edge
+package edgestats
 
 import (
 	"context"

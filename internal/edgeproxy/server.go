@@ -1,10 +1,10 @@
-// Package edge is runbook's embedded traffic router: a local L7 reverse proxy
+// Package edgeproxy is runbook's embedded traffic router: a local L7 reverse proxy
 // with weighted backends. Weights change live through a token-protected admin
 // API, are persisted to a state file on every change (a restart keeps them),
 // backends drain without dropping requests, and each backend's golden signals
 // (requests by code class, latency histogram, weight, in-flight) are served at
 // /metrics in the Prometheus text format.
-package edge
+package edgeproxy
 
 import (
 	"errors"

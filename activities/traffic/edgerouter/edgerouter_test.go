@@ -1,4 +1,4 @@
-package edge
+package edgerouter
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	proxy "github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/secretref"
 )
 
@@ -23,9 +23,9 @@ const (
 )
 
 // startProxy runs a real edge proxy with backends a (100) and b (0).
-func startProxy(t *testing.T) *proxy.Server {
+func startProxy(t *testing.T) *edgeproxy.Server {
 	t.Helper()
-	s, err := proxy.New(proxy.Config{
+	s, err := edgeproxy.New(edgeproxy.Config{
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: secret,
 		StateFile: filepath.Join(t.TempDir(), "edge.json"), Seed: 7,
 	})
@@ -45,14 +45,14 @@ func startProxy(t *testing.T) *proxy.Server {
 			_, _ = io.WriteString(w, name)
 		}))
 		t.Cleanup(up.Close)
-		if err := s.Put(proxy.BackendSpec{Name: name, URL: up.URL, Weight: w}); err != nil {
+		if err := s.Put(edgeproxy.BackendSpec{Name: name, URL: up.URL, Weight: w}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return s
 }
 
-func newRouter(t *testing.T, s *proxy.Server) *Router {
+func newRouter(t *testing.T, s *edgeproxy.Server) *Router {
 	t.Helper()
 	t.Setenv(secretref.AllowEnv, tokenEnv)
 	t.Setenv(tokenEnv, secret)

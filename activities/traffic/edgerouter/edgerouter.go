@@ -1,6 +1,6 @@
-// Package edge is the traffic router for runbook's embedded proxy (`runbook
-// edge`, package internal/edge), driven through its admin API.
-package edge
+// Package edgerouter is the traffic router for runbook's embedded proxy (`runbook
+// edge`, package internal/edgeproxy), driven through its admin API.
+package edgerouter
 
 import (
 	"context"

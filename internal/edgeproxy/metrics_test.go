@@ -1,4 +1,4 @@
-package edge
+package edgeproxy
 
 import (
 	"net/http"

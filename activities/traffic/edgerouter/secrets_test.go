@@ -1,4 +1,4 @@
-package edge
+package edgerouter
 
 import (
 	"strings"
