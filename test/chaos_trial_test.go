@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/artifact"
-	"github.com/runbookhq/runbook/internal/chaos"
+	"github.com/runbookhq/runbook/internal/testenv/chaos"
 	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"github.com/runbookhq/runbook/workflows"
 )

@@ -15,8 +15,8 @@ import (
 
 	"go.temporal.io/sdk/interceptor"
 
-	"github.com/runbookhq/runbook/internal/chaos"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/testenv/chaos"
 	"github.com/runbookhq/runbook/worker"
 )
 
