@@ -11,11 +11,11 @@ import (
 
 func TestStartScrapesTarget(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "# TYPE promtest_probe gauge\npromtest_probe 42")
+		fmt.Fprintln(w, "# TYPE testenv_probe gauge\ntestenv_probe 42")
 	}))
 	defer target.Close()
 	srv := Start(t, strings.TrimPrefix(target.URL, "http://"))
-	srv.WaitForData(t, `promtest_probe{job="targets"} == 42`, time.Minute)
+	srv.WaitForData(t, `testenv_probe{job="targets"} == 42`, time.Minute)
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
