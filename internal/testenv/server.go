@@ -99,14 +99,22 @@ func StartServer(l Launch) (*Server, error) {
 // WaitFor polls cond every PollInterval until it reports done or fails,
 // the process exits, or ctx ends.
 func (s *Server) WaitFor(ctx context.Context, cond func(ctx context.Context) (bool, error)) error {
+	return Poll(ctx, func(ctx context.Context) (bool, error) {
+		select {
+		case <-s.Exited():
+			return false, errors.New(s.Name + " exited")
+		default:
+		}
+		return cond(ctx)
+	})
+}
+
+// Poll calls cond every PollInterval until it reports done or fails, or
+// ctx ends: the way tests wait for a state, instead of sleeping.
+func Poll(ctx context.Context, cond func(ctx context.Context) (bool, error)) error {
 	tick := time.NewTicker(PollInterval)
 	defer tick.Stop()
 	for {
-		select {
-		case <-s.Exited():
-			return errors.New(s.Name + " exited")
-		default:
-		}
 		if done, err := cond(ctx); err != nil || done {
 			return err
 		}

@@ -113,17 +113,17 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	// A free port can be taken between probing and binding: try a few.
-	for try := 0; ; try++ {
-		if s.Port, err = testenv.FreePort(); err == nil {
-			if err = s.start(ctx); err == nil {
-				return s, nil
-			}
+	err = testenv.Retry(func() error {
+		if s.Port, err = testenv.FreePort(); err != nil {
+			return err
 		}
-		if try == 2 || ctx.Err() != nil {
-			_ = os.RemoveAll(s.root)
-			return nil, err
-		}
+		return s.start(ctx)
+	})
+	if err != nil {
+		_ = os.RemoveAll(s.root)
+		return nil, err
 	}
+	return s, nil
 }
 
 // runAs returns the postgres OS user's credentials when running as root:
@@ -175,18 +175,21 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("pg_ctl start on port %d: %v\n%s\n%s", s.Port, err, out, s.LogTail())
 	}
 	s.pid = s.readPID()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var last error
+	err = testenv.Poll(wait, func(ctx context.Context) (bool, error) {
 		c, err := pgx.Connect(ctx, s.URL("postgres"))
-		if err == nil {
-			return c.Close(ctx)
+		if last = err; err != nil {
+			return false, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = s.Stop()
-			return fmt.Errorf("PostgreSQL on port %d did not accept a login within 30s: %v\n%s", s.Port, err, s.LogTail())
-		}
-		time.Sleep(100 * time.Millisecond)
+		return true, c.Close(ctx)
+	})
+	if err != nil {
+		_ = s.Stop()
+		return fmt.Errorf("PostgreSQL on port %d did not accept a login within 30s: %v (last: %v)\n%s", s.Port, err, last, s.LogTail())
 	}
+	return nil
 }
 
 // Stop stops the server (fast shutdown: open sessions are disconnected),
