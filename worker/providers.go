@@ -3,7 +3,7 @@ package worker
 import (
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/activities/metrics/cloudwatch"
-	"github.com/runbookhq/runbook/activities/metrics/edge"
+	"github.com/runbookhq/runbook/activities/metrics/edgestats"
 	"github.com/runbookhq/runbook/activities/metrics/prometheus"
 )
 
@@ -13,7 +13,7 @@ import (
 // because the providers import that package for Query and Sample; the
 // traffic routers do not, so their table is activities/traffic/factory.go.
 var metricsProviders = metrics.Factories{
-	"edge":       metrics.FactoryOf(edge.New),
+	"edge":       metrics.FactoryOf(edgestats.New),
 	"prometheus": metrics.FactoryOf(prometheus.New),
 	"cloudwatch": metrics.FactoryOf(cloudwatch.New),
 }

@@ -116,9 +116,19 @@ func (fs Factories) New(provider string, opts map[string]string) (Provider, erro
 	}
 	known := providers.Metrics()
 	if slices.Contains(known, provider) {
-		return nil, fmt.Errorf("metrics provider %q is not in this worker's table: add activities/metrics/%s to worker/providers.go", provider, provider)
+		return nil, fmt.Errorf("metrics provider %q is not in this worker's table: add activities/metrics/%s to worker/providers.go", provider, packageDir(provider))
 	}
 	return nil, fmt.Errorf("unknown metrics provider %q; known: %s", provider, strings.Join(known, ", "))
+}
+
+// packageDir is the folder under activities/metrics of a known provider:
+// its name, except "edge", whose package is edgestats (the proxy, its
+// router and its metrics each have their own package name).
+func packageDir(provider string) string {
+	if provider == "edge" {
+		return "edgestats"
+	}
+	return provider
 }
 
 // Secret resolves an option value: "env:NAME" reads the environment variable

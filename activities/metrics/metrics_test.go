@@ -23,7 +23,7 @@ func TestFactoriesUnknownProvider(t *testing.T) {
 	}
 	// A name the format knows but the table lacks says where to add it.
 	_, err = Factories{}.New("edge", map[string]string{"url": "http://127.0.0.1:1/metrics"})
-	if err == nil || !strings.Contains(err.Error(), "activities/metrics/edge") || !strings.Contains(err.Error(), "worker/providers.go") {
+	if err == nil || !strings.Contains(err.Error(), "activities/metrics/edgestats ") || !strings.Contains(err.Error(), "worker/providers.go") {
 		t.Fatalf("edge missing from the table: err = %v", err)
 	}
 }

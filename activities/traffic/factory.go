@@ -7,7 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/runbookhq/runbook/activities/traffic/alb"
-	"github.com/runbookhq/runbook/activities/traffic/edge"
+	"github.com/runbookhq/runbook/activities/traffic/edgerouter"
 	"github.com/runbookhq/runbook/activities/traffic/haproxy"
 	"github.com/runbookhq/runbook/activities/traffic/route53"
 	"github.com/runbookhq/runbook/internal/providers"
@@ -23,7 +23,7 @@ type Factory func(opts map[string]string) (Router, error)
 // importing this package, so the table can name them directly; factory
 // also checks at compile time that each one implements Router.
 var routers = map[string]Factory{
-	"edge":    factory(edge.New),
+	"edge":    factory(edgerouter.New),
 	"haproxy": factory(haproxy.New),
 	"alb":     factory(alb.New),
 	"route53": factory(route53.New),

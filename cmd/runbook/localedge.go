@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 )
 
 // The local edge proxy `runbook dev` and `runbook demo` start, with the two
@@ -24,7 +24,7 @@ const (
 
 // localEdgeBackends are seeded with weight 0: nothing is live until the
 // first release takes all traffic to its slot.
-var localEdgeBackends = []edge.BackendSpec{
+var localEdgeBackends = []edgeproxy.BackendSpec{
 	{Name: "blue", URL: "http://127.0.0.1:18181", Weight: 0},
 	{Name: "green", URL: "http://127.0.0.1:18182", Weight: 0},
 }
@@ -36,12 +36,12 @@ const edgeGrace = 5 * time.Second
 // from RUNBOOK_EDGE_TOKEN; without one, a token is generated, kept in
 // <state dir>/edge.token (0600) and exported to this process so the
 // in-process worker can use it. The token is never printed.
-func (a *app) startLocalEdge(stateDir string) (*edge.Server, func(), error) {
+func (a *app) startLocalEdge(stateDir string) (*edgeproxy.Server, func(), error) {
 	token, tokenFile, err := localEdgeToken(stateDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := edge.New(edge.Config{
+	srv, err := edgeproxy.New(edgeproxy.Config{
 		Listen: localEdgeListen, Admin: localEdgeAdmin, Token: token,
 		StateFile: filepath.Join(stateDir, "edge.json"),
 		Logger:    slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -94,8 +94,8 @@ func localEdgeToken(stateDir string) (string, string, error) {
 		return "", "", err
 	}
 	t := strings.TrimSpace(string(b))
-	if len(t) < edge.MinTokenLen {
-		return "", "", fmt.Errorf("%s holds a token of %d bytes, and the edge needs at least %d: delete it to get a new token", file, len(t), edge.MinTokenLen)
+	if len(t) < edgeproxy.MinTokenLen {
+		return "", "", fmt.Errorf("%s holds a token of %d bytes, and the edge needs at least %d: delete it to get a new token", file, len(t), edgeproxy.MinTokenLen)
 	}
 	// The in-process worker resolves the runbook's token: env:RUNBOOK_EDGE_TOKEN.
 	if err := os.Setenv(edgeTokenEnv, t); err != nil {
