@@ -33,7 +33,11 @@ TOFU        := $(TOOLS_BUILD)/tofu-$(TOFU_VERSION)/tofu
 STATICCHECK := $(TOOLS_BUILD)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 WORKFLOWCHECK := $(TOOLS_BUILD)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 TERRAFORM   := $(TOOLS_BUILD)/terraform-$(TERRAFORM_VERSION)/terraform
-TOOL_LINKS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/terraform \
+# What the demo and the dev stack run: the Temporal dev server and OpenTofu. The rest
+# (Terraform, staticcheck, workflowcheck) only the tests and the linters need, so a
+# newcomer's first `make demo` does not wait for them.
+DEMO_TOOLS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu
+TOOL_LINKS  := $(DEMO_TOOLS) $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/terraform \
 	$(TOOLS_BIN)/workflowcheck
 
 # The environment the end-to-end tests, the demo and the dev stack read.
@@ -87,16 +91,16 @@ chaos: deps tools build ## Fault-injection suite on the real stack (CHAOS_TRIALS
 	$(RUNBOOK_ENV) CHAOS_TRIALS=$(CHAOS_TRIALS) CHAOS_SEED=$(CHAOS_SEED) CHAOS_PARALLEL=$(CHAOS_PARALLEL) \
 		go test -count=1 -timeout 6h -v -run '^TestChaos$$' ./test/ | grep -E '^(chaos|bench)|^ *--- |^(ok|FAIL|PASS)'
 
-demo: tools build ## Run the demo releases (approvals, migrations, provisioning, a canary under load)
+demo: $(DEMO_TOOLS) build ## Run the demo releases (approvals, migrations, provisioning, a canary under load)
 	$(RUNBOOK_ENV) bin/runbook demo
 
-demo-rollback: tools build ## Run the demo with a canary that breaks and is rolled back automatically
+demo-rollback: $(DEMO_TOOLS) build ## Run the demo with a canary that breaks and is rolled back automatically
 	$(RUNBOOK_ENV) bin/runbook demo --break
 
-demo-governance: tools build ## Run the checkout releases under change freezes: one held and lifted, then break-glass
+demo-governance: $(DEMO_TOOLS) build ## Run the checkout releases under change freezes: one held and lifted, then break-glass
 	$(RUNBOOK_ENV) bin/runbook demo --governance
 
-dev: tools build ## Start the local dev stack (Temporal dev server, UI, worker)
+dev: $(DEMO_TOOLS) build ## Start the local dev stack (Temporal dev server, UI, worker)
 	$(RUNBOOK_ENV) bin/runbook dev
 
 clean: ## Remove build outputs (bin/), keep the tools

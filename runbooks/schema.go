@@ -2,8 +2,11 @@ package runbooks
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/invopop/jsonschema"
+
+	"github.com/runbookhq/runbook/internal/providers"
 )
 
 // SchemaID is the $id of the runbook JSON Schema; editors match it with
@@ -65,10 +68,17 @@ func (SLO) JSONSchemaExtend(s *jsonschema.Schema) {
 	s.DependentRequired = map[string][]string{"query": {"max"}, "max": {"query"}}
 }
 
-// JSONSchemaExtend says there are exactly two slots (the generator ignores
-// minProperties tags on maps) and constrains slot names and keys as `runbook
-// validate` does, so editors flag a key ${slot.KEY} could not read.
+// JSONSchemaExtend lists the routers from internal/providers, says there
+// are exactly two slots (the generator ignores minProperties tags on maps)
+// and constrains slot names and keys as `runbook validate` does, so editors
+// flag a key ${slot.KEY} could not read.
 func (Traffic) JSONSchemaExtend(s *jsonschema.Schema) {
+	names := providers.Traffic()
+	labelled := slices.Clone(names)
+	if i := slices.Index(labelled, "edge"); i >= 0 {
+		labelled[i] = "edge (runbook's own proxy)"
+	}
+	providerEnum(s, names, "Router: "+orList(labelled)+".")
 	slots, ok := s.Properties.Get("slots")
 	if !ok || slots.AdditionalProperties == nil {
 		return
@@ -77,6 +87,26 @@ func (Traffic) JSONSchemaExtend(s *jsonschema.Schema) {
 	slots.MinProperties, slots.MaxProperties = &two, &two
 	slots.PropertyNames = &jsonschema.Schema{Pattern: nameRe.String()}
 	slots.AdditionalProperties.PropertyNames = &jsonschema.Schema{Pattern: slotKeyRe.String()}
+}
+
+// JSONSchemaExtend lists the metrics providers from internal/providers.
+func (Metrics) JSONSchemaExtend(s *jsonschema.Schema) {
+	providerEnum(s, providers.Metrics(), "")
+}
+
+// providerEnum makes the provider property of s one of names, the list
+// the validator and the worker's factory tables use, so the schema cannot
+// drift from them.
+func providerEnum(s *jsonschema.Schema, names []string, description string) {
+	p, ok := s.Properties.Get("provider")
+	if !ok {
+		return
+	}
+	p.Enum = nil
+	for _, n := range names {
+		p.Enum = append(p.Enum, n)
+	}
+	p.Description = description
 }
 
 // requiresOneOf is a list of schemas, each requiring one of keys: under

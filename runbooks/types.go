@@ -158,7 +158,7 @@ type Slack struct {
 // with the larger weight is live (the stable version), the other one is the
 // target the new version is provisioned into (${slot}) and traffic moves to.
 type Traffic struct {
-	Provider string            `yaml:"provider" json:"provider" jsonschema:"required,enum=edge,enum=haproxy,enum=alb,enum=route53,description=Router: edge (runbook's own proxy)\\, haproxy\\, alb or route53."`
+	Provider string            `yaml:"provider" json:"provider" jsonschema:"required"` // enum and description: schema.go, from internal/providers
 	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Router options; secrets only as env:NAME references."`
 	// Slots are the two backends, by their name in the router. Each slot's
 	// values are available to steps as ${slot.KEY} for the target slot.
@@ -170,7 +170,7 @@ type Traffic struct {
 
 // Metrics names the provider the SLO analysis reads from.
 type Metrics struct {
-	Provider string            `yaml:"provider" json:"provider" jsonschema:"required,enum=edge,enum=prometheus,enum=cloudwatch"`
+	Provider string            `yaml:"provider" json:"provider" jsonschema:"required"` // enum: schema.go, from internal/providers
 	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Provider options (edge: url; prometheus: address; cloudwatch: region\\, endpoint); secrets only as env:NAME."`
 }
 

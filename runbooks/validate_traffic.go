@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runbookhq/runbook/internal/providers"
 	"github.com/runbookhq/runbook/internal/secretref"
 )
 
@@ -17,13 +18,10 @@ import (
 // serving; anything these checks let through would be found by the
 // workflow only while real users are on the new version.
 
-// The providers the worker can build (activities/traffic, activities/metrics)
-// and the ways traffic goes back on a breach.
-var (
-	trafficProviders = []string{"edge", "haproxy", "alb", "route53"}
-	metricsProviders = []string{"edge", "prometheus", "cloudwatch"}
-	rollbackModes    = []string{"immediate", "gradual"}
-)
+// rollbackModes are the ways traffic goes back on a breach. The provider
+// names come from internal/providers, the list the worker's factory tables
+// are tested against.
+var rollbackModes = []string{"immediate", "gradual"}
 
 // slotKeyRe is the form of a slot key: the one ${slot.KEY} accepts, so every
 // key can be read.
@@ -37,14 +35,14 @@ const minInterval = time.Second
 func (v *validator) trafficSections(path string, e *Environment) {
 	if p := path + ".traffic"; e.Traffic != nil && v.ok(p) {
 		t := e.Traffic
-		v.provider(p, "traffic", t.Provider, trafficProviders)
+		v.provider(p, "traffic", t.Provider, providers.Traffic())
 		v.options(p+".options", "traffic", t.Options, edgeTokenFor(t.Provider)...)
 		v.slots(p+".slots", t.Slots)
 		v.oneOf(p+".rollback", "traffic.rollback", t.Rollback, rollbackModes,
 			"immediate (the default: all traffic back at once) or gradual (in steps, for a cold live side)")
 	}
 	if p := path + ".metrics"; e.Metrics != nil && v.ok(p) {
-		v.provider(p, "metrics", e.Metrics.Provider, metricsProviders)
+		v.provider(p, "metrics", e.Metrics.Provider, providers.Metrics())
 		v.options(p+".options", "metrics", e.Metrics.Options)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	slackacts "github.com/runbookhq/runbook/activities/slack"
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/workflows"
 )

@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/migrate"
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
 	"github.com/runbookhq/runbook/activities/terraform"
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/loadgen"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 )
 
 // chaosRunbook has the sections of one step kind and a last check, verdict,
@@ -122,7 +122,7 @@ type chaosParts struct {
 	// migrate
 	dsn, dsnFile, migrations string
 	// traffic
-	edge  *edge.Server
+	edge  *edgeproxy.Server
 	token string
 	// slack
 	slack *slackfake.Server
@@ -218,7 +218,7 @@ func (p *chaosParts) startEffects(t *testing.T) {
 func (p *chaosParts) startDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn, err := p.c.cs.pg.CreateDatabase(ctx, pgtest.DatabaseName(t.Name()))
+	dsn, err := p.c.cs.pg.CreateDatabase(ctx, pg.DatabaseName(t.Name()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,12 +259,12 @@ func (p *chaosParts) startTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = logf.Close() })
-	srv, err := edge.New(edge.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: p.token,
+	srv, err := edgeproxy.New(edgeproxy.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: p.token,
 		StateFile: filepath.Join(p.c.r.dir, "edge.json"), Logger: slog.New(slog.NewTextHandler(logf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Seed([]edge.BackendSpec{{Name: "blue", URL: blue}, {Name: "green", URL: green, Weight: 100}}); err != nil {
+	if _, err := srv.Seed([]edgeproxy.BackendSpec{{Name: "blue", URL: blue}, {Name: "green", URL: green, Weight: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(); err != nil {

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/chaos"
+	"github.com/runbookhq/runbook/internal/testenv/chaos"
 )
 
 // Faults a trial injects. abort and cancel are barriers at which the driver

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/artifact"
-	"github.com/runbookhq/runbook/internal/chaos"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/chaos"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -29,7 +29,7 @@ const chaosDeadline = 4 * time.Minute
 // chaosStack is what the trials share besides Temporal: PostgreSQL, the
 // chaos worker binary and the sample app (every trial's artifact).
 type chaosStack struct {
-	pg        *pgtest.Server
+	pg        *pg.Server
 	worker    string
 	sampleapp string
 	digest    string
@@ -52,7 +52,7 @@ func newChaosStack(t *testing.T) *chaosStack {
 			t.Fatalf("build the chaos worker: %v\n%s", err, b)
 		}
 	}
-	cs.pg = pgtest.StartForTest(t)
+	cs.pg = pg.StartForTest(t)
 	return cs
 }
 

@@ -16,7 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/runbookhq/runbook/activities/audit"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // composeFile is the subset of `docker-compose config` output the team set-up
@@ -246,7 +246,7 @@ func pgxQueryRow(ctx context.Context, t *testing.T, dsn, sql string, dest ...any
 // what it wrote, and the worker refuses the superuser.
 func TestComposeAuditDatabaseInit(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.StartForTest(t)
+	srv := pg.StartForTest(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	const password = "worker-password-0123456789"

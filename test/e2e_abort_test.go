@@ -188,8 +188,8 @@ func TestAbortDuringProvisionApply(t *testing.T) {
 // testAbortWhileMigrating: an abort while migration 002 runs (it waits for
 // an advisory lock the test holds) interrupts the migrate step; the lock is
 // then let go, so the migration ends.
-func testAbortWhileMigrating(t *testing.T, pg *pgServer) {
-	db := pg.database(t)
+func testAbortWhileMigrating(t *testing.T, pgs *pgServer) {
+	db := pgs.database(t)
 	lock := holdAdvisoryLock(t, db, 7411) // the lock of blocking/002_add_note.up.sql
 	r, _, path, digest := migrateRig(t, "mig-abort", db, copyMigrations(t, "blocking"), expandOnly)
 	id := r.deploy(path, digest, "1.0.0", requester)

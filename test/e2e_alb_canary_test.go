@@ -19,7 +19,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/runbookhq/runbook/internal/mototest"
+	"github.com/runbookhq/runbook/internal/testenv/moto"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -65,7 +65,7 @@ type canaryWeight struct {
 // albFixture is a load balancer in moto whose HTTP listener forwards to two
 // target groups, blue and green.
 type albFixture struct {
-	srv      *mototest.Server
+	srv      *moto.Server
 	client   *elbv2.Client
 	listener string
 	tgs      map[string]string // slot -> target group ARN
@@ -75,7 +75,7 @@ type albFixture struct {
 // everything (100/0), as after an earlier release to blue.
 func newALB(t *testing.T) *albFixture {
 	t.Helper()
-	srv := mototest.Start(t)
+	srv := moto.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	vpc, subnets, err := srv.DefaultVPC(ctx)
@@ -159,7 +159,7 @@ func (f *albFixture) mustWeights(t *testing.T) map[string]int {
 // of the given weights.
 func (f *albFixture) writeRunbook(r *rig, name string, weights []canaryWeight) (path, digest string) {
 	return r.writeRunbook(name, albCanaryRunbook, map[string]any{
-		"Listener": f.listener, "Region": mototest.Region, "Endpoint": f.srv.URL,
+		"Listener": f.listener, "Region": moto.Region, "Endpoint": f.srv.URL,
 		"Blue": f.tgs["blue"], "Green": f.tgs["green"], "Weights": weights,
 	})
 }
@@ -170,8 +170,8 @@ func (f *albFixture) writeRunbook(r *rig, name string, weights []canaryWeight) (
 func (f *albFixture) workerEnv(r *rig) []string {
 	none := filepath.Join(r.dir, "no-aws-config")
 	return []string{
-		"AWS_ACCESS_KEY_ID=" + mototest.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + mototest.SecretAccessKey,
+		"AWS_ACCESS_KEY_ID=" + moto.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + moto.SecretAccessKey,
 		"AWS_SESSION_TOKEN=",
 		"AWS_PROFILE=",
 		"AWS_CONFIG_FILE=" + none,

@@ -26,9 +26,9 @@ import (
 
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/terraform"
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/loadgen"
-	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -102,7 +102,7 @@ type slotted struct {
 	runDir  string
 	tofu    string
 	load    *loadgen.Generator
-	edgeSrv *edge.Server
+	edgeSrv *edgeproxy.Server
 	// worker runs the releases; workerEnv starts another like it.
 	worker    *workerProc
 	workerEnv []string
@@ -208,7 +208,7 @@ func (s *slotted) startEdge(t testing.TB, token string) {
 			t.Logf("edge log:\n%s", tail(logPath, 30))
 		}
 	})
-	srv, err := edge.New(edge.Config{
+	srv, err := edgeproxy.New(edgeproxy.Config{
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: token,
 		StateFile: filepath.Join(s.r.dir, "edge.json"),
 		Logger:    slog.New(slog.NewTextHandler(logf, nil)),
@@ -216,9 +216,9 @@ func (s *slotted) startEdge(t testing.TB, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var specs []edge.BackendSpec
+	var specs []edgeproxy.BackendSpec
 	for _, slot := range []string{"blue", "green"} {
-		specs = append(specs, edge.BackendSpec{Name: slot, URL: fmt.Sprintf("http://127.0.0.1:%d", s.ports[slot])})
+		specs = append(specs, edgeproxy.BackendSpec{Name: slot, URL: fmt.Sprintf("http://127.0.0.1:%d", s.ports[slot])})
 	}
 	if _, err := srv.Seed(specs); err != nil {
 		t.Fatal(err)
@@ -419,15 +419,15 @@ func TestCanaryUnderLoad(t *testing.T) {
 func TestCanaryWithPrometheus(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "canary-prom")
-	var prom *promtest.Server
+	var promSrv *prom.Server
 	// Prometheus's rate() wants a few scrapes in its range: a 4 s window.
 	s := newSlottedWindow(t, r, func(admin string) string {
 		u, _ := url.Parse(admin)
-		prom = promtest.Start(t, u.Host)
-		return "      provider: prometheus\n      options:\n        url: " + prom.URL
+		promSrv = prom.Start(t, u.Host)
+		return "      provider: prometheus\n      options:\n        url: " + promSrv.URL
 	}, 4*time.Second)
 	// The first scrapes, not a release, should be what waits for Prometheus.
-	prom.WaitForData(t, `edge_requests_total{backend="green"}`, time.Minute)
+	promSrv.WaitForData(t, `edge_requests_total{backend="green"}`, time.Minute)
 	s.startLoad(t)
 	if st := s.release("1.0.0"); st.State != workflows.StateSucceeded {
 		t.Fatalf("first install with prometheus SLOs: %s (%s)", st.State, st.Reason)

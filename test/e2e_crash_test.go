@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -127,7 +127,7 @@ func TestWorkerKilledMidStep(t *testing.T) {
 // auditDatabase starts a PostgreSQL server for the test and returns the
 // connection string of a fresh database on it.
 func auditDatabase(t *testing.T) string {
-	srv := pgtest.StartForTest(t)
+	srv := pg.StartForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dsn, err := srv.CreateDatabase(ctx, "audit")

@@ -18,8 +18,8 @@ import (
 
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic/haproxy"
-	"github.com/runbookhq/runbook/internal/haproxytest"
-	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/internal/testenv/haproxyd"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -90,18 +90,18 @@ environments:
 // HAProxy in front of the two slot ports with its exporter scraped by
 // Prometheus, both servers at weight 0 (nothing released yet), and a worker
 // that can run OpenTofu. The edge-only parts of slotted stay unset.
-func newHAProxySlotted(t *testing.T, r *rig) (*slotted, *haproxytest.HAProxy) {
+func newHAProxySlotted(t *testing.T, r *rig) (*slotted, *haproxyd.HAProxy) {
 	t.Helper()
 	s, sampleapp := newSlots(t, r)
-	var servers []haproxytest.Server
+	var servers []haproxyd.Server
 	for _, slot := range []string{"blue", "green"} {
-		servers = append(servers, haproxytest.Server{Name: slot, URL: fmt.Sprintf("http://127.0.0.1:%d", s.ports[slot])})
+		servers = append(servers, haproxyd.Server{Name: slot, URL: fmt.Sprintf("http://127.0.0.1:%d", s.ports[slot])})
 	}
-	h := haproxytest.Start(t, servers...)
+	h := haproxyd.Start(t, servers...)
 	s.proxy = h.URL
-	prom := promtest.Start(t, addPromExporter(t, h))
+	promSrv := prom.Start(t, addPromExporter(t, h))
 
-	// haproxytest configures every server at weight 50; the workflow would
+	// haproxyd configures every server at weight 50; the workflow would
 	// read that as two live slots. Weight 0 on both is a router nobody has
 	// released through yet: the first release is a first install.
 	router, err := haproxy.New(h.Options())
@@ -115,13 +115,13 @@ func newHAProxySlotted(t *testing.T, r *rig) (*slotted, *haproxytest.HAProxy) {
 	}
 	// The first scrapes, not a release's first analysis, should be what
 	// waits for Prometheus.
-	prom.WaitForData(t, fmt.Sprintf(`haproxy_server_http_responses_total{proxy=%q,server="green"}`, haproxytest.Backend), time.Minute)
+	promSrv.WaitForData(t, fmt.Sprintf(`haproxy_server_http_responses_total{proxy=%q,server="green"}`, haproxyd.Backend), time.Minute)
 
 	opts := h.Options()
 	s.path, _ = r.writeRunbook("runbook.yaml", haproxyCanaryRunbook, map[string]any{
 		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
 		"Socket": opts[haproxy.OptSocket], "Backend": opts[haproxy.OptBackend], "StateFile": opts[haproxy.OptStateFile],
-		"BluePort": s.ports["blue"], "GreenPort": s.ports["green"], "Prometheus": prom.URL,
+		"BluePort": s.ports["blue"], "GreenPort": s.ports["green"], "Prometheus": promSrv.URL,
 	})
 	t.Cleanup(s.destroy)
 	r.startWorker(terraform.BinEnv + "=" + s.tofu)
@@ -130,10 +130,10 @@ func newHAProxySlotted(t *testing.T, r *rig) (*slotted, *haproxytest.HAProxy) {
 
 // addPromExporter adds a frontend serving HAProxy's built-in Prometheus
 // exporter to h's configuration and reloads HAProxy, returning the
-// exporter's host:port. haproxytest generates no such frontend; a reload is
+// exporter's host:port. haproxyd generates no such frontend; a reload is
 // how an operator would add one too. It runs before any traffic, so the
 // counters the reload resets hold nothing yet.
-func addPromExporter(t *testing.T, h *haproxytest.HAProxy) string {
+func addPromExporter(t *testing.T, h *haproxyd.HAProxy) string {
 	t.Helper()
 	// appPort, not a plain free port: it cannot be one another test of
 	// this binary has promised to a sample app that OpenTofu starts later.
@@ -155,11 +155,11 @@ func addPromExporter(t *testing.T, h *haproxytest.HAProxy) string {
 
 // haproxyWeights reads every slot's current weight from HAProxy's admin
 // socket, apart from the router under test.
-func haproxyWeights(t *testing.T, h *haproxytest.HAProxy) map[string]int {
+func haproxyWeights(t *testing.T, h *haproxyd.HAProxy) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, slot := range []string{"blue", "green"} {
-		cmd := fmt.Sprintf("get weight %s/%s", haproxytest.Backend, slot)
+		cmd := fmt.Sprintf("get weight %s/%s", haproxyd.Backend, slot)
 		ans, err := h.Command(cmd)
 		if err != nil {
 			t.Fatalf("%s: %v", cmd, err)

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/artifact"
-	"github.com/runbookhq/runbook/internal/proctest"
+	"github.com/runbookhq/runbook/internal/testenv"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -265,52 +265,34 @@ func paths(rs []request) []string {
 // app exit at once; another port is tried then.
 func startSampleApp(t *testing.T, version string) string {
 	t.Helper()
+	_, bin := binaries(t)
 	var url string
-	err := proctest.Retry(func() error {
-		var err error
-		url, err = trySampleApp(t, version)
-		return err
+	testenv.Serve(t, func(dir string) (testenv.Launch, error) {
+		port, err := testenv.FreePort()
+		if err != nil {
+			return testenv.Launch{}, err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		url = "http://" + addr
+		cmd := exec.Command(bin, "--addr", addr, "--version", version)
+		return testenv.Launch{Name: "sampleapp", Dir: dir, Cmd: cmd, Ready: healthy(url), Timeout: 30 * time.Second}, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return url
 }
 
-// trySampleApp starts the sample app once and waits until it answers or exits.
-func trySampleApp(t *testing.T, version string) (string, error) {
-	_, bin := binaries(t)
-	port, err := proctest.FreePort()
-	if err != nil {
-		return "", err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	var logb bytes.Buffer
-	cmd := exec.Command(bin, "--addr", addr, "--version", version)
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	proc, err := proctest.Start(cmd)
-	if err != nil {
-		return "", fmt.Errorf("start sample app: %w", err)
-	}
-	t.Cleanup(func() { _ = proc.Stop() })
-	url := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-proc.Exited():
-			return "", fmt.Errorf("sample app on %s exited: %s", addr, logb.String())
-		default:
+// healthy is a readiness condition: GET url/healthz answers 200.
+func healthy(url string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/healthz", nil)
+		if err != nil {
+			return false, err
 		}
-		if resp, err := http.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url, nil
-			}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("sample app on %s not ready after 30s: %s", addr, logb.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
 	}
 }
 

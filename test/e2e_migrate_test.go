@@ -35,7 +35,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read the SQLite schema
 
 	"github.com/runbookhq/runbook/activities/migrate"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -93,7 +93,7 @@ INSERT INTO items (id, name, sku) VALUES (1, 'first', 'x');
 // the first subtest that needs it, stopped when they have all ended.
 type pgServer struct {
 	once sync.Once
-	srv  *pgtest.Server
+	srv  *pg.Server
 	err  error
 }
 
@@ -101,10 +101,10 @@ type pgServer struct {
 // share one PostgreSQL server (a database each) that stops after the last.
 func TestMigrations(t *testing.T) {
 	t.Parallel()
-	pg := &pgServer{}
+	pgs := &pgServer{}
 	t.Cleanup(func() {
-		if pg.srv != nil {
-			if err := pg.srv.Stop(); err != nil {
+		if pgs.srv != nil {
+			if err := pgs.srv.Stop(); err != nil {
 				t.Logf("stop PostgreSQL: %v", err)
 			}
 		}
@@ -116,7 +116,7 @@ func TestMigrations(t *testing.T) {
 		{"ExpandThenRejectMigratesDown", testExpandRejectDown},
 		{"ExpandThenRejectKeepsIrreversible", testExpandRejectKept},
 		{"FailingMigrationRetryForceSQLite", func(t *testing.T, _ *pgServer) { testFailingMigration(t, sqliteDB(t)) }},
-		{"FailingMigrationRetryForcePostgres", func(t *testing.T, pg *pgServer) { testFailingMigration(t, pg.database(t)) }},
+		{"FailingMigrationRetryForcePostgres", func(t *testing.T, pgs *pgServer) { testFailingMigration(t, pgs.database(t)) }},
 		{"ContractRefusedInExpandPhase", testContractRefused},
 		{"ContractGatedInContractPhase", testContractGated},
 		{"TwoReleasesContendForOneDatabase", testConcurrentReleases},
@@ -126,7 +126,7 @@ func TestMigrations(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, pg)
+			tc.fn(t, pgs)
 		})
 	}
 }
@@ -137,7 +137,7 @@ type testDB struct {
 	driver string // migrate.Postgres or migrate.SQLite
 	dsn    string
 	name   string // postgres: the database name; sqlite: the file
-	pg     *pgtest.Server
+	pg     *pg.Server
 }
 
 // database creates a database for the test on the shared server (dropped
@@ -148,15 +148,15 @@ func (p *pgServer) database(t *testing.T) testDB {
 	p.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		p.srv, p.err = pgtest.Start(ctx)
+		p.srv, p.err = pg.Start(ctx)
 	})
 	if p.err != nil {
-		if errors.Is(p.err, pgtest.ErrNotInstalled) && os.Getenv("CI") == "" {
+		if errors.Is(p.err, pg.ErrNotInstalled) && os.Getenv("CI") == "" {
 			t.Skip(p.err)
 		}
 		t.Fatalf("PostgreSQL test server: %v", p.err)
 	}
-	name := pgtest.DatabaseName(t.Name())
+	name := pg.DatabaseName(t.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dsn, err := p.srv.CreateDatabase(ctx, name)
@@ -299,8 +299,8 @@ func hasAuditOutcome(recs []map[string]any, action, stepName, outcome string) bo
 // testExpandRejectDown: the expand step migrates 0 → 2 before the go-live
 // gate; bob rejects, and the compensation migrates down to the recorded
 // version, none: the table is gone. Nothing of the DSN leaks.
-func testExpandRejectDown(t *testing.T, pg *pgServer) {
-	db := pg.database(t)
+func testExpandRejectDown(t *testing.T, pgs *pgServer) {
+	db := pgs.database(t)
 	r, w, path, digest := migrateRig(t, "mig-down", db, copyMigrations(t, "expand"), expandThenGoLive)
 
 	id := r.deploy(path, digest, "1.0.0", requester)
@@ -346,8 +346,8 @@ func testExpandRejectDown(t *testing.T, pg *pgServer) {
 
 // testExpandRejectKept: migration 2 is not marked reversible, so the
 // rejection keeps the schema at 2 (the column stays) and says why.
-func testExpandRejectKept(t *testing.T, pg *pgServer) {
-	db := pg.database(t)
+func testExpandRejectKept(t *testing.T, pgs *pgServer) {
+	db := pgs.database(t)
 	r, w, path, digest := migrateRig(t, "mig-kept", db, copyMigrations(t, "kept"), expandThenGoLive)
 
 	id := r.deploy(path, digest, "1.0.0", requester)
@@ -501,8 +501,8 @@ func countAudit(recs []map[string]any, action string) int {
 // testContractRefused: an expand step that would run a DROP COLUMN is
 // refused by validate and deploy, naming the file and line; no release
 // starts.
-func testContractRefused(t *testing.T, pg *pgServer) {
-	db := pg.database(t)
+func testContractRefused(t *testing.T, pgs *pgServer) {
+	db := pgs.database(t)
 	dir := copyMigrations(t, "contract")
 	r, _, path, digest := migrateRig(t, "mig-refused", db, dir, expandOnly)
 	wantFile := filepath.Join(dir, "003_drop_note.up.sql")
@@ -544,8 +544,8 @@ func testContractRefused(t *testing.T, pg *pgServer) {
 // its gate, showing why, and drops the column once bob approves. `runbook
 // migrate status` shows the version, the dirty flag and the pending
 // migrations with their class before, during and after.
-func testContractGated(t *testing.T, pg *pgServer) {
-	db := pg.database(t)
+func testContractGated(t *testing.T, pgs *pgServer) {
+	db := pgs.database(t)
 	r, w, path, digest := migrateRig(t, "mig-contract", db, copyMigrations(t, "contract"), expandThenContract)
 
 	ms := runCLI(t, withDB(r, db), "", "migrate", "status", path, "--env", "staging")
@@ -620,8 +620,8 @@ func assertMigrateStatus(t *testing.T, out, head string, pending [][]string) {
 // until both releases' migrators waited longer than the lock timeout and
 // were retried (visible as the activities' attempts), then lets go: both
 // releases succeed and every migration ran exactly once.
-func testConcurrentReleases(t *testing.T, pg *pgServer) {
-	db := pg.database(t)
+func testConcurrentReleases(t *testing.T, pgs *pgServer) {
+	db := pgs.database(t)
 	dir, err := filepath.Abs(filepath.Join("testdata", "migrations", "shared"))
 	if err != nil {
 		t.Fatal(err)

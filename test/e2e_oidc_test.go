@@ -1,7 +1,7 @@
 package test
 
 // OIDC-signed decisions end to end: a real `runbook worker` trusts a real
-// test issuer (internal/oidctest) by its JWKS URL; the runbook CLI signs
+// test issuer (internal/testenv/oidcissuer) by its JWKS URL; the runbook CLI signs
 // with no SSH key, getting each ID token from RUNBOOK_OIDC_TOKEN_COMMAND for
 // the nonce of the statement it signs (test/oidctoken asks the issuer's
 // mint endpoint, as a person's IdP helper would).
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/internal/identity"
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -57,7 +57,7 @@ var oidcPeople = map[string]oidcPerson{
 
 // oidcIdP is the issuer and the token commands of its people.
 type oidcIdP struct {
-	iss *oidctest.Issuer
+	iss *oidcissuer.Issuer
 	r   *rig
 }
 
@@ -65,7 +65,7 @@ type oidcIdP struct {
 func startOIDC(t *testing.T, r *rig) *oidcIdP {
 	t.Helper()
 	binaries(t) // builds test/oidctoken too
-	o := &oidcIdP{iss: oidctest.Start(t), r: r}
+	o := &oidcIdP{iss: oidcissuer.Start(t), r: r}
 	r.startWorker("RUNBOOK_OIDC_ISSUER="+o.iss.URL(), "RUNBOOK_OIDC_AUDIENCE="+oidcAudience,
 		"RUNBOOK_OIDC_JWKS="+o.iss.JWKSURL())
 	return o
@@ -87,7 +87,7 @@ func (o *oidcIdP) identityOf(name string) string {
 
 // cliEnv is the CLI's environment signing as name through the issuer's
 // profile: no SSH key (RUNBOOK_SIGNING_KEY empty), the token command only.
-func (o *oidcIdP) cliEnv(name string, profile oidctest.Profile) []string {
+func (o *oidcIdP) cliEnv(name string, profile oidcissuer.Profile) []string {
 	url := o.iss.MintURL(name, profile)
 	return append(slices.Clone(o.r.env), "RUNBOOK_SIGNING_KEY=",
 		fmt.Sprintf("RUNBOOK_OIDC_TOKEN_COMMAND='%s' '%s'", stack.oidctoken, url))
@@ -96,7 +96,7 @@ func (o *oidcIdP) cliEnv(name string, profile oidctest.Profile) []string {
 // as signs as the person with valid tokens for each statement.
 func (o *oidcIdP) as(name string) []string {
 	p := oidcPeople[name]
-	return o.cliEnv(name, func(nonce string) (map[string]any, []oidctest.MintOption) { return p.claims(nonce), nil })
+	return o.cliEnv(name, func(nonce string) (map[string]any, []oidcissuer.MintOption) { return p.claims(nonce), nil })
 }
 
 // cli runs the CLI with env and --as name (the name alone proves nothing).
@@ -166,11 +166,11 @@ func TestOIDCSignedDecisions(t *testing.T) {
 func refuseOIDCApprovals(t *testing.T, o *oidcIdP, id string) {
 	t.Helper()
 	carol := oidcPeople["carol"]
-	otherNonce := o.cliEnv("carol-other-nonce", func(string) (map[string]any, []oidctest.MintOption) {
+	otherNonce := o.cliEnv("carol-other-nonce", func(string) (map[string]any, []oidcissuer.MintOption) {
 		return carol.claims(identity.NonceOf(identity.Statement{V: 1, Action: identity.ActionApprove, Nonce: "another"})), nil
 	})
-	expired := o.cliEnv("carol-expired", func(nonce string) (map[string]any, []oidctest.MintOption) {
-		return carol.claims(nonce), []oidctest.MintOption{oidctest.WithNow(time.Now().Add(-20 * time.Minute))}
+	expired := o.cliEnv("carol-expired", func(nonce string) (map[string]any, []oidcissuer.MintOption) {
+		return carol.claims(nonce), []oidcissuer.MintOption{oidcissuer.WithNow(time.Now().Add(-20 * time.Minute))}
 	})
 	for _, tc := range []struct {
 		what, as string

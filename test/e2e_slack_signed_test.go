@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	slackacts "github.com/runbookhq/runbook/activities/slack"
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 	"github.com/runbookhq/runbook/workflows"
 )
 

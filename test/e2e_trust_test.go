@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runbookhq/runbook/activities/artifact/cosign/cosigntest"
 	"github.com/runbookhq/runbook/activities/terraform"
+	"github.com/runbookhq/runbook/internal/testenv/cosignkeys"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -52,7 +52,7 @@ func TestTrustedArtifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, other := cosigntest.New(t, cosigntest.ECDSAP256), cosigntest.New(t, cosigntest.ECDSAP256)
+	key, other := cosignkeys.New(t, cosignkeys.ECDSAP256), cosignkeys.New(t, cosignkeys.ECDSAP256)
 	write := func(name, text string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(text), 0o644); err != nil {

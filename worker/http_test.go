@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/runbookhq/runbook/internal/httpserver"
-	"github.com/runbookhq/runbook/internal/httpserver/httpservertest"
+	"github.com/runbookhq/runbook/internal/testenv/slowclient"
 )
 
 type fakeHealth struct{ err error }
@@ -84,7 +84,7 @@ func TestServeHTTPCutsSlowLoris(t *testing.T) {
 	addr, stop := serveOnFreePort(t)
 	defer stop()
 	limit := httpserver.Endpoint.ReadHeader
-	if took := httpservertest.SlowLoris(t, addr, limit+5*time.Second); took < limit-time.Second {
+	if took := slowclient.SlowLoris(t, addr, limit+5*time.Second); took < limit-time.Second {
 		t.Errorf("cut after %v, before the header timeout of %v", took, limit)
 	}
 }
@@ -112,7 +112,7 @@ func TestServeHTTPCutsSlowUpload(t *testing.T) {
 	}
 	defer stop()
 	limit := httpserver.Endpoint.Read
-	if took := httpservertest.SlowBody(t, addr, "/upload", limit+5*time.Second); took < limit-time.Second {
+	if took := slowclient.SlowBody(t, addr, "/upload", limit+5*time.Second); took < limit-time.Second {
 		t.Errorf("cut after %v, before the read timeout of %v", took, limit)
 	}
 }

@@ -1,9 +1,19 @@
 package worker
 
-// The metrics providers register themselves with metrics.New when linked in;
-// the worker links every one the runbook format names.
 import (
-	_ "github.com/runbookhq/runbook/activities/metrics/cloudwatch"
-	_ "github.com/runbookhq/runbook/activities/metrics/edge"
-	_ "github.com/runbookhq/runbook/activities/metrics/prometheus"
+	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/activities/metrics/cloudwatch"
+	"github.com/runbookhq/runbook/activities/metrics/edgestats"
+	"github.com/runbookhq/runbook/activities/metrics/prometheus"
 )
+
+// metricsProviders is the registry of metrics providers this worker builds,
+// by the name runbooks use (internal/providers lists the same names; a test
+// checks that they agree). It lives here rather than in activities/metrics
+// because the providers import that package for Query and Sample; the
+// traffic routers do not, so their table is activities/traffic/factory.go.
+var metricsProviders = metrics.Factories{
+	"edge":       metrics.FactoryOf(edgestats.New),
+	"prometheus": metrics.FactoryOf(prometheus.New),
+	"cloudwatch": metrics.FactoryOf(cloudwatch.New),
+}

@@ -8,7 +8,7 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 )
 
 // TestGroupResolverAsksSlackOncePerMinute: a user's approver groups come

@@ -60,7 +60,7 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 	w.RegisterActivity(&migrate.Activities{})
 	w.RegisterActivity(terraformActivities(cfg))
 	w.RegisterActivity(&traffic.Activities{})
-	w.RegisterActivity(&metrics.Activities{})
+	w.RegisterActivity(&metrics.Activities{Factories: metricsProviders})
 	w.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	if slackActs == nil {
 		slackActs = &slack.Activities{}

@@ -152,12 +152,12 @@ func (e *environment) validatePromote(ctx workflow.Context, in ControlInput) err
 	if err := e.active(); err != nil {
 		return err
 	}
-	tr := e.status.Traffic
-	if tr == nil || tr.Phase == 0 || !isTrafficKind(e.currentKind()) {
+	tr, t := e.status.Traffic, e.shifting()
+	if tr == nil || tr.Phase == 0 || t == nil {
 		return fmt.Errorf("environment %s is not shifting traffic (step %s); promote applies during a canary, linear, blue-green or all-at-once step",
 			e.status.Name, e.status.CurrentStep)
 	}
-	if e.promote {
+	if t.promote {
 		return fmt.Errorf("a promote of %s is already pending", e.status.Name)
 	}
 	_, err := e.controller(ctx, UpdatePromote, in)
@@ -168,7 +168,7 @@ func (e *environment) validatePromote(ctx workflow.Context, in ControlInput) err
 // analysis): the step moves on to its next weight.
 func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
 	id := e.controlled(in)
-	e.promote = true
+	e.shifting().promote = true
 	if e.status.Paused {
 		e.status.Paused, e.status.PausedBy = false, ""
 		e.upsertAttrs(ctx)
@@ -178,12 +178,8 @@ func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (Control
 	return ControlResult{State: e.status.State}, nil
 }
 
-// currentKind is the kind of the step running now.
-func (e *environment) currentKind() string {
-	for _, s := range e.status.Steps {
-		if s.Name == e.status.CurrentStep {
-			return s.Kind
-		}
-	}
-	return ""
+// shifting is the traffic step running now, nil when none is.
+func (e *environment) shifting() *trafficKind {
+	t, _ := e.runningKind().(*trafficKind)
+	return t
 }

@@ -36,12 +36,8 @@ type environment struct {
 	// outputs are the provision step's non-sensitive outputs, for
 	// ${outputs.NAME} in later steps.
 	outputs map[string]string
-	// blocked is set while a failed migration waits for a decision.
-	blocked *blockedMigration
 	// slots is set once select-slot read the router (traffic environments).
 	slots *slotChoice
-	// promote is set by the promote Update until the bake it ends sees it.
-	promote bool
 	// namespace is the workflow's Temporal namespace, for Web UI links.
 	namespace string
 	// thread is the Slack message whose thread gets the progress: the
@@ -65,6 +61,10 @@ type plannedStep struct {
 	builtin string
 	// gate is set for approval steps (environment approvals and approval steps).
 	gate *runbooks.Approval
+	// kind runs every other step (nil for a kind this worker lacks);
+	// changes is its table row's.
+	kind    stepKind
+	changes bool
 }
 
 // failure is why an environment stopped before its last step.
@@ -154,6 +154,11 @@ func planSteps(in EnvironmentInput) []plannedStep {
 				RejectNeedsReason: s.Approval.RejectNeedsReason, EscalateTo: s.Approval.EscalateTo, RemindAfter: s.Approval.RemindAfter}
 		}
 		plan = append(plan, p)
+	}
+	for k := range plan {
+		if plan[k].gate == nil {
+			plan[k].kindOf()
+		}
 	}
 	return plan
 }
@@ -272,55 +277,27 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	return nil
 }
 
-// runAction runs a non-gate step and registers its compensation. Steps that
-// change something wait for the release window and freezes first.
+// runAction runs a non-gate step through its kind. Steps that change
+// something wait for the release window and freezes first, and register
+// their on-rollback hook.
 func (e *environment) runAction(ctx workflow.Context, i int) *failure {
 	p := e.plan[i]
-	var err error
-	switch {
-	case p.builtin == BuiltinWindow:
-		err = e.awaitWindow(ctx, i)
-	case p.builtin == BuiltinArtifact:
-		err = e.verifyArtifact(ctx, i)
-	case p.builtin == BuiltinSlots:
-		err = e.selectSlot(ctx, i)
-	case p.builtin == BuiltinRisk:
-		err = e.assessRisk(ctx, i)
-	default:
-		act := e.action(p.step.Kind())
-		if act == nil {
-			// The validator refuses unknown kinds; reaching this means a
-			// runbook from a newer client reached an older worker.
-			return &failure{cause: ErrTypeInvalid, message: fmt.Sprintf(
-				"step %s: kind %q is not supported by this worker; upgrade the worker", p.step.Name, p.step.Kind())}
-		}
-		if err = e.hold(ctx, i); err != nil {
+	if p.kind == nil {
+		return unsupported(p.step)
+	}
+	if p.changes {
+		if err := e.hold(ctx, i); err != nil {
 			return e.stepFailure(ctx, err)
 		}
-		err = act(ctx, i)
-		if p.step.OnRollback != nil && (err == nil || e.truthful) {
-			// A step that failed or was interrupted may still have had its
-			// effect (a POST answered after the abort): its hook undoes it.
-			e.pushCompensation(compensation{step: p.step.Name, undo: &hookUndo{step: p.step.Name, hook: p.step.OnRollback}})
-		}
+	}
+	err := p.kind.run(ctx, e, i)
+	if p.changes && p.step.OnRollback != nil && (err == nil || e.truthful) {
+		// A step that failed or was interrupted may still have had its
+		// effect (a POST answered after the abort): its hook undoes it.
+		e.pushCompensation(compensation{step: p.step.Name, undo: &hookUndo{step: p.step.Name, hook: p.step.OnRollback}})
 	}
 	if err != nil {
 		return e.stepFailure(ctx, err)
-	}
-	return nil
-}
-
-// action is the function that runs a step kind, nil for an unknown kind.
-func (e *environment) action(kind string) func(workflow.Context, int) error {
-	switch {
-	case isTrafficKind(kind):
-		return e.runTraffic
-	case kind == runbooks.KindProvision:
-		return e.provision
-	case kind == runbooks.KindMigrate:
-		return e.migrateSchema
-	case kind == runbooks.KindHTTPCheck:
-		return e.httpCheck
 	}
 	return nil
 }

@@ -7,13 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runbookhq/runbook/activities/artifact/cosign/cosigntest"
+	"github.com/runbookhq/runbook/internal/testenv/cosignkeys"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
 // signedInput is an environment whose artifact must carry a signature by
 // key; the test writes (or not) the signature next to the artifact.
-func signedInput(h *harness, key *cosigntest.Key) EnvironmentInput {
+func signedInput(h *harness, key *cosignkeys.Key) EnvironmentInput {
 	in := envInput(envSpec("production", check("deploy", h.srv.url("/deploy"))))
 	in.Artifact.Signature = &runbooks.ArtifactSignature{PublicKey: key.PublicPEM(h.t)}
 	return in
@@ -23,8 +23,8 @@ func signedInput(h *harness, key *cosigntest.Key) EnvironmentInput {
 // signature by another key, over other bytes, or none at all stops the
 // environment with the reason.
 func TestArtifactSignature(t *testing.T) {
-	trusted := cosigntest.New(t, cosigntest.ECDSAP256)
-	other := cosigntest.New(t, cosigntest.ECDSAP256)
+	trusted := cosignkeys.New(t, cosignkeys.ECDSAP256)
+	other := cosignkeys.New(t, cosignkeys.ECDSAP256)
 	for _, tc := range []struct {
 		name string
 		sig  func(h *harness) string // "" writes no signature

@@ -7,6 +7,7 @@ import (
 
 	"github.com/runbookhq/runbook/internal/zones"
 	"github.com/runbookhq/runbook/runbooks"
+	"go.temporal.io/sdk/workflow"
 )
 
 // windowHorizon bounds the search for the next opening; a window closed for
@@ -145,4 +146,20 @@ func closedReason(local time.Time, w runbooks.ReleaseWindow) string {
 		tz = "UTC"
 	}
 	return fmt.Sprintf("outside the release window (%s %s-%s %s)", days, start, end, tz)
+}
+
+// windowKind is the built-in release-window step.
+type windowKind struct{}
+
+// run waits, on a durable timer, until the release window is open.
+func (k *windowKind) run(ctx workflow.Context, e *environment, i int) error {
+	waited, err := e.holdForWindow(ctx, i)
+	if err != nil {
+		return err
+	}
+	e.status.Steps[i].Detail = "window open"
+	if waited {
+		e.status.Steps[i].Detail = "window opened at " + workflow.Now(ctx).UTC().Format(time.RFC3339)
+	}
+	return nil
 }

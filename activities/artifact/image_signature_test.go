@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/runbookhq/runbook/activities/artifact/cosign"
-	"github.com/runbookhq/runbook/activities/artifact/cosign/cosigntest"
-	"github.com/runbookhq/runbook/activities/artifact/oci/ocitest"
+	"github.com/runbookhq/runbook/internal/testenv/cosignkeys"
+	"github.com/runbookhq/runbook/internal/testenv/ociregistry"
 )
 
 // sigLayer is one layer of a cosign signature image; an empty sig leaves
@@ -42,21 +42,21 @@ func pushSignature(t *testing.T, repoRef, digest string, layers ...sigLayer) {
 			t.Fatal(err)
 		}
 	}
-	ocitest.Push(t, repoRef+":"+cosign.SignatureTag(digest), img)
+	ociregistry.Push(t, repoRef+":"+cosign.SignatureTag(digest), img)
 }
 
 // signed is a layer carrying key's signature over payload.
-func signed(t *testing.T, key *cosigntest.Key, payload []byte) sigLayer {
+func signed(t *testing.T, key *cosignkeys.Key, payload []byte) sigLayer {
 	return sigLayer{payload: payload, sig: base64.StdEncoding.EncodeToString(key.Sign(t, payload))}
 }
 
 func TestVerifyImageSignature(t *testing.T) {
-	host := ocitest.NewRegistry(t)
-	key, stranger := cosigntest.New(t, cosigntest.ECDSAP256), cosigntest.New(t, cosigntest.ECDSAP256)
-	edKey := cosigntest.New(t, cosigntest.Ed25519)
+	host := ociregistry.NewRegistry(t)
+	key, stranger := cosignkeys.New(t, cosignkeys.ECDSAP256), cosignkeys.New(t, cosignkeys.ECDSAP256)
+	edKey := cosignkeys.New(t, cosignkeys.Ed25519)
 	repo := host + "/team/checkout"
-	push := func(tag string) string { return ocitest.Push(t, repo+":"+tag, ocitest.RandomImage(t)) }
-	payload := func(d string) []byte { return cosigntest.Payload(t, repo, d) }
+	push := func(tag string) string { return ociregistry.Push(t, repo+":"+tag, ociregistry.RandomImage(t)) }
+	payload := func(d string) []byte { return cosignkeys.Payload(t, repo, d) }
 
 	good, strangers, otherDigest, unsigned, noAnnotation, twoLayers, edSigned, elsewhere, corrupt :=
 		push("good"), push("strangers"), push("other"), push("unsigned"), push("plain"), push("two"), push("ed"), push("elsewhere"), push("corrupt")
@@ -71,7 +71,7 @@ func TestVerifyImageSignature(t *testing.T) {
 
 	for name, tc := range map[string]struct {
 		ref, digest, sigRepo string
-		key                  *cosigntest.Key
+		key                  *cosignkeys.Key
 		typ, msg             string
 	}{
 		"good by tag":             {repo + ":good", good, "", key, "", ""},

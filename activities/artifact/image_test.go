@@ -8,17 +8,17 @@ import (
 	"testing"
 
 	"github.com/runbookhq/runbook/activities/artifact/oci"
-	"github.com/runbookhq/runbook/activities/artifact/oci/ocitest"
+	"github.com/runbookhq/runbook/internal/testenv/ociregistry"
 )
 
 func TestVerifyImage(t *testing.T) {
-	host := ocitest.NewRegistry(t)
+	host := ociregistry.NewRegistry(t)
 	repo := "oci://" + host + "/team/checkout"
-	first := ocitest.Push(t, host+"/team/checkout:1.4.2", ocitest.RandomImage(t))
-	ocitest.Push(t, host+"/team/checkout:stable", ocitest.RandomImage(t))
+	first := ociregistry.Push(t, host+"/team/checkout:1.4.2", ociregistry.RandomImage(t))
+	ociregistry.Push(t, host+"/team/checkout:stable", ociregistry.RandomImage(t))
 	// The same tag is pushed over: the pinned digest no longer matches it.
-	moved := ocitest.Push(t, host+"/team/checkout:1.4.3", ocitest.RandomImage(t))
-	ocitest.Push(t, host+"/team/checkout:1.4.3", ocitest.RandomImage(t))
+	moved := ociregistry.Push(t, host+"/team/checkout:1.4.3", ociregistry.RandomImage(t))
+	ociregistry.Push(t, host+"/team/checkout:1.4.3", ociregistry.RandomImage(t))
 	other := known("another image")
 
 	for name, tc := range map[string]struct {

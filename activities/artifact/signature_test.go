@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/runbookhq/runbook/activities/artifact/cosign"
-	"github.com/runbookhq/runbook/activities/artifact/cosign/cosigntest"
+	"github.com/runbookhq/runbook/internal/testenv/cosignkeys"
 )
 
-var algorithms = []string{cosigntest.ECDSAP256, cosigntest.ECDSAP384, cosigntest.Ed25519, cosigntest.RSA2048}
+var algorithms = []string{cosignkeys.ECDSAP256, cosignkeys.ECDSAP384, cosignkeys.Ed25519, cosignkeys.RSA2048}
 
 func verifySig(t *testing.T, in VerifySignatureInput) (VerifySignatureResult, error) {
 	t.Helper()
@@ -37,7 +37,7 @@ func fingerprint(t *testing.T, pubPEM string) string {
 func TestVerifyBlobSignature(t *testing.T) {
 	for _, alg := range algorithms {
 		t.Run(alg, func(t *testing.T) {
-			key, stranger := cosigntest.New(t, alg), cosigntest.New(t, alg)
+			key, stranger := cosignkeys.New(t, alg), cosignkeys.New(t, alg)
 			pub := key.PublicPEM(t)
 			path := writeFile(t, content)
 			writeSig(t, path+".sig", key.SignBlob(t, []byte(content))+"\n")
@@ -90,7 +90,7 @@ func TestVerifyBlobSignature(t *testing.T) {
 func TestVerifyBlobSignatureOtherBytes(t *testing.T) {
 	for _, alg := range algorithms {
 		t.Run(alg, func(t *testing.T) {
-			key := cosigntest.New(t, alg)
+			key := cosignkeys.New(t, alg)
 			pub := key.PublicPEM(t)
 
 			// Signed the original, but the release pins the tampered bytes.
@@ -124,7 +124,7 @@ func mustKey(t *testing.T, pub string) *cosign.PublicKey {
 }
 
 func TestVerifyBlobSignatureHTTP(t *testing.T) {
-	key := cosigntest.New(t, cosigntest.Ed25519)
+	key := cosignkeys.New(t, cosignkeys.Ed25519)
 	sig := key.SignBlob(t, []byte(content))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // TestAuditPostgresSchemaMatchesDeploy: the schema deploy/postgres creates as
@@ -90,7 +90,7 @@ func connect(t *testing.T, dsn string) *pgx.Conn {
 // its credentials can neither edit, delete, empty nor unguard the table, nor
 // lower the prune's minimum age; the worker itself appends and reads.
 func TestAuditPostgresWorkerCannotUndo(t *testing.T) {
-	workerDSN := ownerAndWorker(t, pgtest.NewDatabase(t))
+	workerDSN := ownerAndWorker(t, pg.NewDatabase(t))
 	s, err := OpenStore(t.Context(), "", DSN(workerDSN), KeyConfig{})
 	if err != nil {
 		t.Fatalf("OpenStore as the worker role: %v", err)
@@ -136,7 +136,7 @@ func TestAuditPostgresWorkerCannotUndo(t *testing.T) {
 // than runbook_audit_settings.min_age itself. The Go side does not check it,
 // so this is the database refusing, and nothing is removed or recorded.
 func TestAuditPostgresPruneMinimumAge(t *testing.T) {
-	workerDSN := ownerAndWorker(t, pgtest.NewDatabase(t))
+	workerDSN := ownerAndWorker(t, pg.NewDatabase(t))
 	s, err := OpenStore(t.Context(), "", DSN(workerDSN), KeyConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestAuditPostgresPruneMinimumAge(t *testing.T) {
 
 // pgOwnerDSN is workerDSN with the superuser's credentials.
 func pgOwnerDSN(t *testing.T, workerDSN string) string {
-	srv := pgtest.Shared(t)
+	srv := pg.Shared(t)
 	u := mustParse(t, workerDSN)
 	u.User = url.UserPassword(srv.User, srv.Password)
 	return u.String()
@@ -182,7 +182,7 @@ func pgOwnerDSN(t *testing.T, workerDSN string) string {
 // role that could alter it, and says how to fix that; the developer setting
 // lets it, creating the table on an empty database.
 func TestAuditPostgresRefusesOwnerRole(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pg.NewDatabase(t)
 	t.Setenv(EnvDSNAllowOwner, "")
 	_, err := OpenStore(t.Context(), "", DSN(dsn), KeyConfig{})
 	if !errors.Is(err, ErrOwnerRole) {
@@ -230,7 +230,7 @@ func TestAuditPostgresRefusesOwnerRole(t *testing.T) {
 // existed has a prune function without a minimum age. runbook_worker refuses
 // it, saying how to upgrade; a worker allowed to own the table upgrades it.
 func TestAuditPostgresUpgradesOldSchema(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pg.NewDatabase(t)
 	workerDSN := ownerAndWorker(t, dsn)
 	if _, err := connect(t, dsn).Exec(t.Context(), "DROP TABLE runbook_audit_settings"); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // signedPG is a PostgreSQL log set up as deploy/postgres does, written by
@@ -25,7 +25,7 @@ type signedPG struct {
 // file cpFile, if set) and appends n entries.
 func newSignedPG(t *testing.T, n int, cpFile string) signedPG {
 	t.Helper()
-	sp := signedPG{dsn: pgtest.NewDatabase(t)}
+	sp := signedPG{dsn: pg.NewDatabase(t)}
 	sp.workerDSN = ownerAndWorker(t, sp.dsn)
 	dir := t.TempDir()
 	_, sp.keys = keyPair(t, dir, "worker")

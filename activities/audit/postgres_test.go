@@ -15,13 +15,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // TestAuditPostgresColumnEdit: a column edited without its record is caught,
 // so the columns people query cannot drift from what the hash covers.
 func TestAuditPostgresColumnEdit(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pg.NewDatabase(t)
 	s := openPG(t, dsn)
 	appendN(t, s, 3)
 	pgTamper(dsn).do(t, func(tx pgx.Tx) error {
@@ -39,7 +39,7 @@ func TestAuditPostgresColumnEdit(t *testing.T) {
 // TestAuditPostgresIsAppendOnly: the trigger refuses UPDATE, DELETE and
 // TRUNCATE even to the table's owner, outside runbook_audit_prune.
 func TestAuditPostgresIsAppendOnly(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pg.NewDatabase(t)
 	s := openPG(t, dsn)
 	appendN(t, s, 3)
 	c, err := pgx.Connect(t.Context(), dsn)
@@ -64,7 +64,7 @@ func TestAuditPostgresIsAppendOnly(t *testing.T) {
 // TestAuditPostgresWorkerRole: in the team set-up the worker's role may
 // read, append and prune through the function, but not delete or update.
 func TestAuditPostgresWorkerRole(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pg.NewDatabase(t)
 	appendN(t, openPG(t, dsn), 10) // the owner creates the table
 	role := fmt.Sprintf("audit_worker_%d", time.Now().UnixNano())
 	c, err := pgx.Connect(t.Context(), dsn)
@@ -107,8 +107,8 @@ func TestAuditPostgresWorkerRole(t *testing.T) {
 // TestAuditPostgresDSNIsSecret: the password shows in no error, string, log
 // or JSON.
 func TestAuditPostgresDSNIsSecret(t *testing.T) {
-	s := pgtest.Shared(t)
-	u, _ := url.Parse(pgtest.NewDatabase(t))
+	s := pg.Shared(t)
+	u, _ := url.Parse(pg.NewDatabase(t))
 	u.User = url.UserPassword(s.User, "wrong-"+s.Password)
 	for _, dsn := range []string{
 		u.String(),
@@ -162,7 +162,7 @@ func TestAuditLoadDSN(t *testing.T) {
 // TestAuditActivityOnPostgres: the activity appends through the PostgreSQL
 // store and classifies a broken table as retryable.
 func TestAuditActivityOnPostgres(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pg.NewDatabase(t)
 	a := &Activities{Log: openPG(t, dsn)}
 	first, err := a.AppendAudit(t.Context(), AppendAuditInput{Entry: entry(1)})
 	if err != nil || first.Seq != 1 {

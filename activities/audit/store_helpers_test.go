@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 func TestMain(m *testing.M) {
@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperPathEnv) != "" {
 		os.Exit(m.Run())
 	}
-	os.Exit(pgtest.Main(m))
+	os.Exit(pg.Main(m))
 }
 
 // storeCase is one kind of store under test, with the means to tamper with
@@ -52,7 +52,7 @@ type tamperer interface {
 func forEachStore(t *testing.T, fn func(t *testing.T, sc storeCase)) {
 	fileStoreOnly(t, fn)
 	t.Run("postgres", func(t *testing.T) {
-		dsn := pgtest.NewDatabase(t)
+		dsn := pg.NewDatabase(t)
 		fn(t, storeCase{name: "postgres", open: func(t *testing.T) Store { return openPG(t, dsn) }, tamper: pgTamper(dsn)})
 	})
 }

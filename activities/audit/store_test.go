@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // wantIntact verifies s and checks the entry count and seq range.
@@ -197,7 +197,7 @@ func TestAuditStoreTampering(t *testing.T) {
 // BenchmarkAppendPostgres is one append to the PostgreSQL store: a
 // transaction with the advisory lock, the ID lookup and the insert.
 func BenchmarkAppendPostgres(b *testing.B) {
-	p := openPG(b, pgtest.NewDatabase(b))
+	p := openPG(b, pg.NewDatabase(b))
 	i := 0
 	for b.Loop() {
 		i++
@@ -212,7 +212,7 @@ func BenchmarkAppendPostgres(b *testing.B) {
 func BenchmarkVerify10k(b *testing.B) {
 	stores := map[string]Store{
 		"file":     openLog(b, filepath.Join(b.TempDir(), "audit.jsonl")),
-		"postgres": openPG(b, pgtest.NewDatabase(b)),
+		"postgres": openPG(b, pg.NewDatabase(b)),
 	}
 	for _, name := range []string{"file", "postgres"} {
 		s := stores[name]

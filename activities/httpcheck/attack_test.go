@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/internal/netguard"
-	"github.com/runbookhq/runbook/internal/netguard/dnstest"
 	"github.com/runbookhq/runbook/internal/secretref"
+	"github.com/runbookhq/runbook/internal/testenv/dns"
 )
 
 // Tests written as a runbook author would try to make the worker leak its
@@ -74,7 +74,7 @@ func TestMetadataAddressRefusedAsWritten(t *testing.T) {
 func TestNameResolvingToMetadataRefused(t *testing.T) {
 	url, calls := counting(t, "ok")
 	port := strings.TrimPrefix(url[strings.LastIndex(url, ":"):], ":")
-	r := dnstest.Resolver(t, map[string]string{"app.runbook.test": "127.0.0.1", "imds.runbook.test": "169.254.169.254"})
+	r := dns.Resolver(t, map[string]string{"app.runbook.test": "127.0.0.1", "imds.runbook.test": "169.254.169.254"})
 	a := &Activities{Client: netguard.Client(r, 0)}
 
 	if _, err := a.HTTPCheck(t.Context(), HTTPCheckInput{URL: "http://app.runbook.test:" + port + "/"}); err != nil {

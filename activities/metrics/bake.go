@@ -12,6 +12,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
+// BakeActivityName is the activity type Bake is registered under: clients
+// that read a running bake's heartbeat (runbook status) look for it.
+// TestBakeResumesFromHeartbeat runs the activity by this name.
+const BakeActivityName = "Bake"
+
 // Bake defaults.
 const (
 	DefaultBakeKeep = 20

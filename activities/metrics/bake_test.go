@@ -329,7 +329,8 @@ func TestBakeResumesFromHeartbeat(t *testing.T) {
 		Rounds: []MeasureResult{{Round: 5, Verdict: Pass}, {Round: 6, Verdict: Inconclusive}},
 		Passed: []bool{true},
 	})
-	val, err := env.ExecuteActivity(a.Bake, BakeInput{
+	// By name: the name clients look for is the name the worker serves.
+	val, err := env.ExecuteActivity(BakeActivityName, BakeInput{
 		Checks: []Check{errorCheck("errors")}, Interval: 10 * time.Second, Duration: 40 * time.Second, FirstRound: 5,
 	})
 	if err != nil {

@@ -39,7 +39,7 @@ type Check struct {
 	// value), compare (Mann-Whitney canary versus baseline) or burn-rate.
 	Kind string
 	// Provider names an entry of Activities.Providers, or, when none has
-	// that name, a registered provider built from Options.
+	// that name, a provider of Activities.Factories built from Options.
 	Provider string
 	// Options configure a provider built on demand (a runbook's
 	// metrics.options); secrets are env:NAME references.
@@ -105,8 +105,11 @@ type MeasureResult struct {
 
 // Activities measures SLOs through named providers.
 type Activities struct {
-	// Providers maps the names checks use to providers built by New.
+	// Providers maps the names checks use to providers already built.
 	Providers map[string]Provider
+	// Factories builds the providers a check names with its options, when
+	// Providers has none by that name: the worker's table.
+	Factories Factories
 	// Clock is Bake's time source; nil means real time.
 	Clock Clock
 
@@ -132,7 +135,7 @@ func (a *Activities) provider(c Check) (Provider, error) {
 	if p, ok := a.built[key]; ok {
 		return p, nil
 	}
-	p, err := New(c.Provider, c.Options)
+	p, err := a.Factories.New(c.Provider, c.Options)
 	if err != nil {
 		return nil, invalid("metrics provider %q: %v", c.Provider, err)
 	}

@@ -4,9 +4,10 @@
 // list of checks and returns every measurement it took, and the Bake activity
 // that runs them every second while a traffic weight bakes.
 //
-// Implementations live in subpackages (edge, prometheus; cloudwatch later) and
-// register themselves with Register from an init function, so that this package
-// stays free of their dependencies. The worker imports the ones it links in.
+// Implementations live in subpackages (edge, prometheus, cloudwatch). They
+// import this package for Query and Sample, so it cannot import them: the
+// table of them, a Factories, is the worker's (worker/providers.go), and
+// reaches the activities as Activities.Factories.
 package metrics
 
 import (
@@ -14,12 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/runbookhq/runbook/internal/netguard"
+	"github.com/runbookhq/runbook/internal/providers"
 	"github.com/runbookhq/runbook/internal/secretref"
 )
 
@@ -89,55 +90,45 @@ func Inconclusivef(format string, args ...any) error {
 // worker config; secrets are given as "env:NAME").
 type Factory func(opts map[string]string) (Provider, error)
 
-// known lists every provider name the product knows, linked in or not, so that
-// a typo and a missing import give different errors.
-var known = []string{"edge", "prometheus", "cloudwatch"}
-
-const knownMsg = "known: edge, prometheus, cloudwatch"
-
-var (
-	regMu    sync.RWMutex
-	registry = map[string]Factory{}
-)
-
-// Register makes a provider available to New. Subpackages call it from init.
-// It panics on a duplicate name, which is a programming error.
-func Register(name string, f Factory) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic("metrics: provider registered twice: " + name)
+// FactoryOf adapts a provider's constructor to a Factory, and checks at
+// compile time that it builds a Provider. A failed constructor yields a nil
+// Provider, not a typed nil pointer that would compare unequal to nil.
+func FactoryOf[P Provider](newProvider func(opts map[string]string) (P, error)) Factory {
+	return func(opts map[string]string) (Provider, error) {
+		p, err := newProvider(opts)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
-	registry[name] = f
 }
 
-// New builds the provider called name. It fails loudly on unknown names and
-// on known providers whose package the binary does not import.
-func New(provider string, opts map[string]string) (Provider, error) {
-	regMu.RLock()
-	f, ok := registry[provider]
-	regMu.RUnlock()
-	if ok {
+// Factories is a registry of providers by the name runbooks use: an
+// explicit table, not init-time registration, so what a worker can build
+// is written in one place and nothing depends on import side effects.
+type Factories map[string]Factory
+
+// New builds the provider called name. A name the runbook format does not
+// know and a known one missing from this table get different errors.
+func (fs Factories) New(provider string, opts map[string]string) (Provider, error) {
+	if f, ok := fs[provider]; ok {
 		return f(opts)
 	}
-	for _, k := range known {
-		if k == provider {
-			return nil, fmt.Errorf("metrics provider %q is not linked into this binary: import github.com/runbookhq/runbook/activities/metrics/%s", provider, provider)
-		}
+	known := providers.Metrics()
+	if slices.Contains(known, provider) {
+		return nil, fmt.Errorf("metrics provider %q is not in this worker's table: add activities/metrics/%s to worker/providers.go", provider, packageDir(provider))
 	}
-	return nil, fmt.Errorf("unknown metrics provider %q; %s", provider, knownMsg)
+	return nil, fmt.Errorf("unknown metrics provider %q; known: %s", provider, strings.Join(known, ", "))
 }
 
-// Registered returns the names of the linked-in providers, sorted.
-func Registered() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
+// packageDir is the folder under activities/metrics of a known provider:
+// its name, except "edge", whose package is edgestats (the proxy, its
+// router and its metrics each have their own package name).
+func packageDir(provider string) string {
+	if provider == "edge" {
+		return "edgestats"
 	}
-	sort.Strings(names)
-	return names
+	return provider
 }
 
 // Secret resolves an option value: "env:NAME" reads the environment variable

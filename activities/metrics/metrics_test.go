@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,47 +15,42 @@ import (
 	"github.com/runbookhq/runbook/internal/secretref"
 )
 
-func TestNewUnknownProvider(t *testing.T) {
-	_, err := New("datadog", nil)
+func TestFactoriesUnknownProvider(t *testing.T) {
+	_, err := Factories{}.New("datadog", nil)
 	if err == nil || !strings.Contains(err.Error(), `"datadog"`) ||
 		!strings.Contains(err.Error(), "known: edge, prometheus, cloudwatch") {
 		t.Fatalf("err = %v, want unknown provider listing the known ones", err)
 	}
-	_, err = New("cloudwatch", nil)
-	if err == nil || !strings.Contains(err.Error(), "activities/metrics/cloudwatch") {
-		t.Fatalf("cloudwatch unlinked: err = %v", err)
-	}
-	// This test binary does not import the subpackages.
-	_, err = New("edge", map[string]string{"url": "http://127.0.0.1:1/metrics"})
-	if err == nil || !strings.Contains(err.Error(), "not linked") || !strings.Contains(err.Error(), "activities/metrics/edge") {
-		t.Fatalf("edge unlinked: err = %v", err)
+	// A name the format knows but the table lacks says where to add it.
+	_, err = Factories{}.New("edge", map[string]string{"url": "http://127.0.0.1:1/metrics"})
+	if err == nil || !strings.Contains(err.Error(), "activities/metrics/edgestats ") || !strings.Contains(err.Error(), "worker/providers.go") {
+		t.Fatalf("edge missing from the table: err = %v", err)
 	}
 }
 
-// registrations makes TestRegister's names unique, so -count=N works.
-var registrations atomic.Int32
-
-func TestRegister(t *testing.T) {
-	name := fmt.Sprintf("test-fake-%d", registrations.Add(1))
-	Register(name, func(map[string]string) (Provider, error) { return fake{}, nil })
-	p, err := New(name, nil)
-	if err != nil || p == nil {
-		t.Fatalf("New(%s) = %v, %v", name, p, err)
+func TestFactoriesBuildByName(t *testing.T) {
+	var got map[string]string
+	fs := Factories{"fake": FactoryOf(func(opts map[string]string) (fake, error) {
+		got = opts
+		return fake{}, nil
+	})}
+	p, err := fs.New("fake", map[string]string{"url": "http://a"})
+	if err != nil || p == nil || got["url"] != "http://a" {
+		t.Fatalf("New(fake) = %v, %v; options seen %v", p, err, got)
 	}
-	found := false
-	for _, n := range Registered() {
-		found = found || n == name
+	// A failed constructor is a nil Provider, not a typed nil.
+	failing := Factories{"bad": FactoryOf(func(map[string]string) (*fakePtr, error) {
+		return nil, errors.New("no url")
+	})}
+	if p, err := failing.New("bad", nil); err == nil || p != nil {
+		t.Fatalf("New(bad) = %v, %v; want nil and the error", p, err)
 	}
-	if !found {
-		t.Errorf("Registered() = %v, lacks %s", Registered(), name)
-	}
-	defer func() {
-		if recover() == nil {
-			t.Error("registering twice did not panic")
-		}
-	}()
-	Register(name, nil)
 }
+
+// fakePtr is a Provider with a pointer receiver, as the real ones are.
+type fakePtr struct{}
+
+func (*fakePtr) Query(context.Context, Query) (Sample, error) { return Sample{}, nil }
 
 func TestSecret(t *testing.T) {
 	t.Setenv(secretref.AllowEnv, "METRICS_TEST_*")
@@ -234,13 +227,12 @@ func TestMeasureThroughTemporal(t *testing.T) {
 // A provider built from a check's options is built once per distinct options
 // and reused by later rounds: the edge provider keeps its previous scrape.
 func TestMeasureBuildsProvidersOnceFromOptions(t *testing.T) {
-	name := fmt.Sprintf("test-cached-%d", registrations.Add(1))
+	const name = "test-cached"
 	var built []map[string]string
-	Register(name, func(opts map[string]string) (Provider, error) {
+	a := &Activities{Factories: Factories{name: func(opts map[string]string) (Provider, error) {
 		built = append(built, opts)
 		return fake{"errors": {s: Sample{Value: 0.01}}}, nil
-	})
-	a := &Activities{}
+	}}}
 	check := func(url string) Check {
 		return Check{Name: "err", Kind: KindErrorRatio, Provider: name, Options: map[string]string{"url": url}, Query: Query{Expr: "errors"}, Max: 0.05}
 	}

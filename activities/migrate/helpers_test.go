@@ -10,12 +10,12 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"go.temporal.io/sdk/temporal"
 )
 
 // One PostgreSQL server for the package; each test gets its own database.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
 
 // db is a database under test: the connection string (password included,
 // for the test's own queries) and the Target that refers to it.
@@ -41,7 +41,7 @@ func newDB(t *testing.T, driver, fixture string) db {
 	t.Helper()
 	var dsn string
 	if driver == Postgres {
-		dsn = pgtest.NewDatabase(t)
+		dsn = pg.NewDatabase(t)
 	} else {
 		dsn = "sqlite://" + filepath.Join(t.TempDir(), "app.db")
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -49,7 +49,7 @@ func noSecret(t *testing.T, what string, v any, passwords ...string) {
 func TestPasswordNeverShown(t *testing.T) {
 	t.Parallel()
 	d := newDB(t, Postgres, "app")
-	pw := pgtest.Shared(t).Password
+	pw := pg.Shared(t).Password
 	u, _ := url.Parse(d.dsn)
 	a := &Activities{}
 	target := func(dsn string) Target {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
@@ -95,7 +95,7 @@ func TestActivityEnvironment(t *testing.T) {
 	if !strings.Contains(out, "migrate up") || !strings.Contains(out, "db=postgres://runbook@127.0.0.1:") {
 		t.Errorf("log lacks the migration: %s", out)
 	}
-	noSecret(t, "log", out, pgtest.Shared(t).Password)
+	noSecret(t, "log", out, pg.Shared(t).Password)
 }
 
 // TestCancelStopsBetweenMigrations: a cancel lets the running migration

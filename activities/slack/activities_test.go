@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 )
 
 const testToken = "xoxb-test-0123456789"

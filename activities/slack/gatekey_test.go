@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 )
 
 const gateKey = "env/checkout/staging/run-1/approve"

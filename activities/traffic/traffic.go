@@ -31,6 +31,3 @@ const (
 	// not retried.
 	ErrTypeInvalid = "TrafficInvalid"
 )
-
-// Providers lists every provider name a runbook may use, implemented or not.
-var Providers = []string{"edge", "haproxy", "alb", "route53"}

@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/runbookhq/runbook/activities/traffic/edge"
-	proxy "github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/activities/traffic/edgerouter"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/secretref"
 )
 
@@ -32,8 +32,8 @@ func TestUnknownProvider(t *testing.T) {
 }
 
 func TestErrorTypesAgree(t *testing.T) {
-	if edge.ErrTypeInvalid != ErrTypeInvalid {
-		t.Fatalf("edge.ErrTypeInvalid %q != %q", edge.ErrTypeInvalid, ErrTypeInvalid)
+	if edgerouter.ErrTypeInvalid != ErrTypeInvalid {
+		t.Fatalf("edge.ErrTypeInvalid %q != %q", edgerouter.ErrTypeInvalid, ErrTypeInvalid)
 	}
 }
 
@@ -80,9 +80,9 @@ func TestActivitiesAgainstEdge(t *testing.T) {
 	}
 }
 
-func startProxy(t *testing.T) *proxy.Server {
+func startProxy(t *testing.T) *edgeproxy.Server {
 	t.Helper()
-	s, err := proxy.New(proxy.Config{
+	s, err := edgeproxy.New(edgeproxy.Config{
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: "tok-3c9e-0f1a2b3c4d5e6f708192a3b4c5d6",
 		StateFile: filepath.Join(t.TempDir(), "edge.json"),
 	})
@@ -99,7 +99,7 @@ func startProxy(t *testing.T) *proxy.Server {
 	})
 	for _, name := range []string{"blue", "green"} {
 		// Backend URLs need not answer: these tests route no traffic.
-		if err := s.Put(proxy.BackendSpec{Name: name, URL: "http://127.0.0.1:9/" + name, Weight: 50}); err != nil {
+		if err := s.Put(edgeproxy.BackendSpec{Name: name, URL: "http://127.0.0.1:9/" + name, Weight: 50}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/runbookhq/runbook/activities/audit"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // TestAuditCLISigned: keygen, a signing worker's log, verify with the
@@ -100,7 +100,7 @@ func readFile(t *testing.T, path string) string {
 func TestAuditCLISignedPostgres(t *testing.T) {
 	isolateConfig(t)
 	srv := auditPG(t)
-	dsn, err := srv.CreateDatabase(t.Context(), pgtest.DatabaseName(t.Name()))
+	dsn, err := srv.CreateDatabase(t.Context(), pg.DatabaseName(t.Name()))
 	if err != nil {
 		t.Fatal(err)
 	}

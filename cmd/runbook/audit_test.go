@@ -12,14 +12,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/runbookhq/runbook/activities/audit"
-	"github.com/runbookhq/runbook/internal/pgtest"
+	"github.com/runbookhq/runbook/internal/testenv/pg"
 )
 
 // auditPG starts a PostgreSQL server for the audit CLI tests; without the
 // binaries it skips, except in CI.
-func auditPG(t *testing.T) *pgtest.Server {
+func auditPG(t *testing.T) *pg.Server {
 	t.Helper()
-	return pgtest.StartForTest(t)
+	return pg.StartForTest(t)
 }
 
 // auditBackend is where the CLI finds the log in one subtest, and how the
@@ -30,10 +30,10 @@ type auditBackend struct {
 	tamper func(t *testing.T)
 }
 
-func auditBackends(srv *pgtest.Server) []auditBackend {
+func auditBackends(srv *pg.Server) []auditBackend {
 	var path, dsn string
 	db := func(t *testing.T) string {
-		dsn, err := srv.CreateDatabase(t.Context(), pgtest.DatabaseName(t.Name()))
+		dsn, err := srv.CreateDatabase(t.Context(), pg.DatabaseName(t.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestAuditCLI(t *testing.T) {
 				t.Errorf("show:\n%s", out)
 			}
 			out = mustRun(t, "audit", "export", "--format", "csv")
-			if !strings.HasPrefix(out, "seq,time,actor,channel,action,release,service,environment,version,step,outcome,detail,digest,commit,break_glass,id,prev,hash\n") ||
+			if !strings.HasPrefix(out, "seq,time,actor,channel,action,release,service,environment,version,step,outcome,detail,digest,commit,break_glass,id,prev,hash,identity,key_id,sig\n") ||
 				!strings.Contains(out, ",sha256:0f0f") || !strings.Contains(out, ",9fceb02d,true,e2,") {
 				t.Errorf("export csv:\n%s", out)
 			}

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/devstack"
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 )
 
 // edgeTokenEnv holds the admin token; it is never a flag.
@@ -63,7 +63,7 @@ func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	if err := os.MkdirAll(filepath.Dir(o.state), 0o755); err != nil {
 		return err
 	}
-	srv, err := edge.New(edge.Config{
+	srv, err := edgeproxy.New(edgeproxy.Config{
 		Listen: o.listen, Admin: o.admin, Token: token, StateFile: o.state,
 		Logger: slog.New(slog.NewTextHandler(a.errOut, nil)),
 	})
@@ -80,10 +80,10 @@ func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	return srv.Wait(ctx, o.grace)
 }
 
-func parseBackendFlags(flags []string) ([]edge.BackendSpec, error) {
-	specs := make([]edge.BackendSpec, 0, len(flags))
+func parseBackendFlags(flags []string) ([]edgeproxy.BackendSpec, error) {
+	specs := make([]edgeproxy.BackendSpec, 0, len(flags))
 	for _, f := range flags {
-		b, err := edge.ParseBackendFlag(f)
+		b, err := edgeproxy.ParseBackendFlag(f)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func parseBackendFlags(flags []string) ([]edge.BackendSpec, error) {
 	return specs, nil
 }
 
-func (a *app) printEdge(srv *edge.Server, state string) {
+func (a *app) printEdge(srv *edgeproxy.Server, state string) {
 	fmt.Fprintf(a.out, "Proxy     http://%s\nAdmin API http://%s/v1/backends (Bearer $%s)\nMetrics   http://%s/metrics\nState     %s\n",
 		srv.ProxyAddr(), srv.AdminAddr(), edgeTokenEnv, srv.AdminAddr(), state)
 	bs := srv.Backends()

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/secretref"
 )
 
@@ -46,7 +46,7 @@ environments:
 
 // startTestEdge runs the real edge proxy in-process with blue at 100 and
 // green at 0.
-func startTestEdge(t *testing.T, token string) *edge.Server {
+func startTestEdge(t *testing.T, token string) *edgeproxy.Server {
 	t.Helper()
 	dir := t.TempDir()
 	state := filepath.Join(dir, "edge.json")
@@ -54,7 +54,7 @@ func startTestEdge(t *testing.T, token string) *edge.Server {
 	if err := os.WriteFile(state, []byte(seed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := edge.New(edge.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: token, StateFile: state})
+	s, err := edgeproxy.New(edgeproxy.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Token: token, StateFile: state})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/internal/devstack"
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/loadgen"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/runbooks"
@@ -166,7 +166,7 @@ func envNamed(st workflows.ReleaseStatus, name string) (workflows.EnvironmentSta
 
 // demoCanaryTeardown destroys both slots and takes all weight off them, so
 // the next demo starts with a first install again (--keep keeps it all).
-func (r *run) demoCanaryTeardown(cfg worker.Config, path string, rb *runbooks.Runbook, srv *edge.Server) {
+func (r *run) demoCanaryTeardown(cfg worker.Config, path string, rb *runbooks.Runbook, srv *edgeproxy.Server) {
 	acts := &terraform.Activities{Bin: cfg.TofuBin, StateDir: filepath.Join(cfg.StateDir, "state")}
 	for _, e := range rb.Environments {
 		wss, err := releases.SlotWorkspaces(path, rb, e.Name)

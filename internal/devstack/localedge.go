@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 )
 
 // EdgeTokenEnv holds the edge proxy's admin token; it is never a flag, so it
@@ -29,7 +29,7 @@ const (
 
 // LocalEdgeBackends are the local edge's slots, seeded with weight 0:
 // nothing is live until the first release takes all traffic to its slot.
-var LocalEdgeBackends = []edge.BackendSpec{
+var LocalEdgeBackends = []edgeproxy.BackendSpec{
 	{Name: "blue", URL: "http://127.0.0.1:18181", Weight: 0},
 	{Name: "green", URL: "http://127.0.0.1:18182", Weight: 0},
 }
@@ -44,9 +44,9 @@ func CheckEdgeToken(token string) error {
 	switch {
 	case token == "":
 		return fmt.Errorf("%s is not set: the admin API needs a token"+howto, EdgeTokenEnv, EdgeTokenEnv)
-	case len(token) < edge.MinTokenLen:
+	case len(token) < edgeproxy.MinTokenLen:
 		return fmt.Errorf("%s is %d bytes: the admin API moves traffic, so its token needs at least %d"+howto,
-			EdgeTokenEnv, len(token), edge.MinTokenLen, EdgeTokenEnv)
+			EdgeTokenEnv, len(token), edgeproxy.MinTokenLen, EdgeTokenEnv)
 	}
 	return nil
 }
@@ -55,12 +55,12 @@ func CheckEdgeToken(token string) error {
 // from RUNBOOK_EDGE_TOKEN; without one, a token is generated, kept in
 // <state dir>/edge.token (0600) and exported to this process so the
 // in-process worker can use it. The token is never printed.
-func startLocalEdge(stateDir string, out, errOut io.Writer) (*edge.Server, func(), error) {
+func startLocalEdge(stateDir string, out, errOut io.Writer) (*edgeproxy.Server, func(), error) {
 	token, tokenFile, err := localEdgeToken(stateDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := edge.New(edge.Config{
+	srv, err := edgeproxy.New(edgeproxy.Config{
 		Listen: localEdgeListen, Admin: localEdgeAdmin, Token: token,
 		StateFile: filepath.Join(stateDir, "edge.json"),
 		Logger:    slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -113,8 +113,8 @@ func localEdgeToken(stateDir string) (string, string, error) {
 		return "", "", err
 	}
 	t := strings.TrimSpace(string(b))
-	if len(t) < edge.MinTokenLen {
-		return "", "", fmt.Errorf("%s holds a token of %d bytes, and the edge needs at least %d: delete it to get a new token", file, len(t), edge.MinTokenLen)
+	if len(t) < edgeproxy.MinTokenLen {
+		return "", "", fmt.Errorf("%s holds a token of %d bytes, and the edge needs at least %d: delete it to get a new token", file, len(t), edgeproxy.MinTokenLen)
 	}
 	// The in-process worker resolves the runbook's token: env:RUNBOOK_EDGE_TOKEN.
 	if err := os.Setenv(EdgeTokenEnv, t); err != nil {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/runbookhq/runbook/internal/edge"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/worker"
@@ -87,7 +87,7 @@ func (s *Stack) Server() *Server { return s.server }
 
 // StartEdge starts the local edge proxy (127.0.0.1:18090, admin 18091)
 // with LocalEdgeBackends; Stop stops it.
-func (s *Stack) StartEdge() (*edge.Server, error) {
+func (s *Stack) StartEdge() (*edgeproxy.Server, error) {
 	srv, stop, err := startLocalEdge(s.Config.StateDir, s.Out, s.ErrOut)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/httpserver/httpservertest"
+	"github.com/runbookhq/runbook/internal/testenv/slowclient"
 )
 
 // start serves h with limits l on a free local port until the test ends.
@@ -49,7 +49,7 @@ func TestSlowLorisIsCutOff(t *testing.T) {
 	l := Endpoint
 	l.ReadHeader = time.Second
 	addr := start(t, l)
-	took := httpservertest.SlowLoris(t, addr, 5*time.Second)
+	took := slowclient.SlowLoris(t, addr, 5*time.Second)
 	t.Logf("slow-loris cut after %v", took)
 }
 
@@ -79,7 +79,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	l := Endpoint
 	l.ReadHeader, l.Read = time.Second, 2*time.Second
 	addr := start(t, l)
-	if took := httpservertest.SlowBody(t, addr, "/", 6*time.Second); took < time.Second {
+	if took := slowclient.SlowBody(t, addr, "/", 6*time.Second); took < time.Second {
 		t.Errorf("cut after %v, before the read timeout of %v", took, l.Read)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 // BenchmarkVerify measures what an Update validator spends on a signed
@@ -40,7 +40,7 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	})
 	b.Run("oidc-decision-rs256", func(b *testing.B) {
-		iss := oidctest.Start(b)
+		iss := oidcissuer.Start(b)
 		p.roots.OIDC = &OIDCRoots{Issuer: iss.URL(), Audience: "runbook", JWKS: iss.JWKS()}
 		v, err := p.roots.Verifier()
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 // people are the test's keys: alice, bob and the worker's Slack key.
@@ -176,7 +176,7 @@ func TestSlackDecisionSignedByTheWorker(t *testing.T) {
 }
 
 func TestOIDCDecisionBoundByNonce(t *testing.T) {
-	iss := oidctest.Start(t)
+	iss := oidcissuer.Start(t)
 	p := newPeople(t)
 	p.roots.OIDC = &OIDCRoots{Issuer: iss.URL(), Audience: "runbook", JWKS: iss.JWKS()}
 	v := p.verifier(t)
@@ -218,7 +218,7 @@ func TestLoadReadsAndChecksTheFiles(t *testing.T) {
 	groups := filepath.Join(dir, "groups.yaml")
 	write(t, signers, p.roots.AllowedSigners)
 	write(t, groups, "sre: [bob, bob]\ncab: [alice]\n")
-	iss := oidctest.Start(t)
+	iss := oidcissuer.Start(t)
 	cfg := Config{AllowedSignersFile: signers, GroupsFile: groups,
 		OIDCIssuer: iss.URL(), OIDCAudience: "runbook", OIDCJWKS: iss.JWKSURL()}
 	r, err := Load(context.Background(), cfg)

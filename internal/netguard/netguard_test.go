@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/netguard/dnstest"
+	"github.com/runbookhq/runbook/internal/testenv/dns"
 )
 
 func TestCheckHostRefusesMetadataInEveryForm(t *testing.T) {
@@ -64,7 +64,7 @@ func TestClientRefusesAfterResolution(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
 	t.Cleanup(srv.Close)
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
-	r := dnstest.Resolver(t, map[string]string{"app.runbook.test": "127.0.0.1", "rebind.runbook.test": "169.254.169.254"})
+	r := dns.Resolver(t, map[string]string{"app.runbook.test": "127.0.0.1", "rebind.runbook.test": "169.254.169.254"})
 	c := Client(r, 5*time.Second)
 
 	resp, err := c.Get(fmt.Sprintf("http://app.runbook.test:%d/", port))

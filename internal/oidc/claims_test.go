@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 func pemOf(t *testing.T, pub *rsa.PublicKey) []byte {
@@ -31,7 +31,7 @@ func TestVerifyRefusesClaims(t *testing.T) {
 		name      string
 		claims    map[string]any
 		expect    func(*Expect)
-		opts      []oidctest.MintOption
+		opts      []oidcissuer.MintOption
 		want      error
 		fragments []string
 	}{
@@ -73,9 +73,9 @@ func TestVerifyRefusesClaims(t *testing.T) {
 			want: ErrIdentity, fragments: []string{"preferred_username"}},
 		{name: "groups of numbers", claims: map[string]any{"groups": []int{1}}, want: ErrClaims, fragments: []string{"groups"}},
 		{name: "groups an object", claims: map[string]any{"groups": map[string]any{"a": 1}}, want: ErrClaims},
-		{name: "typ access token", opts: []oidctest.MintOption{oidctest.WithHeader("typ", "at+jwt")}, want: ErrMalformed,
+		{name: "typ access token", opts: []oidcissuer.MintOption{oidcissuer.WithHeader("typ", "at+jwt")}, want: ErrMalformed,
 			fragments: []string{`"at+jwt"`}},
-		{name: "crit header", opts: []oidctest.MintOption{oidctest.WithHeader("crit", []string{"exp"})}, want: ErrMalformed},
+		{name: "crit header", opts: []oidcissuer.MintOption{oidcissuer.WithHeader("crit", []string{"exp"})}, want: ErrMalformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -186,8 +186,8 @@ func TestErrorsNeverQuoteToken(t *testing.T) {
 	f := newFixture(t)
 	toks := []string{
 		f.mint(t, map[string]any{"aud": "x"}),
-		f.mint(t, nil, oidctest.WithKid("nope")),
-		f.mint(t, nil, oidctest.WithAlg("HS256"), oidctest.WithHMAC([]byte("k"))),
+		f.mint(t, nil, oidcissuer.WithKid("nope")),
+		f.mint(t, nil, oidcissuer.WithAlg("HS256"), oidcissuer.WithHMAC([]byte("k"))),
 		f.mint(t, nil) + "x",
 		"a.b",
 	}

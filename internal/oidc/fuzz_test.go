@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 // FuzzVerify: Verify never panics, every refusal wraps exactly one sentinel,
@@ -13,12 +13,12 @@ func FuzzVerify(f *testing.F) {
 	fx := newFixture(f)
 	valid := map[string]bool{}
 	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"} {
-		tok := fx.mint(f, map[string]any{"groups": "one"}, oidctest.WithAlg(alg))
+		tok := fx.mint(f, map[string]any{"groups": "one"}, oidcissuer.WithAlg(alg))
 		valid[tok] = true
 		f.Add(tok)
 	}
-	f.Add(fx.mint(f, nil, oidctest.WithAlg("none")))
-	f.Add(fx.mint(f, nil, oidctest.WithHMAC(fx.iss.JWKS())))
+	f.Add(fx.mint(f, nil, oidcissuer.WithAlg("none")))
+	f.Add(fx.mint(f, nil, oidcissuer.WithHMAC(fx.iss.JWKS())))
 	f.Add(fx.mint(f, map[string]any{"exp": 1e300, "aud": []any{1, nil}}))
 	for _, s := range []string{"", ".", "..", "a.b.c", "eyJhbGciOiJSUzI1NiJ9..", "e30.e30.", "bnVsbA.bnVsbA.AA"} {
 		f.Add(s)
@@ -41,7 +41,7 @@ func FuzzVerify(f *testing.F) {
 
 // FuzzParseJWKS: ParseJWKS never panics, and a set it returns has a key.
 func FuzzParseJWKS(f *testing.F) {
-	iss := oidctest.Start(f)
+	iss := oidcissuer.Start(f)
 	f.Add(iss.JWKS())
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"OKP","crv":"Ed25519","x":""}]}`))

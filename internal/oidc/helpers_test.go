@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 const (
@@ -20,14 +20,14 @@ var statement = []byte("approve release r-42 gate prod-canary")
 
 // fixture is a running issuer, its parsed JWKS and the Expect a good token meets.
 type fixture struct {
-	iss  *oidctest.Issuer
+	iss  *oidcissuer.Issuer
 	keys *KeySet
 	now  time.Time
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	iss := oidctest.Start(t)
+	iss := oidcissuer.Start(t)
 	f := &fixture{iss: iss, now: time.Now().Truncate(time.Second)}
 	f.reload(t)
 	return f
@@ -58,7 +58,7 @@ func (f *fixture) claims(changes map[string]any) map[string]any {
 	return c
 }
 
-func (f *fixture) mint(t testing.TB, changes map[string]any, opts ...oidctest.MintOption) string {
+func (f *fixture) mint(t testing.TB, changes map[string]any, opts ...oidcissuer.MintOption) string {
 	t.Helper()
 	return f.iss.Mint(t, f.claims(changes), opts...)
 }

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 // issuerKeys returns the issuer's JWKS entries as maps, to build variants from.
-func issuerKeys(t *testing.T, iss *oidctest.Issuer) []map[string]any {
+func issuerKeys(t *testing.T, iss *oidcissuer.Issuer) []map[string]any {
 	t.Helper()
 	var doc struct{ Keys []map[string]any }
 	if err := json.Unmarshal(iss.JWKS(), &doc); err != nil {
@@ -49,7 +49,7 @@ func with(k map[string]any, changes map[string]any) map[string]any {
 }
 
 func TestParseJWKSSkipsWhatItCannotUse(t *testing.T) {
-	iss := oidctest.Start(t)
+	iss := oidcissuer.Start(t)
 	keys := issuerKeys(t, iss) // RSA, EdDSA, ES256, ES384
 	rsaKey, edKey := keys[0], keys[1]
 	doc := jwksOf(t,
@@ -71,7 +71,7 @@ func TestParseJWKSSkipsWhatItCannotUse(t *testing.T) {
 }
 
 func TestParseJWKSRefuses(t *testing.T) {
-	iss := oidctest.Start(t)
+	iss := oidcissuer.Start(t)
 	keys := issuerKeys(t, iss)
 	rsaKey, edKey, ecKey := keys[0], keys[1], keys[2]
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
@@ -117,9 +117,9 @@ func TestVerifyHonoursJWKAlg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(f.mint(t, nil, oidctest.WithAlg("RS256")), pinned, f.expect())
+	_, err = Verify(f.mint(t, nil, oidcissuer.WithAlg("RS256")), pinned, f.expect())
 	wantRefused(t, err, ErrAlg, `key "`+f.iss.KeyID("RS256")+`" is for "RS512"`)
-	if _, err := Verify(f.mint(t, nil, oidctest.WithAlg("RS512")), pinned, f.expect()); err != nil {
+	if _, err := Verify(f.mint(t, nil, oidcissuer.WithAlg("RS512")), pinned, f.expect()); err != nil {
 		t.Fatalf("RS512 with a key pinned to RS512: %v", err)
 	}
 
@@ -131,11 +131,11 @@ func TestVerifyHonoursJWKAlg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(f.mint(t, nil, oidctest.WithAlg("ES384"), oidctest.WithKid(f.iss.KeyID("ES256"))), unpinned, f.expect())
+	_, err = Verify(f.mint(t, nil, oidcissuer.WithAlg("ES384"), oidcissuer.WithKid(f.iss.KeyID("ES256"))), unpinned, f.expect())
 	wantRefused(t, err, ErrAlg, "does not fit", "EC P-256")
-	_, err = Verify(f.mint(t, nil, oidctest.WithAlg("EdDSA"), oidctest.WithKid(f.iss.KeyID("RS256"))), unpinned, f.expect())
+	_, err = Verify(f.mint(t, nil, oidcissuer.WithAlg("EdDSA"), oidcissuer.WithKid(f.iss.KeyID("RS256"))), unpinned, f.expect())
 	wantRefused(t, err, ErrAlg, "does not fit", "RSA")
-	_, err = Verify(f.mint(t, nil, oidctest.WithAlg("ES256"), oidctest.WithKid(f.iss.KeyID("EdDSA"))), unpinned, f.expect())
+	_, err = Verify(f.mint(t, nil, oidcissuer.WithAlg("ES256"), oidcissuer.WithKid(f.iss.KeyID("EdDSA"))), unpinned, f.expect())
 	wantRefused(t, err, ErrAlg, "does not fit", "Ed25519")
 }
 

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runbookhq/runbook/internal/oidctest"
+	"github.com/runbookhq/runbook/internal/testenv/oidcissuer"
 )
 
 func TestVerifyRoundTripEveryAlg(t *testing.T) {
 	f := newFixture(t)
 	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			tok := f.mint(t, nil, oidctest.WithAlg(alg))
+			tok := f.mint(t, nil, oidcissuer.WithAlg(alg))
 			c, err := Verify(tok, f.keys, f.expect())
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
@@ -40,7 +40,7 @@ func claimsEqual(a, b Claims) bool {
 // TestVerifyWithJWKSFetchedOverHTTP does what the worker's trust-roots loader
 // will: discovery document, then jwks_uri, then ParseJWKS, then Verify.
 func TestVerifyWithJWKSFetchedOverHTTP(t *testing.T) {
-	iss := oidctest.Start(t)
+	iss := oidcissuer.Start(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 	var disc struct {
 		Issuer  string `json:"issuer"`
@@ -59,7 +59,7 @@ func TestVerifyWithJWKSFetchedOverHTTP(t *testing.T) {
 	now := time.Now()
 	want := Expect{Issuer: disc.Issuer, Audience: testAudience, Nonce: NonceFor(statement), Now: now, MaxAge: time.Minute}
 	tok := iss.Mint(t, map[string]any{"sub": "u-9", "aud": testAudience, "email": "bo@example.com", "nonce": want.Nonce},
-		oidctest.WithAlg("EdDSA"), oidctest.WithNow(now))
+		oidcissuer.WithAlg("EdDSA"), oidcissuer.WithNow(now))
 	c, err := Verify(tok, keys, want)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -113,7 +113,7 @@ func TestVerifyRefusesTamperedPayload(t *testing.T) {
 	f := newFixture(t)
 	for _, alg := range []string{"RS256", "PS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			tok := f.mint(t, map[string]any{"email": "mallory@example.com"}, oidctest.WithAlg(alg))
+			tok := f.mint(t, map[string]any{"email": "mallory@example.com"}, oidcissuer.WithAlg(alg))
 			parts := strings.Split(tok, ".")
 			forged := strings.Replace(string(mustDecode(t, parts[1])), "mallory@", "ada@", 1)
 			tampered := parts[0] + "." + b64.EncodeToString([]byte(forged)) + "." + parts[2]
@@ -142,7 +142,7 @@ func TestVerifyRefusesHMACWithPublicKey(t *testing.T) {
 	for name, secret := range secrets {
 		for _, alg := range []string{"HS256", "HS384", "HS512"} {
 			t.Run(name+"/"+alg, func(t *testing.T) {
-				tok := f.mint(t, nil, oidctest.WithAlg(alg), oidctest.WithHMAC(secret), oidctest.WithKid(f.iss.KeyID("RS256")))
+				tok := f.mint(t, nil, oidcissuer.WithAlg(alg), oidcissuer.WithHMAC(secret), oidcissuer.WithKid(f.iss.KeyID("RS256")))
 				_, err := Verify(tok, f.keys, f.expect())
 				wantRefused(t, err, ErrAlg, `"`+alg+`"`)
 			})
@@ -154,7 +154,7 @@ func TestVerifyRefusesAlgNone(t *testing.T) {
 	f := newFixture(t)
 	for _, kid := range []string{"", f.iss.KeyID("RS256")} {
 		for _, alg := range []string{"none", "None", "NONE"} {
-			tok := f.mint(t, nil, oidctest.WithAlg(alg), oidctest.WithKid(kid))
+			tok := f.mint(t, nil, oidcissuer.WithAlg(alg), oidcissuer.WithKid(kid))
 			if !strings.HasSuffix(tok, ".") {
 				t.Fatalf("alg %s token has a signature part", alg)
 			}
@@ -170,7 +170,7 @@ func TestVerifyRefusesAlgNotFittingKey(t *testing.T) {
 	f := newFixture(t)
 	cases := []struct{ alg, kidOf string }{{"ES256", "RS256"}, {"EdDSA", "ES256"}, {"ES384", "ES256"}, {"RS256", "EdDSA"}}
 	for _, c := range cases {
-		tok := f.mint(t, nil, oidctest.WithAlg(c.alg), oidctest.WithKid(f.iss.KeyID(c.kidOf)))
+		tok := f.mint(t, nil, oidcissuer.WithAlg(c.alg), oidcissuer.WithKid(f.iss.KeyID(c.kidOf)))
 		_, err := Verify(tok, f.keys, f.expect())
 		wantRefused(t, err, ErrAlg, c.alg, f.iss.KeyID(c.kidOf))
 	}
@@ -181,11 +181,11 @@ func TestVerifyRefusesForeignKey(t *testing.T) {
 	for _, family := range []string{"RSA", "EdDSA", "ES256"} {
 		alg := map[string]string{"RSA": "RS256", "EdDSA": "EdDSA", "ES256": "ES256"}[family]
 		t.Run(alg, func(t *testing.T) {
-			foreign, err := oidctest.NewKey(family)
+			foreign, err := oidcissuer.NewKey(family)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tok := f.mint(t, nil, oidctest.WithAlg(alg), oidctest.WithKey(foreign))
+			tok := f.mint(t, nil, oidcissuer.WithAlg(alg), oidcissuer.WithKey(foreign))
 			_, err = Verify(tok, f.keys, f.expect())
 			wantRefused(t, err, ErrSignature, f.iss.KeyID(alg))
 		})
@@ -196,16 +196,16 @@ func TestVerifyRefusesForeignKey(t *testing.T) {
 // size; a signature with another salt length is not a PS256 signature.
 func TestVerifyRefusesPSSWithOtherSalt(t *testing.T) {
 	f := newFixture(t)
-	_, err := Verify(f.mint(t, nil, oidctest.WithAlg("PS256"), oidctest.WithPSSSalt(20)), f.keys, f.expect())
+	_, err := Verify(f.mint(t, nil, oidcissuer.WithAlg("PS256"), oidcissuer.WithPSSSalt(20)), f.keys, f.expect())
 	wantRefused(t, err, ErrSignature, "PS256")
 }
 
 func TestVerifyKeySelection(t *testing.T) {
 	f := newFixture(t)
-	_, err := Verify(f.mint(t, nil, oidctest.WithKid("no-such-kid")), f.keys, f.expect())
+	_, err := Verify(f.mint(t, nil, oidcissuer.WithKid("no-such-kid")), f.keys, f.expect())
 	wantRefused(t, err, ErrKey, `"no-such-kid"`, f.iss.KeyID("RS256"))
 
-	_, err = Verify(f.mint(t, nil, oidctest.WithKid("")), f.keys, f.expect())
+	_, err = Verify(f.mint(t, nil, oidcissuer.WithKid("")), f.keys, f.expect())
 	wantRefused(t, err, ErrKey, "no kid", "4 keys")
 
 	// With a single key in the set, a token without kid uses it.
@@ -217,7 +217,7 @@ func TestVerifyKeySelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Verify(f.mint(t, nil, oidctest.WithKid("")), one, f.expect())
+	c, err := Verify(f.mint(t, nil, oidcissuer.WithKid("")), one, f.expect())
 	if err != nil || c.KeyID != f.iss.KeyID("RS256") {
 		t.Fatalf("Verify without kid against one key = %+v, %v", c, err)
 	}

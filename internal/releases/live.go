@@ -9,9 +9,6 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// bakeActivity is the activity type of a weight's analysis.
-const bakeActivity = "Bake"
-
 // addLiveRounds adds the analysis rounds of a bake still running to the
 // current environment's traffic status. The workflow only learns a bake's
 // rounds when the bake ends; until then they are in the Bake activity's
@@ -28,7 +25,7 @@ func (c *Client) addLiveRounds(ctx context.Context, st *workflows.ReleaseStatus)
 			return
 		}
 		for _, pa := range desc.RawResponse.GetPendingActivities() {
-			if pa.GetActivityType().GetName() != bakeActivity || pa.GetHeartbeatDetails() == nil {
+			if pa.GetActivityType().GetName() != metrics.BakeActivityName || pa.GetHeartbeatDetails() == nil {
 				continue
 			}
 			var p metrics.BakeProgress

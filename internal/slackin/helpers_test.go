@@ -18,7 +18,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	slackacts "github.com/runbookhq/runbook/activities/slack"
-	"github.com/runbookhq/runbook/activities/slack/slackfake"
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 	"github.com/runbookhq/runbook/workflows"
 )
 

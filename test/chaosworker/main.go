@@ -1,5 +1,5 @@
 // Command chaosworker is `runbook worker` with the fault-injection
-// interceptor of internal/chaos added: the worker the chaos suite
+// interceptor of internal/testenv/chaos added: the worker the chaos suite
 // (test/chaos_*_test.go) runs, kills and restarts. It reads the same
 // configuration as the product's worker, plus RUNBOOK_CHAOS_PLAN, the plan
 // file that says which activity fails, when and how.
@@ -15,8 +15,8 @@ import (
 
 	"go.temporal.io/sdk/interceptor"
 
-	"github.com/runbookhq/runbook/internal/chaos"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/testenv/chaos"
 	"github.com/runbookhq/runbook/worker"
 )
 

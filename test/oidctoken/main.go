@@ -1,5 +1,5 @@
 // Command oidctoken is the end-to-end tests' RUNBOOK_OIDC_TOKEN_COMMAND: it
-// asks a test issuer's mint endpoint (internal/oidctest MintURL, the one
+// asks a test issuer's mint endpoint (internal/testenv/oidcissuer MintURL, the one
 // argument) for an ID token for the nonce the runbook CLI put in
 // RUNBOOK_OIDC_NONCE and prints it, as a person's IdP helper would. Go, not
 // curl, so the tests need nothing the machine may lack.

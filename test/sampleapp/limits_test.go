@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/internal/httpserver"
-	"github.com/runbookhq/runbook/internal/httpserver/httpservertest"
+	"github.com/runbookhq/runbook/internal/testenv/slowclient"
 )
 
 // TestServerCutsSlowLoris serves the app's handler with the server run
@@ -28,7 +28,7 @@ func TestServerCutsSlowLoris(t *testing.T) {
 		}
 	}()
 	limit := httpserver.Endpoint.ReadHeader
-	if took := httpservertest.SlowLoris(t, l.Addr().String(), limit+5*time.Second); took < limit-time.Second {
+	if took := slowclient.SlowLoris(t, l.Addr().String(), limit+5*time.Second); took < limit-time.Second {
 		t.Errorf("cut after %v, before the header timeout of %v", took, limit)
 	}
 }

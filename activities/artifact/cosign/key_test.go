@@ -14,20 +14,20 @@ import (
 	"testing"
 
 	"github.com/runbookhq/runbook/activities/artifact/cosign"
-	"github.com/runbookhq/runbook/activities/artifact/cosign/cosigntest"
+	"github.com/runbookhq/runbook/internal/testenv/cosignkeys"
 )
 
 func TestParsePublicKey(t *testing.T) {
 	for _, tc := range []struct {
 		alg, want string
 	}{
-		{cosigntest.ECDSAP256, cosign.AlgECDSAP256},
-		{cosigntest.ECDSAP384, cosign.AlgECDSAP384},
-		{cosigntest.Ed25519, cosign.AlgEd25519},
-		{cosigntest.RSA2048, cosign.AlgRSA},
+		{cosignkeys.ECDSAP256, cosign.AlgECDSAP256},
+		{cosignkeys.ECDSAP384, cosign.AlgECDSAP384},
+		{cosignkeys.Ed25519, cosign.AlgEd25519},
+		{cosignkeys.RSA2048, cosign.AlgRSA},
 	} {
 		t.Run(tc.alg, func(t *testing.T) {
-			pubPEM := cosigntest.New(t, tc.alg).PublicPEM(t)
+			pubPEM := cosignkeys.New(t, tc.alg).PublicPEM(t)
 			key, err := cosign.ParsePublicKey([]byte(pubPEM))
 			if err != nil {
 				t.Fatal(err)
@@ -42,7 +42,7 @@ func TestParsePublicKey(t *testing.T) {
 }
 
 func TestParsePublicKeyRefusals(t *testing.T) {
-	k := cosigntest.New(t, cosigntest.ECDSAP256)
+	k := cosignkeys.New(t, cosignkeys.ECDSAP256)
 	for name, tc := range map[string]struct {
 		pem, want string
 	}{
@@ -90,9 +90,9 @@ func weakRSAPEM(t *testing.T) string {
 func TestVerify(t *testing.T) {
 	msg := []byte("checkout-1.4.2.tar.gz contents")
 	sum := sha256.Sum256(msg)
-	for _, alg := range []string{cosigntest.ECDSAP256, cosigntest.ECDSAP384, cosigntest.Ed25519, cosigntest.RSA2048} {
+	for _, alg := range []string{cosignkeys.ECDSAP256, cosignkeys.ECDSAP384, cosignkeys.Ed25519, cosignkeys.RSA2048} {
 		t.Run(alg, func(t *testing.T) {
-			signer, other := cosigntest.New(t, alg), cosigntest.New(t, alg)
+			signer, other := cosignkeys.New(t, alg), cosignkeys.New(t, alg)
 			key, err := cosign.ParsePublicKey([]byte(signer.PublicPEM(t)))
 			if err != nil {
 				t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/runbookhq/runbook/activities/artifact/cosign"
-	"github.com/runbookhq/runbook/activities/artifact/cosign/cosigntest"
+	"github.com/runbookhq/runbook/internal/testenv/cosignkeys"
 )
 
 const (
@@ -22,12 +22,12 @@ func TestSignatureTag(t *testing.T) {
 }
 
 func TestVerifyImageSignature(t *testing.T) {
-	signer := cosigntest.New(t, cosigntest.ECDSAP256)
+	signer := cosignkeys.New(t, cosignkeys.ECDSAP256)
 	key, err := cosign.ParsePublicKey([]byte(signer.PublicPEM(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload := cosigntest.Payload(t, "registry.example/checkout", digestA)
+	payload := cosignkeys.Payload(t, "registry.example/checkout", digestA)
 	wrongType := []byte(strings.Replace(string(payload), "cosign container image signature", "atomic container signature", 1))
 	for name, tc := range map[string]struct {
 		payload, sig []byte
@@ -36,10 +36,10 @@ func TestVerifyImageSignature(t *testing.T) {
 		"good":                {payload, signer.Sign(t, payload), digestA, ""},
 		"upper-case digest":   {payload, signer.Sign(t, payload), strings.ToUpper(digestA[:7]) + digestA[7:], ""},
 		"other image":         {payload, signer.Sign(t, payload), digestB, "not " + digestB},
-		"tampered payload":    {cosigntest.Payload(t, "registry.example/checkout", digestB), signer.Sign(t, payload), digestB, "does not verify"},
+		"tampered payload":    {cosignkeys.Payload(t, "registry.example/checkout", digestB), signer.Sign(t, payload), digestB, "does not verify"},
 		"signed wrong type":   {wrongType, signer.Sign(t, wrongType), digestA, "type"},
 		"signed non-JSON":     {[]byte("hello"), signer.Sign(t, []byte("hello")), digestA, "not JSON"},
-		"other key signed it": {payload, cosigntest.New(t, cosigntest.ECDSAP256).Sign(t, payload), digestA, "does not verify"},
+		"other key signed it": {payload, cosignkeys.New(t, cosignkeys.ECDSAP256).Sign(t, payload), digestA, "does not verify"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := cosign.VerifyImageSignature(key, tc.payload, tc.sig, tc.digest)

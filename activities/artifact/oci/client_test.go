@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/runbookhq/runbook/activities/artifact/oci"
-	"github.com/runbookhq/runbook/activities/artifact/oci/ocitest"
+	"github.com/runbookhq/runbook/internal/testenv/ociregistry"
 )
 
 func parse(t *testing.T, s string) oci.Reference {
@@ -24,9 +24,9 @@ func parse(t *testing.T, s string) oci.Reference {
 }
 
 func TestManifestAndBlob(t *testing.T) {
-	host := ocitest.NewRegistry(t)
-	img := ocitest.RandomImage(t)
-	digest := ocitest.Push(t, host+"/team/checkout:1.4.2", img)
+	host := ociregistry.NewRegistry(t)
+	img := ociregistry.RandomImage(t)
+	digest := ociregistry.Push(t, host+"/team/checkout:1.4.2", img)
 	c := &oci.Client{}
 
 	for _, ref := range []string{"oci://" + host + "/team/checkout:1.4.2", "oci://" + host + "/team/checkout@" + digest} {
@@ -53,8 +53,8 @@ func TestManifestAndBlob(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	host := ocitest.NewRegistry(t)
-	ocitest.Push(t, host+"/team/checkout:1.4.2", ocitest.RandomImage(t))
+	host := ociregistry.NewRegistry(t)
+	ociregistry.Push(t, host+"/team/checkout:1.4.2", ociregistry.RandomImage(t))
 	c := &oci.Client{}
 	for ref, code := range map[string]string{
 		"oci://" + host + "/team/checkout:9.9.9": "MANIFEST_UNKNOWN",
@@ -109,9 +109,9 @@ func requireToken(realm *string, fetched *atomic.Int32) func(http.Handler) http.
 func TestAnonymousBearerToken(t *testing.T) {
 	var realm string
 	var fetched atomic.Int32
-	host := ocitest.NewRegistry(t, requireToken(&realm, &fetched))
+	host := ociregistry.NewRegistry(t, requireToken(&realm, &fetched))
 	realm = "http://" + host + "/token"
-	digest := ocitest.Push(t, host+"/team/checkout:1.4.2", ocitest.RandomImage(t))
+	digest := ociregistry.Push(t, host+"/team/checkout:1.4.2", ociregistry.RandomImage(t))
 	fetched.Store(0) // the push took tokens too
 
 	c := &oci.Client{}

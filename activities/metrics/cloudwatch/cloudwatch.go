@@ -18,7 +18,7 @@
 // Smithy RPC v2 CBOR: CloudWatch accepts both, and moto (the emulator the
 // tests run against) only the former.
 //
-// Importing this package registers it with metrics.New as "cloudwatch".
+// worker/providers.go lists it as "cloudwatch".
 // Credentials come from the SDK's default chain and are never logged.
 package cloudwatch
 
@@ -40,7 +40,7 @@ import (
 	"github.com/runbookhq/runbook/internal/awsconf"
 )
 
-// Name is the provider's name in runbooks and in metrics.New.
+// Name is the provider's name in runbooks (its key in worker/providers.go).
 const Name = "cloudwatch"
 
 // Options the provider takes.
@@ -58,10 +58,6 @@ const DefaultWindow = 5 * time.Minute
 
 // BackendPlaceholder in an expression is replaced by Query.Backend.
 const BackendPlaceholder = "$backend"
-
-func init() {
-	metrics.Register(Name, func(opts map[string]string) (metrics.Provider, error) { return New(opts) })
-}
 
 // Provider runs GetMetricData queries. It is safe for concurrent use.
 type Provider struct {

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/runbookhq/runbook/activities/metrics"
-	"github.com/runbookhq/runbook/internal/mototest"
+	"github.com/runbookhq/runbook/internal/testenv/moto"
 )
 
 const ns = "Runbook/Checkout"
@@ -38,15 +38,15 @@ func put(t *testing.T, c *cw.Client, name, backend string, values ...float64) {
 }
 
 func TestAgainstMoto(t *testing.T) {
-	srv := mototest.Start(t)
+	srv := moto.Start(t)
 	put(t, NewWithConfig(srv.Config(), "").client, "Errors", "canary", 1, 2, 3)
 	put(t, NewWithConfig(srv.Config(), "").client, "Requests", "canary", 10, 10, 10)
 
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
+	t.Setenv("AWS_ACCESS_KEY_ID", moto.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", moto.SecretAccessKey)
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	p, err := metrics.New(Name, map[string]string{OptRegion: mototest.Region, OptEndpoint: srv.URL, OptNamespace: ns})
+	p, err := New(map[string]string{OptRegion: moto.Region, OptEndpoint: srv.URL, OptNamespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}

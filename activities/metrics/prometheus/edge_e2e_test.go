@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/metrics"
-	edgemetrics "github.com/runbookhq/runbook/activities/metrics/edge"
-	edgetraffic "github.com/runbookhq/runbook/activities/traffic/edge"
-	edgeproxy "github.com/runbookhq/runbook/internal/edge"
-	"github.com/runbookhq/runbook/internal/promtest"
+	"github.com/runbookhq/runbook/activities/metrics/edgestats"
+	"github.com/runbookhq/runbook/activities/traffic/edgerouter"
+	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/secretref"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 )
 
 // e2eErrorRatio is the canary analysis query: 5xx over all requests of one
@@ -188,9 +188,9 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 
 	t.Setenv(secretref.AllowEnv, "EDGE_E2E_TOKEN")
 	t.Setenv("EDGE_E2E_TOKEN", e2eEdgeToken)
-	router, err := edgetraffic.New(map[string]string{
-		edgetraffic.OptAdmin: "http://" + srv.AdminAddr(),
-		edgetraffic.OptToken: "env:EDGE_E2E_TOKEN",
+	router, err := edgerouter.New(map[string]string{
+		edgerouter.OptAdmin: "http://" + srv.AdminAddr(),
+		edgerouter.OptToken: "env:EDGE_E2E_TOKEN",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	prom := promtest.Start(t, srv.AdminAddr())
+	prom := prom.Start(t, srv.AdminAddr())
 
 	load := startLoad("http://"+srv.ProxyAddr()+"/", 4)
 	defer load.stop()
@@ -285,7 +285,7 @@ func TestEdgeUnderLoadScrapedByPrometheus(t *testing.T) {
 		return false, "canary backend missing"
 	})
 
-	ep, err := edgemetrics.New(map[string]string{"url": "http://" + srv.AdminAddr() + "/metrics"})
+	ep, err := edgestats.New(map[string]string{"url": "http://" + srv.AdminAddr() + "/metrics"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 // api/prometheus/v1, whose typed results would pull github.com/prometheus/common
 // and five more modules into go.mod for three fields of JSON.
 //
-// Importing this package registers it with metrics.New as "prometheus".
+// worker/providers.go lists it as "prometheus".
 package prometheus
 
 import (
@@ -27,16 +27,12 @@ import (
 	"github.com/runbookhq/runbook/internal/netguard"
 )
 
-// Name is the provider's name in runbooks and in metrics.New.
+// Name is the provider's name in runbooks (its key in worker/providers.go).
 const Name = "prometheus"
 
 // WindowPlaceholder in an expression is replaced by the query's window in
 // PromQL duration syntax, e.g. rate(x[$window]) -> rate(x[5m]).
 const WindowPlaceholder = "$window"
-
-func init() {
-	metrics.Register(Name, func(opts map[string]string) (metrics.Provider, error) { return New(opts) })
-}
 
 // Provider runs instant (and, with Query.Step, range) queries.
 type Provider struct {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/metrics"
-	"github.com/runbookhq/runbook/internal/promtest"
 	"github.com/runbookhq/runbook/internal/secretref"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 )
 
 // edgeTarget imitates the edge proxy's /metrics: every scrape, backend canary
@@ -50,11 +50,11 @@ const errorRatio = `sum(rate(edge_requests_total{backend="%s",code_class="5xx"}[
 func TestAgainstPrometheus(t *testing.T) {
 	target := httptest.NewServer(&edgeTarget{})
 	defer target.Close()
-	srv := promtest.Start(t, strings.TrimPrefix(target.URL, "http://"))
+	srv := prom.Start(t, strings.TrimPrefix(target.URL, "http://"))
 	// Rates need two scrapes in the window; the first comes seconds after start.
 	srv.WaitForData(t, `sum(rate(edge_requests_total{backend="canary",code_class="5xx"}[2s])) > 0`, time.Minute)
 
-	p, err := metrics.New(Name, map[string]string{"url": srv.URL})
+	p, err := New(map[string]string{"url": srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/runbookhq/runbook/internal/mototest"
+	"github.com/runbookhq/runbook/internal/testenv/moto"
 )
 
 // fixture is a load balancer in moto with two target groups, blue and
 // green, and an HTTP listener forwarding 50/50 to them.
 type fixture struct {
-	srv      *mototest.Server
+	srv      *moto.Server
 	client   *elbv2.Client
 	listener string
 	tgs      map[string]string
@@ -26,7 +26,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	srv := mototest.Start(t)
+	srv := moto.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	vpc, subnets, err := srv.DefaultVPC(ctx)
@@ -70,12 +70,12 @@ func setup(t *testing.T) *fixture {
 // options are what a runbook would give, with the endpoint pointing at moto
 // and test credentials in the environment for the default chain.
 func (f *fixture) options(t *testing.T) map[string]string {
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
+	t.Setenv("AWS_ACCESS_KEY_ID", moto.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", moto.SecretAccessKey)
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	return map[string]string{
-		OptListenerARN: f.listener, OptRegion: mototest.Region, OptEndpoint: f.srv.URL,
+		OptListenerARN: f.listener, OptRegion: moto.Region, OptEndpoint: f.srv.URL,
 		"tg.blue": f.tgs["blue"], "tg.green": f.tgs["green"],
 	}
 }

@@ -18,13 +18,13 @@ import (
 
 	"github.com/runbookhq/runbook/activities/traffic"
 	"github.com/runbookhq/runbook/activities/traffic/haproxy"
-	"github.com/runbookhq/runbook/internal/haproxytest"
+	"github.com/runbookhq/runbook/internal/testenv/haproxyd"
 )
 
 // stack is a real HAProxy in front of two counting backends, a and b.
 // Requests to /block on a wait until release is closed.
 type stack struct {
-	h       *haproxytest.HAProxy
+	h       *haproxyd.HAProxy
 	hits    map[string]*atomic.Int64
 	entered chan struct{}
 	release chan struct{}
@@ -40,7 +40,7 @@ func newStack(t *testing.T) *stack {
 		// No keep-alive: every request is balanced on its own.
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second},
 	}
-	var servers []haproxytest.Server
+	var servers []haproxyd.Server
 	for _, name := range []string{"a", "b"} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.hits[name].Add(1)
@@ -51,9 +51,9 @@ func newStack(t *testing.T) *stack {
 			_, _ = io.WriteString(w, name)
 		}))
 		t.Cleanup(srv.Close)
-		servers = append(servers, haproxytest.Server{Name: name, URL: srv.URL})
+		servers = append(servers, haproxyd.Server{Name: name, URL: srv.URL})
 	}
-	s.h = haproxytest.Start(t, servers...)
+	s.h = haproxyd.Start(t, servers...)
 	t.Cleanup(func() { s.client.CloseIdleConnections() })
 	return s
 }
@@ -136,7 +136,7 @@ func TestWeightsSurviveReload(t *testing.T) {
 	s.h.Reload(t)
 	r := router(t, s.h.Options())
 	got, err := r.Weights(ctx)
-	initial := map[string]int{"a": haproxytest.InitialWeight, "b": haproxytest.InitialWeight}
+	initial := map[string]int{"a": haproxyd.InitialWeight, "b": haproxyd.InitialWeight}
 	if err != nil || !reflect.DeepEqual(got, initial) {
 		t.Fatalf("after reload without state file: %v %v, want the configured %v", got, err, initial)
 	}

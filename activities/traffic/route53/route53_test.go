@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/runbookhq/runbook/internal/mototest"
+	"github.com/runbookhq/runbook/internal/testenv/moto"
 )
 
 const record = "api.example.com."
@@ -22,7 +22,7 @@ const record = "api.example.com."
 // an unrelated record, and returns the options a runbook would give.
 func setup(t *testing.T) (*r53.Client, map[string]string) {
 	t.Helper()
-	srv := mototest.Start(t)
+	srv := moto.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := r53.NewFromConfig(srv.Config())
@@ -47,8 +47,8 @@ func setup(t *testing.T) (*r53.Client, map[string]string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
+	t.Setenv("AWS_ACCESS_KEY_ID", moto.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", moto.SecretAccessKey)
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	return c, map[string]string{
