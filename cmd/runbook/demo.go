@@ -1,8 +1,7 @@
 package main
 
 import (
-	"os/signal"
-	"syscall"
+	"context"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +21,7 @@ func newDemoCmd(a *app) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the example releases end to end on the embedded local stack: approvals, migrations, provisioning, then a canary under load",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return v.run(cmd) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
 	cmd.Flags().StringVar(&o.Runbook, "runbook", "runbooks/examples/checkout.yaml", "runbook to release")
 	cmd.Flags().StringVar(&o.Artifact, "artifact", "bin/sampleapp", "the sample app binary the example releases (must match the runbook's artifact)")
@@ -37,8 +36,8 @@ func newDemoCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func (v *demoCmd) run(cmd *cobra.Command) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+func (v *demoCmd) run(ctx context.Context) error {
+	ctx, stop := untilSignal(ctx)
 	defer stop()
 	cfg, err := v.a.config()
 	if err != nil {

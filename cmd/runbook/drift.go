@@ -49,12 +49,9 @@ func newDriftCmd(a *app) *cobra.Command {
 
 // withRunbook loads the runbook, connects and calls fn.
 func (v *driftCmd) withRunbook(ctx context.Context, path string, fn func(context.Context, string, *runbooks.Runbook, *releases.Client) error) error {
-	if v.env == "" {
-		return fmt.Errorf("name the environment with --env")
-	}
-	rb, err := runbooks.Load(path)
+	rb, err := loadRunbookFor(path, v.env)
 	if err != nil {
-		return &exitError{code: 1, msg: err.Error()}
+		return err
 	}
 	return v.a.withReleases(ctx, func(rc *releases.Client) error { return fn(ctx, path, rb, rc) })
 }

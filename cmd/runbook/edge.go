@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,14 +17,16 @@ import (
 // edgeTokenEnv holds the admin token; it is never a flag.
 const edgeTokenEnv = devstack.EdgeTokenEnv
 
-type edgeOptions struct {
+// edgeCmd is `runbook edge`: the embedded traffic router.
+type edgeCmd struct {
+	a                    *app
 	listen, admin, state string
 	backends             []string
 	grace                time.Duration
 }
 
 func newEdgeCmd(a *app) *cobra.Command {
-	o := &edgeOptions{}
+	v := &edgeCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "edge",
 		Short: "Run the embedded traffic router: a local reverse proxy with weighted backends",
@@ -36,36 +36,34 @@ func newEdgeCmd(a *app) *cobra.Command {
 		Example: "  export " + edgeTokenEnv + "=$(openssl rand -hex 32)\n" +
 			"  runbook edge --backend blue=http://127.0.0.1:9001=100 --backend green=http://127.0.0.1:9002=0",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return a.edge(ctx, o)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "proxy address")
-	f.StringVar(&o.admin, "admin", "127.0.0.1:8081", "admin API and /metrics address")
-	f.StringVar(&o.state, "state", filepath.Join(".runbook", "edge.json"), "state file: backends and weights, kept across restarts")
-	f.StringArrayVar(&o.backends, "backend", nil, "name=url=weight (repeatable); only added if the state file lacks that name")
-	f.DurationVar(&o.grace, "grace", 30*time.Second, "on Ctrl-C, how long requests in flight may take to finish")
+	f.StringVar(&v.listen, "listen", "127.0.0.1:8080", "proxy address")
+	f.StringVar(&v.admin, "admin", "127.0.0.1:8081", "admin API and /metrics address")
+	f.StringVar(&v.state, "state", filepath.Join(".runbook", "edge.json"), "state file: backends and weights, kept across restarts")
+	f.StringArrayVar(&v.backends, "backend", nil, "name=url=weight (repeatable); only added if the state file lacks that name")
+	f.DurationVar(&v.grace, "grace", 30*time.Second, "on Ctrl-C, how long requests in flight may take to finish")
 	return cmd
 }
 
-func (a *app) edge(ctx context.Context, o *edgeOptions) error {
+func (v *edgeCmd) run(ctx context.Context) error {
+	ctx, stop := untilSignal(ctx)
+	defer stop()
 	token := os.Getenv(edgeTokenEnv)
 	if err := devstack.CheckEdgeToken(token); err != nil {
 		return err
 	}
-	specs, err := parseBackendFlags(o.backends)
+	specs, err := parseBackendFlags(v.backends)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(o.state), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(v.state), 0o755); err != nil {
 		return err
 	}
 	srv, err := edgeproxy.New(edgeproxy.Config{
-		Listen: o.listen, Admin: o.admin, Token: token, StateFile: o.state,
-		Logger: slog.New(slog.NewTextHandler(a.errOut, nil)),
+		Listen: v.listen, Admin: v.admin, Token: token, StateFile: v.state,
+		Logger: slog.New(slog.NewTextHandler(v.a.errOut, nil)),
 	})
 	if err != nil {
 		return err
@@ -76,10 +74,11 @@ func (a *app) edge(ctx context.Context, o *edgeOptions) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	a.printEdge(srv, o.state)
-	return srv.Wait(ctx, o.grace)
+	v.print(srv)
+	return srv.Wait(ctx, v.grace)
 }
 
+// parseBackendFlags reads the --backend name=url=weight flags.
 func parseBackendFlags(flags []string) ([]edgeproxy.BackendSpec, error) {
 	specs := make([]edgeproxy.BackendSpec, 0, len(flags))
 	for _, f := range flags {
@@ -92,15 +91,16 @@ func parseBackendFlags(flags []string) ([]edgeproxy.BackendSpec, error) {
 	return specs, nil
 }
 
-func (a *app) printEdge(srv *edgeproxy.Server, state string) {
-	fmt.Fprintf(a.out, "Proxy     http://%s\nAdmin API http://%s/v1/backends (Bearer $%s)\nMetrics   http://%s/metrics\nState     %s\n",
-		srv.ProxyAddr(), srv.AdminAddr(), edgeTokenEnv, srv.AdminAddr(), state)
+// print says where the proxy, its admin API and its state are.
+func (v *edgeCmd) print(srv *edgeproxy.Server) {
+	fmt.Fprintf(v.a.out, "Proxy     http://%s\nAdmin API http://%s/v1/backends (Bearer $%s)\nMetrics   http://%s/metrics\nState     %s\n",
+		srv.ProxyAddr(), srv.AdminAddr(), edgeTokenEnv, srv.AdminAddr(), v.state)
 	bs := srv.Backends()
 	if len(bs) == 0 {
-		fmt.Fprintln(a.out, "No backends yet: add one with --backend name=url=weight or PUT /v1/backends/{name}.")
+		fmt.Fprintln(v.a.out, "No backends yet: add one with --backend name=url=weight or PUT /v1/backends/{name}.")
 	}
 	for _, b := range bs {
-		fmt.Fprintf(a.out, "  %-12s weight %3d  %s\n", b.Name, b.Weight, b.URL)
+		fmt.Fprintf(v.a.out, "  %-12s weight %3d  %s\n", b.Name, b.Weight, b.URL)
 	}
-	fmt.Fprintln(a.out, "Ctrl-C stops the proxy.")
+	fmt.Fprintln(v.a.out, "Ctrl-C stops the proxy.")
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/runbooks"
 )
 
 // Every verb has one shape: a struct holding the app and its flags, a
@@ -24,6 +28,32 @@ func (a *app) withReleases(ctx context.Context, fn func(*releases.Client) error)
 	}
 	defer closeFn()
 	return fn(rc)
+}
+
+// untilSignal returns ctx cancelled on SIGINT or SIGTERM, so that the verbs
+// that run until stopped (worker, dev, demo, edge) shut down cleanly on
+// Ctrl-C or a service manager's stop; call stop when done.
+func untilSignal(ctx context.Context) (_ context.Context, stop context.CancelFunc) {
+	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+}
+
+// loadRunbook loads the runbook at path. Its problems are the whole message
+// (file:line:col: ...), without the "runbook:" prefix of other errors.
+func loadRunbook(path string) (*runbooks.Runbook, error) {
+	rb, err := runbooks.Load(path)
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	return rb, nil
+}
+
+// loadRunbookFor is loadRunbook for the verbs that act on one environment:
+// --env must name it.
+func loadRunbookFor(path, env string) (*runbooks.Runbook, error) {
+	if env == "" {
+		return nil, errors.New("name the environment with --env")
+	}
+	return loadRunbook(path)
 }
 
 // outputFlag is the -o/--output flag: text for people, json for scripts.
