@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,47 +11,70 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/activities/traffic"
-	"github.com/runbookhq/runbook/runbooks"
 )
 
-// trafficOptions are the flags of `runbook traffic get|set`.
-type trafficOptions struct {
+// trafficCmd is `runbook traffic get|set`: it reads and sets an
+// environment's router weights directly, with the runbook's traffic
+// section — the command a rollback-incomplete release names when traffic
+// could not be put back.
+type trafficCmd struct {
+	a      *app
 	env    string
 	output outputFlag
 }
 
-// newTrafficCmd reads and sets an environment's router weights directly,
-// with the runbook's traffic section: the command a rollback-incomplete
-// release names when traffic could not be put back.
 func newTrafficCmd(a *app) *cobra.Command {
+	v := &trafficCmd{a: a}
 	cmd := &cobra.Command{Use: "traffic", Short: "Read or set an environment's router weights (outside a release)"}
-	o := &trafficOptions{}
 	get := &cobra.Command{
 		Use:   "get RUNBOOK --env E",
 		Short: "Show the router's weights of the environment's slots",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.trafficWeights(cmd, o, args[0], nil)
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return v.run(cmd.Context(), args[0], nil) },
 	}
 	set := &cobra.Command{
 		Use:   "set RUNBOOK --env E SLOT=WEIGHT...",
 		Short: "Set the weights of the environment's slots in one change and read them back",
 		Args:  cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := parseWeights(args[1:])
-			if err != nil {
-				return err
-			}
-			return a.trafficWeights(cmd, o, args[0], w)
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return v.run(cmd.Context(), args[0], args[1:]) },
 	}
 	for _, c := range []*cobra.Command{get, set} {
-		c.Flags().StringVar(&o.env, "env", "", "environment (required)")
-		o.output.register(c.Flags())
+		c.Flags().StringVar(&v.env, "env", "", "environment (required)")
+		v.output.register(c.Flags())
 	}
 	cmd.AddCommand(get, set)
 	return cmd
+}
+
+// run sets the weights (SLOT=WEIGHT arguments, when given) through the
+// runbook's router, then prints the weights read back.
+func (v *trafficCmd) run(ctx context.Context, path string, weights []string) error {
+	var w map[string]int
+	if weights != nil {
+		var err error
+		if w, err = parseWeights(weights); err != nil {
+			return err
+		}
+	}
+	target, slots, err := trafficTarget(path, v.env)
+	if err != nil {
+		return err
+	}
+	for name := range w {
+		if !slices.Contains(slots, name) {
+			return fmt.Errorf("%s is not a slot of %s (slots: %s)", name, v.env, strings.Join(slots, ", "))
+		}
+	}
+	got, err := routerWeights(ctx, target, w)
+	if err != nil {
+		return err
+	}
+	return v.output.write(v.a.out, got, func() error {
+		for _, s := range slots {
+			fmt.Fprintf(v.a.out, "%s=%d\n", s, got[s])
+		}
+		return nil
+	})
 }
 
 // parseWeights reads SLOT=WEIGHT arguments (0..100).
@@ -67,50 +91,24 @@ func parseWeights(args []string) (map[string]int, error) {
 	return w, nil
 }
 
-// trafficWeights sets w (when given) through the runbook's router, then
-// prints the weights read back.
-func (a *app) trafficWeights(cmd *cobra.Command, o *trafficOptions, path string, w map[string]int) error {
-	target, slots, err := trafficTarget(path, o.env)
-	if err != nil {
-		return err
-	}
-	for name := range w {
-		if !slices.Contains(slots, name) {
-			return fmt.Errorf("%s is not a slot of %s (slots: %s)", name, o.env, strings.Join(slots, ", "))
-		}
-	}
+// routerWeights sets w, when not nil, in one change and returns the
+// weights the router reports.
+func routerWeights(ctx context.Context, target traffic.Target, w map[string]int) (map[string]int, error) {
 	acts := &traffic.Activities{}
-	var got map[string]int
 	if w != nil {
-		res, err := acts.SetWeights(cmd.Context(), traffic.SetWeightsInput{Target: target, Weights: w})
-		if err != nil {
-			return err
-		}
-		got = res.Weights
-	} else {
-		res, err := acts.Weights(cmd.Context(), traffic.WeightsInput{Target: target})
-		if err != nil {
-			return err
-		}
-		got = res.Weights
+		res, err := acts.SetWeights(ctx, traffic.SetWeightsInput{Target: target, Weights: w})
+		return res.Weights, err
 	}
-	return o.output.write(a.out, got, func() error {
-		for _, s := range slots {
-			fmt.Fprintf(a.out, "%s=%d\n", s, got[s])
-		}
-		return nil
-	})
+	res, err := acts.Weights(ctx, traffic.WeightsInput{Target: target})
+	return res.Weights, err
 }
 
 // trafficTarget is the router of environment env in the runbook at path,
 // and its slots in order.
 func trafficTarget(path, env string) (traffic.Target, []string, error) {
-	if env == "" {
-		return traffic.Target{}, nil, fmt.Errorf("name the environment with --env")
-	}
-	rb, err := runbooks.Load(path)
+	rb, err := loadRunbookFor(path, env)
 	if err != nil {
-		return traffic.Target{}, nil, &exitError{code: 1, msg: err.Error()}
+		return traffic.Target{}, nil, err
 	}
 	for _, e := range rb.Environments {
 		if e.Name != env {
