@@ -15,11 +15,12 @@ import (
 
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/internal/statusview"
-	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/workflows"
 )
 
-type deployOptions struct {
+// deployCmd is `runbook deploy`.
+type deployCmd struct {
+	a                     *app
 	version, digest, as   string
 	output                outputFlag
 	wait                  bool
@@ -30,93 +31,92 @@ type deployOptions struct {
 }
 
 func newDeployCmd(a *app) *cobra.Command {
-	o := &deployOptions{}
+	v := &deployCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "deploy RUNBOOK --version V",
 		Short: "Validate a runbook and start a release of version V",
 		Args:  cobra.ExactArgs(1),
-		RunE:  func(cmd *cobra.Command, args []string) error { return a.deploy(cmd, args[0], o) },
+		RunE:  func(cmd *cobra.Command, args []string) error { return v.run(cmd.Context(), args[0]) },
 	}
-	cmd.Flags().StringVar(&o.version, "version", "", "version to release (required)")
-	cmd.Flags().StringVar(&o.digest, "digest", "", "artifact digest sha256:<hex> (when the runbook has none)")
-	cmd.Flags().StringVar(&o.as, "as", defaultActor(), "who requests the release")
-	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends; exit non-zero unless it succeeded")
-	o.output.register(cmd.Flags())
-	cmd.Flags().BoolVar(&o.breakGlass, "break-glass", false, "emergency release: may pass a closed window or a freeze once the runbook's break-glass group approves (needs --reason)")
-	cmd.Flags().StringVar(&o.reason, "reason", "", "why this is an emergency (with --break-glass)")
-	cmd.Flags().StringVar(&o.build.Commit, "commit", "", "source commit of the artifact (build metadata; $RUNBOOK_COMMIT)")
-	cmd.Flags().StringVar(&o.commitTime, "commit-time", "", "commit time, RFC 3339: DORA lead time starts here ($RUNBOOK_COMMIT_TIME)")
-	cmd.Flags().StringVar(&o.buildTime, "build-time", "", "build time, RFC 3339 ($RUNBOOK_BUILD_TIME)")
-	cmd.Flags().StringVar(&o.build.Team, "team", "", "team that built it ($RUNBOOK_TEAM)")
-	cmd.Flags().StringVar(&o.build.Repository, "repository", "", "source repository ($RUNBOOK_REPOSITORY)")
-	cmd.Flags().StringVar(&o.build.CommitRange, "commit-range", "", "the change since the last release, e.g. v1.4.1..HEAD: git in the current directory counts its commits and changed lines (a large change raises the risk)")
-	cmd.Flags().IntVar(&o.build.ChangedLines, "changed-lines", 0, "size of the change in lines, when git cannot tell (instead of counting --commit-range)")
+	cmd.Flags().StringVar(&v.version, "version", "", "version to release (required)")
+	cmd.Flags().StringVar(&v.digest, "digest", "", "artifact digest sha256:<hex> (when the runbook has none)")
+	cmd.Flags().StringVar(&v.as, "as", defaultActor(), "who requests the release")
+	cmd.Flags().BoolVar(&v.wait, "wait", false, "follow the release until it ends; exit non-zero unless it succeeded")
+	v.output.register(cmd.Flags())
+	cmd.Flags().BoolVar(&v.breakGlass, "break-glass", false, "emergency release: may pass a closed window or a freeze once the runbook's break-glass group approves (needs --reason)")
+	cmd.Flags().StringVar(&v.reason, "reason", "", "why this is an emergency (with --break-glass)")
+	cmd.Flags().StringVar(&v.build.Commit, "commit", "", "source commit of the artifact (build metadata; $RUNBOOK_COMMIT)")
+	cmd.Flags().StringVar(&v.commitTime, "commit-time", "", "commit time, RFC 3339: DORA lead time starts here ($RUNBOOK_COMMIT_TIME)")
+	cmd.Flags().StringVar(&v.buildTime, "build-time", "", "build time, RFC 3339 ($RUNBOOK_BUILD_TIME)")
+	cmd.Flags().StringVar(&v.build.Team, "team", "", "team that built it ($RUNBOOK_TEAM)")
+	cmd.Flags().StringVar(&v.build.Repository, "repository", "", "source repository ($RUNBOOK_REPOSITORY)")
+	cmd.Flags().StringVar(&v.build.CommitRange, "commit-range", "", "the change since the last release, e.g. v1.4.1..HEAD: git in the current directory counts its commits and changed lines (a large change raises the risk)")
+	cmd.Flags().IntVar(&v.build.ChangedLines, "changed-lines", 0, "size of the change in lines, when git cannot tell (instead of counting --commit-range)")
 	_ = cmd.MarkFlagRequired("version")
 	return cmd
 }
 
-func (a *app) deploy(cmd *cobra.Command, path string, o *deployOptions) error {
-	rb, err := runbooks.Load(path)
+func (v *deployCmd) run(ctx context.Context, path string) error {
+	rb, err := loadRunbook(path)
 	if err != nil {
-		return &exitError{code: 1, msg: err.Error()}
-	}
-	ri := releases.ResolveInput{Path: path, Runbook: rb, Version: o.version, Digest: o.digest, Requester: o.as}
-	if ri.Build, err = o.buildInfo(); err != nil {
 		return err
 	}
-	if o.breakGlass {
-		if strings.TrimSpace(o.reason) == "" {
+	ri := releases.ResolveInput{Path: path, Runbook: rb, Version: v.version, Digest: v.digest, Requester: v.as}
+	if ri.Build, err = v.buildInfo(); err != nil {
+		return err
+	}
+	if v.breakGlass {
+		if strings.TrimSpace(v.reason) == "" {
 			return fmt.Errorf("--break-glass needs --reason: say what the emergency is (it goes to the approvers and the audit log)")
 		}
-		ri.BreakGlassReason = o.reason
-	} else if o.reason != "" {
+		ri.BreakGlassReason = v.reason
+	} else if v.reason != "" {
 		return fmt.Errorf("--reason is for --break-glass; add --break-glass or drop --reason")
 	}
 	in, err := releases.Resolve(ri)
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	return a.withReleases(ctx, func(rc *releases.Client) error { return a.startRelease(ctx, rc, in, o) })
+	return v.a.withReleases(ctx, func(rc *releases.Client) error { return v.start(ctx, rc, in) })
 }
 
-// startRelease starts the release and, with --wait, follows it to its end.
-func (a *app) startRelease(ctx context.Context, rc *releases.Client, in workflows.ReleaseInput, o *deployOptions) error {
+// start starts the release and, with --wait, follows it to its end.
+func (v *deployCmd) start(ctx context.Context, rc *releases.Client, in workflows.ReleaseInput) error {
 	run, err := rc.Deploy(ctx, in)
 	if err != nil {
 		return err
 	}
-	if o.output.json() && !o.wait {
-		return o.output.encode(a.out, map[string]string{
+	if v.output.json() && !v.wait {
+		return v.output.encode(v.a.out, map[string]string{
 			"release-id": run.GetID(), "run-id": run.GetRunID(), "link": rc.Link(run.GetID(), run.GetRunID()),
 		})
 	}
-	fmt.Fprintf(a.out, "started %s\n  %s\n", run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
-	if !o.wait {
+	fmt.Fprintf(v.a.out, "started %s\n  %s\n", run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
+	if !v.wait {
 		return nil
 	}
-	st, err := statusview.NewFollower(a.out).Follow(ctx, rc, run.GetID())
+	st, err := statusview.NewFollower(v.a.out).Follow(ctx, rc, run.GetID())
 	if err != nil {
 		return err
 	}
-	if o.output.json() {
-		_ = o.output.encode(a.out, st)
+	if v.output.json() {
+		_ = v.output.encode(v.a.out, st)
 	}
 	return outcome(st)
 }
 
 // buildInfo collects the build metadata from the flags, falling back to
 // the RUNBOOK_* variables a CI job sets; nil when there is none.
-func (o *deployOptions) buildInfo() (*workflows.BuildInfo, error) {
-	b := o.build
+func (v *deployCmd) buildInfo() (*workflows.BuildInfo, error) {
+	b := v.build
 	b.Commit = orEnv(b.Commit, "RUNBOOK_COMMIT")
 	b.Team = orEnv(b.Team, "RUNBOOK_TEAM")
 	b.Repository = orEnv(b.Repository, "RUNBOOK_REPOSITORY")
 	var err error
-	if b.CommitTime, err = rfc3339("--commit-time", orEnv(o.commitTime, "RUNBOOK_COMMIT_TIME")); err != nil {
+	if b.CommitTime, err = rfc3339("--commit-time", orEnv(v.commitTime, "RUNBOOK_COMMIT_TIME")); err != nil {
 		return nil, err
 	}
-	if b.BuildTime, err = rfc3339("--build-time", orEnv(o.buildTime, "RUNBOOK_BUILD_TIME")); err != nil {
+	if b.BuildTime, err = rfc3339("--build-time", orEnv(v.buildTime, "RUNBOOK_BUILD_TIME")); err != nil {
 		return nil, err
 	}
 	if b.CommitRange != "" && b.ChangedLines == 0 {
@@ -165,6 +165,7 @@ func gitErr(err error) string {
 	return err.Error()
 }
 
+// orEnv is v, or else the value of the environment variable name.
 func orEnv(v, name string) string {
 	if v != "" {
 		return v
@@ -172,6 +173,7 @@ func orEnv(v, name string) string {
 	return os.Getenv(name)
 }
 
+// rfc3339 parses s, the value of flag, in UTC; empty is the zero time.
 func rfc3339(flag, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil

@@ -47,7 +47,7 @@ func TestBuildInfoCountsTheCommitRange(t *testing.T) {
 	t.Chdir(dir)
 
 	t.Setenv("RUNBOOK_COMMIT_TIME", "2026-11-25T10:00:00+01:00")
-	o := &deployOptions{}
+	o := &deployCmd{}
 	o.build.CommitRange = "v1..HEAD"
 	b, err := o.buildInfo()
 	if err != nil {
@@ -65,7 +65,7 @@ func TestBuildInfoCountsTheCommitRange(t *testing.T) {
 	if _, err := o.buildInfo(); err == nil || !strings.Contains(err.Error(), "pass --changed-lines") {
 		t.Errorf("unknown revision: %v", err)
 	}
-	if _, err := (&deployOptions{commitTime: "yesterday"}).buildInfo(); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+	if _, err := (&deployCmd{commitTime: "yesterday"}).buildInfo(); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
 		t.Errorf("bad commit time: %v", err)
 	}
 }
