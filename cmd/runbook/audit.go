@@ -14,6 +14,7 @@ import (
 	"github.com/runbookhq/runbook/runbooks"
 )
 
+// newAuditCmd groups the audit log verbs.
 func newAuditCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -25,43 +26,61 @@ func newAuditCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// auditReader opens the configured log for reading.
-func (a *app) auditReader(ctx context.Context) (audit.Reader, error) {
+// withAuditReader opens the configured log for reading, calls fn with it and
+// closes it again.
+func (a *app) withAuditReader(ctx context.Context, fn func(audit.Reader) error) error {
 	cfg, err := a.config()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return audit.OpenReader(ctx, cfg.AuditLog, cfg.AuditDSN)
+	r, err := audit.OpenReader(ctx, cfg.AuditLog, cfg.AuditDSN)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return fn(r)
+}
+
+// auditFailed is the exit of an audit verb that could not read or change
+// the log: the log's name and why, without the "runbook:" prefix.
+func auditFailed(log fmt.Stringer, err error) error {
+	return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", log, err)}
+}
+
+// auditShowCmd is `runbook audit show`.
+type auditShowCmd struct {
+	a      *app
+	filter audit.Filter
 }
 
 func newAuditShowCmd(a *app) *cobra.Command {
-	var f audit.Filter
+	v := &auditShowCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Print audit records as JSON lines",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.auditReader(cmd.Context())
-			if err != nil {
+		RunE:  func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
+	}
+	cmd.Flags().StringVar(&v.filter.Release, "release", "", "only this release ID")
+	cmd.Flags().StringVar(&v.filter.Service, "service", "", "only this service")
+	return cmd
+}
+
+// run prints the records it could read, then fails if reading stopped early.
+func (v *auditShowCmd) run(ctx context.Context) error {
+	return v.a.withAuditReader(ctx, func(r audit.Reader) error {
+		entries, err := r.Read(ctx, v.filter)
+		enc := json.NewEncoder(v.a.out)
+		for _, e := range entries {
+			if err := enc.Encode(e); err != nil {
 				return err
 			}
-			defer r.Close()
-			entries, err := r.Read(cmd.Context(), f)
-			enc := json.NewEncoder(a.out)
-			for _, e := range entries {
-				if err := enc.Encode(e); err != nil {
-					return err
-				}
-			}
-			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&f.Release, "release", "", "only this release ID")
-	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
-	return cmd
+		}
+		if err != nil {
+			return auditFailed(r, err)
+		}
+		return nil
+	})
 }
 
 // auditVerifyJSON is what `audit verify --output json` prints.
@@ -74,10 +93,16 @@ type auditVerifyJSON struct {
 	Error string             `json:"error,omitempty"`
 }
 
+// auditVerifyCmd is `runbook audit verify`.
+type auditVerifyCmd struct {
+	a                     *app
+	publicKey, checkpoint string
+	temporal              bool
+	output                outputFlag
+}
+
 func newAuditVerifyCmd(a *app) *cobra.Command {
-	var publicKey, checkpoint string
-	var output outputFlag
-	var temporal bool
+	v := &auditVerifyCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the hash chain of the audit log, from its anchor if it was pruned",
@@ -89,101 +114,123 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			"--checkpoint FILE if given (the worker writes it when RUNBOOK_AUDIT_CHECKPOINT is set).",
 		Example: "  runbook audit verify --public-key audit-keys.pub --checkpoint /backup/audit.jsonl.checkpoint",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.auditReader(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			res, err := r.Verify(cmd.Context())
-			var ce *audit.ChainError
-			if err != nil && !errors.As(err, &ce) {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
-			}
-			var trust *audit.TrustResult
-			if err == nil && publicKey != "" {
-				var tr audit.TrustResult
-				if tr, err = a.checkTrust(cmd.Context(), r, res, publicKey, checkpoint, temporal); err == nil {
-					trust = &tr
-				} else if !errors.As(err, &ce) {
-					return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
-				}
-			}
-			if output.json() {
-				out := auditVerifyJSON{Log: r.String(), Intact: err == nil, VerifyResult: res, Trust: trust}
-				if err != nil {
-					out.Error = err.Error()
-				}
-				if jerr := output.encode(a.out, out); jerr != nil {
-					return jerr
-				}
-				if err != nil {
-					return &exitError{code: 1}
-				}
-				return nil
-			}
-			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: chain broken: %v", r, err)}
-			}
-			fmt.Fprintf(a.out, "%s: %s\n", r, res.Summary())
-			if trust != nil {
-				fmt.Fprintf(a.out, "%s: %s\n", r, trust.Summary())
-			}
-			return nil
-		},
+		RunE:    func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
-	output.register(cmd.Flags())
-	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM file of the trusted Ed25519 public keys: check every entry's signature and the checkpoint")
-	cmd.Flags().BoolVar(&temporal, "temporal", false, "with --public-key, also check the checkpoint the workers record in Temporal (workflow audit-checkpoints/<log>)")
-	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "the signed checkpoint to check the log against (default $RUNBOOK_AUDIT_CHECKPOINT or <log>.checkpoint)")
+	v.output.register(cmd.Flags())
+	cmd.Flags().StringVar(&v.publicKey, "public-key", "", "PEM file of the trusted Ed25519 public keys: check every entry's signature and the checkpoint")
+	cmd.Flags().BoolVar(&v.temporal, "temporal", false, "with --public-key, also check the checkpoint the workers record in Temporal (workflow audit-checkpoints/<log>)")
+	cmd.Flags().StringVar(&v.checkpoint, "checkpoint", "", "the signed checkpoint to check the log against (default $RUNBOOK_AUDIT_CHECKPOINT or <log>.checkpoint)")
 	return cmd
 }
 
-// newAuditExportCmd builds `runbook audit export`: evidence for an auditor.
+// run reports a broken chain or signature (a ChainError) as the verdict;
+// any other error means the log could not be checked at all.
+func (v *auditVerifyCmd) run(ctx context.Context) error {
+	return v.a.withAuditReader(ctx, func(r audit.Reader) error {
+		res, trust, err := v.verify(ctx, r)
+		var ce *audit.ChainError
+		if err != nil && !errors.As(err, &ce) {
+			return auditFailed(r, err)
+		}
+		if v.output.json() {
+			return v.writeJSON(r, res, trust, err)
+		}
+		if err != nil {
+			return &exitError{code: 1, msg: fmt.Sprintf("%s: chain broken: %v", r, err)}
+		}
+		fmt.Fprintf(v.a.out, "%s: %s\n", r, res.Summary())
+		if trust != nil {
+			fmt.Fprintf(v.a.out, "%s: %s\n", r, trust.Summary())
+		}
+		return nil
+	})
+}
+
+// verify checks the chain and, with --public-key, the signatures and the
+// checkpoints.
+func (v *auditVerifyCmd) verify(ctx context.Context, r audit.Reader) (audit.VerifyResult, *audit.TrustResult, error) {
+	res, err := r.Verify(ctx)
+	if err != nil || v.publicKey == "" {
+		return res, nil, err
+	}
+	tr, err := v.checkTrust(ctx, r, res)
+	if err != nil {
+		return res, nil, err
+	}
+	return res, &tr, nil
+}
+
+// writeJSON prints the verdict as one document; a broken log exits 1
+// without a message, the document says why.
+func (v *auditVerifyCmd) writeJSON(r audit.Reader, res audit.VerifyResult, trust *audit.TrustResult, broken error) error {
+	out := auditVerifyJSON{Log: r.String(), Intact: broken == nil, VerifyResult: res, Trust: trust}
+	if broken != nil {
+		out.Error = broken.Error()
+	}
+	if err := v.output.encode(v.a.out, out); err != nil {
+		return err
+	}
+	if broken != nil {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// auditExportCmd is `runbook audit export`: evidence for an auditor.
+type auditExportCmd struct {
+	a                    *app
+	filter               audit.Filter
+	since, until, format string
+}
+
 func newAuditExportCmd(a *app) *cobra.Command {
-	var f audit.Filter
-	var since, until, format string
+	v := &auditExportCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export verified audit records for an auditor (JSON lines or CSV)",
 		Example: "  runbook audit export --since 2026-10-01 --until 2026-11-01 --format csv > october.csv\n" +
 			"  runbook audit export --since 7d --service checkout",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			var err error
-			if f.Since, err = parseWhen("--since", since, now); err != nil {
-				return err
-			}
-			if f.Until, err = parseWhen("--until", until, now); err != nil {
-				return err
-			}
-			r, err := a.auditReader(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			n, err := audit.ExportFrom(cmd.Context(), a.out, r, f, format)
-			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", r, err)}
-			}
-			fmt.Fprintf(a.errOut, "%d records exported from %s (chain verified)\n", n, r)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&since, "since", "", "from this time on: RFC 3339, a date (YYYY-MM-DD, UTC) or an age such as 30d")
-	fl.StringVar(&until, "until", "", "before this time (same forms)")
-	fl.StringVar(&format, "format", audit.FormatJSONL, "jsonl or csv")
-	fl.StringVar(&f.Release, "release", "", "only this release ID")
-	fl.StringVar(&f.Service, "service", "", "only this service")
+	fl.StringVar(&v.since, "since", "", "from this time on: RFC 3339, a date (YYYY-MM-DD, UTC) or an age such as 30d")
+	fl.StringVar(&v.until, "until", "", "before this time (same forms)")
+	fl.StringVar(&v.format, "format", audit.FormatJSONL, "jsonl or csv")
+	fl.StringVar(&v.filter.Release, "release", "", "only this release ID")
+	fl.StringVar(&v.filter.Service, "service", "", "only this service")
 	return cmd
 }
 
-// newAuditPruneCmd builds `runbook audit prune`: retention by hand.
+func (v *auditExportCmd) run(ctx context.Context) error {
+	now := time.Now()
+	f := v.filter
+	var err error
+	if f.Since, err = parseWhen("--since", v.since, now); err != nil {
+		return err
+	}
+	if f.Until, err = parseWhen("--until", v.until, now); err != nil {
+		return err
+	}
+	return v.a.withAuditReader(ctx, func(r audit.Reader) error {
+		n, err := audit.ExportFrom(ctx, v.a.out, r, f, v.format)
+		if err != nil {
+			return auditFailed(r, err)
+		}
+		fmt.Fprintf(v.a.errOut, "%d records exported from %s (chain verified)\n", n, r)
+		return nil
+	})
+}
+
+// auditPruneCmd is `runbook audit prune`: retention by hand.
+type auditPruneCmd struct {
+	a             *app
+	before, actor string
+	output        outputFlag
+}
+
 func newAuditPruneCmd(a *app) *cobra.Command {
-	var before, actor string
-	var output outputFlag
+	v := &auditPruneCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove audit records older than a cut, recording the cut and the anchor in the chain",
@@ -193,42 +240,44 @@ func newAuditPruneCmd(a *app) *cobra.Command {
 			"keep first. A worker prunes by itself when RUNBOOK_AUDIT_RETENTION is set (e.g. 400d).",
 		Example: "  runbook audit export --until 2026-01-01 > before-2026.jsonl\n  runbook audit prune --before 2026-01-01",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			cut, err := parseWhen("--before", before, now)
-			if err != nil {
-				return err
-			}
-			if cut.IsZero() {
-				return errors.New("--before is required: the cut, e.g. --before 2026-01-01 or --before 400d")
-			}
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			if _, err := os.Stat(cfg.AuditLog); cfg.AuditDSN == "" && err != nil {
-				return fmt.Errorf("no audit log to prune: %w (set RUNBOOK_AUDIT_LOG or RUNBOOK_AUDIT_DSN)", err)
-			}
-			s, err := audit.OpenStore(cmd.Context(), cfg.AuditLog, cfg.AuditDSN, cfg.AuditKeys)
-			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("nothing pruned: %v", err)}
-			}
-			defer s.Close()
-			res, err := s.Prune(cmd.Context(), audit.PruneInput{Before: cut, Actor: actor, Now: now})
-			if err != nil {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s: %v", s, err)}
-			}
-			return output.write(a.out, res, func() error {
-				fmt.Fprintf(a.out, "%s: %s\n", s, res.Summary())
-				return nil
-			})
-		},
+		RunE:    func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&before, "before", "", "remove records older than this: RFC 3339, a date (YYYY-MM-DD, UTC) or an age such as 400d")
-	fl.StringVar(&actor, "as", defaultActor(), "who prunes, recorded in the audit.pruned record")
-	output.register(fl)
+	fl.StringVar(&v.before, "before", "", "remove records older than this: RFC 3339, a date (YYYY-MM-DD, UTC) or an age such as 400d")
+	fl.StringVar(&v.actor, "as", defaultActor(), "who prunes, recorded in the audit.pruned record")
+	v.output.register(fl)
 	return cmd
+}
+
+func (v *auditPruneCmd) run(ctx context.Context) error {
+	now := time.Now()
+	cut, err := parseWhen("--before", v.before, now)
+	if err != nil {
+		return err
+	}
+	if cut.IsZero() {
+		return errors.New("--before is required: the cut, e.g. --before 2026-01-01 or --before 400d")
+	}
+	cfg, err := v.a.config()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.AuditLog); cfg.AuditDSN == "" && err != nil {
+		return fmt.Errorf("no audit log to prune: %w (set RUNBOOK_AUDIT_LOG or RUNBOOK_AUDIT_DSN)", err)
+	}
+	s, err := audit.OpenStore(ctx, cfg.AuditLog, cfg.AuditDSN, cfg.AuditKeys)
+	if err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("nothing pruned: %v", err)}
+	}
+	defer s.Close()
+	res, err := s.Prune(ctx, audit.PruneInput{Before: cut, Actor: v.actor, Now: now})
+	if err != nil {
+		return auditFailed(s, err)
+	}
+	return v.output.write(v.a.out, res, func() error {
+		fmt.Fprintf(v.a.out, "%s: %s\n", s, res.Summary())
+		return nil
+	})
 }
 
 // parseWhen reads a time bound: RFC 3339, a date, or an age before now.

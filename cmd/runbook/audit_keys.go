@@ -14,20 +14,20 @@ import (
 
 // checkTrust checks, for `audit verify --public-key`, the signature of every
 // entry of a log whose chain verified with res, and that the log reaches its
-// checkpoints: checkpoint if given, else the configured one of a file log;
-// for PostgreSQL the latest row of runbook_audit_checkpoint as well. A
+// checkpoints: --checkpoint if given, else the configured one of a file
+// log; for PostgreSQL the latest row of runbook_audit_checkpoint as well. A
 // missing checkpoint is an error for a file log, and for a database whose
 // last entry is signed: without it a cut tail or an emptied log would pass.
-func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult, publicKey, checkpoint string, temporal bool) (audit.TrustResult, error) {
-	keys, err := audit.LoadPublicKeys(publicKey)
+func (v *auditVerifyCmd) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyResult) (audit.TrustResult, error) {
+	keys, err := audit.LoadPublicKeys(v.publicKey)
 	if err != nil {
 		return audit.TrustResult{}, fmt.Errorf("--public-key: %w", err)
 	}
-	cfg, err := a.config()
+	cfg, err := v.a.config()
 	if err != nil {
 		return audit.TrustResult{}, err
 	}
-	trust := audit.Trust{Keys: keys, CheckpointPath: checkpoint}
+	trust := audit.Trust{Keys: keys, CheckpointPath: v.checkpoint}
 	if trust.CheckpointPath == "" && cfg.AuditDSN == "" {
 		trust.CheckpointPath = cfg.AuditKeys.Checkpoint
 		if trust.CheckpointPath == "" {
@@ -54,7 +54,7 @@ func (a *app) checkTrust(ctx context.Context, r audit.Reader, res audit.VerifyRe
 			return audit.TrustResult{}, err
 		}
 	}
-	if temporal {
+	if v.temporal {
 		at, err := temporalCheckpoint(ctx, cfg)
 		if err != nil {
 			return audit.TrustResult{}, err
@@ -106,9 +106,14 @@ func tableCheckpoint(ctx context.Context, pg *audit.Postgres, entries []audit.En
 	return nil
 }
 
-// newAuditKeygenCmd builds `runbook audit keygen`: the worker's signing key.
+// auditKeygenCmd is `runbook audit keygen`: the worker's signing key.
+type auditKeygenCmd struct {
+	a        *app
+	key, pub string
+}
+
 func newAuditKeygenCmd(a *app) *cobra.Command {
-	var key, pub string
+	v := &auditKeygenCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "keygen",
 		Short: "Create the worker's Ed25519 audit signing key and its public key",
@@ -117,16 +122,18 @@ func newAuditKeygenCmd(a *app) *cobra.Command {
 			"To rotate, give the worker the new key and append the new public key to the public key file.",
 		Example: "  runbook audit keygen --key /etc/runbook/audit-key.pem --public audit-keys.pub",
 		Args:    cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			id, err := audit.GenerateKey(key, pub)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "key %s: private key %s, public key %s\n", id, key, pub)
-			return nil
-		},
+		RunE:    func(*cobra.Command, []string) error { return v.run() },
 	}
-	cmd.Flags().StringVar(&key, "key", "audit-key.pem", "where to write the private key")
-	cmd.Flags().StringVar(&pub, "public", "audit-key.pub", "where to write the public key")
+	cmd.Flags().StringVar(&v.key, "key", "audit-key.pem", "where to write the private key")
+	cmd.Flags().StringVar(&v.pub, "public", "audit-key.pub", "where to write the public key")
 	return cmd
+}
+
+func (v *auditKeygenCmd) run() error {
+	id, err := audit.GenerateKey(v.key, v.pub)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(v.a.out, "key %s: private key %s, public key %s\n", id, v.key, v.pub)
+	return nil
 }
