@@ -317,3 +317,42 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
 }
+
+// assess reads the pending migrations for the risk assessment: a contract
+// migration, or no schema status at all, is high risk.
+func (k *migrateKind) assess(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) []riskFact {
+	st, err := e.schemaStatus(ctx, e.migrateTarget())
+	if err != nil {
+		preview.migrations = append(preview.migrations, "schema: no status ("+rootMessage(err)+")")
+		return []riskFact{{level: runbooks.RiskHigh, reason: "no schema status for " + s.Name + ": " + rootMessage(err)}}
+	}
+	var facts []riskFact
+	for _, m := range pendingUpTo(st.Pending, s.Migrate.To) {
+		preview.migrations = append(preview.migrations, fmt.Sprintf("%s (%s)", m.File, m.Class))
+		if m.Class == migrate.Contract {
+			facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "contract migration " + m.File})
+		}
+	}
+	return facts
+}
+
+// gatePreview lists the pending migrations of the first migrate step after
+// a gate, with their class, for its message.
+func (k *migrateKind) gatePreview(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) {
+	if preview.migrations != nil {
+		return
+	}
+	st, err := e.schemaStatus(ctx, e.migrateTarget())
+	if err != nil {
+		preview.migrations = []string{"schema: no status (" + rootMessage(err) + ")"}
+		return
+	}
+	out := []string{}
+	for _, m := range pendingUpTo(st.Pending, s.Migrate.To) {
+		out = append(out, fmt.Sprintf("%s (%s)", m.File, strings.ToLower(m.Class)))
+	}
+	if len(out) == 0 {
+		out = append(out, "schema: up to date")
+	}
+	preview.migrations = out
+}

@@ -268,3 +268,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// assess plans the step for the risk assessment: a plan that deletes or
+// replaces anything, or no plan at all, is high risk.
+func (k *provisionKind) assess(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) []riskFact {
+	var facts []riskFact
+	plan, err := e.tfPlan(ctx, e.workspace(s.Provision))
+	switch {
+	case err != nil:
+		facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "no plan for " + s.Name + ": " + rootMessage(err)})
+		preview.changes = append(preview.changes, "infrastructure: no plan ("+rootMessage(err)+")")
+	case plan.Summary.Destructive():
+		facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "the plan deletes or replaces infrastructure: " + plan.Summary.String()})
+		preview.changes = append(preview.changes, "infrastructure: "+plan.Summary.String())
+	case plan.Changes:
+		preview.changes = append(preview.changes, "infrastructure: "+plan.Summary.String())
+	default:
+		preview.changes = append(preview.changes, "infrastructure: no changes")
+	}
+	return facts
+}
+
+// gatePreview plans the first provision step after a gate for its message.
+func (k *provisionKind) gatePreview(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) {
+	if preview.changes != nil {
+		return
+	}
+	plan, err := e.tfPlan(ctx, e.workspace(s.Provision))
+	switch {
+	case err != nil:
+		preview.changes = []string{"infrastructure: no plan (" + rootMessage(err) + ")"}
+	case !plan.Changes:
+		preview.changes = []string{"infrastructure: no changes"}
+	default:
+		preview.changes = []string{"infrastructure: " + plan.Summary.String()}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/history"
-	"github.com/runbookhq/runbook/activities/migrate"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -113,48 +112,19 @@ func (k *riskKind) riskFacts(ctx workflow.Context, e *environment) []riskFact {
 	return facts
 }
 
-// changeFacts plans the provision steps and reads the pending migrations.
-// What cannot be known counts as high: an unknown change is no safe one.
+// changeFacts asks every step kind that can preview its change (previewer)
+// what it would change: the facts weigh in the risk, the preview is kept for
+// the Slack gate messages. What cannot be known counts as high: an unknown
+// change is no safe one.
 func (k *riskKind) changeFacts(ctx workflow.Context, e *environment) []riskFact {
 	var facts []riskFact
 	preview := &changePreview{}
 	for _, p := range e.plan {
-		switch {
-		case p.step.Provision != nil:
-			plan, err := e.tfPlan(ctx, e.workspace(p.step.Provision))
-			switch {
-			case err != nil:
-				facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "no plan for " + p.step.Name + ": " + rootMessage(err)})
-				preview.changes = append(preview.changes, "infrastructure: no plan ("+rootMessage(err)+")")
-			case plan.Summary.Destructive():
-				facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "the plan deletes or replaces infrastructure: " + plan.Summary.String()})
-				preview.changes = append(preview.changes, "infrastructure: "+plan.Summary.String())
-			case plan.Changes:
-				preview.changes = append(preview.changes, "infrastructure: "+plan.Summary.String())
-			default:
-				preview.changes = append(preview.changes, "infrastructure: no changes")
-			}
-		case p.step.Migrate != nil:
-			facts = append(facts, k.migrationFacts(ctx, e, p.step, preview)...)
+		if pv, ok := p.kind.(previewer); ok {
+			facts = append(facts, pv.assess(ctx, e, p.step, preview)...)
 		}
 	}
 	e.preview = preview
-	return facts
-}
-
-func (k *riskKind) migrationFacts(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) []riskFact {
-	st, err := e.schemaStatus(ctx, e.migrateTarget())
-	if err != nil {
-		preview.migrations = append(preview.migrations, "schema: no status ("+rootMessage(err)+")")
-		return []riskFact{{level: runbooks.RiskHigh, reason: "no schema status for " + s.Name + ": " + rootMessage(err)}}
-	}
-	var facts []riskFact
-	for _, m := range pendingUpTo(st.Pending, s.Migrate.To) {
-		preview.migrations = append(preview.migrations, fmt.Sprintf("%s (%s)", m.File, m.Class))
-		if m.Class == migrate.Contract {
-			facts = append(facts, riskFact{level: runbooks.RiskHigh, reason: "contract migration " + m.File})
-		}
-	}
 	return facts
 }
 

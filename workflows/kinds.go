@@ -21,6 +21,15 @@ type stepKind interface {
 	run(ctx workflow.Context, e *environment, i int) error
 }
 
+// previewer is a step kind that can tell, before its step runs and without
+// changing anything, what the step will change: the risk assessment weighs
+// it (assess) and the Slack gate messages show it (gatePreview, for the
+// first step of the kind after the gate).
+type previewer interface {
+	assess(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview) []riskFact
+	gatePreview(ctx workflow.Context, e *environment, s runbooks.Step, preview *changePreview)
+}
+
 // kindRow is one row of the step-kind table.
 type kindRow struct {
 	// changes marks kinds that change something: they wait for the release

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/slack"
-	"github.com/runbookhq/runbook/runbooks"
 )
 
 var slackActs *slack.Activities
@@ -138,39 +137,10 @@ func (e *environment) previewChanges(ctx workflow.Context, gate string) {
 		if !after || e.stepDone(p.step.Name) {
 			continue
 		}
-		switch {
-		case p.step.Provision != nil && e.preview.changes == nil:
-			e.preview.changes = e.previewPlan(ctx, p.step.Provision)
-		case p.step.Migrate != nil && e.preview.migrations == nil:
-			e.preview.migrations = e.previewMigrations(ctx, p.step.Migrate)
+		if pv, ok := p.kind.(previewer); ok {
+			pv.gatePreview(ctx, e, p.step, e.preview)
 		}
 	}
-}
-
-func (e *environment) previewPlan(ctx workflow.Context, step *runbooks.ProvisionStep) []string {
-	plan, err := e.tfPlan(ctx, e.workspace(step))
-	if err != nil {
-		return []string{"infrastructure: no plan (" + rootMessage(err) + ")"}
-	}
-	if !plan.Changes {
-		return []string{"infrastructure: no changes"}
-	}
-	return []string{"infrastructure: " + plan.Summary.String()}
-}
-
-func (e *environment) previewMigrations(ctx workflow.Context, step *runbooks.MigrateStep) []string {
-	st, err := e.schemaStatus(ctx, e.migrateTarget())
-	if err != nil {
-		return []string{"schema: no status (" + rootMessage(err) + ")"}
-	}
-	out := []string{}
-	for _, m := range pendingUpTo(st.Pending, step.To) {
-		out = append(out, fmt.Sprintf("%s (%s)", m.File, strings.ToLower(m.Class)))
-	}
-	if len(out) == 0 {
-		out = append(out, "schema: up to date")
-	}
-	return out
 }
 
 // stepDone reports whether the named step already ran.
