@@ -21,13 +21,17 @@ var codeClasses = []string{"2xx", "3xx", "4xx", "5xx"}
 // the request path never takes a lock to record.
 type stats struct {
 	byClass [6]atomic.Uint64 // index status/100; 0 holds anything out of range
-	buckets []atomic.Uint64  // one per DurationBuckets entry, not cumulative
-	count   atomic.Uint64
+	// buckets holds one count per DurationBuckets entry, not cumulative,
+	// and a last one for requests above the top bound. A scrape sums them
+	// in one pass for every cumulative bucket, +Inf and _count alike: a
+	// separate count, read after the buckets, would show the requests
+	// finished in between as slower than the top bound.
+	buckets []atomic.Uint64
 	sumNano atomic.Uint64
 }
 
 func newStats() *stats {
-	return &stats{buckets: make([]atomic.Uint64, len(DurationBuckets))}
+	return &stats{buckets: make([]atomic.Uint64, len(DurationBuckets)+1)}
 }
 
 // observe records one finished request.
@@ -38,13 +42,11 @@ func (s *stats) observe(status int, d time.Duration) {
 	}
 	s.byClass[class].Add(1)
 	secs := d.Seconds()
-	for i, le := range DurationBuckets {
-		if secs <= le {
-			s.buckets[i].Add(1)
-			break
-		}
+	i := 0
+	for i < len(DurationBuckets) && secs > DurationBuckets[i] {
+		i++
 	}
-	s.count.Add(1)
+	s.buckets[i].Add(1)
 	s.sumNano.Add(uint64(d.Nanoseconds()))
 }
 
@@ -91,11 +93,7 @@ func writeHistogram(w io.Writer, r metricsRow) {
 		cum += r.stats.buckets[i].Load()
 		fmt.Fprintf(w, "edge_request_duration_seconds_bucket{backend=%q,le=%q} %d\n", r.name, formatFloat(le), cum)
 	}
-	// +Inf equals _count; read count once so the two always agree.
-	count := r.stats.count.Load()
-	if count < cum {
-		count = cum
-	}
+	count := cum + r.stats.buckets[len(DurationBuckets)].Load()
 	fmt.Fprintf(w, "edge_request_duration_seconds_bucket{backend=%q,le=\"+Inf\"} %d\n", r.name, count)
 	sum := float64(r.stats.sumNano.Load()) / 1e9
 	fmt.Fprintf(w, "edge_request_duration_seconds_sum{backend=%q} %s\n", r.name, formatFloat(sum))

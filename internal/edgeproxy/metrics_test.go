@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // One sample line of the text format: name{labels} value.
@@ -106,4 +108,42 @@ func BenchmarkProxy(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// TestHistogramScrapedWhileObserving scrapes while requests finish, all of
+// them fast: no scrape may show a request above the top bucket. Before the
+// fix the +Inf bucket was the count, read after the buckets, so requests
+// recorded in between looked slower than 10 s, and a canary analysed over
+// a short window under load saw a p99 of 10 s that never happened.
+func TestHistogramScrapedWhileObserving(t *testing.T) {
+	s := newStats()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					s.observe(http.StatusOK, time.Millisecond)
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	top := `edge_request_duration_seconds_bucket{backend="b",le="` + formatFloat(DurationBuckets[len(DurationBuckets)-1]) + `"}`
+	for i := 0; i < 2000; i++ {
+		var b strings.Builder
+		if err := writeMetrics(&b, []metricsRow{{name: "b", stats: s}}); err != nil {
+			t.Fatal(err)
+		}
+		m := parseMetrics(t, b.String())
+		inf, count := m[`edge_request_duration_seconds_bucket{backend="b",le="+Inf"}`], m[`edge_request_duration_seconds_count{backend="b"}`]
+		if inf != m[top] || count != inf {
+			t.Fatalf("scrape %d: le=10 %v, +Inf %v, count %v: requests above 10 s that never happened", i, m[top], inf, count)
+		}
+	}
 }
