@@ -1,12 +1,16 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -65,6 +69,21 @@ func TestDeployApproveSucceed(t *testing.T) {
 	if got := rec.requests("/production"); len(got) != 0 {
 		t.Fatalf("production was checked before its gate opened: %v", got)
 	}
+	// The Web UI answers "what is it waiting for, and who can move it" on
+	// its first line, on the release and on the environment.
+	waiting := []string{"WAITING: gate release-manager — 1 approval(s) from bob or carol by ", " UTC — runbook approve " + id + " --gate release-manager"}
+	assertBlockingFirst(t, id, append([]string{"production: "}, waiting...)...)
+	assertBlockingFirst(t, env(t, st, "production").WorkflowID, waiting...)
+	// The list filters on it: RunbookStatus says waiting while a person holds it.
+	// (Visibility follows the workflow a moment later: poll.)
+	eventually(t, "runbook list --status waiting shows "+id, func() bool {
+		res := runCLIQuiet(r.env, "list", "--service", r.service, "--status", workflows.StateWaiting)
+		return res.code == 0 && strings.Contains(res.stdout, id)
+	})
+	assertSavedViews(t, r, id)
+	if res := r.mustCLI("list", "--service", r.service, "--status", workflows.StateRunning); strings.Contains(res.stdout, id) {
+		t.Errorf("runbook list --status running lists %s while it waits at a gate:\n%s", id, res.stdout)
+	}
 
 	// Refusals: the requester, someone not on the list, an unknown gate.
 	res := r.cli("approve", id, "--as", "alice")
@@ -115,8 +134,10 @@ func TestDeployApproveSucceed(t *testing.T) {
 
 	c := stack.client
 	assertKeptLastEnvironment(t, c, id, "production")
-	exportHistory(t, c, id, "", "release-succeeded-keep-last-environment")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-approved")
+	// Captured again under new names since the at-a-glance change (the
+	// earlier captures stay, replayed as they were).
+	exportHistory(t, c, id, "", "release-at-a-glance-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-at-a-glance-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and
@@ -219,5 +240,69 @@ func assertListed(t *testing.T, r *rig, id string) {
 	})
 	if res := r.mustCLI("list", "--service", r.service); !strings.Contains(res.stdout, id) {
 		t.Errorf("runbook list --service %s does not show %s:\n%s", r.service, id, res.stdout)
+	}
+}
+
+// currentDetails reads a running workflow's current details, what the Web
+// UI shows on its page, through the SDK's built-in metadata query.
+func currentDetails(t *testing.T, workflowID string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := requireStack(t).QueryWorkflow(ctx, workflowID, "", "__temporal_workflow_metadata")
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", workflowID, err)
+	}
+	var md sdkpb.WorkflowMetadata
+	if err := v.Get(&md); err != nil {
+		t.Fatalf("metadata of %s: %v", workflowID, err)
+	}
+	return md.GetCurrentDetails()
+}
+
+// assertBlockingFirst checks that a workflow's details open with the line
+// that says what it waits for.
+func assertBlockingFirst(t *testing.T, workflowID string, want ...string) {
+	t.Helper()
+	first, _, _ := strings.Cut(currentDetails(t, workflowID), "\n")
+	for _, w := range want {
+		if !strings.Contains(first, w) {
+			t.Errorf("%s: first line of the details is %q, want it to contain %q", workflowID, first, w)
+		}
+	}
+}
+
+// assertSavedViews runs every saved view `runbook ui columns` prints against
+// the real visibility store: each query must parse, and the view of
+// releases waiting for a person must list the release waiting at its gate.
+func assertSavedViews(t *testing.T, r *rig, id string) {
+	t.Helper()
+	var out struct {
+		Views []struct{ Name, Query string }
+	}
+	if err := json.Unmarshal([]byte(r.mustCLI("ui", "columns", "-o", "json").stdout), &out); err != nil || len(out.Views) == 0 {
+		t.Fatalf("runbook ui columns -o json: %v %+v", err, out)
+	}
+	for _, v := range out.Views {
+		q := v.Query + " AND " + workflows.AttrService.GetName() + " = '" + r.service + "'"
+		found := func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := r.rc.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+			if err != nil {
+				t.Fatalf("view %q: %v", v.Name, err)
+			}
+			for _, e := range res.GetExecutions() {
+				if e.GetExecution().GetWorkflowId() == id {
+					return true
+				}
+			}
+			return false
+		}
+		if strings.Contains(v.Name, "waiting for a person") {
+			eventually(t, "view "+v.Name+" lists "+id, found)
+		} else if strings.Contains(v.Name, "break-glass") && found() {
+			t.Errorf("view %q lists %s, which is no break-glass release", v.Name, id)
+		}
 	}
 }

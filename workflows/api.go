@@ -448,6 +448,9 @@ func isFinal(state string) bool {
 // Summary renders the release as a short markdown text for the Web UI.
 func (s ReleaseStatus) Summary() string {
 	var b strings.Builder
+	if line := s.blockingRelease(); line != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", line)
+	}
 	fmt.Fprintf(&b, "**%s %s** — %s", s.Service, s.Version, s.State)
 	if s.Reason != "" {
 		fmt.Fprintf(&b, ": %s", s.Reason)
@@ -468,7 +471,7 @@ func (s ReleaseStatus) Summary() string {
 			fmt.Fprintf(&b, " — risk %s", e.Risk)
 		}
 		for _, g := range e.PendingGates() {
-			fmt.Fprintf(&b, " — waiting for approval at gate %s", g.Name)
+			fmt.Fprintf(&b, " — waiting for approval at gate %s from %s", g.Name, GateApprovers(&g))
 		}
 		b.WriteString("\n")
 	}

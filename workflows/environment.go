@@ -52,6 +52,8 @@ type environment struct {
 	truthful bool
 	// sig checks who decides (signedDecisionsChange).
 	sig signing
+	// glance is set for runs started with atAGlanceChange.
+	glance bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -82,6 +84,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	e := newEnvironment(ctx, in)
 	e.truthful = workflow.GetVersion(ctx, truthfulRollbackChange, workflow.DefaultVersion, 1) >= 1
 	e.sig.on = workflow.GetVersion(ctx, signedDecisionsChange, workflow.DefaultVersion, 1) >= 1
+	e.glance = workflow.GetVersion(ctx, atAGlanceChange, workflow.DefaultVersion, 1) >= 1
 	if err := e.registerHandlers(ctx); err != nil {
 		return EnvironmentResult{}, err
 	}

@@ -75,6 +75,9 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 func (e *environment) awaitDecision(ctx workflow.Context, g *GateStatus, timeout time.Duration) (bool, error) {
 	opts := workflow.AwaitOptions{Timeout: timeout,
 		TimerOptions: workflow.TimerOptions{Summary: "approval gate " + g.Name + " times out"}}
+	if e.glance {
+		opts.TimerOptions.Summary = gateTimerSummary(g)
+	}
 	if g.SlackTS == "" {
 		return workflow.AwaitWithOptions(ctx, opts, func() bool { return g.State != StateWaiting || e.abort != nil })
 	}

@@ -151,6 +151,9 @@ func (e *environment) startProgress(ctx workflow.Context) {
 // details renders the environment for the Web UI as markdown.
 func (e *environment) details() string {
 	var b strings.Builder
+	if line := e.status.Blocking(e.in.ReleaseID); line != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", line)
+	}
 	fmt.Fprintf(&b, "**%s %s → %s**: %s", e.in.Service, e.in.Version, e.status.Name, e.status.State)
 	if e.status.Paused {
 		fmt.Fprintf(&b, " (paused by %s)", e.status.PausedBy)
@@ -167,14 +170,7 @@ func (e *environment) details() string {
 	if build := e.in.Build.String(); build != "" {
 		fmt.Fprintf(&b, "\n\nBuild: %s", build)
 	}
-	b.WriteString("\n\n| step | kind | state | detail |\n|---|---|---|---|\n")
-	for _, s := range e.status.Steps {
-		detail := s.Detail
-		if s.Error != "" {
-			detail = s.Error
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, strings.ReplaceAll(detail, "|", "/"))
-	}
+	writeSteps(&b, e.status.Steps)
 	if tr := e.status.Traffic; tr != nil {
 		writeTraffic(&b, tr)
 	}
@@ -195,12 +191,46 @@ func (e *environment) details() string {
 	return b.String()
 }
 
+// writeSteps renders the steps as a table, the steps not started yet on one
+// line after it: the details frame of the Web UI is small, and the running
+// or failed step's row must fit in it whole. Digests are shortened.
+func writeSteps(b *strings.Builder, steps []StepStatus) {
+	b.WriteString("\n\n| step | kind | state | detail |\n|---|---|---|---|\n")
+	var next, notReached []string
+	for _, s := range steps {
+		switch s.State {
+		case StatePending:
+			next = append(next, s.Name)
+			continue
+		case StateNotReached:
+			notReached = append(notReached, s.Name)
+			continue
+		}
+		detail := s.Detail
+		if s.Error != "" {
+			detail = s.Error
+		}
+		if g := s.Gate; g != nil && g.State == StateWaiting {
+			detail += " — approvers: " + GateApprovers(g)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, strings.ReplaceAll(shortDigests(detail), "|", "/"))
+	}
+	if len(next) > 0 {
+		fmt.Fprintf(b, "\nnext: %s\n", strings.Join(next, " → "))
+	}
+	if len(notReached) > 0 {
+		fmt.Fprintf(b, "\nnot reached: %s\n", strings.Join(notReached, ", "))
+	}
+}
+
 // upsertAttrs keeps the search attributes current, writing only changes so
 // history stays small.
 func (e *environment) upsertAttrs(ctx workflow.Context) {
 	state := e.status.State
 	if e.status.Paused && !isFinal(state) {
 		state = StatePaused
+	} else if e.glance {
+		state = e.status.glanceState(state)
 	}
 	upsertChanged(ctx, AttrStatus, state)
 	upsertChanged(ctx, AttrStep, e.status.CurrentStep)

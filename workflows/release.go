@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -20,6 +21,8 @@ type release struct {
 	auditSeq int
 	// auditPending counts audit records retried in the background.
 	auditPending int
+	// glance is set for runs started with atAGlanceChange.
+	glance bool
 }
 
 // Release moves one version of a service through its environments in
@@ -28,6 +31,7 @@ type release struct {
 // arrives as signals so the status query shows every step.
 func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	r := newRelease(ctx, in)
+	r.glance = workflow.GetVersion(ctx, atAGlanceChange, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ReleaseStatus, error) {
 		return r.status, nil
 	}); err != nil {
@@ -114,14 +118,21 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 }
 
 func (r *release) startChild(ctx workflow.Context, env string, in EnvironmentInput) workflow.ChildWorkflowFuture {
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+	opts := workflow.ChildWorkflowOptions{
 		WorkflowID: EnvironmentID(in.Service, env),
 		// A cancelled or terminated release asks the environment to roll back.
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
 		StaticSummary:         fmt.Sprintf("%s %s → %s (release %s)", in.Service, in.Version, env, in.ReleaseID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(childAttrs(in, env)...),
-	})
+	}
+	if r.glance {
+		opts.StaticSummary = fmt.Sprintf("%s %s → %s", in.Service, in.Version, env)
+		opts.StaticDetails = environmentDetails(in)
+		opts.TypedSearchAttributes = temporal.NewSearchAttributes(append(childAttrs(in, env),
+			AttrBreakGlass.ValueSet(strconv.FormatBool(in.BreakGlass != nil)))...)
+	}
+	cctx := workflow.WithChildOptions(ctx, opts)
 	return workflow.ExecuteChildWorkflow(cctx, EnvironmentWorkflowName, in)
 }
 
@@ -206,6 +217,8 @@ func (r *release) refresh(ctx workflow.Context) {
 		step = cur.CurrentStep
 		if cur.Paused {
 			state = StatePaused
+		} else if r.glance {
+			state = cur.glanceState(state)
 		}
 	}
 	upsertChanged(ctx, AttrStatus, state)

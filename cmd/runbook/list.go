@@ -29,7 +29,7 @@ func newListCmd(a *app) *cobra.Command {
 	f := &v.filter
 	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
 	cmd.Flags().StringVar(&f.Environment, "env", "", "only runs in this environment")
-	cmd.Flags().StringVar(&f.Status, "status", "", "only this status (running, paused, succeeded, rolled-back, failed)")
+	cmd.Flags().StringVar(&f.Status, "status", "", "only this status (running, waiting, held, paused, succeeded, rolled-back, rollback-incomplete, failed)")
 	cmd.Flags().StringVar(&f.Risk, "risk", "", "only releases assessed at this risk level (low, medium, high)")
 	cmd.Flags().BoolVar(&f.BreakGlass, "break-glass", false, "only emergency (break-glass) releases")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -320,7 +321,11 @@ func detailsOf(in workflows.ReleaseInput) string {
 	if in.BreakGlass != nil {
 		s += " · BREAK-GLASS: " + in.BreakGlass.Reason
 	}
-	return s
+	ids := make([]string, len(in.Runbook.Environments))
+	for i, e := range in.Runbook.Environments {
+		ids[i] = workflows.EnvironmentID(in.Runbook.Service, e.Name)
+	}
+	return s + "\n\n" + workflows.UpdateHelp(workflows.ReleaseID(in.Runbook.Service, in.Version), ids)
 }
 
 // releaseAttrs are the search attributes a release starts with; an
@@ -328,8 +333,7 @@ func detailsOf(in workflows.ReleaseInput) string {
 func releaseAttrs(in workflows.ReleaseInput) []temporal.SearchAttributeUpdate {
 	attrs := []temporal.SearchAttributeUpdate{workflows.AttrService.ValueSet(in.Runbook.Service),
 		workflows.AttrVersion.ValueSet(in.Version), workflows.AttrStatus.ValueSet(workflows.StatePending)}
-	if in.BreakGlass != nil {
-		attrs = append(attrs, workflows.AttrBreakGlass.ValueSet("true"))
-	}
+	// Set both ways, so a list can be filtered on either.
+	attrs = append(attrs, workflows.AttrBreakGlass.ValueSet(strconv.FormatBool(in.BreakGlass != nil)))
 	return attrs
 }

@@ -1,0 +1,111 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBlockingLine(t *testing.T) {
+	deadline := time.Date(2026, 12, 8, 4, 1, 30, 0, time.UTC)
+	gate := func(approvers ...string) EnvironmentStatus {
+		return EnvironmentStatus{State: StateRunning, CurrentStep: "change-manager", Steps: []StepStatus{
+			{Name: "verify-artifact", State: StateSucceeded},
+			{Name: "change-manager", State: StateWaiting, Gate: &GateStatus{
+				Name: "change-manager", State: StateWaiting, Approvers: approvers, MinApprovals: 2,
+				Deadline: deadline, Approvals: []Decision{{Actor: "dave"}},
+			}},
+		}}
+	}
+	cases := []struct {
+		name string
+		st   EnvironmentStatus
+		want string
+	}{
+		{"gate", gate("alice", "bob", "group:release-managers"),
+			"WAITING: gate change-manager — 1 approval(s) from alice, bob or group:release-managers by 2026-12-08 04:01 UTC — runbook approve R --gate change-manager"},
+		{"gate open to all", gate(),
+			"WAITING: gate change-manager — 1 approval(s) from anyone but the requester by 2026-12-08 04:01 UTC — runbook approve R --gate change-manager"},
+		{"freeze", EnvironmentStatus{State: StateRunning, CurrentStep: "deploy", Steps: []StepStatus{
+			{Name: "deploy", State: StateWaiting, Detail: "held by freeze-3 (holiday); lift it with: runbook freeze lift freeze-3 --reason ..."}}},
+			"HELD: step deploy held by freeze-3 (holiday); lift it with: runbook freeze lift freeze-3 --reason ..."},
+		{"window", EnvironmentStatus{State: StateRunning, CurrentStep: "release-window", Steps: []StepStatus{
+			{Name: "release-window", State: StateWaiting, Detail: "waiting for window, opens 09:00"}}},
+			"HELD: step release-window — waiting for window, opens 09:00"},
+		{"migration", EnvironmentStatus{State: StateRunning, CurrentStep: "schema", Steps: []StepStatus{
+			{Name: "schema", Kind: "migrate", State: StateWaiting, Detail: "migration 002 failed; decide: runbook migrate retry R"}}},
+			"WAITING: step schema — migration 002 failed; decide: runbook migrate retry R"},
+		{"paused", EnvironmentStatus{State: StateRunning, Paused: true, PausedBy: "carol"},
+			"PAUSED by carol — runbook resume R"},
+		{"inconclusive", EnvironmentStatus{State: StateRunning, Paused: true, PausedBy: holdByAnalysis,
+			Traffic: &TrafficStatus{Hold: "analysis inconclusive: p99 no data"}},
+			"PAUSED by analysis — analysis inconclusive: p99 no data — runbook resume R | runbook promote R | runbook abort R"},
+		{"rolling back", EnvironmentStatus{State: StateRollingBack, Reason: "SLO breach", Compensations: []CompensationStatus{
+			{Step: "canary", Action: "weights back", State: StateDone}, {Step: "schema", Action: "down to 3", State: StateCompensating}}},
+			"ROLLING BACK: compensation 2 of 2 (schema: down to 3) — SLO breach"},
+		{"running", EnvironmentStatus{State: StateRunning, CurrentStep: "deploy", Steps: []StepStatus{{Name: "deploy", State: StateRunning}}}, ""},
+		{"ended", EnvironmentStatus{State: StateSucceeded}, ""},
+	}
+	for _, c := range cases {
+		if got := c.st.Blocking("R"); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestGlanceState(t *testing.T) {
+	gate := EnvironmentStatus{State: StateRunning, CurrentStep: "g", Steps: []StepStatus{
+		{Name: "g", State: StateWaiting, Gate: &GateStatus{Name: "g", State: StateWaiting}}}}
+	frozen := EnvironmentStatus{State: StateRunning, CurrentStep: "d", Steps: []StepStatus{
+		{Name: "d", State: StateWaiting, Detail: "held by freeze-1"}}}
+	running := EnvironmentStatus{State: StateRunning, CurrentStep: "d", Steps: []StepStatus{{Name: "d", State: StateRunning}}}
+	for st, want := range map[*EnvironmentStatus]string{&gate: StateWaiting, &frozen: StateHeld, &running: StateRunning} {
+		if got := st.glanceState(StateRunning); got != want {
+			t.Errorf("%+v: %s, want %s", st.Steps, got, want)
+		}
+	}
+}
+
+func TestReleaseSummaryOpensWithTheBlockingLine(t *testing.T) {
+	env := EnvironmentStatus{Name: "production", State: StateRunning, CurrentStep: "g", Steps: []StepStatus{
+		{Name: "g", State: StateWaiting, Gate: &GateStatus{Name: "g", State: StateWaiting, Approvers: []string{"bob"}, MinApprovals: 1}}}}
+	s := ReleaseStatus{ReleaseID: "release/x/1", Service: "x", Version: "1", State: StateRunning,
+		CurrentEnvironment: "production", Environments: []EnvironmentStatus{env}}
+	first, _, _ := strings.Cut(s.Summary(), "\n")
+	if want := "**production: WAITING: gate g — 1 approval(s) from bob — runbook approve release/x/1 --gate g**"; first != want {
+		t.Errorf("first line %q, want %q", first, want)
+	}
+}
+
+func TestStepRowsFitTheDetailsFrame(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	var b strings.Builder
+	writeSteps(&b, []StepStatus{
+		{Name: "verify-artifact", Kind: "verify-artifact", State: StateSucceeded, Detail: "app matches " + digest + " (12 bytes)"},
+		{Name: "gate", Kind: "approval", State: StateWaiting, Detail: "waiting", Gate: &GateStatus{State: StateWaiting, Approvers: []string{"bob", "carol"}}},
+		{Name: "deploy", State: StatePending},
+		{Name: "check", State: StatePending},
+	})
+	out := b.String()
+	for _, want := range []string{"app matches sha256:0123456789ab… (12 bytes)", "waiting — approvers: bob or carol", "\nnext: deploy → check\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, digest) || strings.Contains(out, "| deploy |") {
+		t.Errorf("a full digest or a row for a step not started:\n%s", out)
+	}
+}
+
+func TestShortDigestsLeavesOtherTextAlone(t *testing.T) {
+	for in, want := range map[string]string{
+		"no digest":          "no digest",
+		"sha256:abc (short)": "sha256:abc (short)",
+		"sha256:XYZ":         "sha256:XYZ",
+		"a sha256:" + strings.Repeat("a", 64) + " b sha256:" + strings.Repeat("b", 64): "a sha256:aaaaaaaaaaaa… b sha256:bbbbbbbbbbbb…",
+	} {
+		if got := shortDigests(in); got != want {
+			t.Errorf("shortDigests(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
