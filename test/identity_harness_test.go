@@ -24,7 +24,7 @@ import (
 // --as names (or the default actor). So the e2e tests decide as verified
 // people, the way a team does, and the trust tests can sign as one person
 // and claim to be another.
-var people = []string{"alice", "bob", "cab", "carol", "dana", "dave", "erin", "frank", "mallory", "rita", "sre", "chaos", "e2e"}
+var people = []string{"alice", "bob", "cab", "carol", "dana", "dave", "erin", "frank", "mallory", "rita", "sre", "chaos", "e2e", "bench"}
 
 // slackPrincipal is the worker's Slack key in the allowed signers.
 const slackPrincipal = "runbook-worker"
