@@ -17,23 +17,47 @@ import (
 	"github.com/runbookhq/runbook/internal/testenv"
 )
 
-// Frame names the document a query runs in: Top is the page itself, In(sel)
-// the document of the first iframe matching the CSS selector sel in the
-// page. The iframe is looked up again on every query, so a frame the page
-// re-renders (a new srcdoc) is still found.
-type Frame struct{ iframe string }
+// Frame names the document a query runs in: Top is the page itself, In and
+// Under an iframe's document. The iframe is looked up again on every query,
+// so a frame the page re-renders is still found.
+type Frame struct {
+	desc string
+	// find is a JavaScript expression that yields the iframe element, or
+	// null while there is none.
+	find string
+}
 
 // Top is the page's own document.
 var Top = Frame{}
 
-// In is the document of the first iframe in the page matching sel.
-func In(iframe string) Frame { return Frame{iframe: iframe} }
+// In is the document of the first iframe in the page matching the CSS
+// selector sel.
+func In(sel string) Frame {
+	return Frame{desc: "iframe " + sel, find: "document.querySelector(" + jsString(sel) + ")"}
+}
+
+// Under is the document of the iframe in the section of the first heading
+// (h1 to h6) whose text is heading: the first iframe after it in document
+// order and before the next heading. The Temporal UI renders each User
+// Metadata section as a heading and a markdown iframe (or a "No details
+// available" paragraph), with no attribute telling the sections apart.
+func Under(heading string) Frame {
+	return Frame{desc: "iframe under heading " + jsString(heading), find: fmt.Sprintf(underJS, jsString(heading))}
+}
+
+const underJS = `(() => {
+  const hs = [...document.querySelectorAll("h1,h2,h3,h4,h5,h6")];
+  const i = hs.findIndex(e => e.textContent.trim() === %s);
+  if (i < 0) return null;
+  const after = (a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+  return [...document.querySelectorAll("iframe")].find(f => after(hs[i], f) && !(hs[i + 1] && after(hs[i + 1], f))) || null;
+})()`
 
 func (f Frame) String() string {
-	if f.iframe == "" {
+	if f.find == "" {
 		return "page"
 	}
-	return "iframe " + f.iframe
+	return f.desc
 }
 
 // errNoFrame is returned while the iframe is not (yet) in the page.
@@ -58,8 +82,8 @@ func (b *Browser) Eval(f Frame, expression string, out any) error {
 	defer cancel()
 	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		p := runtime.EvaluateParams{Expression: expression, ReturnByValue: ptr(true)}
-		if f.iframe != "" {
-			id, err := frameContext(ctx, t, f.iframe)
+		if f.find != "" {
+			id, err := frameContext(ctx, t, f)
 			if err != nil {
 				return err
 			}
@@ -79,12 +103,10 @@ func (b *Browser) Eval(f Frame, expression string, out any) error {
 	}))
 }
 
-// frameContext returns an execution context in the document of the first
-// iframe matching sel in the page.
-func frameContext(ctx context.Context, t *chromedp.Target, sel string) (runtime.ExecutionContextID, error) {
-	el, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{
-		Expression: "document.querySelector(" + jsString(sel) + ")",
-	})
+// frameContext returns an execution context in the document of the frame's
+// iframe.
+func frameContext(ctx context.Context, t *chromedp.Target, f Frame) (runtime.ExecutionContextID, error) {
+	el, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{Expression: f.find})
 	if err != nil {
 		return 0, err
 	}
@@ -92,7 +114,7 @@ func frameContext(ctx context.Context, t *chromedp.Target, sel string) (runtime.
 		return 0, &chromedp.ExceptionError{ExceptionDetails: el.ExceptionDetails}
 	}
 	if el.Result.ObjectID == "" {
-		return 0, fmt.Errorf("%w %s", errNoFrame, sel)
+		return 0, fmt.Errorf("%w: %s", errNoFrame, f)
 	}
 	defer func() {
 		_, _ = cdp.Call(ctx, t, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: el.Result.ObjectID})
@@ -102,11 +124,11 @@ func frameContext(ctx context.Context, t *chromedp.Target, sel string) (runtime.
 		return 0, err
 	}
 	if node.Node.FrameID == "" {
-		return 0, fmt.Errorf("%s is a %s, not an iframe with a document", sel, node.Node.NodeName)
+		return 0, fmt.Errorf("%s is a %s, not an iframe with a document", f, node.Node.NodeName)
 	}
 	w, err := cdp.Call(ctx, t, page.CreateIsolatedWorld, page.CreateIsolatedWorldParams{FrameID: node.Node.FrameID, WorldName: "webui"})
 	if err != nil {
-		return 0, fmt.Errorf("iframe %s: %w", sel, err)
+		return 0, fmt.Errorf("%s: %w", f, err)
 	}
 	return w.ExecutionContextID, nil
 }
@@ -163,6 +185,27 @@ func (b *Browser) Place(f Frame, text string) (Placement, error) {
 	var p Placement
 	err := b.Eval(f, fmt.Sprintf(placeJS, jsString(text)), &p)
 	return p, err
+}
+
+// WaitInView polls until text lies in the frame's viewport (see Place) and
+// returns where; after timeout it fails the test with the last placement
+// and saves a screenshot. It polls because a frame's height and content can
+// settle after the page has loaded.
+func (b *Browser) WaitInView(f Frame, text string, timeout time.Duration) Placement {
+	b.t.Helper()
+	var last Placement
+	var lastErr error
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	err := testenv.Poll(ctx, func(context.Context) (bool, error) {
+		last, lastErr = b.Place(f, text)
+		return lastErr == nil && last.InView, nil
+	})
+	if err != nil {
+		b.Screenshot("not-in-view")
+		b.t.Fatalf("%s: %q is not visible without scrolling within %s: %+v (last error %v)", f, text, timeout, last, lastErr)
+	}
+	return last
 }
 
 // placeJS finds the text node holding %s, measures the text itself with a

@@ -18,6 +18,9 @@ import (
 // cell. It logs a console error once the frame is there.
 const framed = `<!doctype html><html><body style="margin:0">
 <h1 id="title">Release checkout</h1>
+<h3>Summary</h3><iframe srcdoc="<p>the summary</p>" style="height:40px"></iframe>
+<h3>Details</h3><p>No details available</p>
+<h3>Current Details</h3>
 <iframe id="details" sandbox style="height:120px;width:600px;border:0" srcdoc="
 <body style='margin:0;font:16px sans-serif'>
 <p>FIRST ROW</p>
@@ -55,6 +58,15 @@ func TestBrowserFramesVisibilityConsole(t *testing.T) {
 	got := b.WaitText(frame, "body", "LAST ROW", 10*time.Second)
 	if !strings.Contains(got, "FIRST ROW") {
 		t.Errorf("frame text %q lacks FIRST ROW", got)
+	}
+	if got := b.WaitText(Under("Summary"), "body", "the summary", 10*time.Second); strings.Contains(got, "ROW") {
+		t.Errorf("Under(Summary) read the details frame: %q", got)
+	}
+	if got := b.WaitText(Under("Current Details"), "body", "LAST ROW", 10*time.Second); strings.Contains(got, "summary") {
+		t.Errorf("Under(Current Details) read the summary frame: %q", got)
+	}
+	if got, err := b.Text(Under("Details"), "body"); err == nil {
+		t.Errorf("Under(Details), a section without an iframe, read %q; want an error", got)
 	}
 	if _, err := b.Text(In("#nope"), "body"); err == nil {
 		t.Errorf("reading a missing iframe: want an error")
