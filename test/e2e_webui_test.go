@@ -93,6 +93,9 @@ func TestWebUIReleaseAtGate(t *testing.T) {
 	summary := fmt.Sprintf("%s 5.0.1 by alice: staging → production", r.service)
 	b.WaitText(webui.Under("Summary"), "body", summary, uiTimeout)
 	b.WaitText(webui.Under("Current Details"), "body", "production: running (step change-manager)", uiTimeout)
+	if p, err := b.Place(webui.Under("Current Details"), "waiting for approval at gate change-manager"); err == nil && !p.InView {
+		t.Logf("issue 16, not yet visible without scrolling in the release's current details: what production waits for %+v", p)
+	}
 	b.Screenshot("release-user-metadata")
 	readWarnings = append(readWarnings, warningsSince(b, from)...)
 

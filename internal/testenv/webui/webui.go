@@ -23,8 +23,8 @@ import (
 	"github.com/runbookhq/runbook/internal/testenv"
 )
 
-// Window is the browser's window size: a laptop screen, the one an SRE
-// opens the UI on.
+// Window is the browser's window and the page's viewport: a laptop
+// screen, the one an SRE opens the UI on.
 const Window = "1440x900"
 
 const windowWidth, windowHeight = 1440, 900
@@ -91,7 +91,9 @@ func Start(t testing.TB) *Browser {
 	// context (a timeout there would stop the browser), so the deadline is
 	// a watchdog that cancels it instead.
 	watchdog := time.AfterFunc(startTimeout, cancel)
-	err = chromedp.Do(ctx, chromedp.Navigate("about:blank"))
+	// The window size includes the browser's own bars in headless mode
+	// too; the page's viewport is set to the full size explicitly.
+	err = chromedp.Do(ctx, chromedp.EmulateViewport(windowWidth, windowHeight), chromedp.Navigate("about:blank"))
 	watchdog.Stop()
 	if err != nil {
 		t.Fatalf("start %s: %v", bin, err)

@@ -101,8 +101,8 @@ func TestBrowserFramesVisibilityConsole(t *testing.T) {
 	if p, err := b.Place(frame, "BOX HIDDEN"); err != nil || p.InView || p.ClippedBy != "div#box" {
 		t.Errorf("Place(BOX HIDDEN) = %+v, %v; want hidden by div#box", p, err)
 	}
-	if p, err := b.Place(Top, "Release checkout"); err != nil || !p.InView {
-		t.Errorf("Place(title in page) = %+v, %v; want in view", p, err)
+	if p, err := b.Place(Top, "Release checkout"); err != nil || !p.InView || p.Height != windowHeight {
+		t.Errorf("Place(title in page) = %+v, %v; want in view in a %d px viewport", p, err, windowHeight)
 	}
 
 	// Console events arrive on their own; wait for the exception, the last.
