@@ -15,6 +15,7 @@ REQUIRED=(
 	"prometheus prometheus"
 	"ssh-keygen openssh-client"
 	"ssh-agent openssh-client"
+	"chromium chromium"
 )
 
 present() {

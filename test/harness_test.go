@@ -26,6 +26,7 @@ import (
 
 	"github.com/runbookhq/runbook/internal/devstack"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/testenv"
 )
 
 // updateHistories makes the tests that finish a release export its workflow
@@ -217,7 +218,19 @@ func startStack() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: -1, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace}})
+	// The Web UI runs too, on its own free port, for the tests that look at
+	// it in a browser (e2e_webui_test.go). Another process can take the
+	// probed port before the server binds it, so a start is tried again
+	// with a new one.
+	var srv *devstack.Server
+	err = testenv.Retry(func() error {
+		ui, err := testenv.FreePort()
+		if err != nil {
+			return err
+		}
+		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace}})
+		return err
+	})
 	if err != nil {
 		stack.err = fmt.Errorf("%w\n%s", err, tail(stack.serverLog, 40))
 		return
