@@ -71,7 +71,7 @@ func TestDeployApproveSucceed(t *testing.T) {
 	}
 	// The Web UI answers "what is it waiting for, and who can move it" on
 	// its first line, on the release and on the environment.
-	waiting := []string{"WAITING: gate release-manager — 1 approval(s) from bob or carol by ", " UTC — runbook approve " + id + " --gate release-manager"}
+	waiting := []string{"WAITING: gate release-manager — 1 approval(s) from bob or carol by ", " UTC —** `runbook approve " + id + " --gate release-manager`"}
 	assertBlockingFirst(t, id, append([]string{"production: "}, waiting...)...)
 	assertBlockingFirst(t, env(t, st, "production").WorkflowID, waiting...)
 	// The list filters on it: RunbookStatus says waiting while a person holds it.

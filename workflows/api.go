@@ -449,7 +449,7 @@ func isFinal(state string) bool {
 func (s ReleaseStatus) Summary() string {
 	var b strings.Builder
 	if line := s.blockingRelease(); line != "" {
-		fmt.Fprintf(&b, "**%s**\n\n", line)
+		b.WriteString(blockingMarkdown(line) + "\n\n")
 	}
 	fmt.Fprintf(&b, "**%s %s** — %s", s.Service, s.Version, s.State)
 	if s.Reason != "" {

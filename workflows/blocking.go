@@ -32,7 +32,8 @@ func (s EnvironmentStatus) glanceState(state string) string {
 // environmentDetails are an environment's static details in the Web UI:
 // what it deploys and the Updates it takes.
 func environmentDetails(in EnvironmentInput) string {
-	s := fmt.Sprintf("release %s · owner %s · artifact %s", in.ReleaseID, in.Owner, in.Artifact.Reference)
+	// IDs in code spans: the UI's markdown typesets "1/5" as a fraction.
+	s := fmt.Sprintf("release `%s` · owner %s · artifact `%s`", in.ReleaseID, in.Owner, in.Artifact.Reference)
 	if d := cmp.Or(in.Digest, in.Artifact.Digest); d != "" {
 		s += " · digest " + shortDigests(d)
 	}
@@ -159,6 +160,17 @@ func (s ReleaseStatus) blockingRelease() string {
 		return e.Name + ": " + line
 	}
 	return ""
+}
+
+// blockingMarkdown renders the blocking line in bold with its command in a
+// code span, so the Web UI's markdown shows the IDs in it as typed (it
+// typesets "1/5" as a fraction) and a person can copy the command.
+func blockingMarkdown(line string) string {
+	i := strings.Index(line, "runbook ")
+	if i < 0 {
+		return "**" + line + "**"
+	}
+	return "**" + strings.TrimRight(line[:i], " ") + "** `" + line[i:] + "`"
 }
 
 // shortDigests shortens every sha256 digest in s to its first 12 hex

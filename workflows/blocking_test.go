@@ -72,7 +72,7 @@ func TestReleaseSummaryOpensWithTheBlockingLine(t *testing.T) {
 	s := ReleaseStatus{ReleaseID: "release/x/1", Service: "x", Version: "1", State: StateRunning,
 		CurrentEnvironment: "production", Environments: []EnvironmentStatus{env}}
 	first, _, _ := strings.Cut(s.Summary(), "\n")
-	if want := "**production: WAITING: gate g — 1 approval(s) from bob — runbook approve release/x/1 --gate g**"; first != want {
+	if want := "**production: WAITING: gate g — 1 approval(s) from bob —** `runbook approve release/x/1 --gate g`"; first != want {
 		t.Errorf("first line %q, want %q", first, want)
 	}
 }
@@ -87,7 +87,11 @@ func TestStepRowsFitTheDetailsFrame(t *testing.T) {
 		{Name: "check", State: StatePending},
 	})
 	out := b.String()
-	for _, want := range []string{"app matches sha256:0123456789ab… (12 bytes)", "waiting — approvers: bob or carol", "\nnext: deploy → check\n"} {
+	if got, want := laterSteps([]StepStatus{{Name: "a", State: StateSucceeded}, {Name: "deploy", State: StatePending},
+		{Name: "check", State: StatePending}, {Name: "x", State: StateNotReached}}), " · next: deploy → check · not reached: x"; got != want {
+		t.Errorf("laterSteps = %q, want %q", got, want)
+	}
+	for _, want := range []string{"app matches sha256:0123456789ab… (12 bytes)", "waiting — approvers: bob or carol"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}

@@ -152,7 +152,7 @@ func (e *environment) startProgress(ctx workflow.Context) {
 func (e *environment) details() string {
 	var b strings.Builder
 	if line := e.status.Blocking(e.in.ReleaseID); line != "" {
-		fmt.Fprintf(&b, "**%s**\n\n", line)
+		b.WriteString(blockingMarkdown(line) + "\n\n")
 	}
 	fmt.Fprintf(&b, "**%s %s → %s**: %s", e.in.Service, e.in.Version, e.status.Name, e.status.State)
 	if e.status.Paused {
@@ -161,6 +161,7 @@ func (e *environment) details() string {
 	if e.status.Reason != "" {
 		fmt.Fprintf(&b, " — %s", e.status.Reason)
 	}
+	b.WriteString(laterSteps(e.status.Steps))
 	for _, f := range e.flags() {
 		fmt.Fprintf(&b, "\n\n**⚠ %s**", f)
 	}
@@ -191,19 +192,14 @@ func (e *environment) details() string {
 	return b.String()
 }
 
-// writeSteps renders the steps as a table, the steps not started yet on one
-// line after it: the details frame of the Web UI is small, and the running
-// or failed step's row must fit in it whole. Digests are shortened.
+// writeSteps renders the steps that started as a table (the ones not
+// started yet are one line, laterSteps): the details frame of the Web UI is
+// small, and the running or failed step's row must fit in it whole.
+// Digests are shortened, and a waiting gate names its approvers.
 func writeSteps(b *strings.Builder, steps []StepStatus) {
 	b.WriteString("\n\n| step | kind | state | detail |\n|---|---|---|---|\n")
-	var next, notReached []string
 	for _, s := range steps {
-		switch s.State {
-		case StatePending:
-			next = append(next, s.Name)
-			continue
-		case StateNotReached:
-			notReached = append(notReached, s.Name)
+		if s.State == StatePending || s.State == StateNotReached {
 			continue
 		}
 		detail := s.Detail
@@ -215,12 +211,28 @@ func writeSteps(b *strings.Builder, steps []StepStatus) {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, strings.ReplaceAll(shortDigests(detail), "|", "/"))
 	}
+}
+
+// laterSteps names, for the header line, the steps still to come and the
+// ones a failure means will never run.
+func laterSteps(steps []StepStatus) string {
+	var next, notReached []string
+	for _, s := range steps {
+		switch s.State {
+		case StatePending:
+			next = append(next, s.Name)
+		case StateNotReached:
+			notReached = append(notReached, s.Name)
+		}
+	}
+	out := ""
 	if len(next) > 0 {
-		fmt.Fprintf(b, "\nnext: %s\n", strings.Join(next, " → "))
+		out += " · next: " + strings.Join(next, " → ")
 	}
 	if len(notReached) > 0 {
-		fmt.Fprintf(b, "\nnot reached: %s\n", strings.Join(notReached, ", "))
+		out += " · not reached: " + strings.Join(notReached, ", ")
 	}
+	return out
 }
 
 // upsertAttrs keeps the search attributes current, writing only changes so

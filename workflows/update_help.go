@@ -35,7 +35,7 @@ func UpdateHelp(release string, envWorkflowIDs []string) string {
 	var b strings.Builder
 	b.WriteString("**Decisions** are Updates on the environment's workflow")
 	if len(envWorkflowIDs) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(envWorkflowIDs, ", "))
+		fmt.Fprintf(&b, " (`%s`)", strings.Join(envWorkflowIDs, "`, `"))
 	}
 	fmt.Fprintf(&b, ". From a terminal: `runbook approve %[1]s`, `runbook abort %[1]s --reason …` (signed with your key). "+
 		"In environments with `identity: signed` the Web UI cannot sign: use the CLI or the Slack buttons there.\n\n", release)
