@@ -72,8 +72,8 @@ func TestDeployApproveSucceed(t *testing.T) {
 	// The Web UI answers "what is it waiting for, and who can move it" on
 	// its first line, on the release and on the environment.
 	waiting := []string{"WAITING: gate release-manager — 1 approval(s) from bob or carol by ", " UTC —** `runbook approve " + id + " --gate release-manager`"}
-	assertBlockingFirst(t, id, append([]string{"production: "}, waiting...)...)
-	assertBlockingFirst(t, env(t, st, "production").WorkflowID, waiting...)
+	assertBlockingFirst(t, r, id, append([]string{"production: "}, waiting...)...)
+	assertBlockingFirst(t, r, env(t, st, "production").WorkflowID, waiting...)
 	// The list filters on it: RunbookStatus says waiting while a person holds it.
 	// (Visibility follows the workflow a moment later: poll.)
 	eventually(t, "runbook list --status waiting shows "+id, func() bool {
@@ -245,11 +245,11 @@ func assertListed(t *testing.T, r *rig, id string) {
 
 // currentDetails reads a running workflow's current details, what the Web
 // UI shows on its page, through the SDK's built-in metadata query.
-func currentDetails(t *testing.T, workflowID string) string {
+func currentDetails(t *testing.T, r *rig, workflowID string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	v, err := requireStack(t).QueryWorkflow(ctx, workflowID, "", "__temporal_workflow_metadata")
+	v, err := r.rc.Temporal.QueryWorkflow(ctx, workflowID, "", "__temporal_workflow_metadata")
 	if err != nil {
 		t.Fatalf("metadata of %s: %v", workflowID, err)
 	}
@@ -262,9 +262,9 @@ func currentDetails(t *testing.T, workflowID string) string {
 
 // assertBlockingFirst checks that a workflow's details open with the line
 // that says what it waits for.
-func assertBlockingFirst(t *testing.T, workflowID string, want ...string) {
+func assertBlockingFirst(t *testing.T, r *rig, workflowID string, want ...string) {
 	t.Helper()
-	first, _, _ := strings.Cut(currentDetails(t, workflowID), "\n")
+	first, _, _ := strings.Cut(currentDetails(t, r, workflowID), "\n")
 	for _, w := range want {
 		if !strings.Contains(first, w) {
 			t.Errorf("%s: first line of the details is %q, want it to contain %q", workflowID, first, w)

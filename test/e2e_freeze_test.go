@@ -101,6 +101,16 @@ func TestFreezeInFlightAndBreakGlass(t *testing.T) {
 	if got := rec.requests("/production"); len(got) != 0 {
 		t.Fatalf("production was changed during the freeze: %v", paths(got))
 	}
+	// At a glance: the Web UI's first line on the release and on the
+	// environment says what holds it and how to lift it, and the list
+	// filters on held.
+	held := []string{"HELD: step deploy held by freeze " + frz + " ", "`runbook freeze lift " + frz}
+	assertBlockingFirst(t, r, id, append([]string{"production: "}, held...)...)
+	assertBlockingFirst(t, r, env(t, st, "production").WorkflowID, held...)
+	eventually(t, "runbook list --status held shows "+id, func() bool {
+		res := runCLIQuiet(r.env, "list", "--service", r.service, "--status", workflows.StateHeld)
+		return res.code == 0 && strings.Contains(res.stdout, id)
+	})
 	if out := r.mustCLI("freeze", "list").stdout; !strings.Contains(out, frz) || !strings.Contains(out, "holiday peak") {
 		t.Errorf("freeze list:\n%s", out)
 	}

@@ -91,6 +91,19 @@ func TestRejectRollsBackInReverse(t *testing.T) {
 	if stg.State != workflows.StateRolledBack {
 		t.Errorf("staging is %s, want rolled-back", stg.State)
 	}
+	// The Web UI's details of the ended environment: nothing blocks it any
+	// more, its first line is its final state, and the rollback plan says
+	// what each undo read back.
+	details := currentDetails(t, r, stg.WorkflowID)
+	if first, _, _ := strings.Cut(details, "\n"); strings.Contains(first, "WAITING") || !strings.Contains(first, "→ staging**: rolled-back") {
+		t.Errorf("first line of the rolled-back environment's details: %q", first)
+	}
+	if !strings.Contains(details, "**Rollback plan**") || strings.Count(details, "(done) — read back: hook answered 200") != 3 {
+		t.Errorf("rolled-back environment's details lack the read-back rollback plan:\n%s", details)
+	}
+	if rel, _, _ := strings.Cut(currentDetails(t, r, id), "\n"); strings.Contains(rel, "WAITING") {
+		t.Errorf("the ended release still says it waits: %q", rel)
+	}
 	var order []string
 	for _, c := range stg.Compensations {
 		order = append(order, c.Step)
