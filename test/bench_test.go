@@ -362,15 +362,20 @@ func (s *slackWorker) waitGateMessage(b *testing.B, n int) slackfake.Call {
 }
 
 // bareApprove sends the approve Update straight to the environment run the
-// button names, as `runbook approve` does after finding it.
+// button names, signed as `runbook approve` signs it after finding it.
 func (s *slackWorker) bareApprove(b *testing.B, value string) {
 	route, err := slackacts.DecodeRoute(value)
 	if err != nil {
 		b.Fatal(err)
 	}
+	in := workflows.DecisionInput{Gate: route.Gate, Actor: "alice", Channel: "cli"}
+	if in.Proof, err = s.r.rc.Signer.Sign(context.Background(),
+		workflows.DecisionClaim(route.EnvWorkflowID, route.EnvRunID, true, in), in.Actor); err != nil {
+		b.Fatal(err)
+	}
 	h, err := s.r.rc.Temporal.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
 		WorkflowID: route.EnvWorkflowID, RunID: route.EnvRunID, UpdateName: workflows.UpdateApprove,
-		Args:         []any{workflows.DecisionInput{Gate: route.Gate, Actor: "alice", Channel: "cli"}},
+		Args:         []any{in},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
