@@ -134,10 +134,10 @@ func TestDeployApproveSucceed(t *testing.T) {
 
 	c := stack.client
 	assertKeptLastEnvironment(t, c, id, "production")
-	// Captured again under new names since the at-a-glance change (the
+	// Captured again under new names since progress by phase (the
 	// earlier captures stay, replayed as they were).
-	exportHistory(t, c, id, "", "release-at-a-glance-approved")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-at-a-glance-approved")
+	exportHistory(t, c, id, "", "release-progress-phases-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-progress-phases-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and
@@ -261,14 +261,27 @@ func currentDetails(t *testing.T, r *rig, workflowID string) string {
 }
 
 // assertBlockingFirst checks that a workflow's details open with the line
-// that says what it waits for.
+// that says what it waits for. A release learns it from its environment's
+// signal, a moment after the environment itself: poll.
 func assertBlockingFirst(t *testing.T, r *rig, workflowID string, want ...string) {
 	t.Helper()
-	first, _, _ := strings.Cut(currentDetails(t, r, workflowID), "\n")
-	for _, w := range want {
-		if !strings.Contains(first, w) {
-			t.Errorf("%s: first line of the details is %q, want it to contain %q", workflowID, first, w)
+	var first string
+	has := func() bool {
+		first, _, _ = strings.Cut(currentDetails(t, r, workflowID), "\n")
+		for _, w := range want {
+			if !strings.Contains(first, w) {
+				return false
+			}
 		}
+		return true
+	}
+	deadline := time.Now().Add(pollDeadline)
+	for !has() {
+		if time.Now().After(deadline) {
+			t.Errorf("%s: first line of the details is %q after %s, want it to contain all of %q", workflowID, first, pollDeadline, want)
+			return
+		}
+		time.Sleep(pollInterval)
 	}
 }
 

@@ -236,6 +236,11 @@ type EnvironmentStatus struct {
 	Identity string `json:"identity,omitempty"`
 	// Requester is who asked for the release, as verified.
 	Requester *identity.Identity `json:"requester-identity,omitempty"`
+	// PhasesOnly says the environment sends its release a snapshot only
+	// when its phase changes (progressPhasesChange): the release's copy
+	// of the steps may lag, and clients read them from the environment
+	// itself (releases.Client.Status does).
+	PhasesOnly bool `json:"phases-only,omitempty"`
 }
 
 // Leftover is one effect of a step that a rollback did not undo: what the
@@ -464,8 +469,8 @@ func (s ReleaseStatus) Summary() string {
 	b.WriteString("\n\n")
 	for _, e := range s.Environments {
 		fmt.Fprintf(&b, "- %s: %s", e.Name, e.State)
-		if e.CurrentStep != "" && !isFinal(e.State) {
-			fmt.Fprintf(&b, " (step %s)", e.CurrentStep)
+		if step := e.knownStep(); step != "" && !isFinal(e.State) {
+			fmt.Fprintf(&b, " (step %s)", step)
 		}
 		if e.Risk != nil {
 			fmt.Fprintf(&b, " — risk %s", e.Risk)

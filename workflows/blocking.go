@@ -149,6 +149,16 @@ func (s EnvironmentStatus) step(name string) *StepStatus {
 	return nil
 }
 
+// knownStep is the step the release can name from its copy of the status:
+// the current one, or with progress by phase only the step that blocks
+// (other steps move on without telling the release).
+func (s EnvironmentStatus) knownStep() string {
+	if s.PhasesOnly && s.Blocking("") == "" {
+		return ""
+	}
+	return s.CurrentStep
+}
+
 // blockingRelease is the blocking line of the release's running
 // environment, "" when nothing waits.
 func (s ReleaseStatus) blockingRelease() string {

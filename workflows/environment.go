@@ -31,6 +31,8 @@ type environment struct {
 	// coalesce is set when progress goes to the parent once per workflow
 	// task (startProgress); dirty marks a snapshot not sent yet.
 	coalesce, dirty bool
+	// sentPhase is the phase of the last snapshot sent (PhasesOnly).
+	sentPhase string
 	// auditSeq numbers audit records so their IDs are stable on replay.
 	auditSeq int
 	// outputs are the provision step's non-sensitive outputs, for

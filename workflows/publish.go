@@ -115,6 +115,13 @@ func (e *environment) publish(ctx workflow.Context) {
 		return
 	}
 	if e.coalesce {
+		if e.status.PhasesOnly {
+			phase := e.status.phase()
+			if phase == e.sentPhase {
+				return
+			}
+			e.sentPhase = phase
+		}
 		e.dirty = true // sent by the progress coroutine, once per workflow task
 		return
 	}
@@ -128,6 +135,24 @@ func (e *environment) publish(ctx workflow.Context) {
 // replay with one signal per publish.
 const progressChange = "coalesce-progress"
 
+// progressPhasesChange versions progress by phase: an environment signals
+// its release only when its phase changes (phase), not at every step, so
+// the release's history shows children, gates and timers rather than
+// progress; clients read the steps from the environment's own query.
+const progressPhasesChange = "progress-phases"
+
+// phase is what the release must learn at once: the state, a pause, what
+// blocks the environment (the Web UI's first line and RunbookStatus), the
+// risk level and whether audit records wait for the store. Step progress
+// is not part of it.
+func (s EnvironmentStatus) phase() string {
+	risk := ""
+	if s.Risk != nil {
+		risk = s.Risk.Level
+	}
+	return fmt.Sprintf("%s|%t|%s|%s|%s|%d", s.State, s.Paused, s.PausedBy, s.Blocking(""), risk, s.AuditPending)
+}
+
 // startProgress sends the parent at most one progress signal per workflow
 // task: publish only marks the status dirty, and a coroutine, which runs
 // once the main one blocks, sends the latest snapshot. Several publishes in
@@ -138,6 +163,7 @@ func (e *environment) startProgress(ctx workflow.Context) {
 		return
 	}
 	e.coalesce = true
+	e.status.PhasesOnly = workflow.GetVersion(ctx, progressPhasesChange, workflow.DefaultVersion, 1) >= 1
 	// Disconnected: the rollback after a cancellation reports progress too.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {

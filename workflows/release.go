@@ -214,7 +214,7 @@ func (r *release) refresh(ctx workflow.Context) {
 	workflow.SetCurrentDetails(ctx, r.status.Summary())
 	state, step := r.status.State, ""
 	if cur, ok := r.status.Current(); ok && !r.status.Finished() {
-		step = cur.CurrentStep
+		step = cur.knownStep()
 		if cur.Paused {
 			state = StatePaused
 		} else if r.glance {

@@ -162,6 +162,7 @@ func (c *Client) Status(ctx context.Context, id string) (workflows.ReleaseStatus
 		return st, fmt.Errorf("decode status of %s: %w", id, err)
 	}
 	if !st.Finished() {
+		c.addLiveEnvironment(ctx, &st)
 		c.addLiveRounds(ctx, &st)
 	}
 	return st, nil

@@ -9,6 +9,28 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
+// addLiveEnvironment replaces the release's copy of the running
+// environment with the environment's own status when it is newer: an
+// environment that reports by phase (PhasesOnly) tells its release little
+// between phases. An environment that cannot answer (it just closed, its
+// worker is busy) leaves the copy as it was.
+func (c *Client) addLiveEnvironment(ctx context.Context, st *workflows.ReleaseStatus) {
+	for i := range st.Environments {
+		e := &st.Environments[i]
+		if e.Name != st.CurrentEnvironment || e.WorkflowID == "" || e.RunID == "" {
+			continue
+		}
+		v, err := c.Temporal.QueryWorkflow(ctx, e.WorkflowID, e.RunID, workflows.QueryStatus)
+		if err != nil {
+			return
+		}
+		var live workflows.EnvironmentStatus
+		if v.Get(&live) == nil && live.RunID == e.RunID && live.Revision >= e.Revision {
+			*e = live
+		}
+	}
+}
+
 // addLiveRounds adds the analysis rounds of a bake still running to the
 // current environment's traffic status. The workflow only learns a bake's
 // rounds when the bake ends; until then they are in the Bake activity's
