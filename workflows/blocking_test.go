@@ -113,3 +113,34 @@ func TestShortDigestsLeavesOtherTextAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestPhaseIgnoresStepProgress: moving from step to step is no news for
+// the release; waiting at a gate, a pause or a new state is.
+func TestPhaseIgnoresStepProgress(t *testing.T) {
+	base := EnvironmentStatus{State: StateRunning, CurrentStep: "a", Steps: []StepStatus{
+		{Name: "a", State: StateRunning}, {Name: "g", State: StatePending, Gate: &GateStatus{Name: "g", State: StatePending}}}}
+	moved := base
+	moved.Steps = []StepStatus{{Name: "a", State: StateSucceeded, Detail: "done"}, {Name: "g", State: StatePending, Gate: &GateStatus{Name: "g", State: StatePending}}}
+	moved.Revision = 7
+	if base.phase() != moved.phase() {
+		t.Errorf("a step's progress changed the phase: %q → %q", base.phase(), moved.phase())
+	}
+	waiting := moved
+	waiting.CurrentStep = "g"
+	waiting.Steps = []StepStatus{moved.Steps[0], {Name: "g", State: StateWaiting, Gate: &GateStatus{Name: "g", State: StateWaiting}}}
+	paused := moved
+	paused.Paused, paused.PausedBy = true, "carol"
+	ended := moved
+	ended.State = StateSucceeded
+	for name, s := range map[string]EnvironmentStatus{"gate": waiting, "pause": paused, "end": ended} {
+		if s.phase() == moved.phase() {
+			t.Errorf("%s did not change the phase %q", name, s.phase())
+		}
+	}
+	if waiting.PhasesOnly = true; waiting.knownStep() != "g" {
+		t.Errorf("a release names the blocking step")
+	}
+	if moved.PhasesOnly = true; moved.knownStep() != "" {
+		t.Errorf("a release named step %q it may no longer be at", moved.knownStep())
+	}
+}
