@@ -46,10 +46,17 @@ func environmentDetails(in EnvironmentInput) string {
 	return s + "\n\n" + UpdateHelp(in.ReleaseID, []string{EnvironmentID(in.Service, in.Env.Name)})
 }
 
+// glanceTime is how a deadline reads at a glance.
+const glanceTime = "2006-01-02 15:04 UTC"
+
 // gateTimerSummary names what a gate's timer waits for, and until when.
 func gateTimerSummary(g *GateStatus) string {
-	return fmt.Sprintf("gate %s waits for %d approval(s) from %s until %s", g.Name,
-		max(1, g.MinApprovals-len(g.Approvals)), GateApprovers(g), g.Deadline.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("gate %s waits for %s until %s", g.Name, gateNeeds(g), g.Deadline.UTC().Format(glanceTime))
+}
+
+// gateNeeds says how many approvals the gate still needs, and from whom.
+func gateNeeds(g *GateStatus) string {
+	return fmt.Sprintf("%d approval(s) from %s", max(1, g.MinApprovals-len(g.Approvals)), GateApprovers(g))
 }
 
 // Blocking is the one line that says what the environment waits for and
@@ -93,9 +100,9 @@ func (s EnvironmentStatus) Blocking(release string) string {
 // gateLine says how many approvals the gate still needs, from whom, by
 // when, and the command that gives one.
 func gateLine(g *GateStatus, release string) string {
-	line := fmt.Sprintf("WAITING: gate %s — %d approval(s) from %s", g.Name, max(1, g.MinApprovals-len(g.Approvals)), GateApprovers(g))
+	line := fmt.Sprintf("WAITING: gate %s — %s", g.Name, gateNeeds(g))
 	if !g.Deadline.IsZero() {
-		line += " by " + g.Deadline.UTC().Format("2006-01-02 15:04 UTC")
+		line += " by " + g.Deadline.UTC().Format(glanceTime)
 	}
 	return line + fmt.Sprintf(" — runbook approve %s --gate %s", release, g.Name)
 }
