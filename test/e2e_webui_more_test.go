@@ -55,7 +55,7 @@ func TestWebUIReleaseHeldByFreeze(t *testing.T) {
 	if !strings.Contains(table, "deploy\thttp-check\twaiting\theld by freeze "+frz) {
 		t.Errorf("environment's current details: no waiting row for deploy held by %s:\n%s", frz, table)
 	}
-	logPlace(t, b, details, "deploy\t")
+	waitRowInView(t, b, details, "deploy", workflows.StateWaiting)
 	b.Screenshot("environment-held-user-metadata")
 	warnings = append(warnings, warningsSince(b, from)...)
 	if len(warnings) > 0 {
@@ -88,6 +88,9 @@ func TestWebUIRolledBackCanary(t *testing.T) {
 	}
 	prod := env(t, st, "production")
 	failed := failedStep(t, prod)
+	if failed.Name != "canary" {
+		t.Errorf("the step that failed is %s (%s), want canary", failed.Name, failed.Error)
+	}
 
 	b := webui.Start(t)
 	from := uiPage(t, b, prod.WorkflowID, prod.RunID, "user-metadata")
@@ -112,15 +115,16 @@ func TestWebUIRolledBackCanary(t *testing.T) {
 	}
 }
 
-// failedStep is the environment's one failed step.
+// failedStep is the step whose failure ended the environment: the one
+// with an error. Once rolled back its state is compensated, not failed.
 func failedStep(t *testing.T, e workflows.EnvironmentStatus) workflows.StepStatus {
 	t.Helper()
 	for _, s := range e.Steps {
-		if s.State == workflows.StateFailed {
+		if s.Error != "" {
 			return s
 		}
 	}
-	t.Fatalf("%s has no failed step: %+v", e.Name, e.Steps)
+	t.Fatalf("%s has no step with an error: %+v", e.Name, e.Steps)
 	return workflows.StepStatus{}
 }
 
@@ -147,13 +151,6 @@ func runIDOf(t *testing.T, c client.Client, id string) string {
 		t.Fatalf("describe %s: %v", id, err)
 	}
 	return d.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-}
-
-// logPlace logs where text lies in the frame, for the report.
-func logPlace(t *testing.T, b *webui.Browser, f webui.Frame, text string) {
-	t.Helper()
-	p, err := b.Place(f, text)
-	t.Logf("%q: %+v (%v)", text, p, err)
 }
 
 // rowInViewJS finds the table row whose first cell is %s and reports
