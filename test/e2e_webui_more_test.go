@@ -44,6 +44,12 @@ func TestWebUIReleaseHeldByFreeze(t *testing.T) {
 	details := webui.Under("Current Details")
 	b.WaitInView(details, "production: "+held, uiTimeout)
 	b.WaitInView(details, lift, uiTimeout)
+	// The release's own line for production, under the blocking line.
+	if p, err := b.Place(details, "production: running"); err != nil || !p.Found {
+		t.Errorf("the held release's current details lack production's line (%v)", err)
+	} else if !p.InView {
+		t.Logf("issue 16, not yet visible without scrolling in the release's current details: %q %+v", "production: running", p)
+	}
 	b.Screenshot("release-held-user-metadata")
 	warnings := warningsSince(b, from)
 
@@ -153,10 +159,11 @@ func runIDOf(t *testing.T, c client.Client, id string) string {
 	return d.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 }
 
-// rowInViewJS finds the table row whose first cell is %s and reports
-// whether the cells of its first column and of column %d (0-based) lie
-// inside the frame's viewport and every box around them that clips: what
-// a person sees of the row without scrolling.
+// rowInViewJS finds the table row whose first cell is %s and reports, for
+// its first cell, its cell in column %d (0-based) and its last cell, what
+// hides the cell's text ("" when nothing: it lies inside the frame's
+// viewport and every box around it that clips), that is, what a person
+// sees of the row without scrolling.
 const rowInViewJS = `(() => {
   const row = [...document.querySelectorAll("tr")].find(tr => tr.cells.length > %[2]d && tr.cells[0].innerText.trim() === %[1]s);
   if (!row) return {Found: false};
@@ -172,7 +179,8 @@ const rowInViewJS = `(() => {
     }
     return out({top: 0, left: 0, bottom: innerHeight, right: innerWidth}) ? "viewport" : "";
   };
-  return {Found: true, Text: row.innerText, Name: vis(row.cells[0]), State: vis(row.cells[%[2]d])};
+  const last = row.cells[row.cells.length - 1];
+  return {Found: true, Text: row.innerText, Name: vis(row.cells[0]), State: vis(row.cells[%[2]d]), Detail: vis(last)};
 })()`
 
 // waitRowInView polls until the step table's row of step, with state in
@@ -182,8 +190,8 @@ func waitRowInView(t *testing.T, b *webui.Browser, f webui.Frame, step, state st
 	t.Helper()
 	const stateColumn = 2 // step | kind | state | detail
 	var last struct {
-		Found             bool
-		Text, Name, State string
+		Found                     bool
+		Text, Name, State, Detail string
 	}
 	var lastErr error
 	quoted, _ := json.Marshal(step)
@@ -199,4 +207,7 @@ func waitRowInView(t *testing.T, b *webui.Browser, f webui.Frame, step, state st
 			f, step, state, uiTimeout, last, last.Name, last.State, lastErr)
 	}
 	t.Logf("row of step %s in view: %q", step, last.Text)
+	if last.Detail != "" {
+		t.Logf("issue 16, not yet visible without scrolling: the detail of step %s's row, clipped by %s", step, last.Detail)
+	}
 }
