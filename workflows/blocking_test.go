@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runbookhq/runbook/activities/metrics"
 )
 
 func TestBlockingLine(t *testing.T) {
@@ -142,5 +144,25 @@ func TestPhaseIgnoresStepProgress(t *testing.T) {
 	}
 	if moved.PhasesOnly = true; moved.knownStep() != "" {
 		t.Errorf("a release named step %q it may no longer be at", moved.knownStep())
+	}
+}
+
+func TestCodeCommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"held by freeze f-1 (x); lift it with: runbook freeze lift f-1 --reason ...": "held by freeze f-1 (x); lift it with: `runbook freeze lift f-1 --reason ...`",
+		"the runbook says nothing": "the runbook says nothing",
+	} {
+		if got := codeCommand(in); got != want {
+			t.Errorf("codeCommand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTrafficRoundsShowTheDecisiveOnce(t *testing.T) {
+	var b strings.Builder
+	last := metrics.MeasureResult{Round: 3, Verdict: "fail"}
+	writeTraffic(&b, &TrafficStatus{Weights: map[string]int{}, Rounds: []metrics.MeasureResult{{Round: 2, Verdict: "pass"}, last}, Decisive: &last})
+	if n := strings.Count(b.String(), "| 3 | fail |"); n != 1 {
+		t.Errorf("the decisive round shows %d times:\n%s", n, b.String())
 	}
 }

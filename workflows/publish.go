@@ -3,6 +3,7 @@ package workflows
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -202,7 +203,9 @@ func (e *environment) details() string {
 		writeTraffic(&b, tr)
 	}
 	if len(e.status.Compensations) > 0 {
-		b.WriteString("\n**Rollback plan**\n")
+		// A blank line after the heading, or the UI's markdown runs the
+		// numbered list into the heading's paragraph.
+		b.WriteString("\n**Rollback plan**\n\n")
 		for i, c := range e.status.Compensations {
 			fmt.Fprintf(&b, "%d. %s: %s (%s)", i+1, c.Step, c.Action, c.State)
 			if c.ReadBack != "" {
@@ -235,8 +238,21 @@ func writeSteps(b *strings.Builder, steps []StepStatus) {
 		if g := s.Gate; g != nil && g.State == StateWaiting {
 			detail += " — approvers: " + GateApprovers(g)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, strings.ReplaceAll(shortDigests(detail), "|", "/"))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, codeCommand(strings.ReplaceAll(shortDigests(detail), "|", "/")))
 	}
+}
+
+// commandRE finds a runbook command a detail tells a person to run.
+var commandRE = regexp.MustCompile(`runbook (freeze|migrate|approve|reject|resume|promote|abort|traffic|drift|status) `)
+
+// codeCommand puts the command at the end of a detail in a code span, so
+// the UI's markdown shows it as typed ("--reason" would become a dash).
+func codeCommand(detail string) string {
+	loc := commandRE.FindStringIndex(detail)
+	if loc == nil {
+		return detail
+	}
+	return detail[:loc[0]] + "`" + detail[loc[0]:] + "`"
 }
 
 // laterSteps names, for the header line, the steps still to come and the
@@ -316,8 +332,8 @@ func writeTraffic(b *strings.Builder, tr *TrafficStatus) {
 		fmt.Fprintf(b, "\n**Held:** %s\n", tr.Hold)
 	}
 	rounds := tr.Rounds
-	if tr.Decisive != nil {
-		rounds = append(slices.Clone(rounds), *tr.Decisive)
+	if d := tr.Decisive; d != nil && (len(rounds) == 0 || rounds[len(rounds)-1].Round != d.Round) {
+		rounds = append(slices.Clone(rounds), *d)
 	}
 	if len(rounds) == 0 {
 		return
