@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -138,8 +137,7 @@ func failedStep(t *testing.T, e workflows.EnvironmentStatus) workflows.StepStatu
 func uiPageIn(t *testing.T, b *webui.Browser, ns, id, runID, tab string) int {
 	t.Helper()
 	before := len(b.Console())
-	u := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/%s", stack.server.UIURL, ns, url.PathEscape(id), runID, tab)
-	if err := b.Open(u); err != nil {
+	if err := b.Open(workflowURLIn(ns, id, runID, tab)); err != nil {
 		t.Fatal(err)
 	}
 	b.WaitText(webui.Top, "[data-testid=workflow-id-heading]", id, uiTimeout)

@@ -49,10 +49,9 @@ const uiTimeout = 30 * time.Second
 // parseWarning is what the Web UI logs when it cannot decode a payload.
 const parseWarning = "Could not parse payload"
 
-// workflowURL is the Web UI's page of one workflow run, on one tab
-// (history, user-metadata, search-attributes, ...).
-func workflowURL(id, runID, tab string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/%s", stack.server.UIURL, namespace, url.PathEscape(id), runID, tab)
+// workflowURLIn is a workflow run's tab in the Web UI, in namespace ns.
+func workflowURLIn(ns, id, runID, tab string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/%s", stack.server.UIURL, ns, url.PathEscape(id), runID, tab)
 }
 
 // uiPage opens one tab of a workflow run in the browser and waits until the
@@ -60,13 +59,7 @@ func workflowURL(id, runID, tab string) string {
 // before, so a check can look at this page's messages only.
 func uiPage(t *testing.T, b *webui.Browser, id, runID, tab string) int {
 	t.Helper()
-	before := len(b.Console())
-	if err := b.Open(workflowURL(id, runID, tab)); err != nil {
-		t.Fatal(err)
-	}
-	b.WaitText(webui.Top, "[data-testid=workflow-id-heading]", id, uiTimeout)
-	b.WaitText(webui.Top, "[aria-selected=true][role=tab]", "", uiTimeout)
-	return before
+	return uiPageIn(t, b, namespace, id, runID, tab)
 }
 
 // TestWebUIReleaseAtGate opens a release waiting at a production gate in the
@@ -184,11 +177,5 @@ func warningsSince(b *webui.Browser, n int) []string {
 // releaseRunID returns the run ID of the release's workflow.
 func releaseRunID(t *testing.T, id string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := stack.client.DescribeWorkflow(ctx, id, "")
-	if err != nil {
-		t.Fatalf("describe %s: %v", id, err)
-	}
-	return d.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	return runIDOf(t, stack.client, id)
 }
