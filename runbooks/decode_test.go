@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,14 +46,22 @@ environments:
     database: {url: "env:DB_URL", driver: postgres, migrations: ./migrations}
     traffic:
       provider: haproxy
-      options: {socket: /run/haproxy.sock}
+      options: {socket: /run/haproxy.sock, backend: app}
       slots:
         blue: {url: "http://127.0.0.1:8081", server: app-blue}
         green: {url: "http://127.0.0.1:8082", server: app-green}
       rollback: gradual
-    metrics: {provider: prometheus, options: {address: "http://127.0.0.1:9090"}}
+    metrics:
+      provider: prometheus
+      options: {address: "http://127.0.0.1:9090"}
+      preset: haproxy
+      templates:
+        queue: {description: queue depth, value: "max(queue{slot='${slot}'}[${window}])", count: "sum(increase(req{slot='${slot}'}[${window}]))", min-count: 20}
+        errors-5xx: {bad: "sum(rate(e{slot='${slot}'}[${window}]))", total: "sum(rate(r{slot='${slot}'}[${window}]))", absent-bad-is-zero: true}
     slos:
       - {name: errors, error-ratio: 0.01, window: 1m}
+      - {name: queue, template: queue, max: 100}
+      - {name: errors-own, error-ratio: 0.02, template: errors-5xx}
       - {name: latency, latency: {percentile: 99.5, max: 300ms}}
       - {name: cpu, query: "max(cpu{slot='${slot}'})", max: 0.8}
       - {name: p50, compare: {query: "lat{slot='${slot}'}", min-samples: 5, alpha: 0.01, step: 5s}}
@@ -92,7 +101,7 @@ environments:
 
 func everyFieldWant() *Runbook {
 	f, no := 0.01, false
-	p995, cpuMax := 99.5, 0.8
+	p995, cpuMax, queueMax, f2 := 99.5, 0.8, 100.0, 0.02
 	slots := func() map[string]map[string]string { return map[string]map[string]string{"a": nil, "b": nil} }
 	return &Runbook{
 		APIVersion: "runbook/v1", Service: "checkout", Owner: "team-payments", Description: "Checkout API",
@@ -105,14 +114,20 @@ func everyFieldWant() *Runbook {
 			Approvals: []Approval{{Name: "mgr", Approvers: []string{"alice", "bob"}, MinApprovals: 2, Timeout: Duration(time.Hour), Instructions: "look"}},
 			Infra:     &Infra{Module: "./infra", Vars: map[string]string{"size": "small", "slot": "${slot}"}, OnRollback: "destroy"},
 			Database:  &Database{URL: "env:DB_URL", Driver: "postgres", Migrations: "./migrations"},
-			Traffic: &Traffic{Provider: "haproxy", Options: map[string]string{"socket": "/run/haproxy.sock"},
+			Traffic: &Traffic{Provider: "haproxy", Options: map[string]string{"socket": "/run/haproxy.sock", "backend": "app"},
 				Slots: map[string]map[string]string{
 					"blue":  {"url": "http://127.0.0.1:8081", "server": "app-blue"},
 					"green": {"url": "http://127.0.0.1:8082", "server": "app-green"},
 				}, Rollback: "gradual"},
-			Metrics: &Metrics{Provider: "prometheus", Options: map[string]string{"address": "http://127.0.0.1:9090"}},
+			Metrics: &Metrics{Provider: "prometheus", Options: map[string]string{"address": "http://127.0.0.1:9090"}, Preset: "haproxy",
+				Templates: map[string]MetricTemplate{
+					"queue":      {Description: "queue depth", Value: "max(queue{slot='${slot}'}[${window}])", Count: "sum(increase(req{slot='${slot}'}[${window}]))", MinCount: 20},
+					"errors-5xx": {Bad: "sum(rate(e{slot='${slot}'}[${window}]))", Total: "sum(rate(r{slot='${slot}'}[${window}]))", AbsentBadIsZero: true},
+				}},
 			SLOs: []SLO{
 				{Name: "errors", ErrorRatio: &f, Window: Duration(time.Minute)},
+				{Name: "queue", Template: "queue", Max: &queueMax},
+				{Name: "errors-own", ErrorRatio: &f2, Template: "errors-5xx"},
 				{Name: "latency", Latency: &Latency{Percentile: p995, Max: Duration(300 * time.Millisecond)}},
 				{Name: "cpu", Query: "max(cpu{slot='${slot}'})", Max: &cpuMax},
 				{Name: "p50", Compare: &Compare{Query: "lat{slot='${slot}'}", MinSamples: 5, Alpha: 0.01, Step: Duration(5 * time.Second)}},
@@ -162,7 +177,13 @@ func TestEveryFieldIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("everyField refused:\n%v", err)
 	}
-	if want := everyFieldWant(); !reflect.DeepEqual(rb, want) {
+	want := everyFieldWant()
+	// Parse adds the preset's templates under the runbook's own.
+	m := want.Environments[0].Metrics
+	own := m.Templates
+	m.Templates = PresetTemplates(&want.Environments[0])
+	maps.Copy(m.Templates, own)
+	if !reflect.DeepEqual(rb, want) {
 		t.Errorf("parsed\n%#v\nwant\n%#v", rb, want)
 	}
 	assertJSONRoundTrip(t, rb)

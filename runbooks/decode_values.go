@@ -127,7 +127,7 @@ func (d *decoder) text(r *yaml.Node, v reflect.Value, path, label string) bool {
 		d.c.addf(at(r), "%s: the tag %s is not supported here; write plain text", label, r.Tag)
 		return false
 	}
-	for _, msg := range variableProblems(r.Value) {
+	for _, msg := range variableProblems(path, r.Value) {
 		d.c.addf(at(r), "%s: %s", label, msg)
 	}
 	d.recordSlotUse(path, r.Value)

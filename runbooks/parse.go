@@ -59,6 +59,7 @@ func Parse(filename string, data []byte) (*Runbook, error) {
 	// After an aborted decode (alias bomb) the runbook is partial; checking
 	// it would only add noise to the one problem that matters.
 	if !d.aborted {
+		resolveTemplates(c, d.locs, filename, rb)
 		newValidator(c, d.locs, d.slotUses).runbook(rb)
 	}
 	if err := c.result(); err != nil {

@@ -168,12 +168,6 @@ type Traffic struct {
 	Rollback string `yaml:"rollback,omitempty" json:"rollback,omitempty" jsonschema:"enum=immediate,enum=gradual,description=immediate (default) moves all traffic back at once; gradual in four steps one second apart\\, for a cold stable side."`
 }
 
-// Metrics names the provider the SLO analysis reads from.
-type Metrics struct {
-	Provider string            `yaml:"provider" json:"provider" jsonschema:"required"` // enum: schema.go, from internal/providers
-	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Provider options (edge: url; prometheus: address; cloudwatch: region\\, endpoint); secrets only as env:NAME."`
-}
-
 // SLO is one success criterion analysed during traffic shifts. Exactly one
 // of error-ratio, latency, query, compare and burn-rate is set.
 type SLO struct {
@@ -185,6 +179,10 @@ type SLO struct {
 	Compare    *Compare  `yaml:"compare,omitempty" json:"compare,omitempty" jsonschema:"description=Canary versus baseline (Mann-Whitney U)."`
 	BurnRate   *BurnRate `yaml:"burn-rate,omitempty" json:"burn-rate,omitempty" jsonschema:"description=Error-budget burn rate over a short and a long window."`
 	Window     Duration  `yaml:"window,omitempty" json:"window,omitempty" jsonschema:"description=Time span each measurement covers (default: the analysis interval)."`
+	// Template names the metrics template the objective reads: with
+	// error-ratio, latency, burn-rate or compare it replaces the default
+	// (the objective's own name); alone, with max, it is the objective.
+	Template string `yaml:"template,omitempty" json:"template,omitempty" jsonschema:"description=Metrics template to read (metrics.templates); with error-ratio\\, latency\\, burn-rate or compare it replaces the default template of that name; alone with max it fails above max."`
 }
 
 // Latency is a latency-percentile objective.

@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -34,9 +35,7 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		}
 		s := &e.SLOs[i]
 		v.slo(sp, s)
-		if e.Metrics != nil && e.Metrics.Provider == "cloudwatch" {
-			v.cloudwatchSLO(sp, s)
-		}
+		v.sloTemplate(sp, e, s)
 		if e.Metrics != nil && e.Metrics.Provider == "edge" {
 			v.edgeSLO(sp, s)
 		}
@@ -61,10 +60,15 @@ func (v *validator) slo(path string, s *SLO) {
 			set = append(set, o)
 		}
 	}
+	// template alone is an objective (a template's value under max); next
+	// to another objective it names the template that one reads.
+	if v.has(path+".template") && (len(set) == 0 || slices.Contains(set, "query")) {
+		set = append(set, "template")
+	}
 	label := called("SLO", s.Name)
 	switch {
 	case len(set) == 0:
-		v.errf(path, "%s has no objective; add one of error-ratio, latency, query (with max), compare or burn-rate", label)
+		v.errf(path, "%s has no objective; add one of error-ratio, latency, query (with max), template (with max), compare or burn-rate", label)
 	case len(set) > 1:
 		v.errf(path, "%s has several objectives (%s); an SLO has exactly one, so split it into separate slos", label, strings.Join(set, ", "))
 	}
@@ -117,15 +121,20 @@ func (v *validator) latency(path string, l *Latency) {
 	}
 }
 
-// query checks a query objective: the query and its bound come together.
+// query checks a query or template objective: it and its bound come
+// together.
 func (v *validator) query(path string, s *SLO) {
-	qp, mp := path+".query", path+".max"
+	qp, mp, tp := path+".query", path+".max", path+".template"
 	hasQuery := v.has(qp)
+	alone := v.has(tp) && s.ErrorRatio == nil && s.Latency == nil && s.BurnRate == nil && s.Compare == nil && !hasQuery
 	if hasQuery && v.required(qp, "query", s.Query, "write the provider query, e.g. PromQL for prometheus") && s.Max == nil {
 		v.errf(qp, "query needs max, the highest passing value; add max: next to it, e.g. max: 0.5")
 	}
-	if v.has(mp) && !hasQuery {
-		v.c.addf(v.keyAt(mp), "max only bounds a query; add the query it bounds, or remove max")
+	if alone && v.required(tp, "template", s.Template, "name a template of metrics.templates") && s.Max == nil {
+		v.errf(tp, "template needs max, the highest passing value; add max: next to it, e.g. max: 0.5")
+	}
+	if v.has(mp) && !hasQuery && !alone {
+		v.c.addf(v.keyAt(mp), "max only bounds a query or a template's value; add the query it bounds, or remove max")
 	}
 }
 
@@ -135,7 +144,11 @@ func (v *validator) query(path string, s *SLO) {
 // target's value only, which would do the same.
 func (v *validator) compare(path string, c *Compare) {
 	qp := path + ".query"
-	if v.required(qp, "compare.query", c.Query, "write the query of one side, using ${slot} for the side's slot") {
+	if v.has(parent(path) + ".template") {
+		if v.has(qp) {
+			v.c.addf(v.keyAt(qp), "compare has both a query and a template; keep one (the template's value is measured on each side)")
+		}
+	} else if v.required(qp, "compare.query", c.Query, "write the query of one side, using ${slot} for the side's slot, or name a template with template:") {
 		switch refs := prefixedRefs(c.Query, VarSlotPrefix); {
 		case len(refs) > 0:
 			v.errf(qp, "compare.query uses ${%s%s}, which is the target slot's value on both sides; select each side with ${slot} (its slot's name) instead", VarSlotPrefix, refs[0])
@@ -173,20 +186,6 @@ func (v *validator) burnRate(path string, b *BurnRate) {
 		v.errf(hp, "burn-rate threshold is missing; add the burn rate that fails, e.g. threshold: 14.4")
 	case v.ok(hp) && b.Threshold <= 0:
 		v.errf(hp, "threshold %g must be more than 0, e.g. 14.4", b.Threshold)
-	}
-}
-
-// cloudwatchSLO refuses the objectives that read the edge proxy's request
-// metrics (error-ratio, latency, burn-rate): CloudWatch has other names for
-// them, so such an SLO could only ever be inconclusive.
-func (v *validator) cloudwatchSLO(path string, s *SLO) {
-	for _, k := range []struct {
-		key string
-		set bool
-	}{{"error-ratio", s.ErrorRatio != nil}, {"latency", s.Latency != nil}, {"burn-rate", s.BurnRate != nil}} {
-		if k.set && v.has(path+"."+k.key) {
-			v.c.addf(v.keyAt(path+"."+k.key), "%s reads the request metrics of runbook's edge proxy, which CloudWatch does not have; write a query SLO with its max instead, e.g. query: \"AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum:TargetGroup=${slot.target-group}\"", k.key)
-		}
 	}
 }
 

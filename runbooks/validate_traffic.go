@@ -44,6 +44,8 @@ func (v *validator) trafficSections(path string, e *Environment) {
 	if p := path + ".metrics"; e.Metrics != nil && v.ok(p) {
 		v.provider(p, "metrics", e.Metrics.Provider, providers.Metrics())
 		v.options(p+".options", "metrics", e.Metrics.Options)
+		v.metricsPreset(p, e.Metrics)
+		v.templates(p+".templates", e.Metrics.Templates)
 	}
 }
 

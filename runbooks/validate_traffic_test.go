@@ -198,7 +198,7 @@ func TestSLOProblems(t *testing.T) {
 		{"name twice", slo(tbSLO + "      - name: errors\n        error-ratio: 0.05\n"),
 			`t.yaml:20:15: SLO name "errors" is already used at line 18; the slos of an environment need distinct names (the status reports them by name)`, 0},
 		{"no objective", slo("      - name: errors\n        window: 1m\n"),
-			`t.yaml:18:9: SLO "errors" has no objective; add one of error-ratio, latency, query (with max), compare or burn-rate`, 0},
+			`t.yaml:18:9: SLO "errors" has no objective; add one of error-ratio, latency, query (with max), template (with max), compare or burn-rate`, 0},
 		{"two objectives", slo("      - name: errors\n        error-ratio: 0.01\n        burn-rate: {target: 0.99, long-window: 1h, threshold: 2}\n"),
 			`t.yaml:18:9: SLO "errors" has several objectives (error-ratio, burn-rate); an SLO has exactly one, so split it into separate slos`, 0},
 		{"error-ratio negative", slo("      - name: errors\n        error-ratio: -0.1\n"),
@@ -222,9 +222,9 @@ func TestSLOProblems(t *testing.T) {
 		{"query empty", slo("      - name: fds\n        query: \"\"\n        max: 10\n"),
 			`t.yaml:19:16: query is empty; write the provider query, e.g. PromQL for prometheus`, 0},
 		{"max without query", slo("      - name: errors\n        error-ratio: 0.01\n        max: 10\n"),
-			`t.yaml:20:9: max only bounds a query; add the query it bounds, or remove max`, 0},
+			`t.yaml:20:9: max only bounds a query or a template's value; add the query it bounds, or remove max`, 0},
 		{"compare query missing", slo("      - name: cmp\n        compare: {alpha: 0.05}\n"),
-			`t.yaml:19:18: compare.query is missing; write the query of one side, using ${slot} for the side's slot`, 0},
+			`t.yaml:19:18: compare.query is missing; write the query of one side, using ${slot} for the side's slot, or name a template with template:`, 0},
 		{"compare query without slot", slo("      - name: cmp\n        compare: {query: latency_seconds}\n"),
 			`t.yaml:19:26: compare.query does not use ${slot}; both sides would measure the same series, so select the side's slot with it`, 0},
 		{"compare query with a slot key", slo("      - name: cmp\n        compare: {query: \"x{port='${slot.port}'}\"}\n"),
@@ -362,34 +362,6 @@ func TestTrafficExampleIsValid(t *testing.T) {
 	c := e.Steps[2].Canary
 	if c == nil || len(c.Steps) != 4 || c.Steps[0].Weight != 5 || c.Steps[0].Bake.D() != 2*time.Minute || c.AnalysisInterval.D() != 10*time.Second {
 		t.Errorf("canary = %+v", c)
-	}
-}
-
-func TestCloudWatchNeedsQuerySLOs(t *testing.T) {
-	src := `api-version: runbook/v1
-service: shop
-owner: team
-artifact: {reference: file:///tmp/a, digest: sha256:0000000000000000000000000000000000000000000000000000000000000000}
-environments:
-  - name: production
-    traffic: {provider: alb, slots: {blue: {tg: a}, green: {tg: b}}}
-    metrics: {provider: cloudwatch}
-    slos:
-      - name: errors
-        error-ratio: 0.01
-      - name: fivexx
-        query: "AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum"
-        max: 5
-    steps:
-      - name: shift
-        all-at-once: {}
-`
-	_, err := Parse("rb.yaml", []byte(src))
-	if err == nil || !strings.Contains(err.Error(), "rb.yaml:11:9: error-ratio reads the request metrics of runbook's edge proxy") {
-		t.Fatalf("err = %v, want the error-ratio SLO refused at 11:9", err)
-	}
-	if strings.Count(err.Error(), "\n") != 0 {
-		t.Errorf("want exactly one problem (the query SLO is fine), got:\n%v", err)
 	}
 }
 

@@ -85,8 +85,10 @@ func Expand(s string, vars map[string]string) string {
 	return b.String()
 }
 
-// variableProblems explains each unknown or unclosed ${...} in s.
-func variableProblems(s string) []string {
+// variableProblems explains each unknown or unclosed ${...} in s, the text
+// at path: metric templates may also use the template variables.
+func variableProblems(path, s string) []string {
+	inTemplate := isTemplatePath(path)
 	var msgs []string
 	for {
 		i := strings.Index(s, "${")
@@ -97,11 +99,22 @@ func variableProblems(s string) []string {
 		if j < 0 {
 			return append(msgs, `"${" is not closed; write variables like ${version}`)
 		}
-		if name := s[i+2 : i+2+j]; !isKnownVariable(name) {
+		name := s[i+2 : i+2+j]
+		switch {
+		case isKnownVariable(name), inTemplate && contains(templateVariables, name):
+		case inTemplate:
+			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s, and in metric templates ${window}, ${quantile} and ${percentile}", name, knownVariablesHint))
+		default:
 			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s", name, knownVariablesHint))
 		}
 		s = s[i+3+j:]
 	}
+}
+
+// isTemplatePath reports whether the text at path is part of a metric
+// template, in a runbook or in an included template file.
+func isTemplatePath(path string) bool {
+	return strings.Contains(path, ".metrics.templates.") || strings.HasPrefix(path, "templates.")
 }
 
 // knownVariablesHint ends the message about an unknown variable.

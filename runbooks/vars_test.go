@@ -52,7 +52,7 @@ func TestVariableProblems(t *testing.T) {
 		{"ok ${version} then ${", []string{`"${" is not closed; write variables like ${version}`}},
 	}
 	for _, tt := range tests {
-		if got := variableProblems(tt.in); !reflect.DeepEqual(got, tt.want) {
+		if got := variableProblems("", tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("variableProblems(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

@@ -23,10 +23,10 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// haproxyCanaryRunbook is canaryRunbook with HAProxy as the router and two
-// query SLOs over HAProxy's exporter: the 5xx ratio and the average response
-// time of the target slot's server. HAProxy 2.6's exporter has no latency
-// histogram, so an average is the latency it can judge.
+// haproxyCanaryRunbook is canaryRunbook with HAProxy as the router and only
+// the built-in error-ratio and latency SLOs: the haproxy preset measures
+// them on HAProxy's exporter (the 5xx ratio and, as the exporter has no
+// latency histogram, the average response time of the slot's server).
 const haproxyCanaryRunbook = `api-version: runbook/v1
 service: {{.Service}}
 owner: team-e2e
@@ -53,11 +53,9 @@ environments:
         url: {{.X.Prometheus}}
     slos:
       - name: errors
-        query: 'sum(rate(haproxy_server_http_responses_total{proxy="{{.X.Backend}}",server="${slot}",code="5xx"}[$window])) / sum(rate(haproxy_server_http_responses_total{proxy="{{.X.Backend}}",server="${slot}"}[$window]))'
-        max: 0.05
+        error-ratio: 0.05
       - name: response-time
-        query: 'haproxy_server_response_time_average_seconds{proxy="{{.X.Backend}}",server="${slot}"}'
-        max: 0.5
+        latency: {percentile: 99, max: 500ms}
     infra:
       module: {{.X.Module}}
       vars:

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"maps"
 	"strconv"
 	"time"
@@ -13,17 +12,6 @@ import (
 // defaultCompareStep is the resolution of a compare check's observations.
 const defaultCompareStep = 5 * time.Second
 
-// PromQL over the edge proxy's own metrics, used by error-ratio, latency and
-// burn-rate SLOs when Prometheus scrapes the edge. %[1]q is the backend.
-const (
-	promErrorRatio = `sum(rate(edge_requests_total{backend=%[1]q,code_class="5xx"}[$window])) / sum(rate(edge_requests_total{backend=%[1]q}[$window]))` + promEnough
-	promLatency    = `histogram_quantile(%[2]s, sum by (le) (rate(edge_request_duration_seconds_bucket{backend=%[1]q}[$window])))` + promEnough
-	// promEnough drops the result (no data: inconclusive) when the window
-	// holds fewer than 10 requests, as the edge provider does: a ratio or a
-	// quantile over a handful of requests is noise.
-	promEnough = ` and on() (sum(increase(edge_requests_total{backend=%[1]q}[$window])) >= 10)`
-)
-
 // sloChecks turns the environment's SLOs into the checks of an analysis
 // round, measured on the target slot (and, for compare, the live one). Each
 // measurement covers the SLO's window, by default one analysis interval.
@@ -32,62 +20,95 @@ func (t *trafficKind) sloChecks(e *environment, interval time.Duration) []metric
 	if env.Metrics == nil || len(env.SLOs) == 0 {
 		return nil
 	}
+	templates := env.Metrics.Templates
+	if templates == nil {
+		// Releases started before templates travelled in the input
+		// measure with the preset their runbook would have had.
+		templates = runbooks.PresetTemplates(&env)
+	}
 	out := make([]metrics.Check, 0, len(env.SLOs))
 	for _, s := range env.SLOs {
-		c := sloCheck(s, env.Metrics.Provider, e.slots, e.vars(), s.Window.Or(interval))
+		c := sloCheck(s, templates, e.slots, e.vars(), s.Window.Or(interval))
 		c.Provider, c.Options = env.Metrics.Provider, env.Metrics.Options
 		out = append(out, c)
 	}
 	return out
 }
 
-// sloCheck builds the check of one SLO for provider. vars are the step
-// variables, ${slot} being the target slot.
-func sloCheck(s runbooks.SLO, provider string, slots *slotChoice, vars map[string]string, window time.Duration) metrics.Check {
+// sloCheck builds the check of one SLO from the environment's metric
+// templates. vars are the step variables, ${slot} being the target slot.
+func sloCheck(s runbooks.SLO, templates map[string]runbooks.MetricTemplate, slots *slotChoice, vars map[string]string, window time.Duration) metrics.Check {
 	c := metrics.Check{Name: s.Name}
 	q := metrics.Query{Window: window, Backend: slots.target}
+	named := func(def string) runbooks.MetricTemplate {
+		if s.Template != "" {
+			return templates[s.Template]
+		}
+		return templates[def]
+	}
 	switch {
 	case s.ErrorRatio != nil:
 		c.Kind, c.Max = metrics.KindErrorRatio, *s.ErrorRatio
-		q.Expr = errorRatioExpr(provider, slots.target)
+		fromTemplate(&c, &q, named(runbooks.TemplateErrorRatio), vars)
 	case s.Latency != nil:
 		c.Kind, c.Max = metrics.KindLatency, time.Duration(s.Latency.Max).Seconds()
-		q.Expr = latencyExpr(provider, slots.target, s.Latency.Percentile/100)
+		lv := maps.Clone(vars)
+		lv[runbooks.VarQuantile] = strconv.FormatFloat(s.Latency.Percentile/100, 'g', -1, 64)
+		lv[runbooks.VarPercentile] = strconv.FormatFloat(s.Latency.Percentile, 'g', -1, 64)
+		fromTemplate(&c, &q, named(runbooks.TemplateLatency), lv)
 	case s.Query != "":
 		c.Kind, c.Max = metrics.KindQuery, *s.Max
 		q.Expr = runbooks.Expand(s.Query, vars)
 	case s.Compare != nil:
-		c.Kind, c.MinSamples, c.Alpha = metrics.KindCompare, s.Compare.MinSamples, s.Compare.Alpha
-		q.Step = s.Compare.Step.Or(defaultCompareStep)
-		q.Expr = runbooks.Expand(s.Compare.Query, vars)
-		c.Baseline = q
-		c.Baseline.Backend = slots.live
-		baseVars := maps.Clone(vars)
-		baseVars[runbooks.VarSlot] = slots.live
-		c.Baseline.Expr = runbooks.Expand(s.Compare.Query, baseVars)
+		compareCheck(&c, &q, s, templates, slots, vars)
 	case s.BurnRate != nil:
 		c.Kind = metrics.KindBurnRate
 		c.SLOTarget, c.BurnThreshold = s.BurnRate.Target, s.BurnRate.Threshold
 		c.LongWindow = time.Duration(s.BurnRate.LongWindow)
-		q.Expr = errorRatioExpr(provider, slots.target)
+		fromTemplate(&c, &q, named(runbooks.TemplateErrorRatio), vars)
+	case s.Template != "" && s.Max != nil:
+		c.Kind, c.Max = metrics.KindQuery, *s.Max
+		fromTemplate(&c, &q, templates[s.Template], vars)
 	}
 	c.Query = q
 	return c
 }
 
-// errorRatioExpr is the 5xx ratio of backend in provider's language.
-func errorRatioExpr(provider, backend string) string {
-	if provider == "prometheus" {
-		return fmt.Sprintf(promErrorRatio, backend)
+// compareCheck fills a compare check: the query (or the template's value)
+// once per side, ${slot} being that side's slot.
+func compareCheck(c *metrics.Check, q *metrics.Query, s runbooks.SLO, templates map[string]runbooks.MetricTemplate, slots *slotChoice, vars map[string]string) {
+	expr := s.Compare.Query
+	if s.Template != "" {
+		expr = templates[s.Template].Value
 	}
-	return "error-ratio"
+	c.Kind, c.MinSamples, c.Alpha = metrics.KindCompare, s.Compare.MinSamples, s.Compare.Alpha
+	q.Step = s.Compare.Step.Or(defaultCompareStep)
+	q.Expr = runbooks.Expand(expr, vars)
+	c.Baseline = *q
+	c.Baseline.Backend = slots.live
+	baseVars := maps.Clone(vars)
+	baseVars[runbooks.VarSlot] = slots.live
+	c.Baseline.Expr = runbooks.Expand(expr, baseVars)
 }
 
-// latencyExpr is the q quantile (0..1) of backend's latency in seconds.
-func latencyExpr(provider, backend string, q float64) string {
-	qs := strconv.FormatFloat(q, 'g', -1, 64)
-	if provider == "prometheus" {
-		return fmt.Sprintf(promLatency, backend, qs)
+// fromTemplate sets what c measures from template t: a ratio of two
+// queries, or one query; and the count that makes too few requests
+// inconclusive. ${window} stays for the provider, which knows the window
+// it finally measures.
+func fromTemplate(c *metrics.Check, q *metrics.Query, t runbooks.MetricTemplate, vars map[string]string) {
+	x := func(s string) string { return runbooks.Expand(s, vars) }
+	switch t.Shape() {
+	case "ratio":
+		c.Ratio = &metrics.Ratio{Bad: x(t.Bad), Good: x(t.Good), Total: x(t.Total), AbsentBadIsZero: t.AbsentBadIsZero}
+	case "quantile":
+		q.Expr = x(t.Quantile)
+	case "value":
+		q.Expr = x(t.Value)
 	}
-	return "latency:" + qs
+	if t.Count != "" {
+		c.Count, c.MinCount = x(t.Count), float64(runbooks.DefaultMinCount)
+		if t.MinCount > 0 {
+			c.MinCount = float64(t.MinCount)
+		}
+	}
 }

@@ -47,6 +47,15 @@ type Check struct {
 	// Query is what to measure; for compare, the canary side; for burn-rate,
 	// an error ratio whose Window is the short window.
 	Query Query
+	// Ratio, when set, makes the checked value a ratio of two queries
+	// (error-ratio and burn-rate checks): Query gives the window, backend
+	// and step, Ratio the expressions.
+	Ratio *Ratio `json:",omitempty"`
+	// Count, when set, is the expression of the number of requests behind
+	// the answer over the same window; below MinCount the check is
+	// inconclusive, never a pass.
+	Count    string  `json:",omitempty"`
+	MinCount float64 `json:",omitempty"`
 	// Max is the highest passing value of threshold checks.
 	Max float64
 	// Baseline is the baseline side of a compare check. Both sides need raw
@@ -60,6 +69,15 @@ type Check struct {
 	SLOTarget     float64
 	LongWindow    time.Duration
 	BurnThreshold float64
+}
+
+// Ratio is a value measured as Bad/Total, or 1 - Good/Total.
+type Ratio struct {
+	Bad, Good, Total string
+	// AbsentBadIsZero counts an inconclusive Bad (no series yet) as zero
+	// when Total has data, for exporters that only create an error series
+	// at the first error.
+	AbsentBadIsZero bool `json:",omitempty"`
 }
 
 // MeasureInput is one analysis round.
@@ -172,6 +190,9 @@ func (a *Activities) measure(ctx context.Context, c Check) (Measurement, error) 
 	if err != nil {
 		return m, err
 	}
+	if c.Ratio == nil && c.Query.Expr == "" {
+		return m, invalid("check %q measures nothing: no query and no ratio (a metric template the runbook lacks?)", c.Name)
+	}
 	switch c.Kind {
 	case KindErrorRatio, KindLatency, KindQuery:
 		return a.threshold(ctx, p, c, m)
@@ -186,7 +207,7 @@ func (a *Activities) measure(ctx context.Context, c Check) (Measurement, error) 
 
 func (a *Activities) threshold(ctx context.Context, p Provider, c Check, m Measurement) (Measurement, error) {
 	m.Limit = c.Max
-	s, err := p.Query(ctx, c.Query)
+	s, err := checkValue(ctx, p, c, c.Query)
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
 	}
@@ -232,7 +253,7 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 		return m, invalid("burn-rate needs LongWindow > 0, 0 < SLOTarget < 1 and BurnThreshold > 0")
 	}
 	m.Limit = c.BurnThreshold
-	short, err := p.Query(ctx, c.Query)
+	short, err := checkValue(ctx, p, c, c.Query)
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
 	}
@@ -241,7 +262,7 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 	// The long window looks back on purpose: the budget burnt before this
 	// bake counts, so it is not cut at the bake's start.
 	lq.Since = time.Time{}
-	long, err := p.Query(ctx, lq)
+	long, err := checkValue(ctx, p, c, lq)
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
 	}
@@ -250,6 +271,61 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 	m.Verdict = BurnRateCheck(short.Value, long.Value, c.SLOTarget, c.BurnThreshold)
 	m.Detail = fmt.Sprintf("burn rate %g over %s, %g over %s, threshold %g", m.Value, c.Query.Window, m.Baseline, c.LongWindow, c.BurnThreshold)
 	return m, nil
+}
+
+// checkValue answers c's value over q's window: q itself, or the ratio of c's
+// two queries, once the count query (if any) says enough requests were
+// served for the answer to mean something.
+func checkValue(ctx context.Context, p Provider, c Check, q Query) (Sample, error) {
+	if c.Count != "" {
+		cq := q
+		cq.Expr, cq.Step = c.Count, 0
+		n, err := p.Query(ctx, cq)
+		if err != nil {
+			return Sample{}, fmt.Errorf("count: %w", err)
+		}
+		if !(n.Value >= c.MinCount) {
+			return Sample{}, Inconclusivef("%g requests in the window, fewer than the %g a verdict needs", n.Value, c.MinCount)
+		}
+	}
+	if c.Ratio == nil {
+		return p.Query(ctx, q)
+	}
+	return ratio(ctx, p, *c.Ratio, q)
+}
+
+// ratio answers Bad/Total (or 1 - Good/Total) over q's window. No
+// requests at all is inconclusive: 0/0 is not a healthy 0.
+func ratio(ctx context.Context, p Provider, r Ratio, q Query) (Sample, error) {
+	tq := q
+	tq.Expr = r.Total
+	total, err := p.Query(ctx, tq)
+	if err != nil {
+		return Sample{}, fmt.Errorf("total: %w", err)
+	}
+	if !(total.Value > 0) {
+		return Sample{}, Inconclusivef("no requests in the window (total %g)", total.Value)
+	}
+	nq := q
+	nq.Expr = r.Bad
+	if r.Bad == "" {
+		nq.Expr = r.Good
+	}
+	part, err := p.Query(ctx, nq)
+	switch {
+	case err == nil:
+	case r.Bad != "" && r.AbsentBadIsZero && errors.Is(err, ErrInconclusive):
+		part = Sample{At: total.At}
+	case r.Bad != "":
+		return Sample{}, fmt.Errorf("bad: %w", err)
+	default:
+		return Sample{}, fmt.Errorf("good: %w", err)
+	}
+	v := part.Value / total.Value
+	if r.Bad == "" {
+		v = 1 - v
+	}
+	return Sample{Value: v, At: total.At}, nil
 }
 
 // inconclusiveOr records an inconclusive provider answer in m (done, nil error)

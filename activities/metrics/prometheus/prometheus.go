@@ -34,6 +34,9 @@ const Name = "prometheus"
 // PromQL duration syntax, e.g. rate(x[$window]) -> rate(x[5m]).
 const WindowPlaceholder = "$window"
 
+// TemplateWindow is the metric templates' spelling of the same placeholder.
+const TemplateWindow = "${window}"
+
 // Provider runs instant (and, with Query.Step, range) queries.
 type Provider struct {
 	client api.Client
@@ -83,7 +86,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
-// Query evaluates q.Expr at now, with $window replaced by q.Window. The result
+// Query evaluates q.Expr at now, with $window and ${window} replaced by q.Window. The result
 // must be a scalar or a vector of exactly one series. NaN and an empty vector
 // are metrics.ErrInconclusive. With q.Step > 0 it runs a range query over the
 // last q.Window instead, one series expected, and fills Sample.Values with
@@ -99,11 +102,12 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 		return metrics.Sample{}, err
 	}
 	q.Window = window
-	if strings.Contains(expr, WindowPlaceholder) {
+	if strings.Contains(expr, WindowPlaceholder) || strings.Contains(expr, TemplateWindow) {
 		if q.Window <= 0 {
-			return metrics.Sample{}, fmt.Errorf("prometheus query %q uses %s but the window is not set", expr, WindowPlaceholder)
+			return metrics.Sample{}, fmt.Errorf("prometheus query %q uses %s but the window is not set", expr, TemplateWindow)
 		}
-		expr = strings.ReplaceAll(expr, WindowPlaceholder, Duration(q.Window))
+		d := Duration(q.Window)
+		expr = strings.ReplaceAll(strings.ReplaceAll(expr, TemplateWindow, d), WindowPlaceholder, d)
 	}
 	args := url.Values{"query": {expr}}
 	ep := "/api/v1/query"
