@@ -16,7 +16,14 @@ const defaultCompareStep = 5 * time.Second
 // round, measured on the target slot (and, for compare, the live one). Each
 // measurement covers the SLO's window, by default one analysis interval.
 func (t *trafficKind) sloChecks(e *environment, interval time.Duration) []metrics.Check {
-	env := e.in.Env
+	return SLOChecks(&e.in.Env, e.slots.target, e.slots.live, e.vars(), interval)
+}
+
+// SLOChecks are the checks of one analysis round of env's SLOs on the
+// target slot (live is a compare's baseline), with the step variables vars
+// (SLOVars): what a traffic step measures, and what `runbook slo check`
+// runs before a release relies on it. It is pure: workflows call it.
+func SLOChecks(env *runbooks.Environment, target, live string, vars map[string]string, interval time.Duration) []metrics.Check {
 	if env.Metrics == nil || len(env.SLOs) == 0 {
 		return nil
 	}
@@ -24,15 +31,35 @@ func (t *trafficKind) sloChecks(e *environment, interval time.Duration) []metric
 	if templates == nil {
 		// Releases started before templates travelled in the input
 		// measure with the preset their runbook would have had.
-		templates = runbooks.PresetTemplates(&env)
+		templates = runbooks.PresetTemplates(env)
 	}
+	slots := &slotChoice{target: target, live: live}
 	out := make([]metrics.Check, 0, len(env.SLOs))
 	for _, s := range env.SLOs {
-		c := sloCheck(s, templates, e.slots, e.vars(), s.Window.Or(interval))
+		c := sloCheck(s, templates, slots, vars, s.Window.Or(interval))
 		c.Provider, c.Options = env.Metrics.Provider, env.Metrics.Options
 		out = append(out, c)
 	}
 	return out
+}
+
+// SLOVars are the variables an SLO's queries read when target is the slot
+// measured and live the other: what a traffic step of a release of
+// version would give them. Outputs of a provision step are not known
+// outside a release, so templates should not read them.
+func SLOVars(service, version, artifact string, env *runbooks.Environment, target, live string) map[string]string {
+	v := map[string]string{
+		runbooks.VarVersion: version, runbooks.VarService: service,
+		runbooks.VarEnvironment: env.Name, runbooks.VarArtifact: artifact,
+		runbooks.VarSlot: target, runbooks.VarLiveSlot: live,
+	}
+	if env.Traffic != nil {
+		slot := env.Traffic.Slots[target]
+		for _, k := range sortedKeys(slot) {
+			v[runbooks.VarSlotPrefix+k] = slot[k]
+		}
+	}
+	return v
 }
 
 // sloCheck builds the check of one SLO from the environment's metric
