@@ -44,6 +44,9 @@ func (v *validator) trafficSections(path string, e *Environment) {
 	if p := path + ".metrics"; e.Metrics != nil && v.ok(p) {
 		v.provider(p, "metrics", e.Metrics.Provider, providers.Metrics())
 		v.options(p+".options", "metrics", e.Metrics.Options)
+		if e.Metrics.Provider == "web" {
+			v.webOptions(p+".options", e.Metrics.Options)
+		}
 	}
 }
 
