@@ -174,7 +174,7 @@ type SLO struct {
 	Name       string    `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
 	ErrorRatio *float64  `yaml:"error-ratio,omitempty" json:"error-ratio,omitempty" jsonschema:"minimum=0,maximum=1,description=Maximum ratio of 5xx responses of the new version."`
 	Latency    *Latency  `yaml:"latency,omitempty" json:"latency,omitempty" jsonschema:"description=Maximum latency percentile of the new version."`
-	Query      string    `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Any provider query (PromQL for prometheus); fails above max. ${slot} is the new version's slot."`
+	Query      string    `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Any provider query (PromQL for prometheus; for web a URL\\, a space and a JSON path); fails above max. ${slot} is the new version's slot."`
 	Max        *float64  `yaml:"max,omitempty" json:"max,omitempty" jsonschema:"description=Highest passing value of query."`
 	Compare    *Compare  `yaml:"compare,omitempty" json:"compare,omitempty" jsonschema:"description=Canary versus baseline (Mann-Whitney U)."`
 	BurnRate   *BurnRate `yaml:"burn-rate,omitempty" json:"burn-rate,omitempty" jsonschema:"description=Error-budget burn rate over a short and a long window."`

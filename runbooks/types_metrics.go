@@ -4,7 +4,7 @@ package runbooks
 // that say how each SLO kind is measured there.
 type Metrics struct {
 	Provider string            `yaml:"provider" json:"provider" jsonschema:"required"` // enum: schema.go, from internal/providers
-	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Provider options (edge: url; prometheus: address; cloudwatch: region\\, endpoint); secrets only as env:NAME."`
+	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Provider options (edge: url; prometheus: url\\, token; cloudwatch: region\\, endpoint; web: url\\, timeout\\, headers.NAME); secrets only as env:NAME."`
 	// Preset names the built-in templates to start from. Empty means the
 	// one for the traffic router and this provider (see Presets); "none"
 	// means only the templates written here and in the included files.

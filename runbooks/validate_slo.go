@@ -39,6 +39,9 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		if e.Metrics != nil && e.Metrics.Provider == "edge" {
 			v.edgeSLO(sp, s)
 		}
+		if e.Metrics != nil && e.Metrics.Provider == "web" {
+			v.webSLO(sp, s, e.Metrics.Options["url"])
+		}
 		if s.Name == "" {
 			continue
 		}

@@ -46,6 +46,10 @@ func (v *validator) trafficSections(path string, e *Environment) {
 		v.options(p+".options", "metrics", e.Metrics.Options)
 		v.metricsPreset(p, e.Metrics)
 		v.templates(p+".templates", e.Metrics.Templates)
+		if e.Metrics.Provider == "web" {
+			v.webOptions(p+".options", e.Metrics.Options)
+			v.webTemplates(p+".templates", e.Metrics.Templates, e.Metrics.Options["url"])
+		}
 	}
 }
 

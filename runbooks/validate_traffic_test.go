@@ -130,9 +130,9 @@ func TestTrafficSectionProblems(t *testing.T) {
 		{"rollback unknown", [2]string{tbGreen, tbGreen + "      rollback: never\n"},
 			`t.yaml:14:17: traffic.rollback "never" is not supported; use immediate (the default: all traffic back at once) or gradual (in steps, for a cold live side)`, 0},
 		{"metrics provider typo", [2]string{"provider: prometheus", "provider: promethus"},
-			`t.yaml:15:17: metrics provider "promethus" is not supported; did you mean "prometheus"? (use edge, prometheus or cloudwatch)`, 0},
+			`t.yaml:15:17: metrics provider "promethus" is not supported; did you mean "prometheus"? (use edge, prometheus, cloudwatch or web)`, 0},
 		{"metrics provider missing", [2]string{"      provider: prometheus\n", ""},
-			`t.yaml:15:7: metrics.provider is missing; add one of edge, prometheus or cloudwatch`, 0},
+			`t.yaml:15:7: metrics.provider is missing; add one of edge, prometheus, cloudwatch or web`, 0},
 		{"metrics option name empty", [2]string{`options: {address: "http://127.0.0.1:9090"}`, `options: {" ": x}`},
 			`t.yaml:16:17: option name is empty; write name: value`, 0},
 	})

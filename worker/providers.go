@@ -5,6 +5,7 @@ import (
 	"github.com/runbookhq/runbook/activities/metrics/cloudwatch"
 	"github.com/runbookhq/runbook/activities/metrics/edgestats"
 	"github.com/runbookhq/runbook/activities/metrics/prometheus"
+	"github.com/runbookhq/runbook/activities/metrics/web"
 )
 
 // metricsProviders is the registry of metrics providers this worker builds,
@@ -16,4 +17,5 @@ var metricsProviders = metrics.Factories{
 	"edge":       metrics.FactoryOf(edgestats.New),
 	"prometheus": metrics.FactoryOf(prometheus.New),
 	"cloudwatch": metrics.FactoryOf(cloudwatch.New),
+	"web":        metrics.FactoryOf(web.New),
 }

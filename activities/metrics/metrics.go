@@ -4,7 +4,7 @@
 // list of checks and returns every measurement it took, and the Bake activity
 // that runs them every second while a traffic weight bakes.
 //
-// Implementations live in subpackages (edge, prometheus, cloudwatch). They
+// Implementations live in subpackages (edge, prometheus, cloudwatch, web). They
 // import this package for Query and Sample, so it cannot import them: the
 // table of them, a Factories, is the worker's (worker/providers.go), and
 // reaches the activities as Activities.Factories.

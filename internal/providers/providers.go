@@ -14,7 +14,7 @@ import "slices"
 
 var (
 	traffic = []string{"edge", "haproxy", "alb", "route53"}
-	metrics = []string{"edge", "prometheus", "cloudwatch"}
+	metrics = []string{"edge", "prometheus", "cloudwatch", "web"}
 )
 
 // Traffic returns the traffic router names a runbook's traffic.provider may
