@@ -450,7 +450,10 @@ func isFinal(state string) bool {
 	return false
 }
 
-// Summary renders the release as a short markdown text for the Web UI.
+// Summary renders the release as a short markdown text for the Web UI's
+// current details: what blocks it first, then its state and one line per
+// environment (its state, its step, the approvers of an open gate); long
+// things last.
 func (s ReleaseStatus) Summary() string {
 	var b strings.Builder
 	if line := s.blockingRelease(); line != "" {
@@ -462,9 +465,6 @@ func (s ReleaseStatus) Summary() string {
 	}
 	if s.BreakGlass != "" {
 		fmt.Fprintf(&b, "\n\n**⚠ BREAK-GLASS:** %s", s.BreakGlass)
-	}
-	if build := s.Build.String(); build != "" {
-		fmt.Fprintf(&b, "\n\nBuild: %s", build)
 	}
 	b.WriteString("\n\n")
 	for _, e := range s.Environments {
@@ -480,5 +480,8 @@ func (s ReleaseStatus) Summary() string {
 		}
 		b.WriteString("\n")
 	}
-	return b.String()
+	if build := s.Build.String(); build != "" {
+		fmt.Fprintf(&b, "\nBuild: %s\n", build)
+	}
+	return b.String() + frameEnd
 }
