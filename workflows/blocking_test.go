@@ -79,6 +79,21 @@ func TestReleaseSummaryOpensWithTheBlockingLine(t *testing.T) {
 	}
 }
 
+// TestReleaseSummaryIsOneLinePerEnvironment: while the release runs, its
+// details are the blocking line and one line per environment; its own
+// line comes back once it says more than the UI's Running badge.
+func TestReleaseSummaryIsOneLinePerEnvironment(t *testing.T) {
+	s := ReleaseStatus{Service: "x", Version: "1", State: StateRunning, Environments: []EnvironmentStatus{
+		{Name: "staging", State: StateSucceeded}, {Name: "production", State: StateRunning, CurrentStep: "deploy"}}}
+	if got, want := s.Summary(), "- staging: succeeded\n- production: running (step deploy)\n"+frameEnd; got != want {
+		t.Errorf("running release's details %q, want %q", got, want)
+	}
+	s.State, s.Reason = StateFailed, "deploy failed"
+	if first, _, _ := strings.Cut(s.Summary(), "\n"); first != "**x 1** — failed: deploy failed" {
+		t.Errorf("failed release's first line %q", first)
+	}
+}
+
 func TestStepRowsFitTheDetailsFrame(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
 	var b strings.Builder
@@ -194,5 +209,22 @@ func TestCurrentDetailsEndWithTheFrameEnd(t *testing.T) {
 		if !strings.HasSuffix(text, "Build: commit abc\n"+frameEnd) {
 			t.Errorf("%s's current details do not end with the build and the frame's end:\n%s", name, text)
 		}
+	}
+}
+
+// TestRolledBackDetailsShowThePlanFirst: once an environment rolls back,
+// its rollback plan comes before the traffic tables, high in the frame.
+func TestRolledBackDetailsShowThePlanFirst(t *testing.T) {
+	e := &environment{status: EnvironmentStatus{Name: "production", State: StateRolledBack,
+		Traffic:       &TrafficStatus{Provider: "edge", Live: "green", Target: "blue", Weights: map[string]int{"green": 100}},
+		Compensations: []CompensationStatus{{Step: "canary", Action: "all traffic back to green", State: StateDone}}}}
+	d := e.details()
+	if plan, traffic := strings.Index(d, "**Rollback plan**"), strings.Index(d, "**Traffic**"); plan < 0 || traffic < 0 || plan > traffic {
+		t.Errorf("rolled-back details: the plan at %d, the traffic at %d, want the plan first:\n%s", plan, traffic, d)
+	}
+	e.status.State = StateRunning
+	d = e.details()
+	if plan, traffic := strings.Index(d, "**Rollback plan**"), strings.Index(d, "**Traffic**"); plan < traffic {
+		t.Errorf("running details: the plan at %d before the traffic at %d:\n%s", plan, traffic, d)
 	}
 }

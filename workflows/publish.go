@@ -196,20 +196,18 @@ func (e *environment) details() string {
 		fmt.Fprintf(&b, "\n\nBreak-glass %s", e.status.BreakGlass)
 	}
 	writeSteps(&b, e.status.Steps)
+	// Once it rolls back, the plan matters more than the weights: it comes
+	// first, high in the frame and the page.
+	rolledBack := len(e.status.Compensations) > 0 && (e.status.State == StateRollingBack ||
+		e.status.State == StateRolledBack || e.status.State == StateRollbackIncomplete)
+	if rolledBack {
+		writePlan(&b, e.status.Compensations)
+	}
 	if tr := e.status.Traffic; tr != nil {
 		writeTraffic(&b, tr)
 	}
-	if len(e.status.Compensations) > 0 {
-		// A blank line after the heading, or the UI's markdown runs the
-		// numbered list into the heading's paragraph.
-		b.WriteString("\n**Rollback plan**\n\n")
-		for i, c := range e.status.Compensations {
-			fmt.Fprintf(&b, "%d. %s: %s (%s)", i+1, c.Step, c.Action, c.State)
-			if c.ReadBack != "" {
-				fmt.Fprintf(&b, " — read back: %s", c.ReadBack)
-			}
-			b.WriteString("\n")
-		}
+	if !rolledBack {
+		writePlan(&b, e.status.Compensations)
 	}
 	writeLeftovers(&b, e.status.Leftovers)
 	if n := e.status.AuditPending; n > 0 {
@@ -220,6 +218,24 @@ func (e *environment) details() string {
 		fmt.Fprintf(&b, "\nBuild: %s\n", build)
 	}
 	return b.String() + frameEnd
+}
+
+// writePlan renders the rollback plan, each compensation with its state
+// and what it read back.
+func writePlan(b *strings.Builder, cs []CompensationStatus) {
+	if len(cs) == 0 {
+		return
+	}
+	// A blank line after the heading, or the UI's markdown runs the
+	// numbered list into the heading's paragraph.
+	b.WriteString("\n**Rollback plan**\n\n")
+	for i, c := range cs {
+		fmt.Fprintf(b, "%d. %s: %s (%s)", i+1, c.Step, c.Action, c.State)
+		if c.ReadBack != "" {
+			fmt.Fprintf(b, " — read back: %s", c.ReadBack)
+		}
+		b.WriteString("\n")
+	}
 }
 
 // writeSteps renders the steps that started as a table (the ones not
