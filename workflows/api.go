@@ -450,23 +450,26 @@ func isFinal(state string) bool {
 	return false
 }
 
-// Summary renders the release as a short markdown text for the Web UI.
+// Summary renders the release as a short markdown text for the Web UI's
+// current details: what blocks it first, then one line per environment
+// (its state, its step, the approvers of an open gate); long things last.
+// The release's own line only when it says more than the UI's Running
+// badge and the summary (service, version) above: a reason, a final state.
 func (s ReleaseStatus) Summary() string {
 	var b strings.Builder
 	if line := s.blockingRelease(); line != "" {
 		b.WriteString(blockingMarkdown(line) + "\n\n")
 	}
-	fmt.Fprintf(&b, "**%s %s** — %s", s.Service, s.Version, s.State)
-	if s.Reason != "" {
-		fmt.Fprintf(&b, ": %s", s.Reason)
+	if s.State != StateRunning || s.Reason != "" {
+		fmt.Fprintf(&b, "**%s %s** — %s", s.Service, s.Version, s.State)
+		if s.Reason != "" {
+			fmt.Fprintf(&b, ": %s", s.Reason)
+		}
+		b.WriteString("\n\n")
 	}
 	if s.BreakGlass != "" {
-		fmt.Fprintf(&b, "\n\n**⚠ BREAK-GLASS:** %s", s.BreakGlass)
+		fmt.Fprintf(&b, "**⚠ BREAK-GLASS:** %s\n\n", s.BreakGlass)
 	}
-	if build := s.Build.String(); build != "" {
-		fmt.Fprintf(&b, "\n\nBuild: %s", build)
-	}
-	b.WriteString("\n\n")
 	for _, e := range s.Environments {
 		fmt.Fprintf(&b, "- %s: %s", e.Name, e.State)
 		if step := e.knownStep(); step != "" && !isFinal(e.State) {
@@ -480,5 +483,8 @@ func (s ReleaseStatus) Summary() string {
 		}
 		b.WriteString("\n")
 	}
-	return b.String()
+	if build := s.Build.String(); build != "" {
+		fmt.Fprintf(&b, "\nBuild: %s\n", build)
+	}
+	return b.String() + frameEnd
 }

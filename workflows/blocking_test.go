@@ -79,11 +79,26 @@ func TestReleaseSummaryOpensWithTheBlockingLine(t *testing.T) {
 	}
 }
 
+// TestReleaseSummaryIsOneLinePerEnvironment: while the release runs, its
+// details are the blocking line and one line per environment; its own
+// line comes back once it says more than the UI's Running badge.
+func TestReleaseSummaryIsOneLinePerEnvironment(t *testing.T) {
+	s := ReleaseStatus{Service: "x", Version: "1", State: StateRunning, Environments: []EnvironmentStatus{
+		{Name: "staging", State: StateSucceeded}, {Name: "production", State: StateRunning, CurrentStep: "deploy"}}}
+	if got, want := s.Summary(), "- staging: succeeded\n- production: running (step deploy)\n"+frameEnd; got != want {
+		t.Errorf("running release's details %q, want %q", got, want)
+	}
+	s.State, s.Reason = StateFailed, "deploy failed"
+	if first, _, _ := strings.Cut(s.Summary(), "\n"); first != "**x 1** — failed: deploy failed" {
+		t.Errorf("failed release's first line %q", first)
+	}
+}
+
 func TestStepRowsFitTheDetailsFrame(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
 	var b strings.Builder
 	writeSteps(&b, []StepStatus{
-		{Name: "verify-artifact", Kind: "verify-artifact", State: StateSucceeded, Detail: "app matches " + digest + " (12 bytes)"},
+		{Name: "verify-artifact", Kind: "verify-artifact", State: StateSucceeded, Detail: "/tmp/TestWebUIReleaseAtGate3720638899/001/app matches " + digest + " (12 bytes)"},
 		{Name: "gate", Kind: "approval", State: StateWaiting, Detail: "waiting", Gate: &GateStatus{State: StateWaiting, Approvers: []string{"bob", "carol"}}},
 		{Name: "deploy", State: StatePending},
 		{Name: "check", State: StatePending},
@@ -93,7 +108,8 @@ func TestStepRowsFitTheDetailsFrame(t *testing.T) {
 		{Name: "check", State: StatePending}, {Name: "x", State: StateNotReached}}), " · next: deploy → check · not reached: x"; got != want {
 		t.Errorf("laterSteps = %q, want %q", got, want)
 	}
-	for _, want := range []string{"app matches sha256:0123456789ab… (12 bytes)", "waiting — approvers: bob or carol"} {
+	for _, want := range []string{"| step | state | detail |", "| verify-artifact | succeeded | …/001/app matches sha256:0123456789ab… (12 bytes) |",
+		"| gate | waiting | waiting — approvers: bob or carol |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
@@ -164,5 +180,51 @@ func TestTrafficRoundsShowTheDecisiveOnce(t *testing.T) {
 	writeTraffic(&b, &TrafficStatus{Weights: map[string]int{}, Rounds: []metrics.MeasureResult{{Round: 2, Verdict: "pass"}, last}, Decisive: &last})
 	if n := strings.Count(b.String(), "| 3 | fail |"); n != 1 {
 		t.Errorf("the decisive round shows %d times:\n%s", n, b.String())
+	}
+}
+
+func TestShortPathsKeepsCommandsWhole(t *testing.T) {
+	long := "/tmp/TestWebUIReleaseHeldByFreeze1216748991/001/artifact.bin"
+	for in, want := range map[string]string{
+		long + " matches": "…/001/artifact.bin matches",
+		"GET http://127.0.0.1:38161/production/healthz: 503":      "GET …/production/healthz: 503",
+		"short/path and a-very-long-word-without-any-slash-in-it": "short/path and a-very-long-word-without-any-slash-in-it",
+		"held; lift it with: runbook freeze lift " + long:         "held; lift it with: runbook freeze lift " + long,
+		"/" + strings.Repeat("x", 40):                             "/" + strings.Repeat("x", 40),
+	} {
+		if got := shortPaths(in); got != want {
+			t.Errorf("shortPaths(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCurrentDetailsEndWithTheFrameEnd: the Web UI cuts the last 14 px of
+// its details frame, so both texts close with a blank line that takes it.
+func TestCurrentDetailsEndWithTheFrameEnd(t *testing.T) {
+	rel := ReleaseStatus{Service: "x", Version: "1", State: StateRunning, Build: &BuildInfo{Commit: "abc"},
+		Environments: []EnvironmentStatus{{Name: "staging", State: StateRunning}}}
+	e := &environment{in: EnvironmentInput{Service: "x", Version: "1", Build: &BuildInfo{Commit: "abc"}},
+		status: EnvironmentStatus{Name: "staging", State: StateRunning, Steps: []StepStatus{{Name: "a", State: StateRunning}}}}
+	for name, text := range map[string]string{"release": rel.Summary(), "environment": e.details()} {
+		if !strings.HasSuffix(text, "Build: commit abc\n"+frameEnd) {
+			t.Errorf("%s's current details do not end with the build and the frame's end:\n%s", name, text)
+		}
+	}
+}
+
+// TestRolledBackDetailsShowThePlanFirst: once an environment rolls back,
+// its rollback plan comes before the traffic tables, high in the frame.
+func TestRolledBackDetailsShowThePlanFirst(t *testing.T) {
+	e := &environment{status: EnvironmentStatus{Name: "production", State: StateRolledBack,
+		Traffic:       &TrafficStatus{Provider: "edge", Live: "green", Target: "blue", Weights: map[string]int{"green": 100}},
+		Compensations: []CompensationStatus{{Step: "canary", Action: "all traffic back to green", State: StateDone}}}}
+	d := e.details()
+	if plan, traffic := strings.Index(d, "**Rollback plan**"), strings.Index(d, "**Traffic**"); plan < 0 || traffic < 0 || plan > traffic {
+		t.Errorf("rolled-back details: the plan at %d, the traffic at %d, want the plan first:\n%s", plan, traffic, d)
+	}
+	e.status.State = StateRunning
+	d = e.details()
+	if plan, traffic := strings.Index(d, "**Rollback plan**"), strings.Index(d, "**Traffic**"); plan < traffic {
+		t.Errorf("running details: the plan at %d before the traffic at %d:\n%s", plan, traffic, d)
 	}
 }

@@ -195,38 +195,57 @@ func (e *environment) details() string {
 	if e.status.BreakGlass != "" {
 		fmt.Fprintf(&b, "\n\nBreak-glass %s", e.status.BreakGlass)
 	}
-	if build := e.in.Build.String(); build != "" {
-		fmt.Fprintf(&b, "\n\nBuild: %s", build)
-	}
 	writeSteps(&b, e.status.Steps)
+	// Once it rolls back, the plan matters more than the weights: it comes
+	// first, high in the frame and the page.
+	rolledBack := len(e.status.Compensations) > 0 && (e.status.State == StateRollingBack ||
+		e.status.State == StateRolledBack || e.status.State == StateRollbackIncomplete)
+	if rolledBack {
+		writePlan(&b, e.status.Compensations)
+	}
 	if tr := e.status.Traffic; tr != nil {
 		writeTraffic(&b, tr)
 	}
-	if len(e.status.Compensations) > 0 {
-		// A blank line after the heading, or the UI's markdown runs the
-		// numbered list into the heading's paragraph.
-		b.WriteString("\n**Rollback plan**\n\n")
-		for i, c := range e.status.Compensations {
-			fmt.Fprintf(&b, "%d. %s: %s (%s)", i+1, c.Step, c.Action, c.State)
-			if c.ReadBack != "" {
-				fmt.Fprintf(&b, " — read back: %s", c.ReadBack)
-			}
-			b.WriteString("\n")
-		}
+	if !rolledBack {
+		writePlan(&b, e.status.Compensations)
 	}
 	writeLeftovers(&b, e.status.Leftovers)
 	if n := e.status.AuditPending; n > 0 {
 		fmt.Fprintf(&b, "\n**⚠ %d audit records not written yet**: the audit store refuses them; they are retried until it takes them\n", n)
 	}
-	return b.String()
+	// Long things last: the build is in the static details too.
+	if build := e.in.Build.String(); build != "" {
+		fmt.Fprintf(&b, "\nBuild: %s\n", build)
+	}
+	return b.String() + frameEnd
+}
+
+// writePlan renders the rollback plan, each compensation with its state
+// and what it read back.
+func writePlan(b *strings.Builder, cs []CompensationStatus) {
+	if len(cs) == 0 {
+		return
+	}
+	// A blank line after the heading, or the UI's markdown runs the
+	// numbered list into the heading's paragraph.
+	b.WriteString("\n**Rollback plan**\n\n")
+	for i, c := range cs {
+		fmt.Fprintf(b, "%d. %s: %s (%s)", i+1, c.Step, c.Action, c.State)
+		if c.ReadBack != "" {
+			fmt.Fprintf(b, " — read back: %s", c.ReadBack)
+		}
+		b.WriteString("\n")
+	}
 }
 
 // writeSteps renders the steps that started as a table (the ones not
 // started yet are one line, laterSteps): the details frame of the Web UI is
-// small, and the running or failed step's row must fit in it whole.
-// Digests are shortened, and a waiting gate names its approvers.
+// about 640 px wide, and the running or failed step's row must fit in it
+// whole, its detail included. So there is no kind column (the step's name
+// and detail say what it does), digests and paths are shortened so the
+// detail wraps, and a waiting gate names its approvers.
 func writeSteps(b *strings.Builder, steps []StepStatus) {
-	b.WriteString("\n\n| step | kind | state | detail |\n|---|---|---|---|\n")
+	b.WriteString("\n\n| step | state | detail |\n|---|---|---|\n")
 	for _, s := range steps {
 		if s.State == StatePending || s.State == StateNotReached {
 			continue
@@ -238,7 +257,7 @@ func writeSteps(b *strings.Builder, steps []StepStatus) {
 		if g := s.Gate; g != nil && g.State == StateWaiting {
 			detail += " — approvers: " + GateApprovers(g)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.Name, s.Kind, s.State, codeCommand(strings.ReplaceAll(shortDigests(detail), "|", "/")))
+		fmt.Fprintf(b, "| %s | %s | %s |\n", s.Name, s.State, codeCommand(shortPaths(strings.ReplaceAll(shortDigests(detail), "|", "/"))))
 	}
 }
 
