@@ -126,3 +126,25 @@ func TestParseExpr(t *testing.T) {
 		t.Errorf("unknown option: %v", err)
 	}
 }
+
+func TestELBARNsBecomeDimensionValues(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"TargetGroup", "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/73e2d6bc24d8a067", "targetgroup/blue/73e2d6bc24d8a067"},
+		{"LoadBalancer", "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2", "app/shop/50dc6c495c0c9188"},
+		{"LoadBalancer", "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188", "app/shop/50dc6c495c0c9188"},
+		{"LoadBalancer", "app/shop/50dc6c495c0c9188", "app/shop/50dc6c495c0c9188"},
+		{"InstanceId", "arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1:1:instance/i-1"},
+	} {
+		if got := dimensionValue(c.name, c.in); got != c.want {
+			t.Errorf("dimensionValue(%s, %s) = %s, want %s", c.name, c.in, got, c.want)
+		}
+	}
+	qs, err := ParseExpr("AWS/ApplicationELB/RequestCount:Sum:TargetGroup=arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/g/2,LoadBalancer=arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/3/4", "", 60)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("ParseExpr = %v, %v", qs, err)
+	}
+	d := qs[0].MetricStat.Metric.Dimensions
+	if len(d) != 2 || *d[0].Value != "targetgroup/g/2" || *d[1].Value != "app/lb/3" {
+		t.Errorf("dimensions %+v", d)
+	}
+}

@@ -86,8 +86,31 @@ func parseMetric(s, namespace string, period int32) (*types.MetricStat, error) {
 			if !ok || strings.TrimSpace(k) == "" {
 				return nil, fmt.Errorf("%q: dimension %q: want Name=Value", s, d)
 			}
-			m.Dimensions = append(m.Dimensions, types.Dimension{Name: aws.String(strings.TrimSpace(k)), Value: aws.String(strings.TrimSpace(v))})
+			k, v = strings.TrimSpace(k), dimensionValue(strings.TrimSpace(k), strings.TrimSpace(v))
+			m.Dimensions = append(m.Dimensions, types.Dimension{Name: aws.String(k), Value: aws.String(v)})
 		}
 	}
 	return &types.MetricStat{Metric: m, Stat: aws.String(stat), Period: aws.Int32(period)}, nil
+}
+
+// dimensionValue turns an ELB ARN given as a TargetGroup or LoadBalancer
+// dimension into the form CloudWatch files the metrics under, so the alb
+// preset can use the router's own ARNs: a target group's
+// "targetgroup/NAME/ID", a load balancer's "app/NAME/ID" (from the load
+// balancer's ARN or one of its listeners').
+func dimensionValue(name, v string) string {
+	if !strings.HasPrefix(v, "arn:") {
+		return v
+	}
+	res := v[strings.LastIndex(v, ":")+1:]
+	switch name {
+	case "TargetGroup":
+		return res
+	case "LoadBalancer":
+		parts := strings.Split(res, "/")
+		if len(parts) >= 4 && (parts[0] == "loadbalancer" || parts[0] == "listener") {
+			return strings.Join(parts[1:4], "/")
+		}
+	}
+	return v
 }
