@@ -182,6 +182,10 @@ func TestEveryFieldIsValid(t *testing.T) {
 	m := want.Environments[0].Metrics
 	own := m.Templates
 	m.Templates = PresetTemplates(&want.Environments[0])
+	for name, t := range m.Templates {
+		t.From = "preset haproxy"
+		m.Templates[name] = t
+	}
 	maps.Copy(m.Templates, own)
 	if !reflect.DeepEqual(rb, want) {
 		t.Errorf("parsed\n%#v\nwant\n%#v", rb, want)

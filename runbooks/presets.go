@@ -43,14 +43,11 @@ type Preset struct {
 	templates func(opts map[string]string) map[string]MetricTemplate
 }
 
-// Templates returns the preset's templates for a traffic section's options.
+// Templates returns the preset's templates for a traffic section's
+// options. Workflows call it (through PresetTemplates), so it touches no
+// map order; the loader marks where the templates came from.
 func (p Preset) Templates(trafficOptions map[string]string) map[string]MetricTemplate {
-	ts := p.templates(trafficOptions)
-	for name, t := range ts {
-		t.From = "preset " + p.Name
-		ts[name] = t
-	}
-	return ts
+	return p.templates(trafficOptions)
 }
 
 // presets are the built-in presets by name.

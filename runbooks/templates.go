@@ -41,9 +41,12 @@ func resolveTemplates(c *collector, locs map[string]*loc, filename string, rb *R
 }
 
 func (r *templateResolver) environment(path string, e *Environment) {
-	merged := PresetTemplates(e)
-	if merged == nil {
-		merged = map[string]MetricTemplate{}
+	merged := map[string]MetricTemplate{}
+	preset := PresetTemplates(e)
+	for _, name := range slices.Sorted(maps.Keys(preset)) {
+		t := preset[name]
+		t.From = "preset " + EffectivePreset(e)
+		merged[name] = t
 	}
 	for j, f := range e.Metrics.Include {
 		maps.Copy(merged, r.include(fmt.Sprintf("%s.include[%d]", path, j), f))
