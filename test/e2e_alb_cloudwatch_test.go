@@ -22,11 +22,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
-
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 
 	"github.com/runbookhq/runbook/internal/testenv/moto"
 	"github.com/runbookhq/runbook/workflows"
@@ -79,8 +78,8 @@ environments:
               bake: 4s
 `
 
-// albRequestsPerTick is how many requests the emulated ALB serves each
-// publisher tick in all, split by weight: 100 requests a second.
+// The emulated ALB serves albRequestsPerTick requests every albPublishTick
+// in all (100 a second), split among the target groups by weight.
 const (
 	albPublishTick     = 500 * time.Millisecond
 	albRequestsPerTick = 50
