@@ -118,6 +118,7 @@ func TestSLOCheckCLI(t *testing.T) {
 
 	typo := write("typo.yaml", blueGreen, typoTemplates)
 	res = runCLI(t, env, "", "slo", "check", typo, "--env", "production", "--slot", "green")
+	t.Logf("misspelt metric, as a person sees it:\n%s", res.stdout)
 	if res.code != 1 || !strings.Contains(res.stdout, "inconclusive: no data") ||
 		!strings.Contains(res.stdout, "1 of 2 SLO checks returned no data: errors on slot green") {
 		t.Errorf("misspelt metric: want exit 1 naming errors and no data, got %s", res)

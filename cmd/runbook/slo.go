@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/workflows"
@@ -55,7 +56,7 @@ canary: an SLO that returns no data pauses a release on an inconclusive
 verdict at the worst moment.
 
 The metrics provider runs here, not on the worker: its options' env:NAME
-secrets are read from this shell, under the same ` + "RUNBOOK_ENV_ALLOW" + ` rule.
+secrets are read from this shell, under the same ` + secretref.AllowEnv + ` rule.
 The edge provider only knows what it scraped itself, so with it the check
 scrapes, waits one window and measures.
 
@@ -90,7 +91,7 @@ func newSLOCmd(a *app) *cobra.Command {
 	f.StringVar(&v.env, "env", "", "the environment (required)")
 	f.StringArrayVar(&v.slots, "slot", nil, "a slot to check, repeatable (default: both slots of traffic.slots)")
 	f.StringVar(&v.version, "version", sloDefaultVersion, "what ${version} stands for in the queries")
-	f.DurationVar(&v.window, "window", 0, "what each measurement covers (default: the SLO's window, else the traffic step's analysis-interval, else 1m)")
+	f.DurationVar(&v.window, "window", 0, "what each measurement of an SLO without its own window covers (default: the traffic step's analysis-interval, else 1m)")
 	f.BoolVarP(&v.showQueries, "show-queries", "v", false, "print the expanded queries of each SLO")
 	v.output.register(f)
 	cmd.AddCommand(check)
@@ -140,7 +141,7 @@ func (v *sloCheckCmd) run(ctx context.Context, path string) error {
 	}
 	acts := &metrics.Activities{Factories: worker.MetricsProviders()}
 	if env.Metrics.Provider == "edge" {
-		if err := v.edgeBaseline(ctx, acts, plans, window); err != nil {
+		if err := v.edgeBaseline(ctx, acts, plans); err != nil {
 			return err
 		}
 	}
@@ -239,22 +240,25 @@ type sloPlan struct {
 }
 
 // edgeBaseline gives the edge provider the history a release's worker
-// would have: one scrape now, and the measurements one window later. The
-// provider is kept in acts, so the later measurements reach it.
-func (v *sloCheckCmd) edgeBaseline(ctx context.Context, acts *metrics.Activities, plans []sloPlan, window time.Duration) error {
+// would have: one scrape now, and the measurements once the longest
+// window has passed. The provider is kept in acts, so the later
+// measurements reach it.
+func (v *sloCheckCmd) edgeBaseline(ctx context.Context, acts *metrics.Activities, plans []sloPlan) error {
+	var wait time.Duration
 	for _, p := range plans {
 		for _, c := range p.checks {
+			wait = max(wait, c.Query.Window)
 			// Answers are inconclusive now by design; only the scrape counts.
 			_, _ = acts.Measure(ctx, metrics.MeasureInput{Checks: []metrics.Check{c}})
 		}
 	}
 	if !v.output.json() {
-		fmt.Fprintf(v.a.out, "edge provider: scraped once, measuring again in %s\n", window)
+		fmt.Fprintf(v.a.out, "edge provider: it answers from its own scrapes; measuring again in %s\n", wait)
 	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(window):
+	case <-time.After(wait):
 		return nil
 	}
 }
