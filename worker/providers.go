@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"maps"
+
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/activities/metrics/cloudwatch"
 	"github.com/runbookhq/runbook/activities/metrics/edgestats"
@@ -18,4 +20,11 @@ var metricsProviders = metrics.Factories{
 	"prometheus": metrics.FactoryOf(prometheus.New),
 	"cloudwatch": metrics.FactoryOf(cloudwatch.New),
 	"web":        metrics.FactoryOf(web.New),
+}
+
+// MetricsProviders is the worker's table of metrics providers, for the CLI
+// verbs that measure in-process (`runbook slo check`) exactly as the worker
+// would. Each call returns a new copy, so a caller cannot change the worker's.
+func MetricsProviders() metrics.Factories {
+	return maps.Clone(metricsProviders)
 }

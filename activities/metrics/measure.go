@@ -99,6 +99,10 @@ type Measurement struct {
 	// Baseline is the baseline's median for compare and the long-window burn
 	// rate for burn-rate.
 	Baseline Number `json:"baseline"`
+	// Count is the number of requests behind Value, when the check has a
+	// count query (short window for burn-rate); nil when it has none or
+	// the count could not be read.
+	Count *Number `json:"count,omitempty"`
 	// Limit is what Value was judged against (Max, Alpha, BurnThreshold).
 	Limit float64 `json:"limit"`
 	// PValue is set for compare.
@@ -207,7 +211,8 @@ func (a *Activities) measure(ctx context.Context, c Check) (Measurement, error) 
 
 func (a *Activities) threshold(ctx context.Context, p Provider, c Check, m Measurement) (Measurement, error) {
 	m.Limit = c.Max
-	s, err := checkValue(ctx, p, c, c.Query)
+	s, n, err := checkValue(ctx, p, c, c.Query)
+	m.Count = n
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
 	}
@@ -253,7 +258,8 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 		return m, invalid("burn-rate needs LongWindow > 0, 0 < SLOTarget < 1 and BurnThreshold > 0")
 	}
 	m.Limit = c.BurnThreshold
-	short, err := checkValue(ctx, p, c, c.Query)
+	short, n, err := checkValue(ctx, p, c, c.Query)
+	m.Count = n
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
 	}
@@ -262,7 +268,7 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 	// The long window looks back on purpose: the budget burnt before this
 	// bake counts, so it is not cut at the bake's start.
 	lq.Since = time.Time{}
-	long, err := checkValue(ctx, p, c, lq)
+	long, _, err := checkValue(ctx, p, c, lq)
 	if done, err := inconclusiveOr(&m, err); done {
 		return m, err
 	}
@@ -275,23 +281,31 @@ func (a *Activities) burnRate(ctx context.Context, p Provider, c Check, m Measur
 
 // checkValue answers c's value over q's window: q itself, or the ratio of c's
 // two queries, once the count query (if any) says enough requests were
-// served for the answer to mean something.
-func checkValue(ctx context.Context, p Provider, c Check, q Query) (Sample, error) {
+// served for the answer to mean something. The count, when read, comes
+// back even with an inconclusive answer: "3 requests" explains it.
+func checkValue(ctx context.Context, p Provider, c Check, q Query) (Sample, *Number, error) {
+	var count *Number
 	if c.Count != "" {
 		cq := q
 		cq.Expr, cq.Step = c.Count, 0
 		n, err := p.Query(ctx, cq)
 		if err != nil {
-			return Sample{}, fmt.Errorf("count: %w", err)
+			return Sample{}, nil, fmt.Errorf("count: %w", err)
 		}
+		v := Number(n.Value)
+		count = &v
 		if !(n.Value >= c.MinCount) {
-			return Sample{}, Inconclusivef("%g requests in the window, fewer than the %g a verdict needs", n.Value, c.MinCount)
+			return Sample{}, count, Inconclusivef("%g requests in the window, fewer than the %g a verdict needs", n.Value, c.MinCount)
 		}
 	}
+	var s Sample
+	var err error
 	if c.Ratio == nil {
-		return p.Query(ctx, q)
+		s, err = p.Query(ctx, q)
+	} else {
+		s, err = ratio(ctx, p, *c.Ratio, q)
 	}
-	return ratio(ctx, p, *c.Ratio, q)
+	return s, count, err
 }
 
 // ratio answers Bad/Total (or 1 - Good/Total) over q's window. No
