@@ -190,3 +190,30 @@ func TestTemplateFileMustHoldTemplates(t *testing.T) {
 		t.Errorf("err = %v, want the template file's own problem at its line", err)
 	}
 }
+
+func TestAnalysisScoreProblems(t *testing.T) {
+	edge := "    traffic: {provider: edge, slots: {blue: {}, green: {}}}\n    metrics: {provider: edge}\n"
+	weighted := "      - {name: errors, error-ratio: 0.01, weight: 3, critical: true}\n      - {name: slow, latency: {percentile: 99, max: 300ms}}\n"
+	ok := edge + "    analysis: {score: {pass: 90, marginal: 75}}\n"
+	rb, err := Parse("rb.yaml", []byte(templated(ok, weighted)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rb.Environments[0]
+	if e.Analysis.Score.Pass != 90 || e.SLOs[0].Weight != 3 || !e.SLOs[0].Critical {
+		t.Errorf("analysis %+v, slos %+v", e.Analysis.Score, e.SLOs)
+	}
+	for _, c := range []struct{ name, sections, slos, want string }{
+		{"weight without a score", edge, weighted, "rb.yaml:10:43: weight only counts in a weighted analysis; add analysis: {score: {pass: 90, marginal: 75}}"},
+		{"critical without a score", edge, weighted, "rb.yaml:10:54: critical only counts in a weighted analysis"},
+		{"marginal above pass", edge + "    analysis: {score: {pass: 80, marginal: 90}}\n", builtinSLOs, "score.marginal 90 must be from 0 up to pass (80)"},
+		{"pass out of range", edge + "    analysis: {score: {pass: 120, marginal: 90}}\n", builtinSLOs, "score.pass 120 must be more than 0 and at most 100"},
+		{"no marginal", edge + "    analysis: {score: {pass: 90}}\n", builtinSLOs, "score.marginal is missing"},
+		{"zero weight", ok, "      - {name: errors, error-ratio: 0.01, weight: 0}\n", "weight 0 must be more than 0"},
+	} {
+		_, err := Parse("rb.yaml", []byte(templated(c.sections, c.slos)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v\nwant it to contain %q", c.name, err, c.want)
+		}
+	}
+}

@@ -79,6 +79,9 @@ type Environment struct {
 	Traffic  *Traffic `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between the environment's two slots; needed by a canary\\, linear\\, blue-green or all-at-once step and by ${slot} variables."`
 	Metrics  *Metrics `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider the SLO analysis reads from; needed by slos."`
 	SLOs     []SLO    `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
+	// Analysis says how the SLOs' verdicts combine: by default every SLO
+	// must pass; with a score, weighted SLOs add up to a score.
+	Analysis *Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty" jsonschema:"description=How the slos' verdicts combine (default: each must pass; score: weighted\\, with pass and marginal thresholds)."`
 	Steps    []Step   `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
 }
 
@@ -183,6 +186,10 @@ type SLO struct {
 	// error-ratio, latency, burn-rate or compare it replaces the default
 	// (the objective's own name); alone, with max, it is the objective.
 	Template string `yaml:"template,omitempty" json:"template,omitempty" jsonschema:"description=Metrics template to read (metrics.templates); with error-ratio\\, latency\\, burn-rate or compare it replaces the default template of that name; alone with max it fails above max."`
+	// Weight is the SLO's share of an analysis score (default 1).
+	Weight float64 `yaml:"weight,omitempty" json:"weight,omitempty" jsonschema:"exclusiveMinimum=0,description=Share of the analysis score (default 1); only with analysis.score."`
+	// Critical fails the analysis on its own, whatever the score.
+	Critical bool `yaml:"critical,omitempty" json:"critical,omitempty" jsonschema:"description=A failure fails the round whatever the score; only with analysis.score."`
 }
 
 // Latency is a latency-percentile objective.

@@ -75,3 +75,16 @@ const DefaultMinCount = 10
 type TemplateFile struct {
 	Templates map[string]MetricTemplate `yaml:"templates" json:"templates" jsonschema:"required"`
 }
+
+// Analysis says how an environment's SLO verdicts combine into a round's.
+type Analysis struct {
+	// Score weighs the SLOs instead of requiring each to pass.
+	Score *Score `yaml:"score,omitempty" json:"score,omitempty" jsonschema:"description=Weigh the slos into a score from 0 to 100: at least pass passes\\, below marginal fails (a breach)\\, in between holds for a person."`
+}
+
+// Score is the thresholds of a weighted analysis, in points out of 100:
+// the passing SLOs' share of the weight of those that returned data.
+type Score struct {
+	Pass     float64 `yaml:"pass" json:"pass" jsonschema:"required,exclusiveMinimum=0,maximum=100,description=Lowest passing score\\, e.g. 90."`
+	Marginal float64 `yaml:"marginal" json:"marginal" jsonschema:"required,minimum=0,maximum=100,description=Lowest score that is not a failure\\, e.g. 75; from it up to pass the round is marginal and holds for a person."`
+}

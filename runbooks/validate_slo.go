@@ -36,6 +36,7 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		s := &e.SLOs[i]
 		v.slo(sp, s)
 		v.sloTemplate(sp, e, s)
+		v.sloScore(sp, e, s)
 		if e.Metrics != nil && e.Metrics.Provider == "edge" {
 			v.edgeSLO(sp, s)
 		}
@@ -50,6 +51,48 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		} else {
 			names[s.Name] = v.valAt(sp + ".name")
 		}
+	}
+}
+
+// sloScore checks an SLO's share of an analysis score: weight and critical
+// only mean something with analysis.score.
+func (v *validator) sloScore(path string, e *Environment, s *SLO) {
+	scored := e.Analysis != nil && e.Analysis.Score != nil
+	for _, k := range []string{"weight", "critical"} {
+		if p := path + "." + k; v.has(p) && !scored {
+			v.c.addf(v.keyAt(p), "%s only counts in a weighted analysis; add analysis: {score: {pass: 90, marginal: 75}} to %s, or remove it", k, called("environment", e.Name))
+		}
+	}
+	if p := path + ".weight"; v.set(p) && s.Weight <= 0 {
+		v.errf(p, "weight %g must be more than 0; leave it out for the default of 1", s.Weight)
+	}
+}
+
+// analysis checks how the SLO verdicts combine.
+func (v *validator) analysis(path string, e *Environment) {
+	p := path + ".analysis"
+	if e.Analysis == nil || !v.ok(p) {
+		return
+	}
+	if len(e.SLOs) == 0 {
+		v.c.addf(v.keyAt(p), "analysis combines the slos' verdicts, and %s has no slos; add slos or remove analysis", called("environment", e.Name))
+	}
+	sc := e.Analysis.Score
+	sp := p + ".score"
+	if sc == nil || !v.ok(sp) {
+		return
+	}
+	switch {
+	case !v.has(sp + ".pass"):
+		v.errf(sp+".pass", "score.pass is missing; add the lowest passing score, e.g. pass: 90")
+	case sc.Pass <= 0 || sc.Pass > 100:
+		v.errf(sp+".pass", "score.pass %g must be more than 0 and at most 100, e.g. 90", sc.Pass)
+	}
+	switch {
+	case !v.has(sp + ".marginal"):
+		v.errf(sp+".marginal", "score.marginal is missing; add the lowest score that is not a failure, e.g. marginal: 75 (use the pass value for no marginal band)")
+	case sc.Marginal < 0 || sc.Marginal > sc.Pass:
+		v.errf(sp+".marginal", "score.marginal %g must be from 0 up to pass (%g): below it a round fails, from it up to pass it holds for a person", sc.Marginal, sc.Pass)
 	}
 }
 

@@ -38,9 +38,18 @@ func SLOChecks(env *runbooks.Environment, target, live string, vars map[string]s
 	for _, s := range env.SLOs {
 		c := sloCheck(s, templates, slots, vars, s.Window.Or(interval))
 		c.Provider, c.Options = env.Metrics.Provider, env.Metrics.Options
+		c.Weight, c.Critical = s.Weight, s.Critical
 		out = append(out, c)
 	}
 	return out
+}
+
+// ScorePolicy is how env's SLO verdicts combine: nil when each must pass.
+func ScorePolicy(env *runbooks.Environment) *metrics.ScorePolicy {
+	if env.Analysis == nil || env.Analysis.Score == nil {
+		return nil
+	}
+	return &metrics.ScorePolicy{Pass: env.Analysis.Score.Pass, Marginal: env.Analysis.Score.Marginal}
 }
 
 // SLOVars are the variables an SLO's queries read when target is the slot

@@ -84,6 +84,7 @@ func (t *trafficKind) bakeOnce(ctx workflow.Context, e *environment, d, interval
 	} else {
 		f := workflow.ExecuteActivity(bakeCtx(bctx, d, interval), metricsActs.Bake, metrics.BakeInput{
 			Checks: checks, Interval: interval, Duration: d, FirstRound: round,
+			Score: ScorePolicy(&e.in.Env),
 		})
 		workflow.Go(ctx, func(gctx workflow.Context) { out.err = f.Get(gctx, &out.res); done = true })
 	}
@@ -171,6 +172,9 @@ func (t *trafficKind) takePromote(ctx workflow.Context, e *environment, i int) b
 func describeFailing(r *metrics.MeasureResult) string {
 	if r == nil {
 		return "no measurement"
+	}
+	if r.Score != nil {
+		return r.Score.String()
 	}
 	s := ""
 	for _, m := range r.Measurements {

@@ -364,6 +364,9 @@ func writeTraffic(b *strings.Builder, tr *TrafficStatus) {
 		for _, m := range r.Measurements {
 			ms = append(ms, fmt.Sprintf("%s %s: %s", m.Check, m.Verdict, m.Detail))
 		}
+		if r.Score != nil {
+			ms = append([]string{"**" + r.Score.String() + "**"}, ms...)
+		}
 		fmt.Fprintf(b, "| %d | %s | %s |\n", r.Round, r.Verdict, strings.ReplaceAll(strings.Join(ms, "; "), "|", "/"))
 	}
 }

@@ -50,6 +50,10 @@ type BakeInput struct {
 	// Keep is how many recorded rounds the result keeps, the last ones
 	// (default 20). The failing or inconclusive round is the last, so kept.
 	Keep int
+	// Score, when set, weighs the checks into a score (Judge): a score
+	// below marginal fails the bake at once, and the bake passes when some
+	// evaluation scored a pass, not when every check passed once.
+	Score *ScorePolicy `json:",omitempty"`
 }
 
 // BakeResult is the outcome of a bake.
@@ -81,6 +85,8 @@ type BakeProgress struct {
 	// Passed says, per input check, whether it has passed yet, so that a
 	// resumed bake still knows which checks never did.
 	Passed []bool
+	// ScorePassed says whether a scored evaluation has passed yet.
+	ScorePassed bool `json:",omitempty"`
 }
 
 // Clock is Bake's time source, so that tests need not wait for real time.
@@ -151,6 +157,7 @@ type bake struct {
 	rounds []MeasureResult       // recorded, without samples, at most Keep
 	last   MeasureResult         // the newest recorded round, with samples
 	passed []bool                // per check
+	scored bool                  // a scored evaluation passed
 	erring map[int]time.Duration // check index -> elapsed time its provider began erring
 }
 
@@ -222,6 +229,7 @@ func (b *bake) resume(ctx context.Context) {
 	if len(p.Passed) == len(b.passed) {
 		copy(b.passed, p.Passed)
 	}
+	b.scored = p.ScorePassed
 }
 
 // prime queries every check once and drops the answers: delta-based providers
@@ -299,7 +307,6 @@ func (b *bake) recorded() int { return b.next - b.in.FirstRound }
 func (b *bake) evaluate(ctx context.Context) (MeasureResult, map[int]error, error) {
 	res := MeasureResult{Round: b.next}
 	errs := map[int]error{}
-	verdicts := make([]Verdict, 0, len(b.in.Checks))
 	for i, c := range b.in.Checks {
 		m, err := b.a.measure(ctx, c)
 		switch {
@@ -314,9 +321,11 @@ func (b *bake) evaluate(ctx context.Context) (MeasureResult, map[int]error, erro
 			b.passed[i] = true
 		}
 		res.Measurements = append(res.Measurements, m)
-		verdicts = append(verdicts, m.Verdict)
 	}
-	res.Verdict = Worst(verdicts...)
+	res.Verdict, res.Score = Judge(b.in.Checks, res.Measurements, b.in.Score)
+	if res.Score != nil && res.Verdict == Pass {
+		b.scored = true
+	}
 	return res, errs, nil
 }
 
@@ -352,6 +361,9 @@ func (b *bake) record(ev MeasureResult) {
 // fail records the failing evaluation as a round and decides on it.
 func (b *bake) fail(ev MeasureResult) BakeResult {
 	ev.Detail = "failed: " + strings.Join(b.names(ev, func(i int, m Measurement) bool { return m.Verdict == Fail }), ", ")
+	if ev.Score != nil {
+		ev.Detail = ev.Score.String()
+	}
 	b.record(ev)
 	return b.result(Fail, &ev)
 }
@@ -360,11 +372,20 @@ func (b *bake) fail(ev MeasureResult) BakeResult {
 // last round decides an Inconclusive.
 func (b *bake) finish() BakeResult {
 	never := b.names(b.last, func(i int, _ Measurement) bool { return !b.passed[i] })
+	if b.in.Score != nil {
+		never = nil
+		if !b.scored {
+			never = []string{"the score"}
+		}
+	}
 	if len(never) == 0 {
 		return b.result(Pass, nil)
 	}
 	d := b.last
 	d.Detail = fmt.Sprintf("never passed in %s of baking: %s", b.elapsed().Round(time.Second), strings.Join(never, ", "))
+	if d.Score != nil {
+		d.Detail += "; last " + d.Score.String()
+	}
 	if n := len(b.rounds); n > 0 && b.rounds[n-1].Round == d.Round {
 		b.rounds[n-1].Detail = d.Detail
 	}
@@ -409,6 +430,8 @@ func (b *bake) heartbeat(ctx context.Context, ev MeasureResult) {
 		Last:      &last,
 		Rounds:    keepLast(b.rounds, progressRounds),
 		Passed:    slices.Clone(b.passed),
+		// A resumed bake must still know a score passed.
+		ScorePassed: b.scored,
 	})
 }
 

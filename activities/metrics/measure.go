@@ -56,6 +56,10 @@ type Check struct {
 	// inconclusive, never a pass.
 	Count    string  `json:",omitempty"`
 	MinCount float64 `json:",omitempty"`
+	// Weight is the check's share of a scored round (0 means 1) and
+	// Critical fails a scored round on its own (see Judge).
+	Weight   float64 `json:",omitempty"`
+	Critical bool    `json:",omitempty"`
 	// Max is the highest passing value of threshold checks.
 	Max float64
 	// Baseline is the baseline side of a compare check. Both sides need raw
@@ -85,6 +89,8 @@ type MeasureInput struct {
 	// Round numbers the analysis rounds of a traffic step, for display.
 	Round  int
 	Checks []Check
+	// Score, when set, weighs the checks into a score (Judge).
+	Score *ScorePolicy `json:",omitempty"`
 }
 
 // Measurement is everything one check saw and decided. It is shown in
@@ -120,6 +126,8 @@ type MeasureResult struct {
 	Round        int           `json:"round"`
 	Verdict      Verdict       `json:"verdict"`
 	Measurements []Measurement `json:"measurements"`
+	// Score is how a scored round's verdict came about; nil otherwise.
+	Score *Score `json:"score,omitempty"`
 	// Detail says why a bake decided on this round (which checks failed, or
 	// never passed); empty for other rounds.
 	Detail string `json:"detail,omitempty"`
@@ -174,16 +182,14 @@ func (a *Activities) provider(c Check) (Provider, error) {
 // Temporal retries it; invalid checks fail it without retry.
 func (a *Activities) Measure(ctx context.Context, in MeasureInput) (MeasureResult, error) {
 	res := MeasureResult{Round: in.Round}
-	verdicts := make([]Verdict, 0, len(in.Checks))
 	for i, c := range in.Checks {
 		m, err := a.measure(ctx, c)
 		if err != nil {
 			return res, fmt.Errorf("check %d (%q): %w", i, c.Name, err)
 		}
 		res.Measurements = append(res.Measurements, m)
-		verdicts = append(verdicts, m.Verdict)
 	}
-	res.Verdict = Worst(verdicts...)
+	res.Verdict, res.Score = Judge(in.Checks, res.Measurements, in.Score)
 	return res, nil
 }
 

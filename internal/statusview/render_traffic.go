@@ -56,7 +56,24 @@ func RoundLine(r metrics.MeasureResult) string {
 	for _, m := range r.Measurements {
 		parts = append(parts, measurementText(m))
 	}
-	return fmt.Sprintf("round %d %s: %s", r.Round, strings.ToUpper(string(r.Verdict)), strings.Join(parts, " · "))
+	line := fmt.Sprintf("round %d %s: %s", r.Round, strings.ToUpper(string(r.Verdict)), strings.Join(parts, " · "))
+	if sc := r.Score; sc != nil {
+		line += " · " + scoreText(sc)
+	}
+	return line
+}
+
+// scoreText is a scored round's score and each SLO's share of it.
+func scoreText(sc *metrics.Score) string {
+	parts := make([]string, 0, len(sc.Contributions))
+	for _, c := range sc.Contributions {
+		crit := ""
+		if c.Critical {
+			crit = "!"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s +%.0f", c.Check, crit, c.Points))
+	}
+	return fmt.Sprintf("%s [%s]", sc.Detail, strings.Join(parts, " "))
 }
 
 func measurementText(m metrics.Measurement) string {
