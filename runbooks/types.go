@@ -82,7 +82,7 @@ type Environment struct {
 	// Analysis says how the SLOs' verdicts combine: by default every SLO
 	// must pass; with a score, weighted SLOs add up to a score.
 	Analysis *Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty" jsonschema:"description=How the slos' verdicts combine (default: each must pass; score: weighted\\, with pass and marginal thresholds)."`
-	Steps    []Step   `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
+	Steps    []Step    `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
 }
 
 // ReleaseWindow restricts when a release may enter an environment. Outside
