@@ -148,7 +148,7 @@ func decodeSLOReport(t *testing.T, res result) sloCheckReport {
 
 // startSLOEdge runs the real edge proxy with blue and green at 50 and idle
 // at 0, each a plain local server.
-func startSLOEdge(t *testing.T) *edgeproxy.Server {
+func startSLOEdge(t testing.TB) *edgeproxy.Server {
 	t.Helper()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	weights := map[string]int{"blue": 50, "green": 50, "idle": 0}
