@@ -111,6 +111,9 @@ func (e *environment) gateMessage(g *GateStatus) slack.GateMessage {
 	if e.preview != nil {
 		m.Changes, m.Migrations = e.preview.changes, e.preview.migrations
 	}
+	if len(e.in.Env.SLOs) > 0 && e.in.RunbookFile != "" {
+		m.SLOCheck = fmt.Sprintf("runbook slo check %s --env %s", e.in.RunbookFile, e.in.Env.Name)
+	}
 	return m
 }
 

@@ -43,6 +43,9 @@ func Blocks(m GateMessage) []goslack.Block {
 	if len(m.Migrations) > 0 {
 		blocks = append(blocks, section(bullets("*Pending migrations*", m.Migrations)))
 	}
+	if m.SLOCheck != "" {
+		blocks = append(blocks, goslack.NewContextBlock("", mrkdwn(clip("SLO queries answer now? `"+esc(m.SLOCheck)+"`", maxSectionLen))))
+	}
 	if m.UILink != "" {
 		blocks = append(blocks, section(fmt.Sprintf("<%s|Open the release in the Temporal Web UI>", m.UILink)))
 	}

@@ -197,3 +197,15 @@ func TestBlocksFlagsAndBuild(t *testing.T) {
 		t.Errorf("fallback text %q does not start with the flags", txt)
 	}
 }
+
+func TestBlocksNameTheSLOCheck(t *testing.T) {
+	m := waiting()
+	m.SLOCheck = "runbook slo check runbooks/checkout.yaml --env production"
+	if out := render(t, Blocks(m)); !strings.Contains(out, "SLO queries answer now? `runbook slo check runbooks/checkout.yaml --env production`") {
+		t.Errorf("blocks lack the slo check command:\n%s", out)
+	}
+	m.SLOCheck = ""
+	if out := render(t, Blocks(m)); strings.Contains(out, "slo check") {
+		t.Errorf("no SLOs, no hint:\n%s", out)
+	}
+}

@@ -63,6 +63,9 @@ type GateMessage struct {
 	Flags []string `json:"flags,omitempty"`
 	// Build is the build metadata line: commit, build time, team.
 	Build string `json:"build,omitempty"`
+	// SLOCheck is the command that proves the environment's SLO queries
+	// return data now, for an approver about to let a canary start.
+	SLOCheck string `json:"slo-check,omitempty"`
 	// UILink points at the release in the Temporal Web UI.
 	UILink   string    `json:"ui-link,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"`
