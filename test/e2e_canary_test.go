@@ -54,14 +54,14 @@ environments:
         green:
           port: "{{.X.GreenPort}}"
     metrics:
-{{.X.Metrics}}
+{{.X.Metrics}}{{.X.Analysis}}
     slos:
       - name: errors
-        error-ratio: 0.05{{.X.Window}}
+        error-ratio: 0.05{{.X.Window}}{{.X.ErrorsWeight}}
       - name: p99{{.X.Window}}
         latency:
           percentile: 99
-          max: 1s
+          max: {{.X.P99Max}}
     infra:
       module: {{.X.Module}}
       vars:
@@ -132,6 +132,9 @@ type canaryShape struct {
 	// routerVia, when set, gives the admin URL the runbook names for the
 	// proxy's real one: a test's stand-in in front of the router.
 	routerVia func(admin string) string
+	// scored weighs the SLOs (analysis.score pass 80, marginal 50): errors
+	// weight 9 and critical, p99 weight 1 with an unreachable 1µs max.
+	scored bool
 }
 
 // newSlottedShape is newSlotted with the canary shaped by c.
@@ -162,11 +165,17 @@ func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string,
 	if c.routerVia != nil {
 		admin = c.routerVia(s.admin)
 	}
+	analysis, errorsWeight, p99Max := "", "", "1s"
+	if c.scored {
+		analysis = "\n    analysis: {score: {pass: 80, marginal: 50}}"
+		errorsWeight, p99Max = "\n        weight: 9\n        critical: true", "1us"
+	}
 	s.path, _ = r.writeRunbook("runbook.yaml", canaryRunbook, map[string]any{
 		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
 		"Admin": admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
 		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
 		"Bake": bake.String(), "Rollback": rollbackLine,
+		"Analysis": analysis, "ErrorsWeight": errorsWeight, "P99Max": p99Max,
 	})
 	t.Cleanup(s.destroy)
 	s.workerEnv = []string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}
