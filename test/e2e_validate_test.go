@@ -95,3 +95,39 @@ func TestValidateCLI(t *testing.T) {
 		t.Errorf("the schema does not describe http-check steps and their on-rollback hooks")
 	}
 }
+
+// unsupportedPairRunbook routes through Route53 and measures with
+// CloudWatch: no preset covers the pair, so error-ratio has no template.
+const unsupportedPairRunbook = `api-version: runbook/v1
+service: shop
+owner: team-e2e
+artifact:
+  reference: ./app.bin
+environments:
+  - name: production
+    traffic: {provider: route53, options: {zone-id: Z123, record: shop.example.com}, slots: {blue: {}, green: {}}}
+    metrics: {provider: cloudwatch, options: {region: eu-west-1}}
+    slos:
+      - name: errors
+        error-ratio: 0.01
+    steps:
+      - name: shift
+        canary: {steps: [{weight: 50, bake: 1m}]}
+`
+
+// TestValidateRefusesAnSLOWithoutTemplate: `runbook validate` refuses an
+// SLO kind no template covers for the runbook's router and metrics, at
+// the objective's line and column, naming the template to write.
+func TestValidateRefusesAnSLOWithoutTemplate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rb.yaml")
+	if err := os.WriteFile(path, []byte(unsupportedPairRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, cleanEnviron(), "", "validate", path)
+	line, col := position(t, unsupportedPairRunbook, "error-ratio:")
+	want := fmt.Sprintf("%s:%d:%d: error-ratio reads the metric template \"error-ratio\", which environment \"production\" does not have: no preset covers router route53 with metrics cloudwatch", path, line, col)
+	if res.code != 1 || !strings.Contains(res.stdout, want) || !strings.Contains(res.stdout, "add metrics.templates.error-ratio") {
+		t.Errorf("validate: want exit 1 with\n%s\ngot %s", want, res)
+	}
+}
