@@ -165,6 +165,7 @@ func TestTemplateProblems(t *testing.T) {
 		{"template without max", edge + "      templates: {q: {value: v}}\n", "      - {name: q, template: q}\n", "template needs max"},
 		{"unknown template", edge, "      - {name: q, template: nope, max: 1}\n", `template reads the metric template "nope"`},
 		{"latency from a ratio", edge + "      templates: {r: {bad: b, total: t}}\n", "      - {name: q, latency: {percentile: 99, max: 1s}, template: r}\n", `latency reads template "r" (from the runbook), a ratio; latency needs a quantile or value template`},
+		{"compare template without slot", edge + "      templates: {q: {value: 'lat{pool=\"a\"}'}}\n", "      - {name: q, compare: {min-samples: 5}, template: q}\n", "its value does not use ${slot}"},
 		{"window outside templates", edge, "      - {name: q, query: 'x[${window}]', max: 1}\n", "unknown variable ${window}"},
 		{"unknown preset", "    traffic: {provider: edge, slots: {blue: {}, green: {}}}\n    metrics: {provider: prometheus, preset: nginx}\n", builtinSLOs, `unknown metrics preset "nginx"; known: alb-cloudwatch, edge, edge-prometheus, envoy, haproxy, istio, nginx-ingress, or none`},
 		{"preset for another provider", "    traffic: {provider: edge, slots: {blue: {}, green: {}}}\n    metrics: {provider: cloudwatch, preset: haproxy}\n", builtinSLOs, "preset haproxy is written for the prometheus metrics provider, not cloudwatch"},

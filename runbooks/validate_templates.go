@@ -141,6 +141,9 @@ func (v *validator) sloTemplate(path string, e *Environment, s *SLO) {
 		v.c.addf(v.keyAt(kp), "%s reads template %q (%s), a %s; %s needs a %s template", st.key, st.name, fromText(t), t.Shape(), st.key, strings.Join(st.shapes, " or "))
 		return
 	}
+	if s.Compare != nil && !strings.Contains(t.Value, "${"+VarSlot+"}") {
+		v.c.addf(v.keyAt(kp), "compare measures template %q (%s) once per side with ${slot} set to that side's slot, and its value does not use ${slot}; both sides would measure the same series", st.name, fromText(t))
+	}
 	v.templateSlots(kp, e, st.name, t)
 	if pr, ok := LookupPreset(strings.TrimPrefix(t.From, "preset ")); ok && t.From == "preset "+pr.Name {
 		for _, o := range pr.NeedsOptions {
