@@ -56,12 +56,16 @@ environments:
     metrics:
 {{.X.Metrics}}{{.X.Analysis}}
     slos:
+{{- if .X.SLOs}}
+{{.X.SLOs}}
+{{- else}}
       - name: errors
         error-ratio: 0.05{{.X.Window}}{{.X.ErrorsWeight}}
       - name: p99{{.X.Window}}
         latency:
           percentile: 99
           max: {{.X.P99Max}}
+{{- end}}
     infra:
       module: {{.X.Module}}
       vars:
@@ -129,6 +133,9 @@ type canaryShape struct {
 	weights  []int
 	bake     time.Duration
 	rollback string // traffic.rollback
+	// slos, when set, replaces the two default SLOs: YAML list items
+	// indented under environments[0].slos.
+	slos string
 	// routerVia, when set, gives the admin URL the runbook names for the
 	// proxy's real one: a test's stand-in in front of the router.
 	routerVia func(admin string) string
@@ -174,7 +181,7 @@ func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string,
 		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
 		"Admin": admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
 		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
-		"Bake": bake.String(), "Rollback": rollbackLine,
+		"Bake": bake.String(), "Rollback": rollbackLine, "SLOs": c.slos,
 		"Analysis": analysis, "ErrorsWeight": errorsWeight, "P99Max": p99Max,
 	})
 	t.Cleanup(s.destroy)
