@@ -12,14 +12,18 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/internal/loadgen"
 	"github.com/runbookhq/runbook/internal/testenv/exporters"
 	"github.com/runbookhq/runbook/internal/testenv/prom"
 	"github.com/runbookhq/runbook/workflows"
@@ -186,4 +190,45 @@ func promSeries(t *testing.T, srv *prom.Server, query string) int {
 		t.Fatalf("query %q: %v (status %q)", query, err, r.Status)
 	}
 	return len(r.Data.Result)
+}
+
+// TestSLOCheckThroughEnvoyPreset: `runbook slo check` on a runbook whose
+// metrics are `preset: envoy`, against the edge proxy under load seen
+// through the translated Envoy exposition and a real Prometheus: exit 0,
+// both slots' SLOs passing on values from the preset.
+func TestSLOCheckThroughEnvoyPreset(t *testing.T) {
+	t.Parallel()
+	edge := startSLOEdge(t)
+	exp := exporters.Start(t, exporters.Envoy, "http://"+edge.AdminAddr()+"/metrics")
+	promSrv := prom.Start(t, exp.Addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	load, err := loadgen.Start(ctx, loadgen.Options{URL: "http://" + edge.ProxyAddr() + "/", Rate: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); t.Logf("load: %s", load.Stop()) })
+	for _, slot := range []string{"blue", "green"} {
+		promSrv.WaitForData(t, `sum(increase(envoy_cluster_upstream_rq_total{envoy_cluster_name="`+slot+`"}[4s])) > 50`, time.Minute)
+	}
+	path := filepath.Join(t.TempDir(), "envoy.yaml")
+	text := fmt.Sprintf(sloCheckRunbook, "http://"+edge.AdminAddr(), "        blue: {}\n        green: {}", promSrv.URL, "      preset: envoy")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, cleanEnviron(), "", "slo", "check", path, "--env", "production", "-o", "json")
+	rep := decodeSLOReport(t, res)
+	if res.code != 0 || !rep.OK || len(rep.Results) != 4 {
+		t.Fatalf("slo check through the envoy preset: want exit 0 with 4 results, got %s", res)
+	}
+	slots := map[string]int{}
+	for _, r := range rep.Results {
+		slots[r.Slot]++
+		if r.Verdict != "pass" || r.Value == nil || r.Count == nil || *r.Count < 10 || r.From != "preset envoy" {
+			t.Errorf("%s on %s: %+v, want a pass with a value and a count of 10 or more from the envoy preset", r.SLO, r.Slot, r)
+		}
+	}
+	if slots["blue"] != 2 || slots["green"] != 2 {
+		t.Errorf("results by slot %v, want both SLOs on blue and on green", slots)
+	}
+	t.Logf("slo check through the envoy preset: %s", rep.Summary)
 }
