@@ -49,6 +49,11 @@ func Start(t testing.TB, kind Kind, edgeURL string) *Server {
 	if h == nil {
 		t.Fatalf("exporters: unknown kind %q", kind)
 	}
+	return Serve(t, h)
+}
+
+// Serve serves h on 127.0.0.1 until the test ends.
+func Serve(t testing.TB, h http.Handler) *Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &Server{Addr: strings.TrimPrefix(srv.URL, "http://"), URL: srv.URL}
@@ -57,15 +62,23 @@ func Start(t testing.TB, kind Kind, edgeURL string) *Server {
 // Handler serves kind's /metrics from the edge proxy's at edgeURL; nil for
 // an unknown kind.
 func Handler(kind Kind, edgeURL string) http.Handler {
-	var write func(io.Writer, []Backend) error
 	switch kind {
 	case Envoy:
-		write = WriteEnvoy
+		return translate(edgeURL, WriteEnvoy)
 	case IngressNginx:
-		write = func(w io.Writer, b []Backend) error { return WriteNginx(w, b, DefaultNginxLabels) }
-	default:
-		return nil
+		return NginxHandler(edgeURL, DefaultNginxLabels)
 	}
+	return nil
+}
+
+// NginxHandler serves ingress-nginx's /metrics with labels l from the edge
+// proxy's at edgeURL.
+func NginxHandler(edgeURL string, l NginxLabels) http.Handler {
+	return translate(edgeURL, func(w io.Writer, b []Backend) error { return WriteNginx(w, b, l) })
+}
+
+// translate serves write's rendering of the edge's backends at /metrics.
+func translate(edgeURL string, write func(io.Writer, []Backend) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout)

@@ -180,3 +180,27 @@ func scrape(t *testing.T, base string) string {
 	}
 	return b.String()
 }
+
+// TestNginxCanaryLabels: with a primary Service, a canary-weight backend's
+// requests are labelled as the controller labels them: the main Service,
+// the canary upstream in canary.
+func TestNginxCanaryLabels(t *testing.T) {
+	l := DefaultNginxLabels
+	l.Primary, l.Port = "blue", "80"
+	var out bytes.Buffer
+	if err := WriteNginx(&out, []Backend{recordedBackend("blue", 5), recordedBackend("green", 3)}, l); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		`nginx_ingress_controller_requests{canary="",controller_class="k8s.io/ingress-nginx",controller_namespace="ingress-nginx",controller_pod="ingress-nginx-controller-7c489dc7b7-ccrf6",host="shop.example.com",ingress="blue",method="GET",namespace="default",path="/",service="blue",status="200"} 5`,
+		`nginx_ingress_controller_requests{canary="default-green-80",controller_class="k8s.io/ingress-nginx",controller_namespace="ingress-nginx",controller_pod="ingress-nginx-controller-7c489dc7b7-ccrf6",host="shop.example.com",ingress="blue",method="GET",namespace="default",path="/",service="blue",status="200"} 3`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("canary exposition lacks\n%s\nin\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, `service="green"`) {
+		t.Errorf("a canary backend got its own service label:\n%s", text)
+	}
+}

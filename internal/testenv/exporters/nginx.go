@@ -18,11 +18,16 @@ var NginxBuckets = edgeproxy.DurationBuckets
 // answers.
 var nginxStatus = map[string]string{"1xx": "101", "2xx": "200", "3xx": "304", "4xx": "404", "5xx": "500"}
 
-// NginxLabels are the constant parts of a request's labels; the service
-// and ingress are the backend's name.
+// NginxLabels are the constant parts of a request's labels. Without
+// Primary every backend is a Service behind its own Ingress: service and
+// ingress are the backend's name. With Primary the backends are one
+// Ingress's Service (Primary) and canary-weight Ingresses' Services (the
+// others), labelled as the controller labels them: every request under
+// service=Primary, a canary's requests with canary="<namespace>-<name>-<port>".
 type NginxLabels struct {
 	ControllerClass, ControllerNamespace, ControllerPod string
 	Host, Namespace, Method, Path                       string
+	Primary, Port                                       string
 }
 
 // DefaultNginxLabels are the labels of a default helm install serving
@@ -35,7 +40,7 @@ var DefaultNginxLabels = NginxLabels{
 
 // WriteNginx renders backends as the ingress-nginx controller's /metrics
 // (client_golang's text format: HELP and TYPE, labels sorted, le last),
-// one backend Service a backend. Request series exist per status once a
+// one backend Service a backend (see NginxLabels for canaries). Request series exist per status once a
 // request had that status, and a Service's histogram once it had a
 // request. The edge does not split latency by status, so a Service's
 // histogram carries all its requests under its most frequent status;
@@ -70,13 +75,20 @@ func header(w io.Writer, name, typ, help string) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 }
 
-// series is the sorted label list of one service's requests with status.
-// canary is empty: traffic the controller sends to a canary-weight
-// backend would carry its upstream there instead, under the main
-// Service's name (see testdata/ingress-nginx-metrics.txt).
-func (l NginxLabels) series(service, status string) string {
+// series is the sorted label list of backend's requests with status.
+func (l NginxLabels) series(backend, status string) string {
+	service, canary := backend, ""
+	if l.Primary != "" {
+		// The controller labels a request with the location's Service, the
+		// main Ingress's, and the upstream it picked in canary
+		// (monitor.lua, balancer.lua).
+		service = l.Primary
+		if backend != l.Primary {
+			canary = l.Namespace + "-" + backend + "-" + l.Port
+		}
+	}
 	pairs := [][2]string{
-		{"canary", ""}, {"controller_class", l.ControllerClass}, {"controller_namespace", l.ControllerNamespace},
+		{"canary", canary}, {"controller_class", l.ControllerClass}, {"controller_namespace", l.ControllerNamespace},
 		{"controller_pod", l.ControllerPod}, {"host", l.Host}, {"ingress", service}, {"method", l.Method},
 		{"namespace", l.Namespace}, {"path", l.Path}, {"service", service}, {"status", status},
 	}
