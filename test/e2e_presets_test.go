@@ -232,3 +232,81 @@ func TestSLOCheckThroughEnvoyPreset(t *testing.T) {
 	}
 	t.Logf("slo check through the envoy preset: %s", rep.Summary)
 }
+
+// nginxCanaryTemplates select a slot's requests whether its Service is the
+// main Ingress's (service, empty canary) or a canary-weight Ingress's
+// (the upstream "<namespace>-<service>-<port>" in canary): what the
+// nginx-ingress preset would need for canaries made with canary-weight.
+const nginxCanaryTemplates = `      templates:
+        error-ratio:
+          bad: sum(rate(nginx_ingress_controller_requests{service="${slot}",canary="",status=~"5.*"}[${window}]) or rate(nginx_ingress_controller_requests{canary=~".+-${slot}-[0-9]+",status=~"5.*"}[${window}]))
+          total: sum(rate(nginx_ingress_controller_requests{service="${slot}",canary=""}[${window}]) or rate(nginx_ingress_controller_requests{canary=~".+-${slot}-[0-9]+"}[${window}]))
+          count: sum(increase(nginx_ingress_controller_requests{service="${slot}",canary=""}[${window}]) or increase(nginx_ingress_controller_requests{canary=~".+-${slot}-[0-9]+"}[${window}]))
+          absent-bad-is-zero: true
+        latency:
+          quantile: histogram_quantile(${quantile}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{service="${slot}",canary=""}[${window}]) or rate(nginx_ingress_controller_request_duration_seconds_bucket{canary=~".+-${slot}-[0-9]+"}[${window}])))
+          count: sum(increase(nginx_ingress_controller_requests{service="${slot}",canary=""}[${window}]) or increase(nginx_ingress_controller_requests{canary=~".+-${slot}-[0-9]+"}[${window}]))`
+
+// TestSLOCheckNginxCanaryWeight: ingress-nginx labels the requests of a
+// canary-weight Ingress with the main Ingress's Service and the canary's
+// upstream in canary. Blue is the main Service, green the canary, each
+// with half the load: templates that read canary as well see each slot's
+// own half and pass; what the nginx-ingress preset (service="${slot}")
+// sees is logged for comparison.
+func TestSLOCheckNginxCanaryWeight(t *testing.T) {
+	t.Parallel()
+	edge := startSLOEdge(t)
+	labels := exporters.DefaultNginxLabels
+	labels.Primary, labels.Port = "blue", "80"
+	exp := exporters.Serve(t, exporters.NginxHandler("http://"+edge.AdminAddr()+"/metrics", labels))
+	promSrv := prom.Start(t, exp.Addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	load, err := loadgen.Start(ctx, loadgen.Options{URL: "http://" + edge.ProxyAddr() + "/", Rate: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); t.Logf("load: %s", load.Stop()) })
+	for _, sel := range []string{`service="blue",canary=""`, `canary="default-green-80"`} {
+		promSrv.WaitForData(t, `sum(increase(nginx_ingress_controller_requests{`+sel+`}[4s])) > 50`, time.Minute)
+	}
+	dir := t.TempDir()
+	check := func(name, metrics string) (result, sloCheckReport) {
+		path := filepath.Join(dir, name)
+		text := fmt.Sprintf(sloCheckRunbook, "http://"+edge.AdminAddr(), "        blue: {}\n        green: {}", promSrv.URL, metrics)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := runCLI(t, cleanEnviron(), "", "slo", "check", path, "--env", "production", "-o", "json")
+		return res, decodeSLOReport(t, res)
+	}
+
+	res, rep := check("canary-aware.yaml", nginxCanaryTemplates)
+	if res.code != 0 || !rep.OK || len(rep.Results) != 4 {
+		t.Fatalf("slo check with canary-aware templates: want exit 0 with 4 results, got %s", res)
+	}
+	counts := map[string]float64{}
+	for _, r := range rep.Results {
+		if r.Verdict != "pass" || r.Value == nil || r.Count == nil || *r.Count < 10 {
+			t.Errorf("%s on %s: %+v, want a pass with a value over 10 requests or more", r.SLO, r.Slot, r)
+			continue
+		}
+		counts[r.Slot] = *r.Count
+	}
+	// Equal weights: each slot's count is about half of both, not all.
+	if sum := counts["blue"] + counts["green"]; counts["blue"] > 0.75*sum || counts["green"] > 0.75*sum {
+		t.Errorf("requests by slot %v, want each slot near half: the canary's requests are told apart", counts)
+	}
+
+	res, rep = check("preset.yaml", "      preset: nginx-ingress")
+	for _, r := range rep.Results {
+		var v, n float64
+		if r.Value != nil {
+			v = *r.Value
+		}
+		if r.Count != nil {
+			n = *r.Count
+		}
+		t.Logf("preset nginx-ingress, %s on %s: %s (%s) value %g count %g", r.SLO, r.Slot, r.Verdict, r.Why, v, n)
+	}
+	t.Logf("preset nginx-ingress with a canary-weight Ingress: exit %d, %s (canary-aware templates counted %v)", res.code, rep.Summary, counts)
+}
