@@ -65,7 +65,7 @@ var presets = map[string]Preset{
 		NeedsOptions: []string{"backend"}, templates: haproxyTemplates},
 	"nginx-ingress": {Name: "nginx-ingress", Provider: "prometheus",
 		Doc: "ingress-nginx controller metrics (enabled by default, https://kubernetes.github.io/ingress-nginx/user-guide/monitoring/): " +
-			"nginx_ingress_controller_requests{service,status} and nginx_ingress_controller_request_duration_seconds_bucket{service}; the slot is the backend Service's name.",
+			"nginx_ingress_controller_requests{service,canary,status} and nginx_ingress_controller_request_duration_seconds_bucket{service,canary}; the slot is the backend Service's name, of the main Ingress (canary empty) or of a canary-weight Ingress (its upstream in canary).",
 		templates: nginxTemplates},
 	"envoy": {Name: "envoy", Provider: "prometheus",
 		Doc: "Envoy's admin /stats/prometheus (https://www.envoyproxy.io/docs/envoy/latest/operations/admin#get--stats-prometheus): " +
@@ -190,11 +190,27 @@ func haproxyTemplates(opts map[string]string) map[string]MetricTemplate {
 }
 
 func nginxTemplates(map[string]string) map[string]MetricTemplate {
-	sel := `service="${slot}"`
-	er := promRatio("nginx_ingress_controller_requests", sel, `status=~"5.."`)
-	er.Description, er.AbsentBadIsZero = "5xx share of the slot Service's requests through ingress-nginx", true
-	lat := promQuantile("nginx_ingress_controller_request_duration_seconds_bucket", sel, "", er)
-	lat.Description = "latency quantile of the slot Service through ingress-nginx"
+	// A slot is the Service of the main Ingress (service, no canary) or
+	// the Service behind a canary-weight Ingress, whose requests the
+	// controller labels with the main Service and the canary's upstream
+	// "<namespace>-<service>-<port>" in canary.
+	sel := func(metric, fn, extra string) string {
+		return fn + "(" + metric + `{service="${slot}",canary=""` + extra + "}[${window}]) or " +
+			fn + "(" + metric + `{canary=~".+-${slot}-[0-9]+"` + extra + "}[${window}])"
+	}
+	const requests = "nginx_ingress_controller_requests"
+	// "5.*" matches the status codes and, with --report-status-classes, "5xx".
+	count := "sum(" + sel(requests, "increase", "") + ")"
+	er := MetricTemplate{
+		Description: "5xx share of the slot Service's requests through ingress-nginx (main or canary-weight Ingress)",
+		Bad:         "sum(" + sel(requests, "rate", `,status=~"5.*"`) + ")", Total: "sum(" + sel(requests, "rate", "") + ")",
+		AbsentBadIsZero: true, Count: count, MinCount: DefaultMinCount,
+	}
+	lat := MetricTemplate{
+		Description: "latency quantile of the slot Service through ingress-nginx",
+		Quantile:    "histogram_quantile(${quantile}, sum by (le) (" + sel("nginx_ingress_controller_request_duration_seconds_bucket", "rate", "") + "))",
+		Count:       count, MinCount: DefaultMinCount,
+	}
 	return map[string]MetricTemplate{TemplateErrorRatio: er, TemplateLatency: lat}
 }
 
