@@ -205,6 +205,9 @@ type Compare struct {
 	MinSamples int      `yaml:"min-samples,omitempty" json:"min-samples,omitempty" jsonschema:"minimum=3,description=Observations needed on each side (default 10)."`
 	Alpha      float64  `yaml:"alpha,omitempty" json:"alpha,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1,description=Significance level (default 0.05)."`
 	Step       Duration `yaml:"step,omitempty" json:"step,omitempty" jsonschema:"description=Resolution of the observations (default 5s)."`
+	// MinDifference keeps a significant but negligible worsening from
+	// failing: the canary's median must exceed the baseline's by more.
+	MinDifference float64 `yaml:"min-difference,omitempty" json:"min-difference,omitempty" jsonschema:"minimum=0,description=Smallest worsening of the median (canary minus baseline\\, in the query's unit) that fails\\, however significant (default 0)."`
 }
 
 // BurnRate fails when the error budget burns faster than threshold over both

@@ -205,6 +205,9 @@ func (v *validator) compare(path string, c *Compare) {
 	if p := path + ".min-samples"; v.set(p) && c.MinSamples < 3 {
 		v.errf(p, "min-samples %d is too few to compare; use 3 or more, or leave it out for the default of 10", c.MinSamples)
 	}
+	if p := path + ".min-difference"; v.set(p) && c.MinDifference < 0 {
+		v.errf(p, "min-difference %g must be 0 or more: the canary's median must be worse by more than it to fail", c.MinDifference)
+	}
 	if p := path + ".alpha"; v.set(p) && (c.Alpha <= 0 || c.Alpha >= 1) {
 		v.errf(p, "alpha %g must be more than 0 and less than 1, e.g. 0.05 (the default)", c.Alpha)
 	}

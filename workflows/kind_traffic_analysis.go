@@ -118,6 +118,7 @@ func compareCheck(c *metrics.Check, q *metrics.Query, s runbooks.SLO, templates 
 		expr = templates[s.Template].Value
 	}
 	c.Kind, c.MinSamples, c.Alpha = metrics.KindCompare, s.Compare.MinSamples, s.Compare.Alpha
+	c.MinDifference = s.Compare.MinDifference
 	q.Step = s.Compare.Step.Or(defaultCompareStep)
 	q.Expr = runbooks.Expand(expr, vars)
 	c.Baseline = *q

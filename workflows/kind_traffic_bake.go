@@ -36,7 +36,7 @@ func (t *trafficKind) bakePhase(ctx workflow.Context, e *environment, i int, ph 
 		}
 		e.status.Traffic.BakeEnds = workflow.Now(ctx).Add(remaining)
 		e.publish(ctx)
-		out := t.bakeOnce(ctx, e, remaining, sh.interval, checks, round)
+		out := t.bakeOnce(ctx, e, remaining, sh.interval, checks, round, ph.weight)
 		if out.err != nil {
 			return round, out.err
 		}
@@ -70,9 +70,10 @@ func (t *trafficKind) bakePhase(ctx workflow.Context, e *environment, i int, ph 
 	return round, nil
 }
 
-// bakeOnce runs one bake: the Bake activity, or a timer when there is
-// nothing to analyse. A pause, promote or abort interrupts it.
-func (t *trafficKind) bakeOnce(ctx workflow.Context, e *environment, d, interval time.Duration, checks []metrics.Check, round int) bakeOutcome {
+// bakeOnce runs one bake at the target's weight: the Bake activity, or a
+// timer when there is nothing to analyse. A pause, promote or abort
+// interrupts it.
+func (t *trafficKind) bakeOnce(ctx workflow.Context, e *environment, d, interval time.Duration, checks []metrics.Check, round, weight int) bakeOutcome {
 	start := workflow.Now(ctx)
 	bctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
@@ -84,7 +85,7 @@ func (t *trafficKind) bakeOnce(ctx workflow.Context, e *environment, d, interval
 	} else {
 		f := workflow.ExecuteActivity(bakeCtx(bctx, d, interval), metricsActs.Bake, metrics.BakeInput{
 			Checks: checks, Interval: interval, Duration: d, FirstRound: round,
-			Score: ScorePolicy(&e.in.Env),
+			Score: ScorePolicy(&e.in.Env), BaselineIdle: weight >= 100,
 		})
 		workflow.Go(ctx, func(gctx workflow.Context) { out.err = f.Get(gctx, &out.res); done = true })
 	}

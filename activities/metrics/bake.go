@@ -50,6 +50,10 @@ type BakeInput struct {
 	// Keep is how many recorded rounds the result keeps, the last ones
 	// (default 20). The failing or inconclusive round is the last, so kept.
 	Keep int
+	// BaselineIdle says the live slot serves no traffic at this weight
+	// (100, or a first install): compare checks have no baseline then and
+	// are left out, not held as inconclusive for ever.
+	BaselineIdle bool `json:",omitempty"`
 	// Score, when set, weighs the checks into a score (Judge): a score
 	// below marginal fails the bake at once, and the bake passes when some
 	// evaluation scored a pass, not when every check passed once.
@@ -158,12 +162,18 @@ type bake struct {
 	last   MeasureResult         // the newest recorded round, with samples
 	passed []bool                // per check
 	scored bool                  // a scored evaluation passed
+	// skipped are the compare checks left out for want of a baseline.
+	skipped []string
 	erring map[int]time.Duration // check index -> elapsed time its provider began erring
 }
 
 func (a *Activities) newBake(in BakeInput) (*bake, error) {
 	if len(in.Checks) == 0 {
 		return nil, invalid("bake needs at least one check")
+	}
+	var skipped []string
+	if in.BaselineIdle {
+		in.Checks, skipped = withoutCompare(in.Checks)
 	}
 	if in.Interval <= 0 || in.Duration < 0 || in.Tick < 0 {
 		return nil, invalid("bake needs Interval > 0, Duration >= 0 and Tick >= 0; got %s, %s, %s", in.Interval, in.Duration, in.Tick)
@@ -183,12 +193,24 @@ func (a *Activities) newBake(in BakeInput) (*bake, error) {
 		clock = realClock{}
 	}
 	return &bake{
-		a: a, in: in, clock: clock, start: clock.Now(),
+		a: a, in: in, clock: clock, start: clock.Now(), skipped: skipped,
 		total:  int((in.Duration + in.Interval - 1) / in.Interval),
 		next:   in.FirstRound,
 		passed: make([]bool, len(in.Checks)),
 		erring: map[int]time.Duration{},
 	}, nil
+}
+
+// withoutCompare returns checks without the compare ones, and their names.
+func withoutCompare(checks []Check) (kept []Check, dropped []string) {
+	for i, c := range checks {
+		if c.Kind == KindCompare {
+			dropped = append(dropped, checkName(i, c))
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, dropped
 }
 
 // withWindow returns a copy of checks whose unset windows are interval, so
@@ -255,7 +277,8 @@ func (b *bake) run(ctx context.Context) (BakeResult, error) {
 			return BakeResult{}, err
 		}
 		elapsed := b.elapsed()
-		ev, errs, err := b.evaluate(ctx)
+		final := b.recorded()+1 == b.total && elapsed >= b.roundAt(b.total)
+		ev, errs, err := b.evaluate(ctx, final)
 		if err != nil {
 			return BakeResult{}, err
 		}
@@ -303,8 +326,11 @@ func (b *bake) recorded() int { return b.next - b.in.FirstRound }
 
 // evaluate runs every check once, returning the provider errors by check
 // index. A check whose provider erred shows as inconclusive with the error, so
-// that a person watching the heartbeat sees it.
-func (b *bake) evaluate(ctx context.Context) (MeasureResult, map[int]error, error) {
+// that a person watching the heartbeat sees it. A compare check decides only
+// in the bake's final evaluation: a significance test repeated every second
+// would fail a healthy canary sooner or later (at alpha 0.05, one bake in two
+// over a minute), so before then its failure is shown, not acted on.
+func (b *bake) evaluate(ctx context.Context, final bool) (MeasureResult, map[int]error, error) {
 	res := MeasureResult{Round: b.next}
 	errs := map[int]error{}
 	for i, c := range b.in.Checks {
@@ -319,10 +345,17 @@ func (b *bake) evaluate(ctx context.Context) (MeasureResult, map[int]error, erro
 			m.Verdict, m.Detail = Inconclusive, "provider error: "+err.Error()
 		case m.Verdict == Pass:
 			b.passed[i] = true
+		case m.Verdict == Fail && c.Kind == KindCompare && !final:
+			m.Verdict, m.Detail = Inconclusive, "decided at the end of the bake; now: "+m.Detail
 		}
 		res.Measurements = append(res.Measurements, m)
 	}
 	res.Verdict, res.Score = Judge(b.in.Checks, res.Measurements, b.in.Score)
+	if len(b.in.Checks) == 0 {
+		// Only compare checks, left out for want of a baseline: the weight
+		// bakes for its time with nothing to judge (record says why).
+		res.Verdict = Pass
+	}
 	if res.Score != nil && res.Verdict == Pass {
 		b.scored = true
 	}
@@ -353,6 +386,9 @@ func (b *bake) tooLong(errs map[int]error, elapsed time.Duration) error {
 // samples among the last Keep.
 func (b *bake) record(ev MeasureResult) {
 	ev.Round = b.next
+	if len(b.skipped) > 0 && ev.Detail == "" {
+		ev.Detail = "not compared, the live slot serves no traffic at this weight: " + strings.Join(b.skipped, ", ")
+	}
 	b.last = ev
 	b.rounds = keepLast(append(b.rounds, stripped(ev)), b.in.Keep)
 	b.next++

@@ -66,9 +66,12 @@ type Check struct {
 	// observations (Sample.Values): with prometheus, set Query.Step for a
 	// range query; edge has none yet, so its compares are inconclusive.
 	Baseline Query
-	// MinSamples and Alpha tune compare (defaults 10 and 0.05).
-	MinSamples int
-	Alpha      float64
+	// MinSamples and Alpha tune compare (defaults 10 and 0.05);
+	// MinDifference is the smallest worsening of the canary's median over
+	// the baseline's that counts as a failure, however significant.
+	MinSamples    int
+	Alpha         float64
+	MinDifference float64 `json:",omitempty"`
 	// SLOTarget (e.g. 0.999), LongWindow and BurnThreshold (e.g. 14.4) tune burn-rate.
 	SLOTarget     float64
 	LongWindow    time.Duration
@@ -253,6 +256,10 @@ func (a *Activities) compare(ctx context.Context, p Provider, c Check, m Measure
 	cmp := MannWhitneyU(canary.Values, base.Values, minSamples, alpha)
 	m.Verdict, m.PValue = cmp.Verdict, Number(cmp.PValue)
 	m.Detail = fmt.Sprintf("Mann-Whitney U=%g p=%.4g (alpha %g), n canary=%d baseline=%d", cmp.U, cmp.PValue, alpha, cmp.NCanary, cmp.NBaseline)
+	if d := float64(m.Value - m.Baseline); cmp.Verdict == Fail && d < c.MinDifference {
+		m.Verdict = Pass
+		m.Detail += fmt.Sprintf("; the medians differ by %.4g, less than min-difference %g", d, c.MinDifference)
+	}
 	if cmp.Verdict == Inconclusive {
 		m.Detail = fmt.Sprintf("%s: canary %d, baseline %d, need %d each", cmp.Reason, cmp.NCanary, cmp.NBaseline, minSamples)
 	}

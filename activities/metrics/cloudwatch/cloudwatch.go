@@ -111,8 +111,10 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 		}
 		expr = strings.ReplaceAll(expr, BackendPlaceholder, q.Backend)
 	}
-	// q.Since is not applied: CloudWatch publishes by the minute, often
-	// minutes late, so cutting a window at a bake's start would leave no data.
+	// q.Since does not cut the window: CloudWatch publishes by the minute,
+	// often minutes late, so cutting a window at a bake's start would leave
+	// no data. Raw observations (q.Step) are another matter: a comparison
+	// must not count periods that began before the bake (sinceOnly).
 	window := q.Window
 	if window <= 0 {
 		window = DefaultWindow
@@ -147,7 +149,26 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 		}
 		in.NextToken = out.NextToken
 	}
+	if q.Step > 0 {
+		res = sinceOnly(res, q.Since)
+	}
 	return sample(expr, res)
+}
+
+// sinceOnly drops the datapoints of periods that began before since (zero:
+// none), so observations compared for a bake are the bake's own.
+func sinceOnly(r types.MetricDataResult, since time.Time) types.MetricDataResult {
+	if since.IsZero() || len(r.Timestamps) != len(r.Values) {
+		return r
+	}
+	var out types.MetricDataResult
+	for i, ts := range r.Timestamps {
+		if !ts.Before(since) {
+			out.Values = append(out.Values, r.Values[i])
+			out.Timestamps = append(out.Timestamps, ts)
+		}
+	}
+	return out
 }
 
 func sample(expr string, r types.MetricDataResult) (metrics.Sample, error) {

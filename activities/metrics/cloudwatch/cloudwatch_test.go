@@ -148,3 +148,14 @@ func TestELBARNsBecomeDimensionValues(t *testing.T) {
 		t.Errorf("dimensions %+v", d)
 	}
 }
+
+func TestCompareObservationsStartAtTheBake(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	r := types.MetricDataResult{Values: []float64{1, 2, 3}, Timestamps: []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)}}
+	if got := sinceOnly(r, t0.Add(30*time.Second)); len(got.Values) != 2 || got.Values[0] != 2 {
+		t.Errorf("sinceOnly = %v, want the periods from the bake's start on", got.Values)
+	}
+	if got := sinceOnly(r, time.Time{}); len(got.Values) != 3 {
+		t.Errorf("no since: %v, want every datapoint", got.Values)
+	}
+}
