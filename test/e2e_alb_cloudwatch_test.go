@@ -278,6 +278,13 @@ func TestALBCanaryJudgedByCloudWatchPreset(t *testing.T) {
 		t.Errorf("after the canary the listener has %v, want green 100 blue 0", w)
 	}
 
+	// What a person runs before the next canary: the live slot's SLO
+	// queries answer now, through the preset.
+	res := runCLI(t, append(cleanEnviron(), f.workerEnv(r)...), "", "slo", "check", path, "--env", "production", "--slot", "green", "-o", "json")
+	if rep := decodeSLOReport(t, res); res.code != 0 || len(rep.Results) != 1 || rep.Results[0].Verdict != "pass" || rep.Results[0].From != "preset alb-cloudwatch" {
+		t.Errorf("slo check on the live slot: want exit 0, errors passing from preset alb-cloudwatch; got %s", res)
+	}
+
 	// 3.0.0 goes to blue, which answers 20% of its requests with 5xx.
 	rep.setFaulty("blue", 0.2)
 	id3 := r.deploy(path, digest, "3.0.0", requester)

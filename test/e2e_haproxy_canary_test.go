@@ -224,6 +224,16 @@ func TestCanaryThroughHAProxy(t *testing.T) {
 	if during.ServerErrors != 0 || during.ByVersion["2.0.0"] == 0 || during.ByVersion["1.0.0"] == 0 {
 		t.Errorf("load during the canary: %s; want no 5xx and answers from both versions", during)
 	}
+	res := runCLI(t, cleanEnviron(), "", "slo", "check", s.path, "--env", "production", "--slot", "blue", "-o", "json")
+	rep := decodeSLOReport(t, res)
+	if res.code != 0 || len(rep.Results) != 2 {
+		t.Errorf("slo check on the live slot: want exit 0 with 2 results; got %s", res)
+	}
+	for _, r := range rep.Results {
+		if r.Verdict != "pass" || r.From != "preset haproxy" || r.Value == nil {
+			t.Errorf("slo check %s on %s: %+v, want a pass with a value from preset haproxy", r.SLO, r.Slot, r)
+		}
+	}
 
 	// 3.0.0 goes to green; it starts failing at its second weight.
 	id3 := r.deploy(s.path, s.digest, "3.0.0", requester)
