@@ -157,14 +157,14 @@ type bake struct {
 	start time.Time // moved back by the elapsed time of a resumed attempt
 	total int       // rounds to record
 
-	next   int                   // number of the next round
-	rounds []MeasureResult       // recorded, without samples, at most Keep
-	last   MeasureResult         // the newest recorded round, with samples
-	passed []bool                // per check
-	scored bool                  // a scored evaluation passed
+	next   int             // number of the next round
+	rounds []MeasureResult // recorded, without samples, at most Keep
+	last   MeasureResult   // the newest recorded round, with samples
+	passed []bool          // per check
+	scored bool            // a scored evaluation passed
 	// skipped are the compare checks left out for want of a baseline.
 	skipped []string
-	erring map[int]time.Duration // check index -> elapsed time its provider began erring
+	erring  map[int]time.Duration // check index -> elapsed time its provider began erring
 }
 
 func (a *Activities) newBake(in BakeInput) (*bake, error) {
