@@ -67,6 +67,37 @@ func ReleaseID(service, version string) string {
 	return "release/" + service + "/" + version
 }
 
+// RollbackID is the workflow ID of the n-th rollback (from 1) of service
+// in env: a rollback is a release of its own, of an earlier version.
+func RollbackID(service, env string, n int) string {
+	return fmt.Sprintf("rollback/%s/%s/%d", service, env, n)
+}
+
+// RollbackRequest marks a release that puts an earlier version back into
+// one environment (`runbook rollback`): what it rolls back, and why.
+type RollbackRequest struct {
+	// Of is the release whose version is being replaced, FromVersion its
+	// version; the release's own Version is the one going back.
+	Of          string `json:"of"`
+	FromVersion string `json:"from-version"`
+	Reason      string `json:"reason"`
+	// Path is RollbackTraffic when the version still runs in the other
+	// slot and only traffic moves, RollbackFull when it is provisioned
+	// again.
+	Path string `json:"path"`
+}
+
+// Rollback paths.
+const (
+	RollbackTraffic = "traffic"
+	RollbackFull    = "full"
+)
+
+// Describe is the rollback in one line, for flags, summaries and audit.
+func (r *RollbackRequest) Describe(version string) string {
+	return fmt.Sprintf("ROLLBACK of %s (%s → %s, %s path): %s", r.Of, r.FromVersion, version, r.Path, r.Reason)
+}
+
 // EnvironmentID is the workflow ID of the environment child workflow. It does
 // not contain the version on purpose: Temporal allows one running workflow per
 // ID, which gives "one live release per service and environment" for free.
@@ -92,6 +123,8 @@ type ReleaseInput struct {
 	// RequesterProof is the requester's signature of DeployClaim, checked
 	// by each environment against the worker's trust roots.
 	RequesterProof *identity.Proof `json:"requester-proof,omitempty"`
+	// Rollback, when set, makes this release a rollback (runbook rollback).
+	Rollback *RollbackRequest `json:"rollback,omitempty"`
 }
 
 // ReleaseResult is what a successful release returns.
@@ -122,6 +155,8 @@ type EnvironmentInput struct {
 	// is when the release started, the time its freshness is judged at.
 	RequesterProof *identity.Proof `json:"requester-proof,omitempty"`
 	RequestedAt    time.Time       `json:"requested-at,omitzero"`
+	// Rollback comes from the release (ReleaseInput.Rollback).
+	Rollback *RollbackRequest `json:"rollback,omitempty"`
 }
 
 // EnvironmentResult is what an environment returns when it succeeded.
@@ -182,6 +217,8 @@ type ReleaseStatus struct {
 	// BreakGlass is the reason of an emergency release, empty otherwise.
 	BreakGlass string     `json:"break-glass,omitempty"`
 	Build      *BuildInfo `json:"build,omitempty"`
+	// Rollback is set on a rollback release: what it rolls back and why.
+	Rollback *RollbackRequest `json:"rollback,omitempty"`
 }
 
 // Finished reports whether the release reached a final state.
@@ -469,6 +506,9 @@ func (s ReleaseStatus) Summary() string {
 	}
 	if s.BreakGlass != "" {
 		fmt.Fprintf(&b, "**⚠ BREAK-GLASS:** %s\n\n", s.BreakGlass)
+	}
+	if r := s.Rollback; r != nil {
+		fmt.Fprintf(&b, "**⚠ %s**\n\n", r.Describe(s.Version))
 	}
 	for _, e := range s.Environments {
 		fmt.Fprintf(&b, "- %s: %s", e.Name, e.State)

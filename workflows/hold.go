@@ -325,6 +325,9 @@ func (e *environment) breakGlass(ctx workflow.Context, i int, blocked string) er
 // the Slack gate message, the Web UI details.
 func (e *environment) flags() []string {
 	var fs []string
+	if r := e.in.Rollback; r != nil {
+		fs = append(fs, r.Describe(e.in.Version))
+	}
 	if e.in.BreakGlass != nil {
 		fs = append(fs, "BREAK-GLASS: "+strings.TrimSpace(e.in.BreakGlass.Reason))
 	}

@@ -39,7 +39,13 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	}
 	r.status.State = StateRunning
 	r.refresh(ctx)
-	r.audit(ctx, "release.started", in.Requester, StateRunning, "runbook "+in.RunbookFile)
+	started := "runbook " + in.RunbookFile
+	if in.Rollback != nil {
+		// The rollback's record says what it replaces and why, so an
+		// auditor reads it without the release it names.
+		started = in.Rollback.Describe(in.Version) + "; " + started
+	}
+	r.audit(ctx, "release.started", in.Requester, StateRunning, started)
 
 	var fail error
 	for i := range in.Runbook.Environments {
@@ -76,6 +82,7 @@ func newRelease(ctx workflow.Context, in ReleaseInput) *release {
 	if in.BreakGlass != nil {
 		r.status.BreakGlass = in.BreakGlass.Reason
 	}
+	r.status.Rollback = in.Rollback
 	for _, env := range rb.Environments {
 		r.status.Environments = append(r.status.Environments, EnvironmentStatus{
 			Name: env.Name, State: StatePending, WorkflowID: EnvironmentID(rb.Service, env.Name),
@@ -99,6 +106,7 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
 		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest, RunbookFile: r.in.RunbookFile,
 		RequesterProof: r.in.RequesterProof, RequestedAt: workflow.GetInfo(ctx).WorkflowStartTime,
+		Rollback: r.in.Rollback,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {

@@ -41,15 +41,40 @@ type outcome struct {
 	ok             bool
 	// fromCommit is set when started is the commit time, not the release's.
 	fromCommit bool
+	// restoredIn is how long the rollback of a release that had succeeded
+	// took, from its start to its end: that release is a failed change.
+	restoredIn time.Duration
+}
+
+// rollbacks maps each release rolled back by a rollback that succeeded
+// within the period to the rollback's duration, its time to restore.
+func rollbacks(statuses []workflows.ReleaseStatus, env string, since, until time.Time) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, st := range statuses {
+		if st.Rollback == nil {
+			continue
+		}
+		if o, ok := outcomeIn(st, env, since, until); ok && o.ok {
+			out[st.Rollback.Of] = o.ended.Sub(st.StartedAt)
+		}
+	}
+	return out
 }
 
 // Compute works the metrics out of final release statuses. env names
 // the environment; empty means each release's last one.
 func Compute(service, env string, since, until time.Time, statuses []workflows.ReleaseStatus) Metrics {
 	d := Metrics{Service: service, Environment: env, Since: since, Until: until}
+	restoredBy := rollbacks(statuses, env, since, until)
 	var outs []outcome
 	for _, st := range statuses {
+		if st.Rollback != nil {
+			continue // a restore, not a change: counted with what it rolled back
+		}
 		if o, ok := outcomeIn(st, env, since, until); ok {
+			if r, rolled := restoredBy[st.ReleaseID]; rolled {
+				o.ok, o.restoredIn = false, r
+			}
 			outs = append(outs, o)
 		}
 	}
@@ -59,7 +84,9 @@ func Compute(service, env string, since, until time.Time, statuses []workflows.R
 	for _, o := range outs {
 		if !o.ok {
 			d.Failures++
-			if failedAt.IsZero() {
+			if o.restoredIn > 0 {
+				restores = append(restores, o.restoredIn)
+			} else if failedAt.IsZero() {
 				failedAt = o.ended
 			}
 			continue

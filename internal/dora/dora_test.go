@@ -58,3 +58,22 @@ func TestDORALeadTimeFromCommit(t *testing.T) {
 		t.Errorf("lead time %s from %d commit times; want 6h from 1", d.LeadTime, d.LeadTimeFromCommit)
 	}
 }
+
+// A rollback of a release that had succeeded makes that release a failed
+// change, restored in the rollback's time; the rollback itself is no
+// deployment of its own.
+func TestRollbackIsARestore(t *testing.T) {
+	day := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	h := time.Hour
+	good := release(day, h, workflows.StateSucceeded)
+	good.ReleaseID = "release/checkout/1.0.0"
+	bad := release(day.Add(24*h), h, workflows.StateSucceeded)
+	bad.ReleaseID = "release/checkout/2.0.0"
+	back := workflows.ReleaseStatus{ReleaseID: "rollback/checkout/production/1", StartedAt: day.Add(26 * h), State: workflows.StateSucceeded,
+		Rollback:     &workflows.RollbackRequest{Of: bad.ReleaseID, FromVersion: "2.0.0", Reason: "INC-7", Path: workflows.RollbackTraffic},
+		Environments: []workflows.EnvironmentStatus{{Name: "production", State: workflows.StateSucceeded, EndedAt: day.Add(26*h + 30*time.Second)}}}
+	d := Compute("checkout", "production", day, day.Add(10*24*h), []workflows.ReleaseStatus{good, bad, back})
+	if d.Deployments != 1 || d.Failures != 1 || d.Restores != 1 || d.TimeToRestore != 30*time.Second || d.ChangeFailureRate != 0.5 {
+		t.Errorf("deployments %d, failures %d, restores %d in %s, CFR %v; want 1, 1, 1 in 30s, 0.5", d.Deployments, d.Failures, d.Restores, d.TimeToRestore, d.ChangeFailureRate)
+	}
+}

@@ -29,10 +29,10 @@ type Client struct {
 	Signer identity.Signer
 }
 
-// NormalizeID accepts "release/svc/ver" or "svc/ver" and returns the
-// workflow ID.
+// NormalizeID accepts "release/svc/ver", "rollback/svc/env/n" or "svc/ver"
+// and returns the workflow ID.
 func NormalizeID(id string) string {
-	if strings.HasPrefix(id, "release/") {
+	if strings.HasPrefix(id, "release/") || strings.HasPrefix(id, "rollback/") {
 		return id
 	}
 	return "release/" + id
@@ -52,8 +52,12 @@ func (c *Client) Link(workflowID, runID string) string {
 // Deploy starts a release. It refuses, naming the running release, when
 // another live release of the service holds one of the environments.
 func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.WorkflowRun, error) {
+	return c.deployAs(ctx, workflows.ReleaseID(in.Runbook.Service, in.Version), in)
+}
+
+// deployAs starts release in under the workflow ID id.
+func (c *Client) deployAs(ctx context.Context, id string, in workflows.ReleaseInput) (client.WorkflowRun, error) {
 	rb := in.Runbook
-	id := workflows.ReleaseID(rb.Service, in.Version)
 	if in.UIURL == "" {
 		in.UIURL = c.UIURL
 	}
@@ -62,7 +66,7 @@ func (c *Client) Deploy(ctx context.Context, in workflows.ReleaseInput) (client.
 			return nil, err
 		}
 	}
-	if err := c.signDeploy(ctx, &in); err != nil {
+	if err := c.signDeploy(ctx, id, &in); err != nil {
 		return nil, err
 	}
 	run, err := c.start(ctx, id, in)
@@ -97,7 +101,7 @@ func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            summaryOf(in),
-		StaticDetails:            detailsOf(in),
+		StaticDetails:            detailsOf(id, in),
 		TypedSearchAttributes:    temporal.NewSearchAttributes(releaseAttrs(in)...),
 	}, workflows.ReleaseWorkflowName, in)
 }
@@ -308,12 +312,15 @@ func summaryOf(in workflows.ReleaseInput) string {
 	if in.BreakGlass != nil {
 		s = "BREAK-GLASS " + s + " — " + in.BreakGlass.Reason
 	}
+	if r := in.Rollback; r != nil {
+		s = fmt.Sprintf("ROLLBACK %s %s → %s by %s: %s (of %s) — %s", in.Runbook.Service, r.FromVersion, in.Version, in.Requester, envNames(in), r.Of, r.Reason)
+	}
 	return s
 }
 
 // detailsOf is what the Web UI shows under the summary: ownership, the
 // pinned artifact and where it came from.
-func detailsOf(in workflows.ReleaseInput) string {
+func detailsOf(id string, in workflows.ReleaseInput) string {
 	rb := in.Runbook
 	s := fmt.Sprintf("owner %s · artifact %s · digest %s", rb.Owner, rb.Artifact.Reference, in.Digest)
 	if b := in.Build.String(); b != "" {
@@ -326,7 +333,10 @@ func detailsOf(in workflows.ReleaseInput) string {
 	for i, e := range in.Runbook.Environments {
 		ids[i] = workflows.EnvironmentID(in.Runbook.Service, e.Name)
 	}
-	return s + "\n\n" + workflows.UpdateHelp(workflows.ReleaseID(in.Runbook.Service, in.Version), ids)
+	if r := in.Rollback; r != nil {
+		s += " · " + r.Describe(in.Version)
+	}
+	return s + "\n\n" + workflows.UpdateHelp(id, ids)
 }
 
 // releaseAttrs are the search attributes a release starts with; an

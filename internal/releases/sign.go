@@ -34,7 +34,7 @@ func signerName(p *identity.Proof, as string) string {
 // signDeploy signs the release as its requester, and refuses an unsigned
 // release of a runbook with an environment that needs signed decisions:
 // it would only stop there, after the environments before it.
-func (c *Client) signDeploy(ctx context.Context, in *workflows.ReleaseInput) error {
+func (c *Client) signDeploy(ctx context.Context, id string, in *workflows.ReleaseInput) error {
 	if c.Signer == nil {
 		var signed []string
 		for i := range in.Runbook.Environments {
@@ -50,7 +50,6 @@ func (c *Client) signDeploy(ctx context.Context, in *workflows.ReleaseInput) err
 		}
 		return nil
 	}
-	id := workflows.ReleaseID(in.Runbook.Service, in.Version)
 	p, err := c.sign(ctx, workflows.DeployClaim(id, in.Version, in.Digest, in.BreakGlass), in.Requester)
 	if err != nil {
 		return err

@@ -25,6 +25,9 @@ func Render(w io.Writer, st workflows.ReleaseStatus) {
 	if st.BreakGlass != "" {
 		fmt.Fprintf(w, "  BREAK-GLASS: %s\n", st.BreakGlass)
 	}
+	if r := st.Rollback; r != nil {
+		fmt.Fprintf(w, "  %s\n", r.Describe(st.Version))
+	}
 	for _, e := range st.Environments {
 		renderEnvironment(w, e)
 	}
