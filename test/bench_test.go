@@ -393,3 +393,40 @@ func percentiles(ds []time.Duration) (median, p99 time.Duration) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkRollbackFinishedRelease measures `runbook rollback` of a
+// finished canary release by the traffic path (the version still runs in
+// the other slot), from the command to the rollback's end, next to what a
+// new full release of the old version takes on the same rig. Each round
+// rolls back the previous one, so every round takes the traffic path.
+func BenchmarkRollbackFinishedRelease(b *testing.B) {
+	r := newRig(b, "bench-rollback")
+	s := newSlottedShape(b, r, edgeMetrics, canaryShape{weights: []int{50, 100}, bake: 2 * time.Second})
+	s.startLoad(b)
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		if st := s.release(v); st.State != workflows.StateSucceeded {
+			b.Fatalf("release %s: %s (%s)", v, st.State, st.Reason)
+		}
+	}
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		st, took := s.rollback(b)
+		if st.Rollback == nil || st.Rollback.Path != workflows.RollbackTraffic {
+			b.Fatalf("rollback %d took the %v path, want traffic", n, st.Rollback)
+		}
+		total += took
+		n++
+	}
+	b.StopTimer()
+	start := time.Now()
+	if st := s.release("1.0.1"); st.State != workflows.StateSucceeded {
+		b.Fatalf("full release of the old version: %s (%s)", st.State, st.Reason)
+	}
+	full := time.Since(start)
+	rollback := total / time.Duration(n)
+	fmt.Printf("bench: rollback-finished-release %.3f s\n", rollback.Seconds())
+	fmt.Printf("bench: full-release-of-old-version %.3f s\n", full.Seconds())
+	fmt.Printf("bench: rollback-over-full-release %.2f ratio\n", rollback.Seconds()/full.Seconds())
+	b.ReportMetric(rollback.Seconds(), "s/rollback")
+}

@@ -16,7 +16,7 @@ var startedRollback = regexp.MustCompile(`started (rollback/\S+):`)
 
 // rollback runs `runbook rollback` to its end and returns the rollback's
 // status and how long the command took.
-func (s *slotted) rollback(t *testing.T, extra ...string) (workflows.ReleaseStatus, time.Duration) {
+func (s *slotted) rollback(t testing.TB, extra ...string) (workflows.ReleaseStatus, time.Duration) {
 	t.Helper()
 	args := append([]string{"rollback", s.r.service, "--env", "production", "--reason", "INC-7 checkout errors", "--as", "erin", "--wait"}, extra...)
 	start := time.Now()
