@@ -408,14 +408,17 @@ func BenchmarkRollbackFinishedRelease(b *testing.B) {
 			b.Fatalf("release %s: %s (%s)", v, st.State, st.Reason)
 		}
 	}
-	var total time.Duration
+	var total, moved time.Duration
 	n := 0
 	for b.Loop() {
+		movedAt := s.watchTrafficMove()
+		start := time.Now()
 		st, took := s.rollback(b)
 		if st.Rollback == nil || st.Rollback.Path != workflows.RollbackTraffic {
 			b.Fatalf("rollback %d took the %v path, want traffic", n, st.Rollback)
 		}
 		total += took
+		moved += (<-movedAt).Sub(start)
 		n++
 	}
 	b.StopTimer()
@@ -425,8 +428,31 @@ func BenchmarkRollbackFinishedRelease(b *testing.B) {
 	}
 	full := time.Since(start)
 	rollback := total / time.Duration(n)
+	fmt.Printf("bench: rollback-traffic-moved %.3f s\n", (moved / time.Duration(n)).Seconds())
 	fmt.Printf("bench: rollback-finished-release %.3f s\n", rollback.Seconds())
 	fmt.Printf("bench: full-release-of-old-version %.3f s\n", full.Seconds())
 	fmt.Printf("bench: rollback-over-full-release %.2f ratio\n", rollback.Seconds()/full.Seconds())
 	b.ReportMetric(rollback.Seconds(), "s/rollback")
+}
+
+// watchTrafficMove polls the proxy until the slot without traffic now has
+// it all, and sends when that was seen.
+func (s *slotted) watchTrafficMove() <-chan time.Time {
+	idle := ""
+	for name, w := range s.weights() {
+		if w == 0 {
+			idle = name
+		}
+	}
+	out := make(chan time.Time, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) && s.weights()[idle] != 100 {
+			<-tick.C
+		}
+		out <- time.Now()
+	}()
+	return out
 }

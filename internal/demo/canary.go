@@ -15,6 +15,7 @@ import (
 	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/loadgen"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/statusview"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/workflows"
@@ -70,10 +71,49 @@ func (r *run) demoCanary(ctx context.Context, stack *devstack.Stack, stamp strin
 			r.reportRollback(st, load, v, brokeAt)
 		}
 		if st.State != workflows.StateSucceeded {
-			break
+			return st, link, nil
 		}
 	}
-	return st, link, nil
+	return r.demoRollback(ctx, cfg, rb.Service, versions[0])
+}
+
+// demoRollback rolls the finished canary release back with `runbook
+// rollback`: the first version still runs in the other slot, so only
+// traffic moves back.
+func (r *run) demoRollback(ctx context.Context, cfg worker.Config, service, version string) (workflows.ReleaseStatus, string, error) {
+	var st workflows.ReleaseStatus
+	rc, closeFn, err := worker.DialReleases(ctx, cfg, r.signer)
+	if err != nil {
+		return st, "", err
+	}
+	defer closeFn()
+	const reason = "demo: an incident an hour later, put the last version back"
+	fmt.Fprintf(r.out, "\n=== rollback of the finished release: %s back to %s ===\n$ runbook rollback %s --env production --reason %q --wait\n", service, version, service, reason)
+	plan, err := rc.PlanRollback(ctx, releases.RollbackOptions{Service: service, Environment: "production", Reason: reason, Requester: r.o.Requester})
+	if err != nil {
+		return st, "", err
+	}
+	start := time.Now()
+	run, err := rc.StartRollback(ctx, plan)
+	if err != nil {
+		return st, "", err
+	}
+	fmt.Fprintf(r.out, "started %s: %s → %s, %s path (%s)\n\n", run.GetID(), plan.Current.Version, plan.Target.Version, plan.Path, plan.Why)
+	f := statusview.NewFollower(r.out)
+	f.Redraw = false
+	var moved time.Duration
+	f.OnStatus = func(s workflows.ReleaseStatus) {
+		r.demoApprove(ctx, rc, s)
+		if e, ok := s.Current(); ok && moved == 0 && e.Traffic != nil && e.Traffic.Weights[e.Traffic.Target] == 100 {
+			moved = time.Since(start)
+		}
+	}
+	if st, err = f.Follow(ctx, rc, run.GetID()); err != nil {
+		return st, "", err
+	}
+	fmt.Fprintf(r.out, "\nall traffic back on %s within %s of the command; the rollback ended after its bake, in %s\n",
+		version, moved.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+	return st, rc.Link(run.GetID(), run.GetRunID()), nil
 }
 
 // demoLoad puts load through the proxy and prints a line every few seconds.
