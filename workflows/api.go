@@ -125,6 +125,33 @@ type ReleaseInput struct {
 	RequesterProof *identity.Proof `json:"requester-proof,omitempty"`
 	// Rollback, when set, makes this release a rollback (runbook rollback).
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+	// Trigger, when set, names the schedule or event that started the
+	// release instead of a person; it never bypasses gates, windows or
+	// freezes.
+	Trigger *Trigger `json:"trigger,omitempty"`
+}
+
+// Trigger is what started a release that no person started.
+type Trigger struct {
+	// Kind is "schedule" or "webhook".
+	Kind string `json:"kind"`
+	// Source names it: the schedule's ID, or the webhook's sender (github,
+	// gitlab, oci) and repository.
+	Source string `json:"source"`
+	// ID identifies the firing: the schedule's action time, or the
+	// webhook's delivery ID (which deduplicates deliveries).
+	ID string `json:"id"`
+	// Detail is what fired it, e.g. "tag v1.4.2 pushed by alice".
+	Detail string `json:"detail,omitempty"`
+}
+
+// Describe is the trigger in one line, for status and audit.
+func (t *Trigger) Describe() string {
+	s := fmt.Sprintf("started by %s %s (%s)", t.Kind, t.Source, t.ID)
+	if t.Detail != "" {
+		s += ": " + t.Detail
+	}
+	return s
 }
 
 // ReleaseResult is what a successful release returns.
@@ -219,6 +246,8 @@ type ReleaseStatus struct {
 	Build      *BuildInfo `json:"build,omitempty"`
 	// Rollback is set on a rollback release: what it rolls back and why.
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+	// Trigger is set on a release a schedule or an event started.
+	Trigger *Trigger `json:"trigger,omitempty"`
 }
 
 // Finished reports whether the release reached a final state.

@@ -45,6 +45,9 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 		// auditor reads it without the release it names.
 		started = in.Rollback.Describe(in.Version) + "; " + started
 	}
+	if in.Trigger != nil {
+		started = in.Trigger.Describe() + "; " + started
+	}
 	r.audit(ctx, "release.started", in.Requester, StateRunning, started)
 
 	var fail error
@@ -82,7 +85,7 @@ func newRelease(ctx workflow.Context, in ReleaseInput) *release {
 	if in.BreakGlass != nil {
 		r.status.BreakGlass = in.BreakGlass.Reason
 	}
-	r.status.Rollback = in.Rollback
+	r.status.Rollback, r.status.Trigger = in.Rollback, in.Trigger
 	for _, env := range rb.Environments {
 		r.status.Environments = append(r.status.Environments, EnvironmentStatus{
 			Name: env.Name, State: StatePending, WorkflowID: EnvironmentID(rb.Service, env.Name),

@@ -28,6 +28,9 @@ func Render(w io.Writer, st workflows.ReleaseStatus) {
 	if r := st.Rollback; r != nil {
 		fmt.Fprintf(w, "  %s\n", r.Describe(st.Version))
 	}
+	if t := st.Trigger; t != nil {
+		fmt.Fprintf(w, "  %s\n", t.Describe())
+	}
 	for _, e := range st.Environments {
 		renderEnvironment(w, e)
 	}
