@@ -10,6 +10,8 @@
 // without loss. Fields are never removed once a release could be in flight.
 package runbooks
 
+import "time"
+
 // APIVersion is the only runbook format version this build understands.
 const APIVersion = "runbook/v1"
 
@@ -83,7 +85,31 @@ type Environment struct {
 	// must pass; with a score, weighted SLOs add up to a score.
 	Analysis *Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty" jsonschema:"description=How the slos' verdicts combine (default: each must pass; score: weighted\\, with pass and marginal thresholds)."`
 	Steps    []Step    `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
+	// Promote says how the release goes on to the next environment once
+	// this one succeeded: auto (default) or manual, a decision that may
+	// come days later inside the same durable release.
+	Promote string `yaml:"promote,omitempty" json:"promote,omitempty" jsonschema:"enum=auto,enum=manual,description=auto (default): the next environment starts once this one succeeded and its soak passed; manual: it waits for runbook promote-env (a gate named promote at the start of the next environment)."`
+	// PromoteApprovers may promote a manual environment (default: the next
+	// environment's approvers, or anyone but the requester).
+	PromoteApprovers []string `yaml:"promote-approvers,omitempty" json:"promote-approvers,omitempty" jsonschema:"description=Who may promote to the next environment when promote is manual (default: the next environment's approvers)."`
+	// PromoteTimeout is how long a manual promotion may wait (default 7d).
+	PromoteTimeout Duration `yaml:"promote-timeout,omitempty" json:"promote-timeout,omitempty" jsonschema:"description=How long a manual promotion waits before the release fails (default 7d)."`
+	// Soak is how long the release waits after this environment succeeded
+	// before the next one starts.
+	Soak Duration `yaml:"soak,omitempty" json:"soak,omitempty" jsonschema:"description=Wait this long after the environment succeeded before the next one starts (a durable timer)."`
 }
+
+// Promotion modes (environments[].promote).
+const (
+	PromoteAuto   = "auto"
+	PromoteManual = "manual"
+	// PromoteGate is the gate a manual promotion opens at the start of the
+	// next environment.
+	PromoteGate = "promote"
+)
+
+// DefaultPromoteTimeout is how long a manual promotion waits by default.
+const DefaultPromoteTimeout = Duration(7 * 24 * time.Hour)
 
 // ReleaseWindow restricts when a release may enter an environment. Outside
 // the window the environment waits, visibly, until it opens.

@@ -113,6 +113,7 @@ func (v *validator) runbook(rb *Runbook) {
 	v.artifact(rb.Artifact)
 	v.policy(&rb.Policy, rb.Environments)
 	v.environments(rb.Environments)
+	v.promotion(rb.Environments)
 	v.slotVariables(rb.Environments)
 }
 

@@ -248,6 +248,15 @@ type ReleaseStatus struct {
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
 	// Trigger is set on a release a schedule or an event started.
 	Trigger *Trigger `json:"trigger,omitempty"`
+	// Soak is set while the release waits between two environments.
+	Soak *SoakStatus `json:"soak,omitempty"`
+}
+
+// SoakStatus is a wait between environments (environments[].soak).
+type SoakStatus struct {
+	Environment string    `json:"environment"`
+	Next        string    `json:"next"`
+	Until       time.Time `json:"until"`
 }
 
 // Finished reports whether the release reached a final state.

@@ -169,6 +169,9 @@ func (s EnvironmentStatus) knownStep() string {
 // blockingRelease is the blocking line of the release's running
 // environment, "" when nothing waits.
 func (s ReleaseStatus) blockingRelease() string {
+	if k := s.Soak; k != nil {
+		return fmt.Sprintf("SOAKING: %s succeeded; %s starts at %s — cancel the release to stop it", k.Environment, k.Next, k.Until.UTC().Format(glanceTime))
+	}
 	e, ok := s.Current()
 	if !ok {
 		return ""

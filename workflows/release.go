@@ -52,7 +52,10 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 
 	var fail error
 	for i := range in.Runbook.Environments {
-		if fail = r.runEnvironment(ctx, i); fail != nil {
+		if fail = r.runEnvironment(ctx, i); fail == nil && i+1 < len(in.Runbook.Environments) {
+			fail = r.soak(ctx, i)
+		}
+		if fail != nil {
 			r.markNotReached(i + 1)
 			break
 		}
@@ -126,6 +129,28 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 		return nil
 	}
 	return r.childFailed(ctx, i, err)
+}
+
+// soak waits environment i's soak before the next one starts. Only inputs
+// with a soak (a field newer than any history without one) reach the
+// timer, so older releases replay as they ran.
+func (r *release) soak(ctx workflow.Context, i int) error {
+	env, next := r.in.Runbook.Environments[i], r.in.Runbook.Environments[i+1]
+	if env.Soak <= 0 {
+		return nil
+	}
+	r.status.Soak = &SoakStatus{Environment: env.Name, Next: next.Name, Until: workflow.Now(ctx).Add(env.Soak.D())}
+	r.status.CurrentEnvironment = ""
+	r.refresh(ctx)
+	timer := workflow.NewTimerWithOptions(ctx, env.Soak.D(), workflow.TimerOptions{
+		Summary: fmt.Sprintf("soak %s for %s before %s", env.Name, env.Soak, next.Name)})
+	err := timer.Get(ctx, nil)
+	r.status.Soak = nil
+	if err != nil {
+		r.status.State, r.status.Reason = StateAborted, fmt.Sprintf("cancelled while %s soaked, before %s", env.Name, next.Name)
+		return temporal.NewNonRetryableApplicationError(r.status.Reason, ErrTypeAborted, nil, r.status)
+	}
+	return nil
 }
 
 func (r *release) startChild(ctx workflow.Context, env string, in EnvironmentInput) workflow.ChildWorkflowFuture {

@@ -61,6 +61,8 @@ func Resolve(in ResolveInput) (workflows.ReleaseInput, error) {
 	if rb.Environments, err = resolveDatabases(rb.Environments, filepath.Dir(in.Path)); err != nil {
 		return workflows.ReleaseInput{}, err
 	}
+	// A manual promotion is a gate at the start of the next environment.
+	rb = runbooks.WithPromotionGates(rb)
 	abs, _ := filepath.Abs(in.Path)
 	out := workflows.ReleaseInput{Runbook: rb, Version: in.Version, Digest: digest, Requester: in.Requester, RunbookFile: abs, Build: in.Build}
 	if in.BreakGlassReason != "" {

@@ -163,7 +163,6 @@ func pickRollback(runs []workflows.ReleaseStatus, env, to string) (cur, prev wor
 	return cur, prev, nil, fmt.Errorf("no earlier version succeeded there before %s; there is nothing to put back", cur.Version)
 }
 
-
 // rollbackPath says whether the version to put back still runs in the slot
 // it was installed in, the one the live release moved traffic away from:
 // then only traffic moves back. Any run since that targeted the same slot
