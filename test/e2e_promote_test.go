@@ -70,4 +70,6 @@ func TestManualPromotionAfterSoak(t *testing.T) {
 	if promote == nil || len(promote.Approvals) != 1 || promote.Approvals[0].Actor != "bob" {
 		t.Errorf("promote gate %+v, want bob's approval recorded", promote)
 	}
+	// The soak's timer is a command only releases with a soak emit.
+	exportHistory(t, stack.client, id, "", "release-soaked-promoted")
 }
