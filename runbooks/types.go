@@ -25,7 +25,25 @@ type Runbook struct {
 	Artifact     Artifact      `yaml:"artifact" json:"artifact" jsonschema:"required"`
 	Policy       Policy        `yaml:"policy,omitempty" json:"policy,omitempty"`
 	Environments []Environment `yaml:"environments" json:"environments" jsonschema:"required,minItems=1,description=Environments in promotion order; a later one starts only after the earlier one succeeded."`
+	// Waves tune the parallel groups of environments (environments[].wave).
+	Waves map[string]Wave `yaml:"waves,omitempty" json:"waves,omitempty" jsonschema:"description=Limits of the waves environments name (environments[].wave): max-parallel and on-failure."`
 }
+
+// Wave is how a group of environments (regions, cells) runs in parallel.
+type Wave struct {
+	// MaxParallel is how many of the wave's environments run at once
+	// (default all).
+	MaxParallel int `yaml:"max-parallel,omitempty" json:"max-parallel,omitempty" jsonschema:"minimum=1,description=How many of the wave's environments run at once (default all)."`
+	// OnFailure is stop (default: start no more of the wave once one
+	// failed, let the running ones finish) or continue.
+	OnFailure string `yaml:"on-failure,omitempty" json:"on-failure,omitempty" jsonschema:"enum=stop,enum=continue,description=stop (default): start no more of the wave once one failed; continue: run the rest; either way the release fails after the wave."`
+}
+
+// Wave failure rules.
+const (
+	WaveStop     = "stop"
+	WaveContinue = "continue"
+)
 
 // Artifact names what is released and pins it by content.
 type Artifact struct {
@@ -85,6 +103,9 @@ type Environment struct {
 	// must pass; with a score, weighted SLOs add up to a score.
 	Analysis *Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty" jsonschema:"description=How the slos' verdicts combine (default: each must pass; score: weighted\\, with pass and marginal thresholds)."`
 	Steps    []Step    `yaml:"steps" json:"steps" jsonschema:"required,minItems=1"`
+	// Wave groups this environment with its neighbours of the same wave:
+	// they run in parallel (runbook.waves sets the limits).
+	Wave string `yaml:"wave,omitempty" json:"wave,omitempty" jsonschema:"pattern=^[a-z][a-z0-9-]{0\\,62}$,description=Run in parallel with the neighbouring environments of the same wave (regions\\, cells)."`
 	// Promote says how the release goes on to the next environment once
 	// this one succeeded: auto (default) or manual, a decision that may
 	// come days later inside the same durable release.
@@ -422,4 +443,19 @@ func (e *Environment) IsProduction() bool {
 		return true
 	}
 	return false
+}
+
+// Groups are the environments in the order a release runs them: each
+// group one environment, or the consecutive environments of one wave,
+// which run in parallel. Each group holds indexes into envs.
+func Groups(envs []Environment) [][]int {
+	var out [][]int
+	for i, e := range envs {
+		if n := len(out); n > 0 && e.Wave != "" && envs[out[n-1][0]].Wave == e.Wave {
+			out[n-1] = append(out[n-1], i)
+			continue
+		}
+		out = append(out, []int{i})
+	}
+	return out
 }

@@ -114,6 +114,7 @@ func (v *validator) runbook(rb *Runbook) {
 	v.policy(&rb.Policy, rb.Environments)
 	v.environments(rb.Environments)
 	v.promotion(rb.Environments)
+	v.waves(rb)
 	v.slotVariables(rb.Environments)
 }
 

@@ -45,28 +45,38 @@ func (v *validator) promotion(envs []Environment) {
 // starts, which may be days after the last one ended.
 func WithPromotionGates(rb Runbook) Runbook {
 	envs := slices.Clone(rb.Environments)
-	for i := 0; i+1 < len(envs); i++ {
-		e := envs[i]
+	groups := Groups(envs)
+	for k := 0; k+1 < len(groups); k++ {
+		// A wave hands over from its last environment, to every one of
+		// the next wave.
+		e := envs[groups[k][len(groups[k])-1]]
 		if e.Promote != PromoteManual {
 			continue
 		}
-		next := &envs[i+1]
-		g := Approval{Name: PromoteGate, MinApprovals: 1, Approvers: e.PromoteApprovers, Timeout: e.PromoteTimeout,
-			Instructions: fmt.Sprintf("Promote to %s: %s succeeded; check it, then approve (runbook promote-env) to start %s.", next.Name, e.Name, next.Name)}
-		if g.Timeout == 0 {
-			g.Timeout = DefaultPromoteTimeout
+		for _, n := range groups[k+1] {
+			next := &envs[n]
+			next.Approvals = append([]Approval{promotionGate(e, *next)}, slices.Clone(next.Approvals)...)
 		}
-		if len(g.Approvers) == 0 {
-			for _, a := range next.Approvals {
-				for _, who := range a.Approvers {
-					if !slices.Contains(g.Approvers, who) {
-						g.Approvers = append(g.Approvers, who)
-					}
-				}
-			}
-		}
-		next.Approvals = append([]Approval{g}, next.Approvals...)
 	}
 	rb.Environments = envs
 	return rb
+}
+
+// promotionGate is the gate next opens when e before it has promote: manual.
+func promotionGate(e, next Environment) Approval {
+	g := Approval{Name: PromoteGate, MinApprovals: 1, Approvers: e.PromoteApprovers, Timeout: e.PromoteTimeout,
+		Instructions: fmt.Sprintf("Promote to %s: %s succeeded; check it, then approve (runbook promote-env) to start %s.", next.Name, e.Name, next.Name)}
+	if g.Timeout == 0 {
+		g.Timeout = DefaultPromoteTimeout
+	}
+	if len(g.Approvers) == 0 {
+		for _, a := range next.Approvals {
+			for _, who := range a.Approvers {
+				if !slices.Contains(g.Approvers, who) {
+					g.Approvers = append(g.Approvers, who)
+				}
+			}
+		}
+	}
+	return g
 }

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/runbooks"
 )
 
 // release is the state of one Release workflow execution.
@@ -51,12 +52,18 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	r.audit(ctx, "release.started", in.Requester, StateRunning, started)
 
 	var fail error
-	for i := range in.Runbook.Environments {
-		if fail = r.runEnvironment(ctx, i); fail == nil && i+1 < len(in.Runbook.Environments) {
-			fail = r.soak(ctx, i)
+	for _, g := range runbooks.Groups(in.Runbook.Environments) {
+		last := g[len(g)-1]
+		if len(g) == 1 {
+			fail = r.runEnvironment(ctx, last)
+		} else {
+			fail = r.runWave(ctx, g)
+		}
+		if fail == nil && last+1 < len(in.Runbook.Environments) {
+			fail = r.soak(ctx, last)
 		}
 		if fail != nil {
-			r.markNotReached(i + 1)
+			r.markNotReached(last + 1)
 			break
 		}
 	}
@@ -101,6 +108,17 @@ func newRelease(ctx workflow.Context, in ReleaseInput) *release {
 // runEnvironment runs environment i as a child workflow and returns the error
 // that ends the release, or nil when the environment succeeded.
 func (r *release) runEnvironment(ctx workflow.Context, i int) error {
+	child, err := r.startEnvironment(ctx, i)
+	if err != nil {
+		return err
+	}
+	r.waitChild(ctx, i, child)
+	return r.finishEnvironment(ctx, i, child)
+}
+
+// startEnvironment starts environment i's child workflow and waits until
+// it runs (or could not start: another release holds the environment).
+func (r *release) startEnvironment(ctx workflow.Context, i int) (workflow.ChildWorkflowFuture, error) {
 	env := r.in.Runbook.Environments[i]
 	r.status.CurrentEnvironment = env.Name
 	r.status.Environments[i].State = StateRunning
@@ -116,11 +134,14 @@ func (r *release) runEnvironment(ctx workflow.Context, i int) error {
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
-		return r.fail(i, ErrTypeLocked, lockedMessage(r.status.Environments[i].WorkflowID, env.Name, err))
+		return nil, r.fail(i, ErrTypeLocked, lockedMessage(r.status.Environments[i].WorkflowID, env.Name, err))
 	}
 	r.status.Environments[i].RunID = exec.RunID
-	r.waitChild(ctx, i, child)
+	return child, nil
+}
 
+// finishEnvironment takes environment i's outcome from its closed child.
+func (r *release) finishEnvironment(ctx workflow.Context, i int, child workflow.ChildWorkflowFuture) error {
 	var res EnvironmentResult
 	err := child.Get(ctx, &res)
 	if err == nil {

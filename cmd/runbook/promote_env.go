@@ -41,13 +41,13 @@ func (v *promoteEnvCmd) run(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		cur, ok := st.Current()
-		if !ok || cur.Name != v.env || !waitsAt(cur, runbooks.PromoteGate) {
+		cur, ok := environment(st, v.env)
+		if !ok || !waitsAt(cur, runbooks.PromoteGate) {
 			return fmt.Errorf("%s does not wait for a promotion to %s (it is %s%s); promote-env answers a manual promotion's gate %q",
-				st.ReleaseID, v.env, st.State, where(cur, ok), runbooks.PromoteGate)
+				st.ReleaseID, v.env, st.State, where(st), runbooks.PromoteGate)
 		}
 		v.in.Gate, v.in.Channel = runbooks.PromoteGate, "cli"
-		res, err := rc.Decide(ctx, st.ReleaseID, true, v.in)
+		res, err := rc.Decide(ctx, st.ReleaseID+"@"+v.env, true, v.in)
 		if err != nil {
 			return err
 		}
@@ -66,9 +66,20 @@ func waitsAt(e workflows.EnvironmentStatus, gate string) bool {
 	return false
 }
 
-func where(e workflows.EnvironmentStatus, ok bool) string {
-	if !ok {
-		return ""
+// environment is st's environment called name.
+func environment(st workflows.ReleaseStatus, name string) (workflows.EnvironmentStatus, bool) {
+	for _, e := range st.Environments {
+		if e.Name == name {
+			return e, true
+		}
 	}
-	return " in " + e.Name
+	return workflows.EnvironmentStatus{}, false
+}
+
+// where says where a release is, for a refusal.
+func where(st workflows.ReleaseStatus) string {
+	if cur, ok := st.Current(); ok {
+		return " in " + cur.Name
+	}
+	return ""
 }

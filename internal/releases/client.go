@@ -29,6 +29,28 @@ type Client struct {
 	Signer identity.Signer
 }
 
+// SplitTarget splits "ID@ENV", which addresses one environment of a
+// release (one of a wave's, running in parallel), into ID and ENV.
+func SplitTarget(id string) (string, string) {
+	if i := strings.LastIndex(id, "@"); i > 0 {
+		return id[:i], id[i+1:]
+	}
+	return id, ""
+}
+
+// pickEnvironment is environment only of st, or the current one.
+func pickEnvironment(st workflows.ReleaseStatus, only string) (workflows.EnvironmentStatus, bool) {
+	if only == "" {
+		return st.Current()
+	}
+	for _, e := range st.Environments {
+		if e.Name == only {
+			return e, true
+		}
+	}
+	return workflows.EnvironmentStatus{}, false
+}
+
 // NormalizeID accepts "release/svc/ver", "rollback/svc/env/n" or "svc/ver"
 // and returns the workflow ID.
 func NormalizeID(id string) string {
@@ -200,11 +222,12 @@ func (c *Client) Wait(ctx context.Context, id string) (workflows.ReleaseStatus, 
 // Decide sends an approve or reject Update to the environment whose gate is
 // waiting. Invalid decisions are refused by the workflow's validator.
 func (c *Client) Decide(ctx context.Context, id string, approve bool, in workflows.DecisionInput) (workflows.DecisionResult, error) {
+	id, only := SplitTarget(id)
 	st, err := c.Status(ctx, id)
 	if err != nil {
 		return workflows.DecisionResult{}, err
 	}
-	env, err := envForDecision(st, in.Gate)
+	env, err := envForDecision(st, in.Gate, only)
 	if err != nil {
 		return workflows.DecisionResult{}, err
 	}
@@ -223,11 +246,12 @@ func (c *Client) Decide(ctx context.Context, id string, approve bool, in workflo
 // Control sends pause, resume or abort to the running environment.
 func (c *Client) Control(ctx context.Context, id, update string, in workflows.ControlInput) (workflows.ControlResult, error) {
 	var res workflows.ControlResult
+	id, only := SplitTarget(id)
 	st, err := c.Status(ctx, id)
 	if err != nil {
 		return res, err
 	}
-	env, ok := st.Current()
+	env, ok := pickEnvironment(st, only)
 	if !ok || st.Finished() {
 		return res, fmt.Errorf("release %s is %s; there is nothing to %s", st.ReleaseID, st.State, update)
 	}
@@ -267,9 +291,16 @@ func refused(name string, err error) error {
 
 // envForDecision picks the environment a decision is for: the one with the
 // named gate waiting, else the current one.
-func envForDecision(st workflows.ReleaseStatus, gate string) (workflows.EnvironmentStatus, error) {
+func envForDecision(st workflows.ReleaseStatus, gate, only string) (workflows.EnvironmentStatus, error) {
 	if st.Finished() {
 		return workflows.EnvironmentStatus{}, fmt.Errorf("release %s is %s; there is nothing to decide", st.ReleaseID, st.State)
+	}
+	if only != "" {
+		e, ok := pickEnvironment(st, only)
+		if !ok {
+			return e, fmt.Errorf("release %s has no environment %s", st.ReleaseID, only)
+		}
+		return e, nil
 	}
 	if gate != "" {
 		for _, e := range st.Environments {

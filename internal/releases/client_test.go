@@ -109,7 +109,7 @@ func TestEnvForDecision(t *testing.T) {
 	st := decisionStatus(workflows.StateRunning, waiting)
 
 	for _, gate := range []string{"", "release-manager"} {
-		env, err := envForDecision(st, gate)
+		env, err := envForDecision(st, gate, "")
 		if err != nil || env.Name != "production" || env.RunID != "run-prod" {
 			t.Errorf("gate %q: got %s/%s, %v; want production run-prod", gate, env.Name, env.RunID, err)
 		}
@@ -117,7 +117,7 @@ func TestEnvForDecision(t *testing.T) {
 	// A gate that is not waiting anywhere goes to the current environment,
 	// whose validator refuses it with the list of its gates.
 	for _, gate := range []string{"stg-gate", "nope"} {
-		env, err := envForDecision(st, gate)
+		env, err := envForDecision(st, gate, "")
 		if err != nil || env.Name != "production" {
 			t.Errorf("gate %q: got %s, %v; want the current environment production", gate, env.Name, err)
 		}
@@ -138,15 +138,15 @@ func TestEnvForDecisionGateInLaterEnvironment(t *testing.T) {
 				{Name: "release-manager", State: workflows.StateWaiting, Gate: &workflows.GateStatus{Name: "release-manager", State: workflows.StateWaiting}}}},
 		},
 	}
-	env, err := envForDecision(st, "release-manager")
+	env, err := envForDecision(st, "release-manager", "")
 	if err != nil || env.Name != "production" {
 		t.Errorf("gate release-manager: got %q, %v; want production, where it waits", env.Name, err)
 	}
-	env, err = envForDecision(st, "qa")
+	env, err = envForDecision(st, "qa", "")
 	if err != nil || env.Name != "staging" {
 		t.Errorf("gate qa: got %q, %v; want staging", env.Name, err)
 	}
-	env, err = envForDecision(st, "")
+	env, err = envForDecision(st, "", "")
 	if err != nil || env.Name != "staging" {
 		t.Errorf("no gate named: got %q, %v; want the current environment staging", env.Name, err)
 	}
@@ -158,7 +158,7 @@ func TestEnvForDecisionRefusesFinishedRelease(t *testing.T) {
 		workflows.StateAborted, workflows.StateRejected, workflows.StateTimedOut} {
 		// Even with a (stale) waiting gate in the snapshot: a finished
 		// release takes no decisions.
-		_, err := envForDecision(decisionStatus(state, waiting), "release-manager")
+		_, err := envForDecision(decisionStatus(state, waiting), "release-manager", "")
 		want := fmt.Sprintf("release release/checkout/1.4.2 is %s; there is nothing to decide", state)
 		if err == nil || err.Error() != want {
 			t.Errorf("release %s: err = %v, want %q", state, err, want)
@@ -169,7 +169,7 @@ func TestEnvForDecisionRefusesFinishedRelease(t *testing.T) {
 func TestEnvForDecisionBeforeAnyEnvironment(t *testing.T) {
 	st := workflows.ReleaseStatus{ReleaseID: "release/checkout/1.4.2", State: workflows.StateRunning,
 		Environments: []workflows.EnvironmentStatus{{Name: "staging", State: workflows.StatePending}}}
-	_, err := envForDecision(st, "")
+	_, err := envForDecision(st, "", "")
 	if err == nil || !strings.Contains(err.Error(), "no running environment yet; try again in a moment") {
 		t.Errorf("err = %v, want one saying no environment runs yet", err)
 	}
