@@ -70,7 +70,7 @@ func (s *ReleaseStarter) Start(ctx context.Context, t *Trigger, e Event) (Result
 
 // seen reports whether the delivery's record exists, in any state.
 func (s *ReleaseStarter) seen(ctx context.Context, recordID string) (bool, error) {
-	_, err := s.Releases.Temporal.DescribeWorkflowExecution(ctx, recordID, "")
+	_, err := s.Releases.Temporal.DescribeWorkflow(ctx, recordID, "")
 	var nf *serviceerror.NotFound
 	switch {
 	case err == nil:
