@@ -10,6 +10,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Path is where the worker serves webhook deliveries.
@@ -19,6 +20,10 @@ const Path = "/hooks/release"
 // tag push or release payload is a few kilobytes, and the body must be read
 // whole before its signature can be checked.
 const MaxBody = 1 << 20
+
+// startTimeout bounds the starts of one delivery: a few Temporal calls
+// each, well inside the worker's one-minute write limit.
+const startTimeout = 30 * time.Second
 
 // Result is what starting one trigger for one event did.
 type Result struct {
@@ -84,7 +89,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	code, lines := h.startAll(r.Context(), candidates, events)
+	// A sender that hangs up must not cut a start between the release and
+	// its delivery record; startTimeout still bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), startTimeout)
+	defer cancel()
+	code, lines := h.startAll(ctx, candidates, events)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	fmt.Fprintln(w, strings.Join(lines, "\n"))
