@@ -55,6 +55,10 @@ type Config struct {
 	// HTTPAddr, when set, serves /healthz and /readyz (RUNBOOK_HTTP_ADDR,
 	// e.g. 127.0.0.1:9464; default off).
 	HTTPAddr string
+	// TriggersFile, when set, is the trigger file mapping signed webhook
+	// deliveries on POST /hooks/release to runbooks (RUNBOOK_TRIGGERS_FILE;
+	// see internal/hooks).
+	TriggersFile string
 	// TofuBin is the OpenTofu/Terraform binary for provision steps
 	// (RUNBOOK_TOFU_BIN; default: tofu on PATH, the pinned .tools/bin/tofu,
 	// then terraform on PATH).
@@ -113,12 +117,13 @@ func LoadConfig() (Config, error) {
 		opts.Namespace = "default"
 	}
 	cfg := Config{
-		Client:    opts,
-		TaskQueue: envOr("RUNBOOK_TASK_QUEUE", workflows.DefaultTaskQueue),
-		StateDir:  envOr("RUNBOOK_STATE_DIR", ".runbook"),
-		UIURL:     envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
-		HTTPAddr:  os.Getenv("RUNBOOK_HTTP_ADDR"),
-		TofuBin:   os.Getenv("RUNBOOK_TOFU_BIN"),
+		Client:       opts,
+		TaskQueue:    envOr("RUNBOOK_TASK_QUEUE", workflows.DefaultTaskQueue),
+		StateDir:     envOr("RUNBOOK_STATE_DIR", ".runbook"),
+		UIURL:        envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
+		HTTPAddr:     os.Getenv("RUNBOOK_HTTP_ADDR"),
+		TriggersFile: os.Getenv("RUNBOOK_TRIGGERS_FILE"),
+		TofuBin:      os.Getenv("RUNBOOK_TOFU_BIN"),
 
 		SlackUsers:  os.Getenv("RUNBOOK_SLACK_USERS"),
 		SlackAPIURL: os.Getenv("RUNBOOK_SLACK_API_URL"),

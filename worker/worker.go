@@ -24,6 +24,7 @@ import (
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic"
 	"github.com/runbookhq/runbook/activities/trust"
+	"github.com/runbookhq/runbook/internal/hooks"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/internal/slackin"
@@ -52,6 +53,7 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 			w.RegisterWorkflowWithOptions(r.Fn, workflow.RegisterOptions{Name: r.Name})
 		}
 	}
+	w.RegisterWorkflowWithOptions(hooks.DeliveryWorkflow, workflow.RegisterOptions{Name: hooks.DeliveryWorkflowName})
 	w.RegisterActivity(&freezes.Activities{Client: c})
 	w.RegisterActivity(&history.Activities{Client: c, Namespace: cfg.Client.Namespace})
 	w.RegisterActivity(&audit.Activities{Log: log})
@@ -105,11 +107,21 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	} else if sl.interactions != nil && cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = DefaultSlackHTTPAddr
 	}
+	hk, err := hooksSetup(cfg, c)
+	if err != nil {
+		return err
+	}
+	if hk != nil && cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = DefaultSlackHTTPAddr
+	}
 	if cfg.HTTPAddr != "" {
 		mux := Handler(c, cfg.TaskQueue)
 		mux.Handle("GET /metrics", newDORAGauges(c, cfg))
 		if sl.interactions != nil {
 			mux.Handle("POST "+slackin.Path, sl.interactions)
+		}
+		if hk != nil {
+			mux.Handle(hooks.Path, hk)
 		}
 		stop, err := serveHTTP(cfg.HTTPAddr, mux)
 		if err != nil {
