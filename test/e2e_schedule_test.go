@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/converter"
 
@@ -167,4 +168,46 @@ func (r *rig) memoOutcome(id string) string {
 		_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
 	}
 	return s
+}
+
+// TestScheduledReleaseCron: a schedule fires on its own at the next minute
+// (cron "* * * * *" on the dev server) and the release's trigger carries
+// the scheduled action time, a whole minute.
+func TestScheduledReleaseCron(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "schedcron")
+	rec := newRecorder(t)
+	r.startWorker()
+	path, _ := r.writeRunbook("runbook.yaml", scheduleRunbook, map[string]any{"URL": rec.srv.URL, "Dir": r.dir})
+	if err := os.WriteFile(filepath.Join(r.dir, "app-2.0.0.bin"), []byte("app 2.0.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	versionFile := filepath.Join(r.dir, "VERSION")
+	if err := os.WriteFile(versionFile, []byte("2.0.0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := "every-minute-" + r.service
+	r.mustCLI("schedule", "create", path, "--cron", "* * * * *", "--version-from", versionFile, "--id", id)
+	t.Cleanup(func() { runCLIQuiet(r.env, "schedule", "delete", id) })
+
+	rel := workflows.ReleaseID(r.service, "2.0.0")
+	// The next minute may be up to 60s away: wait longer than pollDeadline.
+	deadline := time.Now().Add(pollDeadline + time.Minute)
+	for {
+		if _, err := r.rc.Temporal.DescribeWorkflow(context.Background(), rel, ""); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the every-minute schedule %s did not start %s within two minutes", id, rel)
+		}
+		time.Sleep(pollInterval)
+	}
+	st := r.waitFor(rel, "finished", func(s workflows.ReleaseStatus) bool { return s.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("%s ended %s: %s", rel, st.State, st.Reason)
+	}
+	at, err := time.Parse(time.RFC3339, st.Trigger.ID)
+	if err != nil || st.Trigger.Source != id || at.Second() != 0 {
+		t.Errorf("trigger of %s: %+v; want schedule %s at a whole minute", rel, st.Trigger, id)
+	}
 }
