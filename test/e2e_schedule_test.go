@@ -107,6 +107,8 @@ func TestScheduledRelease(t *testing.T) {
 		t.Errorf("audit release.started of %s: %v; want it to name the schedule %s", rel, started, id)
 	}
 	runID := r.latestRun(rel)
+	exportHistory(t, r.rc.Temporal, first.Run, "", "scheduled-release-started")
+	exportHistory(t, r.rc.Temporal, rel, "", "release-scheduled")
 
 	second := r.trigger(id)
 	if second.Outcome != workflows.ScheduledSkipped || second.Summary != "skipped: 1.0.0 already released" {
@@ -118,6 +120,7 @@ func TestScheduledRelease(t *testing.T) {
 	if memo := r.memoOutcome(second.Run); memo != "skipped: 1.0.0 already released" {
 		t.Errorf("memo of the skipped firing %s: %q", second.Run, memo)
 	}
+	exportHistory(t, r.rc.Temporal, second.Run, "", "scheduled-release-skipped")
 
 	write("VERSION", "1.1.0\n")
 	third := r.trigger(id)
