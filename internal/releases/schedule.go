@@ -47,12 +47,14 @@ func ScheduledInputFor(req ScheduleRequest) (workflows.ScheduledReleaseInput, er
 		return workflows.ScheduledReleaseInput{}, err
 	}
 	dir := filepath.Dir(req.Path)
-	// The version and artifact stay as placeholders, filled in at firing
-	// (workflows.ExpandArtifact).
-	vars := map[string]string{"version": "${version}", "service": rb.Service, "artifact": "${artifact}"}
+	// The version stays a placeholder, filled in at firing
+	// (workflows.ExpandArtifact); ${artifact} in the signature and report
+	// becomes the artifact's absolute reference, version still open.
+	vars := map[string]string{"version": "${version}", "service": rb.Service}
 	if rb.Artifact.Reference, err = resolveReference(runbooks.Expand(rb.Artifact.Reference, vars), dir); err != nil {
 		return workflows.ScheduledReleaseInput{}, err
 	}
+	vars["artifact"] = rb.Artifact.Reference
 	if rb.Artifact, err = resolveTrust(rb.Artifact, vars, dir); err != nil {
 		return workflows.ScheduledReleaseInput{}, err
 	}
