@@ -132,6 +132,12 @@ func TestScheduledRelease(t *testing.T) {
 		t.Fatalf("%s ended %s: %s", rel2, st.State, st.Reason)
 	}
 
+	// A version whose artifact was never built: the firing fails, saying why.
+	write("VERSION", "1.2.0\n")
+	if res := r.cli("schedule", "trigger", id); res.code == 0 || !strings.Contains(res.stderr, "app-1.2.0.bin does not exist") {
+		t.Errorf("firing for a version without its artifact: want a failure naming app-1.2.0.bin, got %s", res)
+	}
+
 	r.mustCLI("schedule", "delete", id)
 	if res := r.cli("schedule", "trigger", id); res.code == 0 || !strings.Contains(res.stderr, "no schedule "+id) {
 		t.Errorf("trigger after delete: want no schedule %s, got %s", id, res)

@@ -2,11 +2,13 @@ package releases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -36,7 +38,7 @@ func (c *Client) TriggerSchedule(ctx context.Context, id string) (workflows.Sche
 	}
 	var res workflows.ScheduledReleaseResult
 	if err := c.Temporal.GetWorkflow(ctx, run.WorkflowID, run.FirstExecutionRunID).Get(ctx, &res); err != nil {
-		return res, run.WorkflowID, fmt.Errorf("scheduled release %s: %s", run.WorkflowID, rootCause(err))
+		return res, run.WorkflowID, fmt.Errorf("scheduled release %s failed: %s", run.WorkflowID, firstMessage(err))
 	}
 	return res, run.WorkflowID, nil
 }
@@ -79,4 +81,14 @@ func (c *Client) awaitNewRun(ctx context.Context, h client.ScheduleHandle, befor
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// firstMessage is the sentence the failing activity wrote for people: the
+// first application error's message (its causes may be bare OS errors).
+func firstMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return rootCause(err)
 }
