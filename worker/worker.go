@@ -24,6 +24,7 @@ import (
 	"github.com/runbookhq/runbook/activities/terraform"
 	"github.com/runbookhq/runbook/activities/traffic"
 	"github.com/runbookhq/runbook/activities/trust"
+	"github.com/runbookhq/runbook/activities/versions"
 	"github.com/runbookhq/runbook/internal/hooks"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
@@ -64,6 +65,7 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 	w.RegisterActivity(&traffic.Activities{})
 	w.RegisterActivity(&metrics.Activities{Factories: metricsProviders})
 	w.RegisterActivity(&trust.Activities{Config: cfg.Trust})
+	w.RegisterActivity(&versions.Activities{})
 	if slackActs == nil {
 		slackActs = &slack.Activities{}
 	}

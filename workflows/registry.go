@@ -18,6 +18,7 @@ var Registrations = []Registration{
 	{ReleaseWorkflowName, Release},
 	{EnvironmentWorkflowName, Environment},
 	{DriftWorkflowName, Drift},
+	{ScheduledReleaseWorkflowName, ScheduledRelease},
 	{freezes.WorkflowName, Freezes},
 	{audit.CheckpointsWorkflowName, AuditCheckpoints},
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -370,12 +369,8 @@ func detailsOf(id string, in workflows.ReleaseInput) string {
 	return s + "\n\n" + workflows.UpdateHelp(id, ids)
 }
 
-// releaseAttrs are the search attributes a release starts with; an
-// emergency release is marked so auditors can list them all.
+// releaseAttrs are the search attributes a release starts with, the same
+// a scheduled release's child starts with.
 func releaseAttrs(in workflows.ReleaseInput) []temporal.SearchAttributeUpdate {
-	attrs := []temporal.SearchAttributeUpdate{workflows.AttrService.ValueSet(in.Runbook.Service),
-		workflows.AttrVersion.ValueSet(in.Version), workflows.AttrStatus.ValueSet(workflows.StatePending)}
-	// Set both ways, so a list can be filtered on either.
-	attrs = append(attrs, workflows.AttrBreakGlass.ValueSet(strconv.FormatBool(in.BreakGlass != nil)))
-	return attrs
+	return workflows.ReleaseSearchAttributes(in)
 }
