@@ -54,7 +54,6 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 			w.RegisterWorkflowWithOptions(r.Fn, workflow.RegisterOptions{Name: r.Name})
 		}
 	}
-	w.RegisterWorkflowWithOptions(hooks.DeliveryWorkflow, workflow.RegisterOptions{Name: hooks.DeliveryWorkflowName})
 	w.RegisterActivity(&freezes.Activities{Client: c})
 	w.RegisterActivity(&history.Activities{Client: c, Namespace: cfg.Client.Namespace})
 	w.RegisterActivity(&audit.Activities{Log: log})

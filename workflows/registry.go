@@ -19,6 +19,7 @@ var Registrations = []Registration{
 	{EnvironmentWorkflowName, Environment},
 	{DriftWorkflowName, Drift},
 	{ScheduledReleaseWorkflowName, ScheduledRelease},
+	{HookDeliveryWorkflowName, HookDelivery},
 	{freezes.WorkflowName, Freezes},
 	{audit.CheckpointsWorkflowName, AuditCheckpoints},
 }

@@ -64,7 +64,7 @@ func (s *ReleaseStarter) Start(ctx context.Context, t *Trigger, e Event) (Result
 		return Result{}, err
 	}
 	id := workflows.ReleaseID(in.Runbook.Service, in.Version)
-	s.record(ctx, recordID, DeliveryRecord{Trigger: t.Name, Source: e.Source, DeliveryID: e.DeliveryID, ReleaseID: id, RunID: run.GetRunID()})
+	s.record(ctx, recordID, workflows.DeliveryRecord{Trigger: t.Name, Source: e.Source, DeliveryID: e.DeliveryID, ReleaseID: id, RunID: run.GetRunID()})
 	return Result{ReleaseID: id}, nil
 }
 
@@ -83,14 +83,14 @@ func (s *ReleaseStarter) seen(ctx context.Context, recordID string) (bool, error
 
 // record writes the delivery record. A failure is logged, not returned: the
 // release did start, and the release ID still refuses a replay of it.
-func (s *ReleaseStarter) record(ctx context.Context, recordID string, rec DeliveryRecord) {
+func (s *ReleaseStarter) record(ctx context.Context, recordID string, rec workflows.DeliveryRecord) {
 	_, err := s.Releases.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       recordID,
 		TaskQueue:                s.Releases.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            fmt.Sprintf("webhook delivery %s of trigger %s started %s", rec.DeliveryID, rec.Trigger, rec.ReleaseID),
-	}, DeliveryWorkflowName, rec)
+	}, workflows.HookDeliveryWorkflowName, rec)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		slog.Error("hooks: delivery record not written; a replay is refused by the release ID only", "record", recordID, "error", err)
