@@ -78,7 +78,9 @@ func (c *Client) List(ctx context.Context, f ListFilter) ([]ListItem, error) {
 	var items []ListItem
 	for _, e := range resp.GetExecutions() {
 		it := ListItem{ReleaseID: e.GetExecution().GetWorkflowId(), StartedAt: e.GetStartTime().AsTime()}
-		if p := e.GetParentExecution(); p != nil {
+		// An environment's parent is its release; a release's parent, when
+		// it has one, is what started it (a ScheduledRelease), not itself.
+		if p := e.GetParentExecution(); p != nil && e.GetType().GetName() == workflows.EnvironmentWorkflowName {
 			it.ReleaseID = p.GetWorkflowId()
 		}
 		fields := e.GetSearchAttributes().GetIndexedFields()
