@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/internal/statusview"
@@ -86,21 +88,29 @@ func (v *deployCmd) start(ctx context.Context, rc *releases.Client, in workflows
 	if err != nil {
 		return err
 	}
-	if v.output.json() && !v.wait {
-		return v.output.encode(v.a.out, map[string]string{
-			"release-id": run.GetID(), "run-id": run.GetRunID(), "link": rc.Link(run.GetID(), run.GetRunID()),
-		})
+	return v.a.started(ctx, rc, run, v.wait, v.output, nil, "started "+run.GetID())
+}
+
+// started says a release started (a line, or with -o json its IDs and
+// fields) and, with wait, follows it to its end: exit 0 only when it
+// succeeded.
+func (a *app) started(ctx context.Context, rc *releases.Client, run client.WorkflowRun, wait bool, output outputFlag, fields map[string]string, line string) error {
+	link := rc.Link(run.GetID(), run.GetRunID())
+	if output.json() && !wait {
+		out := map[string]string{"release-id": run.GetID(), "run-id": run.GetRunID(), "link": link}
+		maps.Copy(out, fields)
+		return output.encode(a.out, out)
 	}
-	fmt.Fprintf(v.a.out, "started %s\n  %s\n", run.GetID(), rc.Link(run.GetID(), run.GetRunID()))
-	if !v.wait {
+	fmt.Fprintf(a.out, "%s\n  %s\n", line, link)
+	if !wait {
 		return nil
 	}
-	st, err := statusview.NewFollower(v.a.out).Follow(ctx, rc, run.GetID())
+	st, err := statusview.NewFollower(a.out).Follow(ctx, rc, run.GetID())
 	if err != nil {
 		return err
 	}
-	if v.output.json() {
-		_ = v.output.encode(v.a.out, st)
+	if output.json() {
+		_ = output.encode(a.out, st)
 	}
 	return outcome(st)
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
-	"github.com/runbookhq/runbook/internal/statusview"
 )
 
 // rollbackCmd is `runbook rollback`.
@@ -66,22 +65,9 @@ func (v *rollbackCmd) run(ctx context.Context, service string) error {
 		if err != nil {
 			return err
 		}
-		if v.output.json() && !v.wait {
-			return v.output.encode(v.a.out, map[string]string{"release-id": run.GetID(), "run-id": run.GetRunID(),
-				"path": plan.Path, "from": plan.Current.Version, "to": plan.Target.Version, "link": rc.Link(run.GetID(), run.GetRunID())})
-		}
-		fmt.Fprintf(v.a.out, "started %s: %s → %s in %s, %s path (%s)\n  %s\n", run.GetID(), plan.Current.Version, plan.Target.Version,
-			v.opts.Environment, plan.Path, plan.Why, rc.Link(run.GetID(), run.GetRunID()))
-		if !v.wait {
-			return nil
-		}
-		st, err := statusview.NewFollower(v.a.out).Follow(ctx, rc, run.GetID())
-		if err != nil {
-			return err
-		}
-		if v.output.json() {
-			_ = v.output.encode(v.a.out, st)
-		}
-		return outcome(st)
+		fields := map[string]string{"path": plan.Path, "from": plan.Current.Version, "to": plan.Target.Version}
+		line := fmt.Sprintf("started %s: %s → %s in %s, %s path (%s)", run.GetID(), plan.Current.Version, plan.Target.Version,
+			v.opts.Environment, plan.Path, plan.Why)
+		return v.a.started(ctx, rc, run, v.wait, v.output, fields, line)
 	})
 }
