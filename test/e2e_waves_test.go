@@ -81,6 +81,25 @@ func TestWaveRunsRegionsInParallel(t *testing.T) {
 		t.Errorf("prod-ap was checked %d times over both releases, want once (by 1.0.0 only)", len(rec.requests("/prod-ap")))
 	}
 	t.Logf("2.0.0: %s: %s", st.State, st.Reason)
+
+	// An abort without @ENV reaches every environment the wave runs.
+	rec.mu.Lock()
+	rec.failing = ""
+	rec.mu.Unlock()
+	id3 := r.deploy(path, digest, "3.0.0", "alice")
+	r.waitFor(id3, "eu and us at their gates", func(st workflows.ReleaseStatus) bool {
+		return gateWaiting("prod-eu", "cab")(st) && gateWaiting("prod-us", "cab")(st)
+	})
+	r.mustCLI("abort", id3, "--as", "bob", "--reason", "wrong build")
+	st3 := r.waitFor(id3, id3+" finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	for _, e := range []string{"prod-eu", "prod-us"} {
+		if s := env(t, st3, e).State; s != workflows.StateRolledBack && s != workflows.StateAborted {
+			t.Errorf("%s is %s after the release's abort, want aborted (rolled back)", e, s)
+		}
+	}
+	if s := env(t, st3, "prod-ap").State; s != workflows.StateNotReached {
+		t.Errorf("prod-ap is %s after the abort, want not-reached", s)
+	}
 	// Children started side by side are commands only waves emit.
 	exportHistory(t, stack.client, id, "", "release-wave-stopped")
 }

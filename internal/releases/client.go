@@ -250,14 +250,41 @@ func (c *Client) Control(ctx context.Context, id, update string, in workflows.Co
 	if err != nil {
 		return res, err
 	}
-	env, ok := pickEnvironment(st, only)
-	if !ok || st.Finished() {
+	if st.Finished() {
 		return res, fmt.Errorf("release %s is %s; there is nothing to %s", st.ReleaseID, st.State, update)
 	}
-	if in.Proof, err = c.sign(ctx, workflows.ControlClaim(env.WorkflowID, env.RunID, update, in), in.Actor); err != nil {
-		return res, err
+	targets := runningEnvironments(st)
+	if only != "" || len(targets) < 2 {
+		env, ok := pickEnvironment(st, only)
+		if !ok {
+			return res, fmt.Errorf("release %s has no environment running to %s (it is %s)", st.ReleaseID, update, st.State)
+		}
+		targets = []workflows.EnvironmentStatus{env}
 	}
-	return res, c.update(ctx, env, update, in, &res)
+	// A wave runs several environments at once: the release's control
+	// reaches each of them, each decision signed for its own workflow.
+	var errs []error
+	for _, env := range targets {
+		one := in
+		if one.Proof, err = c.sign(ctx, workflows.ControlClaim(env.WorkflowID, env.RunID, update, one), one.Actor); err != nil {
+			return res, err
+		}
+		if err := c.update(ctx, env, update, one, &res); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", env.Name, err))
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// runningEnvironments are the environments of st running now.
+func runningEnvironments(st workflows.ReleaseStatus) []workflows.EnvironmentStatus {
+	var out []workflows.EnvironmentStatus
+	for _, e := range st.Environments {
+		if e.RunID != "" && e.State != workflows.StatePending && e.State != workflows.StateNotReached && !isFinalState(e.State) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // update sends an Update to an environment workflow and waits for its result.
