@@ -115,9 +115,22 @@ type Environment struct {
 	PromoteApprovers []string `yaml:"promote-approvers,omitempty" json:"promote-approvers,omitempty" jsonschema:"description=Who may promote to the next environment when promote is manual (default: the next environment's approvers)."`
 	// PromoteTimeout is how long a manual promotion may wait (default 7d).
 	PromoteTimeout Duration `yaml:"promote-timeout,omitempty" json:"promote-timeout,omitempty" jsonschema:"description=How long a manual promotion waits before the release fails (default 7d)."`
+	// RollbackProfile tunes `runbook rollback` into this environment.
+	RollbackProfile *RollbackProfile `yaml:"rollback-profile,omitempty" json:"rollback-profile,omitempty" jsonschema:"description=How runbook rollback runs here: its gates (default one approval from the environment's approvers) and its longest bake (default 1m)."`
 	// Soak is how long the release waits after this environment succeeded
 	// before the next one starts.
 	Soak Duration `yaml:"soak,omitempty" json:"soak,omitempty" jsonschema:"description=Wait this long after the environment succeeded before the next one starts (a durable timer)."`
+}
+
+// RollbackProfile is how a rollback of a finished release runs in an
+// environment (runbook rollback).
+type RollbackProfile struct {
+	// Approvals replace the rollback's default gate (one approval from
+	// any of the environment's approvers); NoGate drops every gate.
+	Approvals []Approval `yaml:"approvals,omitempty" json:"approvals,omitempty" jsonschema:"description=Gates of a rollback here\\, replacing the default single approval."`
+	NoGate    bool       `yaml:"no-gate,omitempty" json:"no-gate,omitempty" jsonschema:"description=A rollback here needs no approval at all."`
+	// MaxBake caps each traffic step's bake (default 1m).
+	MaxBake Duration `yaml:"max-bake,omitempty" json:"max-bake,omitempty" jsonschema:"description=Longest bake of a rollback's traffic step (default 1m)."`
 }
 
 // Promotion modes (environments[].promote).

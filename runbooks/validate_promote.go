@@ -32,6 +32,7 @@ func (v *validator) promotion(envs []Environment) {
 		if p := path + ".promote-timeout"; v.set(p) && e.PromoteTimeout <= 0 {
 			v.errf(p, "promote-timeout must be longer than 0, e.g. 7d")
 		}
+		v.rollbackProfile(path+".rollback-profile", e.RollbackProfile)
 		if e.Promote == PromoteManual && !last && slices.ContainsFunc(envs[i+1].Approvals, func(a Approval) bool { return a.Name == PromoteGate }) {
 			v.c.addf(v.keyAt(fmt.Sprintf("environments[%d].approvals", i+1)), "gate name %q is taken by the promotion from %s (promote: manual); rename this gate", PromoteGate, e.Name)
 		}
@@ -79,4 +80,25 @@ func promotionGate(e, next Environment) Approval {
 		}
 	}
 	return g
+}
+
+// rollbackProfile checks how a rollback runs in an environment.
+func (v *validator) rollbackProfile(path string, p *RollbackProfile) {
+	if p == nil || !v.ok(path) {
+		return
+	}
+	if p.NoGate && len(p.Approvals) > 0 {
+		v.c.addf(v.keyAt(path+".no-gate"), "no-gate drops every gate of a rollback, and approvals names some; keep one of them")
+	}
+	names := map[string]pos{}
+	for i := range p.Approvals {
+		gp := fmt.Sprintf("%s.approvals[%d]", path, i)
+		if v.ok(gp) {
+			v.gate(gp, &p.Approvals[i])
+			v.uniqueName(names, gp+".name", p.Approvals[i].Name, "rollback gate")
+		}
+	}
+	if mp := path + ".max-bake"; v.set(mp) && (p.MaxBake.D() < time.Second || p.MaxBake.D() > time.Hour) {
+		v.errf(mp, "max-bake %s must be from 1s to 1h: a rollback confirms a version that ran here before", p.MaxBake)
+	}
 }

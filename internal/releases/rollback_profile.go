@@ -12,9 +12,9 @@ import (
 // RollbackGate is the one approval gate of a rollback.
 const RollbackGate = "rollback"
 
-// RollbackMaxBake is the longest a rollback's traffic step bakes: the old
-// version ran in this environment before, so its analysis confirms, it
-// does not explore.
+// RollbackMaxBake is the longest a rollback's traffic step bakes unless the
+// environment's rollback-profile says otherwise: the old version ran in
+// this environment before, so its analysis confirms, it does not explore.
 const RollbackMaxBake = time.Minute
 
 // RollbackRunbook turns the runbook that deployed a version into the
@@ -36,7 +36,20 @@ func RollbackRunbook(rb runbooks.Runbook, env, path, from, to, reason string) (r
 		return rb, fmt.Errorf("the runbook that deployed %s has no environment %q", to, env)
 	}
 	e := rb.Environments[i]
+	maxBake := runbooks.Duration(RollbackMaxBake)
 	e.Approvals = rollbackGates(e.Approvals, from, to, reason)
+	if p := e.RollbackProfile; p != nil {
+		// The runbook's own rollback profile replaces the defaults.
+		switch {
+		case p.NoGate:
+			e.Approvals = nil
+		case len(p.Approvals) > 0:
+			e.Approvals = slices.Clone(p.Approvals)
+		}
+		if p.MaxBake > 0 {
+			maxBake = p.MaxBake
+		}
+	}
 	var steps []runbooks.Step
 	for _, s := range e.Steps {
 		switch {
@@ -45,7 +58,7 @@ func RollbackRunbook(rb runbooks.Runbook, env, path, from, to, reason string) (r
 		case s.Provision != nil && path == workflows.RollbackTraffic:
 			continue
 		case isTraffic(s):
-			s = allAtOnce(s)
+			s = allAtOnce(s, maxBake)
 		}
 		steps = append(steps, s)
 	}
@@ -83,8 +96,8 @@ func isTraffic(s runbooks.Step) bool {
 }
 
 // allAtOnce rewrites a traffic step as one move to 100, baking as long as
-// the step's longest weight did, at most RollbackMaxBake.
-func allAtOnce(s runbooks.Step) runbooks.Step {
+// the step's longest weight did, at most maxBake.
+func allAtOnce(s runbooks.Step, maxBake runbooks.Duration) runbooks.Step {
 	var bake, interval runbooks.Duration
 	switch {
 	case s.Canary != nil:
@@ -99,6 +112,6 @@ func allAtOnce(s runbooks.Step) runbooks.Step {
 	case s.AllAtOnce != nil:
 		bake, interval = s.AllAtOnce.Bake, s.AllAtOnce.AnalysisInterval
 	}
-	bake = min(bake, runbooks.Duration(RollbackMaxBake))
+	bake = min(bake, maxBake)
 	return runbooks.Step{Name: s.Name, OnRollback: s.OnRollback, AllAtOnce: &runbooks.AllAtOnceStep{Bake: bake, AnalysisInterval: interval}}
 }

@@ -96,3 +96,47 @@ func TestRollbackRunbookProfile(t *testing.T) {
 		t.Error("the source runbook was changed")
 	}
 }
+
+func TestRollbackProfileFromTheRunbook(t *testing.T) {
+	src := `api-version: runbook/v1
+service: shop
+owner: team
+artifact: {reference: file:///tmp/a, digest: sha256:0000000000000000000000000000000000000000000000000000000000000000}
+environments:
+  - name: production
+    approvals: [{name: cab, approvers: [alice, bob], min-approvals: 2}]
+    rollback-profile: %s
+    traffic: {provider: edge, options: {admin: "http://127.0.0.1:1"}, slots: {blue: {}, green: {}}}
+    steps:
+      - {name: shift, canary: {steps: [{weight: 50, bake: 10m}, {weight: 100}]}}
+`
+	for _, c := range []struct {
+		profile string
+		gates   string
+		bake    time.Duration
+	}{
+		{"{max-bake: 30s}", "rollback", 30 * time.Second},
+		{"{approvals: [{name: oncall, approvers: [sre]}]}", "oncall", RollbackMaxBake},
+		{"{no-gate: true}", "", RollbackMaxBake},
+	} {
+		rb, err := runbooks.Parse("rb.yaml", []byte(strings.Replace(src, "%s", c.profile, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.profile, err)
+		}
+		out, err := RollbackRunbook(*rb, "production", workflows.RollbackTraffic, "2.0.0", "1.0.0", "INC-7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gates []string
+		for _, g := range out.Environments[0].Approvals {
+			gates = append(gates, g.Name)
+		}
+		if got := strings.Join(gates, ","); got != c.gates || out.Environments[0].Steps[0].AllAtOnce.Bake.D() != c.bake {
+			t.Errorf("profile %s: gates %q, bake %s; want %q and %s", c.profile, got, out.Environments[0].Steps[0].AllAtOnce.Bake, c.gates, c.bake)
+		}
+	}
+	_, err := runbooks.Parse("rb.yaml", []byte(strings.Replace(src, "%s", "{max-bake: 2h}", 1)))
+	if err == nil || !strings.Contains(err.Error(), "max-bake 2h0m0s must be from 1s to 1h") {
+		t.Errorf("err = %v, want max-bake capped", err)
+	}
+}
