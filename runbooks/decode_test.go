@@ -85,6 +85,19 @@ environments:
           headers: {X-Reason: rollback}
           body: "{}"
           expect-status: 204
+      - name: j
+        journey:
+          timeout: 2s
+          interval: 1s
+          deadline: 30s
+          requests:
+            - {name: login, method: POST, url: "${slot.url}/login", headers: {X-Key: "env:TOKEN"}, body: "{}", extract: {token: $.token, id: "header:X-Id"}}
+            - name: read
+              url: "${slot.url}/orders/${journey.id}"
+              headers: {Authorization: "Bearer ${journey.token}"}
+              expect-status: 200
+              expect-body: ok
+              expect-json: {$.id: "${journey.id}", $.paid: true}
       - {name: c, provision: {vars: {a: b}}}
       - {name: d, migrate: {phase: expand, to: 3}}
       - {name: e, canary: {steps: [{weight: 10, bake: 1m}, {weight: 100}], analysis-interval: 10s}}
@@ -140,6 +153,13 @@ func everyFieldWant() *Runbook {
 					Timeout: Duration(5 * time.Second), Interval: Duration(1500 * time.Millisecond), Deadline: Duration(time.Minute)},
 					OnRollback: &HTTPHook{URL: "http://127.0.0.1/rollback/${version}", Method: "DELETE",
 						Headers: map[string]string{"X-Reason": "rollback"}, Body: "{}", ExpectStatus: 204}},
+				{Name: "j", Journey: &JourneyStep{Timeout: Duration(2 * time.Second), Interval: Duration(time.Second), Deadline: Duration(30 * time.Second),
+					Requests: []JourneyRequest{
+						{Name: "login", Method: "POST", URL: "${slot.url}/login", Headers: map[string]string{"X-Key": "env:TOKEN"}, Body: "{}",
+							Extract: map[string]string{"token": "$.token", "id": "header:X-Id"}},
+						{Name: "read", URL: "${slot.url}/orders/${journey.id}", Headers: map[string]string{"Authorization": "Bearer ${journey.token}"},
+							ExpectStatus: 200, ExpectBody: "ok", ExpectJSON: map[string]string{"$.id": "${journey.id}", "$.paid": "true"}},
+					}}},
 				{Name: "c", Provision: &ProvisionStep{Vars: map[string]string{"a": "b"}}},
 				{Name: "d", Migrate: &MigrateStep{Phase: "expand", To: 3}},
 				{Name: "e", Canary: &CanaryStep{Steps: []CanaryWeight{{Weight: 10, Bake: Duration(time.Minute)}, {Weight: 100}},

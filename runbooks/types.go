@@ -283,6 +283,7 @@ type Step struct {
 	Name      string         `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z][a-z0-9-]{0\\,62}$"`
 	Approval  *ApprovalStep  `yaml:"approval,omitempty" json:"approval,omitempty" jsonschema:"description=Manual gate: wait for approvals before the next step."`
 	HTTPCheck *HTTPCheckStep `yaml:"http-check,omitempty" json:"http-check,omitempty" jsonschema:"description=Poll a URL until it answers as expected."`
+	Journey   *JourneyStep   `yaml:"journey,omitempty" json:"journey,omitempty" jsonschema:"description=Several HTTP requests in order\\, values extracted from one answer used in the next\\, retried as a whole until all pass."`
 	Provision *ProvisionStep `yaml:"provision,omitempty" json:"provision,omitempty" jsonschema:"description=Plan and apply the environment's infra module; a destructive plan waits for an approval."`
 	Migrate   *MigrateStep   `yaml:"migrate,omitempty" json:"migrate,omitempty" jsonschema:"description=Run schema migrations: expand before the traffic moves\\, contract after."`
 	Canary    *CanaryStep    `yaml:"canary,omitempty" json:"canary,omitempty" jsonschema:"description=Shift traffic to the new version in rising weights\\, analysing the slos at each."`
@@ -309,6 +310,7 @@ type HTTPHook struct {
 const (
 	KindApproval  = "approval"
 	KindHTTPCheck = "http-check"
+	KindJourney   = "journey"
 	KindProvision = "provision"
 	KindMigrate   = "migrate"
 	KindCanary    = "canary"
@@ -328,6 +330,7 @@ func (s Step) Kinds() []string {
 	}
 	add(s.Approval != nil, KindApproval)
 	add(s.HTTPCheck != nil, KindHTTPCheck)
+	add(s.Journey != nil, KindJourney)
 	add(s.Provision != nil, KindProvision)
 	add(s.Migrate != nil, KindMigrate)
 	add(s.Canary != nil, KindCanary)

@@ -17,7 +17,7 @@ var nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 const nameRule = "use lowercase letters, digits and dashes, starting with a letter, at most 63 characters (^[a-z][a-z0-9-]{0,62}$)"
 
 // stepKinds are the step kinds, in the order messages list them.
-var stepKinds = []string{KindApproval, KindHTTPCheck, KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
+var stepKinds = []string{KindApproval, KindHTTPCheck, KindJourney, KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
 
 type validator struct {
 	c    *collector
@@ -241,6 +241,9 @@ func (v *validator) step(path string, s *Step) {
 	}
 	if p := path + "." + KindHTTPCheck; s.HTTPCheck != nil && v.ok(p) {
 		v.httpCheck(p, s.HTTPCheck)
+	}
+	if p := path + "." + KindJourney; s.Journey != nil && v.ok(p) {
+		v.journey(p, s.Journey)
 	}
 	v.rollbackHook(path, s)
 }

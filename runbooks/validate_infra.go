@@ -71,6 +71,13 @@ func usesOutputs(s *Step) bool {
 	if h := s.HTTPCheck; h != nil {
 		texts = append(texts, h.URL, h.Body, h.ExpectBody)
 	}
+	if j := s.Journey; j != nil {
+		for _, r := range j.Requests {
+			for _, t := range r.JourneyTexts() {
+				texts = append(texts, t[1])
+			}
+		}
+	}
 	if h := s.OnRollback; h != nil {
 		texts = append(texts, h.URL, h.Body)
 	}

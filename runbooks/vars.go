@@ -101,6 +101,8 @@ func variableProblems(path, s string) []string {
 		}
 		name := s[i+2 : i+2+j]
 		switch {
+		case strings.HasPrefix(name, VarJourneyPrefix):
+			msgs = append(msgs, journeyVariableProblem(path, name)...)
 		case isKnownVariable(name), inTemplate && contains(templateVariables, name):
 		case inTemplate:
 			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s, and in metric templates ${window}, ${quantile} and ${percentile}", name, knownVariablesHint))
@@ -128,9 +130,9 @@ var placeholders = map[string]string{VarVersion: "0.0.0", VarService: "service",
 	VarArtifact: "artifact", VarSlot: "slot", VarLiveSlot: "live-slot"}
 
 // valuePrefixes start the variables whose values come from the runbook's
-// own modules and sections (an output, a slot value) rather than the
-// release.
-var valuePrefixes = []string{VarOutputsPrefix, VarSlotPrefix}
+// own modules and sections (an output, a slot value) or from an earlier
+// request's answer (a journey value) rather than the release.
+var valuePrefixes = []string{VarOutputsPrefix, VarSlotPrefix, VarJourneyPrefix}
 
 // withPlaceholders expands s for a well-formedness check. An output or a
 // slot value at the very start usually is a base URL (${outputs.url}/healthz),
@@ -193,4 +195,24 @@ func variableRefs(s string) []string {
 		names = append(names, s[i+2:i+2+j])
 		s = s[i+3+j:]
 	}
+}
+
+// isJourneyRequestPath reports whether the text at path belongs to a
+// request of a journey step, the only place ${journey.NAME} means something.
+func isJourneyRequestPath(path string) bool {
+	return strings.Contains(path, "."+KindJourney+".requests[")
+}
+
+// journeyVariableProblem explains a ${journey.NAME} the decoder can judge
+// alone: a malformed name, or one outside a journey's requests. Whether an
+// earlier request extracts NAME is the validator's (journeyRefs).
+func journeyVariableProblem(path, name string) []string {
+	rest := strings.TrimPrefix(name, VarJourneyPrefix)
+	switch {
+	case !outputNameRe.MatchString(rest):
+		return []string{fmt.Sprintf("${%s}: %q is not a journey value name; use letters, digits, _ and -, as named under extract:", name, rest)}
+	case !isJourneyRequestPath(path) || strings.Contains(path, ".extract."):
+		return []string{fmt.Sprintf("${%s} is only known in a journey's requests after the one that extracts it; remove it here", name)}
+	}
+	return nil
 }

@@ -48,6 +48,7 @@ var stepKinds = map[string]kindRow{
 	BuiltinSlots:           {make: func() stepKind { return &slotKind{} }},
 	BuiltinRisk:            {make: func() stepKind { return &riskKind{} }},
 	runbooks.KindHTTPCheck: {changes: true, make: func() stepKind { return &httpCheckKind{} }},
+	runbooks.KindJourney:   {changes: true, make: func() stepKind { return &journeyKind{} }},
 	runbooks.KindProvision: {changes: true, make: func() stepKind { return &provisionKind{} }},
 	runbooks.KindMigrate:   {changes: true, make: func() stepKind { return &migrateKind{} }},
 	runbooks.KindCanary:    {changes: true, make: newTrafficKind},

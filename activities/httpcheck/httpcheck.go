@@ -108,7 +108,7 @@ func (a *Activities) HTTPCheck(ctx context.Context, in HTTPCheckInput) (HTTPChec
 	}
 	res := HTTPCheckResult{Attempt: attempt(ctx)}
 	start := time.Now()
-	status, body, err := a.do(ctx, req, in.Timeout)
+	status, _, body, err := a.do(ctx, req, in.Timeout)
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		return res, err
@@ -142,19 +142,19 @@ func attempt(ctx context.Context) int32 {
 }
 
 // do sends req with a per-attempt timeout and reads at most maxBody bytes.
-func (a *Activities) do(ctx context.Context, req *http.Request, timeout time.Duration) (int, []byte, error) {
+func (a *Activities) do(ctx context.Context, req *http.Request, timeout time.Duration) (int, http.Header, []byte, error) {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := a.client().Do(req.WithContext(actx))
 	if err != nil {
-		return 0, nil, requestError(ctx, req, timeout, err)
+		return 0, nil, nil, requestError(ctx, req, timeout, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return 0, nil, requestError(ctx, req, timeout, err)
+		return 0, nil, nil, requestError(ctx, req, timeout, err)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 // requestError explains a failed request. Cancellation of the activity itself is

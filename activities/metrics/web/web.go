@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/metrics"
+	"github.com/runbookhq/runbook/internal/jsonpath"
 	"github.com/runbookhq/runbook/internal/netguard"
 	"github.com/runbookhq/runbook/internal/scrub"
 )
@@ -216,7 +217,7 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 		return metrics.Sample{}, fmt.Errorf("web query GET %s: %w", u.Redacted(), err)
 	}
 	vals, err := path.Select(doc)
-	if errors.Is(err, errMissing) {
+	if errors.Is(err, jsonpath.ErrMissing) {
 		return metrics.Sample{}, metrics.Inconclusivef("web query GET %s: %s: %v", u.Redacted(), path, err)
 	}
 	if err != nil {
@@ -232,15 +233,15 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 
 // ParseQuery splits a query into its URL and its JSON path at the first
 // space (a URL has none: spaces in it are written %20).
-func ParseQuery(expr string) (string, Path, error) {
+func ParseQuery(expr string) (string, jsonpath.Path, error) {
 	target, rawPath, ok := strings.Cut(strings.TrimSpace(expr), " ")
 	rawPath = strings.TrimSpace(rawPath)
 	if !ok || target == "" || rawPath == "" {
-		return "", Path{}, fmt.Errorf("web query %q must be a URL, a space and a JSON path, e.g. \"/api/slo?slot=${slot} $.data.errorRate\"", expr)
+		return "", jsonpath.Path{}, fmt.Errorf("web query %q must be a URL, a space and a JSON path, e.g. \"/api/slo?slot=${slot} $.data.errorRate\"", expr)
 	}
-	path, err := ParsePath(rawPath)
+	path, err := jsonpath.Parse(rawPath)
 	if err != nil {
-		return "", Path{}, err
+		return "", jsonpath.Path{}, err
 	}
 	return target, path, nil
 }

@@ -1,14 +1,14 @@
-package web
+// Package jsonpath reads values out of a JSON document with a small
+// JSONPath-like expression: the metrics web provider reads numbers with it,
+// journeys read the values one request hands to the next.
+package jsonpath
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-
-	"github.com/runbookhq/runbook/activities/metrics"
 )
 
 // segment is one step of a Path: a member name, an array index, or the
@@ -52,9 +52,9 @@ func (p Path) Wildcard() bool {
 	return false
 }
 
-// ParsePath parses a path such as $.data.errorRate, $.a[0].b, $.a["k-1"]
+// Parse parses a path such as $.data.errorRate, $.a[0].b, $.a["k-1"]
 // or $.series[*].value.
-func ParsePath(raw string) (Path, error) {
+func Parse(raw string) (Path, error) {
 	p := Path{raw: raw}
 	rest, ok := strings.CutPrefix(raw, "$")
 	if !ok {
@@ -66,7 +66,7 @@ func ParsePath(raw string) (Path, error) {
 			return Path{}, fmt.Errorf("JSON path %q: %w", raw, err)
 		}
 		if seg.wildcard && p.Wildcard() {
-			return Path{}, fmt.Errorf("JSON path %q has more than one [*]; one list of numbers is what a check reads", raw)
+			return Path{}, fmt.Errorf("JSON path %q has more than one [*]; one list of values is what a path selects", raw)
 		}
 		p.segs = append(p.segs, seg)
 		rest = rest[n:]
@@ -139,9 +139,9 @@ func bracket(in string) (segment, error) {
 	return segment{index: i, isIndex: true}, nil
 }
 
-// errMissing marks a path that leads nowhere in this document: the data may
+// ErrMissing marks a path that leads nowhere in this document: the data may
 // not be there yet, so it is inconclusive, not a failure.
-var errMissing = errors.New("missing")
+var ErrMissing = errors.New("missing")
 
 // Select evaluates p on a document decoded with json.Decoder.UseNumber. A
 // path without [*] yields one value; with it, one per element of the array
@@ -156,12 +156,12 @@ func selectSegs(v any, segs []segment) ([]any, error) {
 		case s.wildcard:
 			arr, ok := v.([]any)
 			if !ok {
-				return nil, fmt.Errorf("[*] needs an array, found %s", kind(v))
+				return nil, fmt.Errorf("[*] needs an array, found %s", Kind(v))
 			}
 			out := []any{}
 			for _, el := range arr {
 				got, err := selectSegs(el, segs[i+1:])
-				if errors.Is(err, errMissing) {
+				if errors.Is(err, ErrMissing) {
 					continue
 				}
 				if err != nil {
@@ -176,7 +176,7 @@ func selectSegs(v any, segs []segment) ([]any, error) {
 				return nil, missingOrWrong(v, s, "an array")
 			}
 			if s.index >= len(arr) {
-				return nil, fmt.Errorf("%w: index %d of an array of %d", errMissing, s.index, len(arr))
+				return nil, fmt.Errorf("%w: index %d of an array of %d", ErrMissing, s.index, len(arr))
 			}
 			v = arr[s.index]
 		default:
@@ -185,7 +185,7 @@ func selectSegs(v any, segs []segment) ([]any, error) {
 				return nil, missingOrWrong(v, s, "an object")
 			}
 			if v, ok = obj[s.key]; !ok {
-				return nil, fmt.Errorf("%w: no member %s", errMissing, s)
+				return nil, fmt.Errorf("%w: no member %s", ErrMissing, s)
 			}
 		}
 	}
@@ -196,12 +196,13 @@ func selectSegs(v any, segs []segment) ([]any, error) {
 // string, the path does not fit the document's shape.
 func missingOrWrong(v any, s segment, want string) error {
 	if v == nil {
-		return fmt.Errorf("%w: %s of null", errMissing, s)
+		return fmt.Errorf("%w: %s of null", ErrMissing, s)
 	}
-	return fmt.Errorf("%s needs %s, found %s", s, want, kind(v))
+	return fmt.Errorf("%s needs %s, found %s", s, want, Kind(v))
 }
 
-func kind(v any) string {
+// Kind names the JSON type of v as messages say it ("a string", "null").
+func Kind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
@@ -216,55 +217,4 @@ func kind(v any) string {
 	default:
 		return "a number"
 	}
-}
-
-// number reads a JSON number or a numeric string ("0.25", "NaN"). ok is
-// false for null and NaN, which are no measurement; other types are errors.
-func number(v any) (f float64, ok bool, err error) {
-	var s string
-	switch x := v.(type) {
-	case nil:
-		return 0, false, nil
-	case json.Number:
-		s = x.String()
-	case string:
-		s = strings.TrimSpace(x)
-	default:
-		return 0, false, fmt.Errorf("found %s, not a number", kind(v))
-	}
-	f, err = strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("%q is not a number", s)
-	}
-	return f, !math.IsNaN(f), nil
-}
-
-// sample turns the values a path selected into a Sample: one value, or with
-// [*] every numeric element (Values; Value is the last one).
-func sample(p Path, vals []any) (metrics.Sample, error) {
-	if !p.Wildcard() {
-		f, ok, err := number(vals[0])
-		if err != nil {
-			return metrics.Sample{}, fmt.Errorf("%s: %w", p, err)
-		}
-		if !ok {
-			return metrics.Sample{}, metrics.Inconclusivef("%s is null or NaN (no data yet?)", p)
-		}
-		return metrics.Sample{Value: f}, nil
-	}
-	var s metrics.Sample
-	for i, v := range vals {
-		f, ok, err := number(v)
-		if err != nil {
-			return metrics.Sample{}, fmt.Errorf("%s: element %d: %w", p, i, err)
-		}
-		if ok {
-			s.Values = append(s.Values, f)
-			s.Value = f
-		}
-	}
-	if len(s.Values) == 0 {
-		return metrics.Sample{}, metrics.Inconclusivef("%s selected no numbers (%d elements, all null, NaN or missing)", p, len(vals))
-	}
-	return s, nil
 }
