@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -65,6 +66,9 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 	w.RegisterActivity(&metrics.Activities{Factories: metricsProviders})
 	w.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	w.RegisterActivity(&versions.Activities{})
+	// A train plans its rollbacks as `runbook rollback` does.
+	w.RegisterActivityWithOptions(ReleasesClient(c, cfg, nil).PlanTrainRollback,
+		activity.RegisterOptions{Name: workflows.PlanTrainRollbackActivity})
 	if slackActs == nil {
 		slackActs = &slack.Activities{}
 	}

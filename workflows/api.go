@@ -129,6 +129,12 @@ type ReleaseInput struct {
 	// release instead of a person; it never bypasses gates, windows or
 	// freezes.
 	Trigger *Trigger `json:"trigger,omitempty"`
+	// RequestedAt is when the requester signed, when that was before the
+	// release started: a train signs every release it will start at its
+	// own start. Zero means the release's start.
+	RequestedAt time.Time `json:"requested-at,omitzero"`
+	// Train names the train run (its workflow ID) this release is part of.
+	Train string `json:"train,omitempty"`
 }
 
 // Trigger is what started a release that no person started.

@@ -20,6 +20,7 @@ var Registrations = []Registration{
 	{DriftWorkflowName, Drift},
 	{ScheduledReleaseWorkflowName, ScheduledRelease},
 	{HookDeliveryWorkflowName, HookDelivery},
+	{TrainWorkflowName, Train},
 	{freezes.WorkflowName, Freezes},
 	{audit.CheckpointsWorkflowName, AuditCheckpoints},
 }

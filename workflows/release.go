@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -129,7 +130,7 @@ func (r *release) startEnvironment(ctx workflow.Context, i int) (workflow.ChildW
 		Version: r.in.Version, Artifact: r.in.Runbook.Artifact, Requester: r.in.Requester,
 		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
 		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest, RunbookFile: r.in.RunbookFile,
-		RequesterProof: r.in.RequesterProof, RequestedAt: workflow.GetInfo(ctx).WorkflowStartTime,
+		RequesterProof: r.in.RequesterProof, RequestedAt: r.requestedAt(ctx),
 		Rollback: r.in.Rollback,
 	})
 	var exec workflow.Execution
@@ -138,6 +139,15 @@ func (r *release) startEnvironment(ctx workflow.Context, i int) (workflow.ChildW
 	}
 	r.status.Environments[i].RunID = exec.RunID
 	return child, nil
+}
+
+// requestedAt is when the requester asked: the input's time when a train
+// signed the release ahead, else the release's start.
+func (r *release) requestedAt(ctx workflow.Context) time.Time {
+	if !r.in.RequestedAt.IsZero() {
+		return r.in.RequestedAt
+	}
+	return workflow.GetInfo(ctx).WorkflowStartTime
 }
 
 // finishEnvironment takes environment i's outcome from its closed child.

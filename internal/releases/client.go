@@ -50,10 +50,11 @@ func pickEnvironment(st workflows.ReleaseStatus, only string) (workflows.Environ
 	return workflows.EnvironmentStatus{}, false
 }
 
-// NormalizeID accepts "release/svc/ver", "rollback/svc/env/n" or "svc/ver"
-// and returns the workflow ID.
+// NormalizeID accepts "release/svc/ver", "rollback/svc/env/n",
+// "train/TRAIN/NAME/svc/env" (a train's release) or "svc/ver" and returns
+// the workflow ID.
 func NormalizeID(id string) string {
-	if strings.HasPrefix(id, "release/") || strings.HasPrefix(id, "rollback/") {
+	if strings.HasPrefix(id, "release/") || strings.HasPrefix(id, "rollback/") || strings.HasPrefix(id, "train/") {
 		return id
 	}
 	return "release/" + id

@@ -61,8 +61,21 @@ func (c *Client) PlanRollback(ctx context.Context, o RollbackOptions) (RollbackP
 	}
 	cur, prev, between, err := pickRollback(runs, o.Environment, o.To)
 	if err != nil {
-		return RollbackPlan{}, fmt.Errorf("%s in %s: %w", o.Service, o.Environment, err)
+		return RollbackPlan{}, fmt.Errorf("%s in %s: %w", o.Service, o.Environment, &NothingToRollBackError{err})
 	}
+	return c.planFrom(ctx, o, cur, prev, between)
+}
+
+// NothingToRollBackError says there is no version to put back (nothing
+// succeeded there before, or the live version is still running): a fact
+// about the environment, not a failure to read it.
+type NothingToRollBackError struct{ Err error }
+
+func (e *NothingToRollBackError) Error() string { return e.Err.Error() }
+func (e *NothingToRollBackError) Unwrap() error { return e.Err }
+
+// planFrom builds the rollback of cur to prev from prev's own input.
+func (c *Client) planFrom(ctx context.Context, o RollbackOptions, cur, prev workflows.ReleaseStatus, between []workflows.ReleaseStatus) (RollbackPlan, error) {
 	src, err := c.releaseInput(ctx, prev.ReleaseID)
 	if err != nil {
 		return RollbackPlan{}, err

@@ -1,0 +1,54 @@
+package trains
+
+import (
+	"strings"
+	"testing"
+)
+
+const goodTrain = `api-version: runbook/v1
+train: shop
+environments: [staging, production]
+gates:
+  production:
+    - {name: cab, approvers: [group:cab], timeout: 4h}
+services:
+  - {name: db, runbook: db.yaml, version: 1.2.0}
+  - {name: api, runbook: api.yaml, version: 2.0.0, after: [db]}
+`
+
+func TestParseGoodTrain(t *testing.T) {
+	f, err := Parse("train.yaml", []byte(goodTrain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Scope() != "dependents" || len(f.Gates["production"]) != 1 || f.Gates["production"][0].Timeout.D().Hours() != 4 {
+		t.Errorf("parsed %+v", f)
+	}
+	if got := f.RunbookPath(1); got != "api.yaml" {
+		t.Errorf("runbook path %q", got)
+	}
+}
+
+// TestParseRefusesWithPositions: each mistake is named at its line:col.
+func TestParseRefusesWithPositions(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"cycle", strings.Replace(goodTrain, "version: 1.2.0}", "version: 1.2.0, after: [api]}", 1),
+			"train.yaml:8:57: after: makes a cycle (db → api → db)"},
+		{"unknown after", strings.Replace(goodTrain, "after: [db]", "after: [web]", 1),
+			"train.yaml:9:59: after: names web, which is not a service of this train"},
+		{"gate of no environment", strings.Replace(goodTrain, "  production:\n", "  prod:\n", 1),
+			"train.yaml:5:3: gates for prod, which is not one of the train's environments"},
+		{"bad scope", goodTrain + "rollback-scope: everything\n", "train.yaml:10:1: rollback-scope must be dependents, environment or none"},
+		{"no version", strings.Replace(goodTrain, ", version: 2.0.0", "", 1), "train.yaml:9:5: service 2 needs version"},
+		{"unknown field", goodTrain + "colour: blue\n", "train.yaml:10: field colour"},
+		{"bad duration", strings.Replace(goodTrain, "4h", "4 hours", 1), "is not a duration"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("train.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

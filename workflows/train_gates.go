@@ -1,0 +1,237 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/activities/trust"
+	"github.com/runbookhq/runbook/internal/identity"
+)
+
+// trainSigning is the train's side of signed decisions: with trust roots
+// on the worker, every train decision must be signed, as freezes are.
+type trainSigning struct {
+	loadErr  error
+	roots    identity.Roots
+	verifier *identity.Verifier
+	used     map[string]bool
+}
+
+// startSigning loads the worker's trust roots once, at the start: a train
+// decision is verified against the roots the run saw.
+func (t *train) startSigning(ctx workflow.Context) {
+	t.sig.used = map[string]bool{}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "load trust roots",
+	})
+	var roots identity.Roots
+	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, trust.LoadInput{}).Get(ctx, &roots); err != nil {
+		t.sig.loadErr = err
+		return
+	}
+	v, err := roots.Verifier()
+	if err != nil {
+		t.sig.loadErr = err
+		return
+	}
+	t.sig.roots, t.sig.verifier = roots, v
+}
+
+// registerHandlers serves the status query and the train's Updates.
+func (t *train) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (TrainStatus, error) { return t.status, nil }); err != nil {
+		return err
+	}
+	updates := []struct {
+		name     string
+		handler  any
+		validate any
+	}{
+		{UpdateApprove, t.approve, func(ctx workflow.Context, in DecisionInput) error { return t.validateDecision(ctx, in, true) }},
+		{UpdateReject, t.reject, func(ctx workflow.Context, in DecisionInput) error { return t.validateDecision(ctx, in, false) }},
+		{UpdateAbort, t.abortNow, t.validateAbort},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
+			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verify is who sends a decision: signed and verified when the worker has
+// trust roots, else the name as given.
+func (t *train) verify(ctx workflow.Context, p *identity.Proof, c identity.Claim, name string) (identity.Identity, error) {
+	switch {
+	case t.sig.loadErr != nil:
+		return identity.Identity{}, fmt.Errorf("the worker's trust roots did not load (%v), so this train takes no decision: fix them and start a new train", t.sig.loadErr)
+	case t.sig.verifier != nil && t.sig.roots.Configured():
+		if p == nil {
+			return identity.Identity{}, fmt.Errorf("train decisions must be signed: the worker verifies decisions (%s); %s",
+				strings.Join(t.sig.roots.Methods(), ", "), howToSign("cli"))
+		}
+		if t.sig.used[p.Statement.Nonce] {
+			return identity.Identity{}, fmt.Errorf("this signed statement was already used; sign the decision again")
+		}
+		return t.sig.verifier.Verify(p, c, workflow.Now(ctx))
+	case strings.TrimSpace(name) == "":
+		return identity.Identity{}, fmt.Errorf("say who decides: pass --as NAME")
+	}
+	return identity.Unsigned(name), nil
+}
+
+// identify is verify in a handler, where the validator already verified
+// (a replay runs handlers without validators): it reads the proof only.
+func (t *train) identify(p *identity.Proof, name string, groups []string) identity.Identity {
+	if p == nil || t.sig.verifier == nil || !t.sig.roots.Configured() {
+		id := identity.Unsigned(name)
+		id.Groups = groups
+		return id
+	}
+	t.sig.used[p.Statement.Nonce] = true
+	return t.sig.verifier.Identify(p)
+}
+
+// waitingGate is the train gate open now, or an error saying what to do.
+func (t *train) waitingGate(name string) (*GateStatus, error) {
+	for _, te := range t.status.Environments {
+		for _, g := range te.Gates {
+			if g.State == StateWaiting && (name == "" || g.Name == name) {
+				return g, nil
+			}
+		}
+	}
+	if name != "" {
+		return nil, fmt.Errorf("train gate %s is not waiting (train %s is %s)", name, t.status.TrainID, t.status.State)
+	}
+	return nil, fmt.Errorf("no train gate is waiting (train %s is %s); a service's own gates are decided on its release: runbook approve RELEASE",
+		t.status.TrainID, t.status.State)
+}
+
+// validateDecision refuses a decision before anything is written.
+func (t *train) validateDecision(ctx workflow.Context, in DecisionInput, approving bool) error {
+	g, err := t.waitingGate(in.Gate)
+	if err != nil {
+		return err
+	}
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	in.Gate = g.Name
+	id, err := t.verify(ctx, in.Proof, DecisionClaim(info.ID, info.RunID, approving, in), in.Actor)
+	if err != nil {
+		return err
+	}
+	if !id.Verified() {
+		id.Groups = in.Groups
+	}
+	switch {
+	case approving && id.Name == t.in.Requester:
+		return fmt.Errorf("%s started this train and may not approve it (separation of duties)", id.Name)
+	case len(g.Approvers) > 0 && !mayDecide(g.Approvers, id.Name, id.Groups):
+		return fmt.Errorf("%s may not decide train gate %s; approvers: %s", id.Name, g.Name, strings.Join(g.Approvers, ", "))
+	case !approving && g.RejectNeedsReason && strings.TrimSpace(in.Comment) == "":
+		return fmt.Errorf("train gate %s needs a reason to reject: say why with --comment", g.Name)
+	case approving && slices.ContainsFunc(g.Approvals, func(d Decision) bool { return d.Actor == id.Name }):
+		return fmt.Errorf("%s already approved train gate %s; it needs %d more approval(s) from someone else",
+			id.Name, g.Name, g.MinApprovals-len(g.Approvals))
+	}
+	return nil
+}
+
+// approve records an approval of the waiting train gate.
+func (t *train) approve(ctx workflow.Context, in DecisionInput) (DecisionResult, error) {
+	return t.decide(ctx, in, true)
+}
+
+// reject records a rejection: one ends the train.
+func (t *train) reject(ctx workflow.Context, in DecisionInput) (DecisionResult, error) {
+	return t.decide(ctx, in, false)
+}
+
+func (t *train) decide(ctx workflow.Context, in DecisionInput, approving bool) (DecisionResult, error) {
+	g, err := t.waitingGate(in.Gate)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	id := t.identify(in.Proof, in.Actor, in.Groups)
+	d := Decision{Actor: id.Name, Comment: in.Comment, At: workflow.Now(ctx), Verified: auditIdentity(id)}
+	action := "train.gate.approved"
+	if approving {
+		g.Approvals = append(g.Approvals, d)
+		if len(g.Approvals) >= g.MinApprovals {
+			g.State = StateApproved
+		}
+	} else {
+		g.Rejection, g.State, action = &d, StateRejected, "train.gate.rejected"
+	}
+	t.auditDecision(ctx, action, id, g, in)
+	t.publish(ctx)
+	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
+}
+
+// auditDecision records a person's train decision with how they were verified.
+func (t *train) auditDecision(ctx workflow.Context, action string, id identity.Identity, g *GateStatus, in DecisionInput) {
+	t.auditRecord(ctx, trainDecisionEntry(action, id.Name, g.State, t.status.Current, g.Name, in.Comment, decisionChannel(in), auditIdentity(id)))
+}
+
+// validateAbort refuses an abort of a finished train or by nobody.
+func (t *train) validateAbort(ctx workflow.Context, in ControlInput) error {
+	if t.status.Finished() || t.status.Abort != nil {
+		return fmt.Errorf("train %s is %s; there is nothing to abort", t.status.TrainID, t.status.State)
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return fmt.Errorf("an abort needs --reason: say why (it goes to the audit log)")
+	}
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	_, err := t.verify(ctx, in.Proof, ControlClaim(info.ID, info.RunID, UpdateAbort, in), in.Actor)
+	return err
+}
+
+// abortNow stops the train: running releases are cancelled (each rolls
+// itself back), nothing new starts, and the scope's rollbacks follow.
+func (t *train) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
+	id := t.identify(in.Proof, in.Actor, nil)
+	t.status.Abort = &Decision{Actor: id.Name, Comment: in.Reason, At: workflow.Now(ctx), Verified: auditIdentity(id)}
+	t.auditRecord(ctx, trainDecisionEntry("train.aborted", id.Name, StateAborted, t.status.Current, "", in.Reason, "cli", auditIdentity(id)))
+	t.cancelCells()
+	t.publish(ctx)
+	return ControlResult{State: StateAborted}, nil
+}
+
+// runGates opens environment i's train gates one after another.
+func (t *train) runGates(ctx workflow.Context, i int) error {
+	te := &t.status.Environments[i]
+	for k, g := range te.Gates {
+		timeout := defaultApprovalTimeout
+		for _, tg := range t.in.Gates {
+			if tg.Environment == te.Name && tg.Approval.Name == g.Name {
+				timeout = tg.Approval.Timeout.Or(defaultApprovalTimeout)
+			}
+		}
+		g.State, g.Deadline = StateWaiting, workflow.Now(ctx).Add(timeout)
+		t.audit(ctx, "train.gate.waiting", "", StateWaiting, te.Name, g.Name+": "+g.Instructions)
+		t.publish(ctx)
+		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
+			TimerOptions: workflow.TimerOptions{Summary: "train gate " + g.Name + " times out"}},
+			func() bool { return g.State != StateWaiting })
+		switch {
+		case err != nil:
+			g.State = StateInterrupted
+			return err
+		case !ok:
+			g.State = StateTimedOut
+			return fmt.Errorf("train gate %s timed out after %s without enough approvals", g.Name, timeout)
+		case g.State == StateRejected:
+			return fmt.Errorf("rejected by %s at train gate %s: %s", g.Rejection.Actor, g.Name, g.Rejection.Comment)
+		}
+		te.Gates[k] = g
+	}
+	return nil
+}
