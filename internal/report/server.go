@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -79,9 +80,17 @@ func (s *Server) dora(w http.ResponseWriter, r *http.Request) {
 	if env == "" {
 		env = "production"
 	}
-	days := 90
+	age := 90 * 24 * time.Hour
+	if v := q.Get("since"); v != "" {
+		d, err := runbooks.ParseDuration(v)
+		if err != nil || d <= 0 {
+			http.Error(w, "since= is an age such as 90d", http.StatusBadRequest)
+			return
+		}
+		age = time.Duration(d)
+	}
 	until := s.now()
-	since := until.Add(-time.Duration(days) * 24 * time.Hour)
+	since := until.Add(-age)
 	sts, err := s.Finished.Finished(r.Context(), service, until)
 	if err != nil {
 		slog.Warn("report: DORA not readable", "service", service, "error", err)
