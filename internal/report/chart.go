@@ -98,7 +98,12 @@ func (c Chart) SVG() template.HTML {
 	for _, m := range c.Marks {
 		x := main.x(m.T)
 		fmt.Fprintf(&b, `<rect class="decisive" x="%s" y="%d" width="6" height="%d" fill="#d62728" fill-opacity="0.25"/>`, f(x-3), padT, mainH)
-		fmt.Fprintf(&b, `<text x="%s" y="%d" class="small decisive-label">%s</text>`, f(x+5), padT+12, esc(m.Label))
+		// The label goes on the side of the mark with room for it.
+		lx, anchor := x+5, "start"
+		if x > chartW/2 {
+			lx, anchor = x-5, "end"
+		}
+		fmt.Fprintf(&b, `<text x="%s" y="%d" class="small decisive-label" text-anchor="%s">%s</text>`, f(lx), padT+12, anchor, esc(m.Label))
 	}
 	main.timeAxis(&b)
 	c.legend(&b)
