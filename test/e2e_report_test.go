@@ -6,7 +6,6 @@ package test
 // worker's report page opened in a real headless Chromium.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -70,8 +69,15 @@ func TestReportOfRolledBackCanary(t *testing.T) {
 	}
 
 	checkReportFiles(t, r, id)
+	// The CAB range of the last hour: both releases with their outcomes.
+	cab := r.mustCLI("report", "--since", "1h", "--service", r.service, "--format", "md").stdout
+	for _, want := range []string{"| release/" + r.service + "/1.0.0 |", "| release/" + r.service + "/2.0.0 |", "| rolled-back: ", "## " + r.service + " 1.0.0"} {
+		if !strings.Contains(cab, want) {
+			t.Errorf("the CAB report lacks %q:\n%s", want, cab[:min(len(cab), 2000)])
+		}
+	}
 	checkReportInBrowser(t, r, id, base)
-	checkReportRoute(t, base, token, id)
+	checkReportRoute(t, base, token, r.service, id)
 }
 
 // checkReportFiles renders the three formats with the CLI.
@@ -164,11 +170,11 @@ func checkReportInBrowser(t *testing.T, r *rig, id, base string) {
 
 // checkReportRoute: the worker's route refuses a request without the token
 // and serves it with the bearer token.
-func checkReportRoute(t *testing.T, base, token, id string) {
-	get := func(auth string) (int, string) {
+func checkReportRoute(t *testing.T, base, token, service, id string) {
+	get := func(path, auth string) (int, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/reports/release/"+id, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
@@ -180,14 +186,21 @@ func checkReportRoute(t *testing.T, base, token, id string) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	if code, body := get(""); code != http.StatusUnauthorized || strings.Contains(body, "2.0.0") {
+	if code, body := get("/reports/release/"+id, ""); code != http.StatusUnauthorized || strings.Contains(body, "2.0.0") {
 		t.Errorf("without a token: %d %q, want 401 with nothing of the release", code, body)
 	}
-	if code, _ := get("Bearer " + token + "x"); code != http.StatusUnauthorized {
+	if code, _ := get("/reports/release/"+id, "Bearer "+token+"x"); code != http.StatusUnauthorized {
 		t.Errorf("with a wrong token: %d, want 401", code)
 	}
-	code, body := get("Bearer " + token)
-	if code != http.StatusOK || !bytes.Contains([]byte(body), []byte("<svg")) {
+	code, body := get("/reports/release/"+id, "Bearer "+token)
+	if code != http.StatusOK || !strings.Contains(body, "<svg") {
 		t.Errorf("with the token: %d, want 200 with the charts", code)
+	}
+	if code, _ := get("/reports/dora?service="+service, ""); code != http.StatusUnauthorized {
+		t.Errorf("the DORA page without a token: %d, want 401", code)
+	}
+	code, body = get("/reports/dora?service="+service, "Bearer "+token)
+	if code != http.StatusOK || strings.Count(body, "<svg") != 4 || !strings.Contains(body, "1 deployments") {
+		t.Errorf("the DORA page with the token: %d with %d charts, want 200 with 4 and the one deployment counted", code, strings.Count(body, "<svg"))
 	}
 }

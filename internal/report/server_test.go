@@ -78,3 +78,26 @@ func TestServerNeedsTokenOrSignedLink(t *testing.T) {
 		t.Errorf("an empty token authorizes")
 	}
 }
+
+func TestLoadTokenIsAReference(t *testing.T) {
+	env := map[string]string{"T": "0123456789abcdef0123", "SHORT": "abc"}
+	get := func(ref string) ([]byte, error) {
+		return LoadToken(func(k string) string {
+			if k == EnvToken {
+				return ref
+			}
+			return env[k]
+		})
+	}
+	if tok, err := get(""); tok != nil || err != nil {
+		t.Errorf("unset: %q %v, want no token and no error", tok, err)
+	}
+	if tok, err := get("env:T"); err != nil || string(tok) != env["T"] {
+		t.Errorf("env:T: %q %v", tok, err)
+	}
+	for _, bad := range []string{"0123456789abcdef0123", "env:SHORT", "env:MISSING", "file:/nonexistent"} {
+		if _, err := get(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
