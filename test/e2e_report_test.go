@@ -132,6 +132,9 @@ func checkReportInBrowser(t *testing.T, r *rig, id, base string) {
 	if !strings.HasPrefix(link, base+"/reports/release/") || !strings.Contains(link, "sig=") || strings.Contains(link, "REPORTS") {
 		t.Fatalf("runbook report --link printed %q, want a signed link to %s", link, base)
 	}
+	if out := r.mustCLI("status", id).stdout; !strings.Contains(out, "report: "+base+"/reports/release/"+id+"?") {
+		t.Errorf("runbook status of the ended release prints no report link:\n%s", out)
+	}
 	b := webui.Start(t)
 	if err := b.Open(link); err != nil {
 		t.Fatal(err)

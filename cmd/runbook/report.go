@@ -171,16 +171,29 @@ func (v *reportCmd) emit(ctx context.Context, p report.Page) error {
 
 // printLink prints a signed link to the worker's report of id.
 func (v *reportCmd) printLink(id string) error {
-	tok, err := report.LoadToken(os.Getenv)
+	link, err := reportLink(id)
 	if err != nil {
 		return err
 	}
-	base := strings.TrimRight(os.Getenv(report.EnvURL), "/")
-	if tok == nil || base == "" {
+	if link == "" {
 		return fmt.Errorf("--link needs %s (the worker's token reference) and %s (where people reach the worker)", report.EnvToken, report.EnvURL)
 	}
-	fmt.Fprintln(v.a.out, base+report.SignLink(tok, report.PathRelease+id, time.Now().Add(report.DefaultLinkTTL)))
+	fmt.Fprintln(v.a.out, link)
 	return nil
+}
+
+// reportLink is a signed link to the worker's report of release id, ""
+// when RUNBOOK_REPORTS_TOKEN or RUNBOOK_REPORTS_URL is unset here.
+func reportLink(id string) (string, error) {
+	tok, err := report.LoadToken(os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	base := strings.TrimRight(os.Getenv(report.EnvURL), "/")
+	if tok == nil || base == "" {
+		return "", nil
+	}
+	return base + report.SignLink(tok, report.PathRelease+releases.NormalizeID(id), time.Now().Add(report.DefaultLinkTTL)), nil
 }
 
 // reportDORACmd is `runbook report dora`.
