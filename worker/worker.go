@@ -119,6 +119,13 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if hk != nil && cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = DefaultSlackHTTPAddr
 	}
+	rp, err := reportsSetup(cfg, c, log)
+	if err != nil {
+		return err
+	}
+	if rp != nil && cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = DefaultSlackHTTPAddr
+	}
 	if cfg.HTTPAddr != "" {
 		mux := Handler(c, cfg.TaskQueue)
 		mux.Handle("GET /metrics", newDORAGauges(c, cfg))
@@ -128,6 +135,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		if hk != nil {
 			mux.Handle(hooks.Path, hk)
 		}
+		registerReports(mux, rp)
 		stop, err := serveHTTP(cfg.HTTPAddr, mux)
 		if err != nil {
 			return err

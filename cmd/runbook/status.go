@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +36,10 @@ func (v *statusCmd) run(ctx context.Context, id string) error {
 		}
 		return v.output.write(v.a.out, st, func() error {
 			statusview.Render(v.a.out, st)
+			// The report's signed link, where this CLI can sign one.
+			if link, err := reportLink(st.ReleaseID); err == nil && link != "" && st.Finished() {
+				fmt.Fprintf(v.a.out, "\nreport: %s\n", link)
+			}
 			return nil
 		})
 	})
