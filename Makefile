@@ -47,7 +47,7 @@ RUNBOOK_ENV := \
 	RUNBOOK_BIN=$(abspath bin/runbook) \
 	RUNBOOK_SAMPLEAPP_BIN=$(abspath bin/sampleapp)
 
-.PHONY: help tools deps build test lint bench chaos demo demo-rollback demo-governance dev clean distclean FORCE
+.PHONY: help tools deps build test lint bench chaos demo demo-rollback demo-governance demo-train dev clean distclean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -99,6 +99,9 @@ demo-rollback: $(DEMO_TOOLS) build ## Run the demo with a canary that breaks and
 
 demo-governance: $(DEMO_TOOLS) build ## Run the checkout releases under change freezes: one held and lifted, then break-glass
 	$(RUNBOOK_ENV) bin/runbook demo --governance
+
+demo-train: $(DEMO_TOOLS) build ## Release checkout and storefront as one train: staging, one CAB approval, production in order
+	$(RUNBOOK_ENV) bin/runbook demo --train
 
 dev: $(DEMO_TOOLS) build ## Start the local dev stack (Temporal dev server, UI, worker)
 	$(RUNBOOK_ENV) bin/runbook dev

@@ -75,6 +75,9 @@ func newTrain(ctx workflow.Context, in TrainInput) *train {
 			}
 		}
 		for _, s := range in.Services {
+			if !hasEnvironment(s.Release.Runbook, env) {
+				continue // not every service runs everywhere
+			}
 			te.Cells = append(te.Cells, TrainCell{Service: s.Name, Version: s.Release.Version, After: s.After,
 				ReleaseID: TrainCellID(t.status.TrainID, s.Name, env), State: StatePending})
 		}

@@ -91,8 +91,8 @@ func (t *train) startCell(ctx, cctx workflow.Context, i, j int) workflow.ChildWo
 // cellInput is service j's release into environment i only: its runbook
 // with that one environment, signed ahead by the requester.
 func (t *train) cellInput(i, j int) ReleaseInput {
-	s := t.in.Services[j]
 	env := t.in.Environments[i]
+	s := t.service(t.status.Environments[i].Cells[j].Service)
 	in := s.Release
 	rb := in.Runbook
 	k := slices.IndexFunc(rb.Environments, func(e runbooks.Environment) bool { return e.Name == env })
@@ -112,6 +112,16 @@ func (t *train) cellInput(i, j int) ReleaseInput {
 	}
 	in.RequestedAt = t.status.StartedAt
 	return in
+}
+
+// service is the train's service called name.
+func (t *train) service(name string) TrainService {
+	for _, s := range t.in.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return TrainService{}
 }
 
 // awaitCell waits for one running release to close and returns its index.
@@ -279,7 +289,7 @@ func (t *train) rollBackCell(ctx workflow.Context, i, j int, failed []int) {
 	default:
 		id := TrainRollbackID(c.ReleaseID)
 		te.Rollbacks[k].ReleaseID, te.Rollbacks[k].To = id, plan.Input.Version
-		if refused := t.signRollback(&plan.Input, j, te.Name); refused != "" {
+		if refused := t.signRollback(&plan.Input, c.Service, te.Name); refused != "" {
 			te.Rollbacks[k].State, te.Rollbacks[k].Why = StateFailed, refused
 			break
 		}
@@ -309,8 +319,8 @@ func (t *train) planRollback(ctx workflow.Context, in PlanTrainRollbackInput) (P
 // the train's start, on the rollback's input; it refuses ("" when not)
 // when the version to put back is not the one signed then: someone
 // released the service there in between, and a person should decide.
-func (t *train) signRollback(in *ReleaseInput, j int, env string) string {
-	for _, p := range t.in.Services[j].Proofs {
+func (t *train) signRollback(in *ReleaseInput, service, env string) string {
+	for _, p := range t.service(service).Proofs {
 		if p.Environment != env || p.RollbackProof == nil {
 			continue
 		}

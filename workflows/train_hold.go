@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,9 @@ func (t *train) blocking(ctx workflow.Context, i int) (string, time.Time, error)
 	until := now.Add(trainHoldRecheck)
 	var why []string
 	for _, s := range t.in.Services {
+		if !hasEnvironment(s.Release.Runbook, env) {
+			continue
+		}
 		w := envOf(s.Release.Runbook, env).ReleaseWindow
 		if w == nil {
 			continue
@@ -73,6 +77,9 @@ func (t *train) blocking(ctx workflow.Context, i int) (string, time.Time, error)
 		why = append(why, "cannot read the change freezes ("+rootMessage(err)+")")
 	}
 	for _, s := range t.in.Services {
+		if !hasEnvironment(s.Release.Runbook, env) {
+			continue
+		}
 		for _, f := range freezes.Holding(fs, s.Name, env, now) {
 			why = append(why, fmt.Sprintf("%s: held by %s; lift it with: runbook freeze lift %s --reason ...", s.Name, f.Describe(), f.ID))
 			if !f.To.IsZero() {
@@ -90,7 +97,12 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// envOf is rb's environment named env (the train checked it exists).
+// hasEnvironment reports whether rb releases into env.
+func hasEnvironment(rb runbooks.Runbook, env string) bool {
+	return slices.ContainsFunc(rb.Environments, func(e runbooks.Environment) bool { return e.Name == env })
+}
+
+// envOf is rb's environment named env (empty when it has none).
 func envOf(rb runbooks.Runbook, env string) runbooks.Environment {
 	for _, e := range rb.Environments {
 		if e.Name == env {

@@ -31,6 +31,8 @@ func newDemoCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&o.Break, "break", false, "make the canary's new version fail half its requests, to show the automatic rollback")
 	cmd.Flags().BoolVar(&o.CanaryOnly, "canary-only", false, "skip the checkout releases; run only the canary part")
 	cmd.Flags().BoolVar(&o.Governance, "governance", false, "instead: release checkout under change freezes (a freeze held and lifted, then break-glass)")
+	cmd.Flags().BoolVar(&o.Train, "train", false, "instead: release checkout and storefront as one train (--train-file), with one CAB approval")
+	cmd.Flags().StringVar(&o.TrainFile, "train-file", "runbooks/examples/train.yaml", "train file of --train")
 	cmd.Flags().IntVar(&o.Port, "port", 7233, "Temporal gRPC port")
 	cmd.Flags().IntVar(&o.UIPort, "ui-port", 8233, "Web UI port")
 	return cmd

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/statusview"
 	"github.com/runbookhq/runbook/internal/trains"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -45,10 +46,11 @@ func newTrainValidateCmd(a *app) *cobra.Command {
 
 // trainDeployCmd is `runbook train deploy`.
 type trainDeployCmd struct {
-	a        *app
-	name, as string
-	wait     bool
-	output   outputFlag
+	a                *app
+	name, as         string
+	versions, digest map[string]string
+	wait             bool
+	output           outputFlag
 }
 
 func newTrainDeployCmd(a *app) *cobra.Command {
@@ -61,6 +63,8 @@ func newTrainDeployCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&v.name, "name", "", "name of this run of the train, e.g. 2026-12-w50 (required)")
 	cmd.Flags().StringVar(&v.as, "as", defaultActor(), "who requests the train")
+	cmd.Flags().StringToStringVar(&v.versions, "version", nil, "SERVICE=VERSION: the version of a service, over the train file's (repeatable)")
+	cmd.Flags().StringToStringVar(&v.digest, "digest", nil, "SERVICE=sha256:<hex>: the artifact digest of a service (repeatable)")
 	cmd.Flags().BoolVar(&v.wait, "wait", false, "follow the train until it ends; exit non-zero unless it succeeded")
 	v.output.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("name")
@@ -71,6 +75,9 @@ func (v *trainDeployCmd) run(ctx context.Context, path string) error {
 	f, err := trains.Load(path)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
+	}
+	if err := f.Override(v.versions, v.digest); err != nil {
+		return err
 	}
 	in, err := trains.Resolve(f, v.name, v.as)
 	if err != nil {
@@ -93,7 +100,7 @@ func (v *trainDeployCmd) run(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(v.a.out, renderTrain(st))
+		fmt.Fprint(v.a.out, statusview.RenderTrain(st))
 		return trainOutcome(st)
 	})
 }
@@ -142,7 +149,7 @@ func newTrainStatusCmd(a *app) *cobra.Command {
 					return err
 				}
 				output.indent = true
-				return output.write(a.out, st, func() error { _, err := fmt.Fprint(a.out, renderTrain(st)); return err })
+				return output.write(a.out, st, func() error { _, err := fmt.Fprint(a.out, statusview.RenderTrain(st)); return err })
 			})
 		},
 	}

@@ -46,8 +46,10 @@ type Options struct {
 	// Break makes the canary's new version fail, to show the rollback.
 	Break bool
 	// CanaryOnly skips the checkout releases; Governance runs the checkout
-	// releases under change freezes instead.
-	CanaryOnly, Governance bool
+	// releases under change freezes instead; Train releases TrainFile (a
+	// train of checkout and storefront) instead.
+	CanaryOnly, Governance, Train bool
+	TrainFile                     string
 	// Requester is who requests the releases.
 	Requester string
 	// ErrOut receives warnings (default io.Discard).
@@ -104,6 +106,17 @@ func (r *run) demo(ctx context.Context) error {
 	cfg := stack.Config
 	var st workflows.ReleaseStatus
 	var link string
+	if o.Train {
+		ts, err := r.demoTrain(ctx, stack, stamp)
+		if ts.TrainID != "" {
+			r.printTrain(ts)
+			r.demoAuditLine(cfg, ts.TrainID)
+		}
+		if err == nil && ts.State != workflows.StateSucceeded {
+			err = fmt.Errorf("train %s %s: %s", ts.TrainID, ts.State, ts.Reason)
+		}
+		return err
+	}
 	if o.Governance {
 		st, link, err = r.demoGovernance(ctx, cfg, stamp)
 		if err == nil && st.BreakGlass == "" {

@@ -60,7 +60,10 @@ func (c *Client) signTrain(ctx context.Context, id string, in *workflows.TrainIn
 	for i := range in.Services {
 		s := &in.Services[i]
 		for _, env := range in.Environments {
-			e := trainEnv(s.Release.Runbook, env)
+			e, ok := trainEnv(s.Release.Runbook, env)
+			if !ok {
+				continue
+			}
 			if c.Signer == nil {
 				if s.Release.Runbook.Policy.IdentityMode(&e) == runbooks.IdentitySigned {
 					return fmt.Errorf("%s in %s needs signed decisions (identity: signed, the default for production): set RUNBOOK_SIGNING_KEY "+
@@ -81,13 +84,14 @@ func (c *Client) signTrain(ctx context.Context, id string, in *workflows.TrainIn
 	return nil
 }
 
-func trainEnv(rb runbooks.Runbook, env string) runbooks.Environment {
+// trainEnv is rb's environment env, if it has one.
+func trainEnv(rb runbooks.Runbook, env string) (runbooks.Environment, bool) {
 	for _, e := range rb.Environments {
 		if e.Name == env {
-			return e
+			return e, true
 		}
 	}
-	return runbooks.Environment{}
+	return runbooks.Environment{}, false
 }
 
 // TrainStatus queries a train's status.

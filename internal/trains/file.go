@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -206,9 +207,6 @@ func (f *File) checkServices() runbooks.Problems {
 		if s.Runbook == "" {
 			ps = append(ps, f.problem(at, "service %d needs runbook: the path of its runbook", i+1))
 		}
-		if strings.TrimSpace(s.Version) == "" {
-			ps = append(ps, f.problem(at, "service %d needs version: the version the train releases", i+1))
-		}
 		if !nameRE.MatchString(s.Name) {
 			ps = append(ps, f.problem(at, "service %d needs name: its runbook's service (lower-case letters, digits and dashes)", i+1))
 		}
@@ -293,4 +291,29 @@ func (f *File) Scope() string {
 		return workflows.TrainScopeDependents
 	}
 	return f.RollbackScope
+}
+
+// Override sets the versions and digests given at deploy time
+// (NAME=VALUE), so a weekly train file need not be edited for each run.
+func (f *File) Override(versions, digests map[string]string) error {
+	for _, o := range []struct {
+		flag string
+		m    map[string]string
+	}{{"--version", versions}, {"--digest", digests}} {
+		for _, name := range slices.Sorted(maps.Keys(o.m)) {
+			if !slices.ContainsFunc(f.Services, func(s Service) bool { return s.Name == name }) {
+				return fmt.Errorf("%s %s=…: the train has no service %s", o.flag, name, name)
+			}
+		}
+	}
+	for i := range f.Services {
+		s := &f.Services[i]
+		if v, ok := versions[s.Name]; ok {
+			s.Version = v
+		}
+		if d, ok := digests[s.Name]; ok {
+			s.Digest = d
+		}
+	}
+	return nil
 }

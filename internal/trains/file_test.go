@@ -39,7 +39,6 @@ func TestParseRefusesWithPositions(t *testing.T) {
 		{"gate of no environment", strings.Replace(goodTrain, "  production:\n", "  prod:\n", 1),
 			"train.yaml:5:3: gates for prod, which is not one of the train's environments"},
 		{"bad scope", goodTrain + "rollback-scope: everything\n", "train.yaml:10:1: rollback-scope must be dependents, environment or none"},
-		{"no version", strings.Replace(goodTrain, ", version: 2.0.0", "", 1), "train.yaml:9:5: service 2 needs version"},
 		{"unknown field", goodTrain + "colour: blue\n", "train.yaml:10: field colour"},
 		{"bad duration", strings.Replace(goodTrain, "4h", "4 hours", 1), "is not a duration"},
 	}
@@ -50,5 +49,28 @@ func TestParseRefusesWithPositions(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestExampleTrainResolves: the shipped example loads with every runbook
+// it names, and storefront (no staging) is released in production only.
+func TestExampleTrainResolves(t *testing.T) {
+	f, err := Load("../../runbooks/examples/train.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := "sha256:" + strings.Repeat("a", 64)
+	if err := f.Override(nil, map[string]string{"checkout": d, "storefront": d}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Resolve(f, "2026-12-w50", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Services) != 2 || in.Services[1].After[0] != "checkout" || in.Scope != "dependents" || len(in.Gates) != 1 {
+		t.Errorf("resolved %+v", in)
+	}
+	if err := f.Override(map[string]string{"payments": "1.0.0"}, nil); err == nil || !strings.Contains(err.Error(), "no service payments") {
+		t.Errorf("override of an unknown service: %v", err)
 	}
 }

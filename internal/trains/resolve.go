@@ -40,6 +40,10 @@ func Resolve(f *File, name, requester string) (workflows.TrainInput, error) {
 			return in, err
 		}
 		ps = append(ps, f.fits(i, rb)...)
+		if strings.TrimSpace(s.Version) == "" {
+			ps = append(ps, f.problem(fmt.Sprintf("services.%d", i), "service %s needs version: in the file, or --version %s=V at deploy", s.Name, s.Name))
+			continue
+		}
 		rel, err := releases.Resolve(releases.ResolveInput{Path: f.RunbookPath(i), Runbook: rb, Version: s.Version,
 			Digest: s.Digest, Requester: requester})
 		if err != nil {
@@ -57,8 +61,8 @@ func Resolve(f *File, name, requester string) (workflows.TrainInput, error) {
 	return in, nil
 }
 
-// fits checks that service i's runbook is the one named and has every
-// environment of the train.
+// fits checks that service i's runbook is the one named and releases into
+// at least one of the train's environments.
 func (f *File) fits(i int, rb *runbooks.Runbook) runbooks.Problems {
 	s := f.Services[i]
 	at := fmt.Sprintf("services.%d.runbook", i)
@@ -66,10 +70,11 @@ func (f *File) fits(i int, rb *runbooks.Runbook) runbooks.Problems {
 	if rb.Service != s.Name {
 		ps = append(ps, f.problem(at, "%s releases service %s, not %s: name the service as its runbook does", s.Runbook, rb.Service, s.Name))
 	}
-	for _, env := range f.Environments {
-		if !slices.ContainsFunc(rb.Environments, func(e runbooks.Environment) bool { return e.Name == env }) {
-			ps = append(ps, f.problem(at, "%s has no environment %s; every service of the train needs every train environment", s.Runbook, env))
-		}
+	// A service may run in only some of the train's environments (a
+	// batch job with no staging): it is released where its runbook has
+	// the environment. One with none of them is a mistake.
+	if !slices.ContainsFunc(rb.Environments, func(e runbooks.Environment) bool { return slices.Contains(f.Environments, e.Name) }) {
+		ps = append(ps, f.problem(at, "%s has none of the train's environments (%s)", s.Runbook, strings.Join(f.Environments, ", ")))
 	}
 	return ps
 }

@@ -1,4 +1,4 @@
-package main
+package statusview
 
 import (
 	"fmt"
@@ -8,10 +8,10 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// renderTrain is the text of `runbook train status`: the train, then each
+// RenderTrain is the text of `runbook train status`: the train, then each
 // environment with its hold, train gates, services in dependency order
 // and the rollbacks the train started.
-func renderTrain(st workflows.TrainStatus) string {
+func RenderTrain(st workflows.TrainStatus) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s", st.TrainID, st.State)
 	if st.Reason != "" {
