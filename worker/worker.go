@@ -25,6 +25,7 @@ import (
 	"github.com/runbookhq/runbook/activities/traffic"
 	"github.com/runbookhq/runbook/activities/trust"
 	"github.com/runbookhq/runbook/activities/versions"
+	"github.com/runbookhq/runbook/internal/alerts"
 	"github.com/runbookhq/runbook/internal/hooks"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
@@ -115,6 +116,13 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if hk != nil && cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = DefaultSlackHTTPAddr
 	}
+	al, err := alertsSetup(cfg, c, log)
+	if err != nil {
+		return err
+	}
+	if al != nil && cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = DefaultSlackHTTPAddr
+	}
 	if cfg.HTTPAddr != "" {
 		mux := Handler(c, cfg.TaskQueue)
 		mux.Handle("GET /metrics", newDORAGauges(c, cfg))
@@ -123,6 +131,9 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		if hk != nil {
 			mux.Handle(hooks.Path, hk)
+		}
+		if al != nil {
+			mux.Handle(alerts.Path, al.handler)
 		}
 		stop, err := serveHTTP(cfg.HTTPAddr, mux)
 		if err != nil {
@@ -161,6 +172,8 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	// After the workers start: restoring reads the closed run through a
 	// query that a worker answers.
 	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)
+	stopBreaker := al.startBreaker(ctx)
+	defer stopBreaker()
 	stopWitness, err := witnessCheckpoints(ctx, cfg, c, log)
 	if err != nil {
 		stopKeeping()
