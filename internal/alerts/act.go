@@ -19,12 +19,10 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// Actor is who the worker acts as on an alert's behalf; the alert's name
-// follows it (alert:HighErrorRate) in controls and rollbacks.
-const Actor = "alertmanager"
-
-// Actor of an alert's controls and rollbacks.
-func actorOf(a Alert) string { return "alert:" + a.Name() }
+// Actor is who the worker acts as on an alert's behalf, in controls,
+// rollbacks and the audit; the reason names the alert. It is what the
+// signing key signs as (Config.SigningKey).
+const Actor = "runbook:alerts"
 
 // RecordID is the workflow ID of the record of an alert's firing: the
 // fingerprint names the alert, startsAt its firing, so Alertmanager's
@@ -73,9 +71,9 @@ func (x *Acter) firing(ctx context.Context, m Message, a Alert, service, env, se
 	o := outcome{action: action, release: t.ReleaseID, detail: why}
 	switch action {
 	case actAbort:
-		err = x.control(ctx, t, workflows.UpdateAbort, a)
+		err = x.control(ctx, t, workflows.UpdateAbort, m, a)
 	case runbooks.AlertPause:
-		err = x.control(ctx, t, workflows.UpdatePause, a)
+		err = x.control(ctx, t, workflows.UpdatePause, m, a)
 	case actRollbackStart:
 		var id string
 		id, err = x.rollback(ctx, m, a, t)
@@ -113,8 +111,8 @@ func reason(m Message, a Alert) string {
 }
 
 // control pauses or aborts the running release in t's environment.
-func (x *Acter) control(ctx context.Context, t Target, update string, a Alert) error {
-	_, err := x.Releases.Control(ctx, t.ReleaseID+"@"+t.Environment, update, workflows.ControlInput{Actor: actorOf(a), Reason: reason(Message{}, a)})
+func (x *Acter) control(ctx context.Context, t Target, update string, m Message, a Alert) error {
+	_, err := x.Releases.Control(ctx, t.ReleaseID+"@"+t.Environment, update, workflows.ControlInput{Actor: Actor, Reason: reason(m, a)})
 	return err
 }
 
@@ -122,7 +120,7 @@ func (x *Acter) control(ctx context.Context, t Target, update string, a Alert) e
 // exactly as `runbook rollback` would, with the alert as its trigger.
 func (x *Acter) rollback(ctx context.Context, m Message, a Alert, t Target) (string, error) {
 	r := reason(m, a)
-	plan, err := x.Releases.PlanRollback(ctx, releases.RollbackOptions{Service: t.Service, Environment: t.Environment, Reason: r, Requester: actorOf(a)})
+	plan, err := x.Releases.PlanRollback(ctx, releases.RollbackOptions{Service: t.Service, Environment: t.Environment, Reason: r, Requester: Actor})
 	if err != nil {
 		return "", err
 	}
