@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 
+	goslack "github.com/slack-go/slack"
 	"go.temporal.io/sdk/client"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/internal/alerts"
 )
 
@@ -19,7 +21,7 @@ type alertsWiring struct {
 // alertsSetup loads the alerts file (RUNBOOK_ALERTS_FILE) and returns the
 // handler of POST /hooks/alertmanager and the breaker, or nil when no file
 // is set. A bad file or a missing secret fails the start.
-func alertsSetup(cfg Config, c client.Client, log audit.Store) (*alertsWiring, error) {
+func alertsSetup(cfg Config, c client.Client, log audit.Store, sl *slack.Activities) (*alertsWiring, error) {
 	if cfg.AlertsFile == "" {
 		return nil, nil
 	}
@@ -27,10 +29,16 @@ func alertsSetup(cfg Config, c client.Client, log audit.Store) (*alertsWiring, e
 	if err != nil {
 		return nil, err
 	}
-	// No signer: an alert is no person, so environments that need signed
-	// decisions refuse its controls and rollbacks (audited as refused).
-	rc := ReleasesClient(c, cfg, nil)
-	w := &alertsWiring{handler: &alerts.Handler{Config: ac, Acter: &alerts.Acter{Releases: rc, Audit: log}}}
+	// Signed with the alerts file's signing-key, if any: without it,
+	// environments that need signed decisions refuse the alerts' controls
+	// and rollbacks (audited as refused) and trust roots the breaker's
+	// freezes.
+	rc := ReleasesClient(c, cfg, ac.Signer())
+	var note *goslack.Client
+	if sl != nil {
+		note = sl.Client // nil when Slack is off
+	}
+	w := &alertsWiring{handler: &alerts.Handler{Config: ac, Acter: &alerts.Acter{Releases: rc, Audit: log, Slack: note}}}
 	if ac.Breaker != nil {
 		w.breaker = &alerts.BreakerRunner{Config: ac.Breaker, Releases: rc, Audit: log}
 		w.handler.Acted = w.breaker.Kick

@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if hk != nil && cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = DefaultSlackHTTPAddr
 	}
-	al, err := alertsSetup(cfg, c, log)
+	al, err := alertsSetup(cfg, c, log, sl.acts)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	goslack "github.com/slack-go/slack"
+
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/internal/dora"
 	"github.com/runbookhq/runbook/internal/releases"
@@ -36,6 +38,9 @@ func RecordID(a Alert) string {
 type Acter struct {
 	Releases *releases.Client
 	Audit    audit.Store
+	// Slack, when set, posts a note of each alert acted on to the
+	// environment's channel.
+	Slack *goslack.Client
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -83,11 +88,13 @@ func (x *Acter) firing(ctx context.Context, m Message, a Alert, service, env, se
 		// Refused (a signed environment, a busy one, nothing to put
 		// back): audited, and not recorded, so a repeat tries again.
 		o.action, o.detail = "refused", fmt.Sprintf("%s: %v", why, err)
+		x.note(ctx, a, t, sev, o)
 		return o, x.audit(ctx, m, a, t, sev, o)
 	}
 	if err := x.audit(ctx, m, a, t, sev, o); err != nil {
 		return o, err
 	}
+	x.note(ctx, a, t, sev, o)
 	x.record(ctx, recID, a, o)
 	return o, nil
 }

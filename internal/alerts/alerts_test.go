@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	goslack "github.com/slack-go/slack"
+
+	"github.com/runbookhq/runbook/internal/testenv/slackfake"
 	"github.com/runbookhq/runbook/runbooks"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -174,6 +178,31 @@ func TestHandlerRefusals(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != r.want {
 			t.Errorf("%s: %d %s, want %d", r.name, rec.Code, rec.Body, r.want)
+		}
+	}
+}
+
+// A handled alert is noted in the environment's Slack channel, with its
+// action, source and fingerprint; no channel, no post.
+func TestSlackNote(t *testing.T) {
+	fake := slackfake.New("xoxb-test")
+	t.Cleanup(fake.Stop)
+	x := &Acter{Slack: goslack.New("xoxb-test", goslack.OptionAPIURL(fake.URL()))}
+	m, err := ParseMessage([]byte(message))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := Target{Service: "shop", Environment: "production", Env: runbooks.Environment{Slack: &runbooks.Slack{Channel: "C0ALERTS"}}}
+	x.note(context.Background(), m.Alerts[0], tg, "critical", outcome{action: actAbort, detail: "abort the running release/shop/2.0.0"})
+	x.note(context.Background(), m.Alerts[0], Target{Service: "shop", Environment: "staging"}, "critical", outcome{action: actAbort})
+	calls := fake.Calls(slackfake.PostMessage)
+	if len(calls) != 1 {
+		t.Fatalf("%d posts, want 1 (staging has no channel)", len(calls))
+	}
+	text := calls[0].Form.Get("text")
+	for _, want := range []string{"HighErrorRate", "critical", "shop in production", "*abort*", "http://prom.example:9090/graph", "a1b2c3d4e5f60718"} {
+		if calls[0].Form.Get("channel") != "C0ALERTS" || !strings.Contains(text, want) {
+			t.Errorf("post to %s %q lacks %q", calls[0].Form.Get("channel"), text, want)
 		}
 	}
 }
