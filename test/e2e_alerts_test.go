@@ -43,40 +43,24 @@ const alertRules = `groups:
         annotations: {summary: "5xx above 10%% at the edge"}
 `
 
-// alertsWorker replaces s's worker with one serving the alerts endpoint
-// on a free port, signing as runbook:alerts with a key the worker trusts.
-// It returns the endpoint's URL.
+// alertsWorker replaces s's worker (when s is set) with one serving the
+// alerts endpoint on a free port, signing with the keyring's alerts key,
+// which every e2e worker trusts as runbook:alerts and runbook:breaker. It
+// returns the endpoint's URL.
 func alertsWorker(t *testing.T, r *rig, s *slotted, breaker string) string {
 	t.Helper()
-	keyPath := filepath.Join(r.dir, "alerts-key")
-	k, err := writeKey(keyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.ReadFile(theKeyring(t).allowedSigners)
-	if err != nil {
-		t.Fatal(err)
-	}
-	allowed := filepath.Join(r.dir, "allowed_signers")
-	line := alerts.Actor + "," + alerts.BreakerActor + " " + authorized(k) + "\n"
-	if err := os.WriteFile(allowed, append(base, line...), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(r.dir, "alerts.yaml")
-	text := "auth: {bearer: env:ALERTS_E2E_TOKEN}\nsigning-key: " + keyPath + "\n" + breaker
+	text := "auth: {bearer: env:ALERTS_E2E_TOKEN}\nsigning-key: " + theKeyring(t).alertsKey + "\n" + breaker
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", appPort(t))
-	if s != nil {
-		s.worker.stop()
-	}
 	var extra []string
 	if s != nil {
+		s.worker.stop()
 		extra = slices.Clone(s.workerEnv)
 	}
-	r.startWorker(append(extra, "RUNBOOK_HTTP_ADDR="+addr, "RUNBOOK_ALERTS_FILE="+file,
-		"ALERTS_E2E_TOKEN="+alertsToken, "RUNBOOK_ALLOWED_SIGNERS="+allowed)...)
+	r.startWorker(append(extra, "RUNBOOK_HTTP_ADDR="+addr, "RUNBOOK_ALERTS_FILE="+file, "ALERTS_E2E_TOKEN="+alertsToken)...)
 	eventually(t, "worker serves /healthz", func() bool { ok, _ := healthy("http://" + addr)(context.Background()); return ok })
 	return "http://" + addr + alerts.Path
 }
@@ -141,6 +125,14 @@ func TestE2EAlertRollsBackTheRelease(t *testing.T) {
 		!strings.Contains(e.Detail, "alertmanager http") || !strings.Contains(e.Detail, "started "+id) {
 		t.Errorf("alert.rollback entry %+v lacks the fingerprint, the links or the rollback", e)
 	}
+
+	// The errors stop once 1.0.0 answers again: the resolved alert is audited.
+	eventually(t, "the resolved alert audited", func() bool {
+		all, err := audit.Read(r.auditLog, audit.Filter{})
+		return err == nil && slices.ContainsFunc(all, func(e audit.Entry) bool {
+			return e.Action == "alert.resolved" && e.Outcome == alerts.StatusResolved && strings.Contains(e.Detail, "fingerprint "+tr.ID)
+		})
+	})
 
 	// DORA: 2.0.0 is a failed change restored from when the alert fired.
 	d, err := r.rc.DORA(context.Background(), r.service, "production", since, time.Now().Add(time.Minute))

@@ -31,7 +31,7 @@ artifact:
   reference: {{.Artifact}}
 environments:
   - name: production
-    on-alert: {critical: rollback}
+    on-alert: {critical: rollback, warning: pause}
     steps:
       - name: smoke
         http-check:
@@ -53,14 +53,18 @@ func TestE2EBreakerTripsAndIsLifted(t *testing.T) {
 		return ok && e.CurrentStep == "smoke" && e.State == workflows.StateRunning
 	}
 	// abortByAlert posts a firing alert while v runs and waits for the abort.
-	abortByAlert := func(v, fingerprint string) workflows.ReleaseStatus {
+	fire := func(v, fingerprint, severity, want string) string {
 		id := workflows.ReleaseID(r.service, v)
 		r.waitFor(id, v+" runs its smoke step", smokeRunning)
-		msg := fmt.Sprintf(`{"version":"4","status":"firing","externalURL":"http://am.test:9093","alerts":[{"status":"firing","labels":{"alertname":"Down","service":%q,"env":"production","severity":"critical"},"startsAt":%q,"generatorURL":"http://prom.test/graph","fingerprint":%q}]}`,
-			r.service, time.Now().UTC().Format(time.RFC3339Nano), fingerprint)
-		if code, body := postAlert(t, hook, "Bearer "+alertsToken, msg); code != http.StatusOK || !strings.Contains(body, "abort") {
-			t.Fatalf("alert on %s answered %d %q, want 200 abort", v, code, body)
+		msg := fmt.Sprintf(`{"version":"4","status":"firing","externalURL":"http://am.test:9093","alerts":[{"status":"firing","labels":{"alertname":"Down","service":%q,"env":"production","severity":%q},"startsAt":%q,"generatorURL":"http://prom.test/graph","fingerprint":%q}]}`,
+			r.service, severity, time.Now().UTC().Format(time.RFC3339Nano), fingerprint)
+		if code, body := postAlert(t, hook, "Bearer "+alertsToken, msg); code != http.StatusOK || !strings.Contains(body, ": "+want+": ") {
+			t.Fatalf("%s alert on %s answered %d %q, want 200 %s", severity, v, code, body, want)
 		}
+		return id
+	}
+	abortByAlert := func(v, fingerprint string) workflows.ReleaseStatus {
+		id := fire(v, fingerprint, "critical", "abort")
 		st := r.waitFor(id, v+" aborted by the alert", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 		// The abort runs the release's own compensation: rolled back.
 		if st.State != workflows.StateRolledBack || !strings.Contains(st.Reason, "http://am.test:9093") || !strings.Contains(st.Reason, "aborted by "+alerts.Actor) || !strings.Contains(st.Reason, "fingerprint "+fingerprint) {
@@ -142,4 +146,14 @@ func TestE2EBreakerTripsAndIsLifted(t *testing.T) {
 	if err != nil || d.Failures != 4 || d.Restores != 4 {
 		t.Errorf("DORA %+v (%v); want 4 failures, each restored", d, err)
 	}
+
+	// A warning pauses the running release before its next step.
+	r.deploy(path, digest, "5.0.0", "carol")
+	id5 := fire("5.0.0", fmt.Sprintf("d5%015x", time.Now().UnixNano()&0xffffffffffff), "warning", "pause")
+	r.waitFor(id5, "5.0.0 paused by the alert", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Paused && e.PausedBy == alerts.Actor
+	})
+	r.mustCLI("abort", id5, "--as", "alice", "--reason", "test done")
+	r.waitFor(id5, "5.0.0 finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 }
