@@ -40,7 +40,7 @@ func alertsSetup(cfg Config, c client.Client, log audit.Store, sl *slack.Activit
 	}
 	w := &alertsWiring{handler: &alerts.Handler{Config: ac, Acter: &alerts.Acter{Releases: rc, Audit: log, Slack: note}}}
 	if ac.Breaker != nil {
-		w.breaker = &alerts.BreakerRunner{Config: ac.Breaker, Releases: rc, Audit: log}
+		w.breaker = &alerts.BreakerRunner{Config: ac.Breaker, Releases: rc, Audit: log, Metrics: MetricsProviders()}
 		w.handler.Acted = w.breaker.Kick
 	}
 	slog.Info("alerts: serving Alertmanager's webhook", "path", alerts.Path, "file", ac.Path, "breaker", ac.Breaker != nil)

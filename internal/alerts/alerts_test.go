@@ -41,6 +41,7 @@ func TestLoadProblems(t *testing.T) {
 		{"unknown field", "auth: {bearer: env:AM_TOKEN}\nfoo: 1\n", "field foo not found"},
 		{"bad rule", "auth: {bearer: env:AM_TOKEN}\nbreaker: {rules: [{scope: team, failures: 0, within: 0s}]}\n", `scope "team": use service or namespace`},
 		{"no rules", "auth: {bearer: env:AM_TOKEN}\nbreaker: {}\n", "breaker.rules is empty"},
+		{"burn without query", "auth: {bearer: env:AM_TOKEN}\nbreaker: {burn: [{name: b, provider: prometheus, above: 2}]}\n", "breaker.burn[0]: provider and query are required"},
 	} {
 		_, err := Load(writeFile(t, c.text), vars)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

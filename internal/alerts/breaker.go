@@ -32,6 +32,8 @@ type Trip struct {
 	// Service is the frozen service; empty freezes every service.
 	Service  string
 	Evidence []Failure
+	// Burn is set instead of Evidence when an error-budget rule tripped.
+	Burn *BurnEvidence
 }
 
 // Reason is the freeze's reason: marked automatic, with the evidence.
@@ -39,6 +41,10 @@ func (t Trip) Reason() string {
 	scope := "the namespace"
 	if t.Service != "" {
 		scope = t.Service
+	}
+	if b := t.Burn; b != nil {
+		return fmt.Sprintf("automatic: circuit breaker: the error budget of %s burns at %.4g, above %.4g (burn rule %s: %s); lift with `runbook freeze lift` once it is safe",
+			scope, b.Value, b.Above, b.Rule, b.Query)
 	}
 	items := make([]string, len(t.Evidence))
 	for i, f := range t.Evidence {

@@ -26,7 +26,9 @@ const DefaultCheckEvery = 5 * time.Minute
 // within its window is reached.
 type Breaker struct {
 	CheckEvery Duration `yaml:"check-every,omitempty"`
-	Rules      []Rule   `yaml:"rules"`
+	Rules      []Rule   `yaml:"rules,omitempty"`
+	// Burn are the error-budget rules (optional).
+	Burn []BurnRule `yaml:"burn,omitempty"`
 }
 
 // Rule is `failures: N within: D` over a scope.
@@ -46,8 +48,11 @@ func (b *Breaker) check() []string {
 	if b.CheckEvery.D() < time.Second {
 		out = append(out, fmt.Sprintf("breaker.check-every %s is shorter than 1s", b.CheckEvery))
 	}
-	if len(b.Rules) == 0 {
-		out = append(out, "breaker.rules is empty; write rules: [{scope: service, failures: 3, within: 24h}]")
+	if len(b.Rules) == 0 && len(b.Burn) == 0 {
+		out = append(out, "breaker.rules is empty; write rules: [{scope: service, failures: 3, within: 24h}] (or burn: [...])")
+	}
+	for i := range b.Burn {
+		out = append(out, b.Burn[i].check(fmt.Sprintf("breaker.burn[%d]", i))...)
 	}
 	for i, r := range b.Rules {
 		p := fmt.Sprintf("breaker.rules[%d]", i)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/activities/freezes"
+	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -30,10 +31,28 @@ type BreakerRunner struct {
 	Config   *Breaker
 	Releases *releases.Client
 	Audit    audit.Store
-	Now      func() time.Time
+	// Metrics builds the burn rules' providers (the worker's table).
+	Metrics metrics.Factories
+	Now     func() time.Time
 	// mu makes one check at a time in this process: two at once could
 	// both see no freeze and declare two.
-	mu sync.Mutex
+	mu    sync.Mutex
+	once  sync.Once
+	kicks chan struct{}
+}
+
+func (b *BreakerRunner) kickChan() chan struct{} {
+	b.once.Do(func() { b.kicks = make(chan struct{}, 1) })
+	return b.kicks
+}
+
+// Kick asks for a check now (after an alert acted on a release); it never
+// blocks, and kicks before a check starts make one check.
+func (b *BreakerRunner) Kick() {
+	select {
+	case b.kickChan() <- struct{}{}:
+	default:
+	}
 }
 
 // Check evaluates the rules once and declares a freeze for each trip.
@@ -57,7 +76,9 @@ func (b *BreakerRunner) Check(ctx context.Context) ([]freezes.Freeze, error) {
 		return nil, fmt.Errorf("breaker: read freezes: %w", err)
 	}
 	var made []freezes.Freeze
-	for _, t := range Evaluate(b.Config.Rules, fails, frz, now) {
+	trips := Evaluate(b.Config.Rules, fails, frz, now)
+	trips = append(trips, b.burnTrips(ctx, trips, frz, now)...)
+	for _, t := range trips {
 		in := freezes.CreateInput{Reason: t.Reason(), Actor: BreakerActor}
 		if t.Service != "" {
 			in.Services = []string{t.Service}
@@ -67,10 +88,33 @@ func (b *BreakerRunner) Check(ctx context.Context) ([]freezes.Freeze, error) {
 			return made, fmt.Errorf("breaker: declare the freeze of %s: %w", scopeName(t.Service), err)
 		}
 		made = append(made, f)
-		slog.Warn("breaker: tripped; automatic freeze declared", "freeze", f.ID, "scope", f.Scope(), "evidence", len(t.Evidence))
+		slog.Warn("breaker: tripped; automatic freeze declared", "freeze", f.ID, "scope", f.Scope(), "failures", len(t.Evidence), "burn", t.Burn != nil)
 		b.audit(ctx, f, now)
 	}
 	return made, nil
+}
+
+// burnTrips measures each burn rule whose scope did not trip already; a
+// rule that cannot be measured is logged and skipped, not a failed check.
+func (b *BreakerRunner) burnTrips(ctx context.Context, already []Trip, frz []freezes.Freeze, now time.Time) []Trip {
+	var out []Trip
+	for _, r := range b.Config.Burn {
+		if slices.ContainsFunc(append(already, out...), func(t Trip) bool { return t.Service == r.Service }) {
+			continue
+		}
+		if burnBlocked(r, frz, now) {
+			continue // held or cooling down: no need to measure
+		}
+		v, err := measureBurn(ctx, b.Metrics, r)
+		if err != nil {
+			slog.Warn("breaker: burn rule not measured", "rule", r.Name, "error", err)
+			continue
+		}
+		if t, ok := BurnTrip(r, v, frz, now); ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func scopeName(svc string) string {
@@ -130,11 +174,11 @@ func (b *BreakerRunner) failures(ctx context.Context, since time.Time) ([]Failur
 	return out, nil
 }
 
-// Start checks every CheckEvery and whenever kick is called, until ctx
-// ends; stop waits for a check under way.
-func (b *BreakerRunner) Start(ctx context.Context) (kick func(), stop func()) {
+// Start checks at once, then every CheckEvery and after each Kick, until
+// ctx ends; the returned stop waits for a check under way.
+func (b *BreakerRunner) Start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	kicks := make(chan struct{}, 1)
+	kicks := b.kickChan()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -152,13 +196,7 @@ func (b *BreakerRunner) Start(ctx context.Context) (kick func(), stop func()) {
 			}
 		}
 	}()
-	kick = func() {
-		select {
-		case kicks <- struct{}{}:
-		default:
-		}
-	}
-	return kick, func() { cancel(); <-done }
+	return func() { cancel(); <-done }
 }
 
 // keyword decodes a Keyword search attribute; a missing one is "".

@@ -17,9 +17,12 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
+	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
+	"github.com/runbookhq/runbook/internal/sshsig"
 )
 
 // maxFileSize bounds the alerts file, as the trigger file is bounded.
@@ -37,12 +40,19 @@ type Config struct {
 	Match map[string]string `yaml:"match,omitempty"`
 	// Breaker, when set, declares automatic freezes (see Breaker).
 	Breaker *Breaker `yaml:"breaker,omitempty"`
+	// SigningKey is an SSH private key file the worker signs the alerts'
+	// controls and rollbacks with (as runbook:alerts) and the breaker's
+	// freezes (as runbook:breaker). A worker with trust roots refuses
+	// unsigned ones, so its allowed signers must list these names with
+	// this key; without a key only unsigned environments are acted on.
+	SigningKey string `yaml:"signing-key,omitempty"`
 
 	// Path is where the file was read from.
 	Path string `yaml:"-"`
 	// token, user and password are the resolved secrets; they never leave
 	// the package.
 	token, user, password string
+	key                   ssh.Signer
 }
 
 // Auth holds secret references (env:NAME); literals are refused.
@@ -147,7 +157,23 @@ func (c *Config) check(getenv func(string) (string, bool)) []string {
 	if c.Breaker != nil {
 		out = append(out, c.Breaker.check()...)
 	}
+	if c.SigningKey != "" {
+		k, err := sshsig.SignerFromFile(c.SigningKey)
+		if err != nil {
+			out = append(out, fmt.Sprintf("signing-key %s: %v", c.SigningKey, err))
+		}
+		c.key = k
+	}
 	return out
+}
+
+// Signer signs as the name each call gives (runbook:alerts,
+// runbook:breaker) with the signing key, or is nil without one.
+func (c *Config) Signer() identity.Signer {
+	if c.key == nil {
+		return nil
+	}
+	return &identity.SSHSigner{Key: c.key}
 }
 
 func orDefault(v, def []string) []string {
