@@ -132,6 +132,8 @@ func TestDecide(t *testing.T) {
 	failed.State = workflows.StateRolledBack
 	back := done
 	back.IsRollback = true
+	rollingBack := running
+	rollingBack.IsRollback = true
 	for _, c := range []struct {
 		name, sev string
 		t         Target
@@ -145,6 +147,8 @@ func TestDecide(t *testing.T) {
 		{"past watch-after", "critical", old, runbooks.AlertNotify},
 		{"already rolled back", "critical", failed, runbooks.AlertNotify},
 		{"a rollback itself", "critical", back, runbooks.AlertNotify},
+		{"a running rollback is left alone", "critical", rollingBack, runbooks.AlertNotify},
+		{"a running rollback is not paused", "warning", rollingBack, runbooks.AlertNotify},
 	} {
 		if got, why := decide(now, c.sev, c.t); got != c.want {
 			t.Errorf("%s: %s (%s), want %s", c.name, got, why, c.want)

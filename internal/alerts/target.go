@@ -80,6 +80,10 @@ func findTarget(ctx context.Context, rc *releases.Client, service, env string) (
 // on target t, and why; pure, so the rules are tested without Temporal.
 func decide(now time.Time, sev string, t Target) (string, string) {
 	want := t.Env.OnAlertAction(sev)
+	if t.Running && t.IsRollback {
+		// Aborting or pausing a rollback would keep users on what hurts them.
+		return runbooks.AlertNotify, fmt.Sprintf("%s is a rollback, running: left to finish", t.ReleaseID)
+	}
 	if t.Running {
 		if want == runbooks.AlertRollback {
 			return actAbort, fmt.Sprintf("on-alert %s: %s → abort the running %s (its own rollback)", sev, want, t.ReleaseID)
