@@ -44,6 +44,7 @@ environments:
 func TestE2EBreakerTripsAndIsLifted(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "breaker")
+	r.inNamespace(breakerNamespace)
 	path, digest := r.writeRunbook("runbook.yaml", breakerRunbook, nil)
 	hook := alertsWorker(t, r, nil, fmt.Sprintf("breaker:\n  check-every: 1s\n  rules: [{scope: service, service: %s, failures: 2, within: 1h}]\n", r.service))
 	since := time.Now()
