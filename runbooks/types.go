@@ -120,6 +120,12 @@ type Environment struct {
 	// Soak is how long the release waits after this environment succeeded
 	// before the next one starts.
 	Soak Duration `yaml:"soak,omitempty" json:"soak,omitempty" jsonschema:"description=Wait this long after the environment succeeded before the next one starts (a durable timer)."`
+	// WatchAfter is how long after a release finished here an Alertmanager
+	// alert still points at it (default 1h).
+	WatchAfter Duration `yaml:"watch-after,omitempty" json:"watch-after,omitempty" jsonschema:"description=How long after a release finished here an alert still acts on it (default 1h)."`
+	// OnAlert maps an alert's severity (or default) to rollback, pause or
+	// notify (default: notify).
+	OnAlert map[string]string `yaml:"on-alert,omitempty" json:"on-alert,omitempty" jsonschema:"description=Alert severity (or default) to the action taken on the release the alert points at: rollback\\, pause or notify (default notify)."`
 }
 
 // RollbackProfile is how a rollback of a finished release runs in an

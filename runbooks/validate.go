@@ -175,6 +175,7 @@ func (v *validator) environment(path string, e *Environment) {
 	v.steps(path, e, names)
 	v.slos(path, e, v.trafficSteps(path, e))
 	v.analysis(path, e)
+	v.alerting(path, e)
 }
 
 // ReservedStepNames are the built-in steps (and the break-glass gate) the

@@ -13,6 +13,7 @@ REQUIRED=(
 	"/usr/lib/postgresql/*/bin/pg_ctl postgresql"
 	"haproxy haproxy"
 	"prometheus prometheus"
+	"prometheus-alertmanager prometheus-alertmanager"
 	"ssh-keygen openssh-client"
 	"ssh-agent openssh-client"
 	"chromium chromium"

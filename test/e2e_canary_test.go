@@ -142,6 +142,9 @@ type canaryShape struct {
 	// scored weighs the SLOs (analysis.score pass 80, marginal 50): errors
 	// weight 9 and critical, p99 weight 1 with an unreachable 1µs max.
 	scored bool
+	// envExtra is YAML added to the environment (4-space keys, each line
+	// starting with a newline), e.g. on-alert.
+	envExtra string
 }
 
 // newSlottedShape is newSlotted with the canary shaped by c.
@@ -182,7 +185,7 @@ func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string,
 		"Admin": admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
 		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
 		"Bake": bake.String(), "Rollback": rollbackLine, "SLOs": c.slos,
-		"Analysis": analysis, "ErrorsWeight": errorsWeight, "P99Max": p99Max,
+		"Analysis": analysis + c.envExtra, "ErrorsWeight": errorsWeight, "P99Max": p99Max,
 	})
 	t.Cleanup(s.destroy)
 	s.workerEnv = []string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}

@@ -45,6 +45,10 @@ const (
 	// freezeBoardNamespace is where a test cancels and terminates the
 	// Freezes workflow itself, apart from the other freeze tests.
 	freezeBoardNamespace = "e2e-freezes-board"
+	// breakerNamespace is where the circuit breaker's test declares its
+	// freezes: the Freezes workflow is per namespace, and workers of other
+	// tests that come and go would serve it otherwise.
+	breakerNamespace = "e2e-breaker"
 	// pinnedTemporal is the Makefile's pinned build, relative to the repo root.
 	pinnedTemporal = ".tools/build/temporal-1.5.1/temporal"
 )
@@ -228,7 +232,7 @@ func startStack() {
 		if err != nil {
 			return err
 		}
-		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace}})
+		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace, breakerNamespace}})
 		return err
 	})
 	if err != nil {
@@ -242,7 +246,7 @@ func startStack() {
 		return
 	}
 	stack.client = c
-	for _, ns := range []string{namespace, freezeNamespace, freezeBoardNamespace} {
+	for _, ns := range []string{namespace, freezeNamespace, freezeBoardNamespace, breakerNamespace} {
 		if err := releases.EnsureSearchAttributes(ctx, c, ns); err != nil {
 			stack.err = err
 			return

@@ -29,11 +29,18 @@ var people = []string{"alice", "bob", "cab", "carol", "dana", "dave", "erin", "f
 // slackPrincipal is the worker's Slack key in the allowed signers.
 const slackPrincipal = "runbook-worker"
 
-// keyring holds the people's keys and the worker's Slack key.
+// alertsPrincipals are the names the worker's alerts key signs as
+// (internal/alerts: the alerts' controls and rollbacks, the breaker's
+// freezes). Every e2e worker trusts it: the Freezes workflow of a
+// namespace checks signatures with whichever worker serves it.
+const alertsPrincipals = "runbook:alerts,runbook:breaker"
+
+// keyring holds the people's keys, the worker's Slack key and its alerts key.
 type keyring struct {
 	dir            string
 	allowedSigners string
 	slackKey       string
+	alertsKey      string
 	signers        map[string]ssh.Signer
 }
 
@@ -76,6 +83,12 @@ func newKeyring() (*keyring, error) {
 	}
 	k.slackKey = filepath.Join(k.dir, slackPrincipal)
 	lines = append(lines, fmt.Sprintf("%s namespaces=%q %s", slackPrincipal, identity.NamespaceSlack, authorized(s)))
+	k.alertsKey = filepath.Join(k.dir, "runbook-alerts")
+	a, err := writeKey(k.alertsKey)
+	if err != nil {
+		return nil, err
+	}
+	lines = append(lines, alertsPrincipals+" "+authorized(a))
 	k.allowedSigners = filepath.Join(k.dir, "allowed_signers")
 	return k, os.WriteFile(k.allowedSigners, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }

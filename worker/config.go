@@ -59,6 +59,11 @@ type Config struct {
 	// deliveries on POST /hooks/release to runbooks (RUNBOOK_TRIGGERS_FILE;
 	// see internal/hooks).
 	TriggersFile string
+	// AlertsFile, when set, is the alerts file: POST /hooks/alertmanager
+	// takes Alertmanager's webhook to the release an alert points at, and
+	// its breaker section declares automatic freezes (RUNBOOK_ALERTS_FILE;
+	// see internal/alerts).
+	AlertsFile string
 	// TofuBin is the OpenTofu/Terraform binary for provision steps
 	// (RUNBOOK_TOFU_BIN; default: tofu on PATH, the pinned .tools/bin/tofu,
 	// then terraform on PATH).
@@ -123,6 +128,7 @@ func LoadConfig() (Config, error) {
 		UIURL:        envOr("RUNBOOK_UI_URL", "http://127.0.0.1:8233"),
 		HTTPAddr:     os.Getenv("RUNBOOK_HTTP_ADDR"),
 		TriggersFile: os.Getenv("RUNBOOK_TRIGGERS_FILE"),
+		AlertsFile:   os.Getenv("RUNBOOK_ALERTS_FILE"),
 		TofuBin:      os.Getenv("RUNBOOK_TOFU_BIN"),
 
 		SlackUsers:  os.Getenv("RUNBOOK_SLACK_USERS"),

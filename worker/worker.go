@@ -26,6 +26,7 @@ import (
 	"github.com/runbookhq/runbook/activities/traffic"
 	"github.com/runbookhq/runbook/activities/trust"
 	"github.com/runbookhq/runbook/activities/versions"
+	"github.com/runbookhq/runbook/internal/alerts"
 	"github.com/runbookhq/runbook/internal/hooks"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
@@ -123,7 +124,11 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if err != nil {
 		return err
 	}
-	if rp != nil && cfg.HTTPAddr == "" {
+	al, err := alertsSetup(cfg, c, log, sl.acts)
+	if err != nil {
+		return err
+	}
+	if (rp != nil || al != nil) && cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = DefaultSlackHTTPAddr
 	}
 	if cfg.HTTPAddr != "" {
@@ -136,6 +141,9 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 			mux.Handle(hooks.Path, hk)
 		}
 		registerReports(mux, rp)
+		if al != nil {
+			mux.Handle(alerts.Path, al.handler)
+		}
 		stop, err := serveHTTP(cfg.HTTPAddr, mux)
 		if err != nil {
 			return err
@@ -173,6 +181,8 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	// After the workers start: restoring reads the closed run through a
 	// query that a worker answers.
 	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)
+	stopBreaker := al.startBreaker(ctx)
+	defer stopBreaker()
 	stopWitness, err := witnessCheckpoints(ctx, cfg, c, log)
 	if err != nil {
 		stopKeeping()

@@ -55,7 +55,12 @@ func rollbacks(statuses []workflows.ReleaseStatus, env string, since, until time
 			continue
 		}
 		if o, ok := outcomeIn(st, env, since, until); ok && o.ok {
-			out[st.Rollback.Of] = o.ended.Sub(st.StartedAt)
+			from := st.StartedAt
+			// Started by an alert: users suffered from when it fired.
+			if fired, ok := rollbackFiredAt(st); ok && fired.Before(from) {
+				from = fired
+			}
+			out[st.Rollback.Of] = o.ended.Sub(from)
 		}
 	}
 	return out
@@ -135,7 +140,13 @@ func outcomeIn(st workflows.ReleaseStatus, env string, since, until time.Time) (
 		}
 		return outcome{started: st.StartedAt, ended: e.EndedAt, ok: true}, true
 	case workflows.StateRolledBack, workflows.StateRollbackIncomplete, workflows.StateFailed, workflows.StateAborted:
-		return outcome{started: st.StartedAt, ended: e.EndedAt}, true
+		o := outcome{started: st.StartedAt, ended: e.EndedAt}
+		// Aborted because of an alert: its own compensation restored
+		// service when the environment ended (a rollback-incomplete did not).
+		if fired, ok := abortFiredAt(st, e); ok && e.State != workflows.StateRollbackIncomplete && fired.Before(e.EndedAt) {
+			o.restoredIn = e.EndedAt.Sub(fired)
+		}
+		return o, true
 	}
 	return outcome{}, false
 }

@@ -77,3 +77,35 @@ func TestRollbackIsARestore(t *testing.T) {
 		t.Errorf("deployments %d, failures %d, restores %d in %s, CFR %v; want 1, 1, 1 in 30s, 0.5", d.Deployments, d.Failures, d.Restores, d.TimeToRestore, d.ChangeFailureRate)
 	}
 }
+
+// A rollback started by an alert restores from when the alert fired, not
+// from the rollback's own start; a release aborted by an alert is a
+// failure restored when its compensation ended.
+func TestAlertRestores(t *testing.T) {
+	day := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	h := time.Hour
+	bad := release(day, h, workflows.StateSucceeded)
+	bad.ReleaseID = "release/checkout/2.0.0"
+	fired := day.Add(h + 10*time.Minute)
+	back := workflows.ReleaseStatus{ReleaseID: "rollback/checkout/production/1", StartedAt: fired.Add(time.Minute), State: workflows.StateSucceeded,
+		Rollback:     &workflows.RollbackRequest{Of: bad.ReleaseID, FromVersion: "2.0.0", Reason: "alert", Path: workflows.RollbackTraffic},
+		Trigger:      &workflows.Trigger{Kind: TriggerAlert, Source: "alertmanager", ID: "abc", Detail: "HighErrorRate " + AlertMark(fired)},
+		Environments: []workflows.EnvironmentStatus{{Name: "production", State: workflows.StateSucceeded, EndedAt: fired.Add(3 * time.Minute)}}}
+	aborted := release(day.Add(24*h), h, workflows.StateAborted)
+	aborted.Environments[1].Reason = "aborted by alert:HighErrorRate: " + AlertMark(day.Add(24*h+50*time.Minute))
+	plainAbort := release(day.Add(48*h), h, workflows.StateAborted)
+	d := Compute("checkout", "production", day, day.Add(10*24*h), []workflows.ReleaseStatus{bad, back, aborted, plainAbort})
+	if d.Failures != 3 || d.Restores != 2 {
+		t.Fatalf("failures %d, restores %d; want 3 and 2 (the plain abort waits for a success)", d.Failures, d.Restores)
+	}
+	// Restores: 3m (rollback, from the alert) and 10m (abort: fired at :50, ended at 1h).
+	if d.TimeToRestore != 10*time.Minute {
+		t.Errorf("time to restore %s; want the median of 3m and 10m, 10m", d.TimeToRestore)
+	}
+	if r := Compute("checkout", "production", day, day.Add(10*24*h), []workflows.ReleaseStatus{bad, back}); r.TimeToRestore != 3*time.Minute {
+		t.Errorf("rollback by an alert: time to restore %s; want 3m from the alert, not 2m from the rollback's start", r.TimeToRestore)
+	}
+	if _, ok := alertFired("no mark here"); ok {
+		t.Error("a reason without the mark parsed as an alert")
+	}
+}

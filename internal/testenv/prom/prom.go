@@ -64,24 +64,57 @@ func Bin() (string, error) {
 // until it is ready and stops it when the test ends.
 func Start(t testing.TB, targets ...string) *Server {
 	t.Helper()
+	return StartWith(t, Options{Targets: targets})
+}
+
+// Options are what a test may add to the scrape of its targets.
+type Options struct {
+	Targets []string
+	// Rules is a rule file's text (groups: ...), evaluated every second.
+	Rules string
+	// Alertmanagers are host:port addresses alerts are sent to.
+	Alertmanagers []string
+}
+
+// StartWith is Start with alerting rules and Alertmanagers.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
 	bin := testenv.RequireBin(t, Bin)
 	var s *Server
 	proc := testenv.Serve(t, func(dir string) (testenv.Launch, error) {
 		s = &Server{Dir: dir}
-		return s.launch(bin, targets)
+		return s.launch(bin, o)
 	})
 	s.proc = proc
 	return s
 }
 
 // launch writes the config for a free port and describes the command.
-func (s *Server) launch(bin string, targets []string) (testenv.Launch, error) {
+func (s *Server) launch(bin string, o Options) (testenv.Launch, error) {
 	port, err := testenv.FreePort()
 	if err != nil {
 		return testenv.Launch{}, err
 	}
+	text := config(o.Targets)
+	if o.Rules != "" {
+		rules := filepath.Join(s.Dir, "rules.yml")
+		if err := os.WriteFile(rules, []byte(o.Rules), 0o600); err != nil {
+			return testenv.Launch{}, err
+		}
+		text += "rule_files: [" + strconv.Quote(rules) + "]\n"
+	}
+	if len(o.Alertmanagers) > 0 {
+		text += "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["
+		for i, a := range o.Alertmanagers {
+			if i > 0 {
+				text += ", "
+			}
+			text += strconv.Quote(a)
+		}
+		text += "]\n"
+	}
 	cfg := filepath.Join(s.Dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(config(targets)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		return testenv.Launch{}, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
