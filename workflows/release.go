@@ -25,6 +25,11 @@ type release struct {
 	auditPending int
 	// glance is set for runs started with atAGlanceChange.
 	glance bool
+	// sig verifies an abort sent while the release soaks; cancelSoak ends
+	// the soak's timer; abort is who aborted then.
+	sig        decisionSigning
+	cancelSoak workflow.CancelFunc
+	abort      *Decision
 }
 
 // Release moves one version of a service through its environments in
@@ -173,15 +178,26 @@ func (r *release) soak(ctx workflow.Context, i int) error {
 	r.status.Soak = &SoakStatus{Environment: env.Name, Next: next.Name, Until: workflow.Now(ctx).Add(env.Soak.D())}
 	r.status.CurrentEnvironment = ""
 	r.refresh(ctx)
-	timer := workflow.NewTimerWithOptions(ctx, env.Soak.D(), workflow.TimerOptions{
+	tctx, cancel := workflow.WithCancel(ctx)
+	if workflow.GetVersion(ctx, soakAbortChange, workflow.DefaultVersion, 1) >= 1 {
+		if err := r.acceptSoakAbort(ctx, cancel); err != nil {
+			return err
+		}
+	}
+	timer := workflow.NewTimerWithOptions(tctx, env.Soak.D(), workflow.TimerOptions{
 		Summary: fmt.Sprintf("soak %s for %s before %s", env.Name, env.Soak, next.Name)})
 	err := timer.Get(ctx, nil)
-	r.status.Soak = nil
-	if err != nil {
+	r.status.Soak, r.cancelSoak = nil, nil
+	switch {
+	case r.abort != nil:
+		r.status.State, r.status.Reason = StateAborted, fmt.Sprintf("aborted by %s while %s soaked, before %s: %s",
+			r.abort.Actor, env.Name, next.Name, r.abort.Comment)
+	case err != nil:
 		r.status.State, r.status.Reason = StateAborted, fmt.Sprintf("cancelled while %s soaked, before %s", env.Name, next.Name)
-		return temporal.NewNonRetryableApplicationError(r.status.Reason, ErrTypeAborted, nil, r.status)
+	default:
+		return nil
 	}
-	return nil
+	return temporal.NewNonRetryableApplicationError(r.status.Reason, ErrTypeAborted, nil, r.status)
 }
 
 func (r *release) startChild(ctx workflow.Context, env string, in EnvironmentInput) workflow.ChildWorkflowFuture {

@@ -15,7 +15,7 @@ import (
 type train struct {
 	in     TrainInput
 	status TrainStatus
-	sig    trainSigning
+	sig    decisionSigning
 	// cancelCells cancels the running releases (an abort).
 	cancelCells  workflow.CancelFunc
 	auditSeq     int

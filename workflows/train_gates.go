@@ -4,44 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/runbookhq/runbook/activities/trust"
 	"github.com/runbookhq/runbook/internal/identity"
 )
-
-// trainSigning is the train's side of signed decisions: with trust roots
-// on the worker, every train decision must be signed, as freezes are.
-type trainSigning struct {
-	loadErr  error
-	roots    identity.Roots
-	verifier *identity.Verifier
-	used     map[string]bool
-}
 
 // startSigning loads the worker's trust roots once, at the start: a train
 // decision is verified against the roots the run saw.
 func (t *train) startSigning(ctx workflow.Context) {
-	t.sig.used = map[string]bool{}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
-		Summary:             "load trust roots",
-	})
-	var roots identity.Roots
-	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, trust.LoadInput{}).Get(ctx, &roots); err != nil {
-		t.sig.loadErr = err
-		return
-	}
-	v, err := roots.Verifier()
-	if err != nil {
-		t.sig.loadErr = err
-		return
-	}
-	t.sig.roots, t.sig.verifier = roots, v
+	t.sig.load(ctx)
 }
 
 // registerHandlers serves the status query and the train's Updates.
@@ -67,37 +39,14 @@ func (t *train) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
-// verify is who sends a decision: signed and verified when the worker has
-// trust roots, else the name as given.
+// verify is who sends a train decision (decisionSigning.verify).
 func (t *train) verify(ctx workflow.Context, p *identity.Proof, c identity.Claim, name string) (identity.Identity, error) {
-	switch {
-	case t.sig.loadErr != nil:
-		return identity.Identity{}, fmt.Errorf("the worker's trust roots did not load (%v), so this train takes no decision: fix them and start a new train", t.sig.loadErr)
-	case t.sig.verifier != nil && t.sig.roots.Configured():
-		if p == nil {
-			return identity.Identity{}, fmt.Errorf("train decisions must be signed: the worker verifies decisions (%s); %s",
-				strings.Join(t.sig.roots.Methods(), ", "), howToSign("cli"))
-		}
-		if t.sig.used[p.Statement.Nonce] {
-			return identity.Identity{}, fmt.Errorf("this signed statement was already used; sign the decision again")
-		}
-		return t.sig.verifier.Verify(p, c, workflow.Now(ctx))
-	case strings.TrimSpace(name) == "":
-		return identity.Identity{}, fmt.Errorf("say who decides: pass --as NAME")
-	}
-	return identity.Unsigned(name), nil
+	return t.sig.verify(ctx, p, c, name, "this train")
 }
 
-// identify is verify in a handler, where the validator already verified
-// (a replay runs handlers without validators): it reads the proof only.
+// identify is who decided, in a handler (decisionSigning.identify).
 func (t *train) identify(p *identity.Proof, name string, groups []string) identity.Identity {
-	if p == nil || t.sig.verifier == nil || !t.sig.roots.Configured() {
-		id := identity.Unsigned(name)
-		id.Groups = groups
-		return id
-	}
-	t.sig.used[p.Statement.Nonce] = true
-	return t.sig.verifier.Identify(p)
+	return t.sig.identify(p, name, groups)
 }
 
 // waitingGate is the train gate open now, or an error saying what to do.

@@ -255,6 +255,9 @@ func (c *Client) Control(ctx context.Context, id, update string, in workflows.Co
 		return res, fmt.Errorf("release %s is %s; there is nothing to %s", st.ReleaseID, st.State, update)
 	}
 	targets := runningEnvironments(st)
+	if update == workflows.UpdateAbort && st.Soak != nil && len(targets) == 0 && only == "" {
+		return c.abortSoak(ctx, st, in)
+	}
 	if only != "" || len(targets) < 2 {
 		env, ok := pickEnvironment(st, only)
 		if !ok {
@@ -275,6 +278,21 @@ func (c *Client) Control(ctx context.Context, id, update string, in workflows.Co
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// abortSoak aborts a release that soaks between two environments: no
+// environment runs, so the release itself takes the (signed) abort.
+func (c *Client) abortSoak(ctx context.Context, st workflows.ReleaseStatus, in workflows.ControlInput) (workflows.ControlResult, error) {
+	var res workflows.ControlResult
+	desc, err := c.Temporal.DescribeWorkflow(ctx, st.ReleaseID, "")
+	if err != nil {
+		return res, fmt.Errorf("release %s: %w", st.ReleaseID, err)
+	}
+	runID := desc.WorkflowExecution.RunID
+	if in.Proof, err = c.sign(ctx, workflows.ControlClaim(st.ReleaseID, runID, workflows.UpdateAbort, in), in.Actor); err != nil {
+		return res, err
+	}
+	return res, c.update(ctx, workflows.EnvironmentStatus{Name: "release", WorkflowID: st.ReleaseID, RunID: runID}, workflows.UpdateAbort, in, &res)
 }
 
 // runningEnvironments are the environments of st running now.
