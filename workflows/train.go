@@ -20,6 +20,10 @@ type train struct {
 	cancelCells  workflow.CancelFunc
 	auditSeq     int
 	auditPending int
+	// runID and namespace locate this run (Slack buttons, links);
+	// thread is the first Slack gate message, where progress goes.
+	runID, namespace string
+	thread           *GateStatus
 }
 
 // Train releases several services as one: for each of its environments in
@@ -53,6 +57,7 @@ func Train(ctx workflow.Context, in TrainInput) (TrainStatus, error) {
 	}
 	t.publish(ctx)
 	t.audit(ctx, "train.finished", in.Requester, t.status.State, "", t.status.Reason)
+	t.slackProgress(ctx, fmt.Sprintf("train %s %s: %s %s", in.Train, in.Name, t.status.State, t.status.Reason))
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	_ = workflow.Await(dctx, func() bool { return t.auditPending == 0 })
 	if fail != nil {
@@ -62,7 +67,8 @@ func Train(ctx workflow.Context, in TrainInput) (TrainStatus, error) {
 }
 
 func newTrain(ctx workflow.Context, in TrainInput) *train {
-	t := &train{in: in}
+	info := workflow.GetInfo(ctx)
+	t := &train{in: in, runID: info.WorkflowExecution.RunID, namespace: info.Namespace}
 	t.status = TrainStatus{
 		TrainID: workflow.GetInfo(ctx).WorkflowExecution.ID, Train: in.Train, Name: in.Name,
 		Requester: in.Requester, State: StateRunning, Scope: in.Scope, StartedAt: workflow.Now(ctx),

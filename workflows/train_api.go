@@ -51,6 +51,9 @@ type TrainInput struct {
 	Scope        string         `json:"rollback-scope"`
 	Services     []TrainService `json:"services"`
 	UIURL        string         `json:"ui-url,omitempty"`
+	// Slack, when set, gets the train gates with buttons and the train's
+	// progress in their thread.
+	Slack *runbooks.Slack `json:"slack,omitempty"`
 }
 
 // TrainGate is one train-level approval, asked once for the whole train

@@ -146,6 +146,7 @@ func (t *train) finishCell(ctx workflow.Context, i int, rc runningCell) bool {
 		c.State = StateSucceeded
 		t.audit(ctx, "train.service.succeeded", t.in.Requester, StateSucceeded, te.Name, c.Service+" "+c.Version)
 		t.publish(ctx)
+		t.slackProgress(ctx, fmt.Sprintf("%s: %s %s succeeded", te.Name, c.Service, c.Version))
 		return true
 	}
 	c.State, c.Reason = StateFailed, rootMessage(err)
@@ -156,6 +157,7 @@ func (t *train) finishCell(ctx workflow.Context, i int, rc runningCell) bool {
 	}
 	t.audit(ctx, "train.service.failed", t.in.Requester, c.State, te.Name, fmt.Sprintf("%s %s: %s", c.Service, c.Version, c.Reason))
 	t.publish(ctx)
+	t.slackProgress(ctx, fmt.Sprintf("%s: %s %s %s: %s", te.Name, c.Service, c.Version, c.State, c.Reason))
 	return false
 }
 
@@ -300,6 +302,7 @@ func (t *train) rollBackCell(ctx workflow.Context, i, j int, failed []int) {
 	}
 	t.audit(ctx, "train.rollback", t.in.Requester, te.Rollbacks[k].State, te.Name,
 		fmt.Sprintf("%s: %s; %s", c.Service, te.Rollbacks[k].Why, te.Rollbacks[k].ReleaseID))
+	t.slackProgress(ctx, fmt.Sprintf("%s: rollback of %s to %s %s", te.Name, c.Service, te.Rollbacks[k].To, te.Rollbacks[k].State))
 	t.publish(ctx)
 }
 

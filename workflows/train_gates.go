@@ -122,6 +122,7 @@ func (t *train) decide(ctx workflow.Context, in DecisionInput, approving bool) (
 	}
 	t.auditDecision(ctx, action, id, g, in)
 	t.publish(ctx)
+	t.slackGateChanged(ctx, t.status.Current, g)
 	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
 }
 
@@ -167,15 +168,18 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 		g.State, g.Deadline = StateWaiting, workflow.Now(ctx).Add(timeout)
 		t.audit(ctx, "train.gate.waiting", "", StateWaiting, te.Name, g.Name+": "+g.Instructions)
 		t.publish(ctx)
+		t.slackGateOpened(ctx, te.Name, g)
 		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
 			TimerOptions: workflow.TimerOptions{Summary: "train gate " + g.Name + " times out"}},
 			func() bool { return g.State != StateWaiting })
 		switch {
 		case err != nil:
 			g.State = StateInterrupted
+			t.slackGateChanged(ctx, te.Name, g)
 			return err
 		case !ok:
 			g.State = StateTimedOut
+			t.slackGateChanged(ctx, te.Name, g)
 			return fmt.Errorf("train gate %s timed out after %s without enough approvals", g.Name, timeout)
 		case g.State == StateRejected:
 			return fmt.Errorf("rejected by %s at train gate %s: %s", g.Rejection.Actor, g.Name, g.Rejection.Comment)

@@ -39,6 +39,8 @@ type File struct {
 	// in an environment: dependents (default), environment or none.
 	RollbackScope string    `yaml:"rollback-scope,omitempty"`
 	Services      []Service `yaml:"services"`
+	// Slack posts the train gates (with buttons) and the train's progress.
+	Slack *runbooks.Slack `yaml:"slack,omitempty"`
 
 	// Path is where the file was read from; runbook paths are relative to it.
 	Path string `yaml:"-"`

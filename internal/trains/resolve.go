@@ -22,7 +22,7 @@ func Resolve(f *File, name, requester string) (workflows.TrainInput, error) {
 	}
 	abs, _ := filepath.Abs(f.Path)
 	in := workflows.TrainInput{Train: f.Train, Name: name, File: abs, Requester: requester,
-		Environments: f.Environments, Scope: f.Scope()}
+		Environments: f.Environments, Scope: f.Scope(), Slack: f.Slack}
 	for _, env := range f.Environments {
 		for _, g := range f.Gates[env] {
 			in.Gates = append(in.Gates, workflows.TrainGate{Environment: env, Approval: g})

@@ -1,0 +1,83 @@
+package test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	slackacts "github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/workflows"
+)
+
+const trainSlackFile = `api-version: runbook/v1
+train: %[1]s
+environments: [production]
+slack: {channel: C0RELEASES}
+gates:
+  production:
+    - {name: cab, approvers: [alice], instructions: "CAB for the whole train"}
+services:
+  - {name: %[1]s-a, runbook: a.yaml, version: "1.0.0", digest: "%[2]s"}
+  - {name: %[1]s-b, runbook: b.yaml, version: "1.0.0", digest: "%[2]s", after: [%[1]s-a]}
+`
+
+// TestTrainGateInSlack: the train's CAB gate is posted to Slack once for
+// the whole train, naming its services; the requester's click is refused
+// (separation of duties), an approver's click opens it, the message says
+// who approved, and the train's progress goes into the message's thread.
+func TestTrainGateInSlack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "trainslack")
+	s := newSlackWorker(t, r)
+	rec := newRecorder(t)
+	var digest string
+	for _, svc := range []string{"a", "b"} {
+		_, digest = r.writeRunbook(svc+".yaml", trainServiceRunbook, map[string]any{"URL": rec.srv.URL, "Name": r.service + "-" + svc})
+	}
+	// trainServiceRunbook has staging too; this train only goes to production.
+	path := filepath.Join(r.dir, "train.yaml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, trainSlackFile, r.service, digest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := workflows.TrainID(r.service, "s1")
+	r.mustCLI("train", "deploy", path, "--name", "s1", "--as", "carol")
+	posted, err := s.fake.Wait("chat.postMessage", 1, pollDeadline)
+	if err != nil {
+		t.Fatalf("the train gate was not posted to Slack: %v", err)
+	}
+	gate := posted[0]
+	if text := gate.Form.Get("text") + gate.Form.Get("blocks"); !strings.Contains(text, "cab") || !strings.Contains(text, r.service+"-b 1.0.0") {
+		t.Errorf("train gate message does not name the gate and the train's services:\n%s", text)
+	}
+	value := approveValue(t, gate)
+	if code := s.click("U0CAROL", slackacts.ActionApprove, value, "2.1", slackSecret); code != http.StatusOK {
+		t.Fatalf("carol's click: HTTP %d", code)
+	}
+	eph, err := s.fake.Wait("chat.postEphemeral", 1, pollDeadline)
+	if err != nil || !strings.Contains(eph[0].Form.Get("text"), "separation of duties") {
+		t.Fatalf("carol's refusal: %v %+v, want an ephemeral message naming separation of duties", err, eph)
+	}
+	if code := s.click("U0ALICE", slackacts.ActionApprove, value, "2.2", slackSecret); code != http.StatusOK {
+		t.Fatalf("alice's click: HTTP %d", code)
+	}
+	st := r.waitTrain(id, "the train finished", func(st workflows.TrainStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("train is %s (%s), want succeeded", st.State, st.Reason)
+	}
+	if g := st.Environments[0].Gates[0]; len(g.Approvals) != 1 || g.Approvals[0].Actor != "alice" || !strings.HasPrefix(g.Approvals[0].Verified, "slack ") {
+		t.Errorf("train gate approvals %+v, want alice's, signed for her Slack user", g.Approvals)
+	}
+	eventually(t, "the gate message says alice approved, and the progress is in its thread", func() bool {
+		approved, progress := false, false
+		for _, u := range s.fake.Calls("chat.update") {
+			approved = approved || strings.Contains(u.Form.Get("text")+u.Form.Get("blocks"), "approved by alice")
+		}
+		for _, c := range s.fake.Calls("chat.postMessage") {
+			progress = progress || c.Form.Get("thread_ts") != "" && strings.Contains(c.Form.Get("text"), r.service+"-b 1.0.0 succeeded")
+		}
+		return approved && progress
+	})
+}
