@@ -111,6 +111,11 @@ func TestTrainReleasesInDependencyOrderAndRollsBackTheEnvironment(t *testing.T) 
 			t.Errorf("train status lacks %q:\n%s", want, out)
 		}
 	}
+	eventually(t, "runbook train list shows both runs with their outcome", func() bool {
+		res := runCLIQuiet(r.env, "train", "list", r.service)
+		return res.code == 0 && strings.Contains(res.stdout, id+" ") && strings.Contains(res.stdout, id2+" ") &&
+			strings.Contains(res.stdout, workflows.StateFailed)
+	})
 	exportHistory(t, stack.client, id2, "", "train-rolled-back")
 }
 

@@ -21,7 +21,7 @@ func newTrainCmd(a *app) *cobra.Command {
 		Short: "Release several services as one train: in dependency order, with one set of train gates",
 	}
 	cmd.AddCommand(newTrainValidateCmd(a), newTrainDeployCmd(a), newTrainStatusCmd(a),
-		newTrainDecideCmd(a, true), newTrainDecideCmd(a, false), newTrainAbortCmd(a))
+		newTrainDecideCmd(a, true), newTrainDecideCmd(a, false), newTrainAbortCmd(a), newTrainListCmd(a))
 	return cmd
 }
 
@@ -204,5 +204,36 @@ func newTrainAbortCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&in.Reason, "reason", "", "why (required; goes to the audit log)")
 	cmd.Flags().StringVar(&in.Actor, "as", defaultActor(), "who aborts")
+	return cmd
+}
+
+func newTrainListCmd(a *app) *cobra.Command {
+	var output outputFlag
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list [TRAIN]",
+		Short: "List train runs, newest first (of one train when named)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			train := ""
+			if len(args) == 1 {
+				train = args[0]
+			}
+			return a.withReleases(cmd.Context(), func(rc *releases.Client) error {
+				items, err := rc.ListTrains(cmd.Context(), train, limit)
+				if err != nil {
+					return err
+				}
+				return output.write(a.out, items, func() error {
+					for _, it := range items {
+						fmt.Fprintf(a.out, "%-40s %-12s %s\n", it.TrainID, it.Status, it.StartedAt.UTC().Format(time.RFC3339))
+					}
+					return nil
+				})
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many")
+	output.register(cmd.Flags())
 	return cmd
 }

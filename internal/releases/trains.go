@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -188,4 +190,36 @@ func (c *Client) trainRun(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("train %s: %w", id, err)
 	}
 	return desc.WorkflowExecution.RunID, nil
+}
+
+// TrainItem is one train run in `runbook train list`.
+type TrainItem struct {
+	TrainID   string    `json:"train-id"`
+	Status    string    `json:"status"`
+	StartedAt time.Time `json:"started-at"`
+}
+
+// ListTrains returns the train runs, newest first; train filters by the
+// train's name (train/<train>/…) when set.
+func (c *Client) ListTrains(ctx context.Context, train string, limit int) ([]TrainItem, error) {
+	q := fmt.Sprintf("WorkflowType = '%s'", workflows.TrainWorkflowName)
+	if train != "" {
+		if !safeValue.MatchString(train) {
+			return nil, fmt.Errorf("train name %q may only contain letters, digits and . _ + -", train)
+		}
+		q += fmt.Sprintf(" AND WorkflowId STARTS_WITH '%s'", workflows.TrainID(train, ""))
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: c.Namespace, Query: q, PageSize: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("list trains (%s): %w", q, err)
+	}
+	var out []TrainItem
+	for _, e := range resp.GetExecutions() {
+		out = append(out, TrainItem{TrainID: e.GetExecution().GetWorkflowId(), StartedAt: e.GetStartTime().AsTime(),
+			Status: keyword(e.GetSearchAttributes().GetIndexedFields()["RunbookStatus"])})
+	}
+	return out, nil
 }
