@@ -15,6 +15,7 @@ import "slices"
 var (
 	traffic = []string{"edge", "haproxy", "alb", "route53"}
 	metrics = []string{"edge", "prometheus", "cloudwatch", "web"}
+	flags   = []string{"file"}
 )
 
 // Traffic returns the traffic router names a runbook's traffic.provider may
@@ -24,3 +25,7 @@ func Traffic() []string { return slices.Clone(traffic) }
 // Metrics returns the metrics provider names a runbook's metrics.provider may
 // take. The slice is a copy: callers may not change the list.
 func Metrics() []string { return slices.Clone(metrics) }
+
+// Flags returns the feature flag provider names a runbook's flags.provider
+// may take. The slice is a copy: callers may not change the list.
+func Flags() []string { return slices.Clone(flags) }
