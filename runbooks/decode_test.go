@@ -110,10 +110,13 @@ environments:
   - name: ap
     traffic: {provider: route53, slots: {a: {}, b: {}}, rollback: immediate}
     steps: [{name: h, all-at-once: {bake: 2m, analysis-interval: 5s}}]
+  - name: fl
+    flags: {provider: file, options: {path: /var/lib/flags.json}}
+    steps: [{name: k, flag: {flags: [new-checkout], stages: [{percentage: 10, bake: 1m}, {segments: [beta]}, {off: true}], analysis-interval: 5s}}]
 `
 
 func everyFieldWant() *Runbook {
-	f, no := 0.01, false
+	f, no, ten := 0.01, false, 10
 	p995, cpuMax, queueMax, f2 := 99.5, 0.8, 100.0, 0.02
 	slots := func() map[string]map[string]string { return map[string]map[string]string{"a": nil, "b": nil} }
 	return &Runbook{
@@ -174,6 +177,10 @@ func everyFieldWant() *Runbook {
 		}, {
 			Name: "ap", Traffic: &Traffic{Provider: "route53", Slots: slots(), Rollback: "immediate"},
 			Steps: []Step{{Name: "h", AllAtOnce: &AllAtOnceStep{Bake: Duration(2 * time.Minute), AnalysisInterval: Duration(5 * time.Second)}}},
+		}, {
+			Name: "fl", Flags: &Flags{Provider: "file", Options: map[string]string{"path": "/var/lib/flags.json"}},
+			Steps: []Step{{Name: "k", Flag: &FlagStep{Flags: []string{"new-checkout"}, AnalysisInterval: Duration(5 * time.Second),
+				Stages: []FlagStage{{Percentage: &ten, Bake: Duration(time.Minute)}, {Segments: []string{"beta"}}, {Off: true}}}}},
 		}},
 	}
 }

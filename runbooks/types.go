@@ -98,7 +98,9 @@ type Environment struct {
 	Slack    *Slack   `yaml:"slack,omitempty" json:"slack,omitempty" jsonschema:"description=Slack channel where the environment's approval gates are posted with Approve and Reject buttons."`
 	Traffic  *Traffic `yaml:"traffic,omitempty" json:"traffic,omitempty" jsonschema:"description=Router that shifts traffic between the environment's two slots; needed by a canary\\, linear\\, blue-green or all-at-once step and by ${slot} variables."`
 	Metrics  *Metrics `yaml:"metrics,omitempty" json:"metrics,omitempty" jsonschema:"description=Metrics provider the SLO analysis reads from; needed by slos."`
-	SLOs     []SLO    `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
+	// Flags is the feature flag system the environment's flag steps change.
+	Flags *Flags `yaml:"flags,omitempty" json:"flags,omitempty" jsonschema:"description=Feature flag provider the flag steps change (file: a flagd definitions file)."`
+	SLOs  []SLO  `yaml:"slos,omitempty" json:"slos,omitempty" jsonschema:"description=Success criteria analysed during the environment's traffic step; a breach moves the traffic back to the live slot."`
 	// Analysis says how the SLOs' verdicts combine: by default every SLO
 	// must pass; with a score, weighted SLOs add up to a score.
 	Analysis *Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty" jsonschema:"description=How the slos' verdicts combine (default: each must pass; score: weighted\\, with pass and marginal thresholds)."`
@@ -296,6 +298,7 @@ type Step struct {
 	Linear    *LinearStep    `yaml:"linear,omitempty" json:"linear,omitempty" jsonschema:"description=Shift traffic to the new version by a fixed increment every period\\, analysing the slos."`
 	BlueGreen *BlueGreenStep `yaml:"blue-green,omitempty" json:"blue-green,omitempty" jsonschema:"description=Cut all traffic over to the target slot\\, then analyse the slos for a rollback window."`
 	AllAtOnce *AllAtOnceStep `yaml:"all-at-once,omitempty" json:"all-at-once,omitempty" jsonschema:"description=Move all traffic to the new version at once\\, then analyse the slos for a bake time."`
+	Flag      *FlagStep      `yaml:"flag,omitempty" json:"flag,omitempty" jsonschema:"description=Roll feature flags out in stages (percentage\\, segments)\\, analysing the slos at each; a breach restores every flag's previous definition."`
 	// OnRollback is an HTTP call made when this step is compensated, e.g. to
 	// switch a feature flag back or deregister a deployment marker.
 	OnRollback *HTTPHook `yaml:"on-rollback,omitempty" json:"on-rollback,omitempty" jsonschema:"description=HTTP call made when the release rolls this step back."`
@@ -343,6 +346,7 @@ func (s Step) Kinds() []string {
 	add(s.Linear != nil, KindLinear)
 	add(s.BlueGreen != nil, KindBlueGreen)
 	add(s.AllAtOnce != nil, KindAllAtOnce)
+	add(s.Flag != nil, KindFlag)
 	return k
 }
 

@@ -17,7 +17,7 @@ var nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 const nameRule = "use lowercase letters, digits and dashes, starting with a letter, at most 63 characters (^[a-z][a-z0-9-]{0,62}$)"
 
 // stepKinds are the step kinds, in the order messages list them.
-var stepKinds = []string{KindApproval, KindHTTPCheck, KindJourney, KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce}
+var stepKinds = []string{KindApproval, KindHTTPCheck, KindJourney, KindProvision, KindMigrate, KindCanary, KindLinear, KindBlueGreen, KindAllAtOnce, KindFlag}
 
 type validator struct {
 	c    *collector
@@ -173,7 +173,8 @@ func (v *validator) environment(path string, e *Environment) {
 		}
 	}
 	v.steps(path, e, names)
-	v.slos(path, e, v.trafficSteps(path, e))
+	traffic, flags := v.trafficSteps(path, e), v.flagSteps(path, e)
+	v.slos(path, e, traffic || flags)
 	v.analysis(path, e)
 	v.alerting(path, e)
 }

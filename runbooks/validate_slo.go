@@ -25,7 +25,7 @@ func (v *validator) slos(path string, e *Environment, hasTrafficStep bool) {
 		v.c.addf(v.keyAt(p), "slos need a metrics section in %s to read from; add metrics: {provider: prometheus, options: {url: http://127.0.0.1:9090}}", env)
 	}
 	if !hasTrafficStep {
-		v.c.addf(v.keyAt(p), "slos are analysed during a traffic step; add one or remove slos (%s has no canary, linear, blue-green or all-at-once step)", env)
+		v.c.addf(v.keyAt(p), "slos are analysed during a traffic or flag step; add one or remove slos (%s has no canary, linear, blue-green, all-at-once or flag step)", env)
 	}
 	names := map[string]pos{}
 	for i := range e.SLOs {

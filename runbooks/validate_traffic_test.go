@@ -190,7 +190,7 @@ func TestSLOProblems(t *testing.T) {
 		{"slos without metrics", [2]string{"    metrics:\n      provider: prometheus\n      options: {address: \"http://127.0.0.1:9090\"}\n", ""},
 			`t.yaml:14:5: slos need a metrics section in environment "production" to read from; add metrics: {provider: prometheus, options: {url: http://127.0.0.1:9090}}`, 0},
 		{"slos without a traffic step", step("        approval: {}\n"),
-			`t.yaml:17:5: slos are analysed during a traffic step; add one or remove slos (environment "production" has no canary, linear, blue-green or all-at-once step)`, 0},
+			`t.yaml:17:5: slos are analysed during a traffic or flag step; add one or remove slos (environment "production" has no canary, linear, blue-green, all-at-once or flag step)`, 0},
 		{"name missing", slo("      - error-ratio: 0.01\n"),
 			`t.yaml:18:9: SLO name is missing; add it (lowercase letters, digits and dashes, starting with a letter)`, 0},
 		{"name invalid", slo("      - name: Errors\n        error-ratio: 0.01\n"),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/artifact"
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/activities/flags"
 	"github.com/runbookhq/runbook/activities/freezes"
 	"github.com/runbookhq/runbook/activities/history"
 	"github.com/runbookhq/runbook/activities/httpcheck"
@@ -67,6 +68,7 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 	w.RegisterActivity(&metrics.Activities{Factories: metricsProviders})
 	w.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	w.RegisterActivity(&versions.Activities{})
+	w.RegisterActivity(&flags.Activities{})
 	// A train plans its rollbacks as `runbook rollback` does.
 	w.RegisterActivityWithOptions(ReleasesClient(c, cfg, nil).PlanTrainRollback,
 		activity.RegisterOptions{Name: workflows.PlanTrainRollbackActivity})

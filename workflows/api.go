@@ -300,6 +300,9 @@ type EnvironmentStatus struct {
 	// Traffic is set in environments with a traffic section: the slots, the
 	// weights and the SLO analysis of the traffic step.
 	Traffic *TrafficStatus `json:"traffic,omitempty"`
+	// Flags are the feature flags the environment's flag steps moved, each
+	// at its stage (read back from the provider).
+	Flags []FlagStatus `json:"flags,omitempty"`
 	// BreakGlass is set once the emergency group let this environment pass
 	// a closed window or a freeze: who approved and what was passed.
 	BreakGlass string `json:"break-glass,omitempty"`
@@ -330,6 +333,19 @@ type Leftover struct {
 	Step string `json:"step"`
 	What string `json:"what"`
 	Fix  string `json:"fix"`
+}
+
+// FlagStatus is one feature flag a flag step moves.
+type FlagStatus struct {
+	Flag string `json:"flag"`
+	Step string `json:"step"`
+	// Stage is the stage set now (1-based; 0 before the first), of Stages.
+	Stage  int `json:"stage"`
+	Stages int `json:"stages"`
+	// Rollout is what the provider shows now; Previous what it showed
+	// before the step (what a rollback restores).
+	Rollout  string `json:"rollout"`
+	Previous string `json:"previous"`
 }
 
 // TrafficStatus is where the traffic of an environment stands and what the

@@ -55,6 +55,7 @@ var stepKinds = map[string]kindRow{
 	runbooks.KindLinear:    {changes: true, make: newTrafficKind},
 	runbooks.KindBlueGreen: {changes: true, make: newTrafficKind},
 	runbooks.KindAllAtOnce: {changes: true, make: newTrafficKind},
+	runbooks.KindFlag:      {changes: true, make: func() stepKind { return &flagKind{} }},
 }
 
 // kindOf fills in the step's kind value from the table; a kind the table

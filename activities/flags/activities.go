@@ -129,7 +129,7 @@ func (a *Activities) RestoreFlags(ctx context.Context, in RestoreFlagsInput) (Re
 		if err != nil {
 			return out, fmt.Errorf("read flag %s back: %w", d.Flag, err)
 		}
-		if !sameDefinition(got, d) {
+		if !SameDefinition(got, d) {
 			return out, fmt.Errorf("flag %s reads back as %s after restoring %s", d.Flag, got.Describe(), d.Describe())
 		}
 		out.Definitions = append(out.Definitions, got)

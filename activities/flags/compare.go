@@ -5,9 +5,9 @@ import (
 	"reflect"
 )
 
-// sameDefinition compares two definitions by meaning: existence and the
+// SameDefinition compares two definitions by meaning: existence and the
 // provider's document as JSON values (key order and spacing aside).
-func sameDefinition(a, b Definition) bool {
+func SameDefinition(a, b Definition) bool {
 	if a.Exists != b.Exists {
 		return false
 	}

@@ -61,7 +61,7 @@ func TestFileRolloutAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, _ := a.ReadFlags(ctx, target)
-	if !sameDefinition(after.Definitions[0], before.Definitions[0]) || after.Definitions[1].Exists {
+	if !SameDefinition(after.Definitions[0], before.Definitions[0]) || after.Definitions[1].Exists {
 		t.Errorf("after restore: %+v", after.Definitions)
 	}
 	data, _ := os.ReadFile(path)
