@@ -39,23 +39,20 @@ func (u *flagUndo) undo(ctx workflow.Context, e *environment) (undone, error) {
 // definition the step found.
 func (u *flagUndo) readBack(ctx workflow.Context, e *environment, _ undone) (observed, error) {
 	var res flags.ReadFlagsResult
-	if err := workflow.ExecuteActivity(flagCtx(ctx, "read back flags"), flagActs.ReadFlags, u.target).Get(ctx, &res); err != nil {
+	in := flags.ReadBackInput{Target: u.target, Expect: u.before}
+	if err := workflow.ExecuteActivity(flagCtx(ctx, "read back flags"), flagActs.ReadBackFlags, in).Get(ctx, &res); err != nil {
 		return observed{}, err
 	}
-	ok := len(res.Definitions) == len(u.before)
 	var found []string
-	for i, d := range res.Definitions {
+	for _, d := range res.Definitions {
 		found = append(found, d.Flag+" "+d.Describe())
-		if i < len(u.before) && !flags.SameDefinition(d, u.before[i]) {
-			ok = false
-		}
 		for j := range e.status.Flags {
 			if f := &e.status.Flags[j]; f.Flag == d.Flag {
 				f.Rollout = d.Describe()
 			}
 		}
 	}
-	return observed{ok: ok, found: "flags " + strings.Join(found, ", ")}, nil
+	return observed{ok: res.Same, found: "flags " + strings.Join(found, ", ")}, nil
 }
 
 func (u *flagUndo) leftover(e *environment) Leftover {

@@ -57,6 +57,31 @@ type Target struct {
 // ReadFlagsResult is each flag's definition, in the order asked.
 type ReadFlagsResult struct {
 	Definitions []Definition `json:"definitions"`
+	// Same, when the read was given Expect, says whether every flag reads
+	// as expected (compared here: workflow code cannot compare JSON).
+	Same bool `json:"same,omitempty"`
+}
+
+// ReadBackInput reads flags and compares them with what they should be.
+type ReadBackInput struct {
+	Target
+	Expect []Definition `json:"expect"`
+}
+
+// ReadBackFlags reads each flag and says whether all read as expected: a
+// rollback's proof.
+func (a *Activities) ReadBackFlags(ctx context.Context, in ReadBackInput) (ReadFlagsResult, error) {
+	res, err := a.ReadFlags(ctx, in.Target)
+	if err != nil {
+		return res, err
+	}
+	res.Same = len(res.Definitions) == len(in.Expect)
+	for i, d := range res.Definitions {
+		if i < len(in.Expect) && !SameDefinition(d, in.Expect[i]) {
+			res.Same = false
+		}
+	}
+	return res, nil
 }
 
 // ReadFlags reads each flag's whole definition: what a rollback restores.
