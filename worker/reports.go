@@ -11,8 +11,8 @@ import (
 	"github.com/runbookhq/runbook/internal/report"
 )
 
-// reportsSetup is the worker's report pages (GET /reports/release/{id} and
-// /reports/dora), or nil when RUNBOOK_REPORTS_TOKEN is unset: reports show
+// reportsSetup is the worker's report pages (GET /reports/release/{id},
+// /reports/train/{id} and /reports/dora), or nil when RUNBOOK_REPORTS_TOKEN is unset: reports show
 // who decided what and the audit hashes, so they are never served without
 // a token, and the log says so.
 func reportsSetup(cfg Config, c client.Client, log audit.Reader) (*report.Server, error) {
@@ -25,8 +25,8 @@ func reportsSetup(cfg Config, c client.Client, log audit.Reader) (*report.Server
 		return nil, nil
 	}
 	rc := ReleasesClient(c, cfg, nil)
-	slog.Info("reports: serving with bearer token or signed links", "paths", report.PathRelease+"{id} "+report.PathDORA)
-	return &report.Server{Token: tok, Releases: rc, Finished: rc, Log: log}, nil
+	slog.Info("reports: serving with bearer token or signed links", "paths", report.PathRelease+"{id} "+report.PathTrain+"{id} "+report.PathDORA)
+	return &report.Server{Token: tok, Releases: rc, Trains: rc, Finished: rc, Log: log}, nil
 }
 
 // registerReports adds the report routes when they are served.
