@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -33,5 +35,19 @@ func reportsSetup(cfg Config, c client.Client, log audit.Reader) (*report.Server
 func registerReports(mux *http.ServeMux, s *report.Server) {
 	if s != nil {
 		s.Register(mux)
+	}
+}
+
+// reportLinks signs links to release reports for the Slack gate message
+// (the worker holds the token, so the link is made in the activity), or
+// is nil when the worker serves no reports or does not know where people
+// reach it (RUNBOOK_REPORTS_URL).
+func reportLinks(s *report.Server, base string) func(string) string {
+	base = strings.TrimRight(strings.TrimSpace(base), "/")
+	if s == nil || base == "" {
+		return nil
+	}
+	return func(id string) string {
+		return base + report.SignLink(s.Token, report.PathRelease+id, time.Now().Add(report.DefaultLinkTTL))
 	}
 }
