@@ -228,6 +228,18 @@ func reportLink(id string) (string, error) {
 	return signedLink(report.PathRelease + releases.NormalizeID(id))
 }
 
+// workerReportLink is the signed link to the report of a release or a
+// train, "" when this CLI cannot sign one (the Web UI's details then name
+// the command only).
+func workerReportLink(id string) string {
+	path := report.PathRelease + id
+	if report.IsTrainID(id) {
+		path = report.TrainLinkPath(id)
+	}
+	link, _ := signedLink(path)
+	return link
+}
+
 // signedLink is a signed link to the worker's page at path, "" when
 // RUNBOOK_REPORTS_TOKEN or RUNBOOK_REPORTS_URL is unset here.
 func signedLink(path string) (string, error) {

@@ -26,6 +26,11 @@ type Client struct {
 	// Signer signs deploys and decisions (the CLI's SSH key or ID token);
 	// nil sends them unsigned, which only unsigned environments accept.
 	Signer identity.Signer
+	// ReportLink, when set, is a signed link to a release's report on the
+	// worker, for the Web UI's details of the releases this client starts
+	// (the CLI sets it when RUNBOOK_REPORTS_URL and RUNBOOK_REPORTS_TOKEN
+	// are in its environment). The link opens for a week.
+	ReportLink func(id string) string
 }
 
 // SplitTarget splits "ID@ENV", which addresses one environment of a
@@ -123,7 +128,7 @@ func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            summaryOf(in),
-		StaticDetails:            detailsOf(id, in),
+		StaticDetails:            detailsOf(id, in, c.reportLink(id)),
 		TypedSearchAttributes:    temporal.NewSearchAttributes(releaseAttrs(in)...),
 	}, workflows.ReleaseWorkflowName, in)
 }
@@ -376,9 +381,18 @@ func summaryOf(in workflows.ReleaseInput) string {
 	return s
 }
 
+// reportLink is the signed link to id's report, "" without one.
+func (c *Client) reportLink(id string) string {
+	if c.ReportLink == nil {
+		return ""
+	}
+	return c.ReportLink(id)
+}
+
 // detailsOf is what the Web UI shows under the summary: ownership, the
-// pinned artifact and where it came from.
-func detailsOf(id string, in workflows.ReleaseInput) string {
+// pinned artifact and where it came from, the commands that steer it and
+// how to read its report (report, a signed link, when there is one).
+func detailsOf(id string, in workflows.ReleaseInput, report string) string {
 	rb := in.Runbook
 	s := fmt.Sprintf("owner %s · artifact %s · digest %s", rb.Owner, rb.Artifact.Reference, in.Digest)
 	if b := in.Build.String(); b != "" {
@@ -394,7 +408,17 @@ func detailsOf(id string, in workflows.ReleaseInput) string {
 	if r := in.Rollback; r != nil {
 		s += " · " + r.Describe(in.Version)
 	}
+	// The details are Markdown in the Web UI: the link opens the page.
+	s += "\n\nreport: `runbook report " + id + "`"
+	if report != "" {
+		s += " · [open the report](" + markdownURL(report) + ") (the link opens it for a week)"
+	}
 	return s + "\n\n" + workflows.UpdateHelp(id, ids)
+}
+
+// markdownURL keeps a URL whole inside a Markdown link.
+func markdownURL(u string) string {
+	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(u)
 }
 
 // releaseAttrs are the search attributes a release starts with, the same
