@@ -35,16 +35,17 @@ type Page struct {
 }
 
 var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"when":     when,
-	"dur":      func(d time.Duration) string { return d.String() },
-	"short":    shortHash,
-	"anchor":   anchorOf,
-	"decision": isDecision,
-	"lines":    func(s string) []string { return strings.Split(s, "\n") },
-	"mul100":   func(v float64) float64 { return 100 * v },
-	"span":     span,
-	"trainEnv": func(r *TrainReport, e TrainEnvReport) trainEnvView { return trainEnvView{Report: r, Env: e} },
-	"cellLink": cellLink,
+	"when":          when,
+	"dur":           func(d time.Duration) string { return d.String() },
+	"short":         shortHash,
+	"anchor":        anchorOf,
+	"decision":      isDecision,
+	"lines":         func(s string) []string { return strings.Split(s, "\n") },
+	"mul100":        func(v float64) float64 { return 100 * v },
+	"span":          span,
+	"trainEnv":      func(r *TrainReport, e TrainEnvReport) trainEnvView { return trainEnvView{Report: r, Env: e} },
+	"cellLink":      cellLink,
+	"trainDecision": isTrainDecision,
 	"releaseLink": func(r *TrainReport, id string) releaseLink {
 		return releaseLink{ID: id, Href: r.ReleaseLink(id)}
 	},

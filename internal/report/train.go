@@ -231,3 +231,10 @@ func TrainIDOf(id string) string {
 func TrainLinkPath(id string) string {
 	return PathTrain + strings.TrimPrefix(TrainIDOf(id), "train/")
 }
+
+// isTrainDecision reports whether a train record is a person's decision:
+// the train writes its own records as its requester, so the actor alone
+// does not tell.
+func isTrainDecision(e audit.Entry) bool {
+	return e.Channel != "" || e.Identity != ""
+}

@@ -195,3 +195,16 @@ func TestServerTrainRoute(t *testing.T) {
 		t.Errorf("the cell link %s does not open its report", m[1])
 	}
 }
+
+func TestTrainTimelineHighlightsOnlyDecisions(t *testing.T) {
+	st, entries := rolledBackTrain()
+	var b bytes.Buffer
+	if err := WriteHTML(&b, TrainPage(BuildTrain(st, entries, audit.VerifyResult{}, nil, t0.Add(time.Hour)))); err != nil {
+		t.Fatal(err)
+	}
+	timeline := b.String()[strings.Index(b.String(), `<table class="timeline">`):]
+	timeline = timeline[:strings.Index(timeline, "</table>")]
+	if n := strings.Count(timeline, `class="decision"`); n != 1 {
+		t.Errorf("%d timeline rows highlighted, want 1 (bob's approval)", n)
+	}
+}
