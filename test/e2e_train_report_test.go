@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
+
 	"github.com/runbookhq/runbook/internal/testenv/webui"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -77,7 +79,29 @@ func TestTrainReport(t *testing.T) {
 	if code, body := getAuth(t, base+"/reports/train/"+st.TrainID, "Bearer "+token); code != http.StatusOK || !strings.Contains(body, `class="dag"`) {
 		t.Errorf("the train page with the token: %d, want 200 with the diagram", code)
 	}
+	if out := r.mustCLI("train", "status", st.TrainID).stdout; !strings.Contains(out, "report: "+base+"/reports/train/"+r.service+"/w2?") {
+		t.Errorf("runbook train status of the ended train prints no report link:\n%s", out)
+	}
+	if d := staticDetails(t, st.TrainID); !strings.Contains(d, "report: `runbook report "+st.TrainID+"`") || !strings.Contains(d, "[open the report]("+base+"/reports/train/") {
+		t.Errorf("the train's Web UI details lack the report line and its signed link:\n%s", d)
+	}
 	checkTrainReportInBrowser(t, link, base, name)
+}
+
+// staticDetails is the workflow's details as the Web UI shows them.
+func staticDetails(t *testing.T, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := stack.client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if err := converter.GetDefaultDataConverter().FromPayload(d.GetExecutionConfig().GetUserMetadata().GetDetails(), &s); err != nil {
+		t.Fatalf("details of %s: %v", id, err)
+	}
+	return s
 }
 
 // checkTrainReportFiles renders the train with the CLI in the three formats.
