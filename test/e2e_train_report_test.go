@@ -93,12 +93,12 @@ func staticDetails(t *testing.T, id string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := stack.client.DescribeWorkflowExecution(ctx, id, "")
+	d, err := stack.client.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var s string
-	if err := converter.GetDefaultDataConverter().FromPayload(d.GetExecutionConfig().GetUserMetadata().GetDetails(), &s); err != nil {
+	if err := converter.GetDefaultDataConverter().FromPayload(d.RawResponse.GetExecutionConfig().GetUserMetadata().GetDetails(), &s); err != nil {
 		t.Fatalf("details of %s: %v", id, err)
 	}
 	return s
