@@ -76,6 +76,9 @@ func TestReportOfRolledBackCanary(t *testing.T) {
 			t.Errorf("the CAB report lacks %q:\n%s", want, cab[:min(len(cab), 2000)])
 		}
 	}
+	if d := staticDetails(t, id); !strings.Contains(d, "report: `runbook report "+id+"`") || !strings.Contains(d, "[open the report]("+base+"/reports/release/"+id+"?") {
+		t.Errorf("the release's Web UI details lack the report line and its signed link:\n%s", d)
+	}
 	checkReportInBrowser(t, r, id, base)
 	checkReportRoute(t, base, token, r.service, id)
 }

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -11,8 +13,8 @@ import (
 	"github.com/runbookhq/runbook/internal/report"
 )
 
-// reportsSetup is the worker's report pages (GET /reports/release/{id} and
-// /reports/dora), or nil when RUNBOOK_REPORTS_TOKEN is unset: reports show
+// reportsSetup is the worker's report pages (GET /reports/release/{id},
+// /reports/train/{id} and /reports/dora), or nil when RUNBOOK_REPORTS_TOKEN is unset: reports show
 // who decided what and the audit hashes, so they are never served without
 // a token, and the log says so.
 func reportsSetup(cfg Config, c client.Client, log audit.Reader) (*report.Server, error) {
@@ -25,13 +27,27 @@ func reportsSetup(cfg Config, c client.Client, log audit.Reader) (*report.Server
 		return nil, nil
 	}
 	rc := ReleasesClient(c, cfg, nil)
-	slog.Info("reports: serving with bearer token or signed links", "paths", report.PathRelease+"{id} "+report.PathDORA)
-	return &report.Server{Token: tok, Releases: rc, Finished: rc, Log: log}, nil
+	slog.Info("reports: serving with bearer token or signed links", "paths", report.PathRelease+"{id} "+report.PathTrain+"{id} "+report.PathDORA)
+	return &report.Server{Token: tok, Releases: rc, Trains: rc, Finished: rc, Log: log}, nil
 }
 
 // registerReports adds the report routes when they are served.
 func registerReports(mux *http.ServeMux, s *report.Server) {
 	if s != nil {
 		s.Register(mux)
+	}
+}
+
+// reportLinks signs links to release reports for the Slack gate message
+// (the worker holds the token, so the link is made in the activity), or
+// is nil when the worker serves no reports or does not know where people
+// reach it (RUNBOOK_REPORTS_URL).
+func reportLinks(s *report.Server, base string) func(string) string {
+	base = strings.TrimRight(strings.TrimSpace(base), "/")
+	if s == nil || base == "" {
+		return nil
+	}
+	return func(id string) string {
+		return base + report.SignLink(s.Token, report.PathRelease+id, time.Now().Add(report.DefaultLinkTTL))
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/runbookhq/runbook/internal/alerts"
 	"github.com/runbookhq/runbook/internal/hooks"
 	"github.com/runbookhq/runbook/internal/identity"
+	"github.com/runbookhq/runbook/internal/report"
 	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/internal/slackin"
 	"github.com/runbookhq/runbook/workflows"
@@ -126,6 +127,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if err != nil {
 		return err
 	}
+	sl.acts.ReportLink = reportLinks(rp, os.Getenv(report.EnvURL))
 	al, err := alertsSetup(cfg, c, log, sl.acts)
 	if err != nil {
 		return err

@@ -26,6 +26,12 @@ var ErrNotConfigured = errors.New("slack is not configured: set " + EnvBotToken 
 // call its methods from workflows through a typed nil *Activities.
 type Activities struct {
 	Client *goslack.Client
+	// ReportLink, when set, is the address of a release's report on the
+	// worker (a signed link), which the gate message links to. The worker
+	// sets it when it serves reports and knows where people reach it; the
+	// link is made here, in the activity, because only the worker holds
+	// the token that signs it, and it never enters workflow history.
+	ReportLink func(releaseID string) string
 	// token is kept only to scrub it from errors.
 	token string
 }
@@ -120,7 +126,7 @@ func (a *Activities) PostGate(ctx context.Context, in PostGateInput) (PostGateRe
 	}
 	opts := []goslack.MsgOption{
 		goslack.MsgOptionText(Text(in.Message), true),
-		goslack.MsgOptionBlocks(Blocks(in.Message)...),
+		goslack.MsgOptionBlocks(a.blocks(in.Message)...),
 		goslack.MsgOptionDisableLinkUnfurl(),
 	}
 	if in.Key != "" {
@@ -154,7 +160,7 @@ func (a *Activities) UpdateGate(ctx context.Context, in UpdateGateInput) error {
 	}
 	_, _, _, err := a.Client.UpdateMessageContext(ctx, in.Channel, in.TS,
 		goslack.MsgOptionText(Text(in.Message), true),
-		goslack.MsgOptionBlocks(Blocks(in.Message)...))
+		goslack.MsgOptionBlocks(a.blocks(in.Message)...))
 	if err != nil {
 		return a.classify("chat.update", in.Channel, err)
 	}
@@ -185,6 +191,15 @@ func (a *Activities) PostThread(ctx context.Context, in PostThreadInput) error {
 		return a.classify("chat.postMessage", in.Channel, err)
 	}
 	return nil
+}
+
+// blocks renders m with the link to its release's report, if any.
+func (a *Activities) blocks(m GateMessage) []goslack.Block {
+	report := ""
+	if a.ReportLink != nil && m.ReleaseID != "" {
+		report = a.ReportLink(m.ReleaseID)
+	}
+	return BlocksWithReport(m, report)
 }
 
 // check refuses input that no retry can fix.

@@ -24,6 +24,12 @@ const ActionsBlockID = "runbook.decide"
 // buttons. Once the gate is closed the buttons are gone and a line says who
 // decided and when.
 func Blocks(m GateMessage) []goslack.Block {
+	return BlocksWithReport(m, "")
+}
+
+// BlocksWithReport is Blocks with a "Report" link to the release's report
+// beside the Web UI's (none when report is "").
+func BlocksWithReport(m GateMessage, report string) []goslack.Block {
 	blocks := []goslack.Block{
 		goslack.NewHeaderBlock(plain(clip(headline(m), maxHeaderLen))),
 		goslack.NewSectionBlock(nil, fields(m), nil),
@@ -46,8 +52,8 @@ func Blocks(m GateMessage) []goslack.Block {
 	if m.SLOCheck != "" {
 		blocks = append(blocks, goslack.NewContextBlock("", mrkdwn(clip("SLO queries answer now? `"+esc(m.SLOCheck)+"`", maxSectionLen))))
 	}
-	if m.UILink != "" {
-		blocks = append(blocks, section(fmt.Sprintf("<%s|Open the release in the Temporal Web UI>", m.UILink)))
+	if l := links(m.UILink, report); l != "" {
+		blocks = append(blocks, section(l))
 	}
 	if line := outcome(m); line != "" {
 		blocks = append(blocks, goslack.NewContextBlock("", mrkdwn(clip(line, maxSectionLen))))
@@ -56,6 +62,24 @@ func Blocks(m GateMessage) []goslack.Block {
 		blocks = append(blocks, buttons(RouteOf(m).Encode()))
 	}
 	return blocks
+}
+
+// links is the line of links under the message: the Web UI, the report.
+func links(ui, report string) string {
+	var ls []string
+	if ui != "" {
+		ls = append(ls, fmt.Sprintf("<%s|Open the release in the Temporal Web UI>", linkURL(ui)))
+	}
+	if report != "" {
+		ls = append(ls, fmt.Sprintf("<%s|Report>", linkURL(report)))
+	}
+	return strings.Join(ls, " · ")
+}
+
+// linkURL keeps a URL from closing Slack's <url|text> early: a signed
+// link's query has & (which Slack wants as &amp;) and never | or >.
+func linkURL(u string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", "%7C").Replace(u)
 }
 
 // Text is the plain-text fallback of the message, shown in notifications and

@@ -22,21 +22,25 @@ type reportCmd struct {
 	a                     *app
 	format, out           string
 	since, until, service string
-	link                  bool
+	link, train           bool
 }
 
 func newReportCmd(a *app) *cobra.Command {
 	v := &reportCmd{a: a}
 	cmd := &cobra.Command{
-		Use:   "report [RELEASE]",
-		Short: "Render a release (or the releases of a range, for a CAB) as a self-contained HTML, Markdown or PDF page",
+		Use:   "report [RELEASE | TRAIN]",
+		Short: "Render a release, a train (or the releases of a range, for a CAB) as a self-contained HTML, Markdown or PDF page",
 		Long: "report reads the release back from Temporal (its final status when it has ended, no worker needed)\n" +
 			"and its records from the audit log, and renders the timeline of steps and decisions, each environment's\n" +
 			"steps, the analysis charts with thresholds and traffic weights, the decisive round, the rollback, the\n" +
 			"evidence (digest, signature, audit hashes and chain head) and the notes (runbook note). Without RELEASE,\n" +
 			"--since (and --until, --service) list the releases started in the range, each with its section.\n" +
+			"A train (train/TRAIN/NAME, or TRAIN/NAME with --train) renders its gates and who decided them, its holds,\n" +
+			"each environment's services as a dependency diagram, their times on one axis, its rollbacks and why, and\n" +
+			"links to each service's release report (signed when RUNBOOK_REPORTS_URL and RUNBOOK_REPORTS_TOKEN are set).\n" +
 			"PDF is printed from the same HTML by a headless Chromium (Debian package chromium).",
 		Example: "  runbook report checkout/3.0.0 -o review.html\n" +
+			"  runbook report train/shop/2026-12-07 --format pdf -o train.pdf\n" +
 			"  runbook report --since 7d --service checkout --format md -o cab.md\n" +
 			"  runbook report dora --service checkout --since 90d -o dora.html",
 		Args: cobra.MaximumNArgs(1),
@@ -53,6 +57,7 @@ func newReportCmd(a *app) *cobra.Command {
 	fl.StringVar(&v.until, "until", "", "with no RELEASE: releases started before this time (same forms; default now)")
 	fl.StringVar(&v.service, "service", "", "with no RELEASE: only this service")
 	fl.BoolVar(&v.link, "link", false, "print a signed link to the release's report on the worker ($RUNBOOK_REPORTS_URL, $RUNBOOK_REPORTS_TOKEN) instead of rendering")
+	fl.BoolVar(&v.train, "train", false, "the argument is a train run, TRAIN/NAME (train/TRAIN/NAME is recognised without it)")
 	cmd.AddCommand(newReportDORACmd(a))
 	return cmd
 }
@@ -66,7 +71,13 @@ func (v *reportCmd) register(fl interface {
 }
 
 func (v *reportCmd) runRelease(ctx context.Context, id string) error {
+	if v.train {
+		return v.runTrain(ctx, report.TrainIDOf(id))
+	}
 	id = releases.NormalizeID(id)
+	if report.IsTrainID(id) {
+		return v.runTrain(ctx, id)
+	}
 	if v.link {
 		return v.printLink(id)
 	}
@@ -80,6 +91,30 @@ func (v *reportCmd) runRelease(ctx context.Context, id string) error {
 				return err
 			}
 			return v.emit(ctx, report.ReleasePage(r))
+		})
+	})
+}
+
+// runTrain renders train id, each service's release linked to its report
+// on the worker when this CLI can sign links.
+func (v *reportCmd) runTrain(ctx context.Context, id string) error {
+	if v.link {
+		return v.printLinkTo(report.TrainLinkPath(id))
+	}
+	if err := v.checkFormat(); err != nil {
+		return err
+	}
+	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		return v.a.withAuditReader(ctx, func(log audit.Reader) error {
+			r, err := report.GatherTrain(ctx, rc, log, id, time.Now())
+			if err != nil {
+				return err
+			}
+			r.Link = func(release string) string {
+				link, _ := signedLink(report.PathRelease + release)
+				return link
+			}
+			return v.emit(ctx, report.TrainPage(r))
 		})
 	})
 }
@@ -171,7 +206,12 @@ func (v *reportCmd) emit(ctx context.Context, p report.Page) error {
 
 // printLink prints a signed link to the worker's report of id.
 func (v *reportCmd) printLink(id string) error {
-	link, err := reportLink(id)
+	return v.printLinkTo(report.PathRelease + releases.NormalizeID(id))
+}
+
+// printLinkTo prints a signed link to the worker's report at path.
+func (v *reportCmd) printLinkTo(path string) error {
+	link, err := signedLink(path)
 	if err != nil {
 		return err
 	}
@@ -185,6 +225,24 @@ func (v *reportCmd) printLink(id string) error {
 // reportLink is a signed link to the worker's report of release id, ""
 // when RUNBOOK_REPORTS_TOKEN or RUNBOOK_REPORTS_URL is unset here.
 func reportLink(id string) (string, error) {
+	return signedLink(report.PathRelease + releases.NormalizeID(id))
+}
+
+// workerReportLink is the signed link to the report of a release or a
+// train, "" when this CLI cannot sign one (the Web UI's details then name
+// the command only).
+func workerReportLink(id string) string {
+	path := report.PathRelease + id
+	if report.IsTrainID(id) {
+		path = report.TrainLinkPath(id)
+	}
+	link, _ := signedLink(path)
+	return link
+}
+
+// signedLink is a signed link to the worker's page at path, "" when
+// RUNBOOK_REPORTS_TOKEN or RUNBOOK_REPORTS_URL is unset here.
+func signedLink(path string) (string, error) {
 	tok, err := report.LoadToken(os.Getenv)
 	if err != nil {
 		return "", err
@@ -193,7 +251,7 @@ func reportLink(id string) (string, error) {
 	if tok == nil || base == "" {
 		return "", nil
 	}
-	return base + report.SignLink(tok, report.PathRelease+releases.NormalizeID(id), time.Now().Add(report.DefaultLinkTTL)), nil
+	return base + report.SignLink(tok, path, time.Now().Add(report.DefaultLinkTTL)), nil
 }
 
 // reportDORACmd is `runbook report dora`.

@@ -73,7 +73,9 @@ func (a *app) releases(ctx context.Context) (*releases.Client, func(), error) {
 		c.Close()
 		return nil, nil, err
 	}
-	return worker.ReleasesClient(c, cfg, signer), c.Close, nil
+	rc := worker.ReleasesClient(c, cfg, signer)
+	rc.ReportLink = workerReportLink
+	return rc, c.Close, nil
 }
 
 // defaultActor is who the CLI acts as unless --as says otherwise.

@@ -149,7 +149,14 @@ func newTrainStatusCmd(a *app) *cobra.Command {
 					return err
 				}
 				output.indent = true
-				return output.write(a.out, st, func() error { _, err := fmt.Fprint(a.out, statusview.RenderTrain(st)); return err })
+				return output.write(a.out, st, func() error {
+					fmt.Fprint(a.out, statusview.RenderTrain(st))
+					// The report's signed link, where this CLI can sign one.
+					if link := workerReportLink(st.TrainID); link != "" && st.Finished() {
+						fmt.Fprintf(a.out, "\nreport: %s\n", link)
+					}
+					return nil
+				})
 			})
 		},
 	}

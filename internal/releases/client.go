@@ -26,6 +26,11 @@ type Client struct {
 	// Signer signs deploys and decisions (the CLI's SSH key or ID token);
 	// nil sends them unsigned, which only unsigned environments accept.
 	Signer identity.Signer
+	// ReportLink, when set, is a signed link to a release's report on the
+	// worker, for the Web UI's details of the releases this client starts
+	// (the CLI sets it when RUNBOOK_REPORTS_URL and RUNBOOK_REPORTS_TOKEN
+	// are in its environment). The link opens for a week.
+	ReportLink func(id string) string
 }
 
 // SplitTarget splits "ID@ENV", which addresses one environment of a
@@ -123,7 +128,7 @@ func (c *Client) start(ctx context.Context, id string, in workflows.ReleaseInput
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            summaryOf(in),
-		StaticDetails:            detailsOf(id, in),
+		StaticDetails:            detailsOf(id, in, c.reportLink(id)),
 		TypedSearchAttributes:    temporal.NewSearchAttributes(releaseAttrs(in)...),
 	}, workflows.ReleaseWorkflowName, in)
 }
@@ -392,27 +397,6 @@ func summaryOf(in workflows.ReleaseInput) string {
 		s = fmt.Sprintf("ROLLBACK %s %s → %s by %s: %s (of %s) — %s", in.Runbook.Service, r.FromVersion, in.Version, in.Requester, envNames(in), r.Of, r.Reason)
 	}
 	return s
-}
-
-// detailsOf is what the Web UI shows under the summary: ownership, the
-// pinned artifact and where it came from.
-func detailsOf(id string, in workflows.ReleaseInput) string {
-	rb := in.Runbook
-	s := fmt.Sprintf("owner %s · artifact %s · digest %s", rb.Owner, rb.Artifact.Reference, in.Digest)
-	if b := in.Build.String(); b != "" {
-		s += " · " + b
-	}
-	if in.BreakGlass != nil {
-		s += " · BREAK-GLASS: " + in.BreakGlass.Reason
-	}
-	ids := make([]string, len(in.Runbook.Environments))
-	for i, e := range in.Runbook.Environments {
-		ids[i] = workflows.EnvironmentID(in.Runbook.Service, e.Name)
-	}
-	if r := in.Rollback; r != nil {
-		s += " · " + r.Describe(in.Version)
-	}
-	return s + "\n\n" + workflows.UpdateHelp(id, ids)
 }
 
 // releaseAttrs are the search attributes a release starts with, the same

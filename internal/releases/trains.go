@@ -34,7 +34,7 @@ func (c *Client) DeployTrain(ctx context.Context, in workflows.TrainInput) (clie
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            fmt.Sprintf("TRAIN %s %s by %s: %s into %s", in.Train, in.Name, in.Requester, trainServices(in), strings.Join(in.Environments, " → ")),
-		StaticDetails:            "runbook train status " + id + "\n\nrunbook train approve " + id + " --as NAME\n\nrunbook train abort " + id + " --reason ...",
+		StaticDetails:            trainDetails(id, c.reportLink(id)),
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AttrStatus.ValueSet(workflows.StateRunning)),
 	}, workflows.TrainWorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
@@ -45,6 +45,17 @@ func (c *Client) DeployTrain(ctx context.Context, in workflows.TrainInput) (clie
 		return nil, fmt.Errorf("start train %s: %w", id, err)
 	}
 	return run, nil
+}
+
+// trainDetails is what the Web UI shows under a train's summary: the
+// commands that steer it and how to read its report.
+func trainDetails(id, report string) string {
+	s := "runbook train status " + id + "\n\nrunbook train approve " + id + " --as NAME\n\nrunbook train abort " + id + " --reason ...\n\n" +
+		"report: `runbook report " + id + "`"
+	if report != "" {
+		s += " · [open the report](" + markdownURL(report) + ") (the link opens it for a week)"
+	}
+	return s
 }
 
 // trainServices lists "db 1.2.0, api 2.0.0".

@@ -14,7 +14,11 @@ import (
 //go:embed report.html.tmpl
 var pageTemplate string
 
-// Page is one document: a release, a CAB range of releases, or a DORA page.
+//go:embed train.html.tmpl
+var trainTemplate string
+
+// Page is one document: a release, a CAB range of releases, a train, or
+// a DORA page.
 type Page struct {
 	Title    string
 	Subtitle string
@@ -24,19 +28,28 @@ type Page struct {
 	Range bool
 	// DORA is set for a DORA page.
 	DORA *DORAPage
+	// Train is set for a train's page.
+	Train *TrainReport
 	// Generated is when the page was made.
 	Generated time.Time
 }
 
 var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"when":     when,
-	"dur":      func(d time.Duration) string { return d.String() },
-	"short":    shortHash,
-	"anchor":   anchorOf,
-	"decision": isDecision,
-	"lines":    func(s string) []string { return strings.Split(s, "\n") },
-	"mul100":   func(v float64) float64 { return 100 * v },
-}).Parse(pageTemplate))
+	"when":          when,
+	"dur":           func(d time.Duration) string { return d.String() },
+	"short":         shortHash,
+	"anchor":        anchorOf,
+	"decision":      isDecision,
+	"lines":         func(s string) []string { return strings.Split(s, "\n") },
+	"mul100":        func(v float64) float64 { return 100 * v },
+	"span":          span,
+	"trainEnv":      func(r *TrainReport, e TrainEnvReport) trainEnvView { return trainEnvView{Report: r, Env: e} },
+	"cellLink":      cellLink,
+	"trainDecision": isTrainDecision,
+	"releaseLink": func(r *TrainReport, id string) releaseLink {
+		return releaseLink{ID: id, Href: r.ReleaseLink(id)}
+	},
+}).Parse(pageTemplate + trainTemplate))
 
 // WriteHTML renders p as one self-contained HTML document: inline CSS and
 // SVG, no script and nothing loaded from elsewhere, so it can be mailed,

@@ -31,6 +31,9 @@ func WriteMarkdown(w io.Writer, p Page) error {
 	if d := p.DORA; d != nil {
 		writeDORAMarkdown(b, *d)
 	}
+	if p.Train != nil {
+		writeTrainMarkdown(b, *p.Train)
+	}
 	for _, r := range p.Releases {
 		writeReleaseMarkdown(b, r)
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/runbookhq/runbook/workflows"
 )
 
-// PathRelease and PathDORA are where the worker serves reports.
+// PathRelease and PathDORA (and PathTrain) are where the worker serves
+// reports.
 const (
 	PathRelease = "/reports/release/"
 	PathDORA    = "/reports/dora"
@@ -27,6 +28,8 @@ type Finished interface {
 type Server struct {
 	Token    []byte
 	Releases Releases
+	// Trains reads trains; nil serves no train reports.
+	Trains   Trains
 	Finished Finished
 	Log      audit.Reader
 	// Now is the clock; nil means time.Now.
@@ -37,6 +40,9 @@ type Server struct {
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+PathRelease+"{id...}", s.auth(s.release))
 	mux.Handle("GET "+PathDORA, s.auth(s.dora))
+	if s.Trains != nil {
+		mux.Handle("GET "+PathTrain+"{id...}", s.auth(s.train))
+	}
 }
 
 func (s *Server) now() time.Time {
@@ -68,6 +74,21 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.write(w, ReleasePage(rep))
+}
+
+// train serves a train's page; its services' releases link to their own
+// reports with links signed here, since the browser holds no token.
+func (s *Server) train(w http.ResponseWriter, r *http.Request) {
+	id := TrainIDOf(r.PathValue("id"))
+	rep, err := GatherTrain(r.Context(), s.Trains, s.Log, id, s.now())
+	if err != nil {
+		slog.Warn("report: train not readable", "train", id, "error", err)
+		http.Error(w, "no report for "+id+": the train could not be read back (see the worker's log)", http.StatusNotFound)
+		return
+	}
+	exp := s.now().Add(DefaultLinkTTL)
+	rep.Link = func(release string) string { return SignLink(s.Token, PathRelease+release, exp) }
+	s.write(w, TrainPage(rep))
 }
 
 func (s *Server) dora(w http.ResponseWriter, r *http.Request) {
