@@ -176,6 +176,7 @@ func (v *validator) environment(path string, e *Environment) {
 	v.slos(path, e, v.trafficSteps(path, e))
 	v.analysis(path, e)
 	v.alerting(path, e)
+	v.watch(path, e)
 }
 
 // ReservedStepNames are the built-in steps (and the break-glass gate) the
