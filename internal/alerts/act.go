@@ -134,7 +134,7 @@ func (x *Acter) rollback(ctx context.Context, m Message, a Alert, t Target) (str
 	if plan.Current.ReleaseID != t.ReleaseID {
 		return "", fmt.Errorf("the live release is %s, not %s: the environment changed meanwhile", plan.Current.ReleaseID, t.ReleaseID)
 	}
-	plan.Input.Trigger = &workflows.Trigger{Kind: dora.TriggerAlert, Source: "alertmanager " + m.ExternalURL, ID: a.Fingerprint, Detail: r}
+	plan.Input.Trigger = &workflows.Trigger{Kind: dora.TriggerAlert, Source: m.sourceName(), ID: a.Fingerprint, Detail: r}
 	run, err := x.Releases.StartRollback(ctx, plan)
 	if err != nil {
 		return "", err
@@ -150,7 +150,7 @@ func (x *Acter) audit(ctx context.Context, m Message, a Alert, t Target, sev str
 	_, err := x.Audit.Append(ctx, audit.Entry{
 		ID: RecordID(a) + "/" + a.Status + "/" + o.action, Time: x.now(), Actor: Actor, Action: "alert." + o.action,
 		Release: t.ReleaseID, Service: t.Service, Environment: t.Environment, Version: t.Version,
-		Outcome: a.Status, Channel: "alertmanager",
+		Outcome: a.Status, Channel: m.channelName(),
 		Detail: fmt.Sprintf("%s, severity %q, fired %s: %s", reason(m, a), sev, a.StartsAt.UTC().Format(time.RFC3339), o.detail),
 	})
 	if err != nil {
