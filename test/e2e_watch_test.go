@@ -175,11 +175,11 @@ func (r *rig) currentRun(id string, seen []string) string {
 	r.t.Helper()
 	var run string
 	eventually(r.t, "a new run of "+id, func() bool {
-		d, err := r.rc.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+		d, err := r.rc.Temporal.DescribeWorkflow(context.Background(), id, "")
 		if err != nil {
 			return false
 		}
-		run = d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		run = d.WorkflowExecution.RunID
 		return !slices.Contains(seen, run)
 	})
 	return run
@@ -188,11 +188,11 @@ func (r *rig) currentRun(id string, seen []string) string {
 // describe is the status of run of workflow id.
 func (r *rig) describe(id, run string) enumspb.WorkflowExecutionStatus {
 	r.t.Helper()
-	d, err := r.rc.Temporal.DescribeWorkflowExecution(context.Background(), id, run)
+	d, err := r.rc.Temporal.DescribeWorkflow(context.Background(), id, run)
 	if err != nil {
 		r.t.Fatalf("describe %s %s: %v", id, run, err)
 	}
-	return d.GetWorkflowExecutionInfo().GetStatus()
+	return d.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 }
 
 // waitWatch polls the watch's status query until cond holds.
