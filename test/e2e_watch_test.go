@@ -207,3 +207,52 @@ func (r *rig) waitWatch(id, run, what string, cond func(workflows.WatchStatus) b
 	})
 	return ws
 }
+
+// TestE2EWatchActsOnlyOnItsRelease: while a newer release runs in the
+// environment (held at a gate, its own watch not started), the older
+// release's failing watch does not touch it: the failure is audited as a
+// notice naming both, and the running release goes on.
+func TestE2EWatchActsOnlyOnItsRelease(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "watchnewer")
+	key := newSecret(t)
+	shop := newJourneyShop(t, key, false)
+	r.env = withoutVar(r.env, tokenVar)
+	watchWorker(t, r, tokenVar+"="+key)
+	path, digest := r.writeRunbook("runbook.yaml", watchRunbook, shop.srv.URL)
+	gated := strings.Replace(watchRunbook, "    rollback-profile: {no-gate: true}\n",
+		"    rollback-profile: {no-gate: true}\n    approvals:\n      - {name: hold, approvers: [bob], timeout: 1h}\n", 1)
+	gatedPath, _ := r.writeRunbook("gated.yaml", gated, shop.srv.URL)
+	watchID := workflows.WatchID(r.service, "staging")
+
+	id := r.deploy(path, digest, "1.0.0", "alice")
+	assertSucceeded(t, r.waitFor(id, "1.0.0 finished", func(st workflows.ReleaseStatus) bool { return st.Finished() }), "staging")
+	run := r.currentRun(watchID, nil)
+	newer := r.deploy(gatedPath, digest, "2.0.0", "alice")
+	r.waitFor(newer, "2.0.0 waits at its gate", func(st workflows.ReleaseStatus) bool {
+		return env(t, st, "staging").CurrentStep == "hold"
+	})
+
+	shop.mu.Lock()
+	shop.unpaid = true
+	shop.mu.Unlock()
+	ws := r.waitWatch(watchID, run, "1.0.0's watch noticed the failure", func(ws workflows.WatchStatus) bool {
+		return ws.Failures > 0 && ws.Journeys[0].Action != ""
+	})
+	if ws.State != workflows.WatchRunning || ws.Journeys[0].Action != "notify" {
+		t.Errorf("watch status %+v, want still watching after a notice", ws)
+	}
+	if st := r.status(newer); st.Finished() || env(t, st, "staging").CurrentStep != "hold" {
+		t.Errorf("2.0.0 is %s (%s), want still waiting at its gate", st.State, st.Reason)
+	}
+	entries, err := audit.Read(r.auditLog, audit.Filter{Release: newer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(entries, func(e audit.Entry) bool {
+		return e.Action == "alert.notify" && e.Channel == alerts.ChannelWatch && strings.Contains(e.Detail, "the watch is of "+id)
+	}) {
+		t.Errorf("no alert.notify on the watch channel naming %s in %+v", id, entries)
+	}
+	r.mustCLI("abort", newer, "--as", "alice", "--reason", "test over")
+}

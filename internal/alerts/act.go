@@ -72,6 +72,12 @@ func (x *Acter) firing(ctx context.Context, m Message, a Alert, service, env, se
 		o := outcome{action: runbooks.AlertNotify, detail: fmt.Sprintf("no release of %s ever ran in %s", service, env)}
 		return o, x.audit(ctx, m, a, Target{Service: service, Environment: env}, sev, o)
 	}
+	if m.release != "" && t.ReleaseID != m.release {
+		// A watch speaks for its own release only: a newer one running
+		// there (its watch not started yet) is not the one that failed.
+		o := outcome{action: runbooks.AlertNotify, release: t.ReleaseID, detail: fmt.Sprintf("the watch is of %s, but the release there now is %s: not acted on", m.release, t.ReleaseID)}
+		return o, x.audit(ctx, m, a, t, sev, o)
+	}
 	action, why := decide(x.now(), sev, t)
 	o := outcome{action: action, release: t.ReleaseID, detail: why}
 	switch action {

@@ -42,7 +42,7 @@ func (w *Watcher) JourneyFailed(ctx context.Context, in workflows.WatchFailedInp
 // names the watch and journey and its start the streak's first failure,
 // so repeats of one streak are one firing.
 func journeyAlert(in workflows.WatchFailedInput) (Message, Alert) {
-	m := Message{Version: "4", Status: StatusFiring, channel: ChannelWatch, source: "watch " + in.WatchID}
+	m := Message{Version: "4", Status: StatusFiring, channel: ChannelWatch, source: "watch " + in.WatchID, release: in.ReleaseID}
 	a := Alert{
 		Status: StatusFiring, Fingerprint: in.Fingerprint(), StartsAt: in.FirstFailedAt,
 		Labels: map[string]string{"alertname": "watch journey " + in.Journey, "service": in.Service,

@@ -28,8 +28,9 @@ type Message struct {
 	Alerts      []Alert           `json:"alerts"`
 
 	// channel and source name where a synthetic message came from (a
-	// watch); empty for Alertmanager's own.
-	channel, source string
+	// watch); empty for Alertmanager's own. release, when set, is the
+	// only release the message may act on.
+	channel, source, release string
 }
 
 // channelName is the audit channel of the message's alerts.
