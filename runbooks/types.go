@@ -128,6 +128,9 @@ type Environment struct {
 	// OnAlert maps an alert's severity (or default) to rollback, pause or
 	// notify (default: notify).
 	OnAlert map[string]string `yaml:"on-alert,omitempty" json:"on-alert,omitempty" jsonschema:"description=Alert severity (or default) to the action taken on the release the alert points at: rollback\\, pause or notify (default notify)."`
+	// Watch are journeys run again and again after a release succeeded
+	// here, for watch-after; a failure acts as an alert of severity journey.
+	Watch []Watch `yaml:"watch,omitempty" json:"watch,omitempty" jsonschema:"description=Journeys run every interval after a release succeeded here\\, for watch-after; a failing one acts as an alert of severity journey (on-alert)."`
 }
 
 // RollbackProfile is how a rollback of a finished release runs in an

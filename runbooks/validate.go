@@ -177,6 +177,7 @@ func (v *validator) environment(path string, e *Environment) {
 	v.slos(path, e, traffic || flags)
 	v.analysis(path, e)
 	v.alerting(path, e)
+	v.watch(path, e)
 }
 
 // ReservedStepNames are the built-in steps (and the break-glass gate) the

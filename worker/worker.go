@@ -157,6 +157,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	opts := worker.Options{Interceptors: cfg.Interceptors}
 	shared := worker.New(c, cfg.TaskQueue, opts)
 	Register(shared, cfg, log, sl.acts, c)
+	registerWatch(shared, al, log)
 	host := worker.New(c, cfg.HostQueue(), opts)
 	host.RegisterActivity(terraformActivities(cfg))
 	frz := worker.New(c, freezes.TaskQueue, opts)

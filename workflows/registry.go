@@ -21,6 +21,7 @@ var Registrations = []Registration{
 	{ScheduledReleaseWorkflowName, ScheduledRelease},
 	{HookDeliveryWorkflowName, HookDelivery},
 	{TrainWorkflowName, Train},
+	{WatchWorkflowName, Watch},
 	{freezes.WorkflowName, Freezes},
 	{audit.CheckpointsWorkflowName, AuditCheckpoints},
 }

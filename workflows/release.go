@@ -162,6 +162,7 @@ func (r *release) finishEnvironment(ctx workflow.Context, i int, child workflow.
 	if err == nil {
 		r.status.Environments[i] = res.Status
 		r.refresh(ctx)
+		r.startWatch(ctx, i)
 		return nil
 	}
 	return r.childFailed(ctx, i, err)

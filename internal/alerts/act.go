@@ -72,6 +72,12 @@ func (x *Acter) firing(ctx context.Context, m Message, a Alert, service, env, se
 		o := outcome{action: runbooks.AlertNotify, detail: fmt.Sprintf("no release of %s ever ran in %s", service, env)}
 		return o, x.audit(ctx, m, a, Target{Service: service, Environment: env}, sev, o)
 	}
+	if m.release != "" && t.ReleaseID != m.release {
+		// A watch speaks for its own release only: a newer one running
+		// there (its watch not started yet) is not the one that failed.
+		o := outcome{action: runbooks.AlertNotify, release: t.ReleaseID, detail: fmt.Sprintf("the watch is of %s, but the release there now is %s: not acted on", m.release, t.ReleaseID)}
+		return o, x.audit(ctx, m, a, t, sev, o)
+	}
 	action, why := decide(x.now(), sev, t)
 	o := outcome{action: action, release: t.ReleaseID, detail: why}
 	switch action {
@@ -134,7 +140,7 @@ func (x *Acter) rollback(ctx context.Context, m Message, a Alert, t Target) (str
 	if plan.Current.ReleaseID != t.ReleaseID {
 		return "", fmt.Errorf("the live release is %s, not %s: the environment changed meanwhile", plan.Current.ReleaseID, t.ReleaseID)
 	}
-	plan.Input.Trigger = &workflows.Trigger{Kind: dora.TriggerAlert, Source: "alertmanager " + m.ExternalURL, ID: a.Fingerprint, Detail: r}
+	plan.Input.Trigger = &workflows.Trigger{Kind: dora.TriggerAlert, Source: m.sourceName(), ID: a.Fingerprint, Detail: r}
 	run, err := x.Releases.StartRollback(ctx, plan)
 	if err != nil {
 		return "", err
@@ -150,7 +156,7 @@ func (x *Acter) audit(ctx context.Context, m Message, a Alert, t Target, sev str
 	_, err := x.Audit.Append(ctx, audit.Entry{
 		ID: RecordID(a) + "/" + a.Status + "/" + o.action, Time: x.now(), Actor: Actor, Action: "alert." + o.action,
 		Release: t.ReleaseID, Service: t.Service, Environment: t.Environment, Version: t.Version,
-		Outcome: a.Status, Channel: "alertmanager",
+		Outcome: a.Status, Channel: m.channelName(),
 		Detail: fmt.Sprintf("%s, severity %q, fired %s: %s", reason(m, a), sev, a.StartsAt.UTC().Format(time.RFC3339), o.detail),
 	})
 	if err != nil {

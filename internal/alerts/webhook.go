@@ -26,6 +26,27 @@ type Message struct {
 	GroupLabels map[string]string `json:"groupLabels"`
 	ExternalURL string            `json:"externalURL"`
 	Alerts      []Alert           `json:"alerts"`
+
+	// channel and source name where a synthetic message came from (a
+	// watch); empty for Alertmanager's own. release, when set, is the
+	// only release the message may act on.
+	channel, source, release string
+}
+
+// channelName is the audit channel of the message's alerts.
+func (m Message) channelName() string {
+	if m.channel != "" {
+		return m.channel
+	}
+	return "alertmanager"
+}
+
+// sourceName is the trigger source of a rollback the message started.
+func (m Message) sourceName() string {
+	if m.source != "" {
+		return m.source
+	}
+	return "alertmanager " + m.ExternalURL
 }
 
 // Alert is one alert of a Message.
