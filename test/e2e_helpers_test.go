@@ -263,18 +263,27 @@ func paths(rs []request) []string {
 // free port, reporting version, and returns its base URL. It is stopped by
 // pid when the test ends. A port taken between probing and binding makes the
 // app exit at once; another port is tried then.
-func startSampleApp(t *testing.T, version string) string {
+func startSampleApp(t *testing.T, version string, args ...string) string {
+	t.Helper()
+	return startSampleAppOn(t, 0, version, args...)
+}
+
+// startSampleAppOn is startSampleApp on port (0: a free one), with args.
+func startSampleAppOn(t *testing.T, port int, version string, args ...string) string {
 	t.Helper()
 	_, bin := binaries(t)
 	var url string
 	testenv.Serve(t, func(dir string) (testenv.Launch, error) {
-		port, err := testenv.FreePort()
-		if err != nil {
-			return testenv.Launch{}, err
+		p := port
+		if p == 0 {
+			var err error
+			if p, err = testenv.FreePort(); err != nil {
+				return testenv.Launch{}, err
+			}
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
 		url = "http://" + addr
-		cmd := exec.Command(bin, "--addr", addr, "--version", version)
+		cmd := exec.Command(bin, append([]string{"--addr", addr, "--version", version}, args...)...)
 		return testenv.Launch{Name: "sampleapp", Dir: dir, Cmd: cmd, Ready: healthy(url), Timeout: 30 * time.Second}, nil
 	})
 	return url

@@ -18,7 +18,7 @@ func TestServerCutsSlowLoris(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(l.Addr().String(), newHandler("v1", false, nil, fault{}))
+	srv := newServer(l.Addr().String(), newHandler("v1", false, nil, fault{}, nil))
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	defer func() {

@@ -29,6 +29,7 @@ import (
 // config is the command line.
 type config struct {
 	addr, version, dbPath string
+	flagsFile, flag       string
 	failing               bool
 	fault                 fault
 }
@@ -58,6 +59,8 @@ func parseArgs(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.dbPath, "db", "", "SQLite database file for /orders (created when missing; its schema comes from the migrations); without it /orders answers 503")
 	fs.Float64Var(&cfg.fault.ErrorRate, "error-rate", 0, "fraction (0..1) of requests to / and /orders answered 500; change it at run time with POST /fault")
 	fs.DurationVar(&cfg.fault.Delay, "delay", 0, "delay added to each request to / and /orders; change it at run time with POST /fault")
+	fs.StringVar(&cfg.flagsFile, "flags", "", "flagd flag definitions file: GET / evaluates --flag through OpenFeature for each request's subject (X-User, or one per request)")
+	fs.StringVar(&cfg.flag, "flag", "new-checkout", "the feature flag GET / evaluates (with --flags)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -82,7 +85,11 @@ func run(cfg config) error {
 		}
 		defer db.Close()
 	}
-	handler := newHandler(cfg.version, cfg.failing, db, cfg.fault)
+	feat, err := newFeature(cfg.flagsFile, cfg.flag)
+	if err != nil {
+		return err
+	}
+	handler := newHandler(cfg.version, cfg.failing, db, cfg.fault, feat)
 	srv := newServer(cfg.addr, handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -115,13 +122,16 @@ func newServer(addr string, handler http.Handler) *http.Server {
 // initial is the fault injected until POST or DELETE /fault changes it; the
 // admin endpoints /healthz and /fault are never faulted, so a failing version
 // can still be probed and healed.
-func newHandler(version string, failing bool, db *sql.DB, initial fault) http.Handler {
+func newHandler(version string, failing bool, db *sql.DB, initial fault, feat *feature) http.Handler {
 	mux := http.NewServeMux()
 	in := &injector{f: initial}
 	in.register(mux)
-	mux.HandleFunc("GET /{$}", in.wrap(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "sampleapp %s\n", version)
-	}))
+	if feat != nil {
+		feat.register(mux)
+	}
+	mux.HandleFunc("GET /{$}", in.wrap(feat.wrap(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "sampleapp %s%s\n", version, map[bool]string{true: " (new checkout)"}[w.Header().Get("X-Feature") == "on"])
+	})))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if failing {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)

@@ -28,7 +28,7 @@ func TestOrdersFollowTheSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	srv := httptest.NewServer(newHandler("1.0.0", false, db, fault{}))
+	srv := httptest.NewServer(newHandler("1.0.0", false, db, fault{}, nil))
 	t.Cleanup(srv.Close)
 	migrate := func(file string) {
 		t.Helper()
@@ -93,7 +93,7 @@ func TestOrdersFollowTheSchema(t *testing.T) {
 // TestOrdersWithoutDatabase: without --db the app still serves health and
 // version; /orders says what is missing.
 func TestOrdersWithoutDatabase(t *testing.T) {
-	srv := httptest.NewServer(newHandler("2.0.0", false, nil, fault{}))
+	srv := httptest.NewServer(newHandler("2.0.0", false, nil, fault{}, nil))
 	t.Cleanup(srv.Close)
 	for _, method := range []string{"GET", "POST"} {
 		code, body := do(t, srv, method, `{"item":"book"}`)
@@ -122,7 +122,7 @@ func TestOrdersIdempotencyKey(t *testing.T) {
 	if _, err := db.Exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler("1.0.0", false, db, fault{}))
+	srv := httptest.NewServer(newHandler("1.0.0", false, db, fault{}, nil))
 	t.Cleanup(srv.Close)
 	post := func(key string) string {
 		req, _ := http.NewRequest("POST", srv.URL+"/orders", strings.NewReader(`{"item":"book"}`))
@@ -184,7 +184,7 @@ func created(t *testing.T, srv *httptest.Server, body string) map[string]any {
 // TestVersionHeader: every answer names the version, whatever the endpoint
 // or the status, and / answers the version in its body.
 func TestVersionHeader(t *testing.T) {
-	h := newHandler("3.1.4", false, nil, fault{})
+	h := newHandler("3.1.4", false, nil, fault{}, nil)
 	for _, tc := range []struct {
 		method, target string
 		code           int
@@ -211,7 +211,7 @@ func TestVersionHeader(t *testing.T) {
 
 // TestFailFlag: --fail fails the health check only, as it always has.
 func TestFailFlag(t *testing.T) {
-	h := newHandler("1.0.0", true, nil, fault{})
+	h := newHandler("1.0.0", true, nil, fault{}, nil)
 	if rec := serve(h, "GET", "/healthz", ""); rec.Code != http.StatusInternalServerError {
 		t.Errorf("GET /healthz with --fail = %d, want 500", rec.Code)
 	}
@@ -225,7 +225,7 @@ func TestFailFlag(t *testing.T) {
 func TestErrorRateIsCounted(t *testing.T) {
 	const n = 300
 	for _, rate := range []float64{0, 0.01, 0.1, 0.25, 1.0 / 3, 0.5, 2.0 / 3, 0.9, 0.999, 1} {
-		h := newHandler("1.0.0", false, nil, fault{ErrorRate: rate})
+		h := newHandler("1.0.0", false, nil, fault{ErrorRate: rate}, nil)
 		failed := 0
 		for i := 1; i <= n; i++ {
 			// / and /orders share the count: each request is one draw.
@@ -246,7 +246,7 @@ func TestErrorRateIsCounted(t *testing.T) {
 // TestFaultSparesAdminEndpoints: a fully failing, slow version still
 // answers its health check and lets itself be healed at once.
 func TestFaultSparesAdminEndpoints(t *testing.T) {
-	h := newHandler("1.0.0", false, nil, fault{ErrorRate: 1, Delay: time.Hour})
+	h := newHandler("1.0.0", false, nil, fault{ErrorRate: 1, Delay: time.Hour}, nil)
 	for _, target := range []string{"/healthz", "/version", "/fault"} {
 		if rec := serve(h, "GET", target, ""); rec.Code != http.StatusOK {
 			t.Errorf("GET %s under a fault = %d, want 200", target, rec.Code)
@@ -263,7 +263,7 @@ func TestFaultSparesAdminEndpoints(t *testing.T) {
 // TestFaultEndpoint sets, shows and clears the fault at run time, with the
 // values in the query or in a form body.
 func TestFaultEndpoint(t *testing.T) {
-	h := newHandler("1.0.0", false, nil, fault{})
+	h := newHandler("1.0.0", false, nil, fault{}, nil)
 	wantState(t, h, faultState{Delay: "0s"})
 
 	if rec := serve(h, "POST", "/fault?error-rate=1", ""); rec.Code != http.StatusOK {
@@ -302,7 +302,7 @@ func TestFaultEndpoint(t *testing.T) {
 // a real connection.
 func TestFaultDelay(t *testing.T) {
 	const delay = 300 * time.Millisecond
-	srv := httptest.NewServer(newHandler("1.0.0", false, nil, fault{Delay: delay}))
+	srv := httptest.NewServer(newHandler("1.0.0", false, nil, fault{Delay: delay}, nil))
 	t.Cleanup(srv.Close)
 	took := func(path string) time.Duration {
 		t.Helper()
@@ -328,7 +328,7 @@ func TestFaultDelay(t *testing.T) {
 // returns at once instead of holding the handler (and a shutdown) for the
 // whole delay.
 func TestFaultDelayEndsWithTheClient(t *testing.T) {
-	h := newHandler("1.0.0", false, nil, fault{ErrorRate: 1, Delay: time.Hour})
+	h := newHandler("1.0.0", false, nil, fault{ErrorRate: 1, Delay: time.Hour}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	req := httptest.NewRequestWithContext(ctx, "GET", "/", nil)
@@ -348,7 +348,7 @@ func TestFlags(t *testing.T) {
 	if cfg.version != "2.0.0" || !cfg.failing || cfg.fault != (fault{ErrorRate: 0.25, Delay: 150 * time.Millisecond}) {
 		t.Fatalf("parseArgs = %+v, want version 2.0.0, failing, error-rate 0.25, delay 150ms", cfg)
 	}
-	wantState(t, newHandler(cfg.version, cfg.failing, nil, cfg.fault), faultState{ErrorRate: 0.25, Delay: "150ms"})
+	wantState(t, newHandler(cfg.version, cfg.failing, nil, cfg.fault, nil), faultState{ErrorRate: 0.25, Delay: "150ms"})
 
 	if cfg, err := parseArgs(nil, io.Discard); err != nil || cfg.fault != (fault{}) || cfg.addr != "127.0.0.1:18080" {
 		t.Errorf("parseArgs() = %+v, %v; want the defaults and no fault", cfg, err)
