@@ -1,22 +1,6 @@
 package flags
 
-import (
-	"encoding/json"
-	"reflect"
-)
+import "github.com/runbookhq/runbook/activities/flags/flagapi"
 
-// sameDefinition compares two definitions by meaning: existence and the
-// provider's document as JSON values (key order and spacing aside).
-func sameDefinition(a, b Definition) bool {
-	if a.Exists != b.Exists {
-		return false
-	}
-	if !a.Exists {
-		return true
-	}
-	var x, y any
-	if json.Unmarshal(a.Raw, &x) != nil || json.Unmarshal(b.Raw, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
-}
+// sameDefinition compares two definitions by meaning (flagapi.Same).
+func sameDefinition(a, b Definition) bool { return flagapi.Same(a, b) }
