@@ -30,6 +30,7 @@ type Provider interface {
 	Restore(ctx context.Context, d Definition) error
 }
 
-// Factory makes a provider from the environment's flags options (secret
-// references already resolved by the caller).
+// Factory makes a provider from the environment's flags options, as the
+// runbook wrote them: a provider resolves its own env:NAME token reference
+// (and refuses a literal token, which the workflow history would record).
 type Factory func(options map[string]string) (Provider, error)
