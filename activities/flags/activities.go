@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/runbookhq/runbook/activities/flags/launchdarkly"
 	"github.com/runbookhq/runbook/activities/flags/unleash"
 	"github.com/runbookhq/runbook/internal/providers"
 )
@@ -18,8 +19,9 @@ const ErrTypeInvalid = "FlagInvalid"
 // factories are the flag providers by the name runbooks use
 // (internal/providers lists the same names; a test checks they agree).
 var factories = map[string]Factory{
-	"file":    NewFileProvider,
-	"unleash": factory(unleash.New),
+	"file":         NewFileProvider,
+	"unleash":      factory(unleash.New),
+	"launchdarkly": factory(launchdarkly.New),
 }
 
 // factory adapts a provider subpackage's constructor to a Factory (and
