@@ -20,6 +20,7 @@ const ErrTypeInvalid = "FlagInvalid"
 // (internal/providers lists the same names; a test checks they agree).
 var factories = map[string]Factory{
 	"file":         NewFileProvider,
+	"flagd":        NewFlagdProvider,
 	"unleash":      factory(unleash.New),
 	"launchdarkly": factory(launchdarkly.New),
 }
