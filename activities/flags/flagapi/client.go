@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +38,9 @@ func NewClient(provider string, base *url.URL, tokenRef, token string) *Client {
 
 // String names the API without the token.
 func (c *Client) String() string { return c.Provider + " at " + c.Base.String() }
+
+// LogValue keeps the token out of slog output.
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // Request is one call: Body (when not nil) is sent as JSON with
 // ContentType (application/json when empty); a 2xx answer is decoded

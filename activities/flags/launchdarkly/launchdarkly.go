@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -71,6 +72,9 @@ func New(opts map[string]string) (*Provider, error) {
 func (p *Provider) String() string {
 	return fmt.Sprintf("%s, project %s, environment %s", p.c, p.project, p.env)
 }
+
+// LogValue keeps the token out of slog output.
+func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 func (p *Provider) flagPath(flag string) string {
 	return "/api/v2/flags/" + url.PathEscape(p.project) + "/" + url.PathEscape(flag)

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -66,6 +67,9 @@ func New(opts map[string]string) (*Provider, error) {
 func (p *Provider) String() string {
 	return fmt.Sprintf("%s, project %s, environment %s", p.c, p.project, p.env)
 }
+
+// LogValue keeps the token out of slog output.
+func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 func (p *Provider) featurePath(flag string) string {
 	return "/api/admin/projects/" + url.PathEscape(p.project) + "/features/" + url.PathEscape(flag)
