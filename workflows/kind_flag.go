@@ -78,7 +78,7 @@ func stageRollout(s runbooks.FlagStage) flags.Rollout {
 // flagCtx runs a flag activity: a few attempts, then the step fails.
 func flagCtx(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 3 * time.Minute,
+		StartToCloseTimeout: 90 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute, // flagd waits for its daemon to agree
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second,
 			NonRetryableErrorTypes: []string{flags.ErrTypeInvalid}},
 		Summary: summary,

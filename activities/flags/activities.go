@@ -7,6 +7,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/runbookhq/runbook/activities/flags/launchdarkly"
+	"github.com/runbookhq/runbook/activities/flags/unleash"
 	"github.com/runbookhq/runbook/internal/providers"
 )
 
@@ -17,7 +19,23 @@ const ErrTypeInvalid = "FlagInvalid"
 // factories are the flag providers by the name runbooks use
 // (internal/providers lists the same names; a test checks they agree).
 var factories = map[string]Factory{
-	"file": NewFileProvider,
+	"file":         NewFileProvider,
+	"flagd":        NewFlagdProvider,
+	"unleash":      factory(unleash.New),
+	"launchdarkly": factory(launchdarkly.New),
+}
+
+// factory adapts a provider subpackage's constructor to a Factory (and
+// checks at compile time that it implements Provider). A failed
+// constructor yields a nil Provider, not a typed nil pointer.
+func factory[P Provider](newProvider func(map[string]string) (P, error)) Factory {
+	return func(opts map[string]string) (Provider, error) {
+		p, err := newProvider(opts)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 }
 
 // New builds the provider named from its options.

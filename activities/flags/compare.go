@@ -1,22 +1,7 @@
 package flags
 
-import (
-	"encoding/json"
-	"reflect"
-)
+import "github.com/runbookhq/runbook/activities/flags/flagapi"
 
 // SameDefinition compares two definitions by meaning: existence and the
-// provider's document as JSON values (key order and spacing aside).
-func SameDefinition(a, b Definition) bool {
-	if a.Exists != b.Exists {
-		return false
-	}
-	if !a.Exists {
-		return true
-	}
-	var x, y any
-	if json.Unmarshal(a.Raw, &x) != nil || json.Unmarshal(b.Raw, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
-}
+// provider's document as JSON values (flagapi.Same).
+func SameDefinition(a, b Definition) bool { return flagapi.Same(a, b) }

@@ -6,60 +6,18 @@ package flags
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
+
+	"github.com/runbookhq/runbook/activities/flags/flagapi"
 )
 
-// Rollout is what one stage of a flag step sets: off for everyone, on for
-// a percentage of subjects (100: everyone), or on for some segments only.
-type Rollout struct {
-	On         bool     `json:"on"`
-	Percentage int      `json:"percentage,omitempty"`
-	Segments   []string `json:"segments,omitempty"`
-}
+// Rollout is what one stage of a flag step sets (see flagapi.Rollout; the
+// alias lets provider subpackages implement Provider without importing
+// this package).
+type Rollout = flagapi.Rollout
 
-// String is the rollout as status and Slack show it.
-func (r Rollout) String() string {
-	switch {
-	case !r.On:
-		return "off"
-	case len(r.Segments) > 0:
-		return "on for " + strings.Join(r.Segments, ", ")
-	case r.Percentage >= 100:
-		return "on for everyone"
-	}
-	return fmt.Sprintf("on for %d%%", r.Percentage)
-}
-
-// Equal reports whether two rollouts are the same.
-func (r Rollout) Equal(o Rollout) bool {
-	return r.On == o.On && r.Percentage == o.Percentage && slices.Equal(r.Segments, o.Segments)
-}
-
-// Definition is a flag's whole definition as the provider holds it: Raw is
-// the provider's own document (what a restore puts back, byte for byte in
-// meaning), Rollout what runbook reads of it, when it can.
-type Definition struct {
-	Flag   string          `json:"flag"`
-	Exists bool            `json:"exists"`
-	Raw    json.RawMessage `json:"raw,omitempty"`
-	// Rollout is nil when the definition is not one runbook's rollouts
-	// produce (a person's own targeting): it is still restored as is.
-	Rollout *Rollout `json:"rollout,omitempty"`
-}
-
-// Describe is the definition in one line.
-func (d Definition) Describe() string {
-	switch {
-	case !d.Exists:
-		return "absent"
-	case d.Rollout == nil:
-		return "custom targeting"
-	}
-	return d.Rollout.String()
-}
+// Definition is a flag's whole definition as the provider holds it (see
+// flagapi.Definition).
+type Definition = flagapi.Definition
 
 // Provider is one flag system.
 type Provider interface {
@@ -72,6 +30,7 @@ type Provider interface {
 	Restore(ctx context.Context, d Definition) error
 }
 
-// Factory makes a provider from the environment's flags options (secret
-// references already resolved by the caller).
+// Factory makes a provider from the environment's flags options, as the
+// runbook wrote them: a provider resolves its own env:NAME token reference
+// (and refuses a literal token, which the workflow history would record).
 type Factory func(options map[string]string) (Provider, error)

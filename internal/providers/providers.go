@@ -15,7 +15,7 @@ import "slices"
 var (
 	traffic = []string{"edge", "haproxy", "alb", "route53"}
 	metrics = []string{"edge", "prometheus", "cloudwatch", "web"}
-	flags   = []string{"file"}
+	flags   = []string{"file", "flagd", "unleash", "launchdarkly"}
 )
 
 // Traffic returns the traffic router names a runbook's traffic.provider may
