@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -117,6 +118,25 @@ func TestFlagRolloutUnderLoadAndBreach(t *testing.T) {
 		t.Errorf("the file shows %+v, want on for everyone", r)
 	}
 	exportHistory(t, stack.client, env(t, st, "production").WorkflowID, env(t, st, "production").RunID, "environment-flag-rollout")
+
+	// The kill switch: no release, signed, audited, read back.
+	if res := r.cli("flag", "off", r.service, "new-checkout", "--env", "production", "--as", "bob"); res.code == 0 || !strings.Contains(res.stderr, "needs --reason") {
+		t.Errorf("flag off without a reason: %s", res)
+	}
+	out := r.mustCLI("flag", "off", r.service, "new-checkout", "--env", "production", "--as", "bob", "--reason", "payments incident").stdout
+	if !strings.Contains(out, "was on for everyone, now off") {
+		t.Errorf("flag off says %q, want before and after read back", out)
+	}
+	if doc, _ := flagd.Read(flagsFile); flags.RolloutOf(doc.Flags["new-checkout"]).On {
+		t.Errorf("the file still has new-checkout on after the kill switch")
+	}
+	found := false
+	for _, rec := range r.auditRecords(workflows.FlagOffID(r.service, "production", "new-checkout")) {
+		found = found || rec["action"] == workflows.ActionFlagOff && rec["actor"] == "bob" && strings.HasPrefix(fmt.Sprint(rec["identity"]), "ssh ")
+	}
+	if !found {
+		t.Errorf("no flag.off audit record by bob, verified by his key")
+	}
 }
 
 // postFeatureFault makes the sample app's new behaviour fail, or heals it.

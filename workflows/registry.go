@@ -21,6 +21,7 @@ var Registrations = []Registration{
 	{ScheduledReleaseWorkflowName, ScheduledRelease},
 	{HookDeliveryWorkflowName, HookDelivery},
 	{TrainWorkflowName, Train},
+	{FlagOffWorkflowName, FlagOff},
 	{WatchWorkflowName, Watch},
 	{freezes.WorkflowName, Freezes},
 	{audit.CheckpointsWorkflowName, AuditCheckpoints},
