@@ -82,7 +82,7 @@ func FlagOff(ctx workflow.Context, in FlagOffInput) (FlagOffResult, error) {
 	appendAudit(ctx, audit.AppendAuditInput{Entry: audit.Entry{
 		ID: info.ID + "/" + info.RunID, Time: workflow.Now(ctx).UTC(), Actor: who.Name, Action: ActionFlagOff,
 		Release: info.ID, Service: in.Service, Environment: in.Environment, Step: in.Flag, Outcome: outcome,
-		Detail:  fmt.Sprintf("%s: %s → off: %s", in.Flag, res.Before, in.Reason), Channel: "cli", Identity: auditIdentity(who),
+		Detail: fmt.Sprintf("%s: %s → off: %s", in.Flag, res.Before, in.Reason), Channel: "cli", Identity: auditIdentity(who),
 	}}, nil)
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s** turned off in %s/%s by %s (%s): %s", in.Flag, in.Service, in.Environment, who.Name, res.Before, in.Reason))
 	return res, err
