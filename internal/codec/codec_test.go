@@ -147,11 +147,11 @@ func TestCompressedBeforeEncryption(t *testing.T) {
 func TestKeysRefused(t *testing.T) {
 	short := "k1=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 16))
 	for text, want := range map[string]string{
-		"":                          "no keys",
-		short:                       "has 16 bytes",
-		"k1=not base64!":            "not base64",
-		"no separator":              "want ID=",
-		"bad id!=" + short[3:]:      "want ID=",
+		"":                     "no keys",
+		short:                  "has 16 bytes",
+		"k1=not base64!":       "not base64",
+		"no separator":         "want ID=",
+		"bad id!=" + short[3:]: "want ID=",
 		newKeyLine(t, "a") + "\n" + newKeyLine(t, "a"): "appears twice",
 	} {
 		_, err := New(text)
