@@ -101,7 +101,7 @@ func codecSetup(t *testing.T, r *rig) *codec.Codec {
 func TestEncryptedPayloads(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "codec")
-	codecSetup(t, r)
+	c := codecSetup(t, r)
 	rec := newRecorder(t)
 	r.startWorker()
 	path, digest := r.writeRunbook("runbook.yaml", codecRunbook, map[string]any{"URL": rec.srv.URL})
@@ -137,6 +137,8 @@ func TestEncryptedPayloads(t *testing.T) {
 		sealed = append(sealed, assertHistorySealed(t, w[0], w[1], secrets)...)
 	}
 	t.Logf("%d payloads in the release's histories, all encrypted", len(sealed))
+	prod := env(t, st, "production")
+	assertEncryptedReplay(t, c, fetchHistory(t, stack.client, prod.WorkflowID, prod.RunID))
 
 	assertCodecServer(t, r, sealed)
 }
