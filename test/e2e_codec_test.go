@@ -59,19 +59,19 @@ environments:
 // Temporal.
 const codecComment = "CAB-4711 approved after the codec review"
 
-// codecSetup writes a key file, adds RUNBOOK_CODEC_KEYS to the rig's
-// environment (worker and CLI alike) and points the rig's release client
-// at a client with the same codec, through worker.Dial.
-func codecSetup(t *testing.T, r *rig) *codec.Codec {
+// codecKeys writes a key file and adds RUNBOOK_CODEC_KEYS to the rig's
+// environment, so its worker and CLI encrypt alike. Its second key is an
+// old one: rotation keeps reading what it sealed.
+func codecKeys(t *testing.T, r *rig) *codec.Codec {
 	t.Helper()
-	key := make([]byte, codec.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
+	var text string
+	for _, id := range []string{"e2e-2026", "e2e-2025"} {
+		key := make([]byte, codec.KeySize)
+		if _, err := rand.Read(key); err != nil {
+			t.Fatal(err)
+		}
+		text += id + "=" + base64.StdEncoding.EncodeToString(key) + "\n"
 	}
-	// An old key after the first: rotation keeps reading old payloads.
-	old := make([]byte, codec.KeySize)
-	_, _ = rand.Read(old)
-	text := "e2e-2026=" + base64.StdEncoding.EncodeToString(key) + "\ne2e-2025=" + base64.StdEncoding.EncodeToString(old) + "\n"
 	file := filepath.Join(r.dir, "codec-keys")
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,14 @@ func codecSetup(t *testing.T, r *rig) *codec.Codec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := worker.Config{Client: client.Options{HostPort: stack.server.Address, Namespace: namespace}, Codec: c}
+	return c
+}
+
+// codecClient points the rig's release client at the server at address
+// with codec c, through worker.Dial as the CLI does.
+func codecClient(t *testing.T, r *rig, c *codec.Codec, address string) {
+	t.Helper()
+	cfg := worker.Config{Client: client.Options{HostPort: address, Namespace: namespace}, Codec: c}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cc, err := worker.Dial(ctx, cfg)
@@ -90,7 +97,6 @@ func codecSetup(t *testing.T, r *rig) *codec.Codec {
 	}
 	t.Cleanup(cc.Close)
 	r.rc.Temporal, r.rc.DataConverter = cc, cfg.DataConverter()
-	return c
 }
 
 // TestEncryptedPayloads runs a release with an approval comment with
@@ -101,7 +107,8 @@ func codecSetup(t *testing.T, r *rig) *codec.Codec {
 func TestEncryptedPayloads(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "codec")
-	c := codecSetup(t, r)
+	c := codecKeys(t, r)
+	codecClient(t, r, c, stack.server.Address)
 	rec := newRecorder(t)
 	r.startWorker()
 	path, digest := r.writeRunbook("runbook.yaml", codecRunbook, map[string]any{"URL": rec.srv.URL})
