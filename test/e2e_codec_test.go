@@ -269,6 +269,11 @@ func assertCodecServer(t *testing.T, r *rig, sealed []*commonpb.Payload) {
 	for _, p := range out.GetPayloads() {
 		all.Write(p.GetData())
 	}
+	sealedBytes := 0
+	for _, p := range sealed {
+		sealedBytes += len(p.GetData())
+	}
+	t.Logf("payload data: %d bytes plaintext, %d bytes compressed and encrypted", all.Len(), sealedBytes)
 	for _, s := range []string{codecComment, "team-codec-owner-7f3", "smoke-codec-step"} {
 		if !strings.Contains(all.String(), s) {
 			t.Errorf("the codec server's decoded payloads lack %q", s)
