@@ -3,7 +3,6 @@ package releases
 import (
 	"context"
 
-
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/workflows"
 )
