@@ -114,6 +114,11 @@ func TestEncryptedPayloads(t *testing.T) {
 	path, digest := r.writeRunbook("runbook.yaml", codecRunbook, map[string]any{"URL": rec.srv.URL})
 	id := r.deploy(path, digest, "3.1.4", "alice")
 	r.waitFor(id, "gate codec-gate waiting", gateWaiting("production", "codec-gate"))
+	// A refusal's message is an encrypted failure attribute: the CLI
+	// decrypts it.
+	if res := r.cli("approve", id, "--as", "alice"); res.code == 0 || !strings.Contains(res.stderr, "separation of duties") {
+		t.Errorf("alice (the requester) approving: want a refusal mentioning separation of duties, got %s", res)
+	}
 	r.mustCLI("approve", id, "--as", "bob", "--comment", codecComment)
 	if res := r.cli("watch", id); res.code != 0 {
 		t.Fatalf("watch: %s", res)
@@ -134,7 +139,7 @@ func TestEncryptedPayloads(t *testing.T) {
 	}
 
 	// The server holds ciphertext only.
-	secrets := []string{"team-codec-owner-7f3", "smoke-codec-step", "codec-secret", rec.srv.URL, codecComment, `"` + workflows.StateSucceeded + `"`, "codec-gate"}
+	secrets := []string{"separation of duties", "team-codec-owner-7f3", "smoke-codec-step", "codec-secret", rec.srv.URL, codecComment, `"` + workflows.StateSucceeded + `"`, "codec-gate"}
 	var sealed []*commonpb.Payload
 	ids := [][2]string{{id, ""}}
 	for _, e := range st.Environments {
