@@ -138,6 +138,17 @@ func TestEncryptedPayloads(t *testing.T) {
 		}
 	}
 
+	// A CLI without the keys cannot read it, and says what is missing.
+	var noKeys []string
+	for _, kv := range r.env {
+		if !strings.HasPrefix(kv, codec.EnvKeys+"=") {
+			noKeys = append(noKeys, kv)
+		}
+	}
+	if res := runCLI(t, noKeys, "", "status", id); res.code == 0 || !strings.Contains(res.stderr, codec.EnvKeys) || !strings.Contains(res.stderr, `"e2e-2026"`) {
+		t.Errorf("runbook status without %s: want a failure naming it and the key e2e-2026, got %s", codec.EnvKeys, res)
+	}
+
 	// The server holds ciphertext only.
 	secrets := []string{"separation of duties", "team-codec-owner-7f3", "smoke-codec-step", "codec-secret", rec.srv.URL, codecComment, `"` + workflows.StateSucceeded + `"`, "codec-gate"}
 	var sealed []*commonpb.Payload

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/runbookhq/runbook/internal/codec"
 )
@@ -23,8 +24,16 @@ func TestCodecFromTheEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts := clientOptions(cfg); opts.DataConverter != nil || opts.FailureConverter != nil || cfg.Codec != nil {
-		t.Fatal("no RUNBOOK_CODEC_KEYS must leave the SDK's converters")
+	plain := clientOptions(cfg)
+	if plain.FailureConverter != nil || cfg.Codec != nil {
+		t.Fatal("no RUNBOOK_CODEC_KEYS must leave the SDK's failure converter")
+	}
+	pp, err := plain.DataConverter.ToPayload("approved by CAB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := converter.GetDefaultDataConverter().ToPayload("approved by CAB"); !proto.Equal(pp, want) {
+		t.Fatalf("without keys payloads must be the SDK's default: %v, want %v", pp, want)
 	}
 
 	key := make([]byte, codec.KeySize)
@@ -55,6 +64,10 @@ func TestCodecFromTheEnvironment(t *testing.T) {
 	var back string
 	if err := cfg.DataConverter().FromPayload(p, &back); err != nil || back != "approved by CAB" {
 		t.Fatalf("Config.DataConverter does not decode what the client encodes: %q %v", back, err)
+	}
+	var none string
+	if err := plain.DataConverter.FromPayload(p, &none); err == nil || !strings.Contains(err.Error(), codec.EnvKeys) || !strings.Contains(err.Error(), `"k1"`) {
+		t.Fatalf("a client without keys reading an encrypted payload: %v, want an error naming key k1 and %s", err, codec.EnvKeys)
 	}
 
 	t.Setenv(codec.EnvKeys, "file:"+filepath.Join(t.TempDir(), "missing"))

@@ -171,12 +171,15 @@ func LoadConfig() (Config, error) {
 }
 
 // DataConverter is how this process turns values into payloads: the SDK's
-// default, encrypted by Codec when one is set. Code that decodes payloads it
+// default, encrypted by Codec when one is set (without one, encrypted
+// payloads it reads are an error naming RUNBOOK_CODEC_KEYS). Code that decodes payloads it
 // read itself (a history's first event, heartbeat details, a schedule's
 // memo) uses it, as the client does.
 func (c Config) DataConverter() converter.DataConverter {
 	if c.Codec == nil {
-		return converter.GetDefaultDataConverter()
+		// Plaintext as the SDK's default, but an encrypted payload says
+		// RUNBOOK_CODEC_KEYS is missing.
+		return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), codec.Missing{})
 	}
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c.Codec)
 }

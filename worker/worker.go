@@ -49,15 +49,17 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 	return c, nil
 }
 
-// clientOptions are cfg's client options with logging and, when a codec is
-// set, the encrypting data and failure converters.
+// clientOptions are cfg's client options with logging, cfg's data
+// converter and, when a codec is set, the encrypting failure converter.
 func clientOptions(cfg Config) client.Options {
 	opts := cfg.Client
 	if opts.Logger == nil {
 		opts.Logger = sdklog.NewStructuredLogger(slog.Default())
 	}
-	if cfg.Codec != nil {
+	if opts.DataConverter == nil {
 		opts.DataConverter = cfg.DataConverter()
+	}
+	if cfg.Codec != nil {
 		// Failure messages and stack traces hold what payloads do (a
 		// check's URL, a migration's error, a rejection's comment): the
 		// failure converter moves them into the encrypted attributes.

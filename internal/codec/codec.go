@@ -168,3 +168,26 @@ func (c *Codec) find(id string) (key, bool) {
 	}
 	return key{}, false
 }
+
+// Missing is the codec of a process without RUNBOOK_CODEC_KEYS: it stores
+// payloads as they are and reads plaintext ones, and an encrypted payload
+// is an error that says which key it needs and where keys are set, rather
+// than the SDK's "encoding not supported".
+type Missing struct{}
+
+var _ converter.PayloadCodec = Missing{}
+
+// Encode returns payloads unchanged.
+func (Missing) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return payloads, nil
+}
+
+// Decode returns plaintext payloads unchanged and refuses encrypted ones.
+func (Missing) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	for _, p := range payloads {
+		if string(p.GetMetadata()[converter.MetadataEncoding]) == Encoding {
+			return nil, fmt.Errorf("%w %q: the payload is encrypted and %s is not set; set it to the keys the worker uses", ErrUnknownKey, p.GetMetadata()[MetaKeyID], EnvKeys)
+		}
+	}
+	return payloads, nil
+}

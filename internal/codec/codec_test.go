@@ -184,3 +184,21 @@ func TestFromEnv(t *testing.T) {
 	_, err = FromEnv(getenv)
 	require.ErrorContains(t, err, EnvKeys)
 }
+
+func TestMissingKeys(t *testing.T) {
+	c, err := New(newKeyLine(t, "k7"))
+	require.NoError(t, err)
+	sealed, err := c.Encode([]*commonpb.Payload{plain(t, "secret")})
+	require.NoError(t, err)
+	p := plain(t, "plain")
+	enc, err := Missing{}.Encode([]*commonpb.Payload{p})
+	require.NoError(t, err)
+	require.Same(t, p, enc[0])
+	dec, err := Missing{}.Decode([]*commonpb.Payload{p})
+	require.NoError(t, err)
+	require.Same(t, p, dec[0])
+	_, err = Missing{}.Decode(sealed)
+	require.ErrorIs(t, err, ErrUnknownKey)
+	require.ErrorContains(t, err, `"k7"`)
+	require.ErrorContains(t, err, EnvKeys+" is not set")
+}
