@@ -164,6 +164,18 @@ func TestEncryptedPayloads(t *testing.T) {
 	assertEncryptedReplay(t, c, fetchHistory(t, stack.client, prod.WorkflowID, prod.RunID))
 
 	assertCodecServer(t, r, sealed)
+
+	// A rollback plan reads the previous release's runbook from its
+	// (encrypted) history input.
+	next := r.deploy(path, digest, "3.1.5", "alice")
+	r.waitFor(next, "gate codec-gate waiting", gateWaiting("production", "codec-gate"))
+	r.mustCLI("approve", next, "--as", "carol")
+	if res := r.cli("watch", next); res.code != 0 {
+		t.Fatalf("watch: %s", res)
+	}
+	if res := r.mustCLI("rollback", r.service, "--env", "production", "--reason", "codec check", "--dry-run"); !strings.Contains(res.stdout, "3.1.4") {
+		t.Errorf("rollback --dry-run does not plan 3.1.4 back:\n%s", res.stdout)
+	}
 }
 
 // assertHistorySealed reads a workflow's history with the plain client and
