@@ -10,9 +10,11 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/runbookhq/runbook/activities/audit"
+	"github.com/runbookhq/runbook/internal/codec"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/secretref"
 	"github.com/runbookhq/runbook/workflows"
@@ -89,6 +91,10 @@ type Config struct {
 	// public key goes in the allowed signers with
 	// namespaces="runbook-slack@runbookhq".
 	SlackSigningKey string
+	// Codec, when set, encrypts every payload this process stores in
+	// Temporal and decrypts what it reads (RUNBOOK_CODEC_KEYS; see
+	// internal/codec). Dial puts it in every client.
+	Codec *codec.Codec
 	// Interceptors are added to every worker Run starts. The product never
 	// sets them; the fault-injection suite's worker (test/chaosworker) does,
 	// to fail activities at exact moments.
@@ -156,7 +162,26 @@ func LoadConfig() (Config, error) {
 	if cfg.AuditTemporalEvery, err = audit.ParseTemporalEvery(os.Getenv(audit.EnvTemporalCheckpoint)); err != nil {
 		return Config{}, err
 	}
+	// A bad key file fails every command at once, before anything is
+	// written in plaintext or read as garbage.
+	if cfg.Codec, err = codec.FromEnv(os.Getenv); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+// DataConverter is how this process turns values into payloads: the SDK's
+// default, encrypted by Codec when one is set (without one, encrypted
+// payloads it reads are an error naming RUNBOOK_CODEC_KEYS). Code that decodes payloads it
+// read itself (a history's first event, heartbeat details, a schedule's
+// memo) uses it, as the client does.
+func (c Config) DataConverter() converter.DataConverter {
+	if c.Codec == nil {
+		// Plaintext as the SDK's default, but an encrypted payload says
+		// RUNBOOK_CODEC_KEYS is missing.
+		return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), codec.Missing{})
+	}
+	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c.Codec)
 }
 
 // trustConfig reads where the trust roots are.

@@ -14,7 +14,8 @@ import (
 // and the worker's own DORA gauges talk to the same workflows the same way.
 // signer signs decisions; nil sends them unsigned.
 func ReleasesClient(c client.Client, cfg Config, signer identity.Signer) *releases.Client {
-	return &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: signer}
+	return &releases.Client{Temporal: c, Namespace: cfg.Client.Namespace, TaskQueue: cfg.TaskQueue, UIURL: cfg.UIURL, Signer: signer,
+		DataConverter: cfg.DataConverter()}
 }
 
 // DialReleases connects as cfg says and returns the release client and the

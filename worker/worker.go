@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -37,17 +38,38 @@ import (
 )
 
 // Dial connects to Temporal with the configured options and slog logging.
+// It is the one place the worker, the CLI and the demo make their clients,
+// so with cfg.Codec set all of them encrypt what they write and decrypt
+// what they read.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
-	opts := cfg.Client
-	if opts.Logger == nil {
-		opts.Logger = sdklog.NewStructuredLogger(slog.Default())
-	}
+	opts := clientOptions(cfg)
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w; start one with `runbook dev` or set TEMPORAL_ADDRESS",
 			opts.HostPort, opts.Namespace, err)
 	}
 	return c, nil
+}
+
+// clientOptions are cfg's client options with logging, cfg's data
+// converter and, when a codec is set, the encrypting failure converter.
+func clientOptions(cfg Config) client.Options {
+	opts := cfg.Client
+	if opts.Logger == nil {
+		opts.Logger = sdklog.NewStructuredLogger(slog.Default())
+	}
+	if opts.DataConverter == nil {
+		opts.DataConverter = cfg.DataConverter()
+	}
+	if cfg.Codec != nil {
+		// Failure messages and stack traces hold what payloads do (a
+		// check's URL, a migration's error, a rejection's comment): the
+		// failure converter moves them into the encrypted attributes.
+		opts.FailureConverter = temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+			DataConverter: opts.DataConverter, EncodeCommonAttributes: true,
+		})
+	}
+	return opts
 }
 
 // Register registers the workflows and activities on the shared task queue.

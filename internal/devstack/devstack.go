@@ -41,6 +41,9 @@ type Options struct {
 	// limit.historyCount.suggestContinueAsNew to see long-lived workflows
 	// continue as new within a test.
 	DynamicConfig []string
+	// UICodecEndpoint, when set, is the codec server the Web UI sends
+	// payloads to for decoding (--ui-codec-endpoint).
+	UICodecEndpoint string
 }
 
 // Server is a running dev server.
@@ -142,6 +145,9 @@ func start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		args = append(args, "--ui-port", strconv.Itoa(o.UIPort))
+		if o.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", o.UICodecEndpoint)
+		}
 	} else {
 		args = append(args, "--headless")
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/runbookhq/runbook/internal/codec"
 	"github.com/runbookhq/runbook/internal/edgeproxy"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/internal/secretref"
@@ -61,25 +62,53 @@ func (s *Stack) startServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Out, "starting Temporal dev server on 127.0.0.1:%d (log %s)...\n", s.Port, logf.Name())
-	srv, err := Start(ctx, Options{Port: s.Port, UIPort: s.UIPort, DBFile: db, Log: logf})
+	codecURL, err := s.startCodec()
 	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "starting Temporal dev server on 127.0.0.1:%d (log %s)...\n", s.Port, logf.Name())
+	srv, err := Start(ctx, Options{Port: s.Port, UIPort: s.UIPort, DBFile: db, Log: logf, UICodecEndpoint: codecURL})
+	if err != nil {
+		s.Stop()
 		return err
 	}
 	cfg.Client.HostPort = srv.Address
 	cfg.UIURL = srv.UIURL
+	// From here Stop stops the server and the codec server alike.
+	s.server = srv
 	c, err := worker.Dial(ctx, *cfg)
 	if err != nil {
-		_ = srv.Stop()
+		s.Stop()
 		return err
 	}
 	defer c.Close()
 	if err := releases.EnsureSearchAttributes(ctx, c, cfg.Client.Namespace); err != nil {
-		_ = srv.Stop()
+		s.Stop()
 		return err
 	}
-	s.server = srv
 	return nil
+}
+
+// startCodec, when payloads are encrypted (RUNBOOK_CODEC_KEYS) and the
+// Web UI runs, starts a codec server on a free loopback port for the UI's
+// origin and returns its URL, so the local UI shows payloads decrypted.
+// It asks no token: the dev UI has no login to send one, and a loopback
+// address keeps it to this machine.
+func (s *Stack) startCodec() (string, error) {
+	if s.Config.Codec == nil || s.UIPort < 0 {
+		return "", nil
+	}
+	ui := s.UIPort
+	if ui == 0 {
+		ui = 8233
+	}
+	srv, err := codec.Serve("127.0.0.1:0", s.Config.Codec, codec.ServerOptions{NoAuth: true, CORSOrigin: fmt.Sprintf("http://127.0.0.1:%d", ui)})
+	if err != nil {
+		return "", err
+	}
+	s.stops = append(s.stops, srv.Stop)
+	fmt.Fprintf(s.Out, "codec server %s decrypts payloads for the Web UI (key %s)\n", srv.URL, s.Config.Codec.KeyID())
+	return srv.URL, nil
 }
 
 // Server is the dev server Start started; nil when it reused one.
@@ -131,6 +160,7 @@ func (s *Stack) Stop() {
 	}
 	s.stops = nil
 	_ = s.server.Stop()
+	s.server = nil
 }
 
 // exampleRefs are the env: names the shipped example runbook reads.

@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/runbookhq/runbook/internal/identity"
@@ -31,6 +32,19 @@ type Client struct {
 	// (the CLI sets it when RUNBOOK_REPORTS_URL and RUNBOOK_REPORTS_TOKEN
 	// are in its environment). The link opens for a week.
 	ReportLink func(id string) string
+	// DataConverter decodes the payloads the client reads itself rather
+	// than through the SDK (a history's first event, heartbeat details, a
+	// schedule's memo): the Temporal client's own, so encrypted payloads
+	// decode. Nil is the SDK's default.
+	DataConverter converter.DataConverter
+}
+
+// dataConverter is c.DataConverter or the SDK's default.
+func (c *Client) dataConverter() converter.DataConverter {
+	if c.DataConverter == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return c.DataConverter
 }
 
 // SplitTarget splits "ID@ENV", which addresses one environment of a

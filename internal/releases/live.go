@@ -3,8 +3,6 @@ package releases
 import (
 	"context"
 
-	"go.temporal.io/sdk/converter"
-
 	"github.com/runbookhq/runbook/activities/metrics"
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -51,7 +49,7 @@ func (c *Client) addLiveRounds(ctx context.Context, st *workflows.ReleaseStatus)
 				continue
 			}
 			var p metrics.BakeProgress
-			if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p); err != nil {
+			if err := c.dataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p); err != nil {
 				continue
 			}
 			e.Traffic.Rounds = mergeRounds(e.Traffic.Rounds, p.Rounds)

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/runbookhq/runbook/workflows"
 )
@@ -218,7 +217,7 @@ func (c *Client) releaseInput(ctx context.Context, id string) (workflows.Release
 	if attrs == nil || len(attrs.GetInput().GetPayloads()) == 0 {
 		return in, fmt.Errorf("%s: its first event holds no input", id)
 	}
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
+	if err := c.dataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
 		return in, fmt.Errorf("input of %s: %w", id, err)
 	}
 	return in, nil

@@ -11,7 +11,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/runbookhq/runbook/activities/artifact/oci"
@@ -189,7 +188,7 @@ func (c *Client) ListSchedules(ctx context.Context) ([]ReleaseSchedule, error) {
 		fields := e.Memo.GetFields()
 		for key, dst := range map[string]*string{memoRunbook: &s.Runbook, memoVersionFrom: &s.VersionFrom, memoCron: &s.Cron, memoCreatedBy: &s.CreatedBy} {
 			if p := fields[key]; p != nil {
-				_ = converter.GetDefaultDataConverter().FromPayload(p, dst)
+				_ = c.dataConverter().FromPayload(p, dst)
 			}
 		}
 		out = append(out, s)
