@@ -79,7 +79,9 @@ func TestFreezeIDsIndependentOfTheRun(t *testing.T) {
 		audited = append(audited, "freeze.created "+id+" frozen")
 	}
 	require.Len(t, listed, 5, "the carried freezes stay")
-	require.Equal(t, audited, h.auditActions())
+	// The three Updates arrive together; the test environment may run
+	// their handlers in any order, so each record counts, not the order.
+	require.ElementsMatch(t, audited, h.auditActions())
 }
 
 // A run started from a closed run's state keeps its freezes and watchers
