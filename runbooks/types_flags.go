@@ -5,6 +5,10 @@ package runbooks
 type Flags struct {
 	Provider string            `yaml:"provider" json:"provider" jsonschema:"required"` // enum: from internal/providers
 	Options  map[string]string `yaml:"options,omitempty" json:"options,omitempty" jsonschema:"description=Provider options (file: path of the flagd definitions file); secrets only as env:NAME."`
+	// KillOnBreach are flags turned off first whenever an SLO breach ends a
+	// step of a release here: features that must not stay on while a
+	// release is being taken back.
+	KillOnBreach []string `yaml:"kill-on-breach,omitempty" json:"kill-on-breach,omitempty" jsonschema:"description=Flags turned off first when an SLO breach ends a traffic or flag step here (the kill switch)."`
 }
 
 // FlagStep rolls feature flags out in stages, like a traffic step rolls a

@@ -40,8 +40,13 @@ func (v *validator) flagsSection(path string, f *Flags) {
 	if !slices.Contains(known, f.Provider) {
 		v.errf(path+".provider", "flags provider %q is not known; use one of: %s", f.Provider, strings.Join(known, ", "))
 	}
-	if f.Provider == "file" && strings.TrimSpace(f.Options["path"]) == "" {
-		v.c.addf(v.keyAt(path), "the file flag provider needs options.path: the flagd flag definitions file it keeps")
+	for i, name := range f.KillOnBreach {
+		if !flagKeyRe.MatchString(name) {
+			v.errf(fmt.Sprintf("%s.kill-on-breach[%d]", path, i), "flag key %q is not valid; use letters, digits and . _ - (at most 128)", name)
+		}
+	}
+	if (f.Provider == "file" || f.Provider == "flagd") && strings.TrimSpace(f.Options["path"]) == "" {
+		v.c.addf(v.keyAt(path), "the %s flag provider needs options.path: the flagd flag definitions file it keeps", f.Provider)
 	}
 }
 

@@ -40,6 +40,7 @@ environments:
     flags:
       provider: file
       options: {path: "{{.X.Flags}}"}
+      kill-on-breach: [beta-banner]
     steps:
       - name: new-checkout
         flag:
@@ -60,7 +61,8 @@ func TestFlagRolloutUnderLoadAndBreach(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "flag")
 	flagsFile := filepath.Join(r.dir, "flags.json")
-	own := `{"flags": {"new-checkout": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off", "metadata": {"owner": "payments"}}}}`
+	own := `{"flags": {"new-checkout": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off", "metadata": {"owner": "payments"}},
+	  "beta-banner": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}}}`
 	if err := os.WriteFile(flagsFile, []byte(own), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +92,16 @@ func TestFlagRolloutUnderLoadAndBreach(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(flagsFile); !strings.Contains(string(data), `"owner": "payments"`) {
 		t.Errorf("the restore lost the flag's own definition:\n%s", data)
+	}
+	if doc, _ := flagd.Read(flagsFile); flags.RolloutOf(doc.Flags["beta-banner"]).On {
+		t.Errorf("the breach left beta-banner (kill-on-breach) on")
+	}
+	killed := false
+	for _, rec := range r.auditRecords(id) {
+		killed = killed || rec["action"] == workflows.ActionFlagOff && strings.Contains(fmt.Sprint(rec["detail"]), "kill switch turned beta-banner off")
+	}
+	if !killed {
+		t.Errorf("no audit record of the kill switch turning beta-banner off")
 	}
 	after := s.load.Snapshot()
 	eventually(t, "no 5xx once the flag is back off", func() bool {

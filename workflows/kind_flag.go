@@ -177,6 +177,7 @@ func (k *flagKind) breach(ctx workflow.Context, e *environment, i int, r flags.R
 	what := describeFailing(decisive)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	target := flagTarget(&e.in.Env, e.plan[i].step.Flag)
+	e.killOnBreach(dctx, name, target.Flags)
 	if err := restoreFlags(dctx, e, name, target, k.before); err != nil {
 		return fmt.Errorf("SLO breach with %s %s (%s) and restoring the flags failed: %w", strings.Join(target.Flags, ", "), r, what, err)
 	}

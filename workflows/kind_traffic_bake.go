@@ -131,6 +131,7 @@ func (t *trafficKind) breach(ctx workflow.Context, e *environment, i int, ph pha
 	tr.Decisive = decisive
 	what := describeFailing(decisive)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	e.killOnBreach(dctx, e.plan[i].step.Name, nil)
 	if err := e.revertTraffic(dctx); err != nil {
 		return fmt.Errorf("SLO breach (%s) and moving traffic back to %s failed: %w", what, e.slots.live, err)
 	}
