@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/runbookhq/runbook/internal/flagd"
+	"github.com/runbookhq/runbook/internal/secretref"
 )
 
 // FileProvider keeps flags in a flagd flag definitions file (option path):
@@ -28,10 +30,32 @@ func (p *FileProvider) lock() func() {
 
 // NewFileProvider is the file provider's Factory.
 func NewFileProvider(options map[string]string) (Provider, error) {
-	if options["path"] == "" {
-		return nil, errors.New("the file flag provider needs options.path: the flagd flag definitions file")
+	path, err := filePath(options)
+	if err != nil {
+		return nil, err
 	}
-	return &FileProvider{Path: options["path"]}, nil
+	return &FileProvider{Path: path}, nil
+}
+
+// filePath is options.path, or the worker's variable it names as env:NAME
+// (a path that differs per machine, like the demo's state directory).
+func filePath(options map[string]string) (string, error) {
+	p := options["path"]
+	name, ref := strings.CutPrefix(p, secretref.Prefix)
+	if !ref {
+		if p == "" {
+			return "", errors.New("the file flag provider needs options.path: the flagd flag definitions file")
+		}
+		return p, nil
+	}
+	v, ok, err := secretref.Lookup(name)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok || v == "":
+		return "", fmt.Errorf("options.path is %s, but the worker's %s is not set", p, name)
+	}
+	return v, nil
 }
 
 // Read returns the flag's definition from the file.

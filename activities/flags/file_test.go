@@ -79,3 +79,18 @@ func TestFileProviderNeedsPath(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestFilePathFromTheWorkersEnvironment: options.path may be env:NAME (a
+// path per machine), resolved under RUNBOOK_ENV_ALLOW like any reference.
+func TestFilePathFromTheWorkersEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flags.json")
+	t.Setenv("E2E_FLAGS_FILE", path)
+	if _, err := New("file", map[string]string{"path": "env:E2E_FLAGS_FILE"}); err == nil || !strings.Contains(err.Error(), "RUNBOOK_ENV_ALLOW") {
+		t.Fatalf("an unlisted variable: %v, want a refusal naming RUNBOOK_ENV_ALLOW", err)
+	}
+	t.Setenv("RUNBOOK_ENV_ALLOW", "E2E_*")
+	p, err := New("file", map[string]string{"path": "env:E2E_FLAGS_FILE"})
+	if err != nil || p.(*FileProvider).Path != path {
+		t.Fatalf("got %v %v, want the file provider at %s", p, err, path)
+	}
+}

@@ -43,7 +43,11 @@ func NewFlagdProvider(options map[string]string) (Provider, error) {
 	if options["path"] == "" {
 		return nil, errors.New("the flagd flag provider needs options.path: the flag definitions file flagd's file sync serves")
 	}
-	p := &FlagdProvider{FileProvider: FileProvider{Path: options["path"]}, Wait: 30 * time.Second, Poll: 200 * time.Millisecond,
+	path, err := filePath(options)
+	if err != nil {
+		return nil, err
+	}
+	p := &FlagdProvider{FileProvider: FileProvider{Path: path}, Wait: 30 * time.Second, Poll: 200 * time.Millisecond,
 		client: netguard.Client(nil, 10*time.Second)}
 	if raw := options["url"]; raw != "" {
 		u, err := flagapi.BaseURL("flagd", "url", raw)

@@ -28,6 +28,7 @@ func newDemoCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.Version, "version", "", "version of the second release (default 1.4.2-demo.<timestamp>; the first is 1.4.1-demo.<timestamp>)")
 	cmd.Flags().BoolVar(&o.Keep, "keep", false, "keep the provisioned sample app processes running after the demo")
 	cmd.Flags().StringVar(&o.CanaryRunbook, "canary-runbook", "runbooks/examples/storefront.yaml", "runbook of the canary part")
+	cmd.Flags().StringVar(&o.FeatureRunbook, "feature-runbook", "runbooks/examples/storefront-feature.yaml", "runbook of the feature flag release that ends the canary part")
 	cmd.Flags().BoolVar(&o.Break, "break", false, "make the canary's new version fail half its requests, to show the automatic rollback")
 	cmd.Flags().BoolVar(&o.CanaryOnly, "canary-only", false, "skip the checkout releases; run only the canary part")
 	cmd.Flags().BoolVar(&o.Governance, "governance", false, "instead: release checkout under change freezes (a freeze held and lifted, then break-glass)")

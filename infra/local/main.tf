@@ -15,6 +15,7 @@ locals {
   # abspath, like run_dir: the state records which file the slot serves, whatever
   # directory OpenTofu runs in next time. "" means no database.
   db_path = var.db_path == "" ? "" : abspath(var.db_path)
+  flags   = var.flags_file == "" ? "" : abspath(var.flags_file)
 
   # Drift detection. terraform_data has no remote object to refresh, so a process that
   # died or was killed outside a release would be invisible to `tofu plan`. The app
@@ -41,6 +42,7 @@ resource "terraform_data" "app" {
     fail    = var.fail
     run_dir = local.run_dir
     db_path = local.db_path
+    flags   = local.flags
     process = local.process
   }
 
@@ -68,6 +70,7 @@ resource "terraform_data" "app" {
       APP_BINARY         = var.binary
       APP_FAIL           = var.fail
       APP_DB             = local.db_path
+      APP_FLAGS          = local.flags
       APP_PID_FILE       = self.input.pid_file
       APP_LOG_FILE       = self.input.log_file
       APP_HEALTH_TIMEOUT = var.health_timeout_seconds

@@ -86,3 +86,10 @@ variable "health_timeout_seconds" {
     error_message = "The health_timeout_seconds must be a whole number from 1 to 600."
   }
 }
+
+variable "flags_file" {
+  description = "flagd flag definitions file the app evaluates its feature flag from (passed as --flags; a flag step of the release changes it). Empty (the default) means none. A relative path is resolved against the working directory OpenTofu runs in; it is stored as an absolute path."
+  type        = string
+  default     = ""
+  nullable    = false
+}

@@ -74,7 +74,22 @@ func (r *run) demoCanary(ctx context.Context, stack *devstack.Stack, stamp strin
 			return st, link, nil
 		}
 	}
-	return r.demoRollback(ctx, cfg, rb.Service, versions[0])
+	if st, link, err = r.demoRollback(ctx, cfg, rb.Service, versions[0]); err != nil || st.State != workflows.StateSucceeded {
+		return st, link, err
+	}
+	return r.demoFeature(ctx, cfg, stamp)
+}
+
+// demoFeature releases the storefront's new checkout by feature flag: the
+// code already runs dark; the flag goes to 10%, 50%, everyone under the
+// SLOs, through the file the sample app evaluates with OpenFeature.
+func (r *run) demoFeature(ctx context.Context, cfg worker.Config, stamp string) (workflows.ReleaseStatus, string, error) {
+	_, in, err := r.demoInput(r.o.FeatureRunbook, r.o.Artifact)
+	if err != nil {
+		return workflows.ReleaseStatus{}, "", err
+	}
+	fmt.Fprintf(r.out, "\n=== feature release: storefront's new-checkout flag, 10%% → 50%% → 100%% (the code runs dark already) ===\n")
+	return r.demoRelease(ctx, cfg, in, "feature-"+stamp, nil)
 }
 
 // demoRollback rolls the finished canary release back with `runbook

@@ -34,9 +34,9 @@ const demoApprover = "demo-bot"
 type Options struct {
 	// Config is the worker configuration (the CLI's global flags applied).
 	Config worker.Config
-	// Runbook and CanaryRunbook are the examples released; Artifact is the
-	// sample app binary they release.
-	Runbook, CanaryRunbook, Artifact string
+	// Runbook, CanaryRunbook and FeatureRunbook are the examples released
+	// (the last by feature flag); Artifact is the sample app binary.
+	Runbook, CanaryRunbook, FeatureRunbook, Artifact string
 	// Version of the second checkout release (default 1.4.2-demo.<stamp>).
 	Version string
 	// Port and UIPort of the dev server (used when one already runs).
@@ -293,6 +293,9 @@ func demoDatabases(stateDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if err := demoFlags(dir); err != nil {
+		return err
+	}
 	for _, env := range []string{"staging", "production"} {
 		file := filepath.Join(dir, "checkout-"+env+".db")
 		name := "CHECKOUT_" + strings.ToUpper(env) + "_DB"
@@ -304,6 +307,19 @@ func demoDatabases(stateDir string) error {
 		}
 	}
 	return nil
+}
+
+// demoFlags points STOREFRONT_FLAGS_FILE (unless set) at a flagd
+// definitions file under the demo's directory, with new-checkout off: the
+// storefront runs the new checkout dark until the feature release.
+func demoFlags(dir string) error {
+	file := filepath.Join(dir, "storefront-flags.json")
+	if os.Getenv("STOREFRONT_FLAGS_FILE") == "" {
+		_ = os.Setenv("STOREFRONT_FLAGS_FILE", file)
+	}
+	file = os.Getenv("STOREFRONT_FLAGS_FILE")
+	const dark = `{"flags": {"new-checkout": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}` + "\n"
+	return os.WriteFile(file, []byte(dark), 0o644)
 }
 
 // demoAuditLine verifies the audit log the demo wrote to (the file, or the

@@ -164,7 +164,7 @@ func (s *Stack) Stop() {
 }
 
 // exampleRefs are the env: names the shipped example runbook reads.
-const exampleRefs = "CHECKOUT_*"
+const exampleRefs = "CHECKOUT_*,STOREFRONT_*"
 
 // AllowExampleRefs lets the local worker of demo and dev resolve the example
 // runbook's references when RUNBOOK_ENV_ALLOW is unset: on a laptop, with

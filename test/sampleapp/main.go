@@ -94,7 +94,7 @@ func run(cfg config) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("sampleapp listening", "addr", cfg.addr, "version", cfg.version, "db", cfg.dbPath,
-		"error-rate", cfg.fault.ErrorRate, "delay", cfg.fault.Delay)
+		"error-rate", cfg.fault.ErrorRate, "delay", cfg.fault.Delay, "flags", cfg.flagsFile, "flag", cfg.flag)
 	select {
 	case err := <-errc:
 		return err

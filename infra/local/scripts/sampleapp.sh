@@ -123,6 +123,7 @@ start() {
 	args=(--addr "127.0.0.1:${APP_PORT}" --version "$APP_VERSION")
 	[[ $APP_FAIL == true ]] && args+=(--fail)
 	[[ -n $db ]] && args+=(--db "$db")
+	[[ -n ${APP_FLAGS:-} ]] && args+=(--flags "$APP_FLAGS")
 
 	# setsid puts the app in its own session, so neither OpenTofu exiting nor a Ctrl-C
 	# sent to runbook's process group reaches it; nohup covers systems without setsid.
