@@ -122,6 +122,9 @@ func TestFlagRolloutUnderLoadAndBreach(t *testing.T) {
 	if f := env(t, st, "production").Flags[0]; f.Stage != 3 || f.Rollout != "on for everyone" || f.Previous != "off" {
 		t.Errorf("flag status %+v, want stage 3 of 3, on for everyone, previously off", f)
 	}
+	if out := r.mustCLI("status", id2).stdout; !strings.Contains(out, "flag new-checkout (new-checkout): on for everyone, stage 3 of 3; before: off") {
+		t.Errorf("runbook status does not show the flag's stage:\n%s", out)
+	}
 	doc, err := flagd.Read(flagsFile)
 	if err != nil {
 		t.Fatal(err)

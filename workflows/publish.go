@@ -206,6 +206,7 @@ func (e *environment) details() string {
 	if tr := e.status.Traffic; tr != nil {
 		writeTraffic(&b, tr)
 	}
+	writeFlags(&b, e.status.Flags)
 	if !rolledBack {
 		writePlan(&b, e.status.Compensations)
 	}
@@ -218,6 +219,17 @@ func (e *environment) details() string {
 		fmt.Fprintf(&b, "\nBuild: %s\n", build)
 	}
 	return b.String() + frameEnd
+}
+
+// writeFlags renders the feature flags the environment's flag steps moved.
+func writeFlags(b *strings.Builder, fs []FlagStatus) {
+	if len(fs) == 0 {
+		return
+	}
+	b.WriteString("\n**Feature flags**\n\n| flag | step | stage | now | before |\n|---|---|---|---|---|\n")
+	for _, f := range fs {
+		fmt.Fprintf(b, "| %s | %s | %d/%d | %s | %s |\n", f.Flag, f.Step, f.Stage, f.Stages, f.Rollout, f.Previous)
+	}
 }
 
 // writePlan renders the rollback plan, each compensation with its state

@@ -74,6 +74,9 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 		}
 		renderDecisions(w, s.Gate)
 	}
+	for _, f := range e.Flags {
+		fmt.Fprintf(w, "  flag %s (%s): %s, stage %d of %d; before: %s\n", f.Flag, f.Step, f.Rollout, f.Stage, f.Stages, f.Previous)
+	}
 	if e.Traffic != nil {
 		renderTraffic(w, e.Traffic)
 	}
