@@ -18,7 +18,7 @@ const (
 
 // templateVariables are the variables a metric template may use on top of
 // the release's and the slot's.
-var templateVariables = []string{VarWindow, VarQuantile, VarPercentile}
+var templateVariables = []string{VarWindow, VarQuantile, VarPercentile, VarVariant}
 
 // Slot values the alb preset reads; the loader fills them from the alb
 // router's options when a slot leaves them out.

@@ -20,6 +20,58 @@ type FlagStep struct {
 	Stages []FlagStage `yaml:"stages" json:"stages" jsonschema:"required,minItems=1,description=The rollouts in order; each bakes before the next."`
 	// AnalysisInterval is how often the SLOs are measured during a bake.
 	AnalysisInterval Duration `yaml:"analysis-interval,omitempty" json:"analysis-interval,omitempty" jsonschema:"description=How often the slos are measured during a bake (default 10s)."`
+	// Experiment, when set, compares a business metric between the flag's
+	// variants at the end of every stage's bake and gates the next stage
+	// on "no significant harm".
+	Experiment *Experiment `yaml:"experiment,omitempty" json:"experiment,omitempty" jsonschema:"description=Compare a business metric between the variants (on\\, off) after each bake; significant harm fails the stage."`
+}
+
+// Experiment kinds: a rate (a ratio template's good over total, e.g.
+// conversions over checkouts) or a value (a value template's observations,
+// e.g. checkout value).
+const (
+	ExperimentRate  = "rate"
+	ExperimentValue = "value"
+)
+
+// Defaults of an experiment's fields left out.
+const (
+	DefaultExperimentConfidence = 0.95
+	DefaultExperimentMinSamples = 100
+)
+
+// VarVariant is the flag variant (on or off) an experiment's metric
+// template is queried for.
+const VarVariant = "variant"
+
+// Experiment is a flag step's comparison of a business metric between the
+// variants: a two-proportion test for rates, Mann-Whitney for values.
+type Experiment struct {
+	Metric     string  `yaml:"metric" json:"metric" jsonschema:"required,description=The environment's metric template to compare; its queries use ${variant} (on or off)."`
+	Kind       string  `yaml:"kind" json:"kind" jsonschema:"required,enum=rate,enum=value,description=rate: good/total of a ratio template (conversions/checkouts); value: a value template's observations."`
+	MaxHarm    float64 `yaml:"max-harm,omitempty" json:"max-harm,omitempty" jsonschema:"minimum=0,description=The largest drop of the treatment (on) below control (off) that is no harm: a rate difference (0.02) or a value in the metric's unit."`
+	Confidence float64 `yaml:"confidence,omitempty" json:"confidence,omitempty" jsonschema:"description=Confidence of the harm test and of the interval (default 0.95)."`
+	MinSamples int     `yaml:"min-samples,omitempty" json:"min-samples,omitempty" jsonschema:"minimum=1,description=Fewest observations per variant a verdict needs (default 100)."`
+	Require    *bool   `yaml:"require,omitempty" json:"require,omitempty" jsonschema:"description=Hold for a person when too few samples decide nothing (default true); false records it and goes on."`
+}
+
+// Required reports whether an inconclusive experiment holds the step.
+func (x *Experiment) Required() bool { return x.Require == nil || *x.Require }
+
+// Conf is the confidence, defaulted.
+func (x *Experiment) Conf() float64 {
+	if x.Confidence == 0 {
+		return DefaultExperimentConfidence
+	}
+	return x.Confidence
+}
+
+// Samples is the fewest samples per variant, defaulted.
+func (x *Experiment) Samples() int {
+	if x.MinSamples == 0 {
+		return DefaultExperimentMinSamples
+	}
+	return x.MinSamples
 }
 
 // FlagStage is one rollout: exactly one of Percentage, Segments or Off.

@@ -30,6 +30,9 @@ func (v *validator) flagSteps(path string, e *Environment) bool {
 			v.errf(p, "flag step %q needs the environment's flags section: flags: {provider: file, options: {path: /var/lib/flags/flags.json}}", s.Name)
 		}
 		v.flagStep(p, s.Flag)
+		if s.Flag.Experiment != nil && v.ok(p+".experiment") {
+			v.experiment(p+".experiment", e, s.Flag)
+		}
 	}
 	return found
 }

@@ -105,7 +105,7 @@ func variableProblems(path, s string) []string {
 			msgs = append(msgs, journeyVariableProblem(path, name)...)
 		case isKnownVariable(name), inTemplate && contains(templateVariables, name):
 		case inTemplate:
-			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s, and in metric templates ${window}, ${quantile} and ${percentile}", name, knownVariablesHint))
+			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s, and in metric templates ${window}, ${quantile}, ${percentile} and ${variant}", name, knownVariablesHint))
 		default:
 			msgs = append(msgs, fmt.Sprintf("unknown variable ${%s}; %s", name, knownVariablesHint))
 		}
