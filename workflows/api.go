@@ -346,6 +346,9 @@ type FlagStatus struct {
 	// before the step (what a rollback restores).
 	Rollout  string `json:"rollout"`
 	Previous string `json:"previous"`
+	// Experiment is the step's last comparison of its business metric
+	// between the variants (flag.experiment), at Stage.
+	Experiment *metrics.ExperimentResult `json:"experiment,omitempty"`
 }
 
 // TrafficStatus is where the traffic of an environment stands and what the

@@ -45,7 +45,7 @@ func (k *flagKind) run(ctx workflow.Context, e *environment, i int) error {
 		if stage.Bake <= 0 {
 			continue
 		}
-		if err := k.bake(ctx, e, i, stage.Bake.D(), interval, r); err != nil {
+		if err := k.bakeStage(ctx, e, i, stage.Bake.D(), interval, r); err != nil {
 			return err
 		}
 	}
@@ -145,7 +145,7 @@ func (k *flagKind) bake(ctx workflow.Context, e *environment, i int, d, interval
 		}
 		switch res.Verdict {
 		case metrics.Fail:
-			return k.breach(ctx, e, i, r, res.Decisive)
+			return k.breach(ctx, e, i, r, "SLO breach", describeFailing(res.Decisive))
 		case metrics.Inconclusive:
 			if f := k.hold(ctx, e, i, res.Decisive); f != nil {
 				return f
@@ -170,18 +170,17 @@ func flagChecks(e *environment, interval time.Duration) []metrics.Check {
 	return SLOChecks(&e.in.Env, target, live, e.vars(), interval)
 }
 
-// breach puts every flag back at once and fails the step with the round
-// that decided it.
-func (k *flagKind) breach(ctx workflow.Context, e *environment, i int, r flags.Rollout, decisive *metrics.MeasureResult) error {
+// breach puts every flag back at once and fails the step with what
+// decided it: cause (an SLO breach, an experiment's harm) and what was seen.
+func (k *flagKind) breach(ctx workflow.Context, e *environment, i int, r flags.Rollout, cause, what string) error {
 	name := e.plan[i].step.Name
-	what := describeFailing(decisive)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	target := flagTarget(&e.in.Env, e.plan[i].step.Flag)
 	e.killOnBreach(dctx, name, target.Flags)
 	if err := restoreFlags(dctx, e, name, target, k.before); err != nil {
-		return fmt.Errorf("SLO breach with %s %s (%s) and restoring the flags failed: %w", strings.Join(target.Flags, ", "), r, what, err)
+		return fmt.Errorf("%s with %s %s (%s) and restoring the flags failed: %w", cause, strings.Join(target.Flags, ", "), r, what, err)
 	}
-	msg := fmt.Sprintf("SLO breach with %s %s: %s; flags restored", strings.Join(target.Flags, ", "), r, what)
+	msg := fmt.Sprintf("%s with %s %s: %s; flags restored", cause, strings.Join(target.Flags, ", "), r, what)
 	e.status.Steps[i].Detail = msg
 	e.audit(ctx, auditRecord{action: "flag.breach", step: name, outcome: StateFailed, detail: msg})
 	return &failure{cause: ErrTypeSLOBreach, message: msg}
@@ -189,7 +188,11 @@ func (k *flagKind) breach(ctx workflow.Context, e *environment, i int, r flags.R
 
 // hold waits for a person after an inconclusive analysis.
 func (k *flagKind) hold(ctx workflow.Context, e *environment, i int, decisive *metrics.MeasureResult) *failure {
-	msg := "analysis inconclusive: " + describeFailing(decisive) + "; resume to analyse the stage again, abort to restore the flags"
+	return k.holdFor(ctx, e, i, "analysis inconclusive: "+describeFailing(decisive)+"; resume to analyse the stage again, abort to restore the flags")
+}
+
+// holdFor pauses the step with msg until a person resumes or aborts.
+func (k *flagKind) holdFor(ctx workflow.Context, e *environment, i int, msg string) *failure {
 	e.status.Paused, e.status.PausedBy = true, holdByAnalysis
 	e.status.Steps[i].Detail = msg
 	e.audit(ctx, auditRecord{action: "flag.held", step: e.plan[i].step.Name, outcome: StatePaused, detail: msg})

@@ -230,6 +230,11 @@ func writeFlags(b *strings.Builder, fs []FlagStatus) {
 	for _, f := range fs {
 		fmt.Fprintf(b, "| %s | %s | %d/%d | %s | %s |\n", f.Flag, f.Step, f.Stage, f.Stages, f.Rollout, f.Previous)
 	}
+	for _, f := range fs {
+		if x := f.Experiment; x != nil {
+			fmt.Fprintf(b, "\nExperiment %s (%s, stage %d): **%s**; %s\n", x.Metric, f.Flag, f.Stage, x.Verdict, x.Detail)
+		}
+	}
 }
 
 // writePlan renders the rollback plan, each compensation with its state

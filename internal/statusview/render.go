@@ -76,6 +76,9 @@ func renderEnvironment(w io.Writer, e workflows.EnvironmentStatus) {
 	}
 	for _, f := range e.Flags {
 		fmt.Fprintf(w, "  flag %s (%s): %s, stage %d of %d; before: %s\n", f.Flag, f.Step, f.Rollout, f.Stage, f.Stages, f.Previous)
+		if x := f.Experiment; x != nil {
+			fmt.Fprintf(w, "    experiment %s: %s; %s\n", x.Metric, x.Verdict, x.Detail)
+		}
 	}
 	if e.Traffic != nil {
 		renderTraffic(w, e.Traffic)
