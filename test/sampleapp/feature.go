@@ -28,6 +28,8 @@ type feature struct {
 	mu       sync.Mutex
 	failing  bool
 	on, off  int64
+	// checkouts converts at a rate per variant (POST /feature-fault?conversion-on=0.1).
+	checkouts *checkouts
 }
 
 // newFeature sets the OpenFeature provider to the flagd file at path; nil
@@ -39,22 +41,31 @@ func newFeature(path, flag string) (*feature, error) {
 	if err := of.SetNamedProviderAndWait("sampleapp", ofprovider.New(path)); err != nil {
 		return nil, fmt.Errorf("OpenFeature provider: %w", err)
 	}
-	return &feature{flag: flag, client: of.NewClient("sampleapp")}, nil
+	return &feature{flag: flag, client: of.NewClient("sampleapp"), checkouts: newCheckouts()}, nil
 }
 
-// register adds GET/POST /feature-fault.
+// register adds GET /feature, POST /feature-fault (failing=true|false,
+// conversion-on=RATE, conversion-off=RATE) and GET /metrics.
 func (f *feature) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /feature", f.show)
+	mux.HandleFunc("GET /metrics", f.checkouts.metrics)
 	mux.HandleFunc("POST /feature-fault", func(w http.ResponseWriter, r *http.Request) {
-		fail, err := strconv.ParseBool(r.URL.Query().Get("failing"))
+		rates, err := f.checkouts.setRates(r)
 		if err != nil {
-			http.Error(w, "give failing=true|false", http.StatusBadRequest)
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		f.mu.Lock()
-		f.failing = fail
-		f.mu.Unlock()
-		slog.Info("feature fault set", "flag", f.flag, "failing", fail)
+		if q := r.URL.Query().Get("failing"); q != "" || !rates {
+			fail, err := strconv.ParseBool(q)
+			if err != nil {
+				http.Error(w, "give failing=true|false, conversion-on=RATE or conversion-off=RATE", http.StatusBadRequest)
+				return
+			}
+			f.mu.Lock()
+			f.failing = fail
+			f.mu.Unlock()
+			slog.Info("feature fault set", "flag", f.flag, "failing", fail)
+		}
 		f.show(w, r)
 	})
 }
@@ -62,7 +73,10 @@ func (f *feature) register(mux *http.ServeMux) {
 func (f *feature) show(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"flag": f.flag, "failing": f.failing, "on": f.on, "off": f.off})
+	f.checkouts.mu.Lock()
+	rates := map[string]float64{"on": f.checkouts.rate["on"], "off": f.checkouts.rate["off"]}
+	f.checkouts.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"flag": f.flag, "failing": f.failing, "on": f.on, "off": f.off, "conversion": rates})
 }
 
 // wrap evaluates the flag for the request's subject: on, the new behaviour

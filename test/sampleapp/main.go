@@ -132,6 +132,9 @@ func newHandler(version string, failing bool, db *sql.DB, initial fault, feat *f
 	mux.HandleFunc("GET /{$}", in.wrap(feat.wrap(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "sampleapp %s%s\n", version, map[bool]string{true: " (new checkout)"}[w.Header().Get("X-Feature") == "on"])
 	})))
+	if feat != nil {
+		mux.HandleFunc("GET /checkout", in.wrap(feat.wrap(feat.checkouts.checkout)))
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if failing {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
