@@ -95,6 +95,7 @@ func TestFlagExperimentDetectsAConversionDrop(t *testing.T) {
 		t.Errorf("experiment %+v, want harm with an effect near -0.2 and a 95%% interval below 0", x)
 	}
 	t.Logf("conversion drop: %s", x.Detail)
+	exportHistory(t, stack.client, prod.WorkflowID, prod.RunID, "environment-flag-experiment-harm")
 	if doc, _ := flagd.Read(flagsFile); flags.RolloutOf(doc.Flags["new-checkout"]).On {
 		t.Errorf("the flag file still has new-checkout on after the harm")
 	}
