@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -160,14 +161,34 @@ func (k *flagKind) bake(ctx workflow.Context, e *environment, i int, d, interval
 // subjects are served: the slot with the traffic (a flag changes the
 // behaviour of the version that runs).
 func flagChecks(e *environment, interval time.Duration) []metrics.Check {
-	target, live := "", ""
+	target := ""
 	if e.slots != nil {
-		target, live = e.slots.live, e.slots.target
+		target = e.slots.live
 		if tr := e.status.Traffic; tr != nil && tr.Weights[e.slots.target] > tr.Weights[e.slots.live] {
-			target, live = e.slots.target, e.slots.live
+			target = e.slots.target
 		}
 	}
-	return SLOChecks(&e.in.Env, target, live, e.vars(), interval)
+	return FlagSLOChecks(&e.in.Env, target, e.vars(), interval)
+}
+
+// Variants a flag step's SLO templates may name as ${variant}.
+const (
+	flagVariantOn  = "on"
+	flagVariantOff = "off"
+)
+
+// FlagSLOChecks are the checks of a flag step's analysis round: env's SLOs
+// on slot (the one serving users), with ${variant} the subjects who get
+// the feature (on) and, for a compare SLO, the baseline those who do not
+// (off) on the same slot. SLOs whose templates carry no variant label
+// judge the slot as a whole.
+func FlagSLOChecks(env *runbooks.Environment, slot string, vars map[string]string, interval time.Duration) []metrics.Check {
+	v := maps.Clone(vars)
+	if v == nil {
+		v = map[string]string{}
+	}
+	v[runbooks.VarVariant] = flagVariantOn
+	return SLOChecks(env, slot, slot, v, interval)
 }
 
 // breach puts every flag back at once and fails the step with what

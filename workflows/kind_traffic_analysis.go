@@ -125,6 +125,11 @@ func compareCheck(c *metrics.Check, q *metrics.Query, s runbooks.SLO, templates 
 	c.Baseline.Backend = slots.live
 	baseVars := maps.Clone(vars)
 	baseVars[runbooks.VarSlot] = slots.live
+	if vars[runbooks.VarVariant] == flagVariantOn {
+		// A flag step compares the flag's variants on the slot serving
+		// users: the baseline is the subjects without the feature.
+		baseVars[runbooks.VarVariant] = flagVariantOff
+	}
 	c.Baseline.Expr = runbooks.Expand(expr, baseVars)
 }
 
