@@ -128,15 +128,9 @@ func (v *reportCmd) runRange(ctx context.Context) error {
 		return err
 	}
 	now := time.Now()
-	since, err := parseWhen("--since", v.since, now)
+	since, until, err := window(v.since, v.until, now)
 	if err != nil {
 		return err
-	}
-	until := now
-	if v.until != "" {
-		if until, err = parseWhen("--until", v.until, now); err != nil {
-			return err
-		}
 	}
 	return v.a.withReleases(ctx, func(rc *releases.Client) error {
 		items, err := rc.List(ctx, releases.ListFilter{Service: v.service, Limit: 1000})
@@ -285,15 +279,9 @@ func (v *reportDORACmd) run(ctx context.Context) error {
 		return err
 	}
 	now := time.Now()
-	since, err := parseWhen("--since", v.since, now)
+	since, until, err := window(v.since, v.until, now)
 	if err != nil {
 		return err
-	}
-	until := now
-	if v.until != "" {
-		if until, err = parseWhen("--until", v.until, now); err != nil {
-			return err
-		}
 	}
 	return v.a.withReleases(ctx, func(rc *releases.Client) error {
 		sts, err := rc.Finished(ctx, v.service, until)
@@ -302,4 +290,16 @@ func (v *reportDORACmd) run(ctx context.Context) error {
 		}
 		return v.emit(ctx, report.DORAReportPage(report.BuildDORA(v.service, v.env, since, until, sts), now))
 	})
+}
+
+// window is the time range --since and --until give (--until default now).
+func window(sinceFlag, untilFlag string, now time.Time) (since, until time.Time, err error) {
+	if since, err = parseWhen("--since", sinceFlag, now); err != nil {
+		return since, until, err
+	}
+	until = now
+	if untilFlag != "" {
+		until, err = parseWhen("--until", untilFlag, now)
+	}
+	return since, until, err
 }
