@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/runbookhq/runbook/internal/dora"
+	"github.com/runbookhq/runbook/internal/testenv/prom"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -66,4 +67,13 @@ func TestDORAFromReleaseHistory(t *testing.T) {
 	if err != nil || code != http.StatusOK || !strings.Contains(body, want) || !strings.Contains(body, "# TYPE runbook_dora_change_failure_rate gauge") {
 		t.Errorf("GET /metrics of the worker: %d %v, want %q among the gauges:\n%s", code, err, want, body)
 	}
+	// The Temporal SDK's own metrics are there too, and a real Prometheus
+	// takes the whole page (one bad line and it drops the scrape).
+	if !strings.Contains(body, "# TYPE temporal_workflow_task_execution_latency histogram") || !strings.Contains(body, "temporal_activity_execution_latency_bucket{") {
+		t.Errorf("GET /metrics lacks the SDK's workflow task and activity latencies:\n%s", body)
+	}
+	p := prom.Start(t, addr)
+	p.WaitForData(t, `runbook_dora_deployments{service="`+r.service+`"} == 2`, pollDeadline)
+	p.WaitForData(t, `temporal_workflow_completed{workflow_type="Release"}`, pollDeadline)
+	p.WaitForData(t, `sum(temporal_activity_execution_latency_count) > 0`, pollDeadline)
 }

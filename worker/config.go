@@ -3,6 +3,8 @@
 package worker
 
 import (
+	"github.com/runbookhq/runbook/internal/telemetry"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +29,9 @@ import (
 type Config struct {
 	// Client holds the Temporal connection options.
 	Client client.Options
+	// Metrics, when set, records the Temporal SDK's metrics of the clients
+	// Dial makes; the worker serves them at /metrics.
+	Metrics *telemetry.Registry
 	// TaskQueue is where releases run (RUNBOOK_TASK_QUEUE, default "runbook").
 	TaskQueue string
 	// StateDir holds local state: the dev server database, the audit log

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runbookhq/runbook/internal/dora"
 	"github.com/runbookhq/runbook/internal/releases"
+	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
 // Window and caching of the DORA gauges the worker serves at /metrics.
@@ -28,6 +29,8 @@ const (
 type doraGauges struct {
 	rc  *releases.Client
 	now func() time.Time
+	// sdk, when set, adds the Temporal SDK's metrics after the gauges.
+	sdk *telemetry.Registry
 
 	mu   sync.Mutex
 	at   time.Time
@@ -35,7 +38,7 @@ type doraGauges struct {
 }
 
 func newDORAGauges(c client.Client, cfg Config) *doraGauges {
-	return &doraGauges{rc: ReleasesClient(c, cfg, nil), now: time.Now}
+	return &doraGauges{rc: ReleasesClient(c, cfg, nil), now: time.Now, sdk: cfg.Metrics}
 }
 
 func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +57,9 @@ func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(g.body)
+	if g.sdk != nil {
+		_ = g.sdk.WriteText(w)
+	}
 }
 
 // compute lists the services that released and renders their metrics.

@@ -61,6 +61,9 @@ func clientOptions(cfg Config) client.Options {
 	if opts.DataConverter == nil {
 		opts.DataConverter = cfg.DataConverter()
 	}
+	if cfg.Metrics != nil && opts.MetricsHandler == nil {
+		opts.MetricsHandler = cfg.Metrics.Handler()
+	}
 	if cfg.Codec != nil {
 		// Failure messages and stack traces hold what payloads do (a
 		// check's URL, a migration's error, a rejection's comment): the

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/runbookhq/runbook/internal/telemetry"
+
 	"context"
 	"log/slog"
 
@@ -41,6 +43,8 @@ func (v *workerCmd) run(ctx context.Context) error {
 		cfg.HTTPAddr = v.httpAddr
 	}
 	cfg.SlackSocketMode = cfg.SlackSocketMode || v.socketMode
+	// The worker's clients record the SDK's metrics for /metrics.
+	cfg.Metrics = telemetry.New()
 	c, err := worker.Dial(ctx, cfg)
 	if err != nil {
 		return err

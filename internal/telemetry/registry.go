@@ -1,0 +1,198 @@
+// Package telemetry keeps the Temporal SDK's metrics (workflow task
+// latency, activity failures, schedule-to-start, sticky cache, …) in
+// memory and renders them in Prometheus's text format for the worker's
+// /metrics, next to runbook's own gauges: a client.MetricsHandler with no
+// dependency beyond the SDK.
+package telemetry
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// Buckets are the upper bounds, in seconds, of the timers' histograms.
+var Buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// Kinds of series.
+const (
+	kindCounter   = "counter"
+	kindGauge     = "gauge"
+	kindHistogram = "histogram"
+)
+
+// Registry holds every series the handlers recorded.
+type Registry struct {
+	mu     sync.Mutex
+	series map[string]*series
+	kinds  map[string]string
+}
+
+// series is one metric with one label set.
+type series struct {
+	name   string
+	labels string // rendered {k="v",...}, sorted by key
+	value  float64
+	counts []uint64 // per bucket, then +Inf
+	sum    float64
+	count  uint64
+}
+
+// New is an empty registry.
+func New() *Registry {
+	return &Registry{series: map[string]*series{}, kinds: map[string]string{}}
+}
+
+// Handler is the SDK's view of the registry: pass it as
+// client.Options.MetricsHandler.
+func (r *Registry) Handler() client.MetricsHandler { return &handler{r: r} }
+
+type handler struct {
+	r    *Registry
+	tags map[string]string
+}
+
+func (h *handler) WithTags(tags map[string]string) client.MetricsHandler {
+	merged := maps.Clone(h.tags)
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	maps.Copy(merged, tags)
+	return &handler{r: h.r, tags: merged}
+}
+
+func (h *handler) Counter(name string) client.MetricsCounter {
+	s := h.r.get(name, kindCounter, h.tags)
+	return counterFunc(func(d int64) { h.r.update(func() { s.value += float64(d) }) })
+}
+
+func (h *handler) Gauge(name string) client.MetricsGauge {
+	s := h.r.get(name, kindGauge, h.tags)
+	return gaugeFunc(func(v float64) { h.r.update(func() { s.value = v }) })
+}
+
+func (h *handler) Timer(name string) client.MetricsTimer {
+	s := h.r.get(name, kindHistogram, h.tags)
+	return timerFunc(func(d time.Duration) { h.r.update(func() { s.observe(d.Seconds()) }) })
+}
+
+type (
+	counterFunc func(int64)
+	gaugeFunc   func(float64)
+	timerFunc   func(time.Duration)
+)
+
+func (f counterFunc) Inc(d int64)          { f(d) }
+func (f gaugeFunc) Update(v float64)       { f(v) }
+func (f timerFunc) Record(d time.Duration) { f(d) }
+func (r *Registry) update(f func())        { r.mu.Lock(); defer r.mu.Unlock(); f() }
+func (s *series) observe(v float64) {
+	i, _ := slices.BinarySearch(Buckets, v)
+	s.counts[i]++
+	s.sum += v
+	s.count++
+}
+
+var invalid = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// metricName is name made valid for Prometheus.
+func metricName(name string) string {
+	n := invalid.ReplaceAllString(name, "_")
+	if n == "" || n[0] >= '0' && n[0] <= '9' {
+		n = "_" + n
+	}
+	return n
+}
+
+// renderLabels is the sorted, escaped label set.
+func renderLabels(tags map[string]string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(tags[k])
+		parts = append(parts, fmt.Sprintf(`%s="%s"`, metricName(k), v))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// get finds or makes the series of name with tags. A name keeps the kind
+// it was first used with; a clash gets its own name (name_kind).
+func (r *Registry) get(name, kind string, tags map[string]string) *series {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name = metricName(name)
+	if k, ok := r.kinds[name]; ok && k != kind {
+		name += "_" + kind
+	}
+	r.kinds[name] = kind
+	labels := renderLabels(tags)
+	key := name + labels
+	s, ok := r.series[key]
+	if !ok {
+		s = &series{name: name, labels: labels}
+		if kind == kindHistogram {
+			s.counts = make([]uint64, len(Buckets)+1)
+		}
+		r.series[key] = s
+	}
+	return s
+}
+
+// WriteText writes every series in Prometheus's text format, names sorted.
+func (r *Registry) WriteText(w io.Writer) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(r.series))
+	var b strings.Builder
+	typed := map[string]bool{}
+	for _, k := range keys {
+		s := r.series[k]
+		kind := r.kinds[s.name]
+		if !typed[s.name] {
+			fmt.Fprintf(&b, "# TYPE %s %s\n", s.name, kind)
+			typed[s.name] = true
+		}
+		if kind != kindHistogram {
+			fmt.Fprintf(&b, "%s%s %s\n", s.name, s.labels, num(s.value))
+			continue
+		}
+		s.writeHistogram(&b)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeHistogram writes the cumulative buckets, the sum and the count.
+func (s *series) writeHistogram(b *strings.Builder) {
+	var cum uint64
+	for i, le := range append(slices.Clone(Buckets), math.Inf(1)) {
+		cum += s.counts[i]
+		bound := num(le)
+		if math.IsInf(le, 1) {
+			bound = "+Inf"
+		}
+		fmt.Fprintf(b, "%s_bucket%s %d\n", s.name, withLabel(s.labels, "le", bound), cum)
+	}
+	fmt.Fprintf(b, "%s_sum%s %s\n%s_count%s %d\n", s.name, s.labels, num(s.sum), s.name, s.labels, s.count)
+}
+
+// withLabel adds one label to a rendered label set.
+func withLabel(labels, k, v string) string {
+	l := fmt.Sprintf(`%s="%s"`, k, v)
+	if labels == "" {
+		return "{" + l + "}"
+	}
+	return labels[:len(labels)-1] + "," + l + "}"
+}
+
+func num(v float64) string { return fmt.Sprintf("%g", v) }

@@ -1,0 +1,46 @@
+package telemetry
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRegistryText: counters add, gauges set, timers fill cumulative
+// buckets in seconds; tags become sorted, escaped labels; each name is
+// typed once; a name used as two kinds keeps both apart.
+func TestRegistryText(t *testing.T) {
+	r := New()
+	h := r.Handler().WithTags(map[string]string{"namespace": "default"})
+	wf := h.WithTags(map[string]string{"workflow_type": `Re"lease`})
+	wf.Counter("temporal_workflow_completed").Inc(2)
+	wf.Counter("temporal_workflow_completed").Inc(1)
+	h.Gauge("temporal_sticky_cache_size").Update(7)
+	tm := wf.Timer("temporal_workflow_task_execution_latency")
+	tm.Record(3 * time.Millisecond)
+	tm.Record(200 * time.Millisecond)
+	tm.Record(2 * time.Minute)
+	h.Gauge("temporal_workflow_completed").Update(1)
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"# TYPE temporal_workflow_completed counter\n",
+		`temporal_workflow_completed{namespace="default",workflow_type="Re\"lease"} 3` + "\n",
+		"# TYPE temporal_sticky_cache_size gauge\ntemporal_sticky_cache_size{namespace=\"default\"} 7\n",
+		`temporal_workflow_task_execution_latency_bucket{namespace="default",workflow_type="Re\"lease",le="0.005"} 1` + "\n",
+		`temporal_workflow_task_execution_latency_bucket{namespace="default",workflow_type="Re\"lease",le="0.25"} 2` + "\n",
+		`temporal_workflow_task_execution_latency_bucket{namespace="default",workflow_type="Re\"lease",le="+Inf"} 3` + "\n",
+		`temporal_workflow_task_execution_latency_count{namespace="default",workflow_type="Re\"lease"} 3` + "\n",
+		"# TYPE temporal_workflow_completed_gauge gauge\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "# TYPE temporal_workflow_completed counter"); n != 1 {
+		t.Errorf("typed %d times", n)
+	}
+}
