@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -101,28 +100,58 @@ func (s *series) observe(v float64) {
 	s.count++
 }
 
-var invalid = regexp.MustCompile(`[^a-zA-Z0-9_]`)
-
-// metricName is name made valid for Prometheus.
+// metricName is name made valid for Prometheus: bytes outside
+// [a-zA-Z0-9_] become _, and a leading digit gets a _ before it. Names the
+// SDK uses are valid already and come back as they are.
 func metricName(name string) string {
-	n := invalid.ReplaceAllString(name, "_")
-	if n == "" || n[0] >= '0' && n[0] <= '9' {
-		n = "_" + n
+	valid := name != "" && !(name[0] >= '0' && name[0] <= '9')
+	for i := 0; valid && i < len(name); i++ {
+		valid = nameByte(name[i])
 	}
-	return n
+	if valid {
+		return name
+	}
+	b := []byte(name)
+	for i := range b {
+		if !nameByte(b[i]) {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] >= '0' && b[0] <= '9' {
+		return "_" + string(b)
+	}
+	return string(b)
 }
+
+func nameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// escaper escapes label values.
+var escaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // renderLabels is the sorted, escaped label set.
 func renderLabels(tags map[string]string) string {
 	if len(tags) == 0 {
 		return ""
 	}
-	parts := make([]string, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(tags[k])
-		parts = append(parts, fmt.Sprintf(`%s="%s"`, metricName(k), v))
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(tags)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(metricName(k))
+		b.WriteString(`="`)
+		v := tags[k]
+		if strings.ContainsAny(v, "\\\"\n") {
+			v = escaper.Replace(v)
+		}
+		b.WriteString(v)
+		b.WriteByte('"')
 	}
-	return "{" + strings.Join(parts, ",") + "}"
+	b.WriteByte('}')
+	return b.String()
 }
 
 // get finds or makes the series of name with tags. A name keeps the kind
