@@ -20,3 +20,22 @@ func Same(a, b Definition) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
+
+// Empty reports a JSON value flag systems treat as not given: null, "",
+// false, [] or {}. Providers drop such members so two reads of the same
+// configuration compare equal.
+func Empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return !x
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}

@@ -105,7 +105,7 @@ func compact(v any) any {
 		out := map[string]any{}
 		for k, e := range x {
 			e = compact(e)
-			if k == "_id" || empty(e) {
+			if k == "_id" || flagapi.Empty(e) {
 				continue
 			}
 			out[k] = e
@@ -119,22 +119,6 @@ func compact(v any) any {
 		return out
 	}
 	return v
-}
-
-func empty(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case bool:
-		return !x
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
 }
 
 // rolloutOf reads the rollout the targeting expresses, nil when it is not

@@ -29,29 +29,12 @@ var assigned = map[string]bool{"id": true, "sortOrder": true, "featureName": tru
 func clean(st map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range st {
-		if assigned[k] || empty(v) {
+		if assigned[k] || flagapi.Empty(v) {
 			continue
 		}
 		out[k] = v
 	}
 	return out
-}
-
-// empty reports a value Unleash treats as not given.
-func empty(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case bool:
-		return !x
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
 }
 
 func docOf(e environment) document {
