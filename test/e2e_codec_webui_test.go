@@ -77,7 +77,7 @@ func TestWebUIDecryptsThroughCodecServer(t *testing.T) {
 	b.Screenshot("codec-release-user-metadata")
 	markers := localActivityMarkerData(t, r, id)
 	for _, w := range warningsSince(b, from) {
-		if m := undecodedRe.FindStringSubmatch(w); m != nil && strings.Contains(markers, m[1]) {
+		if markerParseFailure(w, markers) {
 			// Temporal UI 2.42.1 does not send a local activity marker's
 			// details to the codec server and parses the ciphertext as
 			// JSON; the UI's, not runbook's: logged, not failed.
@@ -90,6 +90,33 @@ func TestWebUIDecryptsThroughCodecServer(t *testing.T) {
 
 // undecodedRe takes the start of the text the UI failed to parse as JSON.
 var undecodedRe = regexp.MustCompile(`Unexpected token '.', "([A-Za-z0-9+/=]{6,})"\.\.\. is not valid JSON`)
+
+// afterNumberRe takes the position JSON.parse names when the text starts
+// with a number: base64 that starts with digits parses as one, then fails.
+var afterNumberRe = regexp.MustCompile(`Unexpected non-whitespace character after JSON at position (\d+)`)
+
+// leadingDigitsRe is the number JSON.parse reads at the start of base64.
+var leadingDigitsRe = regexp.MustCompile(`^[0-9]+`)
+
+// markerParseFailure reports whether the UI's warning w is its failure to
+// parse one of the marker payloads (newline-separated base64) as JSON: the
+// text it quotes starts a marker payload, or, when the payload starts with
+// digits, the position it names is where that number ends.
+func markerParseFailure(w, markers string) bool {
+	if m := undecodedRe.FindStringSubmatch(w); m != nil {
+		return strings.Contains(markers, m[1])
+	}
+	m := afterNumberRe.FindStringSubmatch(w)
+	if m == nil {
+		return false
+	}
+	for _, p := range strings.Fields(markers) {
+		if n := leadingDigitsRe.FindString(p); n != "" && fmt.Sprint(len(n)) == m[1] {
+			return true
+		}
+	}
+	return false
+}
 
 // localActivityMarkerData is the base64 of the payloads of the workflow's
 // local activity markers, as protojson writes them.
@@ -119,4 +146,25 @@ func localActivityMarkerData(t *testing.T, r *rig, id string) string {
 func runIDAt(t *testing.T, r *rig, id string) string {
 	t.Helper()
 	return runIDOf(t, r.rc.Temporal, id)
+}
+
+// TestMarkerParseFailureClassifies checks the classifier against the two
+// forms Chromium's JSON.parse gives, with the texts seen in CI.
+func TestMarkerParseFailureClassifies(t *testing.T) {
+	markers := "4xQvZ2hh\nq83kLzAa\n"
+	cases := []struct {
+		w    string
+		want bool
+	}{
+		{`Could not parse payload:  SyntaxError: Unexpected non-whitespace character after JSON at position 1 (line 1 column 2)`, true},
+		{`Could not parse payload:  SyntaxError: Unexpected non-whitespace character after JSON at position 2 (line 1 column 3)`, false},
+		{`Could not parse payload:  SyntaxError: Unexpected token 'q', "q83kLzAa"... is not valid JSON`, true},
+		{`Could not parse payload:  SyntaxError: Unexpected token 'z', "zzzzzzzz"... is not valid JSON`, false},
+		{`Could not parse payload:  SyntaxError: Unexpected end of JSON input`, false},
+	}
+	for _, c := range cases {
+		if got := markerParseFailure(c.w, markers); got != c.want {
+			t.Errorf("markerParseFailure(%q) = %v, want %v", c.w, got, c.want)
+		}
+	}
 }
