@@ -53,6 +53,12 @@ func Parse(filename string, data []byte) (*Runbook, error) {
 	if root == nil {
 		return nil, c.result()
 	}
+	if at, ok := trainKey(root); ok {
+		// A train file fails every runbook rule at once; one line that
+		// names the right command helps more than a dozen unknown keys.
+		c.addf(at, "this is a release train file (it has train:), not a runbook; check it with `runbook train validate %s` and start it with `runbook train deploy`", filename)
+		return nil, c.result()
+	}
 	rb := new(Runbook)
 	d := newDecoder(c)
 	d.decodeRoot(root, rb)
@@ -66,6 +72,25 @@ func Parse(filename string, data []byte) (*Runbook, error) {
 		return nil, err
 	}
 	return rb, nil
+}
+
+// trainKey finds a top-level train: key beside no service: key, the mark
+// of a release train file (internal/trains), and where it is.
+func trainKey(root *yaml.Node) (pos, bool) {
+	if root.Kind != yaml.MappingNode {
+		return pos{}, false
+	}
+	var at pos
+	found := false
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch k := root.Content[i]; k.Value {
+		case "service":
+			return pos{}, false
+		case "train":
+			at, found = pos{line: k.Line, col: k.Column}, true
+		}
+	}
+	return at, found
 }
 
 const emptyMsg = "file is empty; a runbook needs at least api-version, service, owner, artifact and environments"

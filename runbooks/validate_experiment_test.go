@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -70,4 +71,27 @@ func TestExperimentProblems(t *testing.T) {
 		src := strings.Replace(experimentBase, "bake: 1m", "bake: 0s", 1)
 		wantProblemContaining(t, problemsOf(t, "x.yaml", src), "x.yaml:25:23", "no stage bakes")
 	})
+}
+
+// TestVariantTemplateRefusedBesideTrafficStep: a canary analyses the same
+// SLOs as a flag step, and only the flag step sets ${variant}.
+func TestVariantTemplateRefusedBesideTrafficStep(t *testing.T) {
+	src, err := os.ReadFile("testdata/valid/canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withVariant := strings.Replace(string(src), `      - name: saturation
+        query: max(process_open_fds{slot="${slot}"})
+        max: 1000`, `      - name: saturation
+        template: fds
+        max: 1000`, 1)
+	withVariant = strings.Replace(withVariant, `      options: {address: "http://127.0.0.1:9090"}`, `      options: {address: "http://127.0.0.1:9090"}
+      templates:
+        fds: {value: 'max(process_open_fds{slot="${slot}", variant="${variant}"})'}`, 1)
+	ps := problemsOf(t, "canary.yaml", withVariant)
+	wantProblemContaining(t, ps, "canary.yaml:35:9", `template "fds" (from the runbook) reads ${variant}, which only a flag step sets, and canary step "shift"`)
+	plain := strings.Replace(withVariant, `, variant="${variant}"`, "", 1)
+	if _, err := Parse("canary.yaml", []byte(plain)); err != nil {
+		t.Errorf("the same template without ${variant}: %v", err)
+	}
 }

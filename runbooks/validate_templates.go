@@ -145,6 +145,7 @@ func (v *validator) sloTemplate(path string, e *Environment, s *SLO) {
 		v.c.addf(v.keyAt(kp), "compare measures template %q (%s) once per side with ${slot} set to that side's slot, and its value does not use ${slot}; both sides would measure the same series", st.name, fromText(t))
 	}
 	v.templateSlots(kp, e, st.name, t)
+	v.templateVariant(kp, e, st.name, t)
 	if pr, ok := LookupPreset(strings.TrimPrefix(t.From, "preset ")); ok && t.From == "preset "+pr.Name {
 		for _, o := range pr.NeedsOptions {
 			if e.Traffic.Options[o] == "" {
@@ -188,6 +189,27 @@ func (v *validator) templateSlots(path string, e *Environment, name string, t Me
 				}
 			}
 		}
+	}
+}
+
+// templateVariant refuses a template that reads ${variant} in an
+// environment with a traffic step: only a flag step sets the variant, so a
+// canary's analysis would send the query to the provider with the literal
+// text and judge nothing.
+func (v *validator) templateVariant(path string, e *Environment, name string, t MetricTemplate) {
+	ref := "${" + VarVariant + "}"
+	for _, text := range []string{t.Bad, t.Good, t.Total, t.Quantile, t.Value, t.Count} {
+		if !strings.Contains(text, ref) {
+			continue
+		}
+		for i := range e.Steps {
+			if k := trafficKind(&e.Steps[i]); k != "" {
+				v.c.addf(v.keyAt(path), "template %q (%s) reads ${variant}, which only a flag step sets, and %s analyses the same SLOs; give the flag step's SLOs a template of their own or move the flag step to another environment",
+					name, fromText(t), called(k+" step", e.Steps[i].Name))
+				return
+			}
+		}
+		return
 	}
 }
 
