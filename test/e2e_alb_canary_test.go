@@ -93,14 +93,11 @@ func newALB(t *testing.T) *albFixture {
 	f := &albFixture{srv: srv, client: c, tgs: map[string]string{}}
 	var tuples []types.TargetGroupTuple
 	for _, slot := range []string{"blue", "green"} {
-		tg, err := c.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{
-			Name: aws.String("checkout-" + slot), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080),
-			VpcId: aws.String(vpc), TargetType: types.TargetTypeEnumIp,
-		})
+		arn, err := moto.CreateTargetGroup(ctx, c, "checkout-"+slot, vpc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.tgs[slot] = aws.ToString(tg.TargetGroups[0].TargetGroupArn)
+		f.tgs[slot] = arn
 		w := int32(0)
 		if slot == "blue" {
 			w = 100

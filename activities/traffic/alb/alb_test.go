@@ -3,7 +3,6 @@ package alb
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +41,7 @@ func setup(t *testing.T) *fixture {
 	f := &fixture{srv: srv, client: c, tgs: map[string]string{}}
 	var tuples []types.TargetGroupTuple
 	for _, name := range []string{"blue", "green"} {
-		arn, err := createTargetGroup(ctx, c, "checkout-"+name, vpc)
+		arn, err := moto.CreateTargetGroup(ctx, c, "checkout-"+name, vpc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,29 +61,6 @@ func setup(t *testing.T) *fixture {
 	}
 	f.listener = aws.ToString(l.Listeners[0].ListenerArn)
 	return f
-}
-
-// createTargetGroup creates a target group and returns its ARN. AWS
-// answers a repeated create with the same settings with the group itself;
-// moto refuses it as a duplicate, which a retry by the SDK after a slow
-// answer (a loaded machine) runs into: the group is then read back.
-func createTargetGroup(ctx context.Context, c *elbv2.Client, name, vpc string) (string, error) {
-	tg, err := c.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{
-		Name: aws.String(name), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(8080),
-		VpcId: aws.String(vpc), TargetType: types.TargetTypeEnumIp,
-	})
-	var dup *types.DuplicateTargetGroupNameException
-	if errors.As(err, &dup) {
-		out, derr := c.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{name}})
-		if derr != nil || len(out.TargetGroups) != 1 {
-			return "", fmt.Errorf("%w; and reading it back: %v", err, derr)
-		}
-		return aws.ToString(out.TargetGroups[0].TargetGroupArn), nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return aws.ToString(tg.TargetGroups[0].TargetGroupArn), nil
 }
 
 // options are what a runbook would give, with the endpoint pointing at moto
