@@ -1,11 +1,13 @@
 package test
 
-// The circuit breaker end to end, on the real dev server and a real worker
-// (RUNBOOK_ALERTS_FILE with a breaker rule): alerts abort two running
+// The circuit breaker end to end, on the real dev server and two real
+// workers with the same breaker rule (RUNBOOK_ALERTS_FILE), both checking
+// every second, as a team with two workers would run it: alerts abort two running
 // releases of a service (the running release's own rollback, signed as
 // runbook:alerts), the breaker declares one automatic freeze of the service
 // with the evidence, a third release is held by it until a person lifts it,
-// and only failures after the lift can trip it again.
+// and only failures after the lift can trip it again. Two breakers that trip
+// on the same failures declare one freeze (CreateInput.Once).
 
 import (
 	"context"
@@ -46,7 +48,9 @@ func TestE2EBreakerTripsAndIsLifted(t *testing.T) {
 	r := newRig(t, "breaker")
 	r.inNamespace(breakerNamespace)
 	path, digest := r.writeRunbook("runbook.yaml", breakerRunbook, nil)
-	hook := alertsWorker(t, r, nil, fmt.Sprintf("breaker:\n  check-every: 1s\n  rules: [{scope: service, service: %s, failures: 2, within: 1h}]\n", r.service))
+	breaker := fmt.Sprintf("breaker:\n  check-every: 1s\n  rules: [{scope: service, service: %s, failures: 2, within: 1h}]\n", r.service)
+	hook := alertsWorker(t, r, nil, breaker)
+	alertsWorker(t, r, nil, breaker) // a second worker, its breaker racing the first's
 	since := time.Now()
 
 	smokeRunning := func(st workflows.ReleaseStatus) bool {

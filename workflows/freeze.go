@@ -192,10 +192,14 @@ func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Fr
 		return freezes.Freeze{}, err
 	}
 	now := workflow.Now(ctx)
+	if f, ok := b.holding(in.Once, now); ok {
+		f.Repeat = true
+		return f, nil
+	}
 	f := freezes.Freeze{
 		ID: b.newID(ctx, now), Services: in.Services, Environments: in.Environments,
 		From: in.From, To: in.To, Reason: in.Reason, CreatedBy: id.Name, CreatedAt: now,
-		CreatedIdentity: auditIdentity(id),
+		CreatedIdentity: auditIdentity(id), Once: in.Once,
 	}
 	if f.From.IsZero() || f.From.Before(now) {
 		f.From = now
@@ -206,6 +210,21 @@ func (b *board) create(ctx workflow.Context, in freezes.CreateInput) (freezes.Fr
 		f.Scope(), f.From.UTC().Format(time.RFC3339), f.Until(), f.Reason))
 	b.notify(ctx)
 	return f, nil
+}
+
+// holding returns the freeze declared with once that has not ended; none
+// for an empty once (every create without it declares a freeze, as before
+// Once existed, so older histories replay unchanged).
+func (b *board) holding(once string, now time.Time) (freezes.Freeze, bool) {
+	if once == "" {
+		return freezes.Freeze{}, false
+	}
+	for _, f := range b.Freezes {
+		if f.Once == once && !f.Ended(now) {
+			return f, true
+		}
+	}
+	return freezes.Freeze{}, false
 }
 
 // validateLift refuses to lift a freeze that is unknown or already ended.

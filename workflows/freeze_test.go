@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,55 @@ func TestFreezesContinueAsNew(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("freeze %d", i+1), f.Reason, "every freeze so far is kept, in order")
 	}
 	require.Nil(t, next.Restored)
+}
+
+// Two creates with the same Once while the first freeze holds declare one
+// freeze: the second gets it back marked Repeat, with no second audit
+// entry; after a lift the same Once declares a new one.
+func TestFreezeCreateOnce(t *testing.T) {
+	h := newHarness(t)
+	start := utc("2026-11-25T10:00:00Z")
+	h.env.SetStartTime(start)
+	in := freezes.CreateInput{Actor: "runbook:breaker", Reason: "automatic: circuit breaker", Services: []string{"checkout"}, Once: "breaker/service/checkout"}
+	outcomes := map[string]*updateOutcome{}
+	h.at(time.Minute, func() {
+		outcomes["first"] = h.update(freezes.UpdateCreate, in)
+		outcomes["second"] = h.update(freezes.UpdateCreate, in)
+		other := in
+		other.Once, other.Services = "breaker/service/cart", []string{"cart"}
+		outcomes["other scope"] = h.update(freezes.UpdateCreate, other)
+		plain := in
+		plain.Once = ""
+		outcomes["without once"] = h.update(freezes.UpdateCreate, plain)
+	})
+	firstID := func() string { return outcomes["first"].result.(freezes.Freeze).ID }
+	h.at(2*time.Minute, func() {
+		outcomes["lift"] = h.update(freezes.UpdateLift, freezes.LiftInput{ID: firstID(), Actor: "sre", Reason: "fixed"})
+	})
+	h.at(3*time.Minute, func() {
+		outcomes["after lift"] = h.update(freezes.UpdateCreate, in)
+		h.env.CancelWorkflow()
+	})
+	h.env.SetStartWorkflowOptions(clientStartOptions(freezes.WorkflowID))
+	h.env.ExecuteWorkflow(Freezes, FreezesInput{})
+
+	for name, o := range outcomes {
+		require.NoError(t, o.err, name)
+	}
+	first, second := outcomes["first"].result.(freezes.Freeze), outcomes["second"].result.(freezes.Freeze)
+	require.False(t, first.Repeat)
+	require.True(t, second.Repeat, "the second create returns the first freeze")
+	require.Equal(t, first.ID, second.ID)
+	for _, name := range []string{"other scope", "without once", "after lift"} {
+		f := outcomes[name].result.(freezes.Freeze)
+		require.False(t, f.Repeat, name)
+		require.NotEqual(t, first.ID, f.ID, name)
+	}
+	created := 0
+	for _, a := range h.auditActions() {
+		if strings.HasPrefix(a, "freeze.created ") {
+			created++
+		}
+	}
+	require.Equal(t, 4, created, "first, other scope, without once, after lift: %v", h.auditActions())
 }

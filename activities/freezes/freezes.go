@@ -74,6 +74,11 @@ type Freeze struct {
 	// freezes from before signed freezes.
 	CreatedIdentity string `json:"created-identity,omitempty"`
 	LiftedIdentity  string `json:"lifted-identity,omitempty"`
+	// Once is the CreateInput's Once the freeze was declared with.
+	Once string `json:"once,omitempty"`
+	// Repeat is set only on the answer to a create that found a freeze of
+	// the same Once still holding and returned it instead; never stored.
+	Repeat bool `json:"repeat,omitempty"`
 }
 
 // Unsigned is the identity of a freeze decided by a name taken as given.
@@ -180,6 +185,12 @@ type CreateInput struct {
 	To           time.Time `json:"to,omitempty"`   // zero: until lifted
 	Reason       string    `json:"reason"`
 	Actor        string    `json:"actor"`
+	// Once, when set, makes the create idempotent: while a freeze declared
+	// with the same Once has not ended, the create returns it (Repeat set)
+	// and declares nothing. Two workers whose circuit breakers trip in the
+	// same instant thus declare one freeze: the Freezes workflow runs its
+	// Updates one at a time.
+	Once string `json:"once,omitempty"`
 	// Proof signs the freeze (workflows.FreezeCreateClaim): required when
 	// the worker has trust roots, always verified when present.
 	Proof *identity.Proof `json:"proof,omitempty"`

@@ -79,13 +79,19 @@ func (b *BreakerRunner) Check(ctx context.Context) ([]freezes.Freeze, error) {
 	trips := Evaluate(b.Config.Rules, fails, frz, now)
 	trips = append(trips, b.burnTrips(ctx, trips, frz, now)...)
 	for _, t := range trips {
-		in := freezes.CreateInput{Reason: t.Reason(), Actor: BreakerActor}
+		// Once: another worker's breaker may trip on the same failures in
+		// the same instant; the Freezes workflow keeps the first freeze.
+		in := freezes.CreateInput{Reason: t.Reason(), Actor: BreakerActor, Once: breakerOnce(t.Service)}
 		if t.Service != "" {
 			in.Services = []string{t.Service}
 		}
 		f, err := b.Releases.CreateFreeze(ctx, in)
 		if err != nil {
 			return made, fmt.Errorf("breaker: declare the freeze of %s: %w", scopeName(t.Service), err)
+		}
+		if f.Repeat {
+			slog.Info("breaker: tripped, and the freeze was already declared (by another worker)", "freeze", f.ID, "scope", f.Scope())
+			continue
 		}
 		made = append(made, f)
 		slog.Warn("breaker: tripped; automatic freeze declared", "freeze", f.ID, "scope", f.Scope(), "failures", len(t.Evidence), "burn", t.Burn != nil)
@@ -115,6 +121,15 @@ func (b *BreakerRunner) burnTrips(ctx context.Context, already []Trip, frz []fre
 		}
 	}
 	return out
+}
+
+// breakerOnce is the Once of the breaker's freeze of a service ("" for the
+// namespace): one freeze per scope, whichever worker trips first.
+func breakerOnce(svc string) string {
+	if svc == "" {
+		return "breaker/namespace"
+	}
+	return "breaker/service/" + svc
 }
 
 func scopeName(svc string) string {
