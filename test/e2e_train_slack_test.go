@@ -81,3 +81,71 @@ func TestTrainGateInSlack(t *testing.T) {
 		return approved && progress
 	})
 }
+
+const trainFollowUpFile = `api-version: runbook/v1
+train: %[1]s
+environments: [production]
+slack: {channel: C0RELEASES}
+gates:
+  production:
+    - {name: cab, approvers: [alice], timeout: 4s, remind-after: 1s, escalate-to: [bob], instructions: "CAB"}
+services:
+  - {name: %[1]s-a, runbook: a.yaml, version: "1.0.0", digest: "%[2]s"}
+`
+
+// TestTrainGateRemindsAndEscalates: a train gate follows up as a release's
+// gate does: one reminder in its Slack thread after remind-after, and at
+// its timeout it opens to escalate-to for one more timeout, so the first
+// approver is refused and the escalation's approver opens it.
+func TestTrainGateRemindsAndEscalates(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "trainfollow")
+	s := newSlackWorker(t, r)
+	rec := newRecorder(t)
+	_, digest := r.writeRunbook("a.yaml", trainServiceRunbook, map[string]any{"URL": rec.srv.URL, "Name": r.service + "-a"})
+	path := filepath.Join(r.dir, "train.yaml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, trainFollowUpFile, r.service, digest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := workflows.TrainID(r.service, "f1")
+	r.mustCLI("train", "deploy", path, "--name", "f1", "--as", "carol")
+	eventually(t, "the reminder in the gate's thread", func() bool {
+		for _, c := range s.fake.Calls("chat.postMessage") {
+			if c.Form.Get("thread_ts") != "" && strings.Contains(c.Form.Get("text"), "Reminder: train gate cab is still waiting for 1 approval(s) from alice") {
+				return true
+			}
+		}
+		return false
+	})
+	st := r.waitTrain(id, "the gate escalated to bob", func(st workflows.TrainStatus) bool {
+		g := st.Environments[0].Gates[0]
+		return g.Escalated && g.State == workflows.StateWaiting
+	})
+	if g := st.Environments[0].Gates[0]; len(g.Approvers) != 1 || g.Approvers[0] != "bob" {
+		t.Fatalf("escalated gate approvers %v, want [bob]", g.Approvers)
+	}
+	if res := r.cli("train", "approve", id, "--as", "alice"); res.code == 0 || !strings.Contains(res.stderr, "may not decide train gate cab; approvers: bob") {
+		t.Fatalf("alice after the escalation: exit %d %q; want refused, naming bob", res.code, res.stderr)
+	}
+	r.mustCLI("train", "approve", id, "--as", "bob", "--comment", "escalated CAB")
+	st = r.waitTrain(id, "the train finished", func(st workflows.TrainStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("train is %s (%s), want succeeded", st.State, st.Reason)
+	}
+	if n := countCalls(s, "Reminder: train gate cab"); n != 1 {
+		t.Errorf("%d reminders, want exactly one (none after the escalation)", n)
+	}
+	eventually(t, "the thread says the gate escalated", func() bool { return countCalls(s, "train gate cab timed out: escalated to bob") == 1 })
+	exportHistory(t, stack.client, id, "", "train-gate-escalated")
+}
+
+// countCalls counts the Slack messages posted whose text contains text.
+func countCalls(s *slackWorker, text string) int {
+	n := 0
+	for _, c := range s.fake.Calls("chat.postMessage") {
+		if strings.Contains(c.Form.Get("text"), text) {
+			n++
+		}
+	}
+	return n
+}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -95,7 +96,8 @@ func newTrain(ctx workflow.Context, in TrainInput) *train {
 // newGate is the status of a train gate not opened yet.
 func newGate(a runbooks.Approval) *GateStatus {
 	return &GateStatus{Name: a.Name, State: StatePending, Approvers: a.Approvers, MinApprovals: max(a.MinApprovals, 1),
-		Instructions: a.Instructions, RejectNeedsReason: a.RejectNeedsReason}
+		Instructions: a.Instructions, RejectNeedsReason: a.RejectNeedsReason, EscalateTo: a.EscalateTo,
+		RemindAfter: time.Duration(a.RemindAfter)}
 }
 
 // runEnvironment takes the train through environment i: hold, gates,

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/internal/identity"
 )
 
@@ -158,20 +160,24 @@ func (t *train) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, 
 // runGates opens environment i's train gates one after another.
 func (t *train) runGates(ctx workflow.Context, i int) error {
 	te := &t.status.Environments[i]
+	// Trains from before it waited for the timeout alone: no reminder,
+	// no escalation, though the file allowed both.
+	followUp := workflow.GetVersion(ctx, changeTrainGateFollowUp, workflow.DefaultVersion, 1) >= 1
 	for k, g := range te.Gates {
-		timeout := defaultApprovalTimeout
-		for _, tg := range t.in.Gates {
-			if tg.Environment == te.Name && tg.Approval.Name == g.Name {
-				timeout = tg.Approval.Timeout.Or(defaultApprovalTimeout)
-			}
-		}
+		timeout := t.gateTimeout(te.Name, g.Name)
 		g.State, g.Deadline = StateWaiting, workflow.Now(ctx).Add(timeout)
 		t.audit(ctx, "train.gate.waiting", "", StateWaiting, te.Name, g.Name+": "+g.Instructions)
 		t.publish(ctx)
 		t.slackGateOpened(ctx, te.Name, g)
-		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
-			TimerOptions: workflow.TimerOptions{Summary: "train gate " + g.Name + " times out"}},
-			func() bool { return g.State != StateWaiting })
+		var ok bool
+		var err error
+		if followUp {
+			ok, err = t.awaitGateFollowingUp(ctx, te.Name, g, timeout)
+		} else {
+			ok, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
+				TimerOptions: workflow.TimerOptions{Summary: "train gate " + g.Name + " times out"}},
+				func() bool { return g.State != StateWaiting })
+		}
 		switch {
 		case err != nil:
 			g.State = StateInterrupted
@@ -187,4 +193,82 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 		te.Gates[k] = g
 	}
 	return nil
+}
+
+// changeTrainGateFollowUp versions the train gates' reminder and
+// escalation (escalate-to, remind-after), which add timers and activities.
+const changeTrainGateFollowUp = "train-gate-follow-up"
+
+// gateTimeout is train gate name's timeout in env.
+func (t *train) gateTimeout(env, name string) time.Duration {
+	timeout := defaultApprovalTimeout
+	for _, tg := range t.in.Gates {
+		if tg.Environment == env && tg.Approval.Name == name {
+			timeout = tg.Approval.Timeout.Or(defaultApprovalTimeout)
+		}
+	}
+	return timeout
+}
+
+// awaitGateFollowingUp waits for train gate g's decision as a release's
+// gate does: one Slack reminder after remind-after, and at the timeout,
+// with escalate-to, one more timeout for those approvers. It reports
+// whether the gate was decided.
+func (t *train) awaitGateFollowingUp(ctx workflow.Context, env string, g *GateStatus, timeout time.Duration) (bool, error) {
+	decided, err := t.awaitGateReminding(ctx, g)
+	if err != nil || decided || len(g.EscalateTo) == 0 {
+		return decided, err
+	}
+	g.Approvers, g.Escalated = g.EscalateTo, true
+	g.Deadline = workflow.Now(ctx).Add(timeout)
+	detail := fmt.Sprintf("escalated to %s: waiting for %d approval(s) until %s",
+		strings.Join(g.EscalateTo, ", "), g.MinApprovals, g.Deadline.UTC().Format(time.RFC3339))
+	t.audit(ctx, "train.gate.escalated", "", StateWaiting, env, g.Name+": "+detail)
+	t.publish(ctx)
+	t.slackGateChanged(ctx, env, g)
+	t.slackProgress(ctx, fmt.Sprintf("train gate %s timed out: %s", g.Name, detail))
+	return t.awaitGateReminding(ctx, g)
+}
+
+// awaitGateReminding waits until g is decided or its deadline passes,
+// posting the one reminder into its Slack thread when due (not after an
+// escalation: the new approvers got the edited message).
+func (t *train) awaitGateReminding(ctx workflow.Context, g *GateStatus) (bool, error) {
+	remindAt := time.Time{}
+	if g.RemindAfter > 0 && !g.Escalated && g.SlackTS != "" {
+		remindAt = workflow.Now(ctx).Add(g.RemindAfter)
+	}
+	for {
+		until, summary := g.Deadline, "train gate "+g.Name+" times out"
+		reminding := !remindAt.IsZero() && remindAt.Before(until)
+		if reminding {
+			until, summary = remindAt, "train gate "+g.Name+": reminder"
+		}
+		decided, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: until.Sub(workflow.Now(ctx)),
+			TimerOptions: workflow.TimerOptions{Summary: summary}}, func() bool { return g.State != StateWaiting })
+		if err != nil || decided || !reminding {
+			return decided, err
+		}
+		remindAt = time.Time{}
+		t.slackRemind(ctx, g)
+	}
+}
+
+// slackRemind posts the reminder of train gate g into its thread.
+func (t *train) slackRemind(ctx workflow.Context, g *GateStatus) {
+	if t.in.Slack == nil || g.SlackTS == "" {
+		return
+	}
+	who := "anyone but the requester"
+	if len(g.Approvers) > 0 {
+		who = strings.Join(g.Approvers, ", ")
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	err := workflow.ExecuteActivity(slackCtx(ctx, "remind of train gate "+g.Name+" in Slack"), slackActs.PostThread,
+		slack.PostThreadInput{Channel: g.SlackChannel, ThreadTS: g.SlackTS, Text: fmt.Sprintf(
+			"Reminder: train gate %s is still waiting for %d approval(s) from %s, until %s.",
+			g.Name, g.MinApprovals-len(g.Approvals), who, g.Deadline.UTC().Format(time.RFC3339))}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("train gate reminder not posted to Slack", "gate", g.Name, "error", err)
+	}
 }
