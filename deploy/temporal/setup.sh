@@ -35,13 +35,12 @@ done
 
 temporal operator namespace update --address "$address" --namespace "$namespace" --retention "$retention"
 
-names=""
+# One attribute a call: temporal CLI 1.5 given several --name registers only
+# the first. Registering one that exists with the same type succeeds; with
+# another type it fails, and so does this script: runbook doctor says how to
+# fix it.
 for a in $attributes; do
-	names="$names --name $a"
+	temporal operator search-attribute create --address "$address" --namespace "$namespace" --name "$a" --type Keyword
 done
-# Registering an attribute that exists with the same type succeeds; with
-# another type it fails, and so does this script: runbook doctor says how to fix it.
-# shellcheck disable=SC2086
-temporal operator search-attribute create --address "$address" --namespace "$namespace" $names --type Keyword
 
 echo "temporal-setup: namespace $namespace keeps closed workflows for $retention; runbook's search attributes are registered"
