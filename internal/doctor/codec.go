@@ -120,16 +120,29 @@ func judgeKeys(c *codec.Codec, samples []sealed, workflows int) Result {
 		r.Detail = fmt.Sprintf("key(s) %s of %s do not open the payloads sealed under that ID (e.g. workflow %s): same ID, other key material",
 			strings.Join(keyIDs(wrong), ", "), codec.EnvKeys, wrong[0].workflowID)
 		r.Fix = "copy the worker's keys file; key IDs must never be reused for new key material"
-	case len(samples) > 0 && keyID(samples[0]) != c.KeyID():
+	case len(samples) > 0 && keyID(newest(samples)) != c.KeyID():
 		r.Status = Warn
-		r.Detail = fmt.Sprintf("the newest history (workflow %s) is sealed with key %s, but this keys file seals new payloads with %s: the worker's keys file differs",
-			samples[0].workflowID, keyID(samples[0]), c.KeyID())
+		r.Detail = fmt.Sprintf("the newest payload (workflow %s) is sealed with key %s, but this keys file seals new payloads with %s: the worker's keys file differs",
+			samples[0].workflowID, keyID(newest(samples)), c.KeyID())
 		r.Fix = "use the worker's keys file here, or roll the new first key out to every worker"
 	default:
 		r.Status = OK
 		r.Detail = fmt.Sprintf("keys load; new payloads are sealed with %s; %d encrypted payload(s) of the %d newest workflows open", c.KeyID(), len(samples), workflows)
 	}
 	return r
+}
+
+// newest is the last payload of the newest workflow (samples come newest
+// workflow first, each in history order): what its workers sealed last.
+func newest(samples []sealed) sealed {
+	n := samples[0]
+	for _, s := range samples[1:] {
+		if s.workflowID != samples[0].workflowID {
+			break
+		}
+		n = s
+	}
+	return n
 }
 
 func keyID(s sealed) string { return string(s.payload.GetMetadata()[codec.MetaKeyID]) }
