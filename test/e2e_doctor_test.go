@@ -42,6 +42,7 @@ type doctorSetup struct {
 	ownerDSN, workerDSN   string
 	slack                 *slackfake.Server
 	env                   []string
+	fixed                 bool
 }
 
 // TestDoctorE2E runs runbook doctor on a broken set-up (one-day retention,
@@ -71,6 +72,9 @@ func TestDoctorE2E(t *testing.T) {
 	d.expect(got, doctor.CheckAudit, doctor.Fail, "role runbook_worker may UPDATE, DELETE runbook_audit", "REVOKE UPDATE, DELETE ON runbook_audit FROM runbook_worker")
 	d.expect(got, doctor.CheckSlack, doctor.Fail, "lacks channels:history", "add channels:history")
 	d.expect(got, doctor.CheckOIDC, doctor.Skip, "not set", "")
+	d.expectRetentionWarning(true, "list", "--since", "7d")
+	d.expectRetentionWarning(true, "metrics", "dora", "--service", "checkout", "--since", "30d")
+	d.expectRetentionWarning(true, "report", "dora", "--service", "checkout", "--since", "90d", "-o", filepath.Join(t.TempDir(), "dora.html"))
 
 	// Fix it as an SRE would: the compose set-up script (twice: it is
 	// idempotent), the REVOKE doctor printed, the retired key back in the
@@ -94,6 +98,7 @@ func TestDoctorE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	d.fixed = true
 	res, got = d.run()
 	if res.code != 0 {
 		t.Errorf("fixed set-up: exit %d, want 0\n%s", res.code, res)
@@ -104,6 +109,25 @@ func TestDoctorE2E(t *testing.T) {
 	d.expect(got, doctor.CheckCodec, doctor.OK, "sealed with k-new", "")
 	d.expect(got, doctor.CheckAudit, doctor.OK, "not UPDATE, DELETE or TRUNCATE", "")
 	d.expect(got, doctor.CheckSlack, doctor.OK, "channels:history", "")
+	d.expectRetentionWarning(false, "metrics", "dora", "--service", "checkout", "--since", "30d")
+	d.expectRetentionWarning(true, "list", "--since", "120d")
+}
+
+// expectRetentionWarning runs a command that reads closed releases and
+// asserts whether it warns that the namespace's retention is shorter than
+// its range.
+func (d *doctorSetup) expectRetentionWarning(want bool, args ...string) {
+	d.t.Helper()
+	res := runCLIQuiet(d.env, args...)
+	// Before the fix the search attributes are missing, so the query
+	// fails: after the warning, which is what the broken set-up shows.
+	if d.fixed && res.code != 0 {
+		d.t.Errorf("runbook %s: %s", strings.Join(args, " "), res)
+		return
+	}
+	if got := strings.Contains(res.stderr, "warning: namespace "+d.ns+" keeps closed workflows for"); got != want {
+		d.t.Errorf("runbook %s: retention warning %v, want %v\n%s", strings.Join(args, " "), got, want, res)
+	}
 }
 
 func newDoctorSetup(t *testing.T, c client.Client) *doctorSetup {
