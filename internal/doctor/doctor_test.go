@@ -191,6 +191,10 @@ func TestCheckSlackScopes(t *testing.T) {
 	if r := checkSlack(ctx, cfg); r.Status != OK {
 		t.Errorf("all scopes: %+v", r)
 	}
+	s.SetScopes("chat:write", "groups:history", "usergroups:read")
+	if r := checkSlack(ctx, cfg); r.Status != OK {
+		t.Errorf("groups:history (private channels) in place of channels:history: %+v", r)
+	}
 	s.SetScopes("chat:write")
 	r := checkSlack(ctx, cfg)
 	if r.Status != Fail || !strings.Contains(r.Detail, "channels:history") || !strings.Contains(r.Fix, "add channels:history, usergroups:read") {

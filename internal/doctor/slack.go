@@ -13,6 +13,9 @@ import (
 // slackScope is a bot token scope runbook needs, with the calls that need it.
 type slackScope struct {
 	scope, why string
+	// alt, when set, is a scope that serves as well (groups:history
+	// for gate messages in private channels).
+	alt string
 }
 
 // requiredScopes are the scopes of the Slack methods runbook calls
@@ -20,11 +23,11 @@ type slackScope struct {
 // apps.connections.open need none.
 func requiredScopes(groups bool) []slackScope {
 	s := []slackScope{
-		{"chat:write", "chat.postMessage, chat.update and chat.postEphemeral: gate messages and replies"},
-		{"channels:history", "conversations.history: finding a release's gate message again after a restart"},
+		{scope: "chat:write", why: "chat.postMessage, chat.update and chat.postEphemeral: gate messages and replies"},
+		{scope: "channels:history", alt: "groups:history", why: "conversations.history: finding a gate message already posted when a post is retried"},
 	}
 	if groups {
-		s = append(s, slackScope{"usergroups:read", "usergroups.users.list: RUNBOOK_SLACK_GROUPS approvers"})
+		s = append(s, slackScope{scope: "usergroups:read", why: "usergroups.users.list: RUNBOOK_SLACK_GROUPS approvers"})
 	}
 	return s
 }
@@ -81,7 +84,7 @@ func judgeScopes(cfg Config, user, team, header string, reported bool) Result {
 	}
 	var missing, why []string
 	for _, need := range requiredScopes(cfg.SlackGroups) {
-		if !slices.Contains(have, need.scope) {
+		if !slices.Contains(have, need.scope) && (need.alt == "" || !slices.Contains(have, need.alt)) {
 			missing = append(missing, need.scope)
 			why = append(why, need.scope+" for "+need.why)
 		}
