@@ -109,7 +109,7 @@ func judgeDeployment(cfg Config, r Result, p pollers, current, ramping string) R
 		r.Detail += ", ramping " + ramping
 	}
 	setCurrent := func(id string) string {
-		return fmt.Sprintf("temporal worker deployment set-current-version %s --deployment-name %s --build-id %s", cfg.temporalFlags(), cfg.DeploymentName, id)
+		return fmt.Sprintf("temporal worker deployment set-current-version %s --deployment-name %s --build-id %s --yes", cfg.temporalFlags(), cfg.DeploymentName, id)
 	}
 	switch {
 	case len(polling) == 0:
