@@ -105,12 +105,9 @@ func (v *doctorCmd) config() (doctor.Config, client.Options, error) {
 		OIDCIssuer:      os.Getenv("RUNBOOK_OIDC_ISSUER"),
 		OIDCJWKS:        os.Getenv("RUNBOOK_OIDC_JWKS"),
 	}
-	if cfg.AuditDSN, err = audit.LoadDSN(os.Getenv(audit.EnvDSN), os.Getenv(audit.EnvDSNFile)); err != nil {
-		return cfg, opts, err
-	}
-	if cfg.SlackToken, err = slack.LoadSecret(os.Getenv, slack.EnvBotToken); err != nil {
-		return cfg, opts, err
-	}
+	// Unreadable settings are the checks' findings, not the command's error.
+	cfg.AuditDSN, cfg.AuditDSNErr = audit.LoadDSN(os.Getenv(audit.EnvDSN), os.Getenv(audit.EnvDSNFile))
+	cfg.SlackToken, cfg.SlackTokenErr = slack.LoadSecret(os.Getenv, slack.EnvBotToken)
 	return cfg, opts, nil
 }
 

@@ -30,6 +30,10 @@ type auditPrivs struct {
 // it may do: a worker whose credentials leak should be able to append to
 // the audit log and read it, never rewrite or empty it.
 func checkAudit(ctx context.Context, cfg Config) Result {
+	if cfg.AuditDSNErr != nil {
+		return Result{Check: CheckAudit, Status: Fail, Detail: cfg.AuditDSNErr.Error(),
+			Fix: "set one of RUNBOOK_AUDIT_DSN or RUNBOOK_AUDIT_DSN_FILE (a file the worker can read)"}
+	}
 	if cfg.AuditDSN == "" {
 		return Result{Check: CheckAudit, Status: Skip, Detail: "RUNBOOK_AUDIT_DSN is not set: the audit log is a file, with no database role"}
 	}

@@ -70,14 +70,19 @@ type Config struct {
 	// check reads (default 20).
 	SampleWorkflows int
 	// AuditDSN is the worker's audit database (RUNBOOK_AUDIT_DSN); empty
-	// for the file log.
-	AuditDSN audit.DSN
+	// for the file log. AuditDSNErr is why it could not be read
+	// (RUNBOOK_AUDIT_DSN_FILE unreadable), reported by the audit check.
+	AuditDSN    audit.DSN
+	AuditDSNErr error
 	// SlackToken is the bot token (SLACK_BOT_TOKEN); SlackAPIURL the API
 	// base URL (RUNBOOK_SLACK_API_URL, default https://slack.com/api/);
 	// SlackGroups whether RUNBOOK_SLACK_GROUPS is set, which needs one more
 	// scope.
 	SlackToken, SlackAPIURL string
 	SlackGroups             bool
+	// SlackTokenErr is why the token could not be read (both variables
+	// set, an unreadable file), reported by the Slack check.
+	SlackTokenErr error
 	// OIDCIssuer and OIDCJWKS are RUNBOOK_OIDC_ISSUER and RUNBOOK_OIDC_JWKS.
 	OIDCIssuer, OIDCJWKS string
 	// HTTP is the client for Slack and OIDC (default: 10 s timeout).
@@ -99,9 +104,9 @@ func Run(ctx context.Context, cfg Config, tc client.Client, dialErr error) []Res
 			out = append(out, Result{Check: name, Status: Skip, Detail: "the server is not reachable"})
 		}
 	} else {
-		ns := checkNamespace(ctx, cfg, tc)
+		ns, exists := checkNamespace(ctx, cfg, tc)
 		out = append(out, ns)
-		if ns.Status == Fail && strings.Contains(ns.Detail, "does not exist") {
+		if !exists {
 			for _, name := range []string{CheckSearchAttributes, CheckWorkers, CheckCodec} {
 				out = append(out, Result{Check: name, Status: Skip, Detail: "the namespace does not exist"})
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +200,11 @@ func TestCheckSlackScopes(t *testing.T) {
 	r := checkSlack(ctx, cfg)
 	if r.Status != Fail || !strings.Contains(r.Detail, "channels:history") || !strings.Contains(r.Fix, "add channels:history, usergroups:read") {
 		t.Errorf("lacking scopes: %+v", r)
+	}
+	unreadable := cfg
+	unreadable.SlackTokenErr = errors.New("both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are set: unset one")
+	if r := checkSlack(ctx, unreadable); r.Status != Fail || !strings.Contains(r.Detail, "unset one") {
+		t.Errorf("unreadable token setting: %+v", r)
 	}
 	cfg.SlackToken = "xoxb-wrong"
 	if r := checkSlack(ctx, cfg); r.Status != Fail || !strings.Contains(r.Detail, "invalid_auth") {

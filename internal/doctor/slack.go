@@ -35,6 +35,10 @@ func requiredScopes(groups bool) []slackScope {
 // checkSlack calls auth.test with the bot token and compares the scopes
 // Slack reports (the X-OAuth-Scopes header) with those runbook needs.
 func checkSlack(ctx context.Context, cfg Config) Result {
+	if cfg.SlackTokenErr != nil {
+		return Result{Check: CheckSlack, Status: Fail, Detail: cfg.SlackTokenErr.Error(),
+			Fix: "set one of SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE (a file the worker can read)"}
+	}
 	if cfg.SlackToken == "" {
 		return Result{Check: CheckSlack, Status: Skip, Detail: "SLACK_BOT_TOKEN is not set: no Slack"}
 	}

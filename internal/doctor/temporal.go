@@ -64,19 +64,19 @@ func orUnknown(s string) string {
 }
 
 // checkNamespace reports whether the namespace exists and how long it keeps
-// closed workflows.
-func checkNamespace(ctx context.Context, cfg Config, tc client.Client) Result {
+// closed workflows; exists is false only when the server says it does not.
+func checkNamespace(ctx context.Context, cfg Config, tc client.Client) (r Result, exists bool) {
 	resp, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.Namespace})
 	var notFound *serviceerror.NamespaceNotFound
 	var notFound2 *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound) || errors.As(err, &notFound2):
 		return Result{Check: CheckNamespace, Status: Fail, Detail: fmt.Sprintf("namespace %s does not exist", cfg.Namespace),
-			Fix: fmt.Sprintf("temporal operator namespace create %s --retention 90d", cfg.temporalFlags())}
+			Fix: fmt.Sprintf("temporal operator namespace create %s --retention 90d", cfg.temporalFlags())}, false
 	case err != nil:
-		return Result{Check: CheckNamespace, Status: Fail, Detail: fmt.Sprintf("describe namespace %s: %v", cfg.Namespace, err)}
+		return Result{Check: CheckNamespace, Status: Fail, Detail: fmt.Sprintf("describe namespace %s: %v", cfg.Namespace, err)}, true
 	}
-	return judgeRetention(cfg, resp.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration())
+	return judgeRetention(cfg, resp.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration()), true
 }
 
 // judgeRetention warns when the namespace forgets closed releases before
