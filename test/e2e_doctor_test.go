@@ -72,6 +72,12 @@ func TestDoctorE2E(t *testing.T) {
 	d.expect(got, doctor.CheckAudit, doctor.Fail, "role runbook_worker may UPDATE, DELETE runbook_audit", "REVOKE UPDATE, DELETE ON runbook_audit FROM runbook_worker")
 	d.expect(got, doctor.CheckSlack, doctor.Fail, "lacks channels:history", "add channels:history")
 	d.expect(got, doctor.CheckOIDC, doctor.Skip, "not set", "")
+	// The text form: one line per check, the fix below it.
+	text := runCLIQuiet(d.env, "doctor")
+	if text.code != 1 || !strings.Contains(text.stdout, "FAIL  audit-role") || !strings.Contains(text.stdout, "      fix: psql ") {
+		t.Errorf("doctor (text) on the broken set-up:\n%s", text)
+	}
+	t.Logf("runbook doctor on the broken set-up:\n%s", text.stdout)
 	d.expectRetentionWarning(true, "list", "--since", "7d")
 	d.expectRetentionWarning(true, "metrics", "dora", "--service", "checkout", "--since", "30d")
 	d.expectRetentionWarning(true, "report", "dora", "--service", "checkout", "--since", "90d", "-o", filepath.Join(t.TempDir(), "dora.html"))

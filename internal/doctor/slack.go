@@ -90,7 +90,11 @@ func judgeScopes(cfg Config, user, team, header string, reported bool) Result {
 	for _, need := range requiredScopes(cfg.SlackGroups) {
 		if !slices.Contains(have, need.scope) && (need.alt == "" || !slices.Contains(have, need.alt)) {
 			missing = append(missing, need.scope)
-			why = append(why, need.scope+" for "+need.why)
+			name := need.scope
+			if need.alt != "" {
+				name += " (or " + need.alt + ")"
+			}
+			why = append(why, name+" for "+need.why)
 		}
 	}
 	if len(missing) > 0 {
