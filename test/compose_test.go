@@ -95,14 +95,22 @@ func TestComposeConfig(t *testing.T) {
 // that would point it at other files or projects, and returns its stdout.
 func composeRun(t *testing.T, bin string, args ...string) []byte {
 	t.Helper()
+	return composeRunEnv(t, nil, bin, args...)
+}
+
+// composeRunEnv is composeRun with the settings of extra (KEY=VALUE) in
+// place of the environment's, for the variables the compose file reads.
+func composeRunEnv(t *testing.T, extra []string, bin string, args ...string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COMPOSE_") {
+		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "RUNBOOK_RETENTION=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, extra...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -15,6 +15,7 @@ import (
 type listCmd struct {
 	a      *app
 	filter releases.ListFilter
+	since  string
 	output outputFlag
 }
 
@@ -23,6 +24,7 @@ func newListCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List releases, newest first",
+		Long:  "list lists releases, newest first, from Temporal's visibility store.\n" + retentionHelp,
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
@@ -32,13 +34,21 @@ func newListCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&f.Status, "status", "", "only this status (running, waiting, held, paused, succeeded, rolled-back, rollback-incomplete, failed)")
 	cmd.Flags().StringVar(&f.Risk, "risk", "", "only releases assessed at this risk level (low, medium, high)")
 	cmd.Flags().BoolVar(&f.BreakGlass, "break-glass", false, "only emergency (break-glass) releases")
+	cmd.Flags().StringVar(&v.since, "since", "", "only releases started from this time on: an age (30d), a date or RFC 3339")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
 	v.output.register(cmd.Flags())
 	return cmd
 }
 
 func (v *listCmd) run(ctx context.Context) error {
+	now := time.Now()
+	since, err := parseWhen("--since", v.since, now)
+	if err != nil {
+		return err
+	}
+	v.filter.Since = since
 	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		warnRetention(ctx, v.a.errOut, rc, since, now)
 		items, err := rc.List(ctx, v.filter)
 		if err != nil {
 			return err

@@ -24,6 +24,7 @@ func newMetricsCmd(a *app) *cobra.Command {
 	dora := &cobra.Command{
 		Use:   "dora",
 		Short: "Deployment frequency, lead time, change failure rate and time to restore of a service",
+		Long:  "dora computes the four DORA metrics of a service from its closed releases since --since.\n" + retentionHelp,
 		Example: "  runbook metrics dora --service checkout --since 30d\n" +
 			"  runbook metrics dora --service checkout --env production -o json",
 		Args: cobra.NoArgs,
@@ -48,6 +49,7 @@ func (v *doraCmd) run(ctx context.Context) error {
 		return err
 	}
 	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		warnRetention(ctx, v.a.errOut, rc, from, until)
 		d, err := rc.DORA(ctx, v.service, v.env, from, until)
 		if err != nil {
 			return err

@@ -259,6 +259,7 @@ func newReportDORACmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dora",
 		Short: "Render the four DORA metrics of a service over time (weekly), with charts",
+		Long:  "report dora renders the four DORA metrics of a service week by week from its closed releases.\n" + retentionHelp,
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return v.run(cmd.Context()) },
 	}
@@ -284,6 +285,7 @@ func (v *reportDORACmd) run(ctx context.Context) error {
 		return err
 	}
 	return v.a.withReleases(ctx, func(rc *releases.Client) error {
+		warnRetention(ctx, v.a.errOut, rc, since, now)
 		sts, err := rc.Finished(ctx, v.service, until)
 		if err != nil {
 			return err

@@ -38,7 +38,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newValidateCmd(a), newSchemaCmd(a), newDeployCmd(a), newStatusCmd(a), newWatchCmd(a),
 		newDecideCmd(a, true), newDecideCmd(a, false),
 		newControlCmd(a, "pause"), newControlCmd(a, "resume"), newControlCmd(a, "abort"), newControlCmd(a, "promote"),
-		newListCmd(a), newWorkerCmd(a), newDevCmd(a), newDemoCmd(a), newAuditCmd(a), newDriftCmd(a), newMigrateCmd(a), newEdgeCmd(a), newMetricsCmd(a), newFreezeCmd(a), newTrafficCmd(a), newWhoamiCmd(a), newUICmd(a), newSLOCmd(a), newRollbackCmd(a), newPromoteEnvCmd(a), newScheduleCmd(a), newTrainCmd(a), newReportCmd(a), newNoteCmd(a), newFlagCmd(a), newCodecServerCmd(a),
+		newListCmd(a), newWorkerCmd(a), newDevCmd(a), newDemoCmd(a), newAuditCmd(a), newDriftCmd(a), newMigrateCmd(a), newEdgeCmd(a), newMetricsCmd(a), newFreezeCmd(a), newTrafficCmd(a), newWhoamiCmd(a), newUICmd(a), newSLOCmd(a), newRollbackCmd(a), newPromoteEnvCmd(a), newScheduleCmd(a), newTrainCmd(a), newReportCmd(a), newNoteCmd(a), newFlagCmd(a), newCodecServerCmd(a), newDoctorCmd(a),
 	)
 	return root
 }

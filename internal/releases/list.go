@@ -21,7 +21,11 @@ type ListFilter struct {
 	// emergency releases.
 	Risk       string
 	BreakGlass bool
-	Limit      int
+	// Since, when set, keeps releases started at or after it. Temporal
+	// keeps closed workflows only for the namespace's retention, so a
+	// range older than that is incomplete.
+	Since time.Time
+	Limit int
 }
 
 // ListItem is one release (or, with an environment filter, one release's
@@ -56,6 +60,9 @@ func (f ListFilter) Query() (string, error) {
 			return "", fmt.Errorf("filter value %q may only contain letters, digits and . _ + -", c.value)
 		}
 		parts = append(parts, fmt.Sprintf("%s = '%s'", c.attr, c.value))
+	}
+	if !f.Since.IsZero() {
+		parts = append(parts, fmt.Sprintf("StartTime >= '%s'", f.Since.UTC().Format(time.RFC3339)))
 	}
 	return strings.Join(parts, " AND "), nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestListFilterQuery(t *testing.T) {
@@ -26,6 +27,8 @@ func TestListFilterQuery(t *testing.T) {
 			"WorkflowType = 'Release' AND RunbookRisk = 'high' AND RunbookBreakGlass = 'true'"},
 		{"all three, in a fixed order", ListFilter{Status: "paused", Environment: "eu-west.1", Service: "checkout_v2+x"},
 			"WorkflowType = 'Environment' AND RunbookService = 'checkout_v2+x' AND RunbookEnvironment = 'eu-west.1' AND RunbookStatus = 'paused'"},
+		{"since, in UTC", ListFilter{Service: "checkout", Since: time.Date(2026, 9, 8, 12, 0, 0, 0, time.FixedZone("CEST", 7200))},
+			"WorkflowType = 'Release' AND RunbookService = 'checkout' AND StartTime >= '2026-09-08T10:00:00Z'"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -88,6 +88,7 @@ type Server struct {
 	lastTS   int64               // microseconds since the epoch
 	sock     socketState
 	groups   map[string][]string // user group → members
+	scopes   []string            // auth.test's X-OAuth-Scopes; nil: DefaultScopes
 }
 
 // New starts a fake that accepts token. Stop it when done.
@@ -104,6 +105,7 @@ func New(token string) *Server {
 		c.Handle("/"+AppsConnectionsOpen, s.handle(AppsConnectionsOpen, s.appsConnectionsOpen))
 		c.Handle("/"+UserGroupsUsersList, s.handle(UserGroupsUsersList, s.groupMembers))
 		c.Handle("/"+ConversationsHistory, s.handle(ConversationsHistory, s.conversationsHistory))
+		c.Handle("/"+AuthTest, s.authTest())
 		c.Handle(socketPath, s.serveSocket)
 	})
 	s.Start()
