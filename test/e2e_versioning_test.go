@@ -68,8 +68,9 @@ func TestE2EWorkerVersioningKeepsReleasesOnTheirBuild(t *testing.T) {
 
 	// A starts alone: the first version of a new deployment makes itself
 	// current, so no one has to before tasks flow.
-	r.startWorker(versionedEnv(deployment, buildA)...)
+	workerA := r.startWorker(versionedEnv(deployment, buildA)...)
 	waitCurrentVersion(t, c, deployment, buildA)
+	assertLogged(t, workerA, "worker running", "deployment="+deployment, "build_id="+buildA, "version=")
 	first := r.deployNamed(rec, "first")
 	moved := r.deployNamed(rec, "moved")
 	r.waitFor(first, "first waits at its gate on A", gateWaiting("production", "release-manager"))
@@ -102,6 +103,12 @@ func TestE2EWorkerVersioningKeepsReleasesOnTheirBuild(t *testing.T) {
 	assertTasksBy(t, c, buildB, second, env(t, st2, "production").WorkflowID)
 	if ev := fetchHistory(t, c, second, "").GetEvents(); !slices.ContainsFunc(ev, func(e *historypb.HistoryEvent) bool { return e.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED }) {
 		t.Errorf("second's history has no timer: it did not run B's code")
+	}
+
+	for _, w := range []*workerProc{workerA, workerB} {
+		if b, _ := os.ReadFile(w.log); strings.Contains(string(b), "[TMPRL1100]") {
+			t.Errorf("worker log %s has a non-determinism error before any release was moved:\n%s", w.log, b)
+		}
 	}
 
 	// Unpinned, A's release meets B's code: B cannot replay it.
@@ -180,6 +187,21 @@ func temporalCLI(t *testing.T, bin string, args ...string) string {
 	return string(out)
 }
 
+// assertLogged checks that one line of the worker's log has every part.
+func assertLogged(t *testing.T, w *workerProc, parts ...string) {
+	t.Helper()
+	b, err := os.ReadFile(w.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
+			return
+		}
+	}
+	t.Errorf("no line of the worker log has all of %q:\n%s", parts, b)
+}
+
 // waitCurrentVersion polls until build is the deployment's current version.
 func waitCurrentVersion(t *testing.T, c client.Client, deployment, build string) {
 	t.Helper()
@@ -223,11 +245,11 @@ func waitVersionPolling(t *testing.T, c client.Client, deployment, build, like s
 func assertPinnedTo(t *testing.T, c client.Client, build string, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+		d, err := c.DescribeWorkflow(context.Background(), id, "")
 		if err != nil {
 			t.Fatalf("describe %s: %v", id, err)
 		}
-		vi := d.GetWorkflowExecutionInfo().GetVersioningInfo()
+		vi := d.RawResponse.GetWorkflowExecutionInfo().GetVersioningInfo()
 		if vi.GetBehavior() != enumspb.VERSIONING_BEHAVIOR_PINNED || vi.GetDeploymentVersion().GetBuildId() != build {
 			t.Errorf("%s: versioning behavior %s on build %q, want pinned on %s", id, vi.GetBehavior(), vi.GetDeploymentVersion().GetBuildId(), build)
 		}
@@ -243,7 +265,7 @@ func assertTasksBy(t *testing.T, c client.Client, build string, ids ...string) {
 		for _, e := range fetchHistory(t, c, id, "").GetEvents() {
 			switch e.GetEventType() {
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-				builds[taskBuild(e.GetWorkflowTaskCompletedEventAttributes())]++
+				builds[e.GetWorkflowTaskCompletedEventAttributes().GetDeploymentVersion().GetBuildId()]++
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED:
 				a := e.GetWorkflowTaskFailedEventAttributes()
 				t.Errorf("%s: workflow task %d failed (%s): %s", id, e.GetEventId(), a.GetCause(), a.GetFailure().GetMessage())
@@ -253,14 +275,6 @@ func assertTasksBy(t *testing.T, c client.Client, build string, ids ...string) {
 			t.Errorf("%s: workflow tasks completed by builds %v, want all by %s", id, builds, build)
 		}
 	}
-}
-
-// taskBuild is the build ID that completed a workflow task.
-func taskBuild(a *historypb.WorkflowTaskCompletedEventAttributes) string {
-	if v := a.GetDeploymentVersion().GetBuildId(); v != "" {
-		return v
-	}
-	return a.GetWorkerVersion().GetBuildId()
 }
 
 // nondeterministicBy matches a workflow task that failed with the SDK's
