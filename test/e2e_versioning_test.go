@@ -87,8 +87,14 @@ func TestE2EWorkerVersioningKeepsReleasesOnTheirBuild(t *testing.T) {
 	st2 := r.waitFor(second, "second waits at its gate", gateWaiting("production", "release-manager"))
 	assertPinnedTo(t, c, buildB, second, env(t, st2, "production").WorkflowID)
 	// The README's query for what still runs on A finds the two pinned there.
-	onA := temporalCLI(t, tbin, "workflow", "list", "--query", "TemporalWorkerDeploymentVersion='"+deployment+":"+buildA+"' AND ExecutionStatus='Running' AND WorkflowType='"+workflows.ReleaseWorkflowName+"'")
-	if !strings.Contains(onA, first) || !strings.Contains(onA, moved) || strings.Contains(onA, second) {
+	// (Visibility follows the workflows a moment later: poll.)
+	query := "TemporalWorkerDeploymentVersion='" + deployment + ":" + buildA + "' AND ExecutionStatus='Running' AND WorkflowType='" + workflows.ReleaseWorkflowName + "'"
+	var onA string
+	eventually(t, "the list of releases running on "+buildA+" shows first and moved", func() bool {
+		onA = temporalCLI(t, tbin, "workflow", "list", "--query", query)
+		return strings.Contains(onA, first) && strings.Contains(onA, moved)
+	})
+	if strings.Contains(onA, second) {
 		t.Errorf("releases listed as running on %s:\n%s\nwant %s and %s, not %s", buildA, onA, first, moved, second)
 	}
 
