@@ -131,6 +131,39 @@ func TestE2EWorkerVersioningKeepsReleasesOnTheirBuild(t *testing.T) {
 	}
 }
 
+// A worker makes its build current only in a deployment where no version
+// ever was: after an operator's rollback to unversioned workers, a
+// restarted worker leaves the routing alone.
+func TestE2EWorkerVersioningBootstrapsOnlyANewDeployment(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "versioning-boot")
+	r.inNamespace(versioningNamespace)
+	tbin, err := findTemporal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployment := "runbook-" + r.queue
+	c := r.rc.Temporal
+	w := r.startWorker(versionedEnv(deployment, buildA)...)
+	waitCurrentVersion(t, c, deployment, buildA)
+	temporalCLI(t, tbin, "worker", "deployment", "set-current-version", "--deployment-name", deployment, "--unversioned", "--yes")
+	w.stop()
+	again := r.startWorker(versionedEnv(deployment, buildA)...)
+	// Either way it says what it did (made itself current, or found a
+	// version someone chose).
+	eventually(t, "the restarted worker looked at the deployment", func() bool {
+		b, _ := os.ReadFile(again.log)
+		return strings.Contains(string(b), "worker deployment: ")
+	})
+	d, err := c.WorkerDeploymentClient().GetHandle(deployment).Describe(context.Background(), client.WorkerDeploymentDescribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur := d.Info.RoutingConfig.CurrentVersion; cur != nil {
+		t.Errorf("after a rollback to unversioned, a restarted worker made %s current", cur.BuildID)
+	}
+}
+
 // versionedEnv puts a worker in deployment under build ID build.
 func versionedEnv(deployment, build string) []string {
 	return []string{"RUNBOOK_DEPLOYMENT_NAME=" + deployment, "RUNBOOK_BUILD_ID=" + build}
