@@ -73,8 +73,9 @@ func TestE2EWorkerVersioningKeepsReleasesOnTheirBuild(t *testing.T) {
 	assertLogged(t, workerA, "worker running", "deployment="+deployment, "build_id="+buildA, "version=")
 	first := r.deployNamed(rec, "first")
 	moved := r.deployNamed(rec, "moved")
-	r.waitFor(first, "first waits at its gate on A", gateWaiting("production", "release-manager"))
+	st1 := r.waitFor(first, "first waits at its gate on A", gateWaiting("production", "release-manager"))
 	r.waitFor(moved, "moved waits at its gate on A", gateWaiting("production", "release-manager"))
+	assertPinnedTo(t, c, buildA, first, env(t, st1, "production").WorkflowID, moved)
 
 	// B beside A, ramped, then current, with the README's commands.
 	workerB := r.startWorkerCmd(binB, []string{"worker"}, versionedEnv(deployment, buildB)...)
@@ -100,7 +101,7 @@ func TestE2EWorkerVersioningKeepsReleasesOnTheirBuild(t *testing.T) {
 
 	// The first release finishes on A, every task of it by A's build.
 	r.mustCLI("approve", first, "--as", "bob")
-	st1 := r.waitFor(first, "first succeeded", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	st1 = r.waitFor(first, "first succeeded", func(st workflows.ReleaseStatus) bool { return st.Finished() })
 	assertSucceeded(t, st1, "production")
 	assertTasksBy(t, c, buildA, first, env(t, st1, "production").WorkflowID)
 	r.mustCLI("approve", second, "--as", "bob")
