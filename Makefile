@@ -58,8 +58,12 @@ tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu, terraform, staticcheck 
 deps: ## Check (and as root, install) the Debian packages the tests need
 	@scripts/deps.sh
 
+# The version `runbook version` prints and a worker's default build ID
+# (Worker Versioning); without git, the binary falls back to Go's VCS stamp.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+
 build: ## Build bin/runbook and bin/sampleapp
-	CGO_ENABLED=0 go build -o bin/runbook ./cmd/runbook
+	CGO_ENABLED=0 go build -ldflags '-X github.com/runbookhq/runbook/internal/buildinfo.version=$(VERSION)' -o bin/runbook ./cmd/runbook
 	CGO_ENABLED=0 go build -o bin/sampleapp ./test/sampleapp
 
 test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint

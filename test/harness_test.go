@@ -49,6 +49,11 @@ const (
 	// freezes: the Freezes workflow is per namespace, and workers of other
 	// tests that come and go would serve it otherwise.
 	breakerNamespace = "e2e-breaker"
+	// versioningNamespace is where the Worker Versioning test puts its
+	// task queues in a deployment: the freezes task queue is one per
+	// namespace, and routing it to the test's builds would starve the
+	// unversioned workers of the other tests.
+	versioningNamespace = "e2e-versioning"
 	// pinnedTemporal is the Makefile's pinned build, relative to the repo root.
 	pinnedTemporal = ".tools/build/temporal-1.5.1/temporal"
 )
@@ -232,7 +237,7 @@ func startStack() {
 		if err != nil {
 			return err
 		}
-		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace, breakerNamespace}})
+		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace, breakerNamespace, versioningNamespace}})
 		return err
 	})
 	if err != nil {
@@ -246,7 +251,7 @@ func startStack() {
 		return
 	}
 	stack.client = c
-	for _, ns := range []string{namespace, freezeNamespace, freezeBoardNamespace, breakerNamespace} {
+	for _, ns := range []string{namespace, freezeNamespace, freezeBoardNamespace, breakerNamespace, versioningNamespace} {
 		if err := releases.EnsureSearchAttributes(ctx, c, ns); err != nil {
 			stack.err = err
 			return

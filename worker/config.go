@@ -100,6 +100,13 @@ type Config struct {
 	// Temporal and decrypts what it reads (RUNBOOK_CODEC_KEYS; see
 	// internal/codec). Dial puts it in every client.
 	Codec *codec.Codec
+	// DeploymentName, when set, runs the worker under Worker Versioning in
+	// this Worker Deployment (RUNBOOK_DEPLOYMENT_NAME; default unset:
+	// unversioned). See versioning.go.
+	DeploymentName string
+	// BuildID is the worker's build ID in its deployment
+	// (RUNBOOK_BUILD_ID; default the binary's version, see WorkerBuildID).
+	BuildID string
 	// Interceptors are added to every worker Run starts. The product never
 	// sets them; the fault-injection suite's worker (test/chaosworker) does,
 	// to fail activities at exact moments.
@@ -141,6 +148,9 @@ func LoadConfig() (Config, error) {
 		TriggersFile: os.Getenv("RUNBOOK_TRIGGERS_FILE"),
 		AlertsFile:   os.Getenv("RUNBOOK_ALERTS_FILE"),
 		TofuBin:      os.Getenv("RUNBOOK_TOFU_BIN"),
+
+		DeploymentName: os.Getenv(EnvDeploymentName),
+		BuildID:        os.Getenv(EnvBuildID),
 
 		SlackUsers:  os.Getenv("RUNBOOK_SLACK_USERS"),
 		SlackAPIURL: os.Getenv("RUNBOOK_SLACK_API_URL"),

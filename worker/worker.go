@@ -29,6 +29,7 @@ import (
 	"github.com/runbookhq/runbook/activities/trust"
 	"github.com/runbookhq/runbook/activities/versions"
 	"github.com/runbookhq/runbook/internal/alerts"
+	"github.com/runbookhq/runbook/internal/buildinfo"
 	"github.com/runbookhq/runbook/internal/hooks"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/report"
@@ -80,7 +81,7 @@ func clientOptions(cfg Config) client.Options {
 func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.Activities, c client.Client) {
 	for _, r := range workflows.Registrations {
 		if r.Name != freezes.WorkflowName {
-			w.RegisterWorkflowWithOptions(r.Fn, workflow.RegisterOptions{Name: r.Name})
+			w.RegisterWorkflowWithOptions(r.Fn, workflow.RegisterOptions{Name: r.Name, VersioningBehavior: r.Behavior})
 		}
 	}
 	w.RegisterActivity(&freezes.Activities{Client: c})
@@ -179,14 +180,14 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		defer stop()
 	}
-	opts := worker.Options{Interceptors: cfg.Interceptors}
+	opts := workerOptions(cfg)
 	shared := worker.New(c, cfg.TaskQueue, opts)
 	Register(shared, cfg, log, sl.acts, c)
 	registerWatch(shared, al, log)
 	host := worker.New(c, cfg.HostQueue(), opts)
 	host.RegisterActivity(terraformActivities(cfg))
 	frz := worker.New(c, freezes.TaskQueue, opts)
-	frz.RegisterWorkflowWithOptions(workflows.Freezes, workflow.RegisterOptions{Name: freezes.WorkflowName})
+	frz.RegisterWorkflowWithOptions(workflows.Freezes, workflow.RegisterOptions{Name: freezes.WorkflowName, VersioningBehavior: freezesBehavior()})
 	frz.RegisterActivity(&audit.Activities{Log: log})
 	frz.RegisterActivity(&trust.Activities{Config: cfg.Trust})
 	started := []worker.Worker{}
@@ -207,7 +208,12 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		// refused env: reference can be checked against the running worker.
 		secretref.AllowEnv, os.Getenv(secretref.AllowEnv),
 		// How decisions are verified: which trust roots are set up.
-		"trust_roots", strings.Join(roots.Methods(), ","))
+		"trust_roots", strings.Join(roots.Methods(), ","),
+		// Which build this is, and where Worker Versioning routes to it.
+		"version", buildinfo.Version(), "deployment", cfg.DeploymentName, "build_id", cfg.WorkerBuildID())
+	// Before anything waits on a workflow task: a new deployment's first
+	// build must be current for tasks to reach it.
+	bootstrapDeployment(ctx, c, cfg)
 	// After the workers start: restoring reads the closed run through a
 	// query that a worker answers.
 	stopKeeping := keepFreezes(ctx, c, cfg.Client.Namespace)

@@ -37,6 +37,7 @@ type release struct {
 // only after the earlier one succeeded. Progress of the running environment
 // arrives as signals so the status query shows every step.
 func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
+	versioningTestChange(ctx)
 	r := newRelease(ctx, in)
 	r.glance = workflow.GetVersion(ctx, atAGlanceChange, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ReleaseStatus, error) {

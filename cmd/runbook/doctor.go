@@ -17,12 +17,9 @@ import (
 	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/internal/codec"
 	"github.com/runbookhq/runbook/internal/doctor"
+	"github.com/runbookhq/runbook/worker"
 	"github.com/runbookhq/runbook/workflows"
 )
-
-// EnvDeploymentName names the Worker Deployment the workers belong to, when
-// Worker Versioning is used; the doctor only reads it.
-const EnvDeploymentName = "RUNBOOK_DEPLOYMENT_NAME"
 
 // doctorCmd is `runbook doctor`.
 type doctorCmd struct {
@@ -97,7 +94,7 @@ func (v *doctorCmd) config() (doctor.Config, client.Options, error) {
 	cfg := doctor.Config{
 		Address: opts.HostPort, Namespace: opts.Namespace,
 		TaskQueue:       firstOf(os.Getenv("RUNBOOK_TASK_QUEUE"), workflows.DefaultTaskQueue),
-		DeploymentName:  os.Getenv(EnvDeploymentName),
+		DeploymentName:  os.Getenv(worker.EnvDeploymentName),
 		CodecKeys:       os.Getenv(codec.EnvKeys),
 		SampleWorkflows: v.samples,
 		SlackAPIURL:     os.Getenv("RUNBOOK_SLACK_API_URL"),

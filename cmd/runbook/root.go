@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runbookhq/runbook/internal/buildinfo"
 	"github.com/runbookhq/runbook/internal/identity"
 	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/worker"
@@ -29,6 +30,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		Long:          "runbook runs each release as a durable Temporal workflow: release windows, artifact checks,\napprovals and steps per environment, with automatic rollback of completed steps.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Version(),
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
@@ -38,7 +40,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newValidateCmd(a), newSchemaCmd(a), newDeployCmd(a), newStatusCmd(a), newWatchCmd(a),
 		newDecideCmd(a, true), newDecideCmd(a, false),
 		newControlCmd(a, "pause"), newControlCmd(a, "resume"), newControlCmd(a, "abort"), newControlCmd(a, "promote"),
-		newListCmd(a), newWorkerCmd(a), newDevCmd(a), newDemoCmd(a), newAuditCmd(a), newDriftCmd(a), newMigrateCmd(a), newEdgeCmd(a), newMetricsCmd(a), newFreezeCmd(a), newTrafficCmd(a), newWhoamiCmd(a), newUICmd(a), newSLOCmd(a), newRollbackCmd(a), newPromoteEnvCmd(a), newScheduleCmd(a), newTrainCmd(a), newReportCmd(a), newNoteCmd(a), newFlagCmd(a), newCodecServerCmd(a), newDoctorCmd(a),
+		newListCmd(a), newWorkerCmd(a), newDevCmd(a), newDemoCmd(a), newAuditCmd(a), newDriftCmd(a), newMigrateCmd(a), newEdgeCmd(a), newMetricsCmd(a), newFreezeCmd(a), newTrafficCmd(a), newWhoamiCmd(a), newUICmd(a), newSLOCmd(a), newRollbackCmd(a), newPromoteEnvCmd(a), newScheduleCmd(a), newTrainCmd(a), newReportCmd(a), newNoteCmd(a), newFlagCmd(a), newCodecServerCmd(a), newDoctorCmd(a), newVersionCmd(a),
 	)
 	return root
 }
