@@ -21,6 +21,8 @@ import (
 const (
 	doraWindow = 30 * 24 * time.Hour
 	doraCache  = time.Minute
+	// releasesCache is short: the releases in flight change by the minute.
+	releasesCache = 5 * time.Second
 )
 
 // doraGauges serves the DORA metrics of every service with releases over
@@ -31,6 +33,8 @@ type doraGauges struct {
 	now func() time.Time
 	// sdk, when set, adds the Temporal SDK's metrics after the gauges.
 	sdk *telemetry.Registry
+	// releases adds the releases in flight, read from visibility.
+	releases *telemetry.ReleaseGauges
 
 	mu   sync.Mutex
 	at   time.Time
@@ -38,7 +42,8 @@ type doraGauges struct {
 }
 
 func newDORAGauges(c client.Client, cfg Config) *doraGauges {
-	return &doraGauges{rc: ReleasesClient(c, cfg, nil), now: time.Now, sdk: cfg.Metrics}
+	return &doraGauges{rc: ReleasesClient(c, cfg, nil), now: time.Now, sdk: cfg.Metrics,
+		releases: &telemetry.ReleaseGauges{Client: c, Namespace: cfg.Client.Namespace, TTL: releasesCache}}
 }
 
 func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +62,11 @@ func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(g.body)
+	if g.releases != nil {
+		if err := g.releases.WriteText(r.Context(), w); err != nil {
+			slog.Warn("runbook_releases not read", "error", err)
+		}
+	}
 	if g.sdk != nil {
 		_ = g.sdk.WriteText(w)
 	}

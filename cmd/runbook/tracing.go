@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/interceptor"
+
+	"github.com/runbookhq/runbook/internal/tracing"
+)
+
+// tracer is this process's tracing, set up by startTracing when an OTLP
+// endpoint is configured; nil otherwise.
+var tracer *tracing.Tracing
+
+// startTracing sets up OTLP traces as OTEL_* says (service runbook-worker
+// for `runbook worker`, runbook-cli otherwise) and returns what flushes
+// them at exit. A bad configuration is reported and tracing left off: a
+// deploy or a worker does not fail for want of its traces.
+func startTracing(args []string) func() {
+	service := tracing.ServiceCLI
+	if slices.Contains(args, "worker") {
+		service = tracing.ServiceWorker
+	}
+	t, err := tracing.FromEnv(context.Background(), service)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "runbook: traces off:", err)
+		return func() {}
+	}
+	tracer = t
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := t.Shutdown(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "runbook: traces not all sent:", err)
+		}
+	}
+}
+
+// tracingInterceptors are the client interceptors that trace, if any.
+func tracingInterceptors() []interceptor.ClientInterceptor {
+	if tracer == nil {
+		return nil
+	}
+	return []interceptor.ClientInterceptor{tracer.Interceptor}
+}
