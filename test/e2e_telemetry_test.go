@@ -54,7 +54,7 @@ func TestTelemetryOfARollback(t *testing.T) {
 	otlp := otlpfake.Start(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", appPort(t))
 	otel := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}
-	r.startWorker(append([]string{"RUNBOOK_HTTP_ADDR=" + addr, "RUNBOOK_GRAFANA_URL=" + g.URL, "RUNBOOK_GRAFANA_TOKEN=glsa-e2e-token"}, otel...)...)
+	r.startWorker(append([]string{"RUNBOOK_HTTP_ADDR=" + addr, "RUNBOOK_GRAFANA_URL=" + g.URL, "RUNBOOK_GRAFANA_TOKEN=env:E2E_GRAFANA_TOKEN", "E2E_GRAFANA_TOKEN=glsa-e2e-token"}, otel...)...)
 	p := prom.Start(t, addr)
 	begin := time.Now()
 

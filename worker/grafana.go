@@ -6,18 +6,19 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/runbookhq/runbook/activities/slack"
+	"github.com/runbookhq/runbook/internal/codec"
 	"github.com/runbookhq/runbook/internal/grafana"
 )
 
 // grafanaSetup starts the annotator when RUNBOOK_GRAFANA_URL is set, with
-// the token from RUNBOOK_GRAFANA_TOKEN or RUNBOOK_GRAFANA_TOKEN_FILE; the
-// returned stop sends what is queued (for a few seconds at most). Without
-// the URL both are nil.
+// the token RUNBOOK_GRAFANA_TOKEN refers to (env:NAME or file:PATH, never
+// the token itself, like the other tokens); the returned stop sends what
+// is queued (for a few seconds at most). Without the URL both are nil.
 func grafanaSetup(cfg Config) (*grafana.Annotator, func(), error) {
 	base := os.Getenv(grafana.EnvURL)
 	if base == "" {
@@ -26,14 +27,16 @@ func grafanaSetup(cfg Config) (*grafana.Annotator, func(), error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, nil, fmt.Errorf("%s: want http(s)://host[:port], got %q", grafana.EnvURL, base)
 	}
-	token, err := slack.LoadSecret(nil, grafana.EnvToken)
+	ref := os.Getenv(grafana.EnvToken)
+	if ref == "" {
+		return nil, nil, fmt.Errorf("%s is set but not %s (env:NAME or file:PATH of a Grafana service account token with annotations:write)",
+			grafana.EnvURL, grafana.EnvToken)
+	}
+	token, err := codec.ResolveRef(grafana.EnvToken, ref, os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	if token == "" {
-		return nil, nil, fmt.Errorf("%s is set but not %s (or %s_FILE): Grafana needs a service account token with the annotations:write permission",
-			grafana.EnvURL, grafana.EnvToken, grafana.EnvToken)
-	}
+	token = strings.TrimSpace(token)
 	var h client.MetricsHandler
 	if cfg.Metrics != nil {
 		h = cfg.Metrics.Handler()

@@ -23,8 +23,8 @@ import (
 	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
-// Environment variables of the annotator. The token is read like the
-// other tokens: from the variable or from the file its _FILE variant names.
+// Environment variables of the annotator. The token setting is a
+// reference (env:NAME or file:PATH), never the token itself.
 const (
 	EnvURL   = "RUNBOOK_GRAFANA_URL"
 	EnvToken = "RUNBOOK_GRAFANA_TOKEN"
