@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -92,9 +93,11 @@ func (g *ReleaseGauges) count(ctx context.Context) (map[releaseKey]int, error) {
 		}
 		n += len(resp.GetExecutions())
 		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
+			return counts, nil
 		}
 	}
+	// Say so rather than pass a cut count off as the whole.
+	slog.Warn("runbook_releases counts the first releases in flight only", "counted", releasesMax)
 	return counts, nil
 }
 
