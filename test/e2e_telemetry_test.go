@@ -142,3 +142,59 @@ func checkTrace(t *testing.T, otlp *otlpfake.Receiver, id string) {
 		}
 	}
 }
+
+// TestTelemetryOfACanary: a canary's analysis verdicts are counted by
+// check and verdict on the worker's /metrics, and a release rolled back
+// by an SLO breach records its rollback's duration.
+func TestTelemetryOfACanary(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "tel-canary")
+	addr := fmt.Sprintf("127.0.0.1:%d", appPort(t))
+	s := newSlottedShape(t, r, edgeMetrics, canaryShape{weights: []int{50, 100}, bake: 2 * time.Second,
+		workerEnv: []string{"RUNBOOK_HTTP_ADDR=" + addr}})
+	s.startLoad(t)
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		if st := s.release(v); st.State != workflows.StateSucceeded {
+			t.Fatalf("release %s: %s (%s)", v, st.State, st.Reason)
+		}
+	}
+	metric := func(name string, labels ...string) float64 {
+		_, body, err := httpGet("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		sum := 0.0
+		for _, line := range strings.Split(body, "\n") {
+			if !strings.HasPrefix(line, name+"{") || slices.ContainsFunc(labels, func(l string) bool { return !strings.Contains(line, l) }) {
+				continue
+			}
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				sum += v
+			}
+		}
+		return sum
+	}
+	for _, check := range []string{"errors", "p99"} {
+		if n := metric("runbook_analysis_verdicts_total", `check="`+check+`"`, `verdict="pass"`); n < 2 {
+			t.Errorf("check %s passed %v times on /metrics, want at least one per weight", check, n)
+		}
+	}
+
+	id := r.deploy(s.path, s.digest, "3.0.0", requester)
+	r.waitFor(id, "canary 3.0.0 baking", func(st workflows.ReleaseStatus) bool {
+		e, ok := st.Current()
+		return ok && e.Traffic != nil && e.Traffic.Phase >= 1
+	})
+	s.fault("green", 1)
+	st := r.waitFor(id, "3.0.0 finished", func(st workflows.ReleaseStatus) bool { return st.Finished() })
+	if st.State != workflows.StateRolledBack {
+		t.Fatalf("release 3.0.0 is %s (%s), want rolled-back after an SLO breach", st.State, st.Reason)
+	}
+	if n := metric("runbook_analysis_verdicts_total", `check="errors"`, `verdict="fail"`); n < 1 {
+		t.Errorf("no failing errors verdict counted")
+	}
+	if n := metric("runbook_rollback_duration_seconds_count", `service="`+r.service+`"`, `outcome="rolled-back"`); n != 1 {
+		t.Errorf("%v rollbacks recorded, want 1", n)
+	}
+}
