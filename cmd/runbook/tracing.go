@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/interceptor"
@@ -22,7 +22,7 @@ var tracer *tracing.Tracing
 // deploy or a worker does not fail for want of its traces.
 func startTracing(args []string) func() {
 	service := tracing.ServiceCLI
-	if slices.Contains(args, "worker") {
+	if commandName(args) == "worker" {
 		service = tracing.ServiceWorker
 	}
 	t, err := tracing.FromEnv(context.Background(), service)
@@ -38,6 +38,22 @@ func startTracing(args []string) func() {
 			fmt.Fprintln(os.Stderr, "runbook: traces not all sent:", err)
 		}
 	}
+}
+
+// commandName is the verb args run: the first argument that is neither a
+// flag nor the value of a global flag (`--address X worker` runs worker,
+// `deploy r.yaml --as worker` runs deploy).
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--address" || a == "--namespace":
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 // tracingInterceptors are the client interceptors that trace, if any.
