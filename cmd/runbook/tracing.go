@@ -17,12 +17,13 @@ import (
 var tracer *tracing.Tracing
 
 // startTracing sets up OTLP traces as OTEL_* says (service runbook-worker
-// for `runbook worker`, runbook-cli otherwise) and returns what flushes
+// for `runbook worker` and `runbook dev`, which runs one, runbook-cli
+// otherwise) and returns what flushes
 // them at exit. A bad configuration is reported and tracing left off: a
 // deploy or a worker does not fail for want of its traces.
 func startTracing(args []string) func() {
 	service := tracing.ServiceCLI
-	if commandName(args) == "worker" {
+	if v := commandName(args); v == "worker" || v == "dev" {
 		service = tracing.ServiceWorker
 	}
 	t, err := tracing.FromEnv(context.Background(), service)
