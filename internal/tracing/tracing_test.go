@@ -10,6 +10,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/testenv/otlpfake"
 )
 
 // TestScrubbedSpansKeepNoMessage: an error is recorded by its type and
@@ -65,5 +67,31 @@ func TestFromEnv(t *testing.T) {
 	}
 	if err := tr.Shutdown(context.Background()); err != nil {
 		t.Errorf("shutdown with nothing sent: %v", err)
+	}
+}
+
+// TestExportBothProtocols: a span reaches an OTLP receiver over
+// http/protobuf and over grpc, with the service name, and Shutdown sends
+// it (the batcher alone would wait seconds).
+func TestExportBothProtocols(t *testing.T) {
+	for proto, start := range map[string]func(testing.TB) *otlpfake.Receiver{
+		"http/protobuf": otlpfake.Start, "grpc": otlpfake.StartGRPC,
+	} {
+		rec := start(t)
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rec.Endpoint)
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", proto)
+		tr, err := FromEnv(context.Background(), ServiceWorker)
+		if err != nil || tr == nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		_, span := tr.provider.Tracer("t").Start(context.Background(), "RunWorkflow:Release")
+		span.End()
+		if err := tr.Shutdown(context.Background()); err != nil {
+			t.Fatalf("%s: shutdown: %v", proto, err)
+		}
+		spans := rec.Spans()
+		if len(spans) != 1 || spans[0].Name != "RunWorkflow:Release" || spans[0].Service != ServiceWorker {
+			t.Errorf("%s: received %+v", proto, spans)
+		}
 	}
 }
