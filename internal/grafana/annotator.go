@@ -56,6 +56,15 @@ type Annotator struct {
 	queue      chan Annotation
 	done       chan struct{}
 	closeOnce  sync.Once
+	noDetails  bool
+}
+
+// WithoutDetails makes the annotations say what happened but not why: a
+// worker that encrypts payloads keeps comments and reasons out of Grafana
+// too. Call it before the first Notify.
+func (a *Annotator) WithoutDetails() *Annotator {
+	a.noDetails = true
+	return a
 }
 
 // New starts an annotator posting to baseURL with token; metrics counts the

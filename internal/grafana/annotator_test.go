@@ -63,3 +63,17 @@ func TestAnnotatorCountsFailures(t *testing.T) {
 		t.Errorf("refused %d, accepted %d, metrics:\n%s", g.Refused(), len(g.Annotations()), b.String())
 	}
 }
+
+// TestWithoutDetails: the annotation says what happened, not why.
+func TestWithoutDetails(t *testing.T) {
+	g := grafanafake.Start(t, "tok")
+	a := New(g.URL, "tok", nil).WithoutDetails()
+	a.Notify(audit.Entry{Action: "rollback.started", Release: "r", Service: "shop", Version: "1", Environment: "prod", Detail: "rejected by bob: secret plan"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.Close(ctx)
+	got := g.Annotations()
+	if len(got) != 1 || got[0].Text != "shop 1: rollback in prod" {
+		t.Errorf("annotations %+v; want the rollback without its reason", got)
+	}
+}

@@ -20,8 +20,9 @@ const maxDetail = 200
 
 // FromEntry is the annotation of an audit entry, if its action is one
 // that a dashboard shows: a release's start, a rollback, an environment's
-// end (succeeded, failed, rolled-back, ...).
-func FromEntry(e audit.Entry) (Annotation, bool) {
+// end (succeeded, failed, rolled-back, ...). With details, its text ends
+// with the entry's reason (a rejection's comment, a breach).
+func FromEntry(e audit.Entry, details bool) (Annotation, bool) {
 	kind, ok := kinds[e.Action]
 	if !ok {
 		return Annotation{}, false
@@ -35,7 +36,7 @@ func FromEntry(e audit.Entry) (Annotation, bool) {
 		tags = append(tags, "env:"+e.Environment)
 		text += " in " + e.Environment
 	}
-	if d := e.Detail; d != "" {
+	if d := e.Detail; d != "" && details {
 		if len(d) > maxDetail {
 			d = d[:maxDetail] + "…"
 		}
@@ -47,7 +48,7 @@ func FromEntry(e audit.Entry) (Annotation, bool) {
 // Notify is the audit activity's hook: it queues the annotation of each
 // entry that has one.
 func (a *Annotator) Notify(e audit.Entry) {
-	if an, ok := FromEntry(e); ok {
+	if an, ok := FromEntry(e, !a.noDetails); ok {
 		a.Add(an)
 	}
 }
