@@ -55,7 +55,6 @@ func TestTelemetryOfARollback(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", appPort(t))
 	otel := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}
 	r.startWorker(append([]string{"RUNBOOK_HTTP_ADDR=" + addr, "RUNBOOK_GRAFANA_URL=" + g.URL, "RUNBOOK_GRAFANA_TOKEN=env:E2E_GRAFANA_TOKEN", "E2E_GRAFANA_TOKEN=glsa-e2e-token"}, otel...)...)
-	p := prom.Start(t, addr)
 	begin := time.Now()
 
 	path, digest := r.writeRunbook("runbook.yaml", telemetryRunbook, map[string]any{"URL": rec.srv.URL})
@@ -65,6 +64,9 @@ func TestTelemetryOfARollback(t *testing.T) {
 		t.Fatalf("deploy: %s", res)
 	}
 	r.waitFor(id, "gate go-live waiting", gateWaiting("staging", "go-live"))
+	// Started now, its first scrape reads the releases in flight afresh
+	// (the worker caches them for 15 s).
+	p := prom.Start(t, addr)
 	p.WaitForData(t, fmt.Sprintf(`runbook_releases{service=%q} == 1`, r.service), pollDeadline)
 
 	r.mustCLI("reject", id, "--as", "bob", "--comment", telemetryComment)

@@ -37,6 +37,8 @@ type Lister interface {
 // is read from Temporal at scrape time, not counted by the worker, so it
 // stays true across worker restarts, several workers and releases started
 // elsewhere; an answer is reused for TTL so many scrapers cost one read.
+// Temporal's visibility counts by ExecutionStatus only, so the releases
+// are listed (one page per 1,000) and counted here.
 type ReleaseGauges struct {
 	Client    Lister
 	Namespace string
