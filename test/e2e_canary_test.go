@@ -145,6 +145,8 @@ type canaryShape struct {
 	// envExtra is YAML added to the environment (4-space keys, each line
 	// starting with a newline), e.g. on-alert.
 	envExtra string
+	// workerEnv is added to the worker's environment (NAME=value).
+	workerEnv []string
 }
 
 // newSlottedShape is newSlotted with the canary shaped by c.
@@ -188,7 +190,7 @@ func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string,
 		"Analysis": analysis + c.envExtra, "ErrorsWeight": errorsWeight, "P99Max": p99Max,
 	})
 	t.Cleanup(s.destroy)
-	s.workerEnv = []string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}
+	s.workerEnv = append([]string{terraform.BinEnv + "=" + s.tofu, "E2E_EDGE_TOKEN=" + token}, c.workerEnv...)
 	s.worker = r.startWorker(s.workerEnv...)
 	return s
 }

@@ -32,6 +32,9 @@ type Config struct {
 	// Metrics, when set, records the Temporal SDK's metrics of the clients
 	// Dial makes; the worker serves them at /metrics.
 	Metrics *telemetry.Registry
+	// AuditNotify, when set, is told of each stored audit entry (Run sets
+	// it to the Grafana annotator when RUNBOOK_GRAFANA_URL is set).
+	AuditNotify func(audit.Entry)
 	// TaskQueue is where releases run (RUNBOOK_TASK_QUEUE, default "runbook").
 	TaskQueue string
 	// StateDir holds local state: the dev server database, the audit log

@@ -86,7 +86,7 @@ func Register(w worker.Registry, cfg Config, log audit.Store, slackActs *slack.A
 	}
 	w.RegisterActivity(&freezes.Activities{Client: c})
 	w.RegisterActivity(&history.Activities{Client: c, Namespace: cfg.Client.Namespace})
-	w.RegisterActivity(&audit.Activities{Log: log})
+	w.RegisterActivity(&audit.Activities{Log: log, Notify: cfg.AuditNotify})
 	w.RegisterActivity(&httpcheck.Activities{})
 	w.RegisterActivity(&artifact.Activities{})
 	w.RegisterActivity(&migrate.Activities{})
@@ -126,6 +126,16 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	defer log.Close()
 	if cfg.AuditRetention > 0 {
 		defer audit.StartRetention(ctx, log, cfg.AuditRetention)()
+	}
+	ann, stopAnn, err := grafanaSetup(cfg)
+	if err != nil {
+		return err
+	}
+	if ann != nil {
+		// Deferred before the workers stop (below), so it runs after them and
+		// sends the annotations of their last audit records.
+		defer stopAnn()
+		cfg.AuditNotify = ann.Notify
 	}
 	sl, err := slackSetup(cfg, c, log)
 	if err != nil {

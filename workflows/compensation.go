@@ -116,6 +116,7 @@ func (e *environment) refreshPlan() {
 // (the audit store, a slow destroy) is slow.
 func (e *environment) rollback(ctx workflow.Context, f *failure) {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	started := workflow.Now(ctx)
 	e.awaitHandlers(ctx)
 	e.status.State, e.status.Reason = StateRollingBack, f.message
 	e.status.CurrentStep = ""
@@ -133,6 +134,7 @@ func (e *environment) rollback(ctx workflow.Context, f *failure) {
 		e.compensate(ctx, i)
 	}
 	e.finishRollback(ctx, f)
+	e.recordRollback(ctx, started)
 }
 
 // compensationOrder lists the plan's indexes in the order they run: the

@@ -31,7 +31,9 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 		}
 	}
 	g.State = StateWaiting
-	g.Deadline = workflow.Now(ctx).Add(timeout)
+	opened := workflow.Now(ctx)
+	defer func() { e.recordGateWait(ctx, opened, g.State) }()
+	g.Deadline = opened.Add(timeout)
 	st.State = StateWaiting
 	st.Detail = fmt.Sprintf("waiting for %d approval(s) until %s", g.MinApprovals, g.Deadline.UTC().Format(time.RFC3339))
 	e.upsertAttrs(ctx)

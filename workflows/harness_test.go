@@ -32,6 +32,7 @@ import (
 	"github.com/runbookhq/runbook/activities/httpcheck"
 	"github.com/runbookhq/runbook/activities/trust"
 	"github.com/runbookhq/runbook/internal/identity"
+	"github.com/runbookhq/runbook/internal/telemetry"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -152,6 +153,8 @@ type harness struct {
 	previous history.PreviousReleaseResult
 	// roots are what the LoadTrustRoots activity returns.
 	roots identity.Roots
+	// metrics records what the workflows and activities measure.
+	metrics *telemetry.Registry
 }
 
 // setFreezes replaces the freezes the environments read.
@@ -165,9 +168,11 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	reg := telemetry.New()
+	suite.SetMetricsHandler(reg.Handler())
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(30 * time.Second)
-	h := &harness{t: t, env: env, srv: newRecorder(t), unblock: make(chan struct{})}
+	h := &harness{t: t, env: env, srv: newRecorder(t), unblock: make(chan struct{}), metrics: reg}
 	t.Cleanup(func() { close(h.unblock) })
 
 	h.auditPath = filepath.Join(t.TempDir(), "audit", "audit.jsonl")

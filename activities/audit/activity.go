@@ -3,8 +3,11 @@ package audit
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
 // Error types reported by AppendAudit, visible in the Temporal UI.
@@ -18,6 +21,10 @@ const (
 type Activities struct {
 	// Log is where entries go: the file *Log or *Postgres.
 	Log Store
+	// Notify, when set, is told of each entry once it is stored (the
+	// worker's Grafana annotations). It must not block: it runs in the
+	// workflow's audit activity.
+	Notify func(Entry)
 }
 
 // AppendAuditInput carries the entry to append. Seq, Prev and Hash are assigned
@@ -43,11 +50,27 @@ func (a *Activities) AppendAudit(ctx context.Context, in AppendAuditInput) (Appe
 			"audit log is not configured on this worker; set its path (RUNBOOK_AUDIT_LOG) or database (RUNBOOK_AUDIT_DSN) in the worker config",
 			ErrTypeNotConfigured, nil)
 	}
+	start := time.Now()
 	e, err := a.Log.Append(ctx, in.Entry)
+	recordAppend(ctx, time.Since(start), err)
 	if err != nil {
 		return AppendAuditResult{}, classify(err)
 	}
+	if a.Notify != nil {
+		a.Notify(e)
+	}
 	return AppendAuditResult{Seq: e.Seq, Hash: e.Hash}, nil
+}
+
+// recordAppend records the latency of one append by outcome: a slow or
+// failing audit store holds every release at its next step.
+func recordAppend(ctx context.Context, d time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	telemetry.Activity(ctx).WithTags(map[string]string{telemetry.LabelOutcome: outcome}).
+		Timer(telemetry.AuditAppendSeconds).Record(d)
 }
 
 // classify maps Append errors to application errors with a type name.

@@ -350,6 +350,7 @@ func (b *bake) evaluate(ctx context.Context, final bool) (MeasureResult, map[int
 		}
 		res.Measurements = append(res.Measurements, m)
 	}
+	countVerdicts(ctx, res.Measurements)
 	res.Verdict, res.Score = Judge(b.in.Checks, res.Measurements, b.in.Score)
 	if len(b.in.Checks) == 0 {
 		// Only compare checks, left out for want of a baseline: the weight

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
 // ErrTypeInvalidCheck is the Temporal error type of a check that can never run
@@ -192,8 +194,19 @@ func (a *Activities) Measure(ctx context.Context, in MeasureInput) (MeasureResul
 		}
 		res.Measurements = append(res.Measurements, m)
 	}
+	countVerdicts(ctx, res.Measurements)
 	res.Verdict, res.Score = Judge(in.Checks, res.Measurements, in.Score)
 	return res, nil
+}
+
+// countVerdicts counts each measurement's verdict by check, as the
+// workflow sees it.
+func countVerdicts(ctx context.Context, ms []Measurement) {
+	h := telemetry.Activity(ctx)
+	for _, m := range ms {
+		h.WithTags(map[string]string{telemetry.LabelCheck: m.Check, telemetry.LabelVerdict: string(m.Verdict)}).
+			Counter(telemetry.AnalysisVerdicts).Inc(1)
+	}
 }
 
 func (a *Activities) measure(ctx context.Context, c Check) (Measurement, error) {

@@ -8,7 +8,9 @@ import (
 )
 
 func main() {
+	stopTracing := startTracing(os.Args[1:])
 	err := newRootCmd(os.Stdout, os.Stderr).Execute()
+	stopTracing()
 	if err == nil {
 		return
 	}

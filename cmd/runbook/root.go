@@ -57,6 +57,8 @@ func (a *app) config() (worker.Config, error) {
 	if a.namespace != "" {
 		cfg.Client.Namespace = a.namespace
 	}
+	// A worker made from a traced client traces its workflows and activities.
+	cfg.Client.Interceptors = append(cfg.Client.Interceptors, tracingInterceptors()...)
 	return cfg, nil
 }
 

@@ -36,3 +36,25 @@ func BenchmarkSDKCounter(b *testing.B) {
 		record(h)
 	}
 }
+
+// BenchmarkRunbookTimer prints what one of runbook's own observations
+// costs as the audit activity makes it (tags added per call, then a
+// timer), so an audit append or a gate decision pays this once.
+func BenchmarkRunbookTimer(b *testing.B) {
+	h := New().Handler().WithTags(map[string]string{"namespace": "default", "activity_type": "AppendAudit"})
+	observe := func(h client.MetricsHandler) {
+		h.WithTags(map[string]string{LabelOutcome: "ok"}).Timer(AuditAppendSeconds).Record(3 * time.Millisecond)
+	}
+	const n = 100_000
+	for range n / 10 {
+		observe(h)
+	}
+	start := time.Now()
+	for range n {
+		observe(h)
+	}
+	fmt.Printf("bench: telemetry-runbook-timer-record %d ns\n", (time.Since(start) / n).Nanoseconds())
+	for b.Loop() {
+		observe(h)
+	}
+}

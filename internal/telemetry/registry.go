@@ -21,6 +21,13 @@ import (
 // Buckets are the upper bounds, in seconds, of the timers' histograms.
 var Buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
+// LongBuckets are the bounds of timers that measure people and rollbacks
+// (a gate waits minutes to days): Buckets would put them all in +Inf.
+var LongBuckets = []float64{1, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600, 7 * 24 * 3600}
+
+// longTimers are the timers recorded with LongBuckets.
+var longTimers = map[string]bool{GateWaitSeconds: true, RollbackSeconds: true}
+
 // Kinds of series.
 const (
 	kindCounter   = "counter"
@@ -40,7 +47,8 @@ type series struct {
 	name   string
 	labels string // rendered {k="v",...}, sorted by key
 	value  float64
-	counts []uint64 // per bucket, then +Inf
+	bounds []float64 // Buckets or LongBuckets
+	counts []uint64  // per bucket, then +Inf
 	sum    float64
 	count  uint64
 }
@@ -94,7 +102,7 @@ func (f gaugeFunc) Update(v float64)       { f(v) }
 func (f timerFunc) Record(d time.Duration) { f(d) }
 func (r *Registry) update(f func())        { r.mu.Lock(); defer r.mu.Unlock(); f() }
 func (s *series) observe(v float64) {
-	i, _ := slices.BinarySearch(Buckets, v)
+	i, _ := slices.BinarySearch(s.bounds, v)
 	s.counts[i]++
 	s.sum += v
 	s.count++
@@ -170,7 +178,11 @@ func (r *Registry) get(name, kind string, tags map[string]string) *series {
 	if !ok {
 		s = &series{name: name, labels: labels}
 		if kind == kindHistogram {
-			s.counts = make([]uint64, len(Buckets)+1)
+			s.bounds = Buckets
+			if longTimers[name] {
+				s.bounds = LongBuckets
+			}
+			s.counts = make([]uint64, len(s.bounds)+1)
 		}
 		r.series[key] = s
 	}
@@ -204,7 +216,7 @@ func (r *Registry) WriteText(w io.Writer) error {
 // writeHistogram writes the cumulative buckets, the sum and the count.
 func (s *series) writeHistogram(b *strings.Builder) {
 	var cum uint64
-	for i, le := range append(slices.Clone(Buckets), math.Inf(1)) {
+	for i, le := range append(slices.Clone(s.bounds), math.Inf(1)) {
 		cum += s.counts[i]
 		bound := num(le)
 		if math.IsInf(le, 1) {

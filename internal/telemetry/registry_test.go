@@ -44,3 +44,23 @@ func TestRegistryText(t *testing.T) {
 		t.Errorf("typed %d times", n)
 	}
 }
+
+// TestLongTimers: a gate's wait is counted in hours-wide buckets, not all
+// in +Inf as the SDK's latency buckets would put it.
+func TestLongTimers(t *testing.T) {
+	r := New()
+	r.Handler().WithTags(map[string]string{LabelOutcome: "approved"}).Timer(GateWaitSeconds).Record(2 * time.Hour)
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		GateWaitSeconds + `_bucket{outcome="approved",le="3600"} 0` + "\n",
+		GateWaitSeconds + `_bucket{outcome="approved",le="14400"} 1` + "\n",
+		GateWaitSeconds + `_sum{outcome="approved"} 7200` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+}
