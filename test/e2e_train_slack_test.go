@@ -2,9 +2,11 @@ package test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -136,6 +138,18 @@ func TestTrainGateRemindsAndEscalates(t *testing.T) {
 		t.Errorf("%d reminders, want exactly one (none after the escalation)", n)
 	}
 	eventually(t, "the thread says the gate escalated", func() bool { return countCalls(s, "train gate cab timed out: escalated to bob") == 1 })
+	// The train gate's wait is on the worker's /metrics as an environment
+	// gate's is, under the train's name.
+	want := regexp.MustCompile(fmt.Sprintf(`(?m)^runbook_gate_wait_seconds_count\{[^}]*outcome="approved"[^}]*service="train:%s"[^}]*\} 1$`, r.service))
+	eventually(t, "the train gate's wait on /metrics", func() bool {
+		resp, err := http.Get("http://" + s.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return want.Match(b)
+	})
 	exportHistory(t, stack.client, id, "", "train-gate-escalated")
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/runbookhq/runbook/activities/slack"
 	"github.com/runbookhq/runbook/internal/identity"
+	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
 // startSigning loads the worker's trust roots once, at the start: a train
@@ -169,6 +170,7 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 		t.audit(ctx, "train.gate.waiting", "", StateWaiting, te.Name, g.Name+": "+g.Instructions)
 		t.publish(ctx)
 		t.slackGateOpened(ctx, te.Name, g)
+		opened := workflow.Now(ctx)
 		var ok bool
 		var err error
 		if followUp {
@@ -181,10 +183,15 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 		switch {
 		case err != nil:
 			g.State = StateInterrupted
+		case !ok:
+			g.State = StateTimedOut
+		}
+		t.recordGateWait(ctx, te.Name, opened, g.State)
+		switch {
+		case err != nil:
 			t.slackGateChanged(ctx, te.Name, g)
 			return err
 		case !ok:
-			g.State = StateTimedOut
 			t.slackGateChanged(ctx, te.Name, g)
 			return fmt.Errorf("train gate %s timed out after %s without enough approvals", g.Name, timeout)
 		case g.State == StateRejected:
@@ -193,6 +200,17 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 		te.Gates[k] = g
 	}
 	return nil
+}
+
+// recordGateWait records how long train gate of env waited from opening
+// to its decision, as an environment's gates do, under service
+// "train:NAME". The SDK's handler records nothing while a history replays.
+func (t *train) recordGateWait(ctx workflow.Context, env string, opened time.Time, outcome string) {
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{
+		telemetry.LabelService:     "train:" + t.in.Train,
+		telemetry.LabelEnvironment: env,
+		telemetry.LabelOutcome:     outcome,
+	}).Timer(telemetry.GateWaitSeconds).Record(workflow.Now(ctx).Sub(opened))
 }
 
 // changeTrainGateFollowUp versions the train gates' reminder and
