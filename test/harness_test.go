@@ -63,7 +63,7 @@ var stack struct {
 	tmp       string
 	bin       string // the runbook binary
 	sampleapp string
-	oidctoken string // the OIDC tests' token command (test/oidctoken)
+	oidctoken string           // the OIDC tests' token command (test/oidctoken)
 	server    *devstack.Server // nil on the real server (realserver_test.go)
 	address   string           // the frontend's address, on either server
 	client    client.Client
