@@ -63,11 +63,14 @@ var stack struct {
 	tmp       string
 	bin       string // the runbook binary
 	sampleapp string
-	oidctoken string           // the OIDC tests' token command (test/oidctoken)
-	server    *devstack.Server // nil on the real server (realserver_test.go)
-	address   string           // the frontend's address, on either server
+	oidctoken string // the OIDC tests' token command (test/oidctoken)
+	server    *devstack.Server
 	client    client.Client
 	serverLog string
+
+	// address is the frontend's, on either server; server is nil on the
+	// real one (realserver_test.go).
+	address string
 }
 
 // build guards building the binaries, apart from the server, so the
