@@ -67,8 +67,17 @@ build: ## Build bin/runbook and bin/sampleapp
 	CGO_ENABLED=0 go build -o bin/runbook ./cmd/runbook
 	CGO_ENABLED=0 go build -o bin/sampleapp ./test/sampleapp
 
+# The release tests that cover the product's core, run a second time on the real
+# Temporal server on PostgreSQL (approval, rejection with compensation, rollback,
+# canary, provisioning, migrations, worker crashes, two workers with one killed).
+SERVER_TESTS := ^(TestDeployApproveSucceed|TestRejectRollsBackInReverse|TestRollbackFinishedRelease|TestCanaryBreachGradualRollback|TestCanarySurvivesWorkerCrash|TestWorkerKilledMidStep|TestProvisionReleases|TestProvisionDestroyOnRollback|TestMigrations|TestSecondLiveReleaseRefused|TestAbortDuringProvisionApply|TestTwoWorkersOneKilled)$$
+
 test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint
 	$(RUNBOOK_ENV) go test -count=1 -timeout 30m ./...
+	@echo "the main release tests again on the real Temporal server $(TEMPORAL_SERVER_VERSION) on PostgreSQL:"
+	$(RUNBOOK_ENV) RUNBOOK_TEST_TEMPORAL=server RUNBOOK_TEMPORAL_SERVER_BIN=$(abspath .tools/bin/temporal-server) \
+		RUNBOOK_TEMPORAL_SQL_TOOL_BIN=$(abspath .tools/bin/temporal-sql-tool) \
+		go test -count=1 -timeout 15m -run '$(SERVER_TESTS)' ./test/
 	@echo "provisioning tests again with Terraform $(TERRAFORM_VERSION):"
 	$(RUNBOOK_ENV) RUNBOOK_TOFU_BIN=$(abspath .tools/bin/terraform) go test -count=1 ./activities/terraform/ ./infra/
 	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 2s
