@@ -58,7 +58,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu, terraform, staticcheck and workflowcheck into .tools/ (once per pin)
+tools: $(TOOL_LINKS) ## Build the pinned temporal CLI and server, tofu, terraform, staticcheck and workflowcheck into .tools/ (once per pin)
 
 deps: ## Check (and as root, install) the Debian packages the tests need
 	@scripts/deps.sh
