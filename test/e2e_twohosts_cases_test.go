@@ -132,6 +132,7 @@ func killDuringApply(t *testing.T, p *pg.Server) {
 		t.Errorf("%s (alive) applied plan %q (%v), want the second plan %s", alive.name, rec.PlanHash, err, planned[1])
 	}
 	t.Logf("killed %s, finished on %s", killed.name, alive.name)
+	r.exportRelease(t, st, "staging", "provision-host-gone-replanned")
 }
 
 func sprintfModule(dsn string) string {
