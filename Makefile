@@ -69,8 +69,9 @@ build: ## Build bin/runbook and bin/sampleapp
 
 # The release tests that cover the product's core, run a second time on the real
 # Temporal server on PostgreSQL (approval, rejection with compensation, rollback,
-# canary, provisioning, migrations, worker crashes, two workers with one killed).
-SERVER_TESTS := ^(TestDeployApproveSucceed|TestRejectRollsBackInReverse|TestRollbackFinishedRelease|TestCanaryBreachGradualRollback|TestCanarySurvivesWorkerCrash|TestWorkerKilledMidStep|TestProvisionReleases|TestProvisionDestroyOnRollback|TestMigrations|TestSecondLiveReleaseRefused|TestAbortDuringProvisionApply|TestTwoWorkersOneKilled)$$
+# canary, provisioning, migrations, worker crashes, two workers with one killed, and the
+# bounded fault-injection subset).
+SERVER_TESTS := ^(TestDeployApproveSucceed|TestRejectRollsBackInReverse|TestRollbackFinishedRelease|TestCanaryBreachGradualRollback|TestCanarySurvivesWorkerCrash|TestWorkerKilledMidStep|TestProvisionReleases|TestProvisionDestroyOnRollback|TestMigrations|TestSecondLiveReleaseRefused|TestAbortDuringProvisionApply|TestTwoWorkersOneKilled|TestChaos)$$
 
 test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint
 	$(RUNBOOK_ENV) go test -count=1 -timeout 30m ./...
