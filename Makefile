@@ -18,6 +18,9 @@ WORKFLOWCHECK_VERSION ?= 0.6.0
 # Terraform 1.5.7 (the last MPL release) is the second binary the provisioning
 # activities are tested against.
 TERRAFORM_VERSION   ?= 1.5.7
+# The Temporal server itself (all services in one process, on PostgreSQL) and its SQL
+# schema tool: the second pass of the e2e tests runs on it instead of the dev server.
+TEMPORAL_SERVER_VERSION ?= 1.29.1
 
 SHELL       := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -33,12 +36,14 @@ TOFU        := $(TOOLS_BUILD)/tofu-$(TOFU_VERSION)/tofu
 STATICCHECK := $(TOOLS_BUILD)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 WORKFLOWCHECK := $(TOOLS_BUILD)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 TERRAFORM   := $(TOOLS_BUILD)/terraform-$(TERRAFORM_VERSION)/terraform
+TEMPORAL_SERVER := $(TOOLS_BUILD)/temporal-server-$(TEMPORAL_SERVER_VERSION)/temporal-server
+TEMPORAL_SQL_TOOL := $(TOOLS_BUILD)/temporal-server-$(TEMPORAL_SERVER_VERSION)/temporal-sql-tool
 # What the demo and the dev stack run: the Temporal dev server and OpenTofu. The rest
 # (Terraform, staticcheck, workflowcheck) only the tests and the linters need, so a
 # newcomer's first `make demo` does not wait for them.
 DEMO_TOOLS  := $(TOOLS_BIN)/temporal $(TOOLS_BIN)/tofu
 TOOL_LINKS  := $(DEMO_TOOLS) $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/terraform \
-	$(TOOLS_BIN)/workflowcheck
+	$(TOOLS_BIN)/workflowcheck $(TOOLS_BIN)/temporal-server $(TOOLS_BIN)/temporal-sql-tool
 
 # The environment the end-to-end tests, the demo and the dev stack read.
 RUNBOOK_ENV := \
@@ -53,7 +58,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-tools: $(TOOL_LINKS) ## Build the pinned temporal, tofu, terraform, staticcheck and workflowcheck into .tools/ (once per pin)
+tools: $(TOOL_LINKS) ## Build the pinned temporal CLI and server, tofu, terraform, staticcheck and workflowcheck into .tools/ (once per pin)
 
 deps: ## Check (and as root, install) the Debian packages the tests need
 	@scripts/deps.sh
@@ -66,8 +71,18 @@ build: ## Build bin/runbook and bin/sampleapp
 	CGO_ENABLED=0 go build -ldflags '-X github.com/runbookhq/runbook/internal/buildinfo.version=$(VERSION)' -o bin/runbook ./cmd/runbook
 	CGO_ENABLED=0 go build -o bin/sampleapp ./test/sampleapp
 
+# The release tests that cover the product's core, run a second time on the real
+# Temporal server on PostgreSQL (approval, rejection with compensation, rollback,
+# canary, provisioning, migrations, worker crashes, two workers with one killed, and the
+# bounded fault-injection subset).
+SERVER_TESTS := ^(TestDeployApproveSucceed|TestRejectRollsBackInReverse|TestRollbackFinishedRelease|TestCanaryBreachGradualRollback|TestCanarySurvivesWorkerCrash|TestWorkerKilledMidStep|TestProvisionReleases|TestProvisionDestroyOnRollback|TestMigrations|TestSecondLiveReleaseRefused|TestAbortDuringProvisionApply|TestTwoWorkersOneKilled|TestChaos)$$
+
 test: deps tools build ## Run all tests on the real local stack, a short fuzz run, then lint
 	$(RUNBOOK_ENV) go test -count=1 -timeout 30m ./...
+	@echo "the main release tests again on the real Temporal server $(TEMPORAL_SERVER_VERSION) on PostgreSQL:"
+	$(RUNBOOK_ENV) RUNBOOK_TEST_TEMPORAL=server RUNBOOK_TEMPORAL_SERVER_BIN=$(abspath .tools/bin/temporal-server) \
+		RUNBOOK_TEMPORAL_SQL_TOOL_BIN=$(abspath .tools/bin/temporal-sql-tool) \
+		go test -count=1 -timeout 15m -run '$(SERVER_TESTS)' ./test/
 	@echo "provisioning tests again with Terraform $(TERRAFORM_VERSION):"
 	$(RUNBOOK_ENV) RUNBOOK_TOFU_BIN=$(abspath .tools/bin/terraform) go test -count=1 ./activities/terraform/ ./infra/
 	go test ./runbooks/ -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 2s
@@ -137,6 +152,24 @@ $(WORKFLOWCHECK):
 $(TERRAFORM):
 	GOBIN=$(@D) go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
 
+# Built inside the downloaded module like OpenTofu (the server's go.mod has replace
+# directives); the schema tool needs the module's schema/postgresql directory, which
+# is copied beside the binaries. The schema tool's rule depends on the server's so the
+# two never build at once on a 2-core machine.
+$(TEMPORAL_SERVER):
+	dir=$$(cd / && go mod download -json go.temporal.io/server@v$(TEMPORAL_SERVER_VERSION) | grep '"Dir":' | cut -d'"' -f4); \
+	test -n "$$dir"; \
+	mkdir -p $(@D); \
+	rm -rf $(@D)/schema && mkdir -p $(@D)/schema && cp -r "$$dir/schema/postgresql" $(@D)/schema/ && chmod -R u+w $(@D)/schema; \
+	cd "$$dir" && CGO_ENABLED=0 go build -trimpath -o $@.tmp ./cmd/server
+	mv $@.tmp $@
+
+$(TEMPORAL_SQL_TOOL): $(TEMPORAL_SERVER)
+	dir=$$(cd / && go mod download -json go.temporal.io/server@v$(TEMPORAL_SERVER_VERSION) | grep '"Dir":' | cut -d'"' -f4); \
+	test -n "$$dir"; \
+	cd "$$dir" && CGO_ENABLED=0 go build -trimpath -o $@.tmp ./cmd/tools/sql
+	mv $@.tmp $@
+
 # The links are checked on every run (FORCE) but only rewritten when they point at
 # another version, so switching a pin back and forth needs no rebuild and no make -B.
 $(TOOLS_BIN)/temporal: $(TEMPORAL) FORCE
@@ -144,6 +177,8 @@ $(TOOLS_BIN)/tofu: $(TOFU) FORCE
 $(TOOLS_BIN)/staticcheck: $(STATICCHECK) FORCE
 $(TOOLS_BIN)/terraform: $(TERRAFORM) FORCE
 $(TOOLS_BIN)/workflowcheck: $(WORKFLOWCHECK) FORCE
+$(TOOLS_BIN)/temporal-server: $(TEMPORAL_SERVER) FORCE
+$(TOOLS_BIN)/temporal-sql-tool: $(TEMPORAL_SQL_TOOL) FORCE
 $(TOOL_LINKS):
 	@target=../build/$(notdir $(patsubst %/,%,$(dir $<)))/$(notdir $<); \
 	if [ "$$(readlink $@ 2>/dev/null)" != "$$target" ]; then \

@@ -108,7 +108,7 @@ func TestEncryptedPayloads(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "codec")
 	c := codecKeys(t, r)
-	codecClient(t, r, c, stack.server.Address)
+	codecClient(t, r, c, stack.address)
 	rec := newRecorder(t)
 	r.startWorker()
 	path, digest := r.writeRunbook("runbook.yaml", codecRunbook, map[string]any{"URL": rec.srv.URL})

@@ -72,6 +72,10 @@ var stack struct {
 	server    *devstack.Server
 	client    client.Client
 	serverLog string
+
+	// address is the frontend's, on either server; server is nil on the
+	// real one (realserver_test.go).
+	address string
 }
 
 // build guards building the binaries, apart from the server, so the
@@ -90,6 +94,7 @@ func TestMain(m *testing.M) {
 	if stack.server != nil {
 		_ = stack.server.Stop() // by pid: SIGTERM, then SIGKILL
 	}
+	stopRealServer()
 	if stack.tmp != "" {
 		_ = os.RemoveAll(stack.tmp)
 	}
@@ -214,6 +219,10 @@ func requireStack(t testing.TB) client.Client {
 }
 
 func startStack() {
+	if onRealServer() {
+		startRealStack()
+		return
+	}
 	bin, err := findTemporal()
 	if err != nil {
 		stack.err, stack.missing = err, true
@@ -244,8 +253,26 @@ func startStack() {
 		stack.err = fmt.Errorf("%w\n%s", err, tail(stack.serverLog, 40))
 		return
 	}
-	stack.server = srv
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address, Namespace: namespace, Logger: quietLogger{}})
+	stack.server, stack.address = srv, srv.Address
+	connectStack(ctx)
+}
+
+// startRealStack is startStack on the real server on PostgreSQL.
+func startRealStack() {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var err error
+	stack.address, stack.serverLog, stack.missing, err = startRealServer(ctx, []string{freezeNamespace, freezeBoardNamespace, breakerNamespace})
+	if err != nil {
+		stack.err = err
+		return
+	}
+	connectStack(ctx)
+}
+
+// connectStack dials the shared client and registers the search attributes.
+func connectStack(ctx context.Context) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: stack.address, Namespace: namespace, Logger: quietLogger{}})
 	if err != nil {
 		stack.err = err
 		return
@@ -309,7 +336,7 @@ func newRig(t testing.TB, name string) *rig {
 	}
 	r.auditLog = filepath.Join(r.dir, "audit.jsonl")
 	r.env = append(cleanEnviron(),
-		"TEMPORAL_ADDRESS="+stack.server.Address,
+		"TEMPORAL_ADDRESS="+stack.address,
 		"TEMPORAL_NAMESPACE="+namespace,
 		"TEMPORAL_CONFIG_FILE="+filepath.Join(r.dir, "no-temporal-config.toml"),
 		"RUNBOOK_TASK_QUEUE="+r.queue,

@@ -66,7 +66,7 @@ func (k *provisionKind) run(ctx workflow.Context, e *environment, i int) error {
 			if e.truthful {
 				e.dropCompensation(st.Name)
 			}
-			e.audit(ctx, auditRecord{action: "infra.plan-stale", step: st.Name, outcome: plan.PlanHash, detail: rootMessage(err)})
+			e.audit(ctx, auditRecord{action: "infra.plan-stale", step: st.Name, outcome: plan.PlanHash, detail: staleDetail(err, plan)})
 			continue
 		}
 		if err != nil {
@@ -154,7 +154,10 @@ func (e *environment) tfApply(ctx workflow.Context, ws terraform.Workspace, plan
 		// The plan file is on the disk of the worker that made it. If that
 		// host is gone for good, the apply is never picked up: the timeout
 		// turns into a new plan elsewhere.
-		opts.TaskQueue, opts.ScheduleToStartTimeout = plan.TaskQueue, applyPickupTimeout
+		opts.TaskQueue, opts.ScheduleToStartTimeout = plan.TaskQueue, legacyApplyPickupTimeout
+		if workflow.GetVersion(ctx, applyPickupChange, workflow.DefaultVersion, 1) >= 1 {
+			opts.ScheduleToStartTimeout = applyPickupTimeout
+		}
 	}
 	ctx = workflow.WithActivityOptions(ctx, opts)
 	var res terraform.ApplyResult
@@ -209,8 +212,44 @@ func mayHaveApplied(err error) bool {
 }
 
 // applyPickupTimeout bounds how long an apply waits for the worker holding
-// its plan.
-const applyPickupTimeout = 10 * time.Minute
+// its plan. A worker that restarts on its host is back well within it; a
+// host that is gone (the two-worker kill test: TestTwoWorkersOneKilled) is
+// noticed after the apply's heartbeat timeout plus this, and the step plans
+// again on a worker that is alive. Ten minutes (legacyApplyPickupTimeout)
+// held every release up that long for a dead host.
+const applyPickupTimeout = time.Minute
+
+// legacyApplyPickupTimeout is the pickup timeout of releases started before
+// applyPickupChange.
+const legacyApplyPickupTimeout = 10 * time.Minute
+
+// applyPickupChange shortens the apply's pickup timeout. The timeout is an
+// attribute of the command, not a new command, but releases in flight keep
+// the one they were started with.
+const applyPickupChange = "apply-pickup-1m"
+
+// staleDetail says why a plan is made again. A plan whose apply no worker
+// picked up belongs to a host that is gone, maybe in the middle of that very
+// apply: OpenTofu dies with its worker, so a change it was making then is
+// not in the state, and the new plan makes it again. The apply's last
+// heartbeat says how far it got, so the record names what to check.
+func staleDetail(err error, plan terraform.PlanResult) string {
+	var timeout *temporal.TimeoutError
+	if !errors.As(err, &timeout) || timeout.TimeoutType() != enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
+		return rootMessage(err)
+	}
+	msg := fmt.Sprintf("no worker on %s picked up the apply of plan %s: the host holding the plan is gone; planned again on a live worker",
+		plan.TaskQueue, shortHash(plan.PlanHash))
+	var p terraform.Progress
+	if !timeout.HasLastHeartbeatDetails() || timeout.LastHeartbeatDetails(&p) != nil || p.Phase != "apply" {
+		return msg
+	}
+	msg += fmt.Sprintf(". Its apply had started there (%d of %d changes done", p.Done, p.Total)
+	if p.Current != "" {
+		msg += ", at " + p.Current
+	}
+	return msg + "): a change cut short there is not in the state and is made again; check the real resources for a leftover"
+}
 
 // isPlanStale reports whether a plan must be made again: OpenTofu refused it
 // as stale, or the worker holding it never picked up the apply.
