@@ -29,8 +29,12 @@ const (
 )
 
 // doraGauges serves the DORA metrics of every service with releases over
-// the last 30 days as Prometheus gauges. Computing them reads the release
-// history, so an answer is reused for a minute whatever the scrape rate.
+// the last 30 days as Prometheus gauges, then runbook's releases in flight
+// and the SDK's metrics. Computing the gauges reads the release history, so
+// it runs in the background at most once a minute, each ended release's
+// status is read once (releases.FinalCache), and a scrape never waits for
+// it beyond the first answer: a slow or failing visibility store must not
+// take the SDK's metrics, the ones that show why, off /metrics.
 type doraGauges struct {
 	rc  *releases.Client
 	now func() time.Time
@@ -38,33 +42,36 @@ type doraGauges struct {
 	sdk *telemetry.Registry
 	// releases adds the releases in flight, read from visibility.
 	releases *telemetry.ReleaseGauges
+	// compute renders the gauges (computeDORA; a test's own otherwise).
+	compute func(context.Context) ([]byte, error)
 
 	mu   sync.Mutex
 	at   time.Time
 	body []byte
+	// refreshing is closed when the running computation ends; nil when
+	// none runs.
+	refreshing chan struct{}
 }
 
+// How long the first scrape waits for the DORA gauges, and how long one
+// computation may take.
+const (
+	doraFirstWait = 20 * time.Second
+	doraTimeout   = 2 * time.Minute
+)
+
 func newDORAGauges(c client.Client, cfg Config) *doraGauges {
-	return &doraGauges{rc: ReleasesClient(c, cfg, nil), now: time.Now, sdk: cfg.Metrics,
+	rc := ReleasesClient(c, cfg, nil)
+	rc.Finals = &releases.FinalCache{}
+	g := &doraGauges{rc: rc, now: time.Now, sdk: cfg.Metrics,
 		releases: &telemetry.ReleaseGauges{Client: c, Namespace: cfg.Client.Namespace, TTL: releasesCache}}
+	g.compute = g.computeDORA
+	return g
 }
 
 func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.body == nil || g.now().Sub(g.at) >= doraCache {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		body, err := g.compute(ctx)
-		if err != nil {
-			slog.Warn("dora metrics not computed", "error", err)
-			http.Error(w, "dora metrics: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		g.body, g.at = body, g.now()
-	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	_, _ = w.Write(g.body)
+	_, _ = w.Write(g.dora(r.Context()))
 	if g.releases != nil {
 		if err := g.releases.WriteText(r.Context(), w); err != nil {
 			slog.Warn("runbook_releases not read", "error", err)
@@ -75,8 +82,51 @@ func (g *doraGauges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// compute lists the services that released and renders their metrics.
-func (g *doraGauges) compute(ctx context.Context) ([]byte, error) {
+// dora returns the DORA gauges: the last ones computed, with a new
+// computation started when they are stale. Only while there are none yet
+// does it wait for the computation, up to doraFirstWait.
+func (g *doraGauges) dora(ctx context.Context) []byte {
+	g.mu.Lock()
+	if (g.body == nil || g.now().Sub(g.at) >= doraCache) && g.refreshing == nil {
+		g.refreshing = make(chan struct{})
+		go g.refresh(g.refreshing)
+	}
+	body, running := g.body, g.refreshing
+	g.mu.Unlock()
+	if body != nil || running == nil {
+		return body
+	}
+	t := time.NewTimer(doraFirstWait)
+	defer t.Stop()
+	select {
+	case <-running:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.body
+}
+
+// refresh computes the gauges and closes done; on failure the last ones
+// stay, and the next scrape tries again.
+func (g *doraGauges) refresh(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), doraTimeout)
+	defer cancel()
+	body, err := g.compute(ctx)
+	g.mu.Lock()
+	if err != nil {
+		slog.Warn("dora metrics not computed; the last ones stay", "error", err)
+	} else {
+		g.body, g.at = body, g.now()
+	}
+	g.refreshing = nil
+	g.mu.Unlock()
+	close(done)
+}
+
+// computeDORA lists the services that released and renders their metrics.
+func (g *doraGauges) computeDORA(ctx context.Context) ([]byte, error) {
 	items, err := g.rc.List(ctx, releases.ListFilter{Limit: 1000})
 	if err != nil {
 		return nil, err

@@ -37,6 +37,9 @@ type Client struct {
 	// schedule's memo): the Temporal client's own, so encrypted payloads
 	// decode. Nil is the SDK's default.
 	DataConverter converter.DataConverter
+	// Finals, when set, keeps the final status of each ended release the
+	// client reads for DORA, so a long-lived process reads each once.
+	Finals *FinalCache
 }
 
 // dataConverter is c.DataConverter or the SDK's default.

@@ -30,9 +30,13 @@ func (c *Client) Finished(ctx context.Context, service string, until time.Time) 
 		if it.StartedAt.After(until) || !isFinalState(it.Status) {
 			continue
 		}
-		st, err := c.Wait(ctx, it.ReleaseID)
-		if err != nil {
-			return nil, fmt.Errorf("result of %s: %w", it.ReleaseID, err)
+		st, ok := c.Finals.get(it.ReleaseID, it.StartedAt)
+		if !ok {
+			st, err = c.Wait(ctx, it.ReleaseID)
+			if err != nil {
+				return nil, fmt.Errorf("result of %s: %w", it.ReleaseID, err)
+			}
+			c.Finals.put(it.ReleaseID, it.StartedAt, st)
 		}
 		statuses = append(statuses, st)
 	}
