@@ -163,6 +163,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if cfg.HTTPAddr != "" {
 		mux := Handler(c, cfg.TaskQueue)
 		mux.Handle("GET /metrics", newDORAGauges(c, cfg))
+		registerPprof(mux)
 		if sl.interactions != nil {
 			mux.Handle("POST "+slackin.Path, sl.interactions)
 		}
