@@ -134,10 +134,11 @@ func TestDeployApproveSucceed(t *testing.T) {
 
 	c := stack.client
 	assertKeptLastEnvironment(t, c, id, "production")
-	// Captured again under new names since progress by phase (the
-	// earlier captures stay, replayed as they were).
-	exportHistory(t, c, id, "", "release-progress-phases-approved")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-progress-phases-approved")
+	// Captured again under new names since the lean release (one upsert
+	// per refresh, trust roots by local activity); the earlier captures
+	// stay, replayed as they were.
+	exportHistory(t, c, id, "", "release-lean-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and

@@ -56,6 +56,8 @@ type environment struct {
 	sig signing
 	// glance is set for runs started with atAGlanceChange.
 	glance bool
+	// lean is set for runs started with leanChange.
+	lean bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -84,9 +86,10 @@ func (f *failure) Error() string { return f.message }
 // abort it runs the compensations of every completed step in reverse.
 func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, error) {
 	e := newEnvironment(ctx, in)
-	e.truthful = workflow.GetVersion(ctx, truthfulRollbackChange, workflow.DefaultVersion, 1) >= 1
-	e.sig.on = workflow.GetVersion(ctx, signedDecisionsChange, workflow.DefaultVersion, 1) >= 1
-	e.glance = workflow.GetVersion(ctx, atAGlanceChange, workflow.DefaultVersion, 1) >= 1
+	e.lean = isLean(ctx)
+	e.truthful = changed(ctx, e.lean, truthfulRollbackChange)
+	e.sig.on = changed(ctx, e.lean, signedDecisionsChange)
+	e.glance = changed(ctx, e.lean, atAGlanceChange)
 	if err := e.registerHandlers(ctx); err != nil {
 		return EnvironmentResult{}, err
 	}
