@@ -180,7 +180,10 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		defer stop()
 	}
-	opts := worker.Options{Interceptors: cfg.Interceptors}
+	opts, err := scaleOptions(worker.Options{Interceptors: cfg.Interceptors})
+	if err != nil {
+		return err
+	}
 	shared := worker.New(c, cfg.TaskQueue, opts)
 	Register(shared, cfg, log, sl.acts, c)
 	registerWatch(shared, al, log)
