@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,6 +156,7 @@ type historyStats struct {
 	tasks, events, bytes  int
 	activities, localActs map[string]int
 	byType                map[enumspb.EventType]int
+	bytesByType           map[enumspb.EventType]int
 	// worker is what each release added to the worker process (runbook only).
 	worker workerRuntime
 }
@@ -164,7 +166,7 @@ func (h historyStats) perRelease(v int) float64 { return float64(v) / float64(h.
 // sampleHistories reads the workflows runs(i) names for up to historySample
 // of the n releases, evenly spread.
 func sampleHistories(b *testing.B, n int, runs func(i int) [][2]string) historyStats {
-	h := historyStats{activities: map[string]int{}, localActs: map[string]int{}, byType: map[enumspb.EventType]int{}}
+	h := historyStats{activities: map[string]int{}, localActs: map[string]int{}, byType: map[enumspb.EventType]int{}, bytesByType: map[enumspb.EventType]int{}}
 	step := max(1, n/historySample)
 	for i := 0; i < n; i += step {
 		h.releases++
@@ -180,6 +182,7 @@ func (h *historyStats) add(b *testing.B, hist *historypb.History) {
 	h.events += len(hist.Events)
 	for _, ev := range hist.Events {
 		h.byType[ev.GetEventType()]++
+		h.bytesByType[ev.GetEventType()] += proto.Size(ev)
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
 			h.tasks++
@@ -216,8 +219,12 @@ func (h historyStats) printCosts(line func(string, float64, string)) {
 	for _, name := range sortedNames(h.localActs) {
 		line("local-activity-"+name+"-per-release", per(h.localActs[name]), "local-activities")
 	}
+	for _, t := range sortedTypes(h.bytesByType) {
+		line("history-bytes-"+strings.ToLower(strings.TrimPrefix(t.String(), "EVENT_TYPE_"))+"-per-release", per(h.bytesByType[t]), "bytes")
+	}
 	line("worker-goroutines-per-release", h.worker.goroutines, "goroutines")
 	line("worker-heap-inuse-per-release", h.worker.heapInuse/1024, "KB")
+	line("worker-stack-inuse-per-release", h.worker.stackInuse/1024, "KB")
 	line("worker-sticky-cache-per-release", h.worker.stickyCache, "workflows")
 }
 
@@ -227,6 +234,15 @@ func sum(m map[string]int) int {
 		t += v
 	}
 	return t
+}
+
+func sortedTypes(m map[enumspb.EventType]int) []enumspb.EventType {
+	out := make([]enumspb.EventType, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return m[out[i]] > m[out[j]] })
+	return out
 }
 
 func sortedNames(m map[string]int) []string {

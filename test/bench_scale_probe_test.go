@@ -170,7 +170,7 @@ func (p workerProbe) waitReady(b *testing.B) {
 
 // workerRuntime is what the worker's process holds at one moment.
 type workerRuntime struct {
-	goroutines, heapInuse, stickyCache float64
+	goroutines, heapInuse, stackInuse, stickyCache float64
 }
 
 // runtime reads goroutines and heap from pprof and the sticky cache's size
@@ -190,6 +190,10 @@ func (p workerProbe) runtime(b *testing.B) workerRuntime {
 		b.Fatalf("heap: %v", err)
 	}
 	rt.heapInuse = promValue(h, "# HeapInuse = ")
+	if i := strings.Index(h, "\n# Stack = "); i >= 0 {
+		// "# Stack = inuse / sys"
+		_, _ = fmt.Sscanf(h[i:], "\n# Stack = %g", &rt.stackInuse)
+	}
 	m, err := p.get("/metrics")
 	if err != nil {
 		b.Fatalf("metrics: %v", err)
@@ -234,6 +238,7 @@ func (rt workerRuntime) minus(before workerRuntime, n int) workerRuntime {
 	return workerRuntime{
 		goroutines:  (rt.goroutines - before.goroutines) / float64(n),
 		heapInuse:   (rt.heapInuse - before.heapInuse) / float64(n),
+		stackInuse:  (rt.stackInuse - before.stackInuse) / float64(n),
 		stickyCache: (rt.stickyCache - before.stickyCache) / float64(n),
 	}
 }

@@ -215,6 +215,7 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 		b.Fatalf("the check server saw %d requests for %d releases, want one each", got, n+1)
 	}
 	side.hist = runbookHistories(b, ids, input)
+
 	side.hist.worker = atGate.minus(idle, n)
 	return side
 }
