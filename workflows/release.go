@@ -40,7 +40,7 @@ type release struct {
 // arrives as signals so the status query shows every step.
 func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	r := newRelease(ctx, in)
-	r.lean = isLean(ctx)
+	r.lean = leanVersion(ctx) >= 1
 	r.glance = changed(ctx, r.lean, atAGlanceChange)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ReleaseStatus, error) {
 		return r.status, nil

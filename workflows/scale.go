@@ -23,13 +23,17 @@ import (
 //     at the start and at every gate);
 //   - send the release no progress snapshot of their final state, which
 //     the release takes from the environment's result.
+//
+// Version 2 adds: an approval that opens its gate sends the release no
+// snapshot of its own; the step's end, a moment later in the same workflow
+// task, sends the phase after it.
 const leanChange = "lean-release"
 
-// isLean reports whether this run takes leanChange. Each workflow asks it
+// leanVersion is this run's version of leanChange. Each workflow asks it
 // first, before any other version: a run started before it replays with
 // DefaultVersion here and then asks the others as it did.
-func isLean(ctx workflow.Context) bool {
-	return workflow.GetVersion(ctx, leanChange, workflow.DefaultVersion, 1) >= 1
+func leanVersion(ctx workflow.Context) workflow.Version {
+	return workflow.GetVersion(ctx, leanChange, workflow.DefaultVersion, 2)
 }
 
 // changed reports whether the run takes change, a change older than
@@ -37,6 +41,21 @@ func isLean(ctx workflow.Context) bool {
 // runs, without a marker; else as GetVersion says.
 func changed(ctx workflow.Context, lean bool, change string) bool {
 	return lean || workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) >= 1
+}
+
+// opensGateStep reports whether g is approved and is the gate of an
+// approval step of the plan: its step ends as soon as the handler returns
+// and publishes then (runStep), so the approval need not publish too.
+func (e *environment) opensGateStep(g *GateStatus) bool {
+	if g.State != StateApproved {
+		return false
+	}
+	for i := range e.status.Steps {
+		if e.status.Steps[i].Gate == g {
+			return i < len(e.plan) && e.plan[i].gate != nil
+		}
+	}
+	return false
 }
 
 // attr is a keyword search attribute and the value it should have.
