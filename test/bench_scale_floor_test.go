@@ -67,7 +67,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 		fmt.Fprintln(w, "ok")
 	}))
 	b.Cleanup(srv.Close)
-	w := r.startWorkerCmd(floorBinary(b), nil, "FLOOR_TASK_QUEUE="+r.queue)
+	w := r.startWorkerCmd(floorBinary(b), nil, append(workerMemoryLimit(), "FLOOR_TASK_QUEUE="+r.queue)...)
 	probe := workerProbe{pid: w.cmd.Process.Pid}
 	id := func(i int) string { return fmt.Sprintf("%s-%d", r.service, i) }
 	start := func(i int) error {

@@ -173,8 +173,8 @@ type workerRuntime struct {
 	goroutines, heapInuse, stackInuse, stickyCache float64
 }
 
-// runtime reads goroutines and heap from pprof and the sticky cache's size
-// from /metrics.
+// runtime reads goroutines, live heap and stacks from pprof and the sticky
+// cache's size from /metrics. Read it after the RSS: it runs a GC.
 func (p workerProbe) runtime(b *testing.B) workerRuntime {
 	b.Helper()
 	var rt workerRuntime
@@ -185,7 +185,9 @@ func (p workerProbe) runtime(b *testing.B) workerRuntime {
 	if _, err := fmt.Sscanf(g, "goroutine profile: total %g", &rt.goroutines); err != nil {
 		b.Fatalf("goroutine profile: %v", err)
 	}
-	h, err := p.get("/debug/pprof/heap?debug=1")
+	// gc=1 collects first: the heap in use is then what the releases hold,
+	// not garbage the next cycle frees.
+	h, err := p.get("/debug/pprof/heap?debug=1&gc=1")
 	if err != nil {
 		b.Fatalf("heap: %v", err)
 	}

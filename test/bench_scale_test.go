@@ -6,7 +6,7 @@ package test
 // SDK worker (test/floorworker). N is RUNBOOK_BENCH_INFLIGHT (100 unless set;
 // the full bench is 1,000):
 //
-//	RUNBOOK_BENCH_INFLIGHT=1000 make bench BENCH=Inflight
+//	RUNBOOK_BENCH_INFLIGHT=1000 make bench BENCH=InflightReleases
 
 import (
 	"context"
@@ -80,6 +80,16 @@ func inflight(b *testing.B) int {
 	return n
 }
 
+// workerMemoryLimit is the GOMEMLIMIT both sides' workers get from
+// RUNBOOK_BENCH_WORKER_GOMEMLIMIT (e.g. 190MiB), and only they: a GOMEMLIMIT
+// in the benchmark's own environment would reach the dev server too.
+func workerMemoryLimit() []string {
+	if v := os.Getenv("RUNBOOK_BENCH_WORKER_GOMEMLIMIT"); v != "" {
+		return []string{"GOMEMLIMIT=" + v}
+	}
+	return nil
+}
+
 // scaleDeadline bounds each phase: generous, since the machine is shared,
 // but a stuck release still fails the benchmark.
 func scaleDeadline(n int) time.Duration { return 2*time.Minute + time.Duration(n)*600*time.Millisecond }
@@ -87,6 +97,13 @@ func scaleDeadline(n int) time.Duration { return 2*time.Minute + time.Duration(n
 // BenchmarkInflightReleases measures N releases in flight on one worker
 // against the same-shape floor, and what each release costs beyond its
 // shape. It prints `bench: NAME VALUE UNIT` lines.
+//
+// A release has reached its gate when its gate.waiting audit record is in
+// the log (written as the gate opens); a floor workflow when its activity
+// called the benchmark's server, one workflow task before its wait. Both
+// sides complete when their workflows' results arrive. The floor runs
+// first, then the releases, so the machine's other load can differ between
+// them: compare ratios over several runs.
 func BenchmarkInflightReleases(b *testing.B) {
 	n := inflight(b)
 	for range b.N {
@@ -155,7 +172,7 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 		b.Fatal(err)
 	}
 	probe := workerProbe{addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	w := r.startWorker("RUNBOOK_HTTP_ADDR="+probe.addr, "RUNBOOK_PPROF=true")
+	w := r.startWorker(append(workerMemoryLimit(), "RUNBOOK_HTTP_ADDR="+probe.addr, "RUNBOOK_PPROF=true")...)
 	probe.pid = w.cmd.Process.Pid
 	probe.waitReady(b)
 	tail := &auditTail{path: r.auditLog}
