@@ -174,6 +174,7 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	if cfg.HTTPAddr != "" {
 		mux := Handler(c, cfg.TaskQueue)
 		mux.Handle("GET /metrics", newDORAGauges(c, cfg))
+		registerPprof(mux)
 		if sl.interactions != nil {
 			mux.Handle("POST "+slackin.Path, sl.interactions)
 		}
@@ -190,7 +191,10 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 		defer stop()
 	}
-	opts := workerOptions(cfg)
+	opts, err := scaleOptions(workerOptions(cfg))
+	if err != nil {
+		return err
+	}
 	shared := worker.New(c, cfg.TaskQueue, opts)
 	Register(shared, cfg, log, sl.acts, c)
 	registerWatch(shared, al, log)

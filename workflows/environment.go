@@ -56,6 +56,9 @@ type environment struct {
 	sig signing
 	// glance is set for runs started with atAGlanceChange.
 	glance bool
+	// lean is set for runs started with leanChange; quietApprove for
+	// those started with its version 2.
+	lean, quietApprove bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -84,9 +87,11 @@ func (f *failure) Error() string { return f.message }
 // abort it runs the compensations of every completed step in reverse.
 func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, error) {
 	e := newEnvironment(ctx, in)
-	e.truthful = workflow.GetVersion(ctx, truthfulRollbackChange, workflow.DefaultVersion, 1) >= 1
-	e.sig.on = workflow.GetVersion(ctx, signedDecisionsChange, workflow.DefaultVersion, 1) >= 1
-	e.glance = workflow.GetVersion(ctx, atAGlanceChange, workflow.DefaultVersion, 1) >= 1
+	lean := leanVersion(ctx)
+	e.lean, e.quietApprove = lean >= 1, lean >= 2
+	e.truthful = changed(ctx, e.lean, truthfulRollbackChange)
+	e.sig.on = changed(ctx, e.lean, signedDecisionsChange)
+	e.glance = changed(ctx, e.lean, atAGlanceChange)
 	if err := e.registerHandlers(ctx); err != nil {
 		return EnvironmentResult{}, err
 	}

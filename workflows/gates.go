@@ -218,7 +218,9 @@ func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionR
 	}
 	e.audit(ctx, auditRecord{action: "gate.approved", actor: id.Name, step: g.Name, outcome: g.State, detail: in.Comment,
 		channel: decisionChannel(in), identity: auditIdentity(id)})
-	e.publish(ctx)
+	if !e.quietApprove || !e.opensGateStep(g) {
+		e.publish(ctx)
+	}
 	return DecisionResult{Gate: g.Name, GateState: g.State, Approvals: len(g.Approvals), Needed: g.MinApprovals}, nil
 }
 

@@ -119,7 +119,7 @@ func describeOpening(t time.Time, tz string) string {
 // Freezes workflow cannot be reached (its run closed and was not restarted
 // yet), so no release waits for a signal that cannot come.
 func (e *environment) holdForFreeze(ctx workflow.Context, i int) (bool, error) {
-	if workflow.GetVersion(ctx, freezeCheckChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !changed(ctx, e.lean, freezeCheckChange) {
 		return false, nil
 	}
 	held, err := e.freezesHolding(ctx)
@@ -185,7 +185,7 @@ func (e *environment) registerFreezeWatch(ctx workflow.Context) bool {
 // lastFreezeRecheck. Zero (wait for the freeze's end only) for
 // environments started before freezeRecheckChange.
 func (e *environment) nextFreezeRecheck(ctx workflow.Context, prev time.Duration) time.Duration {
-	if workflow.GetVersion(ctx, freezeRecheckChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !changed(ctx, e.lean, freezeRecheckChange) {
 		return 0
 	}
 	return min(max(2*prev, firstFreezeRecheck), lastFreezeRecheck)

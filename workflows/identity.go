@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/trust"
@@ -127,14 +126,8 @@ func (e *environment) identityNote(loadErr error) string {
 // loadRoots reads the worker's trust roots through an activity, so a replay
 // uses the roots the run saw. On error the roots loaded before stay.
 func (e *environment) loadRoots(ctx workflow.Context) error {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
-		Summary:             "load trust roots",
-	})
-	var roots identity.Roots
-	in := trust.LoadInput{Known: e.sig.roots.Digest}
-	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, in).Get(ctx, &roots); err != nil {
+	roots, err := e.readRoots(ctx, trust.LoadInput{Known: e.sig.roots.Digest})
+	if err != nil {
 		return err
 	}
 	if roots.Unchanged && roots.Digest == e.sig.roots.Digest {

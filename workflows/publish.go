@@ -116,6 +116,12 @@ func (e *environment) publish(ctx workflow.Context) {
 		return
 	}
 	if e.coalesce {
+		if e.lean && isFinal(e.status.State) && e.status.AuditPending == 0 {
+			// The release takes the final status from this workflow's
+			// result, which follows at once: a snapshot would only cost
+			// both workflows an event and the release a workflow task.
+			return
+		}
 		if e.status.PhasesOnly {
 			phase := e.status.phase()
 			if phase == e.sentPhase {
@@ -160,11 +166,11 @@ func (s EnvironmentStatus) phase() string {
 // one task (a step ends, the next starts) become one signal, which keeps
 // both histories small; the parent keeps the newest snapshot either way.
 func (e *environment) startProgress(ctx workflow.Context) {
-	if e.parent.ID == "" || workflow.GetVersion(ctx, progressChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if e.parent.ID == "" || !changed(ctx, e.lean, progressChange) {
 		return
 	}
 	e.coalesce = true
-	e.status.PhasesOnly = workflow.GetVersion(ctx, progressPhasesChange, workflow.DefaultVersion, 1) >= 1
+	e.status.PhasesOnly = changed(ctx, e.lean, progressPhasesChange)
 	// Disconnected: the rollback after a cancellation reports progress too.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -322,21 +328,14 @@ func (e *environment) upsertAttrs(ctx workflow.Context) {
 	} else if e.glance {
 		state = e.status.glanceState(state)
 	}
-	upsertChanged(ctx, AttrStatus, state)
-	upsertChanged(ctx, AttrStep, e.status.CurrentStep)
+	upsertAll(ctx, e.lean, attr{AttrStatus, state}, attr{AttrStep, e.status.CurrentStep})
 }
 
 // upsertChanged upserts a keyword search attribute when its value changed.
 func upsertChanged(ctx workflow.Context, key temporal.SearchAttributeKeyKeyword, value string) {
-	cur, present := workflow.GetTypedSearchAttributes(ctx).GetKeyword(key)
-	if (present && cur == value) || (!present && value == "") {
+	u, changed := attrUpdate(ctx, key, value)
+	if !changed {
 		return
-	}
-	var u temporal.SearchAttributeUpdate
-	if value == "" {
-		u = key.ValueUnset()
-	} else {
-		u = key.ValueSet(value)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, u); err != nil {
 		workflow.GetLogger(ctx).Warn("search attribute not updated", "key", key.GetName(), "error", err)

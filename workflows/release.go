@@ -25,6 +25,8 @@ type release struct {
 	auditPending int
 	// glance is set for runs started with atAGlanceChange.
 	glance bool
+	// lean is set for runs started with leanChange.
+	lean bool
 	// sig verifies an abort sent while the release soaks; cancelSoak ends
 	// the soak's timer; abort is who aborted then.
 	sig        decisionSigning
@@ -39,7 +41,8 @@ type release struct {
 func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	versioningTestChange(ctx)
 	r := newRelease(ctx, in)
-	r.glance = workflow.GetVersion(ctx, atAGlanceChange, workflow.DefaultVersion, 1) >= 1
+	r.lean = leanVersion(ctx) >= 1
+	r.glance = changed(ctx, r.lean, atAGlanceChange)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ReleaseStatus, error) {
 		return r.status, nil
 	}); err != nil {
@@ -181,7 +184,7 @@ func (r *release) soak(ctx workflow.Context, i int) error {
 	r.status.CurrentEnvironment = ""
 	r.refresh(ctx)
 	tctx, cancel := workflow.WithCancel(ctx)
-	if workflow.GetVersion(ctx, soakAbortChange, workflow.DefaultVersion, 1) >= 1 {
+	if changed(ctx, r.lean, soakAbortChange) {
 		if err := r.acceptSoakAbort(ctx, cancel); err != nil {
 			return err
 		}
@@ -306,12 +309,22 @@ func (r *release) refresh(ctx workflow.Context) {
 			state = cur.glanceState(state)
 		}
 	}
-	upsertChanged(ctx, AttrStatus, state)
-	upsertChanged(ctx, AttrEnvironment, r.environmentAttr(ctx))
-	upsertChanged(ctx, AttrStep, step)
-	if risk := r.highestRisk(); risk != "" {
-		upsertChanged(ctx, AttrRisk, risk)
+	if !r.lean {
+		// One upsert each, in this order: environmentAttr may record a
+		// version marker between the first two.
+		upsertChanged(ctx, AttrStatus, state)
+		upsertChanged(ctx, AttrEnvironment, r.environmentAttr(ctx))
+		upsertChanged(ctx, AttrStep, step)
+		if risk := r.highestRisk(); risk != "" {
+			upsertChanged(ctx, AttrRisk, risk)
+		}
+		return
 	}
+	attrs := []attr{{AttrStatus, state}, {AttrEnvironment, r.environmentAttr(ctx)}, {AttrStep, step}}
+	if risk := r.highestRisk(); risk != "" {
+		attrs = append(attrs, attr{AttrRisk, risk})
+	}
+	upsertAll(ctx, true, attrs...)
 }
 
 // highestRisk is the highest risk level assessed in any environment so
@@ -362,7 +375,7 @@ var unsetEnvironmentBuilds = []string{"99aa2aa960e8ea15f54b205bee532a14"}
 // the two differ, at the end, so a release records it in its last task.
 func (r *release) environmentAttr(ctx workflow.Context) string {
 	last := r.lastReached()
-	if last == r.status.CurrentEnvironment || !unsetsEndedEnvironment(ctx) {
+	if last == r.status.CurrentEnvironment || r.lean || !unsetsEndedEnvironment(ctx) {
 		return last
 	}
 	return r.status.CurrentEnvironment

@@ -16,7 +16,7 @@ import (
 // it replaces the watch of the version it took away.
 func (r *release) startWatch(ctx workflow.Context, i int) {
 	env := r.in.Runbook.Environments[i]
-	if len(env.Watch) == 0 || workflow.GetVersion(ctx, postReleaseWatchChange, workflow.DefaultVersion, 1) < 1 {
+	if len(env.Watch) == 0 || !changed(ctx, r.lean, postReleaseWatchChange) {
 		return
 	}
 	ended := r.status.Environments[i].EndedAt

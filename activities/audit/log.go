@@ -34,6 +34,10 @@ type Log struct {
 	// this process last found or wrote there.
 	signing Signing
 	cpSeq   int64
+
+	// batch queues concurrent appends so one fsync covers them all
+	// (log_batch.go).
+	batch batcher
 }
 
 // Open opens or creates the log at path, creating parent directories. The file is
@@ -107,35 +111,12 @@ func (l *Log) Append(_ context.Context, e Entry) (Entry, error) {
 	if l == nil {
 		return Entry{}, ErrClosed
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		return Entry{}, ErrClosed
-	}
-	// Entries are only removed by a prune, long after any retry: a known ID
-	// needs no trip to the file, unless the checkpoint lags behind it.
-	if got, ok := l.byID[e.ID]; ok && !l.checkpointBehind() {
-		return got, nil
-	}
-	unlock, err := l.lockCurrent(lockExclusive)
-	if err != nil {
-		return Entry{}, err
-	}
-	defer unlock()
-	if err := l.catchUp(true); err != nil {
-		return Entry{}, err
-	}
-	if err := l.syncCheckpoint(); err != nil {
-		return Entry{}, err
-	}
-	if got, ok := l.byID[e.ID]; ok {
-		return got, nil
-	}
-	return l.write(e)
+	return l.commit(e)
 }
 
-// write adds e after the current tail. The caller holds mu and the exclusive lock.
-func (l *Log) write(e Entry) (Entry, error) {
+// writeLine adds e after the current tail, not synced yet. The caller holds
+// mu and the exclusive lock, and syncs (appendAll).
+func (l *Log) writeLine(e Entry) (Entry, error) {
 	e.Seq, e.Prev, e.Time, e.KeyID = l.chain.seq+1, l.chain.head, e.Time.UTC(), ""
 	e, err := signEntry(e, l.signing.Signer)
 	if err != nil {
@@ -157,16 +138,6 @@ func (l *Log) write(e Entry) (Entry, error) {
 	}
 	l.offset += int64(n)
 	l.byID[e.ID] = e
-	// The activity reports success once this returns, and then never retries, so
-	// the line must be on disk by then.
-	if err := l.f.Sync(); err != nil {
-		return Entry{}, fmt.Errorf("sync audit log %s: %w", l.path, err)
-	}
-	// A failure here fails the append; its retry finds the entry by ID and
-	// writes the checkpoint then.
-	if err := l.writeCheckpoint(); err != nil {
-		return Entry{}, err
-	}
 	return e, nil
 }
 

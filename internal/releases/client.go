@@ -190,9 +190,19 @@ func envNames(in workflows.ReleaseInput) string {
 	return strings.Join(names, " → ")
 }
 
-// Status queries the release's status.
+// Status queries the release's status, with the running environment's
+// own, newer status when it has one.
 func (c *Client) Status(ctx context.Context, id string) (workflows.ReleaseStatus, error) {
-	id = NormalizeID(id)
+	st, err := c.releaseStatus(ctx, NormalizeID(id))
+	if err == nil && !st.Finished() {
+		c.addLiveEnvironment(ctx, &st)
+		c.addLiveRounds(ctx, &st)
+	}
+	return st, err
+}
+
+// releaseStatus is the release workflow's answer to the status query alone.
+func (c *Client) releaseStatus(ctx context.Context, id string) (workflows.ReleaseStatus, error) {
 	v, err := c.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
 		var notFound *serviceerror.NotFound
@@ -208,10 +218,6 @@ func (c *Client) Status(ctx context.Context, id string) (workflows.ReleaseStatus
 	var st workflows.ReleaseStatus
 	if err := v.Get(&st); err != nil {
 		return st, fmt.Errorf("decode status of %s: %w", id, err)
-	}
-	if !st.Finished() {
-		c.addLiveEnvironment(ctx, &st)
-		c.addLiveRounds(ctx, &st)
 	}
 	return st, nil
 }
@@ -245,11 +251,19 @@ func (c *Client) Wait(ctx context.Context, id string) (workflows.ReleaseStatus, 
 // waiting. Invalid decisions are refused by the workflow's validator.
 func (c *Client) Decide(ctx context.Context, id string, approve bool, in workflows.DecisionInput) (workflows.DecisionResult, error) {
 	id, only := SplitTarget(id)
-	st, err := c.Status(ctx, id)
+	// The release's copy of its environments names the run and its waiting
+	// gate (a gate opening is a phase the environment reports at once):
+	// the environment is asked too only when the copy names no single
+	// waiting gate, so a decision costs the worker one query, not two.
+	st, err := c.releaseStatus(ctx, NormalizeID(id))
 	if err != nil {
 		return workflows.DecisionResult{}, err
 	}
 	env, err := envForDecision(st, in.Gate, only)
+	if err == nil && in.Gate == "" && len(env.PendingGates()) != 1 {
+		c.addLiveEnvironment(ctx, &st)
+		env, err = envForDecision(st, in.Gate, only)
+	}
 	if err != nil {
 		return workflows.DecisionResult{}, err
 	}

@@ -1,0 +1,246 @@
+package test
+
+// What the scale benchmark reads: the audit log as the worker writes it, the
+// worker process (RSS, goroutines, heap, sticky cache) and the histories.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// parallel calls f(0..n-1) on width goroutines and returns the first error
+// (after every call ended, so nothing runs on when it returns).
+func parallel(n, width int, f func(i int) error) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range min(n, width) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				if err := f(i); err != nil {
+					mu.Lock()
+					first = errors.Join(first, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return fmt.Errorf("%w (and maybe more)", first)
+	}
+	return nil
+}
+
+// auditTail counts the actions of the audit log's records as the worker
+// appends them: a gate's gate.waiting record is written as it opens, so the
+// count says how many releases reached their gates without asking the
+// worker (a status query each would load what is measured).
+type auditTail struct {
+	path    string
+	off     int64
+	partial []byte
+	counts  map[string]int
+}
+
+// read takes the records appended since the last read.
+func (a *auditTail) read() error {
+	if a.counts == nil {
+		a.counts = map[string]int{}
+	}
+	f, err := os.Open(a.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no record yet
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(a.off, io.SeekStart); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	a.off += int64(len(b))
+	b = append(a.partial, b...)
+	end := bytes.LastIndexByte(b, '\n')
+	a.partial = append([]byte(nil), b[end+1:]...)
+	sc := bufio.NewScanner(bytes.NewReader(b[:end+1]))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e struct {
+			Action string `json:"action"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return fmt.Errorf("audit log %s: %w", a.path, err)
+		}
+		a.counts[e.Action]++
+	}
+	return sc.Err()
+}
+
+// waitFor polls the log until it holds n records of action.
+func (a *auditTail) waitFor(b *testing.B, action string, n int, within time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if err := a.read(); err != nil {
+			b.Fatal(err)
+		}
+		if a.counts[action] >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d %s records after %s, want %d", a.counts[action], action, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// workerProbe reads a `runbook worker` process: its RSS from /proc, and,
+// through its HTTP server (RUNBOOK_HTTP_ADDR, RUNBOOK_PPROF), goroutines,
+// heap and the SDK's sticky cache.
+type workerProbe struct {
+	pid  int
+	addr string
+}
+
+// vmRSS is a process's resident set size in bytes.
+func vmRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
+}
+
+func (p workerProbe) rss(b *testing.B) int64 {
+	b.Helper()
+	v, err := vmRSS(p.pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+func (p workerProbe) get(path string) (string, error) {
+	resp, err := http.Get("http://" + p.addr + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return string(body), err
+}
+
+func (p workerProbe) waitReady(b *testing.B) {
+	b.Helper()
+	eventually(b, "worker ready on "+p.addr, func() bool {
+		_, err := p.get("/readyz")
+		return err == nil
+	})
+}
+
+// workerRuntime is what the worker's process holds at one moment.
+type workerRuntime struct {
+	goroutines, heapInuse, stackInuse, stickyCache float64
+}
+
+// runtime reads goroutines, live heap and stacks from pprof and the sticky
+// cache's size from /metrics. Read it after the RSS: it runs a GC.
+func (p workerProbe) runtime(b *testing.B) workerRuntime {
+	b.Helper()
+	var rt workerRuntime
+	g, err := p.get("/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		b.Fatalf("goroutines: %v", err)
+	}
+	if _, err := fmt.Sscanf(g, "goroutine profile: total %g", &rt.goroutines); err != nil {
+		b.Fatalf("goroutine profile: %v", err)
+	}
+	// gc=1 collects first: the heap in use is then what the releases hold,
+	// not garbage the next cycle frees.
+	h, err := p.get("/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		b.Fatalf("heap: %v", err)
+	}
+	rt.heapInuse = promValue(h, "# HeapInuse = ")
+	if i := strings.Index(h, "\n# Stack = "); i >= 0 {
+		// "# Stack = inuse / sys"
+		_, _ = fmt.Sscanf(h[i:], "\n# Stack = %g", &rt.stackInuse)
+	}
+	m, err := p.get("/metrics")
+	if err != nil {
+		b.Fatalf("metrics: %v", err)
+	}
+	// One cache per process, reported by each of the worker's three
+	// workers (shared, host and freezes queues): the largest is the cache.
+	rt.stickyCache = promMax(m, "temporal_sticky_cache_size")
+	return rt
+}
+
+// promValue sums the values of the lines that start with prefix (a
+// Prometheus series of any labels, or a `# Name = V` line of pprof).
+func promValue(text, prefix string) float64 {
+	sum := 0.0
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, prefix) {
+			continue
+		}
+		f := strings.Fields(l)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// promMax is the largest value of the series that start with prefix.
+func promMax(text, prefix string) float64 {
+	best := 0.0
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.Fields(l); strings.HasPrefix(l, prefix) && len(f) > 1 {
+			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+				best = max(best, v)
+			}
+		}
+	}
+	return best
+}
+
+// minus is what n releases added to the worker since before.
+func (rt workerRuntime) minus(before workerRuntime, n int) workerRuntime {
+	return workerRuntime{
+		goroutines:  (rt.goroutines - before.goroutines) / float64(n),
+		heapInuse:   (rt.heapInuse - before.heapInuse) / float64(n),
+		stackInuse:  (rt.stackInuse - before.stackInuse) / float64(n),
+		stickyCache: (rt.stickyCache - before.stickyCache) / float64(n),
+	}
+}
