@@ -49,7 +49,10 @@ type Options struct {
 // Server is a running dev server.
 type Server struct {
 	cmd     *exec.Cmd
-	done    chan error
+	// exited is closed when the process has ended, with its Wait error in
+	// waitErr: closed rather than sent, so start-up and Stop can both see it.
+	exited  chan struct{}
+	waitErr error
 	Address string
 	UIURL   string
 }
@@ -163,7 +166,7 @@ func start(ctx context.Context, o Options) (*Server, error) {
 		}
 		args = append(args, "--db-filename", o.DBFile)
 	}
-	s := &Server{Address: fmt.Sprintf("127.0.0.1:%d", o.Port), done: make(chan error, 1)}
+	s := &Server{Address: fmt.Sprintf("127.0.0.1:%d", o.Port), exited: make(chan struct{})}
 	if o.UIPort > 0 {
 		s.UIURL = fmt.Sprintf("http://127.0.0.1:%d", o.UIPort)
 	}
@@ -175,7 +178,10 @@ func start(ctx context.Context, o Options) (*Server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.Bin, err)
 	}
-	go func() { s.done <- s.cmd.Wait() }()
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
 	if err := s.waitReady(ctx, o.ReadyTimeout); err != nil {
 		_ = s.Stop()
 		return nil, err
@@ -191,8 +197,8 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		select {
-		case err := <-s.done:
-			return fmt.Errorf("temporal dev server exited during start-up: %v", err)
+		case <-s.exited:
+			return fmt.Errorf("temporal dev server exited during start-up: %v", s.waitErr)
 		default:
 		}
 		if err := Ping(ctx, s.Address); err == nil {
@@ -228,10 +234,10 @@ func (s *Server) Stop() error {
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		<-s.exited
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package devstack
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFindTemporalSearchesParentDirectories(t *testing.T) {
@@ -49,5 +51,28 @@ func TestPortFreeExplainsBusyPort(t *testing.T) {
 	err = portFree(port)
 	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "--port") {
 		t.Fatalf("busy port %d: want an error naming the fix, got %v", port, err)
+	}
+}
+
+// A server that exits during start-up is reported as such, and Start
+// returns: the exit seen while waiting must not leave Stop waiting for it
+// again (it hung the test process until its timeout).
+func TestStartReportsAServerThatExits(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "temporal")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Start(context.Background(), Options{Bin: bin, Port: 17239, UIPort: -1, ReadyTimeout: time.Minute})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "exited during start-up") {
+			t.Fatalf("Start = %v, want the exit during start-up", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start did not return after the server exited")
 	}
 }
