@@ -62,11 +62,15 @@ func TestDORAFromReleaseHistory(t *testing.T) {
 	if d.LeadTime <= 0 || d.TimeToRestore <= 0 {
 		t.Errorf("lead time %s and time to restore %s should be measured", d.LeadTime, d.TimeToRestore)
 	}
-	code, body, err := httpGet("http://" + addr + "/metrics")
+	// The gauges are computed in the background, so a scrape may come
+	// before them; they come with a later one.
 	want := fmt.Sprintf("runbook_dora_deployments{service=%q} 2\n", r.service)
-	if err != nil || code != http.StatusOK || !strings.Contains(body, want) || !strings.Contains(body, "# TYPE runbook_dora_change_failure_rate gauge") {
-		t.Errorf("GET /metrics of the worker: %d %v, want %q among the gauges:\n%s", code, err, want, body)
-	}
+	var body string
+	eventually(t, "the DORA gauges on /metrics", func() bool {
+		code, b, err := httpGet("http://" + addr + "/metrics")
+		body = b
+		return err == nil && code == http.StatusOK && strings.Contains(b, want) && strings.Contains(b, "# TYPE runbook_dora_change_failure_rate gauge")
+	})
 	// The Temporal SDK's own metrics are there too, and a real Prometheus
 	// takes the whole page (one bad line and it drops the scrape).
 	if !strings.Contains(body, "# TYPE temporal_workflow_task_execution_latency histogram") || !strings.Contains(body, "temporal_activity_execution_latency_bucket{") {

@@ -53,10 +53,12 @@ type doraGauges struct {
 	refreshing chan struct{}
 }
 
-// How long the first scrape waits for the DORA gauges, and how long one
-// computation may take.
+// How long a scrape waits for the first DORA gauges (a first computation
+// reads every ended release of the namespace once: in a busy namespace
+// longer than a scrape may take; the gauges come with a later scrape), and
+// how long one computation may take.
 const (
-	doraFirstWait = 20 * time.Second
+	doraFirstWait = time.Second
 	doraTimeout   = 2 * time.Minute
 )
 
