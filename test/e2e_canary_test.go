@@ -491,16 +491,7 @@ func TestCanarySurvivesWorkerCrash(t *testing.T) {
 	if st.State != workflows.StateSucceeded {
 		t.Fatalf("canary after a worker crash: %s (%s)", st.State, st.Reason)
 	}
-	if w := s.weights(); w["blue"] != 100 || w["green"] != 0 {
-		t.Errorf("after the canary the proxy has %v, want blue 100 green 0", w)
-	}
-	got := seen()
-	t.Logf("blue's weights seen: %v", got)
-	for i := 1; i < len(got); i++ {
-		if got[i] < got[i-1] {
-			t.Errorf("blue's weight went down from %d to %d: %v", got[i-1], got[i], got)
-		}
-	}
+	checkBlueRose(t, s.weights(), seen())
 }
 
 // watchWeight polls the proxy until the test ends and returns a function
@@ -563,5 +554,21 @@ func TestCanaryWithoutTrafficHoldsForAPerson(t *testing.T) {
 	}
 	if !hasAudit(r.auditRecords(id), "traffic.promoted", "erin", "canary") {
 		t.Errorf("the audit log has no traffic.promoted record by erin")
+	}
+}
+
+// checkBlueRose checks the proxy ends with blue 100 and green 0, and that
+// blue's weight, as seen along the way, never went down: a canary resumed
+// after a crash moves on, never back.
+func checkBlueRose(t *testing.T, w map[string]int, got []int) {
+	t.Helper()
+	if w["blue"] != 100 || w["green"] != 0 {
+		t.Errorf("after the canary the proxy has %v, want blue 100 green 0", w)
+	}
+	t.Logf("blue's weights seen: %v", got)
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Errorf("blue's weight went down from %d to %d: %v", got[i-1], got[i], got)
+		}
 	}
 }

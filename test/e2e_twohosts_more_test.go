@@ -113,16 +113,7 @@ func killDuringBake(t *testing.T, p *pg.Server) {
 	if st.State != workflows.StateSucceeded {
 		t.Fatalf("canary after a worker was killed: %s (%s)", st.State, st.Reason)
 	}
-	if w := s.weights(); w["blue"] != 100 || w["green"] != 0 {
-		t.Errorf("after the canary the proxy has %v, want blue 100 green 0", w)
-	}
-	got := seen()
-	t.Logf("blue's weights seen: %v", got)
-	for i := 1; i < len(got); i++ {
-		if got[i] < got[i-1] {
-			t.Errorf("blue's weight went down from %d to %d: %v", got[i-1], got[i], got)
-		}
-	}
+	checkBlueRose(t, s.weights(), seen())
 	auditOnce(t, r, id, "provision", "preview", "canary")
 	t.Logf("killed %s, finished on %s", killed.name, alive.name)
 }
