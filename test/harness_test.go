@@ -246,7 +246,7 @@ func startStack() {
 		if err != nil {
 			return err
 		}
-		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: []string{freezeNamespace, freezeBoardNamespace, breakerNamespace, versioningNamespace}})
+		srv, err = devstack.Start(ctx, devstack.Options{Bin: bin, Port: -1, UIPort: ui, Log: logf, Namespaces: extraNamespaces})
 		return err
 	})
 	if err != nil {
@@ -262,13 +262,18 @@ func startRealStack() {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var err error
-	stack.address, stack.serverLog, stack.missing, err = startRealServer(ctx, []string{freezeNamespace, freezeBoardNamespace, breakerNamespace})
+	stack.address, stack.serverLog, stack.missing, err = startRealServer(ctx, extraNamespaces)
 	if err != nil {
 		stack.err = err
 		return
 	}
 	connectStack(ctx)
 }
+
+// extraNamespaces are the namespaces the tests use beside the default one:
+// both servers register them, and the stack gives each the search
+// attributes.
+var extraNamespaces = []string{freezeNamespace, freezeBoardNamespace, breakerNamespace, versioningNamespace}
 
 // connectStack dials the shared client and registers the search attributes.
 func connectStack(ctx context.Context) {
@@ -278,7 +283,7 @@ func connectStack(ctx context.Context) {
 		return
 	}
 	stack.client = c
-	for _, ns := range []string{namespace, freezeNamespace, freezeBoardNamespace, breakerNamespace, versioningNamespace} {
+	for _, ns := range append([]string{namespace}, extraNamespaces...) {
 		if err := releases.EnsureSearchAttributes(ctx, c, ns); err != nil {
 			stack.err = err
 			return
