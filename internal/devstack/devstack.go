@@ -48,7 +48,7 @@ type Options struct {
 
 // Server is a running dev server.
 type Server struct {
-	cmd     *exec.Cmd
+	cmd *exec.Cmd
 	// exited is closed when the process has ended, with its Wait error in
 	// waitErr: closed rather than sent, so start-up and Stop can both see it.
 	exited  chan struct{}
