@@ -40,7 +40,16 @@ type Registry struct {
 	mu     sync.Mutex
 	series map[string]*series
 	kinds  map[string]string
+	// found finds a series by what a handler asks for, without rendering
+	// its name and labels again: the SDK asks on every workflow task.
+	found map[foundKey]*series
+	// handlers are shared by label set: the SDK makes one per workflow
+	// in the worker's cache, and a thousand releases have a few label sets.
+	handlers map[string]*handler
 }
+
+// foundKey is a series as a handler asks for it.
+type foundKey struct{ name, kind, labels string }
 
 // series is one metric with one label set.
 type series struct {
@@ -55,16 +64,20 @@ type series struct {
 
 // New is an empty registry.
 func New() *Registry {
-	return &Registry{series: map[string]*series{}, kinds: map[string]string{}}
+	return &Registry{series: map[string]*series{}, kinds: map[string]string{},
+		found: map[foundKey]*series{}, handlers: map[string]*handler{}}
 }
 
 // Handler is the SDK's view of the registry: pass it as
 // client.Options.MetricsHandler.
 func (r *Registry) Handler() client.MetricsHandler { return &handler{r: r} }
 
+// handler records into the registry with one label set; it is never
+// modified after it is made, so handlers can be shared.
 type handler struct {
-	r    *Registry
-	tags map[string]string
+	r      *Registry
+	tags   map[string]string
+	labels string // renderLabels(tags)
 }
 
 func (h *handler) WithTags(tags map[string]string) client.MetricsHandler {
@@ -73,21 +86,29 @@ func (h *handler) WithTags(tags map[string]string) client.MetricsHandler {
 		merged = map[string]string{}
 	}
 	maps.Copy(merged, tags)
-	return &handler{r: h.r, tags: merged}
+	labels := renderLabels(merged)
+	h.r.mu.Lock()
+	defer h.r.mu.Unlock()
+	if shared, ok := h.r.handlers[labels]; ok {
+		return shared
+	}
+	nh := &handler{r: h.r, tags: merged, labels: labels}
+	h.r.handlers[labels] = nh
+	return nh
 }
 
 func (h *handler) Counter(name string) client.MetricsCounter {
-	s := h.r.get(name, kindCounter, h.tags)
+	s := h.r.get(name, kindCounter, h.labels)
 	return counterFunc(func(d int64) { h.r.update(func() { s.value += float64(d) }) })
 }
 
 func (h *handler) Gauge(name string) client.MetricsGauge {
-	s := h.r.get(name, kindGauge, h.tags)
+	s := h.r.get(name, kindGauge, h.labels)
 	return gaugeFunc(func(v float64) { h.r.update(func() { s.value = v }) })
 }
 
 func (h *handler) Timer(name string) client.MetricsTimer {
-	s := h.r.get(name, kindHistogram, h.tags)
+	s := h.r.get(name, kindHistogram, h.labels)
 	return timerFunc(func(d time.Duration) { h.r.update(func() { s.observe(d.Seconds()) }) })
 }
 
@@ -162,17 +183,20 @@ func renderLabels(tags map[string]string) string {
 	return b.String()
 }
 
-// get finds or makes the series of name with tags. A name keeps the kind
-// it was first used with; a clash gets its own name (name_kind).
-func (r *Registry) get(name, kind string, tags map[string]string) *series {
+// get finds or makes the series of name with rendered labels. A name keeps
+// the kind it was first used with; a clash gets its own name (name_kind).
+func (r *Registry) get(name, kind, labels string) *series {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	fk := foundKey{name, kind, labels}
+	if s, ok := r.found[fk]; ok {
+		return s
+	}
 	name = metricName(name)
 	if k, ok := r.kinds[name]; ok && k != kind {
 		name += "_" + kind
 	}
 	r.kinds[name] = kind
-	labels := renderLabels(tags)
 	key := name + labels
 	s, ok := r.series[key]
 	if !ok {
@@ -186,6 +210,7 @@ func (r *Registry) get(name, kind string, tags map[string]string) *series {
 		}
 		r.series[key] = s
 	}
+	r.found[fk] = s
 	return s
 }
 

@@ -64,3 +64,26 @@ func TestLongTimers(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlersShared: the SDK makes a handler per cached workflow; the same
+// label set gets one shared handler, whose series are those of the first.
+func TestHandlersShared(t *testing.T) {
+	r := New()
+	a := r.Handler().WithTags(map[string]string{"workflow_type": "Release"})
+	b := r.Handler().WithTags(map[string]string{"workflow_type": "Release"})
+	if a != b {
+		t.Error("two handlers for one label set; want one shared")
+	}
+	if c := r.Handler().WithTags(map[string]string{"workflow_type": "Environment"}); c == a {
+		t.Error("handlers of different label sets are shared")
+	}
+	a.Counter("temporal_workflow_completed").Inc(1)
+	b.Counter("temporal_workflow_completed").Inc(2)
+	var out strings.Builder
+	if err := r.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if want := `temporal_workflow_completed{workflow_type="Release"} 3`; !strings.Contains(out.String(), want) {
+		t.Errorf("missing %q in:\n%s", want, out.String())
+	}
+}

@@ -21,9 +21,11 @@ import (
 // them would only grow.
 const ReleasesQuery = "WorkflowType = 'Release' AND ExecutionStatus = 'Running'"
 
-// Limits of one read of the releases in flight.
+// Limits of one read of the releases in flight. Pages of 200: a page of
+// 1,000 releases' search attributes is a few megabytes decoded at once, and
+// gRPC keeps buffers of the largest responses pooled in the worker.
 const (
-	releasesPage = 1000
+	releasesPage = 200
 	releasesMax  = 20_000
 )
 
@@ -38,7 +40,7 @@ type Lister interface {
 // stays true across worker restarts, several workers and releases started
 // elsewhere; an answer is reused for TTL so many scrapers cost one read.
 // Temporal's visibility counts by ExecutionStatus only, so the releases
-// are listed (one page per 1,000) and counted here.
+// are listed (pages of 200) and counted here.
 type ReleaseGauges struct {
 	Client    Lister
 	Namespace string
