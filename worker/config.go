@@ -142,6 +142,9 @@ func LoadConfig() (Config, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
+	if opts.ConnectionOptions.GrpcCompression, err = grpcCompression(os.Getenv(EnvCompression), opts.HostPort); err != nil {
+		return Config{}, err
+	}
 	cfg := Config{
 		Client:       opts,
 		TaskQueue:    envOr("RUNBOOK_TASK_QUEUE", workflows.DefaultTaskQueue),

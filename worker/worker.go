@@ -114,6 +114,7 @@ func terraformActivities(cfg Config) *terraform.Activities {
 // Run runs a worker on cfg.TaskQueue, and one for the provisioning
 // activities on this host's own queue, until ctx is cancelled.
 func Run(ctx context.Context, cfg Config, c client.Client) error {
+	tuneGC()
 	// A bad trust-root file fails the start, not every decision after it.
 	roots, err := identity.Load(ctx, cfg.Trust)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -44,10 +45,18 @@ func run() error {
 	if queue == "" {
 		return fmt.Errorf("set FLOOR_TASK_QUEUE")
 	}
+	var opts client.ConnectionOptions
+	// The same gRPC compression as the runbook worker beside it (none for
+	// a loopback server unless RUNBOOK_TEMPORAL_COMPRESSION=gzip), so the
+	// two sides differ only by what runbook does.
+	if uncompressed(os.Getenv("RUNBOOK_TEMPORAL_COMPRESSION"), os.Getenv("TEMPORAL_ADDRESS")) {
+		opts.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	c, err := client.Dial(client.Options{
-		HostPort:  os.Getenv("TEMPORAL_ADDRESS"),
-		Namespace: os.Getenv("TEMPORAL_NAMESPACE"),
-		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		ConnectionOptions: opts,
+		HostPort:          os.Getenv("TEMPORAL_ADDRESS"),
+		Namespace:         os.Getenv("TEMPORAL_NAMESPACE"),
+		Logger:            sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	})
 	if err != nil {
 		return err
@@ -105,4 +114,19 @@ func step(ctx context.Context, url string) error {
 
 func activityRegisterOptions() activity.RegisterOptions {
 	return activity.RegisterOptions{Name: activityName}
+}
+
+// uncompressed is the runbook worker's choice of gRPC compression
+// (worker.grpcCompression): none when asked, or when unset for a loopback
+// server.
+func uncompressed(setting, hostPort string) bool {
+	if setting != "" {
+		return setting == "none"
+	}
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host = hostPort
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
