@@ -35,8 +35,15 @@ const (
 // status is read once (releases.FinalCache), and a scrape never waits for
 // it beyond the first answer: a slow or failing visibility store must not
 // take the SDK's metrics, the ones that show why, off /metrics.
+// doraSource lists releases and computes a service's DORA metrics; a
+// *releases.Client is one.
+type doraSource interface {
+	List(ctx context.Context, f releases.ListFilter) ([]releases.ListItem, error)
+	DORA(ctx context.Context, service, env string, since, until time.Time) (dora.Metrics, error)
+}
+
 type doraGauges struct {
-	rc  *releases.Client
+	rc  doraSource
 	now func() time.Time
 	// sdk, when set, adds the Temporal SDK's metrics after the gauges.
 	sdk *telemetry.Registry
@@ -44,6 +51,11 @@ type doraGauges struct {
 	releases *telemetry.ReleaseGauges
 	// compute renders the gauges (computeDORA; a test's own otherwise).
 	compute func(context.Context) ([]byte, error)
+
+	// last is each service's last computed metrics: a service whose
+	// releases cannot be read this time keeps them (computeDORA only; one
+	// computation runs at a time).
+	last map[string]dora.Metrics
 
 	mu   sync.Mutex
 	at   time.Time
@@ -142,11 +154,23 @@ func (g *doraGauges) computeDORA(ctx context.Context) ([]byte, error) {
 	slices.Sort(services)
 	now := g.now()
 	var ds []dora.Metrics
+	if g.last == nil {
+		g.last = map[string]dora.Metrics{}
+	}
 	for _, s := range services {
 		d, err := g.rc.DORA(ctx, s, "", now.Add(-doraWindow), now)
 		if err != nil {
-			return nil, err
+			// One service's unreadable release (a payload encrypted with a
+			// key this worker lacks, say) must not take every service's
+			// gauges with it: that service keeps its last ones, if any.
+			last, ok := g.last[s]
+			slog.Warn("dora metrics of a service not computed", "service", s, "kept_last", ok, "error", err)
+			if ok {
+				ds = append(ds, last)
+			}
+			continue
 		}
+		g.last[s] = d
 		ds = append(ds, d)
 	}
 	return renderDORA(ds), nil

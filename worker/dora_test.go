@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/internal/dora"
+	"github.com/runbookhq/runbook/internal/releases"
 	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
@@ -74,5 +76,45 @@ func TestDORAGaugesNeverHoldTheScrape(t *testing.T) {
 	}
 	if body := scrape(); !strings.Contains(body, `runbook_dora_deployments{service="a"} 1`) || !strings.Contains(body, "temporal_request") {
 		t.Errorf("after a failed computation the last gauges and the SDK's metrics stay:\n%s", body)
+	}
+}
+
+// fakeDORA serves two services; one's releases cannot be read when broken.
+type fakeDORA struct{ broken bool }
+
+func (f *fakeDORA) List(context.Context, releases.ListFilter) ([]releases.ListItem, error) {
+	return []releases.ListItem{{Service: "api"}, {Service: "web"}}, nil
+}
+
+func (f *fakeDORA) DORA(_ context.Context, service, _ string, _, _ time.Time) (dora.Metrics, error) {
+	if service == "web" && f.broken {
+		return dora.Metrics{}, errors.New("codec: unknown key")
+	}
+	return dora.Metrics{Service: service, Deployments: 3}, nil
+}
+
+// A service whose releases cannot be read keeps its last gauges (none the
+// first time); the other services' gauges are computed all the same.
+func TestDORAGaugesSkipAnUnreadableService(t *testing.T) {
+	src := &fakeDORA{broken: true}
+	g := &doraGauges{rc: src, now: time.Now}
+	body, err := g.computeDORA(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := string(body); !strings.Contains(text, `runbook_dora_deployments{service="api"} 3`) || strings.Contains(text, `service="web"`) {
+		t.Fatalf("with web unreadable the first time, want api's gauges only:\n%s", text)
+	}
+	src.broken = false
+	if _, err := g.computeDORA(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	src.broken = true
+	body, err = g.computeDORA(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := string(body); !strings.Contains(text, `runbook_dora_deployments{service="web"} 3`) || !strings.Contains(text, `runbook_dora_deployments{service="api"} 3`) {
+		t.Fatalf("with web unreadable after a good computation, want its last gauges kept:\n%s", text)
 	}
 }
