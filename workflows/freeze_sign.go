@@ -143,7 +143,7 @@ func (b *board) loadRoots(ctx workflow.Context) error {
 	if roots.Unchanged && roots.Digest == b.sig.roots.Digest {
 		return nil
 	}
-	v, err := roots.Verifier()
+	roots, v, err := identity.Intern(roots)
 	if err != nil {
 		return err
 	}

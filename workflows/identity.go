@@ -133,7 +133,8 @@ func (e *environment) loadRoots(ctx workflow.Context) error {
 	if roots.Unchanged && roots.Digest == e.sig.roots.Digest {
 		return nil
 	}
-	v, err := roots.Verifier()
+	// Shared with every release of the worker that loaded the same roots.
+	roots, v, err := identity.Intern(roots)
 	if err != nil {
 		return err
 	}

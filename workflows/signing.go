@@ -41,7 +41,7 @@ func (s *decisionSigning) load(ctx workflow.Context) {
 		s.loadErr = err
 		return
 	}
-	v, err := roots.Verifier()
+	roots, v, err := identity.Intern(roots)
 	if err != nil {
 		s.loadErr = err
 		return
