@@ -134,11 +134,15 @@ func TestDeployApproveSucceed(t *testing.T) {
 
 	c := stack.client
 	assertKeptLastEnvironment(t, c, id, "production")
-	// Captured again under new names since version 2 of the lean release
-	// (an approval that opens its gate step sends no snapshot of its own);
-	// the earlier captures stay, replayed as they were.
-	exportHistory(t, c, id, "", "release-lean-v2-approved")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v2-approved")
+	// Captured again under new names at each version of the lean release
+	// (2: an approval that opens its gate step sends no snapshot of its
+	// own; 3: no snapshot as an environment starts, one upsert as a gate
+	// opens and none as a release starts; then the release passing its
+	// version to its environments, which ask none; then the client giving
+	// the release its version, so it asks none either); the earlier
+	// captures stay, replayed as they were.
+	exportHistory(t, c, id, "", "release-lean-v3-from-client-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v3-from-client-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and

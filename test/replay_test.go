@@ -15,6 +15,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -201,9 +202,14 @@ func assertKeptLastEnvironment(t *testing.T, c client.Client, releaseID, env str
 	if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.AttrEnvironment); got != env {
 		t.Errorf("finished release %s has RunbookEnvironment %q, want the last environment it reached, %q", releaseID, got, env)
 	}
-	// A lean release (lean-release version) keeps it without asking the
-	// older version.
-	if h := historyText(fetchHistory(t, c, releaseID, "")); !strings.Contains(h, "keep-last-environment") && !strings.Contains(h, "lean-release") {
-		t.Errorf("the history of %s records neither the keep-last-environment nor the lean-release version marker", releaseID)
+	// A lean release (lean-release version, asked or given by the client
+	// in its input) keeps it without asking the older version.
+	h := fetchHistory(t, c, releaseID, "")
+	var in workflows.ReleaseInput
+	if p := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads(); len(p) > 0 {
+		_ = converter.GetDefaultDataConverter().FromPayload(p[0], &in)
+	}
+	if text := historyText(h); !strings.Contains(text, "keep-last-environment") && !strings.Contains(text, "lean-release") && in.Lean < 3 {
+		t.Errorf("the history of %s records neither the keep-last-environment nor the lean-release version, nor was it given one", releaseID)
 	}
 }

@@ -125,6 +125,10 @@ type ReleaseInput struct {
 	RequesterProof *identity.Proof `json:"requester-proof,omitempty"`
 	// Rollback, when set, makes this release a rollback (runbook rollback).
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+	// Lean is the newest version of the lean-release change the client
+	// knows (LeanMax): the release takes it instead of asking, which would
+	// cost a marker and a visibility write (givenLeanVersion).
+	Lean int `json:"lean,omitempty"`
 	// Trigger, when set, names the schedule or event that started the
 	// release instead of a person; it never bypasses gates, windows or
 	// freezes.
@@ -190,6 +194,9 @@ type EnvironmentInput struct {
 	RequestedAt    time.Time       `json:"requested-at,omitzero"`
 	// Rollback comes from the release (ReleaseInput.Rollback).
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+	// Lean is the release's version of leanChange, from version 3 on: the
+	// environment takes it instead of asking (see givenLeanVersion).
+	Lean int `json:"lean,omitempty"`
 }
 
 // EnvironmentResult is what an environment returns when it succeeded.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -305,4 +306,30 @@ func TestGroupApprovers(t *testing.T) {
 	require.NoError(t, h.env.GetWorkflowError())
 	requireRejected(t, outsider, "erin may not decide gate change-board; approvers: alice, group:cab")
 	requireDecision(t, member, DecisionResult{Gate: "change-board", GateState: StateApproved, Approvals: 1, Needed: 1})
+}
+
+// TestGivenLeanVersion: a release runs through its gate whether its client
+// gave no lean-release version (asked), the newest this code knows
+// (taken), or a newer one (asked, recording the newest known).
+func TestGivenLeanVersion(t *testing.T) {
+	for _, given := range []int{0, LeanMax, LeanMax + 1} {
+		t.Run(fmt.Sprint(given), func(t *testing.T) {
+			h := newHarness(t)
+			e := envSpec("production", check("deploy", h.srv.url("/deploy")))
+			e.Approvals = []runbooks.Approval{{Name: "go-ahead", Approvers: []string{"alice"}}}
+			var decided *updateOutcome
+			h.at(time.Minute, func() {
+				decided = h.updateEnv("production", UpdateApprove, DecisionInput{Actor: "alice"})
+			})
+			in := releaseInput(rb(e))
+			in.Lean = given
+			h.runRelease(in)
+			require.NoError(t, h.env.GetWorkflowError())
+			requireDecision(t, decided, DecisionResult{Gate: "go-ahead", GateState: StateApproved, Approvals: 1, Needed: 1})
+			var res ReleaseResult
+			require.NoError(t, h.env.GetWorkflowResult(&res))
+			require.Equal(t, StateSucceeded, res.Status.State)
+			require.Equal(t, []string{"GET /deploy"}, h.srv.requests())
+		})
+	}
 }

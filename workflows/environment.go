@@ -59,6 +59,8 @@ type environment struct {
 	// lean is set for runs started with leanChange; quietApprove for
 	// those started with its version 2.
 	lean, quietApprove bool
+	// quiet is set for runs started with version 3 of leanChange.
+	quiet bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -87,8 +89,8 @@ func (f *failure) Error() string { return f.message }
 // abort it runs the compensations of every completed step in reverse.
 func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, error) {
 	e := newEnvironment(ctx, in)
-	lean := leanVersion(ctx)
-	e.lean, e.quietApprove = lean >= 1, lean >= 2
+	lean := givenLeanVersion(ctx, in.Lean)
+	e.lean, e.quietApprove, e.quiet = lean >= 1, lean >= 2, lean >= 3
 	e.truthful = changed(ctx, e.lean, truthfulRollbackChange)
 	e.sig.on = changed(ctx, e.lean, signedDecisionsChange)
 	e.glance = changed(ctx, e.lean, atAGlanceChange)
@@ -243,7 +245,10 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	st := &e.status.Steps[i]
 	st.State, st.StartedAt = StateRunning, workflow.Now(ctx)
 	e.status.CurrentStep = st.Name
-	e.upsertAttrs(ctx)
+	if !e.quiet || p.gate == nil {
+		// A gate's opening writes them, in this workflow task (quiet).
+		e.upsertAttrs(ctx)
+	}
 	e.publish(ctx)
 
 	stepCtx, cancel := workflow.WithCancel(ctx)

@@ -171,6 +171,11 @@ func (e *environment) startProgress(ctx workflow.Context) {
 	}
 	e.coalesce = true
 	e.status.PhasesOnly = changed(ctx, e.lean, progressPhasesChange)
+	if e.quiet && e.status.PhasesOnly {
+		// The release marked this environment running as it started it:
+		// that phase needs no snapshot.
+		e.sentPhase = EnvironmentStatus{State: StateRunning}.phase()
+	}
 	// Disconnected: the rollback after a cancellation reports progress too.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {

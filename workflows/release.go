@@ -25,8 +25,12 @@ type release struct {
 	auditPending int
 	// glance is set for runs started with atAGlanceChange.
 	glance bool
-	// lean is set for runs started with leanChange.
-	lean bool
+	// lean is set for runs started with leanChange; quiet for version 3
+	// of it.
+	lean, quiet bool
+	// givenLean is passed to the environments (EnvironmentInput.Lean)
+	// from version 3 of leanChange on; 0 before.
+	givenLean int
 	// sig verifies an abort sent while the release soaks; cancelSoak ends
 	// the soak's timer; abort is who aborted then.
 	sig        decisionSigning
@@ -41,7 +45,11 @@ type release struct {
 func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	versioningTestChange(ctx)
 	r := newRelease(ctx, in)
-	r.lean = leanVersion(ctx) >= 1
+	lean := givenLeanVersion(ctx, in.Lean)
+	r.lean, r.quiet = lean >= 1, lean >= 3
+	if r.quiet {
+		r.givenLean = int(lean)
+	}
 	r.glance = changed(ctx, r.lean, atAGlanceChange)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ReleaseStatus, error) {
 		return r.status, nil
@@ -49,7 +57,13 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 		return ReleaseResult{}, err
 	}
 	r.status.State = StateRunning
-	r.refresh(ctx)
+	if r.quiet {
+		// The first environment's start, in this workflow task, writes
+		// the search attributes.
+		workflow.SetCurrentDetails(ctx, r.status.Summary())
+	} else {
+		r.refresh(ctx)
+	}
 	started := "runbook " + in.RunbookFile
 	if in.Rollback != nil {
 		// The rollback's record says what it replaces and why, so an
@@ -140,7 +154,7 @@ func (r *release) startEnvironment(ctx workflow.Context, i int) (workflow.ChildW
 		Policy: r.in.Runbook.Policy, Env: env, UIURL: r.in.UIURL,
 		BreakGlass: r.in.BreakGlass, Build: r.in.Build, Digest: r.in.Digest, RunbookFile: r.in.RunbookFile,
 		RequesterProof: r.in.RequesterProof, RequestedAt: r.requestedAt(ctx),
-		Rollback: r.in.Rollback,
+		Rollback: r.in.Rollback, Lean: r.givenLean,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {

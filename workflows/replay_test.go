@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -130,4 +131,45 @@ func typeNames() []string {
 
 func quietLogger() log.Logger {
 	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// TestReplayBegunByOlderWorker: a release or an environment given version 3
+// of lean-release in its input, whose first workflow task a worker from
+// before that input field ran (asking the version and recording its own
+// answer), replays as that worker ran it. Built from captured histories
+// with the field added to their input in memory.
+func TestReplayBegunByOlderWorker(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   any
+		typ  string
+	}{
+		{"environment-lean-v2-approved", workflows.Environment, workflows.EnvironmentWorkflowName},
+		{"environment-lean-v3-approved", workflows.Environment, workflows.EnvironmentWorkflowName},
+		{"release-lean-v2-approved", workflows.Release, workflows.ReleaseWorkflowName},
+		{"release-lean-v3-approved", workflows.Release, workflows.ReleaseWorkflowName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := readHistory(t, filepath.Join(historiesDir, tc.name+".json"))
+			p := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0]
+			var in map[string]any
+			if err := json.Unmarshal(p.GetData(), &in); err != nil {
+				t.Fatalf("input of %s: %v", tc.name, err)
+			}
+			if _, ok := in["lean"]; ok {
+				t.Fatalf("%s already has a lean field in its input", tc.name)
+			}
+			in["lean"] = workflows.LeanMax
+			data, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Data = data
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(tc.fn, workflow.RegisterOptions{Name: tc.typ})
+			if err := r.ReplayWorkflowHistoryWithOptions(quietLogger(), h, originalExecution(h)); err != nil {
+				t.Fatalf("replay %s with lean %d in its input: %v", tc.name, workflows.LeanMax, err)
+			}
+		})
+	}
 }

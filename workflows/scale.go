@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -27,13 +28,57 @@ import (
 // Version 2 adds: an approval that opens its gate sends the release no
 // snapshot of its own; the step's end, a moment later in the same workflow
 // task, sends the phase after it.
+//
+// Version 3 adds (each a visibility write or a signal the release's shape
+// does not need; nothing people see changes):
+//   - an environment sends no snapshot as it starts: its phase then,
+//     running, is the one the release gave it when it started the child;
+//   - an approval step writes its search attributes once, as its gate
+//     opens a moment later in the same workflow task, not also as it starts;
+//   - a release writes none as it starts: the first environment's start,
+//     in the same workflow task, writes them all in one upsert.
 const leanChange = "lean-release"
 
 // leanVersion is this run's version of leanChange. Each workflow asks it
 // first, before any other version: a run started before it replays with
 // DefaultVersion here and then asks the others as it did.
 func leanVersion(ctx workflow.Context) workflow.Version {
-	return workflow.GetVersion(ctx, leanChange, workflow.DefaultVersion, 2)
+	return workflow.GetVersion(ctx, leanChange, workflow.DefaultVersion, LeanMax)
+}
+
+// LeanMax is the newest version of leanChange this code knows. Clients
+// that start releases pass it in ReleaseInput.Lean.
+const LeanMax = 3
+
+// givenLeanVersion is a run's version of leanChange when its starter gave
+// one (ReleaseInput.Lean from the client, EnvironmentInput.Lean from the
+// release; version 3 on): asked, a new run's version is a marker and a
+// TemporalChangeVersion upsert, a visibility write, for nothing. The
+// answer stays the same on every worker that replays the run:
+//   - not given (or older than 3): asked, as before;
+//   - given and known: taken, nothing recorded;
+//   - given but newer than this worker knows: asked, which records the
+//     newest this worker knows, so a newer worker replays it as it ran;
+//   - a run a worker from before the input field began asked anyway and
+//     recorded its answer: replay takes the recorded version (asking
+//     during replay records nothing).
+func givenLeanVersion(ctx workflow.Context, given int) workflow.Version {
+	if given < 3 {
+		return leanVersion(ctx)
+	}
+	if workflow.IsReplaying(ctx) {
+		if v := leanVersion(ctx); v != workflow.DefaultVersion {
+			return v
+		}
+	}
+	if given > LeanMax {
+		if workflow.IsReplaying(ctx) {
+			// Not recorded, so a worker that knew it ran it.
+			panic(fmt.Sprintf("%s version %d was not recorded and this worker knows up to %d: replay it on a newer worker", leanChange, given, LeanMax))
+		}
+		return leanVersion(ctx)
+	}
+	return workflow.Version(given)
 }
 
 // changed reports whether the run takes change, a change older than

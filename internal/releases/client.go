@@ -105,6 +105,9 @@ func (c *Client) deployAs(ctx context.Context, id string, in workflows.ReleaseIn
 	if in.UIURL == "" {
 		in.UIURL = c.UIURL
 	}
+	if in.Lean == 0 {
+		in.Lean = workflows.LeanMax
+	}
 	for _, env := range rb.Environments {
 		if err := c.checkEnvironmentFree(ctx, rb.Service, env.Name); err != nil {
 			return nil, err
