@@ -7,10 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,7 +70,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 		fmt.Fprintln(w, "ok")
 	}))
 	b.Cleanup(srv.Close)
-	w := r.startWorkerCmd(floorBinary(b), nil, append(workerMemoryLimit(), "FLOOR_TASK_QUEUE="+r.queue)...)
+	w := r.startWorkerCmd(floorBinary(b), nil, append(workerEnv(), "FLOOR_TASK_QUEUE="+r.queue)...)
 	probe := workerProbe{pid: w.cmd.Process.Pid}
 	id := func(i int) string { return fmt.Sprintf("%s-%d", r.service, i) }
 	start := func(i int) error {
@@ -107,6 +110,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 		b.Fatal(err)
 	}
 	side := scaleSide{n: n, rssIdle: probe.rss(b)}
+	cpu := startCPU(b, probe.pid)
 	t0 := time.Now()
 	if err := parallel(n, scaleParallel, start); err != nil {
 		b.Fatalf("start floor workflows: %v", err)
@@ -114,6 +118,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 	side.startTook = time.Since(t0)
 	waitHits(int64(n+1), scaleDeadline(n))
 	side.gateTook = time.Since(t0)
+	side.cpuToGate = cpu.lap(b)
 	side.rssAtGate = probe.rss(b)
 	done := make(chan error, 1)
 	go func() { done <- awaitFloor(c, ids[:n], scaleDeadline(n)) }()
@@ -125,6 +130,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 		b.Fatal(err)
 	}
 	side.approveTook = time.Since(t0)
+	side.cpuApprove = cpu.lap(b)
 	side.hist = sampleHistories(b, n, func(i int) [][2]string { return [][2]string{{id(i), ""}, {id(i) + "/env", ""}} })
 	return side
 }
@@ -171,10 +177,55 @@ func sampleHistories(b *testing.B, n int, runs func(i int) [][2]string) historyS
 	for i := 0; i < n; i += step {
 		h.releases++
 		for _, run := range runs(i) {
-			h.add(b, fetchHistory(b, stack.client, run[0], run[1]))
+			hist := fetchHistory(b, stack.client, run[0], run[1])
+			h.add(b, hist)
+			if i == 0 {
+				dumpEvents(b, run[0], hist)
+			}
 		}
 	}
 	return h
+}
+
+// dumpEvents writes a history's events, one line each, to the folder
+// RUNBOOK_BENCH_PROFILE_DIR names, if set: what one release costs, to read.
+func dumpEvents(b *testing.B, id string, hist *historypb.History) {
+	dir := os.Getenv("RUNBOOK_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	var out strings.Builder
+	for _, ev := range hist.Events {
+		fmt.Fprintf(&out, "%3d %-45s %5d %s\n", ev.GetEventId(), ev.GetEventType(), proto.Size(ev), eventDetail(ev))
+	}
+	name := strings.NewReplacer("/", "_", ":", "_").Replace(id) + "-events.txt"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(out.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// eventDetail names what an event is about: an activity, a local
+// activity, a signal, an update or the search attributes it writes.
+func eventDetail(ev *historypb.HistoryEvent) string {
+	switch {
+	case ev.GetActivityTaskScheduledEventAttributes() != nil:
+		return ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+	case ev.GetMarkerRecordedEventAttributes() != nil:
+		m := ev.GetMarkerRecordedEventAttributes()
+		if ps := m.GetDetails()["data"].GetPayloads(); len(ps) > 0 {
+			return m.GetMarkerName() + " " + string(ps[0].GetData())
+		}
+		return m.GetMarkerName()
+	case ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes() != nil:
+		return ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes().GetSignalName()
+	case ev.GetWorkflowExecutionSignaledEventAttributes() != nil:
+		return ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName()
+	case ev.GetWorkflowExecutionUpdateAcceptedEventAttributes() != nil:
+		return ev.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName()
+	case ev.GetUpsertWorkflowSearchAttributesEventAttributes() != nil:
+		return fmt.Sprint(slices.Sorted(maps.Keys(ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields())))
+	}
+	return ""
 }
 
 func (h *historyStats) add(b *testing.B, hist *historypb.History) {

@@ -6,12 +6,14 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +140,57 @@ func vmRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
 }
 
+// cpuSplit is CPU time spent by the worker and by the Temporal server.
+type cpuSplit struct{ worker, server time.Duration }
+
+// cpuClock reads the CPU time of the worker and the server since the last
+// lap.
+type cpuClock struct {
+	worker, server int
+	last           cpuSplit
+}
+
+// startCPU starts counting the CPU time of the worker (pid) and of the
+// test's Temporal server.
+func startCPU(b *testing.B, pid int) *cpuClock {
+	c := &cpuClock{worker: pid}
+	if stack.server != nil { // the dev server; the benchmark runs on no other
+		c.server = stack.server.Pid()
+	}
+	c.lap(b)
+	return c
+}
+
+// lap returns the CPU time each spent since the last lap.
+func (c *cpuClock) lap(b *testing.B) cpuSplit {
+	b.Helper()
+	now := cpuSplit{worker: cpuTime(b, c.worker), server: cpuTime(b, c.server)}
+	d := cpuSplit{worker: now.worker - c.last.worker, server: now.server - c.last.server}
+	c.last = now
+	return d
+}
+
+// cpuTime is a process's user and system CPU time, from /proc/PID/stat
+// (in clock ticks of 1/100 s, Linux's USER_HZ).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	if pid == 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name, field 2, may hold spaces: count after its ")".
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		b.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 func (p workerProbe) rss(b *testing.B) int64 {
 	b.Helper()
 	v, err := vmRSS(p.pid)
@@ -204,6 +257,55 @@ func (p workerProbe) runtime(b *testing.B) workerRuntime {
 	// workers (shared, host and freezes queues): the largest is the cache.
 	rt.stickyCache = promMax(m, "temporal_sticky_cache_size")
 	return rt
+}
+
+// saveProfiles writes the worker's heap and goroutine profiles to the
+// folder RUNBOOK_BENCH_PROFILE_DIR names, if set, as NAME-heap.pb.gz and
+// NAME-goroutine.txt: where each release's memory goes, for `go tool pprof`.
+func (p workerProbe) saveProfiles(b *testing.B, name string) {
+	b.Helper()
+	dir := os.Getenv("RUNBOOK_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	for file, path := range map[string]string{
+		name + "-heap.pb.gz":    "/debug/pprof/heap?gc=1",
+		name + "-goroutine.txt": "/debug/pprof/goroutine?debug=1",
+		name + "-allocs.pb.gz":  "/debug/pprof/allocs",
+	} {
+		body, err := p.get(path)
+		if err != nil {
+			b.Fatalf("profile %s: %v", path, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// profileCPU starts a CPU profile of the worker, if RUNBOOK_BENCH_PROFILE_DIR
+// names a folder, of RUNBOOK_BENCH_PROFILE_SECONDS (10 unless set); the
+// function it returns waits for it and writes NAME-cpu.pb.gz.
+func (p workerProbe) profileCPU(b *testing.B, name string) func() {
+	dir := os.Getenv("RUNBOOK_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	secs := cmp.Or(os.Getenv("RUNBOOK_BENCH_PROFILE_SECONDS"), "10")
+	done := make(chan error, 1)
+	go func() {
+		body, err := p.get("/debug/pprof/profile?seconds=" + secs)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name+"-cpu.pb.gz"), []byte(body), 0o644)
+		}
+		done <- err
+	}()
+	return func() {
+		b.Helper()
+		if err := <-done; err != nil {
+			b.Fatalf("CPU profile: %v", err)
+		}
+	}
 }
 
 // promValue sums the values of the lines that start with prefix (a

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,10 @@ import (
 )
 
 // scaleRunbook is the release the benchmark keeps in flight: one environment
-// (production, so decisions are signed), its gate, and one cheap step.
+// (production, so decisions are signed) whose artifact check is the shape's
+// one activity, then its gate; with RUNBOOK_BENCH_SHAPE=gate-check, as
+// measured before stop 26, an http-check after the gate too (an activity
+// and a progress snapshot the floor's shape does not have).
 const scaleRunbook = `api-version: runbook/v1
 service: {{.Service}}
 owner: team-bench
@@ -38,10 +42,27 @@ environments:
       - name: go-ahead
         approval:
           approvers: [alice]
+{{- if .X.Check}}
       - name: healthz
         http-check:
           url: {{.X.URL}}/healthz
+{{- end}}
 `
+
+// scaleCheck reports whether the benchmark's releases run an http-check
+// after their gate (RUNBOOK_BENCH_SHAPE=gate-check; the default, gate, is
+// the floor's shape).
+func scaleCheck(b *testing.B) bool {
+	switch v := os.Getenv("RUNBOOK_BENCH_SHAPE"); v {
+	case "", "gate":
+		return false
+	case "gate-check":
+		return true
+	default:
+		b.Fatalf("RUNBOOK_BENCH_SHAPE=%q: want gate or gate-check", v)
+		return false
+	}
+}
 
 // scaleParallel is how many starts, and then approvals, the benchmark keeps
 // in flight at once: a platform team's script running commands side by side.
@@ -60,7 +81,10 @@ type scaleSide struct {
 	// rssIdle and rssAtGate are the worker's VmRSS after a warm-up release,
 	// and with all N at their gates.
 	rssIdle, rssAtGate int64
-	hist               historyStats
+	// cpuToGate and cpuApprove are the CPU the worker and the Temporal
+	// server spent in each phase: on this machine they share two cores.
+	cpuToGate, cpuApprove cpuSplit
+	hist                  historyStats
 }
 
 func (s scaleSide) startToGateRate() float64 { return float64(s.n) / s.gateTook.Seconds() }
@@ -80,15 +104,11 @@ func inflight(b *testing.B) int {
 	return n
 }
 
-// workerMemoryLimit is the GOMEMLIMIT both sides' workers get from
-// RUNBOOK_BENCH_WORKER_GOMEMLIMIT (e.g. 190MiB), and only they: a GOMEMLIMIT
-// in the benchmark's own environment would reach the dev server too.
-func workerMemoryLimit() []string {
-	if v := os.Getenv("RUNBOOK_BENCH_WORKER_GOMEMLIMIT"); v != "" {
-		return []string{"GOMEMLIMIT=" + v}
-	}
-	return nil
-}
+// workerEnv is the environment both sides' workers get, and only they,
+// from RUNBOOK_BENCH_WORKER_ENV (e.g. "GOMEMLIMIT=190MiB GOGC=50"): the
+// same variables in the benchmark's own environment would reach the dev
+// server too.
+func workerEnv() []string { return strings.Fields(os.Getenv("RUNBOOK_BENCH_WORKER_ENV")) }
 
 // scaleDeadline bounds each phase: generous, since the machine is shared,
 // but a stuck release still fails the benchmark.
@@ -138,6 +158,15 @@ func printScale(rb, floor scaleSide) {
 	line("floor-history-bytes-per-release", floor.hist.perRelease(floor.hist.bytes), "bytes")
 	line("history-events-per-release", rb.hist.perRelease(rb.hist.events), "events")
 	line("floor-history-events-per-release", floor.hist.perRelease(floor.hist.events), "events")
+	for _, p := range []struct {
+		name   string
+		rb, fl cpuSplit
+	}{{"to-gate", rb.cpuToGate, floor.cpuToGate}, {"approve", rb.cpuApprove, floor.cpuApprove}} {
+		line("worker-cpu-per-release-"+p.name, p.rb.worker.Seconds()*1000/float64(rb.n), "ms")
+		line("floor-worker-cpu-per-release-"+p.name, p.fl.worker.Seconds()*1000/float64(floor.n), "ms")
+		line("server-cpu-per-release-"+p.name, p.rb.server.Seconds()*1000/float64(rb.n), "ms")
+		line("floor-server-cpu-per-release-"+p.name, p.fl.server.Seconds()*1000/float64(floor.n), "ms")
+	}
 	rb.hist.printCosts(line)
 }
 
@@ -152,7 +181,8 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 		fmt.Fprintln(w, "ok")
 	}))
 	b.Cleanup(srv.Close)
-	path, digest := r.writeRunbook("runbook.yaml", scaleRunbook, map[string]any{"URL": srv.URL})
+	check := scaleCheck(b)
+	path, digest := r.writeRunbook("runbook.yaml", scaleRunbook, map[string]any{"URL": srv.URL, "Check": check})
 	rb, err := runbooks.Load(path)
 	if err != nil {
 		b.Fatalf("load %s: %v", path, err)
@@ -172,7 +202,7 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 		b.Fatal(err)
 	}
 	probe := workerProbe{addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	w := r.startWorker(append(workerMemoryLimit(), "RUNBOOK_HTTP_ADDR="+probe.addr, "RUNBOOK_PPROF=true")...)
+	w := r.startWorker(append(workerEnv(), "RUNBOOK_HTTP_ADDR="+probe.addr, "RUNBOOK_PPROF=true")...)
 	probe.pid = w.cmd.Process.Pid
 	probe.waitReady(b)
 	tail := &auditTail{path: r.auditLog}
@@ -205,6 +235,8 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 	idle := probe.runtime(b)
 
 	ids := make([]string, n)
+	cpu := startCPU(b, probe.pid)
+	profiledStart := probe.profileCPU(b, "to-gate")
 	start := time.Now()
 	if err := parallel(n, scaleParallel, func(i int) (err error) {
 		ids[i], err = deploy(i)
@@ -215,9 +247,13 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 	side.startTook = time.Since(start)
 	tail.waitFor(b, "gate.waiting", 1+n, scaleDeadline(n))
 	side.gateTook = time.Since(start)
+	side.cpuToGate = cpu.lap(b)
+	profiledStart()
 	side.rssAtGate = probe.rss(b)
 	atGate := probe.runtime(b)
+	probe.saveProfiles(b, "at-gate")
 
+	profiled := probe.profileCPU(b, "approve")
 	done := make(chan error, 1)
 	go func() { done <- awaitRunbook(r, ids, scaleDeadline(n)) }()
 	start = time.Now()
@@ -228,9 +264,13 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 		b.Fatal(err)
 	}
 	side.approveTook = time.Since(start)
-	if got := hits.Load(); got != int64(n+1) {
+	side.cpuApprove = cpu.lap(b)
+	profiled()
+	if got := hits.Load(); check && got != int64(n+1) {
 		b.Fatalf("the check server saw %d requests for %d releases, want one each", got, n+1)
 	}
+	// Every approval is on the record, signed: one gate.approved each.
+	tail.waitFor(b, "gate.approved", 1+n, scaleDeadline(1))
 	side.hist = runbookHistories(b, ids, input)
 
 	side.hist.worker = atGate.minus(idle, n)
