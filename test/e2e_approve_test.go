@@ -139,10 +139,12 @@ func TestDeployApproveSucceed(t *testing.T) {
 	// own; 3: no snapshot as an environment starts, one upsert as a gate
 	// opens and none as a release starts; then the release passing its
 	// version to its environments, which ask none; then the client giving
-	// the release its version, so it asks none either); the earlier
-	// captures stay, replayed as they were.
-	exportHistory(t, c, id, "", "release-lean-v3-from-client-approved")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v3-from-client-approved")
+	// the release its version, so it asks none either; 4: no snapshot as
+	// an environment finishes, no upsert as the release's last environment
+	// ends, the trust roots not read twice in a row); the earlier captures
+	// stay, replayed as they were.
+	exportHistory(t, c, id, "", "release-lean-v4-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v4-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and

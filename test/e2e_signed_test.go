@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,7 +120,70 @@ func TestSignedDecisionsAsAnAttackerWould(t *testing.T) {
 	assertSucceeded(t, st, "staging", "production")
 	assertSignedRecord(t, r, st)
 	assertAcceptedApprovals(t, env(t, st, "production"), "approve:bob", "approve:carol")
-	r.exportRelease(t, st, "production", "signed-approved")
+	// Captured again at lean-release 4 (each signed decision re-reads the
+	// trust roots as it arrives); signed-approved stays, replayed as it was.
+	r.exportRelease(t, st, "production", "signed-lean-v4-approved")
+}
+
+// TestKeyRevokedWhileTheGateWaits: the worker's allowed signers lose carol's
+// key while the production gate waits, after bob approved. carol's signed
+// approval, which the gate would have taken on the roots it opened with, is
+// refused with the reason and recorded as refused; dana's approval opens the
+// gate. The file is this test's own copy of the keyring's.
+func TestKeyRevokedWhileTheGateWaits(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "revoked")
+	rec := newRecorder(t)
+	keys := theKeyring(t)
+	signers, err := os.ReadFile(keys.allowedSigners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(r.dir, "allowed_signers")
+	if err := os.WriteFile(own, signers, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.startWorker("RUNBOOK_ALLOWED_SIGNERS=" + own)
+	path, digest := r.writeRunbook("runbook.yaml", signedRunbook, map[string]any{"URL": rec.srv.URL})
+	id := r.deploy(path, digest, "1.0.0", "alice")
+	r.waitFor(id, "gate cab waiting", gateWaiting("production", "cab"))
+	r.mustCLI("approve", id, "--as", "bob")
+
+	var kept []string
+	for _, line := range strings.Split(strings.TrimSpace(string(signers)), "\n") {
+		if !strings.HasPrefix(line, "carol ") {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == len(strings.Split(strings.TrimSpace(string(signers)), "\n")) {
+		t.Fatalf("the keyring's allowed signers have no line for carol:\n%s", signers)
+	}
+	if err := os.WriteFile(own, []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := r.cli("approve", id, "--as", "carol")
+	if res.code == 0 || !strings.Contains(res.stderr, "no longer trust") || !strings.Contains(res.stderr, "may not sign as carol") {
+		t.Fatalf("carol approving after her key was removed: want refused, saying the trust roots changed, got %s", res)
+	}
+	r.mustCLI("approve", id, "--as", "dana")
+	if res := r.cli("watch", id); res.code != 0 {
+		t.Fatalf("watch: %s", res)
+	}
+	st := r.status(id)
+	assertSucceeded(t, st, "staging", "production")
+	var got []string
+	for _, d := range step(t, env(t, st, "production"), "cab").Gate.Approvals {
+		got = append(got, d.Actor)
+	}
+	if want := []string{"bob", "dana"}; !slices.Equal(got, want) {
+		t.Errorf("gate cab approvals %v, want %v", got, want)
+	}
+	if !hasAudit(r.auditRecords(id), "gate.refused", "carol", "cab") {
+		t.Errorf("the audit log has no gate.refused record for carol at gate cab")
+	}
+	if res := r.cli("audit", "verify"); res.code != 0 {
+		t.Errorf("audit verify: %s", res)
+	}
 }
 
 // rawApprove sends an approve Update straight to the environment, as the

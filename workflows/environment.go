@@ -61,6 +61,11 @@ type environment struct {
 	lean, quietApprove bool
 	// quiet is set for runs started with version 3 of leanChange.
 	quiet bool
+	// Set for runs started with version 4 of leanChange: rootsAtDecision
+	// re-reads the trust roots as a signed decision arrives (and as a gate
+	// opens only when the last read is older than rootsFresh); quietFinish
+	// sends no snapshot as the environment finishes.
+	rootsAtDecision, quietFinish bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -91,6 +96,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	e := newEnvironment(ctx, in)
 	lean := givenLeanVersion(ctx, in.Lean)
 	e.lean, e.quietApprove, e.quiet = lean >= 1, lean >= 2, lean >= 3
+	e.rootsAtDecision, e.quietFinish = lean >= 4, lean >= 4
 	e.truthful = changed(ctx, e.lean, truthfulRollbackChange)
 	e.sig.on = changed(ctx, e.lean, signedDecisionsChange)
 	e.glance = changed(ctx, e.lean, atAGlanceChange)
@@ -376,6 +382,13 @@ func (e *environment) finish(ctx workflow.Context, state, reason string) {
 	e.status.EndedAt = workflow.Now(ctx)
 	e.status.CurrentStep = ""
 	e.status.Paused = false
+	if e.quietFinish {
+		// A snapshot marked to send would go out as this workflow
+		// closes, superseded at once by its result, which carries the
+		// final status to the release. If the record below waits for
+		// the audit store, publish marks one again.
+		e.dirty = false
+	}
 	e.upsertAttrs(ctx)
 	e.audit(ctx, auditRecord{action: "environment.finished", outcome: state, detail: reason})
 	e.publish(ctx)

@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/runbookhq/runbook/internal/identity"
 )
 
 // defaultApprovalTimeout applies when neither the gate nor the policy sets one.
@@ -23,9 +26,11 @@ func (e *environment) runGate(ctx workflow.Context, i int) *failure {
 // are about to do (a destructive infrastructure plan).
 func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout time.Duration) *failure {
 	g := st.Gate
-	if e.sig.on {
+	if e.sig.on && (!e.rootsAtDecision || workflow.Now(ctx).Sub(e.sig.readAt) >= rootsFresh) {
 		// Re-read the trust roots so a key removed while the release ran
-		// cannot decide this gate; on failure the roots from before stay.
+		// cannot decide this gate (and one added can); on failure the roots
+		// from before stay. From lean-release 4 on, a signed decision
+		// re-reads them too, as it arrives (recheckDecision).
 		if err := e.loadRoots(ctx); err != nil {
 			e.log.Warn("trust roots did not reload; the ones loaded before stay", "error", err)
 		}
@@ -165,15 +170,21 @@ func (e *environment) findGate(name string) (*GateStatus, error) {
 	return nil, fmt.Errorf("no gate named %q in environment %s; gates: %s", name, e.status.Name, gateNames(all))
 }
 
+// decidableGate is the gate named (or the one waiting) while the
+// environment takes decisions: not aborted, finished or rolling back.
+func (e *environment) decidableGate(name string) (*GateStatus, error) {
+	if e.abort != nil || isFinal(e.status.State) || e.status.State == StateRollingBack {
+		return nil, fmt.Errorf("environment %s is %s; there is nothing to decide", e.status.Name, e.status.State)
+	}
+	return e.findGate(name)
+}
+
 // validateDecision refuses a decision before anything is written to history.
 func (e *environment) validateDecision(ctx workflow.Context, in DecisionInput, approving bool) error {
 	if strings.TrimSpace(in.Actor) == "" && in.Proof == nil {
 		return fmt.Errorf("say who decides: pass --as NAME")
 	}
-	if e.abort != nil || isFinal(e.status.State) || e.status.State == StateRollingBack {
-		return fmt.Errorf("environment %s is %s; there is nothing to decide", e.status.Name, e.status.State)
-	}
-	g, err := e.findGate(in.Gate)
+	g, err := e.decidableGate(in.Gate)
 	if err != nil {
 		return err
 	}
@@ -181,6 +192,11 @@ func (e *environment) validateDecision(ctx workflow.Context, in DecisionInput, a
 	if err != nil {
 		return err
 	}
+	return e.mayDecideGate(g, id, in, approving)
+}
+
+// mayDecideGate checks that id may make this decision on gate g now.
+func (e *environment) mayDecideGate(g *GateStatus, id identity.Identity, in DecisionInput, approving bool) error {
 	// Separation of duties first: it is the rule the requester is breaking,
 	// whether or not they are also on the approvers list. With signed
 	// decisions both sides are verified identities.
@@ -205,9 +221,43 @@ func (e *environment) validateDecision(ctx workflow.Context, in DecisionInput, a
 	return nil
 }
 
+// recheckDecision re-reads the trust roots as a signed decision arrives
+// (lean-release 4) and checks the decision again against the gate as it is
+// now: the validator verified it against the roots read before the gate
+// opened, and the read lets other handlers run. A key, Slack mapping or
+// group membership removed while the gate waited no longer decides it;
+// that refusal is recorded in the audit log. Like identify, it reads the
+// proof, the roots and the time the decision arrived, never the
+// workflow's IDs: a replay, or a reset run, comes to the same answer.
+func (e *environment) recheckDecision(ctx workflow.Context, in DecisionInput, approving bool) (*GateStatus, error) {
+	if !e.rootsAtDecision || !e.sig.on || in.Proof == nil {
+		return e.findGate(in.Gate)
+	}
+	arrived := workflow.Now(ctx)
+	before := e.sig.roots.Digest
+	if err := e.loadRoots(ctx); err != nil {
+		e.log.Warn("trust roots did not reload for a decision; the ones loaded before stay", "error", err)
+	}
+	// Other handlers, a timeout or an abort may have run during the read.
+	g, err := e.decidableGate(in.Gate)
+	if err != nil {
+		return nil, err
+	}
+	id := e.peekIdentity(in)
+	if e.sig.roots.Digest != before && e.sig.verifier != nil && e.sig.roots.Configured() {
+		if id, err = e.sig.verifier.Reverify(in.Proof, arrived); err != nil {
+			err = fmt.Errorf("the trust roots changed while gate %s waited and no longer trust this decision: %w", g.Name, err)
+			e.audit(ctx, auditRecord{action: "gate.refused", actor: cmp.Or(in.Proof.Statement.Signer, in.Actor), step: g.Name,
+				outcome: g.State, detail: err.Error(), channel: decisionChannel(in)})
+			return nil, err
+		}
+	}
+	return g, e.mayDecideGate(g, id, in, approving)
+}
+
 // approve records an approval; the gate opens once enough people approved.
 func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionResult, error) {
-	g, err := e.findGate(in.Gate)
+	g, err := e.recheckDecision(ctx, in, true)
 	if err != nil {
 		return DecisionResult{}, err
 	}
@@ -226,7 +276,7 @@ func (e *environment) approve(ctx workflow.Context, in DecisionInput) (DecisionR
 
 // reject records a rejection; one is enough to fail the gate.
 func (e *environment) reject(ctx workflow.Context, in DecisionInput) (DecisionResult, error) {
-	g, err := e.findGate(in.Gate)
+	g, err := e.recheckDecision(ctx, in, false)
 	if err != nil {
 		return DecisionResult{}, err
 	}

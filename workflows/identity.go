@@ -34,7 +34,15 @@ type signing struct {
 	verifier *identity.Verifier
 	// used holds the nonces of accepted proofs: a statement decides once.
 	used map[string]bool
+	// readAt is when the roots were last read (workflow time).
+	readAt time.Time
 }
+
+// rootsFresh is how old a read of the trust roots may be for a gate to open
+// on it (lean-release 4): a signed decision re-reads them as it arrives
+// anyway, so a read moments before the gate, by the steps ahead of it,
+// serves it as well.
+const rootsFresh = time.Minute
 
 // Claims of each kind of decision: what a signature must cover. The CLI
 // builds the same claims to sign them.
@@ -130,6 +138,7 @@ func (e *environment) loadRoots(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	e.sig.readAt = workflow.Now(ctx)
 	if roots.Unchanged && roots.Digest == e.sig.roots.Digest {
 		return nil
 	}
@@ -227,6 +236,15 @@ func (e *environment) identify(p *identity.Proof, name string, groups []string) 
 	}
 	e.spend(p)
 	return e.sig.verifier.Identify(p)
+}
+
+// peekIdentity is who decides, as identify says, without spending the
+// proof: for checks made before the decision is.
+func (e *environment) peekIdentity(in DecisionInput) identity.Identity {
+	used := e.sig.used
+	e.sig.used = nil
+	defer func() { e.sig.used = used }()
+	return e.identify(in.Proof, in.Actor, in.Groups)
 }
 
 // spend marks a proof used once its decision is made.

@@ -26,8 +26,9 @@ type release struct {
 	// glance is set for runs started with atAGlanceChange.
 	glance bool
 	// lean is set for runs started with leanChange; quiet for version 3
-	// of it.
-	lean, quiet bool
+	// of it; quietEnd for version 4 (no refresh as the last environment
+	// ends: the release's final one follows in the same workflow task).
+	lean, quiet, quietEnd bool
 	// givenLean is passed to the environments (EnvironmentInput.Lean)
 	// from version 3 of leanChange on; 0 before.
 	givenLean int
@@ -46,7 +47,7 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	versioningTestChange(ctx)
 	r := newRelease(ctx, in)
 	lean := givenLeanVersion(ctx, in.Lean)
-	r.lean, r.quiet = lean >= 1, lean >= 3
+	r.lean, r.quiet, r.quietEnd = lean >= 1, lean >= 3, lean >= 4
 	if r.quiet {
 		r.givenLean = int(lean)
 	}
@@ -179,11 +180,29 @@ func (r *release) finishEnvironment(ctx workflow.Context, i int, child workflow.
 	err := child.Get(ctx, &res)
 	if err == nil {
 		r.status.Environments[i] = res.Status
-		r.refresh(ctx)
+		if !r.quietEnd || !r.lastToEnd(i) {
+			r.refresh(ctx)
+		}
 		r.startWatch(ctx, i)
 		return nil
 	}
 	return r.childFailed(ctx, i, err)
+}
+
+// lastToEnd reports whether environment i, just ended, ends the release:
+// every environment has ended and none starts a watch, so the release's
+// final refresh follows in this workflow task and one before it would
+// only cost a visibility write.
+func (r *release) lastToEnd(i int) bool {
+	if len(r.in.Runbook.Environments[i].Watch) > 0 {
+		return false
+	}
+	for _, env := range r.status.Environments {
+		if !isFinal(env.State) {
+			return false
+		}
+	}
+	return true
 }
 
 // soak waits environment i's soak before the next one starts. Only inputs

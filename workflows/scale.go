@@ -37,6 +37,18 @@ import (
 //     opens a moment later in the same workflow task, not also as it starts;
 //   - a release writes none as it starts: the first environment's start,
 //     in the same workflow task, writes them all in one upsert.
+//
+// Version 4 adds:
+//   - a signed decision re-reads the trust roots as it arrives and is
+//     verified again when they changed: a key, Slack mapping or group
+//     membership removed while the gate waited no longer decides it (before,
+//     the roots read as the gate opened held for its whole wait). A gate
+//     re-reads them as it opens only when the last read is older than
+//     rootsFresh, so the builtin steps just before it cost no second read;
+//   - an environment sends no snapshot as it finishes (its result, a moment
+//     later, carries the final status);
+//   - a release writes no search attributes as its last environment ends:
+//     its final refresh follows in the same workflow task.
 const leanChange = "lean-release"
 
 // leanVersion is this run's version of leanChange. Each workflow asks it
@@ -48,7 +60,7 @@ func leanVersion(ctx workflow.Context) workflow.Version {
 
 // LeanMax is the newest version of leanChange this code knows. Clients
 // that start releases pass it in ReleaseInput.Lean.
-const LeanMax = 3
+const LeanMax = 4
 
 // givenLeanVersion is a run's version of leanChange when its starter gave
 // one (ReleaseInput.Lean from the client, EnvironmentInput.Lean from the

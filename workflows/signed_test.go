@@ -194,3 +194,87 @@ func stepIndex(t *testing.T, st EnvironmentStatus, name string) int {
 	t.Fatalf("no step %s in %s", name, fmt.Sprint(st.Steps))
 	return -1
 }
+
+// A key removed from the trust roots while a gate waits no longer decides
+// it: the decision, signed and verified against the roots read before the
+// gate opened, is checked again against the roots read as it arrives,
+// refused, and the refusal recorded; a signer the new roots still trust
+// opens the gate.
+func TestKeyRevokedWhileTheGateWaits(t *testing.T) {
+	h := newHarness(t)
+	tm := newTeam(t, "alice", "bob", "carol", "dave")
+	in := signedEnv(t, h, tm)
+	h.roots.Digest = "before"
+	var bob, carol *identity.Proof
+	var bobOut, carolOut *updateOutcome
+	h.at(time.Hour, func() {
+		revoked := tm.roots
+		var kept []string
+		for _, line := range strings.Split(revoked.AllowedSigners, "\n") {
+			if !strings.HasPrefix(line, "bob ") {
+				kept = append(kept, line)
+			}
+		}
+		revoked.AllowedSigners, revoked.Digest = strings.Join(kept, "\n"), "after"
+		h.roots = revoked
+		at := signedStart.Add(time.Hour)
+		bob = tm.sign(t, "bob", "bob", h.approveClaim("cab", ""), at)
+		bobOut = h.update(UpdateApprove, DecisionInput{Gate: "cab", Actor: "bob", Channel: "cli", Proof: bob})
+	})
+	h.at(2*time.Hour, func() {
+		carol = tm.sign(t, "carol", "carol", h.approveClaim("cab", ""), signedStart.Add(2*time.Hour))
+		carolOut = h.update(UpdateApprove, DecisionInput{Gate: "cab", Actor: "carol", Channel: "cli", Proof: carol})
+	})
+	h.runEnvironment(in)
+
+	require.True(t, bobOut.accepted && bobOut.completed, "bob's approval passed the validator (roots from before) and ran its handler: %+v", bobOut)
+	require.ErrorContains(t, bobOut.err, "no longer trust")
+	require.ErrorContains(t, bobOut.err, "may not sign as bob")
+	requireDecision(t, carolOut, DecisionResult{Gate: "cab", GateState: StateApproved, Approvals: 1, Needed: 1})
+	st := h.envStatus()
+	require.Equal(t, StateSucceeded, st.State)
+	gate := st.Steps[stepIndex(t, st, "cab")].Gate
+	require.Len(t, gate.Approvals, 1)
+	require.Equal(t, "carol", gate.Approvals[0].Actor)
+	var refused []string
+	for _, e := range h.auditEntries() {
+		if e.Action == "gate.refused" {
+			refused = append(refused, e.Actor+": "+e.Detail)
+		}
+	}
+	require.Len(t, refused, 1)
+	require.Contains(t, refused[0], "bob: the trust roots changed while gate cab waited")
+}
+
+// Two signed approvals by one person in the same moment (two statements,
+// two nonces): reading the trust roots lets the second handler run before
+// the first records its approval, and it is checked again after the read,
+// so the person approves once.
+func TestOneApproverTwiceAtOnce(t *testing.T) {
+	h := newHarness(t)
+	tm := newTeam(t, "alice", "bob", "carol", "dave")
+	in := signedEnv(t, h, tm)
+	in.Env.Approvals[0].MinApprovals = 2
+	var first, second, bob *updateOutcome
+	h.at(time.Minute, func() {
+		c := h.approveClaim("cab", "")
+		at := signedStart.Add(time.Minute)
+		first = h.update(UpdateApprove, DecisionInput{Gate: "cab", Actor: "carol", Channel: "cli", Proof: tm.sign(t, "carol", "carol", c, at)})
+		second = h.update(UpdateApprove, DecisionInput{Gate: "cab", Actor: "carol", Channel: "cli", Proof: tm.sign(t, "carol", "carol", c, at)})
+	})
+	h.at(2*time.Minute, func() {
+		p := tm.sign(t, "bob", "bob", h.approveClaim("cab", ""), signedStart.Add(2*time.Minute))
+		bob = h.update(UpdateApprove, DecisionInput{Gate: "cab", Actor: "bob", Channel: "cli", Proof: p})
+	})
+	h.runEnvironment(in)
+
+	requireDecision(t, first, DecisionResult{Gate: "cab", GateState: StateWaiting, Approvals: 1, Needed: 2})
+	refused := second.rejected
+	if refused == nil {
+		refused = second.err
+	}
+	require.ErrorContains(t, refused, "carol already approved gate cab")
+	requireDecision(t, bob, DecisionResult{Gate: "cab", GateState: StateApproved, Approvals: 2, Needed: 2})
+	gate := h.envStatus().Steps[stepIndex(t, h.envStatus(), "cab")].Gate
+	require.Equal(t, []string{"carol", "bob"}, []string{gate.Approvals[0].Actor, gate.Approvals[1].Actor})
+}

@@ -91,6 +91,18 @@ func (v *Verifier) Verify(p *Proof, c Claim, now time.Time) (Identity, error) {
 	if p.Method != MethodOIDC && strings.TrimSpace(p.Statement.Signer) == "" {
 		return Identity{}, fmt.Errorf("the signed statement names no signer")
 	}
+	return v.Reverify(p, now)
+}
+
+// Reverify checks again, against these roots, a proof Verify accepted
+// against earlier ones, as of now (when its decision arrived): the
+// signature, that the key or Slack mapping is still allowed for its signer,
+// and the signer's groups. It does not check the claim or the statement's
+// age again; those do not depend on the roots.
+func (v *Verifier) Reverify(p *Proof, now time.Time) (Identity, error) {
+	if p == nil {
+		return Identity{}, fmt.Errorf("the decision is not signed")
+	}
 	switch p.Method {
 	case MethodSSH:
 		return v.verifySSH(p, now)
