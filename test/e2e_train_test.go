@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/workflows"
 )
 
@@ -212,4 +213,75 @@ func (r *rig) waitTrain(id, what string, cond func(workflows.TrainStatus) bool) 
 	b, _ := json.MarshalIndent(last, "", "  ")
 	r.t.Fatalf("%s: not reached after %s (last error %v); last status:\n%s", what, pollDeadline, lastErr, b)
 	return last
+}
+
+// TestTrainKeyRevokedWhileTheGateWaits: the worker's allowed signers lose
+// bob's key while the train's CAB gate waits. bob's signed approval, which
+// the gate would have taken on the roots the train started with, is refused
+// with the reason and recorded as refused; carol's approval opens the gate.
+// The file is this test's own copy of the keyring's.
+func TestTrainKeyRevokedWhileTheGateWaits(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "trainrevoked")
+	rec := newRecorder(t)
+	keys := theKeyring(t)
+	signers, err := os.ReadFile(keys.allowedSigners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(r.dir, "allowed_signers")
+	if err := os.WriteFile(own, signers, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.startWorker("RUNBOOK_ALLOWED_SIGNERS=" + own)
+	svc := r.service + "-jobs"
+	_, digest := r.writeRunbook("jobs.yaml", trainServiceRunbook, map[string]any{"URL": rec.srv.URL, "Name": svc})
+	train := fmt.Sprintf(`api-version: runbook/v1
+train: %[1]s
+environments: [staging, production]
+gates:
+  production:
+    - {name: cab, approvers: [bob, carol], timeout: 1h}
+services:
+  - {name: %[2]s, runbook: jobs.yaml, version: "1.0.0", digest: "%[3]s"}
+`, r.service, svc, digest)
+	path := filepath.Join(r.dir, "train.yaml")
+	if err := os.WriteFile(path, []byte(train), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := workflows.TrainID(r.service, "w1")
+	r.mustCLI("train", "deploy", path, "--name", "w1", "--as", "alice")
+	r.waitTrain(id, "the CAB gate for production", trainGateWaiting("production", "cab"))
+
+	var kept []string
+	for _, line := range strings.Split(strings.TrimSpace(string(signers)), "\n") {
+		if !strings.HasPrefix(line, "bob ") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(own, []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := r.cli("train", "approve", id, "--as", "bob")
+	if res.code == 0 || !strings.Contains(res.stderr, "no longer trust") || !strings.Contains(res.stderr, "may not sign as bob") {
+		t.Fatalf("bob approving after his key was removed: want refused, saying the trust roots changed, got %s", res)
+	}
+	r.mustCLI("train", "approve", id, "--as", "carol")
+	st := r.waitTrain(id, "train w1 finished", func(st workflows.TrainStatus) bool { return st.Finished() })
+	if st.State != workflows.StateSucceeded {
+		t.Fatalf("train w1 is %s (%s), want succeeded", st.State, st.Reason)
+	}
+	if g := st.Environments[1].Gates[0]; len(g.Approvals) != 1 || g.Approvals[0].Actor != "carol" {
+		t.Errorf("train gate approvals %+v, want carol's only", g.Approvals)
+	}
+	entries, err := audit.Read(r.auditLog, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(entries, func(e audit.Entry) bool {
+		return e.Action == "train.gate.refused" && e.Actor == "bob" && e.Step == "cab" && strings.Contains(e.Detail, "no longer trust")
+	}) {
+		t.Errorf("the audit log has no train.gate.refused record for bob at gate cab")
+	}
+	exportHistory(t, stack.client, id, "", "train-roots-revoked-approved")
 }

@@ -25,19 +25,16 @@ type decisionSigning struct {
 }
 
 // load reads the worker's trust roots through an activity, once: later
-// decisions are verified against the roots this run saw.
+// decisions are verified against the roots this run saw, or, for trains
+// from trainRootsChange on, read again (reload) as each gate opens and as
+// each signed decision arrives.
 func (s *decisionSigning) load(ctx workflow.Context) {
 	if s.loaded {
 		return
 	}
 	s.loaded, s.used = true, map[string]bool{}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
-		Summary:             "load trust roots",
-	})
-	var roots identity.Roots
-	if err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, trust.LoadInput{}).Get(ctx, &roots); err != nil {
+	roots, err := s.read(ctx, trust.LoadInput{})
+	if err != nil {
 		s.loadErr = err
 		return
 	}
@@ -47,6 +44,36 @@ func (s *decisionSigning) load(ctx workflow.Context) {
 		return
 	}
 	s.roots, s.verifier = roots, v
+}
+
+// read runs LoadTrustRoots.
+func (s *decisionSigning) read(ctx workflow.Context, in trust.LoadInput) (identity.Roots, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "load trust roots",
+	})
+	var roots identity.Roots
+	err := workflow.ExecuteActivity(actx, trustActs.LoadTrustRoots, in).Get(ctx, &roots)
+	return roots, err
+}
+
+// reload reads the trust roots again, when the first load gave some, and
+// reports whether they changed. On error the roots from before stay.
+func (s *decisionSigning) reload(ctx workflow.Context) (bool, error) {
+	if s.verifier == nil || !s.roots.Configured() {
+		return false, nil
+	}
+	roots, err := s.read(ctx, trust.LoadInput{Known: s.roots.Digest})
+	if err != nil || roots.Unchanged && roots.Digest == s.roots.Digest {
+		return false, err
+	}
+	roots, v, err := identity.Intern(roots)
+	if err != nil {
+		return false, err
+	}
+	s.roots, s.verifier = roots, v
+	return true, nil
 }
 
 // verify is who sends a decision, at workflow time (validators call it):
@@ -69,6 +96,14 @@ func (s *decisionSigning) verify(ctx workflow.Context, p *identity.Proof, c iden
 		return identity.Identity{}, fmt.Errorf("say who decides: pass --as NAME")
 	}
 	return identity.Unsigned(name), nil
+}
+
+// peek is who identify says decided, without spending the proof.
+func (s *decisionSigning) peek(p *identity.Proof, name string, groups []string) identity.Identity {
+	used := s.used
+	s.used = map[string]bool{}
+	defer func() { s.used = used }()
+	return s.identify(p, name, groups)
 }
 
 // identify is who decided, in a handler, where the validator verified

@@ -17,6 +17,8 @@ type train struct {
 	in     TrainInput
 	status TrainStatus
 	sig    decisionSigning
+	// rootsAtGates is set for trains from trainRootsChange on.
+	rootsAtGates bool
 	// cancelCells cancels the running releases (an abort).
 	cancelCells  workflow.CancelFunc
 	auditSeq     int

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,8 +14,9 @@ import (
 	"github.com/runbookhq/runbook/internal/telemetry"
 )
 
-// startSigning loads the worker's trust roots once, at the start: a train
-// decision is verified against the roots the run saw.
+// startSigning loads the worker's trust roots at the start: a train
+// decision is verified against them, or, from trainRootsChange on, against
+// the roots read again as its gate opened and as it arrived.
 func (t *train) startSigning(ctx workflow.Context) {
 	t.sig.load(ctx)
 }
@@ -83,6 +85,11 @@ func (t *train) validateDecision(ctx workflow.Context, in DecisionInput, approvi
 	if !id.Verified() {
 		id.Groups = in.Groups
 	}
+	return t.mayDecideGate(g, id, in, approving)
+}
+
+// mayDecideGate checks that id may make this decision on train gate g now.
+func (t *train) mayDecideGate(g *GateStatus, id identity.Identity, in DecisionInput, approving bool) error {
 	switch {
 	case approving && id.Name == t.in.Requester:
 		return fmt.Errorf("%s started this train and may not approve it (separation of duties)", id.Name)
@@ -108,7 +115,7 @@ func (t *train) reject(ctx workflow.Context, in DecisionInput) (DecisionResult, 
 }
 
 func (t *train) decide(ctx workflow.Context, in DecisionInput, approving bool) (DecisionResult, error) {
-	g, err := t.waitingGate(in.Gate)
+	g, err := t.recheckDecision(ctx, in, approving)
 	if err != nil {
 		return DecisionResult{}, err
 	}
@@ -164,8 +171,19 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 	// Trains from before it waited for the timeout alone: no reminder,
 	// no escalation, though the file allowed both.
 	followUp := workflow.GetVersion(ctx, changeTrainGateFollowUp, workflow.DefaultVersion, 1) >= 1
+	if len(te.Gates) > 0 {
+		t.rootsAtGates = workflow.GetVersion(ctx, trainRootsChange, workflow.DefaultVersion, 1) >= 1
+	}
 	for k, g := range te.Gates {
 		timeout := t.gateTimeout(te.Name, g.Name)
+		if t.rootsAtGates {
+			// A key removed since the train started cannot decide this
+			// gate (and one added can); on failure the roots from before
+			// stay.
+			if _, err := t.sig.reload(ctx); err != nil {
+				workflow.GetLogger(ctx).Warn("trust roots did not reload; the ones loaded before stay", "error", err)
+			}
+		}
 		g.State, g.Deadline = StateWaiting, workflow.Now(ctx).Add(timeout)
 		t.audit(ctx, "train.gate.waiting", "", StateWaiting, te.Name, g.Name+": "+g.Instructions)
 		t.publish(ctx)
@@ -212,6 +230,42 @@ func (t *train) recordGateWait(ctx workflow.Context, env string, opened time.Tim
 		telemetry.LabelOutcome:     outcome,
 	}).Timer(telemetry.GateWaitSeconds).Record(workflow.Now(ctx).Sub(opened))
 }
+
+// recheckDecision re-reads the trust roots as a signed decision arrives
+// (trainRootsChange) and checks it again against the gate as it is now, as
+// environments do (environment.recheckDecision): a key, Slack mapping or
+// group membership removed while the gate waited no longer decides it, and
+// the refusal is audited.
+func (t *train) recheckDecision(ctx workflow.Context, in DecisionInput, approving bool) (*GateStatus, error) {
+	if !t.rootsAtGates || in.Proof == nil {
+		return t.waitingGate(in.Gate)
+	}
+	arrived := workflow.Now(ctx)
+	changed, err := t.sig.reload(ctx)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("trust roots did not reload for a decision; the ones loaded before stay", "error", err)
+	}
+	// Other handlers, a timeout or an abort may have run during the read.
+	g, err := t.waitingGate(in.Gate)
+	if err != nil {
+		return nil, err
+	}
+	id := t.sig.peek(in.Proof, in.Actor, in.Groups)
+	if changed {
+		if id, err = t.sig.verifier.Reverify(in.Proof, arrived); err != nil {
+			err = fmt.Errorf("the trust roots changed while train gate %s waited and no longer trust this decision: %w", g.Name, err)
+			who := cmp.Or(in.Proof.Statement.Signer, in.Actor)
+			t.auditRecord(ctx, trainDecisionEntry("train.gate.refused", who, g.State, t.status.Current, g.Name, err.Error(), decisionChannel(in), ""))
+			return nil, err
+		}
+	}
+	return g, t.mayDecideGate(g, id, in, approving)
+}
+
+// trainRootsChange versions the trust roots a train reads again as each
+// gate opens and as each signed decision arrives; trains from before it
+// verify every decision against the roots read as they started.
+const trainRootsChange = "train-roots-at-gates"
 
 // changeTrainGateFollowUp versions the train gates' reminder and
 // escalation (escalate-to, remind-after), which add timers and activities.
