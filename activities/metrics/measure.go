@@ -337,6 +337,9 @@ func checkValue(ctx context.Context, p Provider, c Check, q Query) (Sample, *Num
 // ratio answers Bad/Total (or 1 - Good/Total) over q's window. No
 // requests at all is inconclusive: 0/0 is not a healthy 0.
 func ratio(ctx context.Context, p Provider, r Ratio, q Query) (Sample, error) {
+	if q.At.IsZero() {
+		q.At = time.Now()
+	}
 	tq := q
 	tq.Expr = r.Total
 	total, err := p.Query(ctx, tq)

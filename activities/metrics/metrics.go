@@ -47,6 +47,20 @@ type Query struct {
 	// bake sets it to its start, so a weight is judged on its own traffic,
 	// never on what the same backend served for an earlier weight or release.
 	Since time.Time
+	// At, when set, is the instant the answer is as of: the window ends
+	// there. A ratio's two queries share one, so the second cannot count
+	// traffic the first did not (a tick published between them once made
+	// 20% of errors read as 40%). Providers that read live counters
+	// (edge, web) answer as of now.
+	At time.Time
+}
+
+// EndAt is the instant q's window ends: q.At, or now when unset.
+func (q Query) EndAt(now time.Time) time.Time {
+	if q.At.IsZero() {
+		return now
+	}
+	return q.At
 }
 
 // Clamp returns the window to measure over at now: Window, cut at Since.

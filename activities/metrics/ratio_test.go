@@ -80,3 +80,37 @@ func TestRatioAndCount(t *testing.T) {
 		t.Fatal("Inconclusivef must wrap ErrInconclusive")
 	}
 }
+
+// ticking answers as a store of published ticks would: each tick files 10
+// requests and 2 errors (20%), one tick a second, and its clock moves on a
+// second between two queries, as a slow store's does.
+type ticking struct{ now time.Time }
+
+func (p *ticking) Query(_ context.Context, q Query) (Sample, error) {
+	end := q.EndAt(p.now)
+	p.now = p.now.Add(time.Second)
+	ticks := float64(end.Unix()%1000 + 1)
+	switch q.Expr {
+	case "total":
+		return Sample{Value: 10 * ticks, At: end}, nil
+	case "bad":
+		return Sample{Value: 2 * ticks, At: end}, nil
+	}
+	return Sample{}, errors.New("unknown expression " + q.Expr)
+}
+
+// TestRatioQueriesShareTheirEnd: the two queries of a ratio end at the same
+// instant, given or not, so a tick published between them is counted by
+// both or neither.
+func TestRatioQueriesShareTheirEnd(t *testing.T) {
+	for _, at := range []time.Time{{}, time.Unix(1003, 0)} {
+		p := &ticking{now: time.Unix(1003, 0)}
+		s, err := ratio(context.Background(), p, Ratio{Bad: "bad", Total: "total"}, Query{Window: time.Minute, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Value != 0.2 {
+			t.Errorf("ratio with end %v: %v, want the 0.2 published", at, s.Value)
+		}
+	}
+}

@@ -127,7 +127,7 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 	if err != nil {
 		return metrics.Sample{}, err
 	}
-	now := p.now()
+	now := q.EndAt(p.now())
 	in := &cw.GetMetricDataInput{
 		StartTime: aws.Time(now.Add(-window)), EndTime: aws.Time(now),
 		MetricDataQueries: queries, ScanBy: types.ScanByTimestampAscending,

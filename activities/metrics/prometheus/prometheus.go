@@ -96,7 +96,7 @@ func (p *Provider) Query(ctx context.Context, q metrics.Query) (metrics.Sample, 
 	if expr == "" {
 		return metrics.Sample{}, errors.New("prometheus query: empty expression")
 	}
-	now := p.now()
+	now := q.EndAt(p.now())
 	window, err := q.Clamp(now)
 	if err != nil {
 		return metrics.Sample{}, err
