@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -134,33 +133,13 @@ func TestKeyRevokedWhileTheGateWaits(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "revoked")
 	rec := newRecorder(t)
-	keys := theKeyring(t)
-	signers, err := os.ReadFile(keys.allowedSigners)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own := filepath.Join(r.dir, "allowed_signers")
-	if err := os.WriteFile(own, signers, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r.startWorker("RUNBOOK_ALLOWED_SIGNERS=" + own)
+	signers := startWorkerWithOwnSigners(t, r)
 	path, digest := r.writeRunbook("runbook.yaml", signedRunbook, map[string]any{"URL": rec.srv.URL})
 	id := r.deploy(path, digest, "1.0.0", "alice")
 	r.waitFor(id, "gate cab waiting", gateWaiting("production", "cab"))
 	r.mustCLI("approve", id, "--as", "bob")
 
-	var kept []string
-	for _, line := range strings.Split(strings.TrimSpace(string(signers)), "\n") {
-		if !strings.HasPrefix(line, "carol ") {
-			kept = append(kept, line)
-		}
-	}
-	if len(kept) == len(strings.Split(strings.TrimSpace(string(signers)), "\n")) {
-		t.Fatalf("the keyring's allowed signers have no line for carol:\n%s", signers)
-	}
-	if err := os.WriteFile(own, []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	signers.revoke(t, "carol")
 	res := r.cli("approve", id, "--as", "carol")
 	if res.code == 0 || !strings.Contains(res.stderr, "no longer trust") || !strings.Contains(res.stderr, "may not sign as carol") {
 		t.Fatalf("carol approving after her key was removed: want refused, saying the trust roots changed, got %s", res)

@@ -224,16 +224,7 @@ func TestTrainKeyRevokedWhileTheGateWaits(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "trainrevoked")
 	rec := newRecorder(t)
-	keys := theKeyring(t)
-	signers, err := os.ReadFile(keys.allowedSigners)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own := filepath.Join(r.dir, "allowed_signers")
-	if err := os.WriteFile(own, signers, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r.startWorker("RUNBOOK_ALLOWED_SIGNERS=" + own)
+	signers := startWorkerWithOwnSigners(t, r)
 	svc := r.service + "-jobs"
 	_, digest := r.writeRunbook("jobs.yaml", trainServiceRunbook, map[string]any{"URL": rec.srv.URL, "Name": svc})
 	train := fmt.Sprintf(`api-version: runbook/v1
@@ -253,15 +244,7 @@ services:
 	r.mustCLI("train", "deploy", path, "--name", "w1", "--as", "alice")
 	r.waitTrain(id, "the CAB gate for production", trainGateWaiting("production", "cab"))
 
-	var kept []string
-	for _, line := range strings.Split(strings.TrimSpace(string(signers)), "\n") {
-		if !strings.HasPrefix(line, "bob ") {
-			kept = append(kept, line)
-		}
-	}
-	if err := os.WriteFile(own, []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	signers.revoke(t, "bob")
 	res := r.cli("train", "approve", id, "--as", "bob")
 	if res.code == 0 || !strings.Contains(res.stderr, "no longer trust") || !strings.Contains(res.stderr, "may not sign as bob") {
 		t.Fatalf("bob approving after his key was removed: want refused, saying the trust roots changed, got %s", res)

@@ -172,3 +172,40 @@ func (k *keyring) Describe() string { return "the e2e keyring" }
 
 // sshFingerprint is how the workflow names a key.
 func sshFingerprint(s ssh.Signer) string { return ssh.FingerprintSHA256(s.PublicKey()) }
+
+// ownSigners is a test's own copy of the keyring's allowed signers, which
+// the test may edit while its worker runs (the keyring's file is shared).
+type ownSigners struct {
+	path     string
+	original string
+}
+
+// startWorkerWithOwnSigners starts r's worker on its own copy of the
+// allowed signers.
+func startWorkerWithOwnSigners(t *testing.T, r *rig) ownSigners {
+	t.Helper()
+	b, err := os.ReadFile(theKeyring(t).allowedSigners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ownSigners{path: filepath.Join(r.dir, "allowed_signers"), original: string(b)}
+	if err := os.WriteFile(o.path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.startWorker("RUNBOOK_ALLOWED_SIGNERS=" + o.path)
+	return o
+}
+
+// revoke removes principal's line from the file, as an admin revoking a
+// key would.
+func (o ownSigners) revoke(t *testing.T, principal string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(o.original), "\n")
+	kept := slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return strings.HasPrefix(l, principal+" ") })
+	if len(kept) == len(lines) {
+		t.Fatalf("the keyring's allowed signers have no line for %s:\n%s", principal, o.original)
+	}
+	if err := os.WriteFile(o.path, []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
