@@ -91,7 +91,9 @@ func TestCanaryPauseResumePromote(t *testing.T) {
 			t.Errorf("the audit log has no %s by %s", want[0], want[1])
 		}
 	}
-	r.exportRelease(t, st, "production", "canary-pause-resume-promote")
+	// Captured again at lean-release 4 (each signed control Update re-reads
+	// the trust roots as it arrives); the first capture stays.
+	r.exportRelease(t, st, "production", "canary-pause-resume-promote-lean-v4")
 
 	res := r.mustCLI("drift", "check", s.path, "--env", "production", "--as", "dana")
 	if !strings.Contains(res.stdout, workflows.StateInSync) || !strings.Contains(res.stdout, "blue:") || !strings.Contains(res.stdout, "green:") {
@@ -162,7 +164,8 @@ func TestAbortMidCanaryBake(t *testing.T) {
 		d := s.load.Snapshot().Sub(after)
 		return d.Requests > 50 && d.ByVersion["1.0.0"] == d.Requests
 	})
-	r.exportRelease(t, st, "production", "abort-canary-bake")
+	// Captured again at lean-release 4 (the abort re-reads the trust roots).
+	r.exportRelease(t, st, "production", "abort-canary-bake-lean-v4")
 }
 
 // TestAbortDuringSetWeights: an abort while the router call that sets the

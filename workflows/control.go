@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -68,23 +69,60 @@ func (e *environment) controlled(in ControlInput) identity.Identity {
 	return e.identify(in.Proof, in.Actor, nil)
 }
 
+// recheckControl is who sent a signed control Update, in its handler, once
+// the trust roots were read again as it arrived (lean-release 4, as for
+// decisions: recheckDecision): a key removed since the validator checked it
+// no longer pauses, resumes, aborts or promotes, and the refusal is
+// audited. state checks again what the validator checked of the
+// environment, which other handlers may have changed during the read.
+func (e *environment) recheckControl(ctx workflow.Context, update string, in ControlInput, state func() error) (identity.Identity, error) {
+	if !e.rootsAtDecision || !e.sig.on || in.Proof == nil {
+		return e.controlled(in), nil
+	}
+	arrived := workflow.Now(ctx)
+	changed := e.rereadRoots(ctx)
+	if err := state(); err != nil {
+		return identity.Identity{}, err
+	}
+	if changed {
+		if _, err := e.sig.verifier.Reverify(in.Proof, arrived); err != nil {
+			err = fmt.Errorf("the trust roots changed since this %s was signed and no longer trust it: %w", update, err)
+			e.audit(ctx, auditRecord{action: update + ".refused", actor: cmp.Or(in.Proof.Statement.Signer, in.Actor),
+				step: e.status.CurrentStep, outcome: e.status.State, detail: err.Error()})
+			return identity.Identity{}, err
+		}
+	}
+	return e.controlled(in), nil
+}
+
 func (e *environment) validatePause(ctx workflow.Context, in ControlInput) error {
 	if err := requireActor(in); err != nil {
 		return err
 	}
+	if err := e.pausable(); err != nil {
+		return err
+	}
+	_, err := e.controller(ctx, UpdatePause, in)
+	return err
+}
+
+// pausable says why the environment cannot be paused now, if it cannot.
+func (e *environment) pausable() error {
 	if err := e.active(); err != nil {
 		return err
 	}
 	if e.status.Paused {
 		return fmt.Errorf("environment %s is already paused by %s", e.status.Name, e.status.PausedBy)
 	}
-	_, err := e.controller(ctx, UpdatePause, in)
-	return err
+	return nil
 }
 
 // pause stops the environment before its next step; a running step finishes.
 func (e *environment) pause(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id := e.controlled(in)
+	id, err := e.recheckControl(ctx, UpdatePause, in, e.pausable)
+	if err != nil {
+		return ControlResult{}, err
+	}
 	e.status.Paused, e.status.PausedBy = true, id.Name
 	e.audit(ctx, auditRecord{action: "release.paused", actor: id.Name, outcome: StatePaused, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
@@ -96,18 +134,29 @@ func (e *environment) validateResume(ctx workflow.Context, in ControlInput) erro
 	if err := requireActor(in); err != nil {
 		return err
 	}
+	if err := e.resumable(); err != nil {
+		return err
+	}
+	_, err := e.controller(ctx, UpdateResume, in)
+	return err
+}
+
+// resumable says why the environment cannot be resumed now, if it cannot.
+func (e *environment) resumable() error {
 	if err := e.active(); err != nil {
 		return err
 	}
 	if !e.status.Paused {
 		return fmt.Errorf("environment %s is not paused", e.status.Name)
 	}
-	_, err := e.controller(ctx, UpdateResume, in)
-	return err
+	return nil
 }
 
 func (e *environment) resume(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id := e.controlled(in)
+	id, err := e.recheckControl(ctx, UpdateResume, in, e.resumable)
+	if err != nil {
+		return ControlResult{}, err
+	}
 	e.status.Paused, e.status.PausedBy = false, ""
 	e.audit(ctx, auditRecord{action: "release.resumed", actor: id.Name, outcome: StateRunning, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
@@ -128,7 +177,10 @@ func (e *environment) validateAbort(ctx workflow.Context, in ControlInput) error
 
 // abortNow interrupts the running step; the main loop then rolls back.
 func (e *environment) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id := e.controlled(in)
+	id, err := e.recheckControl(ctx, UpdateAbort, in, e.active)
+	if err != nil {
+		return ControlResult{}, err
+	}
 	in.Actor = id.Name
 	e.abort = &in
 	if e.cancelStep != nil {
@@ -149,6 +201,15 @@ func (e *environment) validatePromote(ctx workflow.Context, in ControlInput) err
 	if err := requireActor(in); err != nil {
 		return err
 	}
+	if err := e.promotable(); err != nil {
+		return err
+	}
+	_, err := e.controller(ctx, UpdatePromote, in)
+	return err
+}
+
+// promotable says why the environment cannot be promoted now, if it cannot.
+func (e *environment) promotable() error {
 	if err := e.active(); err != nil {
 		return err
 	}
@@ -160,14 +221,16 @@ func (e *environment) validatePromote(ctx workflow.Context, in ControlInput) err
 	if t.promote {
 		return fmt.Errorf("a promote of %s is already pending", e.status.Name)
 	}
-	_, err := e.controller(ctx, UpdatePromote, in)
-	return err
+	return nil
 }
 
 // promoteNow ends the current weight's bake (or accepts an inconclusive
 // analysis): the step moves on to its next weight.
 func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id := e.controlled(in)
+	id, err := e.recheckControl(ctx, UpdatePromote, in, e.promotable)
+	if err != nil {
+		return ControlResult{}, err
+	}
 	e.shifting().promote = true
 	if e.status.Paused {
 		e.status.Paused, e.status.PausedBy = false, ""

@@ -234,17 +234,14 @@ func (e *environment) recheckDecision(ctx workflow.Context, in DecisionInput, ap
 		return e.findGate(in.Gate)
 	}
 	arrived := workflow.Now(ctx)
-	before := e.sig.roots.Digest
-	if err := e.loadRoots(ctx); err != nil {
-		e.log.Warn("trust roots did not reload for a decision; the ones loaded before stay", "error", err)
-	}
+	changed := e.rereadRoots(ctx)
 	// Other handlers, a timeout or an abort may have run during the read.
 	g, err := e.decidableGate(in.Gate)
 	if err != nil {
 		return nil, err
 	}
 	id := e.peekIdentity(in)
-	if e.sig.roots.Digest != before && e.sig.verifier != nil && e.sig.roots.Configured() {
+	if changed {
 		if id, err = e.sig.verifier.Reverify(in.Proof, arrived); err != nil {
 			err = fmt.Errorf("the trust roots changed while gate %s waited and no longer trust this decision: %w", g.Name, err)
 			e.audit(ctx, auditRecord{action: "gate.refused", actor: cmp.Or(in.Proof.Statement.Signer, in.Actor), step: g.Name,
@@ -253,6 +250,17 @@ func (e *environment) recheckDecision(ctx workflow.Context, in DecisionInput, ap
 		}
 	}
 	return g, e.mayDecideGate(g, id, in, approving)
+}
+
+// rereadRoots reads the trust roots again as a signed Update arrives
+// (lean-release 4) and reports whether they changed, so its proof must be
+// verified again. On failure the roots from before stay.
+func (e *environment) rereadRoots(ctx workflow.Context) bool {
+	before := e.sig.roots.Digest
+	if err := e.loadRoots(ctx); err != nil {
+		e.log.Warn("trust roots did not reload for a decision; the ones loaded before stay", "error", err)
+	}
+	return e.sig.roots.Digest != before && e.sig.verifier != nil && e.sig.roots.Configured()
 }
 
 // approve records an approval; the gate opens once enough people approved.

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +282,39 @@ func TestOneApproverTwiceAtOnce(t *testing.T) {
 	requireDecision(t, bob, DecisionResult{Gate: "cab", GateState: StateApproved, Approvals: 2, Needed: 2})
 	gate := h.envStatus().Steps[stepIndex(t, h.envStatus(), "cab")].Gate
 	require.Equal(t, []string{"carol", "bob"}, []string{gate.Approvals[0].Actor, gate.Approvals[1].Actor})
+}
+
+// A key removed while the environment runs no longer pauses it: the pause,
+// verified by its validator against the roots from before, is checked again
+// against the roots read as it arrives, refused and recorded as refused.
+func TestControlByARevokedKey(t *testing.T) {
+	h := newHarness(t)
+	tm := newTeam(t, "alice", "bob", "carol", "dave")
+	in := signedEnv(t, h, tm)
+	h.roots.Digest = "before"
+	var pause, approve *updateOutcome
+	h.at(time.Hour, func() {
+		revoked := tm.roots
+		revoked.AllowedSigners = strings.Join(slices.DeleteFunc(strings.Split(revoked.AllowedSigners, "\n"),
+			func(l string) bool { return strings.HasPrefix(l, "bob ") }), "\n")
+		revoked.Digest = "after"
+		h.roots = revoked
+		st := h.envStatus()
+		c := ControlClaim(st.WorkflowID, st.RunID, UpdatePause, ControlInput{Reason: "hold on"})
+		p := tm.sign(t, "bob", "bob", c, signedStart.Add(time.Hour))
+		pause = h.update(UpdatePause, ControlInput{Actor: "bob", Reason: "hold on", Proof: p})
+	})
+	h.at(2*time.Hour, func() {
+		p := tm.sign(t, "carol", "carol", h.approveClaim("cab", ""), signedStart.Add(2*time.Hour))
+		approve = h.update(UpdateApprove, DecisionInput{Gate: "cab", Actor: "carol", Channel: "cli", Proof: p})
+	})
+	h.runEnvironment(in)
+
+	require.True(t, pause.accepted && pause.completed, "the pause passed its validator and ran its handler: %+v", pause)
+	require.ErrorContains(t, pause.err, "no longer trust")
+	requireDecision(t, approve, DecisionResult{Gate: "cab", GateState: StateApproved, Approvals: 1, Needed: 1})
+	st := h.envStatus()
+	require.Equal(t, StateSucceeded, st.State)
+	require.False(t, st.Paused)
+	require.Contains(t, h.auditActions(), "pause.refused cab running")
 }
