@@ -69,30 +69,32 @@ func (e *environment) controlled(in ControlInput) identity.Identity {
 	return e.identify(in.Proof, in.Actor, nil)
 }
 
-// recheckControl is who sent a signed control Update, in its handler, once
-// the trust roots were read again as it arrived (lean-release 4, as for
-// decisions: recheckDecision): a key removed since the validator checked it
-// no longer pauses, resumes, aborts or promotes, and the refusal is
-// audited. state checks again what the validator checked of the
-// environment, which other handlers may have changed during the read.
-func (e *environment) recheckControl(ctx workflow.Context, update string, in ControlInput, state func() error) (identity.Identity, error) {
-	if !e.rootsAtDecision || !e.sig.on || in.Proof == nil {
-		return e.controlled(in), nil
+// recheckSigned re-reads the trust roots as a signed control Update or
+// migration decision arrives (lean-release 4, as for gate decisions:
+// recheckDecision): a key removed since the validator checked it no longer
+// pauses, resumes, aborts, promotes or decides a migration, and the refusal
+// is audited (ACTION.refused). state checks again what the validator
+// checked of the environment, which other handlers may have changed during
+// the read.
+func (e *environment) recheckSigned(ctx workflow.Context, action string, p *identity.Proof, actor string, state func() error) error {
+	if !e.rootsAtDecision || !e.sig.on || p == nil {
+		return nil
 	}
 	arrived := workflow.Now(ctx)
 	changed := e.rereadRoots(ctx)
 	if err := state(); err != nil {
-		return identity.Identity{}, err
+		return err
 	}
-	if changed {
-		if _, err := e.sig.verifier.Reverify(in.Proof, arrived); err != nil {
-			err = fmt.Errorf("the trust roots changed since this %s was signed and no longer trust it: %w", update, err)
-			e.audit(ctx, auditRecord{action: update + ".refused", actor: cmp.Or(in.Proof.Statement.Signer, in.Actor),
-				step: e.status.CurrentStep, outcome: e.status.State, detail: err.Error()})
-			return identity.Identity{}, err
-		}
+	if !changed {
+		return nil
 	}
-	return e.controlled(in), nil
+	if _, err := e.sig.verifier.Reverify(p, arrived); err != nil {
+		err = fmt.Errorf("the trust roots changed since this %s was signed and no longer trust it: %w", action, err)
+		e.audit(ctx, auditRecord{action: action + ".refused", actor: cmp.Or(p.Statement.Signer, actor),
+			step: e.status.CurrentStep, outcome: e.status.State, detail: err.Error()})
+		return err
+	}
+	return nil
 }
 
 func (e *environment) validatePause(ctx workflow.Context, in ControlInput) error {
@@ -119,10 +121,10 @@ func (e *environment) pausable() error {
 
 // pause stops the environment before its next step; a running step finishes.
 func (e *environment) pause(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.recheckControl(ctx, UpdatePause, in, e.pausable)
-	if err != nil {
+	if err := e.recheckSigned(ctx, UpdatePause, in.Proof, in.Actor, e.pausable); err != nil {
 		return ControlResult{}, err
 	}
+	id := e.controlled(in)
 	e.status.Paused, e.status.PausedBy = true, id.Name
 	e.audit(ctx, auditRecord{action: "release.paused", actor: id.Name, outcome: StatePaused, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
@@ -153,10 +155,10 @@ func (e *environment) resumable() error {
 }
 
 func (e *environment) resume(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.recheckControl(ctx, UpdateResume, in, e.resumable)
-	if err != nil {
+	if err := e.recheckSigned(ctx, UpdateResume, in.Proof, in.Actor, e.resumable); err != nil {
 		return ControlResult{}, err
 	}
+	id := e.controlled(in)
 	e.status.Paused, e.status.PausedBy = false, ""
 	e.audit(ctx, auditRecord{action: "release.resumed", actor: id.Name, outcome: StateRunning, detail: in.Reason, identity: auditIdentity(id)})
 	e.upsertAttrs(ctx)
@@ -177,10 +179,10 @@ func (e *environment) validateAbort(ctx workflow.Context, in ControlInput) error
 
 // abortNow interrupts the running step; the main loop then rolls back.
 func (e *environment) abortNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.recheckControl(ctx, UpdateAbort, in, e.active)
-	if err != nil {
+	if err := e.recheckSigned(ctx, UpdateAbort, in.Proof, in.Actor, e.active); err != nil {
 		return ControlResult{}, err
 	}
+	id := e.controlled(in)
 	in.Actor = id.Name
 	e.abort = &in
 	if e.cancelStep != nil {
@@ -227,10 +229,10 @@ func (e *environment) promotable() error {
 // promoteNow ends the current weight's bake (or accepts an inconclusive
 // analysis): the step moves on to its next weight.
 func (e *environment) promoteNow(ctx workflow.Context, in ControlInput) (ControlResult, error) {
-	id, err := e.recheckControl(ctx, UpdatePromote, in, e.promotable)
-	if err != nil {
+	if err := e.recheckSigned(ctx, UpdatePromote, in.Proof, in.Actor, e.promotable); err != nil {
 		return ControlResult{}, err
 	}
+	id := e.controlled(in)
 	e.shifting().promote = true
 	if e.status.Paused {
 		e.status.Paused, e.status.PausedBy = false, ""

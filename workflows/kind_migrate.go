@@ -212,11 +212,8 @@ func (e *environment) validateMigrationDecision(ctx workflow.Context, in Migrati
 	if strings.TrimSpace(in.Actor) == "" && in.Proof == nil {
 		return fmt.Errorf("say who decides: pass --as NAME")
 	}
-	if err := e.active(); err != nil {
+	if err := e.migrationWaiting(); err != nil {
 		return err
-	}
-	if k := e.migrating(); k == nil || k.blocked == nil || k.blocked.decision != nil {
-		return fmt.Errorf("no failed migration is waiting for a decision in environment %s", e.status.Name)
 	}
 	switch in.Action {
 	case MigrationRetry:
@@ -231,6 +228,18 @@ func (e *environment) validateMigrationDecision(ctx workflow.Context, in Migrati
 	return err
 }
 
+// migrationWaiting says why no migration decision can be taken now, if
+// none can.
+func (e *environment) migrationWaiting() error {
+	if err := e.active(); err != nil {
+		return err
+	}
+	if k := e.migrating(); k == nil || k.blocked == nil || k.blocked.decision != nil {
+		return fmt.Errorf("no failed migration is waiting for a decision in environment %s", e.status.Name)
+	}
+	return nil
+}
+
 // migrating is the migrate step running now, nil when none is.
 func (e *environment) migrating() *migrateKind {
 	k, _ := e.runningKind().(*migrateKind)
@@ -239,6 +248,9 @@ func (e *environment) migrating() *migrateKind {
 
 // resolveMigration records the decision; the step acts on it.
 func (e *environment) resolveMigration(ctx workflow.Context, in MigrationDecisionInput) (MigrationDecisionResult, error) {
+	if err := e.recheckSigned(ctx, UpdateResolveMigration, in.Proof, in.Actor, e.migrationWaiting); err != nil {
+		return MigrationDecisionResult{}, err
+	}
 	id := e.identify(in.Proof, in.Actor, nil)
 	in.Actor = id.Name
 	blocked := e.migrating().blocked
