@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 
@@ -69,32 +68,19 @@ func (e *environment) controlled(in ControlInput) identity.Identity {
 	return e.identify(in.Proof, in.Actor, nil)
 }
 
-// recheckSigned re-reads the trust roots as a signed control Update or
-// migration decision arrives (lean-release 4, as for gate decisions:
-// recheckDecision): a key removed since the validator checked it no longer
-// pauses, resumes, aborts, promotes or decides a migration, and the refusal
-// is audited (ACTION.refused). state checks again what the validator
-// checked of the environment, which other handlers may have changed during
-// the read.
+// recheckSigned checks a signed control Update or migration decision again
+// in its handler (reverifyOnArrival): a key removed since its validator ran
+// no longer pauses, resumes, aborts, promotes or decides a migration, and
+// the refusal is audited as ACTION.refused. state checks again what the
+// validator checked of the environment.
 func (e *environment) recheckSigned(ctx workflow.Context, action string, p *identity.Proof, actor string, state func() error) error {
-	if !e.rootsAtDecision || !e.sig.on || p == nil {
+	if !e.rechecks(p) {
 		return nil
 	}
-	arrived := workflow.Now(ctx)
-	changed := e.rereadRoots(ctx)
-	if err := state(); err != nil {
-		return err
-	}
-	if !changed {
-		return nil
-	}
-	if _, err := e.sig.verifier.Reverify(p, arrived); err != nil {
-		err = fmt.Errorf("the trust roots changed since this %s was signed and no longer trust it: %w", action, err)
-		e.audit(ctx, auditRecord{action: action + ".refused", actor: cmp.Or(p.Statement.Signer, actor),
-			step: e.status.CurrentStep, outcome: e.status.State, detail: err.Error()})
-		return err
-	}
-	return nil
+	return e.reverifyOnArrival(ctx, p, actor, func() (refusal, error) {
+		return refusal{what: "since this " + action + " was signed", action: action,
+			step: e.status.CurrentStep, outcome: e.status.State}, state()
+	})
 }
 
 func (e *environment) validatePause(ctx workflow.Context, in ControlInput) error {

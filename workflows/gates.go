@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -221,46 +220,29 @@ func (e *environment) mayDecideGate(g *GateStatus, id identity.Identity, in Deci
 	return nil
 }
 
-// recheckDecision re-reads the trust roots as a signed decision arrives
-// (lean-release 4) and checks the decision again against the gate as it is
-// now: the validator verified it against the roots read before the gate
-// opened, and the read lets other handlers run. A key, Slack mapping or
-// group membership removed while the gate waited no longer decides it;
-// that refusal is recorded in the audit log. Like identify, it reads the
-// proof, the roots and the time the decision arrived, never the
-// workflow's IDs: a replay, or a reset run, comes to the same answer.
+// recheckDecision checks a signed gate decision again in its handler
+// (reverifyOnArrival) against the gate as it is now: the validator verified
+// it against the roots read before the gate opened, and the read lets other
+// handlers run. A key, Slack mapping or group membership removed while the
+// gate waited no longer decides it; the refusal is audited (gate.refused).
 func (e *environment) recheckDecision(ctx workflow.Context, in DecisionInput, approving bool) (*GateStatus, error) {
-	if !e.rootsAtDecision || !e.sig.on || in.Proof == nil {
+	if !e.rechecks(in.Proof) {
 		return e.findGate(in.Gate)
 	}
-	arrived := workflow.Now(ctx)
-	changed := e.rereadRoots(ctx)
-	// Other handlers, a timeout or an abort may have run during the read.
-	g, err := e.decidableGate(in.Gate)
+	var g *GateStatus
+	err := e.reverifyOnArrival(ctx, in.Proof, in.Actor, func() (refusal, error) {
+		// Other handlers, a timeout or an abort may have run during the read.
+		var err error
+		if g, err = e.decidableGate(in.Gate); err != nil {
+			return refusal{}, err
+		}
+		return refusal{what: "while gate " + g.Name + " waited", action: "gate", step: g.Name,
+			outcome: g.State, channel: decisionChannel(in)}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	id := e.peekIdentity(in)
-	if changed {
-		if id, err = e.sig.verifier.Reverify(in.Proof, arrived); err != nil {
-			err = fmt.Errorf("the trust roots changed while gate %s waited and no longer trust this decision: %w", g.Name, err)
-			e.audit(ctx, auditRecord{action: "gate.refused", actor: cmp.Or(in.Proof.Statement.Signer, in.Actor), step: g.Name,
-				outcome: g.State, detail: err.Error(), channel: decisionChannel(in)})
-			return nil, err
-		}
-	}
-	return g, e.mayDecideGate(g, id, in, approving)
-}
-
-// rereadRoots reads the trust roots again as a signed Update arrives
-// (lean-release 4) and reports whether they changed, so its proof must be
-// verified again. On failure the roots from before stay.
-func (e *environment) rereadRoots(ctx workflow.Context) bool {
-	before := e.sig.roots.Digest
-	if err := e.loadRoots(ctx); err != nil {
-		e.log.Warn("trust roots did not reload for a decision; the ones loaded before stay", "error", err)
-	}
-	return e.sig.roots.Digest != before && e.sig.verifier != nil && e.sig.roots.Configured()
+	return g, e.mayDecideGate(g, e.peekIdentity(in), in, approving)
 }
 
 // approve records an approval; the gate opens once enough people approved.

@@ -238,6 +238,50 @@ func (e *environment) identify(p *identity.Proof, name string, groups []string) 
 	return e.sig.verifier.Identify(p)
 }
 
+// rechecks reports whether a handler reads the trust roots again for an
+// Update with proof p (reverifyOnArrival): signed Updates of runs from
+// lean-release 4 on.
+func (e *environment) rechecks(p *identity.Proof) bool {
+	return e.rootsAtDecision && e.sig.on && p != nil
+}
+
+// refusal says what a signed Update refused for changed trust roots was,
+// for its error and its audit record (ACTION.refused).
+type refusal struct{ what, action, step, outcome, channel string }
+
+// reverifyOnArrival re-reads the trust roots as a signed Update arrives,
+// runs state (which checks the environment again, since other handlers ran
+// during the read, and says what the Update is) and, when the roots
+// changed, verifies proof p again against them as of its arrival. Like
+// identify, it never reads the workflow's IDs: a replay, or a reset run,
+// comes to the same answer. A refusal is audited and returned.
+func (e *environment) reverifyOnArrival(ctx workflow.Context, p *identity.Proof, actor string, state func() (refusal, error)) error {
+	arrived := workflow.Now(ctx)
+	changed := e.rereadRoots(ctx)
+	r, err := state()
+	if err != nil || !changed {
+		return err
+	}
+	if _, err := e.sig.verifier.Reverify(p, arrived); err != nil {
+		err = fmt.Errorf("the trust roots changed %s and no longer trust it: %w", r.what, err)
+		e.audit(ctx, auditRecord{action: r.action + ".refused", actor: cmp.Or(p.Statement.Signer, actor), step: r.step,
+			outcome: r.outcome, detail: err.Error(), channel: r.channel})
+		return err
+	}
+	return nil
+}
+
+// rereadRoots reads the trust roots again as a signed Update arrives and
+// reports whether they changed, so its proof must be verified again. On
+// failure the roots from before stay.
+func (e *environment) rereadRoots(ctx workflow.Context) bool {
+	before := e.sig.roots.Digest
+	if err := e.loadRoots(ctx); err != nil {
+		e.log.Warn("trust roots did not reload for a decision; the ones loaded before stay", "error", err)
+	}
+	return e.sig.roots.Digest != before && e.sig.verifier != nil && e.sig.roots.Configured()
+}
+
 // peekIdentity is who decides, as identify says, without spending the
 // proof: for checks made before the decision is.
 func (e *environment) peekIdentity(in DecisionInput) identity.Identity {
