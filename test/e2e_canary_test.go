@@ -84,7 +84,7 @@ environments:
           interval: 250ms
       - name: canary
         canary:
-          analysis-interval: 2s
+          analysis-interval: {{.X.Interval}}
           steps:
 {{- range .X.Weights}}
             - weight: {{.}}
@@ -129,8 +129,10 @@ func newSlottedWindow(t testing.TB, r *rig, metricsFor func(admin string) string
 // is ten weights of 10, 2 s bakes, the SLOs measured over the analysis
 // interval and an immediate rollback.
 type canaryShape struct {
-	window   time.Duration
-	weights  []int
+	window  time.Duration
+	weights []int
+	// interval is the analysis interval (0: canaryInterval).
+	interval time.Duration
 	bake     time.Duration
 	rollback string // traffic.rollback
 	// slos, when set, replaces the two default SLOs: YAML list items
@@ -169,6 +171,10 @@ func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string,
 			weights[i] = 10 * (i + 1)
 		}
 	}
+	interval := c.interval
+	if interval == 0 {
+		interval = canaryInterval
+	}
 	bake := c.bake
 	if bake == 0 {
 		bake = 2 * time.Second
@@ -186,7 +192,7 @@ func newSlottedShape(t testing.TB, r *rig, metricsFor func(admin string) string,
 		"Binary": sampleapp, "Module": filepath.Join(repoRoot(t), "infra", "local"), "RunDir": s.runDir,
 		"Admin": admin, "BluePort": s.ports["blue"], "GreenPort": s.ports["green"],
 		"Metrics": metricsFor(s.admin), "Weights": weights, "Window": windowLine,
-		"Bake": bake.String(), "Rollback": rollbackLine, "SLOs": c.slos,
+		"Bake": bake.String(), "Interval": interval.String(), "Rollback": rollbackLine, "SLOs": c.slos,
 		"Analysis": analysis + c.envExtra, "ErrorsWeight": errorsWeight, "P99Max": p99Max,
 	})
 	t.Cleanup(s.destroy)
