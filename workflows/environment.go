@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/runbooks"
 )
 
@@ -66,6 +67,12 @@ type environment struct {
 	// opens only when the last read is older than rootsFresh); quietFinish
 	// sends no snapshot as the environment finishes.
 	rootsAtDecision, quietFinish bool
+	// together is set for runs started with version 5 of leanChange:
+	// auditLater holds a record back (held) to go with the next one in a
+	// single local activity; auditWriting counts the writes in flight.
+	together     bool
+	held         []audit.Entry
+	auditWriting int
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -97,6 +104,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	lean := givenLeanVersion(ctx, in.Lean)
 	e.lean, e.quietApprove, e.quiet = lean >= 1, lean >= 2, lean >= 3
 	e.rootsAtDecision, e.quietFinish = lean >= 4, lean >= 4
+	e.together = lean >= 5
 	e.truthful = changed(ctx, e.lean, truthfulRollbackChange)
 	e.sig.on = changed(ctx, e.lean, signedDecisionsChange)
 	e.glance = changed(ctx, e.lean, atAGlanceChange)
@@ -106,6 +114,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	e.startProgress(ctx)
 	fail := e.run(ctx)
 	if fail != nil {
+		e.flushAudit(ctx)
 		e.rollback(ctx, fail)
 	} else {
 		for i := range e.status.Compensations {
@@ -215,7 +224,9 @@ func (e *environment) run(ctx workflow.Context) *failure {
 	e.status.State = StateRunning
 	e.status.StartedAt = workflow.Now(ctx)
 	e.upsertAttrs(ctx)
-	e.audit(ctx, auditRecord{action: "environment.started", outcome: StateRunning})
+	// Held for the requester's record (establishIdentity) or the first
+	// step's flush: nothing between them acts on a system.
+	e.auditLater(ctx, auditRecord{action: "environment.started", outcome: StateRunning})
 	e.publish(ctx)
 	if f := e.establishIdentity(ctx); f != nil {
 		e.markNotReached(0)
@@ -248,6 +259,11 @@ func (e *environment) markNotReached(from int) {
 // runStep runs step i with a cancellable context so abort can interrupt it.
 func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	p := e.plan[i]
+	if p.gate == nil {
+		// A step acts; a gate's opening writes its record first
+		// (gate.waiting), and held records with it.
+		e.flushAudit(ctx)
+	}
 	st := &e.status.Steps[i]
 	st.State, st.StartedAt = StateRunning, workflow.Now(ctx)
 	e.status.CurrentStep = st.Name
@@ -290,7 +306,9 @@ func (e *environment) runStep(ctx workflow.Context, i int) *failure {
 	if p.gate != nil {
 		st.State = StateApproved
 	}
-	e.audit(ctx, auditRecord{action: "step.succeeded", step: st.Name, outcome: st.State, detail: st.Detail})
+	// Held for what comes next: the next gate's opening, the
+	// environment's end, or the flush before the next step acts.
+	e.auditLater(ctx, auditRecord{action: "step.succeeded", step: st.Name, outcome: st.State, detail: st.Detail})
 	e.publish(ctx)
 	if p.gate == nil {
 		e.slackProgress(ctx, fmt.Sprintf("%s: %s %s", st.Name, st.State, st.Detail))
@@ -351,6 +369,9 @@ func (e *environment) abortFailure() *failure {
 func (e *environment) awaitUnpaused(ctx workflow.Context) *failure {
 	// Await returns at once when the condition holds, even on a cancelled
 	// context: the cancellation is looked at apart.
+	if e.status.Paused {
+		e.flushAudit(ctx) // a pause may last: its records go now
+	}
 	if err := workflow.Await(ctx, func() bool { return !e.status.Paused || e.abort != nil }); err != nil || ctx.Err() != nil {
 		e.abortFromCancel()
 	}

@@ -49,6 +49,13 @@ import (
 //     later, carries the final status);
 //   - a release writes no search attributes as its last environment ends:
 //     its final refresh follows in the same workflow task.
+//
+// Version 5 adds: an environment writes adjacent audit records with one
+// local activity (one marker, one fsync): a step's success goes with the
+// next gate's opening or the environment's end, the environment's start
+// with its requester's record. A held record is written before anything
+// acts on a system (the next step, a Slack post, a rollback) and before a
+// pause waits.
 const leanChange = "lean-release"
 
 // leanVersion is this run's version of leanChange. Each workflow asks it
@@ -60,7 +67,7 @@ func leanVersion(ctx workflow.Context) workflow.Version {
 
 // LeanMax is the newest version of leanChange this code knows. Clients
 // that start releases pass it in ReleaseInput.Lean.
-const LeanMax = 4
+const LeanMax = 5
 
 // givenLeanVersion is a run's version of leanChange when its starter gave
 // one (ReleaseInput.Lean from the client, EnvironmentInput.Lean from the

@@ -65,6 +65,7 @@ func (e *environment) slackProgress(ctx workflow.Context, text string) {
 	if e.in.Env.Slack == nil || e.thread.ts == "" {
 		return
 	}
+	e.flushAudit(ctx) // what it tells is on record first
 	e.slackThreadOf(ctx, e.thread.channel, e.thread.ts, text)
 }
 

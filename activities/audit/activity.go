@@ -32,10 +32,20 @@ type Activities struct {
 // workflow and Time the workflow time, so a retry writes the same record once.
 type AppendAuditInput struct {
 	Entry Entry
+	// Entries, when set, are appended in order instead of Entry: records a
+	// workflow wrote together, with one fsync where the store can.
+	Entries []Entry `json:",omitempty"`
 }
 
-// AppendAuditResult identifies the stored entry. Recording Hash in workflow
-// history gives an anchor outside the log to check its head against.
+// allAppender is a store that appends several entries in order at the cost
+// of one (the file Log); others take them one after another.
+type allAppender interface {
+	AppendAll(ctx context.Context, es []Entry) ([]Entry, error)
+}
+
+// AppendAuditResult identifies the stored entry (the last of Entries).
+// Recording Hash in workflow history gives an anchor outside the log to
+// check its head against.
 type AppendAuditResult struct {
 	Seq  int64
 	Hash string
@@ -50,16 +60,40 @@ func (a *Activities) AppendAudit(ctx context.Context, in AppendAuditInput) (Appe
 			"audit log is not configured on this worker; set its path (RUNBOOK_AUDIT_LOG) or database (RUNBOOK_AUDIT_DSN) in the worker config",
 			ErrTypeNotConfigured, nil)
 	}
+	entries := in.Entries
+	if len(entries) == 0 {
+		entries = []Entry{in.Entry}
+	}
 	start := time.Now()
-	e, err := a.Log.Append(ctx, in.Entry)
+	stored, err := a.appendAll(ctx, entries)
 	recordAppend(ctx, time.Since(start), err)
 	if err != nil {
 		return AppendAuditResult{}, classify(err)
 	}
 	if a.Notify != nil {
-		a.Notify(e)
+		for _, e := range stored {
+			a.Notify(e)
+		}
 	}
-	return AppendAuditResult{Seq: e.Seq, Hash: e.Hash}, nil
+	last := stored[len(stored)-1]
+	return AppendAuditResult{Seq: last.Seq, Hash: last.Hash}, nil
+}
+
+// appendAll appends es in order: at once where the store can, else one
+// after another (a retry finds those already written by ID).
+func (a *Activities) appendAll(ctx context.Context, es []Entry) ([]Entry, error) {
+	if all, ok := a.Log.(allAppender); ok && len(es) > 1 {
+		return all.AppendAll(ctx, es)
+	}
+	out := make([]Entry, 0, len(es))
+	for _, e := range es {
+		stored, err := a.Log.Append(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stored)
+	}
+	return out, nil
 }
 
 // recordAppend records the latency of one append by outcome: a slow or

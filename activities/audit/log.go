@@ -111,7 +111,26 @@ func (l *Log) Append(_ context.Context, e Entry) (Entry, error) {
 	if l == nil {
 		return Entry{}, ErrClosed
 	}
-	return l.commit(e)
+	out, err := l.commit(e)
+	return out[0], err
+}
+
+// AppendAll appends es in order, as Append does each, with one fsync: they
+// are queued together, so no other append comes between them. An invalid
+// entry fails them all before any is written.
+func (l *Log) AppendAll(_ context.Context, es []Entry) ([]Entry, error) {
+	for _, e := range es {
+		if err := validate(e); err != nil {
+			return nil, err
+		}
+	}
+	if l == nil {
+		return nil, ErrClosed
+	}
+	if len(es) == 0 {
+		return nil, nil
+	}
+	return l.commit(es...)
 }
 
 // writeLine adds e after the current tail, not synced yet. The caller holds

@@ -27,25 +27,37 @@ type pendingAppend struct {
 	lead chan struct{} // closed when this append must write the next batch
 }
 
-// commit queues e and waits until a batch holding it is on disk. The first
-// append finding no batch being written writes the queue itself.
-func (l *Log) commit(e Entry) (Entry, error) {
-	p := &pendingAppend{e: e, done: make(chan struct{}), lead: make(chan struct{})}
+// commit queues es, in order and together, and waits until a batch holding
+// them is on disk. The first append finding no batch being written writes
+// the queue itself. It returns the stored entries and the first error.
+func (l *Log) commit(es ...Entry) ([]Entry, error) {
+	ps := make([]*pendingAppend, len(es))
+	for i, e := range es {
+		ps[i] = &pendingAppend{e: e, done: make(chan struct{}), lead: make(chan struct{})}
+	}
 	b := &l.batch
 	b.mu.Lock()
-	b.queue = append(b.queue, p)
+	b.queue = append(b.queue, ps...)
 	if !b.leading {
 		b.leading = true
-		close(p.lead)
+		close(ps[0].lead)
 	}
 	b.mu.Unlock()
-	select {
-	case <-p.done:
-	case <-p.lead:
-		l.writeBatch()
-		<-p.done
+	out := make([]Entry, len(ps))
+	var err error
+	for i, p := range ps {
+		select {
+		case <-p.done:
+		case <-p.lead:
+			l.writeBatch()
+			<-p.done
+		}
+		out[i] = p.out
+		if err == nil {
+			err = p.err
+		}
 	}
-	return p.out, p.err
+	return out, err
 }
 
 // writeBatch writes every queued append, then hands the lead to the first
