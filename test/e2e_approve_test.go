@@ -141,10 +141,11 @@ func TestDeployApproveSucceed(t *testing.T) {
 	// version to its environments, which ask none; then the client giving
 	// the release its version, so it asks none either; 4: no snapshot as
 	// an environment finishes, no upsert as the release's last environment
-	// ends, the trust roots not read twice in a row); the earlier captures
-	// stay, replayed as they were.
-	exportHistory(t, c, id, "", "release-lean-v4-approved")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v4-approved")
+	// ends, the trust roots not read twice in a row; 5: a step's success
+	// written with the gate opening or the environment's end, in one local
+	// activity); the earlier captures stay, replayed as they were.
+	exportHistory(t, c, id, "", "release-lean-v5-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v5-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and

@@ -92,8 +92,9 @@ func TestCanaryPauseResumePromote(t *testing.T) {
 		}
 	}
 	// Captured again at lean-release 4 (each signed control Update re-reads
-	// the trust roots as it arrives); the first capture stays.
-	r.exportRelease(t, st, "production", "canary-pause-resume-promote-lean-v4")
+	// the trust roots as it arrives) and 5 (adjacent audit records in one
+	// local activity); the earlier captures stay.
+	r.exportRelease(t, st, "production", "canary-pause-resume-promote-lean-v5")
 
 	res := r.mustCLI("drift", "check", s.path, "--env", "production", "--as", "dana")
 	if !strings.Contains(res.stdout, workflows.StateInSync) || !strings.Contains(res.stdout, "blue:") || !strings.Contains(res.stdout, "green:") {
@@ -164,8 +165,9 @@ func TestAbortMidCanaryBake(t *testing.T) {
 		d := s.load.Snapshot().Sub(after)
 		return d.Requests > 50 && d.ByVersion["1.0.0"] == d.Requests
 	})
-	// Captured again at lean-release 4 (the abort re-reads the trust roots).
-	r.exportRelease(t, st, "production", "abort-canary-bake-lean-v4")
+	// Captured again at lean-release 4 (the abort re-reads the trust roots)
+	// and 5 (adjacent audit records together); the earlier captures stay.
+	r.exportRelease(t, st, "production", "abort-canary-bake-lean-v5")
 }
 
 // TestAbortDuringSetWeights: an abort while the router call that sets the

@@ -482,8 +482,9 @@ func testFailingMigration(t *testing.T, db testDB) {
 	}
 	if db.driver == migrate.SQLite { // the same commands on both drivers: one capture
 		// Captured again at lean-release 4 (each signed decision re-reads the
-		// trust roots as it arrives); the first capture stays.
-		r.exportRelease(t, st, "staging", "migration-dirty-retry-force-lean-v4")
+		// trust roots as it arrives) and 5 (adjacent audit records together);
+		// the earlier captures stay.
+		r.exportRelease(t, st, "staging", "migration-dirty-retry-force-lean-v5")
 	}
 	if db.driver == migrate.Postgres {
 		assertNoDSN(t, r, st, db, w)

@@ -120,8 +120,9 @@ func TestSignedDecisionsAsAnAttackerWould(t *testing.T) {
 	assertSignedRecord(t, r, st)
 	assertAcceptedApprovals(t, env(t, st, "production"), "approve:bob", "approve:carol")
 	// Captured again at lean-release 4 (each signed decision re-reads the
-	// trust roots as it arrives); signed-approved stays, replayed as it was.
-	r.exportRelease(t, st, "production", "signed-lean-v4-approved")
+	// trust roots as it arrives) and 5 (adjacent audit records together);
+	// the earlier captures stay, replayed as they were.
+	r.exportRelease(t, st, "production", "signed-lean-v5-approved")
 }
 
 // TestKeyRevokedWhileTheGateWaits: the worker's allowed signers lose carol's
