@@ -134,31 +134,61 @@ func (p *Postgres) Append(ctx context.Context, e Entry) (Entry, error) {
 	if err := validate(e); err != nil {
 		return Entry{}, err
 	}
-	var out Entry
+	out, err := p.AppendAll(ctx, []Entry{e})
+	if err != nil {
+		return Entry{}, err
+	}
+	return out[0], nil
+}
+
+// AppendAll appends es in order, as Append does each, in one transaction:
+// no other append comes between them, and an invalid entry fails them all
+// before any is written.
+func (p *Postgres) AppendAll(ctx context.Context, es []Entry) ([]Entry, error) {
+	for _, e := range es {
+		if err := validate(e); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Entry, len(es))
 	var cp Checkpoint
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLockKey); err != nil {
 			return err
 		}
-		// Under the lock every earlier append has committed, so this sees it.
-		stored, found, err := p.queryEntry(ctx, tx, "WHERE id = $1", e.ID)
-		if err != nil || found {
-			out = stored
-			return err
+		for i, e := range es {
+			var err error
+			var c Checkpoint
+			if out[i], c, err = p.appendTx(ctx, tx, e); err != nil {
+				return err
+			}
+			if c.Seq > 0 {
+				cp = c
+			}
 		}
-		tail, _, err := p.queryEntry(ctx, tx, "ORDER BY seq DESC LIMIT 1")
-		if err != nil {
-			return err
-		}
-		e.Seq, e.Prev, e.Time, e.KeyID, e.Sig = tail.Seq+1, tail.Hash, e.Time.UTC(), "", ""
-		out, cp, err = p.insert(ctx, tx, e, tail)
-		return err
+		return nil
 	})
 	if err != nil {
-		return Entry{}, p.wrap("append to", err)
+		return nil, p.wrap("append to", err)
 	}
 	p.afterAppend(cp)
 	return out, nil
+}
+
+// appendTx appends e in tx, which holds the append lock, or returns the
+// stored entry if its ID is there.
+func (p *Postgres) appendTx(ctx context.Context, tx pgx.Tx, e Entry) (Entry, Checkpoint, error) {
+	// Under the lock every earlier append has committed, so this sees it.
+	stored, found, err := p.queryEntry(ctx, tx, "WHERE id = $1", e.ID)
+	if err != nil || found {
+		return stored, Checkpoint{}, err
+	}
+	tail, _, err := p.queryEntry(ctx, tx, "ORDER BY seq DESC LIMIT 1")
+	if err != nil {
+		return Entry{}, Checkpoint{}, err
+	}
+	e.Seq, e.Prev, e.Time, e.KeyID, e.Sig = tail.Seq+1, tail.Hash, e.Time.UTC(), "", ""
+	return p.insert(ctx, tx, e, tail)
 }
 
 // insert signs (if the store signs) and seals e, the successor of tail, and

@@ -230,3 +230,43 @@ func BenchmarkVerify10k(b *testing.B) {
 		})
 	}
 }
+
+// TestAuditStoreAppendAllInOrder: a workflow's records written together
+// land in order, chained, on both stores; a retry of the group finds them
+// by ID; a group with an invalid entry writes none of it; the activity
+// takes a group through either store.
+func TestAuditStoreAppendAllInOrder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		s := sc.open(t)
+		all, ok := s.(allAppender)
+		if !ok {
+			t.Fatalf("%s store cannot append a group", sc.name)
+		}
+		appendN(t, s, 2)
+		group := []Entry{entry(3), entry(4), entry(5)}
+		stored, err := all.AppendAll(t.Context(), group)
+		if err != nil {
+			t.Fatalf("AppendAll: %v", err)
+		}
+		for i, e := range stored {
+			if e.Seq != int64(3+i) || e.ID != group[i].ID {
+				t.Errorf("group entry %d stored as seq %d id %s", i, e.Seq, e.ID)
+			}
+		}
+		again, err := all.AppendAll(t.Context(), group)
+		if err != nil || again[2] != stored[2] {
+			t.Errorf("a retry of the group = %+v, %v; want the stored %+v", again[2], err, stored[2])
+		}
+		bad := entry(7)
+		bad.Action = ActionPruned
+		if _, err := all.AppendAll(t.Context(), []Entry{entry(6), bad}); !errors.Is(err, ErrInvalidEntry) {
+			t.Errorf("a group with an %s entry: %v, want ErrInvalidEntry", ActionPruned, err)
+		}
+		acts := &Activities{Log: s}
+		res, err := acts.AppendAudit(t.Context(), AppendAuditInput{Entry: entry(9), Entries: []Entry{entry(8), entry(9)}})
+		if err != nil || res.Seq != 7 {
+			t.Errorf("AppendAudit of a group = %+v, %v; want the last at seq 7", res, err)
+		}
+		wantIntact(t, s, 7, 1, 7)
+	})
+}
