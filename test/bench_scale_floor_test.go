@@ -62,6 +62,12 @@ func floorBinary(b *testing.B) string {
 // measureFloor runs the floor side: N bare workflows of a release's shape on
 // the plain SDK worker, started and approved with the same parallelism.
 func measureFloor(b *testing.B, n int) scaleSide {
+	return measureFloorWith(b, n, "")
+}
+
+// measureFloorWith is measureFloor with the floor worker's FLOOR_EXTRAS set
+// to extras ("" for none).
+func measureFloorWith(b *testing.B, n int, extras string) scaleSide {
 	r := newRig(b, "floor")
 	c := stack.client
 	var hits atomic.Int64
@@ -70,7 +76,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 		fmt.Fprintln(w, "ok")
 	}))
 	b.Cleanup(srv.Close)
-	w := r.startWorkerCmd(floorBinary(b), nil, append(workerEnv(), "FLOOR_TASK_QUEUE="+r.queue)...)
+	w := r.startWorkerCmd(floorBinary(b), nil, append(workerEnv(), "FLOOR_TASK_QUEUE="+r.queue, "FLOOR_EXTRAS="+extras)...)
 	probe := workerProbe{pid: w.cmd.Process.Pid}
 	id := func(i int) string { return fmt.Sprintf("%s-%d", r.service, i) }
 	start := func(i int) error {
@@ -132,6 +138,7 @@ func measureFloor(b *testing.B, n int) scaleSide {
 	side.approveTook = time.Since(t0)
 	side.cpuApprove = cpu.lap(b)
 	side.hist = sampleHistories(b, n, func(i int) [][2]string { return [][2]string{{id(i), ""}, {id(i) + "/env", ""}} })
+	w.stop() // before the next side's server: it would retry this one
 	return side
 }
 

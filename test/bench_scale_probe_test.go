@@ -346,3 +346,25 @@ func (rt workerRuntime) minus(before workerRuntime, n int) workerRuntime {
 		stickyCache: (rt.stickyCache - before.stickyCache) / float64(n),
 	}
 }
+
+// freshServer replaces the dev server with a new, empty one, so that each
+// side of a comparison runs on a server holding nothing of the other: a
+// server slows as it accumulates workflows, timers and visibility rows
+// (BenchmarkFloorCosts saw the same floor at a third of its rate after five
+// runs of it). On the real server it does nothing.
+func freshServer(b *testing.B) {
+	b.Helper()
+	requireStack(b)
+	if stack.server == nil {
+		return
+	}
+	stack.client.Close()
+	if err := stack.server.Stop(); err != nil {
+		b.Fatalf("stop the dev server: %v", err)
+	}
+	stack.server, stack.client = nil, nil
+	startStack()
+	if stack.err != nil {
+		b.Fatalf("start a fresh dev server: %v", stack.err)
+	}
+}

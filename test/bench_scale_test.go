@@ -127,13 +127,33 @@ func scaleDeadline(n int) time.Duration { return 2*time.Minute + time.Duration(n
 func BenchmarkInflightReleases(b *testing.B) {
 	n := inflight(b)
 	for range b.N {
+		// Each side on a server of its own (freshServer), and the floor
+		// again after: the machine's speed drifts within a run, and the
+		// two floors bracket the runbook side.
+		freshServer(b)
 		floor := measureFloor(b, n)
+		freshServer(b)
 		rb := measureRunbook(b, n)
+		freshServer(b)
+		after := measureFloor(b, n)
 		printScale(rb, floor)
+		printBracket(rb, floor, after)
 		b.ReportMetric(rb.startToGateRate(), "releases-to-gate/s")
 		b.ReportMetric(rb.approveRate(), "approved-completed/s")
 		b.ReportMetric(float64(rb.rssAtGate)/(1<<20), "worker-rss-MB")
 	}
+}
+
+// printBracket prints the floor measured after the runbook side and the
+// runbook rates over the mean of the floors before and after.
+func printBracket(rb, before, after scaleSide) {
+	line := func(name string, v float64, unit string) { fmt.Printf("bench: %s %.2f %s\n", name, v, unit) }
+	gate := (before.startToGateRate() + after.startToGateRate()) / 2
+	approve := (before.approveRate() + after.approveRate()) / 2
+	line("floor-after-start-to-gate-rate", after.startToGateRate(), "workflows/s")
+	line("floor-after-approve-to-complete-throughput", after.approveRate(), "workflows/s")
+	line("start-to-gate-rate-over-floors-mean", rb.startToGateRate()/gate, "ratio")
+	line("approve-to-complete-throughput-over-floors-mean", rb.approveRate()/approve, "ratio")
 }
 
 // printScale prints the bench lines of both sides and the ratios.
@@ -274,6 +294,7 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 	side.hist = runbookHistories(b, ids, input)
 
 	side.hist.worker = atGate.minus(idle, n)
+	w.stop() // before the next side's server: it would retry this one
 	return side
 }
 

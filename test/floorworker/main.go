@@ -5,7 +5,9 @@
 // What runbook costs beyond that is runbook's own.
 //
 // It reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and FLOOR_TASK_QUEUE, and runs
-// until SIGTERM or SIGINT.
+// until SIGTERM or SIGINT. FLOOR_EXTRAS adds one kind of work a release does
+// beyond the shape, to price it on the same server (BenchmarkFloorCosts):
+// "upsert=N", "signal=N", "local=N" or "timer=1" (see extras).
 package main
 
 import (
@@ -16,11 +18,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -31,6 +36,8 @@ const (
 	childName    = "FloorEnvironment"
 	activityName = "FloorStep"
 	updateName   = "approve"
+	localName    = "FloorLocal"
+	progressName = "progress"
 )
 
 func main() {
@@ -44,6 +51,10 @@ func run() error {
 	queue := os.Getenv("FLOOR_TASK_QUEUE")
 	if queue == "" {
 		return fmt.Errorf("set FLOOR_TASK_QUEUE")
+	}
+	var err error
+	if more, err = parseExtras(os.Getenv("FLOOR_EXTRAS")); err != nil {
+		return err
 	}
 	var opts client.ConnectionOptions
 	// The same gRPC compression as the runbook worker beside it (none for
@@ -66,13 +77,63 @@ func run() error {
 	w.RegisterWorkflowWithOptions(release, workflow.RegisterOptions{Name: parentName})
 	w.RegisterWorkflowWithOptions(environment, workflow.RegisterOptions{Name: childName})
 	w.RegisterActivityWithOptions(step, activityRegisterOptions())
+	w.RegisterActivityWithOptions(nothing, activity.RegisterOptions{Name: localName})
 	return w.Run(worker.InterruptCh())
 }
 
-// release runs one environment as a child and ends with it.
+// extras is what FLOOR_EXTRAS adds to every environment, all of it in the
+// workflow task that reaches the wait: upserts of a search attribute,
+// signals to the parent (which takes each in a workflow task of its own,
+// as a release takes an environment's progress), local activities (one
+// marker each) and a timer on the wait.
+type extras struct{ upserts, signals, locals, timers int }
+
+// more is this worker's extras: the same for every workflow it runs, read
+// once at start, so replays agree.
+var more extras
+
+// parseExtras reads "kind=N,…".
+func parseExtras(s string) (extras, error) {
+	var x extras
+	for _, kv := range strings.Split(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return x, fmt.Errorf("FLOOR_EXTRAS: %q wants kind=N with N a count", kv)
+		}
+		switch k {
+		case "upsert":
+			x.upserts = n
+		case "signal":
+			x.signals = n
+		case "local":
+			x.locals = n
+		case "timer":
+			x.timers = min(n, 1)
+		default:
+			return x, fmt.Errorf("FLOOR_EXTRAS: unknown kind %q (upsert, signal, local, timer)", k)
+		}
+	}
+	return x, nil
+}
+
+// stepKey is the search attribute the upserts write: one of runbook's, which
+// the benchmark's namespace has.
+var stepKey = temporal.NewSearchAttributeKeyKeyword("RunbookStep")
+
+// release runs one environment as a child and ends with it, taking its
+// signals, if any, as they come.
 func release(ctx workflow.Context, checkURL string) error {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "/env",
+	})
+	progress := workflow.GetSignalChannel(ctx, progressName)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for progress.Receive(ctx, nil) {
+		}
 	})
 	return workflow.ExecuteChildWorkflow(cctx, childName, checkURL).Get(ctx, nil)
 }
@@ -90,8 +151,42 @@ func environment(ctx workflow.Context, checkURL string) error {
 	if err := workflow.ExecuteActivity(actx, activityName, checkURL).Get(ctx, nil); err != nil {
 		return err
 	}
+	if err := addExtras(ctx); err != nil {
+		return err
+	}
+	if more.timers > 0 {
+		_, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return approved })
+		return err
+	}
 	return workflow.Await(ctx, func() bool { return approved })
 }
+
+// addExtras does what FLOOR_EXTRAS asks before the wait.
+func addExtras(ctx workflow.Context) error {
+	for i := range more.upserts {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, stepKey.ValueSet(fmt.Sprintf("step-%d", i))); err != nil {
+			return err
+		}
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	for range more.locals {
+		if err := workflow.ExecuteLocalActivity(lctx, localName).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
+	for i := range more.signals {
+		if parent == nil {
+			break
+		}
+		// Not waited for, as an environment's progress is not.
+		workflow.SignalExternalWorkflow(ctx, parent.ID, "", progressName, i)
+	}
+	return nil
+}
+
+// nothing is the local activity of the extras.
+func nothing(context.Context) error { return nil }
 
 // step is the one activity: a GET of the benchmark's server, which is how
 // the benchmark learns the environment reached its wait.
