@@ -6,6 +6,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
@@ -84,10 +86,21 @@ func measureFloorWith(b *testing.B, n int, extras string) scaleSide {
 		return err
 	}
 	approve := func(i int) error {
-		h, err := c.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
-			WorkflowID: id(i) + "/env", UpdateName: "approve", WaitForStage: client.WorkflowUpdateStageCompleted})
-		if err == nil {
-			err = h.Get(context.Background(), nil)
+		// Tried again, as the release client does, when the server aborts
+		// it because its workflow task failed (with FLOOR_EXTRAS=signal=1
+		// the environment may close as the signal's acknowledgement comes).
+		opts := client.UpdateWorkflowOptions{UpdateID: fmt.Sprintf("approve-%d", i),
+			WorkflowID: id(i) + "/env", UpdateName: "approve", WaitForStage: client.WorkflowUpdateStageCompleted}
+		var err error
+		for range 4 {
+			var h client.WorkflowUpdateHandle
+			if h, err = c.UpdateWorkflow(context.Background(), opts); err == nil {
+				err = h.Get(context.Background(), nil)
+			}
+			var notReady *serviceerror.WorkflowNotReady
+			if !errors.As(err, &notReady) {
+				break
+			}
 		}
 		return err
 	}

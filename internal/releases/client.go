@@ -2,10 +2,13 @@ package releases
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -350,17 +353,47 @@ func (c *Client) update(ctx context.Context, env workflows.EnvironmentStatus, na
 	if env.RunID == "" {
 		return fmt.Errorf("environment %s has not started yet; try again in a moment", env.Name)
 	}
-	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	opts := client.UpdateWorkflowOptions{
+		UpdateID:   updateID(),
 		WorkflowID: env.WorkflowID, RunID: env.RunID, UpdateName: name,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		var h client.WorkflowUpdateHandle
+		if h, err = c.Temporal.UpdateWorkflow(ctx, opts); err == nil {
+			err = h.Get(ctx, result)
+		}
+		var notReady *serviceerror.WorkflowNotReady
+		if !errors.As(err, &notReady) || attempt == updateAttempts {
+			break
+		}
+		// The workflow task that carried it failed without running it: the
+		// workflow tried to close while an event it had not seen arrived
+		// (a progress signal's acknowledgement, as a gate opens). The next
+		// task sees it; the same Update ID keeps the retry from counting
+		// twice.
+		select {
+		case <-ctx.Done():
+			return refused(name, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return refused(name, err)
 	}
-	if err := h.Get(ctx, result); err != nil {
-		return refused(name, err)
-	}
 	return nil
+}
+
+// updateAttempts bounds the tries of an Update whose workflow task failed
+// before it ran (serviceerror.WorkflowNotReady).
+const updateAttempts = 4
+
+// updateID names an Update once for all its tries.
+func updateID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // refused strips Temporal's wrapping so the person sees the validator's
