@@ -186,6 +186,12 @@ func printScale(rb, floor scaleSide) {
 		line("floor-worker-cpu-per-release-"+p.name, p.fl.worker.Seconds()*1000/float64(floor.n), "ms")
 		line("server-cpu-per-release-"+p.name, p.rb.server.Seconds()*1000/float64(rb.n), "ms")
 		line("floor-server-cpu-per-release-"+p.name, p.fl.server.Seconds()*1000/float64(floor.n), "ms")
+		// The ratio the rates would have if CPU alone bound them: steadier
+		// than the rates on a machine whose hypervisor takes CPU away.
+		line("floor-cpu-over-release-cpu-"+p.name, (p.fl.worker+p.fl.server).Seconds()/float64(floor.n)/
+			((p.rb.worker+p.rb.server).Seconds()/float64(rb.n)), "ratio")
+		line("machine-steal-"+p.name, p.rb.steal.Seconds(), "s")
+		line("floor-machine-steal-"+p.name, p.fl.steal.Seconds(), "s")
 	}
 	rb.hist.printCosts(line)
 }
