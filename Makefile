@@ -98,7 +98,7 @@ lint: $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/workflowcheck ## gofmt, go vet, stat
 # BENCH narrows the benchmarks (a -bench regexp); RUNBOOK_BENCH_INFLIGHT sets how many
 # releases BenchmarkInflightReleases keeps in flight, and the workflows of each run of
 # BenchmarkFloorCosts (100 by default; the full benches are RUNBOOK_BENCH_INFLIGHT=1000
-# make bench BENCH=InflightReleases, about 4 min on 2 cores, and BENCH=FloorCosts, 8 min).
+# make bench BENCH=InflightReleases, about 4 min on 2 cores, and BENCH=FloorCosts, 5 min).
 BENCH ?= .
 
 bench: ## Run the benchmarks (BENCH=regexp; RUNBOOK_BENCH_INFLIGHT=1000 for the full scale bench)
