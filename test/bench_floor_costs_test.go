@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,8 +12,10 @@ import (
 // floorCostVariants are what BenchmarkFloorCosts adds to the floor, one at a
 // time: the kinds of work a release does beyond its shape
 // (bench: *-per-release lines of BenchmarkInflightReleases), in about the
-// numbers a release does them.
-var floorCostVariants = []string{"upsert=4", "signal=1", "local=6", "timer=1"}
+// numbers a release does them (a query is the client's: `runbook approve`
+// asks the release's status). RUNBOOK_BENCH_FLOOR_VARIANTS (e.g.
+// "query=1 signal=1") runs others instead.
+var floorCostVariants = []string{"upsert=4", "signal=1", "local=6", "timer=1", "query=1"}
 
 // BenchmarkFloorCosts prices each kind of work a release adds to its shape
 // on this server: it runs the floor plain, then with each of
@@ -23,7 +26,11 @@ var floorCostVariants = []string{"upsert=4", "signal=1", "local=6", "timer=1"}
 // unit of the extra over the plain runs' mean.
 func BenchmarkFloorCosts(b *testing.B) {
 	n := inflight(b)
-	variants := append(append([]string{""}, floorCostVariants...), "")
+	chosen := floorCostVariants
+	if v := strings.Fields(os.Getenv("RUNBOOK_BENCH_FLOOR_VARIANTS")); len(v) > 0 {
+		chosen = v
+	}
+	variants := append(append([]string{""}, chosen...), "")
 	for range b.N {
 		// Each run has a server of its own and is charged only what the
 		// server spent beyond its idle rate just before it: a slower

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,14 @@ func measureFloorWith(b *testing.B, n int, extras string) scaleSide {
 		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id(i), TaskQueue: r.queue}, "FloorRelease", srv.URL)
 		return err
 	}
+	queries := floorQueries(b, extras)
 	approve := func(i int) error {
+		// Asked first, as `runbook approve` asks the release's status.
+		for range queries {
+			if _, err := c.QueryWorkflow(context.Background(), id(i), "", "status"); err != nil {
+				return fmt.Errorf("query %s: %w", id(i), err)
+			}
+		}
 		// Tried again, as the release client does, when the server aborts
 		// it because its workflow task failed (with FLOOR_EXTRAS=signal=1
 		// the environment may close as the signal's acknowledgement comes).
@@ -153,6 +161,21 @@ func measureFloorWith(b *testing.B, n int, extras string) scaleSide {
 	side.hist = sampleHistories(b, n, func(i int) [][2]string { return [][2]string{{id(i), ""}, {id(i) + "/env", ""}} })
 	w.stop() // before the next side's server: it would retry this one
 	return side
+}
+
+// floorQueries is the N of a "query=N" in extras: how many status queries of
+// the parent the floor's client asks before each approval.
+func floorQueries(b *testing.B, extras string) int {
+	for _, kv := range strings.Split(extras, ",") {
+		if kind, v, _ := strings.Cut(strings.TrimSpace(kv), "="); kind == "query" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				b.Fatalf("floor extras %q: want query=N", extras)
+			}
+			return n
+		}
+	}
+	return 0
 }
 
 // awaitFloor waits for the floor workflows to complete, all at once.

@@ -140,10 +140,12 @@ func vmRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
 }
 
-// cpuSplit is CPU time spent by the worker and by the Temporal server, and
-// the time the machine's hypervisor gave its CPUs to others (steal, all
-// CPUs): a phase with much of it runs slower at the same CPU per release.
-type cpuSplit struct{ worker, server, steal time.Duration }
+// cpuSplit is CPU time spent by the worker, by the Temporal server and by
+// the benchmark's own process (the client starting, approving and waiting:
+// it shares the machine's two cores with them), and the time the machine's
+// hypervisor gave its CPUs to others (steal, all CPUs): a phase with much
+// of it runs slower at the same CPU per release.
+type cpuSplit struct{ worker, server, client, steal time.Duration }
 
 // cpuClock reads the CPU time of the worker and the server since the last
 // lap.
@@ -166,8 +168,9 @@ func startCPU(b *testing.B, pid int) *cpuClock {
 // lap returns the CPU time each spent since the last lap.
 func (c *cpuClock) lap(b *testing.B) cpuSplit {
 	b.Helper()
-	now := cpuSplit{worker: cpuTime(b, c.worker), server: cpuTime(b, c.server), steal: stealTime(b)}
-	d := cpuSplit{worker: now.worker - c.last.worker, server: now.server - c.last.server, steal: now.steal - c.last.steal}
+	now := cpuSplit{worker: cpuTime(b, c.worker), server: cpuTime(b, c.server), client: cpuTime(b, os.Getpid()), steal: stealTime(b)}
+	d := cpuSplit{worker: now.worker - c.last.worker, server: now.server - c.last.server,
+		client: now.client - c.last.client, steal: now.steal - c.last.steal}
 	c.last = now
 	return d
 }
@@ -279,6 +282,25 @@ func (p workerProbe) runtime(b *testing.B) workerRuntime {
 	// workers (shared, host and freezes queues): the largest is the cache.
 	rt.stickyCache = promMax(m, "temporal_sticky_cache_size")
 	return rt
+}
+
+// saveMetrics writes the worker's /metrics to the folder
+// RUNBOOK_BENCH_PROFILE_DIR names, if set, as NAME-metrics.txt: the SDK's
+// task latencies (schedule-to-start, execution, local activities) say where
+// a phase's time went.
+func (p workerProbe) saveMetrics(b *testing.B, name string) {
+	b.Helper()
+	dir := os.Getenv("RUNBOOK_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	body, err := p.get("/metrics")
+	if err != nil {
+		b.Fatalf("metrics: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+"-metrics.txt"), []byte(body), 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // saveProfiles writes the worker's heap and goroutine profiles to the

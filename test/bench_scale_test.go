@@ -186,10 +186,14 @@ func printScale(rb, floor scaleSide) {
 		line("floor-worker-cpu-per-release-"+p.name, p.fl.worker.Seconds()*1000/float64(floor.n), "ms")
 		line("server-cpu-per-release-"+p.name, p.rb.server.Seconds()*1000/float64(rb.n), "ms")
 		line("floor-server-cpu-per-release-"+p.name, p.fl.server.Seconds()*1000/float64(floor.n), "ms")
+		line("client-cpu-per-release-"+p.name, p.rb.client.Seconds()*1000/float64(rb.n), "ms")
+		line("floor-client-cpu-per-release-"+p.name, p.fl.client.Seconds()*1000/float64(floor.n), "ms")
 		// The ratio the rates would have if CPU alone bound them: steadier
 		// than the rates on a machine whose hypervisor takes CPU away.
 		line("floor-cpu-over-release-cpu-"+p.name, (p.fl.worker+p.fl.server).Seconds()/float64(floor.n)/
 			((p.rb.worker+p.rb.server).Seconds()/float64(rb.n)), "ratio")
+		line("floor-cpu-over-release-cpu-with-client-"+p.name, (p.fl.worker+p.fl.server+p.fl.client).Seconds()/float64(floor.n)/
+			((p.rb.worker+p.rb.server+p.rb.client).Seconds()/float64(rb.n)), "ratio")
 		line("machine-steal-"+p.name, p.rb.steal.Seconds(), "s")
 		line("floor-machine-steal-"+p.name, p.fl.steal.Seconds(), "s")
 	}
@@ -278,6 +282,7 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 	side.rssAtGate = probe.rss(b)
 	atGate := probe.runtime(b)
 	probe.saveProfiles(b, "at-gate")
+	probe.saveMetrics(b, "at-gate")
 
 	profiled := probe.profileCPU(b, "approve")
 	done := make(chan error, 1)
@@ -292,6 +297,7 @@ func measureRunbook(b *testing.B, n int) scaleSide {
 	side.approveTook = time.Since(start)
 	side.cpuApprove = cpu.lap(b)
 	profiled()
+	probe.saveMetrics(b, "approved")
 	if got := hits.Load(); check && got != int64(n+1) {
 		b.Fatalf("the check server saw %d requests for %d releases, want one each", got, n+1)
 	}

@@ -7,7 +7,9 @@
 // It reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and FLOOR_TASK_QUEUE, and runs
 // until SIGTERM or SIGINT. FLOOR_EXTRAS adds one kind of work a release does
 // beyond the shape, to price it on the same server (BenchmarkFloorCosts):
-// "upsert=N", "signal=N", "local=N" or "timer=1" (see extras).
+// "upsert=N", "signal=N", "local=N" or "timer=1" (see extras); "query=N" is
+// the benchmark's own (queries of the parent before each approval), which this
+// worker answers whatever FLOOR_EXTRAS says.
 package main
 
 import (
@@ -38,6 +40,7 @@ const (
 	updateName   = "approve"
 	localName    = "FloorLocal"
 	progressName = "progress"
+	queryName    = "status"
 )
 
 func main() {
@@ -113,8 +116,10 @@ func parseExtras(s string) (extras, error) {
 			x.locals = n
 		case "timer":
 			x.timers = min(n, 1)
+		case "query":
+			// The benchmark's client asks them; the handler is always set.
 		default:
-			return x, fmt.Errorf("FLOOR_EXTRAS: unknown kind %q (upsert, signal, local, timer)", k)
+			return x, fmt.Errorf("FLOOR_EXTRAS: unknown kind %q (upsert, signal, local, timer, query)", k)
 		}
 	}
 	return x, nil
@@ -125,8 +130,14 @@ func parseExtras(s string) (extras, error) {
 var stepKey = temporal.NewSearchAttributeKeyKeyword("RunbookStep")
 
 // release runs one environment as a child and ends with it, taking its
-// signals, if any, as they come.
+// signals, if any, as they come, and answering a status query (with about
+// the bytes of a release's status) all along.
 func release(ctx workflow.Context, checkURL string) error {
+	if err := workflow.SetQueryHandler(ctx, queryName, func() (string, error) {
+		return statusAnswer, nil
+	}); err != nil {
+		return err
+	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "/env",
 	})
@@ -184,6 +195,10 @@ func addExtras(ctx workflow.Context) error {
 	}
 	return nil
 }
+
+// statusAnswer is the status query's answer: the size of a one-environment
+// release's status at its gate.
+var statusAnswer = strings.Repeat("s", 2048)
 
 // nothing is the local activity of the extras.
 func nothing(context.Context) error { return nil }
