@@ -144,8 +144,8 @@ func TestDeployApproveSucceed(t *testing.T) {
 	// ends, the trust roots not read twice in a row; 5: a step's success
 	// written with the gate opening or the environment's end, in one local
 	// activity); the earlier captures stay, replayed as they were.
-	exportHistory(t, c, id, "", "release-lean-v5-approved")
-	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v5-approved")
+	exportHistory(t, c, id, "", "release-lean-v6-approved")
+	exportHistory(t, c, prod.WorkflowID, prod.RunID, "environment-lean-v6-approved")
 }
 
 // assertSucceeded checks a finished release: every environment succeeded and

@@ -94,7 +94,7 @@ func TestCanaryPauseResumePromote(t *testing.T) {
 	// Captured again at lean-release 4 (each signed control Update re-reads
 	// the trust roots as it arrives) and 5 (adjacent audit records in one
 	// local activity); the earlier captures stay.
-	r.exportRelease(t, st, "production", "canary-pause-resume-promote-lean-v5")
+	r.exportRelease(t, st, "production", "canary-pause-resume-promote-lean-v6")
 
 	res := r.mustCLI("drift", "check", s.path, "--env", "production", "--as", "dana")
 	if !strings.Contains(res.stdout, workflows.StateInSync) || !strings.Contains(res.stdout, "blue:") || !strings.Contains(res.stdout, "green:") {
@@ -167,7 +167,7 @@ func TestAbortMidCanaryBake(t *testing.T) {
 	})
 	// Captured again at lean-release 4 (the abort re-reads the trust roots)
 	// and 5 (adjacent audit records together); the earlier captures stay.
-	r.exportRelease(t, st, "production", "abort-canary-bake-lean-v5")
+	r.exportRelease(t, st, "production", "abort-canary-bake-lean-v6")
 }
 
 // TestAbortDuringSetWeights: an abort while the router call that sets the

@@ -484,7 +484,7 @@ func testFailingMigration(t *testing.T, db testDB) {
 		// Captured again at lean-release 4 (each signed decision re-reads the
 		// trust roots as it arrives) and 5 (adjacent audit records together);
 		// the earlier captures stay.
-		r.exportRelease(t, st, "staging", "migration-dirty-retry-force-lean-v5")
+		r.exportRelease(t, st, "staging", "migration-dirty-retry-force-lean-v6")
 	}
 	if db.driver == migrate.Postgres {
 		assertNoDSN(t, r, st, db, w)

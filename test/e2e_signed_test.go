@@ -122,7 +122,7 @@ func TestSignedDecisionsAsAnAttackerWould(t *testing.T) {
 	// Captured again at lean-release 4 (each signed decision re-reads the
 	// trust roots as it arrives) and 5 (adjacent audit records together);
 	// the earlier captures stay, replayed as they were.
-	r.exportRelease(t, st, "production", "signed-lean-v5-approved")
+	r.exportRelease(t, st, "production", "signed-lean-v6-approved")
 }
 
 // TestKeyRevokedWhileTheGateWaits: the worker's allowed signers lose carol's

@@ -73,6 +73,9 @@ type environment struct {
 	together     bool
 	held         []audit.Entry
 	auditWriting int
+	// settles is set for runs started with version 6 of leanChange: what
+	// follows a person's decision waits for its record (settle).
+	settles bool
 }
 
 // plannedStep is a step of the environment plus what the interpreter needs.
@@ -104,7 +107,7 @@ func Environment(ctx workflow.Context, in EnvironmentInput) (EnvironmentResult, 
 	lean := givenLeanVersion(ctx, in.Lean)
 	e.lean, e.quietApprove, e.quiet = lean >= 1, lean >= 2, lean >= 3
 	e.rootsAtDecision, e.quietFinish = lean >= 4, lean >= 4
-	e.together = lean >= 5
+	e.together, e.settles = lean >= 5, lean >= 6
 	e.truthful = changed(ctx, e.lean, truthfulRollbackChange)
 	e.sig.on = changed(ctx, e.lean, signedDecisionsChange)
 	e.glance = changed(ctx, e.lean, atAGlanceChange)
@@ -369,7 +372,8 @@ func (e *environment) abortFailure() *failure {
 func (e *environment) awaitUnpaused(ctx workflow.Context) *failure {
 	// Await returns at once when the condition holds, even on a cancelled
 	// context: the cancellation is looked at apart.
-	if e.status.Paused {
+	paused := e.status.Paused
+	if paused {
 		e.flushAudit(ctx) // a pause may last: its records go now
 	}
 	if err := workflow.Await(ctx, func() bool { return !e.status.Paused || e.abort != nil }); err != nil || ctx.Err() != nil {
@@ -377,6 +381,9 @@ func (e *environment) awaitUnpaused(ctx workflow.Context) *failure {
 	}
 	if e.abort != nil {
 		return e.abortFailure()
+	}
+	if paused {
+		e.settle(ctx) // the resume's record, before the release goes on
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ func (e *environment) awaitGate(ctx workflow.Context, st *StepStatus, timeout ti
 	if err != nil {
 		e.abortFromCancel()
 	}
+	e.settle(ctx) // the decision's record, before what it lets happen
 	defer e.slackGateChanged(ctx, g)
 	switch {
 	case e.abort != nil:

@@ -202,6 +202,7 @@ func (k *migrateKind) awaitMigrationDecision(ctx workflow.Context, e *environmen
 	if e.abort != nil {
 		return MigrationDecisionInput{}, e.abortFailure()
 	}
+	e.settle(ctx) // the decision's record, before the retry or force
 	st.State, st.Error = StateRunning, ""
 	e.publish(ctx)
 	return *decision, nil

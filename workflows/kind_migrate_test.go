@@ -62,6 +62,9 @@ type fakeMigrate struct {
 	// afterUp, if set, runs at the end of each Up, after its effect and
 	// before it returns (outside the lock).
 	afterUp func()
+	// beforeAct, if set, runs as Up or Force starts, before its effect
+	// (outside the lock), with the event it logs.
+	beforeAct func(event string)
 
 	upIn    []migrate.UpInput
 	downIn  []migrate.DownInput
@@ -86,6 +89,9 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 		func(_ context.Context, in migrate.UpInput) (migrate.UpResult, error) {
 			if f.afterUp != nil {
 				defer f.afterUp()
+			}
+			if f.beforeAct != nil {
+				f.beforeAct("up")
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -115,6 +121,9 @@ func newMigrate(h *harness, status migrate.StatusResult) *fakeMigrate {
 		})
 	h.env.OnActivity(migrateActs.Force, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in migrate.ForceInput) (migrate.ForceResult, error) {
+			if f.beforeAct != nil {
+				f.beforeAct(fmt.Sprintf("force %d", in.Version))
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.forceIn = append(f.forceIn, in)

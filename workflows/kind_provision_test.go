@@ -80,6 +80,9 @@ type fakeTF struct {
 	applied map[string]string
 	// resources is what a read of the state finds (Resources).
 	resources []string
+	// beforeApply, if set, runs as Apply starts, before its effect
+	// (outside the lock).
+	beforeApply func()
 }
 
 // newTF registers the terraform activities (so mocks resolve) and mocks
@@ -100,6 +103,9 @@ func newTF(h *harness, plans ...terraform.PlanResult) *fakeTF {
 		})
 	h.env.OnActivity(tfActs.Apply, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in terraform.ApplyInput) (terraform.ApplyResult, error) {
+			if f.beforeApply != nil {
+				f.beforeApply()
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			n := len(f.applyIn)

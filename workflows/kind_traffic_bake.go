@@ -164,6 +164,7 @@ func (t *trafficKind) takePromote(ctx workflow.Context, e *environment, i int) b
 		return false
 	}
 	t.promote = false
+	e.settle(ctx) // the promote's record, before the next shift
 	e.status.Traffic.BakeEnds = time.Time{}
 	e.status.Steps[i].Detail = fmt.Sprintf("%s promoted at %d%%", e.slots.target, e.status.Traffic.Weights[e.slots.target])
 	e.publish(ctx)

@@ -62,6 +62,17 @@ func (e *environment) flushAudit(ctx workflow.Context) {
 	_ = workflow.Await(ctx, func() bool { return e.auditWriting == 0 })
 }
 
+// settle, in runs that settle (lean-release 6), writes the held records and
+// waits for the audit writes of Update handlers in flight before the caller
+// acts on what a person decided: the decision is on record before what it
+// led to. A handler counts its write (auditWriting) before it yields, so a
+// decision seen here is one whose write is counted.
+func (e *environment) settle(ctx workflow.Context) {
+	if e.settles {
+		e.flushAudit(ctx)
+	}
+}
+
 // takeHeld returns the held records and holds none.
 func (e *environment) takeHeld() []audit.Entry {
 	held := e.held

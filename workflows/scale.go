@@ -56,6 +56,14 @@ import (
 // with its requester's record. A held record is written before anything
 // acts on a system (the next step, a Slack post, a rollback) and before a
 // pause waits.
+//
+// Version 6 adds: what follows a person's decision waits until the Update
+// handler that took it has written its record (settle): a migration's retry
+// or force, what a gate inside a step lets happen (a destructive plan's
+// apply, a contract migration), a canary's promote, the step after a
+// resume. Before, the action could be scheduled in the workflow task whose
+// local activity wrote the record; an audit store slower than a workflow
+// task's heartbeat (or down) let the action start first.
 const leanChange = "lean-release"
 
 // leanVersion is this run's version of leanChange. Each workflow asks it
@@ -67,7 +75,7 @@ func leanVersion(ctx workflow.Context) workflow.Version {
 
 // LeanMax is the newest version of leanChange this code knows. Clients
 // that start releases pass it in ReleaseInput.Lean.
-const LeanMax = 5
+const LeanMax = 6
 
 // givenLeanVersion is a run's version of leanChange when its starter gave
 // one (ReleaseInput.Lean from the client, EnvironmentInput.Lean from the
