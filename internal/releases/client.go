@@ -217,7 +217,7 @@ func (c *Client) releaseStatus(ctx context.Context, id string) (workflows.Releas
 		}
 		var deadline *serviceerror.DeadlineExceeded
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) {
-			return workflows.ReleaseStatus{}, fmt.Errorf("no worker answered the status query of %s: is a worker running on task queue %s? start one with `runbook worker` (or `runbook dev`)", id, c.TaskQueue)
+			return workflows.ReleaseStatus{}, c.unanswered(id)
 		}
 		return workflows.ReleaseStatus{}, fmt.Errorf("query %s: %w", id, err)
 	}
@@ -227,6 +227,30 @@ func (c *Client) releaseStatus(ctx context.Context, id string) (workflows.Releas
 	}
 	return st, nil
 }
+
+// unanswered says why the status query of release id went unanswered: a
+// worker that polls the task queue but did not answer in time (busy with
+// many releases, or stuck) needs other help than no worker at all.
+func (c *Client) unanswered(id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.Temporal.DescribeTaskQueue(ctx, c.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err == nil {
+		// The server lists the pollers of the last few minutes; one that
+		// polled within a long poll's span is polling still.
+		for _, p := range resp.GetPollers() {
+			if at := p.GetLastAccessTime(); at != nil && time.Since(at.AsTime()) < pollerFresh {
+				return fmt.Errorf("the status query of %s was not answered in time, though worker %s polls task queue %s: it is busy (many releases in flight?) or stuck; try again, and if it goes on, see its /metrics (temporal_workflow_task_schedule_to_start_latency) or add a worker",
+					id, p.GetIdentity(), c.TaskQueue)
+			}
+		}
+	}
+	return fmt.Errorf("no worker answered the status query of %s: is a worker running on task queue %s? start one with `runbook worker` (or `runbook dev`)", id, c.TaskQueue)
+}
+
+// pollerFresh is how recently a poller must have polled to count as
+// polling: a long poll lasts about a minute before the worker polls again.
+const pollerFresh = 90 * time.Second
 
 // Wait blocks until the release ends and returns its final status.
 func (c *Client) Wait(ctx context.Context, id string) (workflows.ReleaseStatus, error) {
