@@ -14,7 +14,8 @@ import (
 // (bench: *-per-release lines of BenchmarkInflightReleases), in about the
 // numbers a release does them (a query is the client's: `runbook approve`
 // asks the release's status). RUNBOOK_BENCH_FLOOR_VARIANTS (e.g.
-// "query=1 signal=1") runs others instead.
+// "query=1 pad=6000") runs others instead: "pad=N" adds N bytes to the
+// inputs, priced per KB.
 var floorCostVariants = []string{"upsert=4", "signal=1", "local=6", "timer=1", "query=1"}
 
 // BenchmarkFloorCosts prices each kind of work a release adds to its shape
@@ -62,10 +63,16 @@ func BenchmarkFloorCosts(b *testing.B) {
 		plainServer, plainWorker := (server[0]+server[last])/2, (worker[0]+worker[last])/2
 		for i := 1; i < last; i++ {
 			kind, count := variantCount(b, variants[i])
+			units := float64(count)
+			if kind == "pad" {
+				// Priced per KB of input: the pad is in the parent's and
+				// the child's inputs and in the activity's, 4 copies.
+				kind, units = "input-kb", float64(4*count)/1024
+			}
 			line("floor-"+kind+"-server-cpu", server[i], "ms")
 			line("floor-"+kind+"-start-to-gate-rate", sides[i].startToGateRate(), "workflows/s")
-			line("cost-server-cpu-per-"+kind, (server[i]-plainServer)/float64(count), "ms")
-			line("cost-worker-cpu-per-"+kind, (worker[i]-plainWorker)/float64(count), "ms")
+			line("cost-server-cpu-per-"+kind, (server[i]-plainServer)/units, "ms")
+			line("cost-worker-cpu-per-"+kind, (worker[i]-plainWorker)/units, "ms")
 		}
 	}
 }

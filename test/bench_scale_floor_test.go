@@ -82,11 +82,12 @@ func measureFloorWith(b *testing.B, n int, extras string) scaleSide {
 	w := r.startWorkerCmd(floorBinary(b), nil, append(workerEnv(), "FLOOR_TASK_QUEUE="+r.queue, "FLOOR_EXTRAS="+extras)...)
 	probe := workerProbe{pid: w.cmd.Process.Pid}
 	id := func(i int) string { return fmt.Sprintf("%s-%d", r.service, i) }
+	checkURL := srv.URL + floorPad(b, extras)
 	start := func(i int) error {
-		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id(i), TaskQueue: r.queue}, "FloorRelease", srv.URL)
+		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id(i), TaskQueue: r.queue}, "FloorRelease", checkURL)
 		return err
 	}
-	queries := floorQueries(b, extras)
+	queries := floorExtra(b, extras, "query")
 	approve := func(i int) error {
 		// Asked first, as `runbook approve` asks the release's status.
 		for range queries {
@@ -163,19 +164,29 @@ func measureFloorWith(b *testing.B, n int, extras string) scaleSide {
 	return side
 }
 
-// floorQueries is the N of a "query=N" in extras: how many status queries of
-// the parent the floor's client asks before each approval.
-func floorQueries(b *testing.B, extras string) int {
+// floorExtra is the N of a "kind=N" in extras, 0 without one: the extras
+// the floor's client adds itself ("query": status queries of the parent
+// before each approval; "pad": bytes added to the check URL).
+func floorExtra(b *testing.B, extras, kind string) int {
 	for _, kv := range strings.Split(extras, ",") {
-		if kind, v, _ := strings.Cut(strings.TrimSpace(kv), "="); kind == "query" {
+		if k, v, _ := strings.Cut(strings.TrimSpace(kv), "="); k == kind {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				b.Fatalf("floor extras %q: want query=N", extras)
+				b.Fatalf("floor extras %q: want %s=N", extras, kind)
 			}
 			return n
 		}
 	}
 	return 0
+}
+
+// floorPad is the query string that pads the check URL by extras' "pad=N"
+// bytes.
+func floorPad(b *testing.B, extras string) string {
+	if n := floorExtra(b, extras, "pad"); n > 0 {
+		return "/?pad=" + strings.Repeat("p", n)
+	}
+	return ""
 }
 
 // awaitFloor waits for the floor workflows to complete, all at once.

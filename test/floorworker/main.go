@@ -9,7 +9,9 @@
 // beyond the shape, to price it on the same server (BenchmarkFloorCosts):
 // "upsert=N", "signal=N", "local=N" or "timer=1" (see extras); "query=N" is
 // the benchmark's own (queries of the parent before each approval), which this
-// worker answers whatever FLOOR_EXTRAS says.
+// worker answers whatever FLOOR_EXTRAS says, and so is "pad=N" (N bytes more in
+// the check URL, which the parent's and the child's inputs and the activity's
+// carry: what a release's larger inputs cost).
 package main
 
 import (
@@ -116,10 +118,11 @@ func parseExtras(s string) (extras, error) {
 			x.locals = n
 		case "timer":
 			x.timers = min(n, 1)
-		case "query":
-			// The benchmark's client asks them; the handler is always set.
+		case "query", "pad":
+			// The benchmark's client asks the queries (the handler is
+			// always set) and pads the check URL the workflows carry.
 		default:
-			return x, fmt.Errorf("FLOOR_EXTRAS: unknown kind %q (upsert, signal, local, timer, query)", k)
+			return x, fmt.Errorf("FLOOR_EXTRAS: unknown kind %q (upsert, signal, local, timer, query, pad)", k)
 		}
 	}
 	return x, nil
