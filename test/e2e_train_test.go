@@ -266,5 +266,5 @@ services:
 	}) {
 		t.Errorf("the audit log has no train.gate.refused record for bob at gate cab")
 	}
-	exportHistory(t, stack.client, id, "", "train-roots-revoked-approved")
+	exportHistory(t, stack.client, id, "", "train-settle-roots-revoked-approved")
 }

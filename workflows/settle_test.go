@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/runbookhq/runbook/activities/audit"
 	"github.com/runbookhq/runbook/runbooks"
@@ -101,4 +102,32 @@ func countPrefix(list []string, prefix string) int {
 		}
 	}
 	return n
+}
+
+// TestTrainGateOnRecordBeforeReleasesStart: from train-settle a train starts
+// the releases its gate lets through only once the approval's record is
+// written, however slow the store.
+func TestTrainGateOnRecordBeforeReleasesStart(t *testing.T) {
+	h := newHarness(t)
+	slowDecisionRecords(h, "train.gate.approved")
+	var mu sync.Mutex
+	approvedAtStart := -1
+	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		approvedAtStart = countPrefix(h.auditActions(), "train.gate.approved")
+		return ReleaseResult{Status: ReleaseStatus{ReleaseID: workflow.GetInfo(ctx).WorkflowExecution.ID, State: StateSucceeded}}, nil
+	}, workflow.RegisterOptions{Name: ReleaseWorkflowName, DisableAlreadyRegisteredCheck: true})
+	h.at(time.Minute, func() { h.update(UpdateApprove, DecisionInput{Actor: "carol"}) })
+	rb := runbooks.Runbook{Service: testService, Environments: []runbooks.Environment{{Name: "staging"}}}
+	h.env.ExecuteWorkflow(Train, TrainInput{
+		Train: "t", Name: "weekly", Requester: testRequester, Environments: []string{"staging"},
+		Gates:    []TrainGate{{Environment: "staging", Approval: runbooks.Approval{Name: "cab", Approvers: []string{"carol"}}}},
+		Services: []TrainService{{Name: testService, Release: ReleaseInput{Runbook: rb, Version: "1.0.0", Requester: testRequester}}},
+	})
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.NoError(t, h.env.GetWorkflowError())
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, approvedAtStart, "the release started before the approval that let it was on record")
 }

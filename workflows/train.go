@@ -23,6 +23,9 @@ type train struct {
 	cancelCells  workflow.CancelFunc
 	auditSeq     int
 	auditPending int
+	// auditWriting counts the audit writes in flight (an Update handler's
+	// among them), so what a decision lets happen can wait for its record.
+	auditWriting int
 	// runID and namespace locate this run (Slack buttons, links);
 	// thread is the first Slack gate message, where progress goes.
 	runID, namespace string
@@ -210,7 +213,9 @@ func (t *train) auditRecord(ctx workflow.Context, e audit.Entry) {
 	e.ID = fmt.Sprintf("%s/%s/%d", info.ID, info.RunID, t.auditSeq)
 	e.Time = workflow.Now(ctx).UTC()
 	e.Release = info.ID
+	t.auditWriting++
 	appendAudit(ctx, audit.AppendAuditInput{Entry: e}, &t.auditPending)
+	t.auditWriting--
 }
 
 // trainDecisionEntry is a train audit record of a person's decision.

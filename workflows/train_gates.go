@@ -204,6 +204,7 @@ func (t *train) runGates(ctx workflow.Context, i int) error {
 		case !ok:
 			g.State = StateTimedOut
 		}
+		t.settle(ctx)
 		t.recordGateWait(ctx, te.Name, opened, g.State)
 		switch {
 		case err != nil:
@@ -266,6 +267,22 @@ func (t *train) recheckDecision(ctx workflow.Context, in DecisionInput, approvin
 // gate opens and as each signed decision arrives; trains from before it
 // verify every decision against the roots read as they started.
 const trainRootsChange = "train-roots-at-gates"
+
+// trainSettleChange versions settle: trains from before it could start an
+// environment's releases in the workflow task whose local activity was
+// still writing the approval that let them.
+const trainSettleChange = "train-settle"
+
+// settle waits for the audit writes in flight (the decision's, written by
+// its Update handler) before the train acts on a gate's decision: the
+// decision is on record before the releases it lets start.
+func (t *train) settle(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, trainSettleChange, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(dctx, func() bool { return t.auditWriting == 0 })
+}
 
 // changeTrainGateFollowUp versions the train gates' reminder and
 // escalation (escalate-to, remind-after), which add timers and activities.
